@@ -1,0 +1,87 @@
+"""The ``crashbot`` command: argparse, config loading, and the one error boundary.
+
+Each subcommand lives in ``bot/commands/<name>.py`` with ``register(subparsers)``; the handler it sets
+receives ``(args, config)`` and returns an exit code. Nothing below this module prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from bot import __version__
+from bot import config as config_mod
+from bot.commands import COMMANDS
+from bot.crash.errors import CrashParseError
+from bot.errors import BotError
+
+logger = logging.getLogger("bot")
+
+Handler = Callable[[argparse.Namespace, config_mod.Config], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crashbot",
+        description="Crash reports in, reviewed fixes out: a GitHub-native crash loop for TrinityCore servers.",
+    )
+    parser.add_argument("--version", action="version", version=f"crashbot {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"config file (default: ${config_mod.CONFIG_ENV}, else ./{config_mod.DEFAULT_CONFIG_NAME})",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * min(verbosity, 2)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("crashbot: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _fail(message: str) -> None:
+    print(f"crashbot: error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run crashbot; return the exit code (0 ok, 1 expected failure, 2 bad input, 3 bug, 130 Ctrl-C)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    handler: Handler = args.handler
+    try:
+        config = config_mod.load(args.config)
+        return handler(args, config)
+    except CrashParseError as e:
+        _fail(" ".join(str(e).split()) or "unrecognised crash report")
+        return 2
+    except BotError as e:
+        _fail(e.diagnostic())
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("crashbot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # stdout went away (e.g. `crashbot parse x | head`); nothing left to tell anyone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as e:  # the one deliberate catch-all: bugs become one line, not a traceback
+        logger.debug("internal error", exc_info=True)
+        _fail(f"internal error: {type(e).__name__}: {e} (run with -vv for details and report it)")
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

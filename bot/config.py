@@ -1,0 +1,264 @@
+"""One typed, frozen configuration: defaults, overlaid by ``crashbot.toml``, overlaid by the command line.
+
+Every setting has a default that works. Secrets never live here: only the *names* of the environment
+variables that hold them (``*_env`` keys). Each room owns its section dataclass below; add a field with a
+default and a one-line comment, and the loader validates it with no further code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "crashbot.toml"
+CONFIG_ENV = "CRASHBOT_CONFIG"
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    """How to reach GitHub (or GitHub Enterprise, or the local stand-in)."""
+
+    repo: str = ""  # OWNER/NAME of the server repository
+    api_url: str = "https://api.github.com"
+    token_env: tuple[str, ...] = ("CRASHBOT_TOKEN", "GITHUB_TOKEN")  # first one set wins
+    app_id: str = ""  # GitHub App id; with the two below, App auth replaces the token
+    app_installation_id: str = ""
+    app_private_key_file: str = ""  # path to the App's PEM file ...
+    app_private_key_env: str = "CRASHBOT_APP_PRIVATE_KEY"  # ... or the env var holding the PEM text
+    uploader_login: str = ""  # the identity that files crash issues; the fix workflow trusts only it
+    timeout_s: float = 15.0
+    max_rate_limit_wait_s: float = 900.0  # never sleep longer than this for a rate limit; spool instead
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """HMAC-SHA256 over the crash payload embedded in each issue."""
+
+    key_env: str = "CRASHBOT_SIGNING_KEY"
+
+
+@dataclass(frozen=True)
+class RedactionSettings:
+    """What is scrubbed from reports before anything leaves the host."""
+
+    ip_addresses: bool = True
+    emails: bool = True
+    user_paths: bool = True
+    extra_patterns: tuple[str, ...] = ()  # regular expressions; each match becomes [REDACTED:custom]
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Optional Discord/Slack incoming webhook on a new signature or a regression."""
+
+    webhook_url_env: str = ""  # env var holding the webhook URL; empty disables notifications
+    kind: str = "discord"  # discord | slack
+
+
+@dataclass(frozen=True)
+class UploaderSettings:
+    """The host side: watcher, spool, occurrence accounting."""
+
+    crash_dirs: tuple[str, ...] = ()
+    spool: str = ""  # SQLite spool path; empty = a per-user data directory
+    realm: str = ""  # realm:<name> label; empty = no realm label
+    host: str = ""  # host name shown in issues; empty = this machine's name
+    seen_again_comment_interval_s: int = 3600  # at most one "seen again" comment per signature per window
+    stability_s: float = 0.5  # size+mtime must stay unchanged this long before a report is read
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 900.0
+    max_report_bytes: int = 128 * 1024 * 1024
+    spool_max_mb: int = 512
+    spool_max_age_days: int = 90
+    writes_per_minute: int = 60  # stays under GitHub's 80 content-creating requests/minute
+    writes_per_hour: int = 450  # ... and 500/hour
+
+
+@dataclass(frozen=True)
+class FixSettings:
+    """The runner side: analysis, fix engine, validation, build, PR."""
+
+    engine: str = "none"  # anthropic | openai | command | replay | none
+    model: str = ""
+    api_key_env: str = ""  # env var holding the engine's API key
+    base_url: str = ""  # engine endpoint override (Azure, Ollama, llama.cpp, vLLM, a test server)
+    command: tuple[str, ...] = ()  # for engine = "command": argv, prompt on stdin
+    replay_patch: str = ""  # for engine = "replay": a recorded diff file
+    engine_timeout_s: float = 600.0
+    max_attempts: int = 3
+    max_tokens_per_issue: int = 200_000
+    max_changed_lines: int = 60
+    allowed_paths: tuple[str, ...] = ("src/",)
+    path_prefix_map: Mapping[str, str] = field(default_factory=dict)
+    context_lines: int = 40
+    build_dir: str = ""  # persistent, outside the workspace; empty = <user cache>/crashbot/build
+    configure_command: tuple[str, ...] = ()
+    build_command: tuple[str, ...] = ()
+    test_command: tuple[str, ...] = ()
+    build_timeout_s: float = 7200.0
+    max_open_prs: int = 5
+    pending_cap: int = 5
+    base_branch: str = ""  # empty = the repository's default branch
+
+
+@dataclass(frozen=True)
+class SoapSettings:
+    host: str = "127.0.0.1"
+    port: int = 7878
+    urn: str = "urn:TC"  # urn:AC for AzerothCore
+    user_env: str = "CRASHBOT_SOAP_USER"
+    password_env: str = "CRASHBOT_SOAP_PASSWORD"
+
+
+@dataclass(frozen=True)
+class RaSettings:
+    host: str = "127.0.0.1"
+    port: int = 3443
+    user_env: str = "CRASHBOT_RA_USER"
+    password_env: str = "CRASHBOT_RA_PASSWORD"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """After merge: build, graceful stop, release swap, start, health, rollback."""
+
+    backend: str = "process"  # process | systemd | windows-service
+    realm: str = ""
+    environment: str = ""  # GitHub environment name; empty = the realm name or "production"
+    service_name: str = "worldserver"
+    install_dir: str = ""  # where releases/ and the live link live
+    executable: str = "worldserver"
+    arguments: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ("worldserver", "worldserver.exe", "*.dll", "*.pdb")
+    keep_releases: int = 5
+    control: str = "soap"  # soap | ra | none (signal / service stop only)
+    shutdown_delay_s: int = 60
+    shutdown_reason: str = "Restarting to deploy a crash fix"
+    stop_timeout_s: float = 300.0
+    ready_regex: str = r"\(worldserver-daemon\) ready\.\.\."
+    ready_port: int = 0  # 0 = don't wait for a port
+    log_file: str = ""  # server log to scan for the ready line; empty = the process backend's own log
+    start_timeout_s: float = 300.0
+    watch_window_s: float = 120.0
+    soap: SoapSettings = field(default_factory=SoapSettings)
+    ra: RaSettings = field(default_factory=RaSettings)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, one section per room."""
+
+    github: GitHubSettings = field(default_factory=GitHubSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
+    redaction: RedactionSettings = field(default_factory=RedactionSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    uploader: UploaderSettings = field(default_factory=UploaderSettings)
+    fix: FixSettings = field(default_factory=FixSettings)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
+    source: str = ""  # where this config came from (a path, or "" for defaults)
+
+
+T = TypeVar("T")
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    """Check/convert one TOML value against a dataclass field's type; raise ConfigError naming ``key``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"config key {key!r}: expected a table, got {type(value).__name__}")
+        return _build(hint, value, key)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"config key {key!r}: expected a list, got {type(value).__name__}")
+        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict) or hint is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"config key {key!r}: expected a table, got {type(value).__name__}")
+        return {str(k): _convert(v, args[1] if args else str, f"{key}.{k}") for k, v in value.items()}
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key {key!r}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key {key!r}: expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"config key {key!r}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {key!r}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type[T], table: Mapping[str, Any], prefix: str = "") -> T:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in table:
+        if key not in names or key == "source":
+            where = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"config key {where!r} is not a crashbot setting (check the spelling)")
+    kwargs = {
+        key: _convert(value, hints[key], f"{prefix}.{key}" if prefix else key) for key, value in table.items()
+    }
+    return cls(**kwargs)
+
+
+def from_mapping(table: Mapping[str, Any], *, source: str = "") -> Config:
+    """Build a Config from a parsed TOML table (validating every key and type)."""
+    config = _build(Config, table)
+    return dataclasses.replace(config, source=source)
+
+
+def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+    """Load ``path``, else ``$CRASHBOT_CONFIG``, else ``./crashbot.toml`` if present, else defaults."""
+    environ = os.environ if env is None else env
+    explicit = path is not None or bool(environ.get(CONFIG_ENV))
+    candidate = Path(path if path is not None else environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME)
+    if not candidate.is_file():
+        if explicit:
+            raise ConfigError(f"config file {str(candidate)!r} does not exist")
+        return Config()
+    try:
+        table = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {str(candidate)!r} is not valid TOML: {e}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {str(candidate)!r} cannot be read: {e}") from e
+    return from_mapping(table, source=str(candidate))
+
+
+def overlay(config: Config, section: str, **values: Any) -> Config:
+    """Return ``config`` with ``section``'s fields replaced by the non-None ``values`` (CLI flags)."""
+    changes = {k: v for k, v in values.items() if v is not None}
+    if not changes:
+        return config
+    current = getattr(config, section)
+    return dataclasses.replace(config, **{section: dataclasses.replace(current, **changes)})
+
+
+def secret(env_name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The value of the secret held in environment variable ``env_name`` (None when unset or empty)."""
+    if not env_name:
+        return None
+    value = (os.environ if env is None else env).get(env_name)
+    return value or None
