@@ -108,6 +108,11 @@ class FixSettings:
     max_open_prs: int = 5
     pending_cap: int = 5
     base_branch: str = ""  # empty = the repository's default branch
+    api_version: str = ""  # anthropic-version header, or Azure api-version; empty = a known-good default
+    max_output_tokens: int = 8192  # per engine answer; also capped by what is left of max_tokens_per_issue
+    engine_max_retries: int = 4  # HTTP retries on 429/5xx/connection errors, honouring Retry-After
+    allow_protected_paths: tuple[str, ...] = ()  # e.g. "src/CMakeLists.txt": build/CI files a patch may touch
+    analysis_frames: int = 5  # how many mapped frames get code context and blame
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class RaSettings:
     port: int = 3443
     user_env: str = "CRASHBOT_RA_USER"
     password_env: str = "CRASHBOT_RA_PASSWORD"
+    prompt_regex: str = r"(?:TC|AC|mangos)>\s*$"  # the console prompt after login and after each command
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ class DeploySettings:
     artifacts: tuple[str, ...] = ("worldserver", "worldserver.exe", "*.dll", "*.pdb")
     keep_releases: int = 5
     control: str = "soap"  # soap | ra | none (signal / service stop only)
+    control_timeout_s: float = 15.0  # per SOAP request / RA dialogue
     shutdown_delay_s: int = 60
     shutdown_reason: str = "Restarting to deploy a crash fix"
     stop_timeout_s: float = 300.0
