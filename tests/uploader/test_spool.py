@@ -1,0 +1,202 @@
+"""The spool: durable intake, exact batches, backoff, quarantine, pruning, and kill -9 safety."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.uploader.spool import ReportState, Spool
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _add(spool: Spool, content: str, signature: str = "sig1", **kw):
+    sha = hashlib.sha256(content.encode()).hexdigest()
+    return spool.add(
+        sha256=sha,
+        path=f"/crashes/{sha[:8]}.txt",
+        size=len(content),
+        text=content,
+        signature_id=signature,
+        **kw,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def spool(tmp_path: Path, clock: FakeClock):
+    with Spool(tmp_path / "spool.sqlite3", clock=clock, jitter=lambda: 1.0) as s:
+        yield s
+
+
+def test_spool_add_same_content_twice_is_spooled_once(spool: Spool) -> None:
+    assert _add(spool, "report A") is not None
+    assert _add(spool, "report A") is None
+    assert spool.stats().new == 1
+    assert spool.knows(hashlib.sha256(b"report A").hexdigest())
+
+
+def test_spool_uses_wal_journal(spool: Spool, tmp_path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "spool.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_spool_due_batches_group_by_signature_and_persist_batch_ids(
+    spool: Spool, tmp_path: Path, clock
+) -> None:
+    for i in range(5):
+        _add(spool, f"a{i}", "sigA")
+    for i in range(3):
+        _add(spool, f"b{i}", "sigB")
+    batches = spool.due_batches()
+    assert sorted((b.signature_id, len(b.reports)) for b in batches) == [("sigA", 5), ("sigB", 3)]
+    # A second process sees the same batch ids: they were committed before any request.
+    with Spool(tmp_path / "spool.sqlite3", clock=clock) as other:
+        again = other.due_batches()
+    assert sorted(b.id for b in again) == sorted(b.id for b in batches)
+
+
+def test_spool_interrupted_batch_is_retried_unchanged_and_new_reports_get_a_new_batch(spool: Spool) -> None:
+    _add(spool, "a0", "sigA")
+    (first,) = spool.due_batches()
+    _add(spool, "a1", "sigA")
+    batches = spool.due_batches()
+    assert len(batches) == 2
+    assert batches[0].id == first.id and [r.id for r in batches[0].reports] == [r.id for r in first.reports]
+    assert batches[1].id != first.id
+
+
+def test_spool_mark_uploaded_removes_batch_from_queue(spool: Spool) -> None:
+    _add(spool, "a0", "sigA")
+    (batch,) = spool.due_batches()
+    spool.mark_uploaded(batch, issue_number=7)
+    assert spool.due_batches() == []
+    assert spool.known_issue("sigA") == 7
+    assert spool.reports(ReportState.UPLOADED)[0].issue_number == 7
+
+
+def test_spool_defer_backs_off_exponentially_with_a_cap(tmp_path: Path, clock: FakeClock) -> None:
+    with Spool(
+        tmp_path / "s.db", clock=clock, jitter=lambda: 1.0, backoff_base_s=2, backoff_cap_s=30
+    ) as spool:
+        _add(spool, "a0")
+        delays = []
+        for _ in range(6):
+            (batch,) = spool.due_batches() or [None]
+            assert batch is not None
+            when = spool.defer(batch, "502 Bad Gateway")
+            delays.append(when - clock.now)
+            clock.now = when
+        assert delays == [2, 4, 8, 16, 30, 30]
+        report = spool.reports()[0]
+        assert report.attempts == 6 and report.last_error == "502 Bad Gateway"
+
+
+def test_spool_defer_jitter_never_below_half_the_delay(tmp_path: Path, clock: FakeClock) -> None:
+    with Spool(tmp_path / "s.db", clock=clock, jitter=lambda: 0.0, backoff_base_s=8) as spool:
+        _add(spool, "a0")
+        (batch,) = spool.due_batches()
+        assert spool.defer(batch, "x") - clock.now == 4
+
+
+def test_spool_defer_honours_rate_limit_reset(spool: Spool, clock: FakeClock) -> None:
+    _add(spool, "a0")
+    (batch,) = spool.due_batches()
+    when = spool.defer(batch, "secondary rate limit", not_before=clock.now + 600)
+    assert when == clock.now + 600
+    assert spool.due_batches() == []
+    clock.now += 601
+    assert len(spool.due_batches()) == 1
+
+
+def test_spool_quarantined_report_is_kept_but_never_queued(spool: Spool) -> None:
+    report = _add(spool, "\x00\x01 junk", signature=None, error="not a crash report")
+    assert report is not None and report.state is ReportState.QUARANTINED
+    assert spool.due_batches() == []
+    assert [r.id for r in spool.unnotified_quarantine()] == [report.id]
+    spool.mark_notified([report.id])
+    assert spool.unnotified_quarantine() == []
+    assert spool.get(report.id).text == "\x00\x01 junk"
+
+
+def test_spool_prune_never_drops_unsent_reports_and_remembers_content(spool: Spool, clock: FakeClock) -> None:
+    old = _add(spool, "old" * 1000, "sigA")
+    (batch,) = spool.due_batches()
+    spool.mark_uploaded(batch, 1)
+    _add(spool, "pending" * 1000, "sigB")
+    clock.now += 100 * 86400
+    assert spool.prune(max_bytes=10, max_age_s=90 * 86400) == 1
+    assert spool.get(old.id).text == ""
+    assert spool.stats().new == 1
+    assert _add(spool, "old" * 1000, "sigA") is None  # still never uploaded twice
+
+
+def test_spool_prune_by_size_trims_oldest_finished_first(spool: Spool) -> None:
+    ids = []
+    for i in range(3):
+        r = _add(spool, f"{i}" * 100, f"s{i}")
+        ids.append(r.id)
+    for b in spool.due_batches():
+        spool.mark_uploaded(b, 1)
+    spool.prune(max_bytes=150, max_age_s=1e9)
+    assert [spool.get(i).text != "" for i in ids] == [False, False, True]
+
+
+_WRITER = textwrap.dedent(
+    """
+    import hashlib, sys
+    from pathlib import Path
+    from bot.uploader.spool import Spool
+    spool = Spool(Path(sys.argv[1]))
+    i = 0
+    print("ready", flush=True)
+    while True:
+        text = f"report {i} " * 50
+        spool.add(sha256=hashlib.sha256(text.encode()).hexdigest(), path=f"r{i}", size=len(text),
+                  text=text, signature_id=f"sig{i % 10}")
+        for batch in spool.due_batches():
+            spool.mark_uploaded(batch, 1)
+        i += 1
+    """
+)
+
+
+@pytest.mark.slow
+def test_spool_survives_kill_9_during_writes(tmp_path: Path) -> None:
+    """A SIGKILL at an arbitrary instant leaves a spool that opens and whose rows are all consistent."""
+    if sys.platform == "win32":
+        pytest.skip("SIGKILL is POSIX; Windows' TerminateProcess is covered by the uploader kill test")
+    db = tmp_path / "spool.sqlite3"
+    for round_ in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2 + 0.1 * round_)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with Spool(db) as spool:
+            reports = spool.reports()
+            assert reports, "something was written before the kill"
+            for r in reports:
+                assert r.state in (ReportState.NEW, ReportState.UPLOADED)
+                assert (r.state is ReportState.UPLOADED) == (r.issue_number is not None)
+                assert r.sha256 == hashlib.sha256(r.text.encode()).hexdigest()
