@@ -1,17 +1,138 @@
-"""``crashbot parse`` and ``crashbot signature``: read crash reports (owned by the crash core)."""
+"""``crashbot parse`` and ``crashbot signature``: read crash reports and show what crashbot concludes."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
+from pathlib import Path
 
 from bot.config import Config
+from bot.crash import analyse, crash_to_json, parse_report
+from bot.crash.errors import CrashParseError
+from bot.crash.model import Crash, Format
+from bot.crash.text import MAX_BYTES
+from bot.errors import UsageError
+
+logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("parse", help="parse one crash report")
-    p.add_argument("file")
+    p = sub.add_parser("parse", help="parse one crash report and show its crashing thread and signature")
+    p.add_argument("file", help="a crash report (Wheaty .txt, gdb log, cdb output, console assert, VS stack)")
+    p.add_argument(
+        "--json", action="store_true", help="print the machine-readable object (DESIGN.md contract)"
+    )
+    p.add_argument(
+        "--format",
+        choices=[f.value for f in Format],
+        help="skip sniffing and read the file as this format",
+    )
+    p.add_argument("--explain", action="store_true", help="also show why each frame was kept or skipped")
     p.set_defaults(handler=run_parse)
+
+    s = sub.add_parser("signature", help="print '<signature_id>  <signature>  <file>' for each report")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--format", choices=[f.value for f in Format], help="read every file as this format")
+    s.set_defaults(handler=run_signature)
+
+
+def read_report(path: Path, *, limit: int = MAX_BYTES) -> bytes:
+    """The first ``limit`` bytes of ``path``; UsageError with one readable line when it cannot be read."""
+    # Checked first: Windows refuses to open a directory with EACCES, which would read as a permission error
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a crash report file")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a crash report file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied (run as a user who can read it)") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot be read: {e.strerror or e}") from None
+    if len(data) > limit:
+        logger.warning("%s is larger than %d bytes; only the first %d are read", path, limit, limit)
+        data = data[:limit]
+    return data
+
+
+def load_crash(path: Path, fmt: Format | None) -> Crash:
+    """Read, parse and analyse one file; CrashParseError names the file."""
+    data = read_report(path)
+    try:
+        report = parse_report(data, fmt=fmt)
+    except CrashParseError as e:
+        raise CrashParseError(f"{path}: {e}") from None
+    return analyse(report)
+
+
+def _format(value: str | None) -> Format | None:
+    return Format(value) if value else None
+
+
+def _human(crash: Crash, *, explain: bool) -> str:
+    report = crash.report
+    out: list[str] = [f"format:     {report.format.value}"]
+    exc = report.exception
+    out.append(f"exception:  {exc.code} {exc.name or ''}".rstrip() if exc else "exception:  (none)")
+    if report.assertion is not None:
+        a = report.assertion
+        where = f"{a.file}:{a.line}" if a.file else "(unknown location)"
+        out.append(f"assertion:  {a.condition or a.message or ''} at {where} in {a.function or '?'}".rstrip())
+    build = report.build
+    if build.revision or build.raw:
+        dirty = "+" if build.dirty else ""
+        out.append(f"build:      {build.revision or '?'}{dirty} {build.raw or ''}".rstrip())
+    top = crash.top_frame
+    if top is None:
+        out.append("top frame:  (nothing symbolised)")
+    else:
+        loc = f" at {top.file}:{top.line}" if top.file else ""
+        out.append(f"top frame:  {top.function or '?'}{loc}")
+    out.append(f"signature:  {crash.signature.text}")
+    out.append(
+        f"id:         {crash.signature.id} (full {crash.signature.full_id}, v{crash.signature.version})"
+    )
+    thread = crash.thread
+    label = f"thread {crash.thread_index}" if crash.thread_index is not None else "no thread"
+    if thread is not None and thread.id:
+        label += f" (id {thread.id})"
+    out.append(f"crashing {label}, {len(crash.frames)} frames ('*' meaningful, '-' skipped):")
+    meaningful = set(crash.meaningful)
+    for i, frame in enumerate(crash.frames):
+        mark = "*" if i in meaningful else "-"
+        name = frame.function or f"{frame.module or '?'}+{frame.offset or '?'}"
+        inline = " [inline]" if frame.inline else ""
+        loc = f"  {frame.file}:{frame.line}" if frame.file and frame.line is not None else ""
+        out.append(f"  {mark} #{i:<3} {name}{inline}{loc}")
+    if explain:
+        out.append("decisions:")
+        out.extend(f"  [{d.rule}] {d.action}: {d.reason}" for d in crash.decisions)
+    return "\n".join(out)
 
 
 def run_parse(args: argparse.Namespace, config: Config) -> int:
-    raise NotImplementedError("crash core not built yet")
+    crash = load_crash(Path(args.file), _format(args.format))
+    if args.json:
+        print(json.dumps(crash_to_json(crash, explain=args.explain), indent=2, ensure_ascii=False))
+    else:
+        print(_human(crash, explain=args.explain))
+    return 0
+
+
+def run_signature(args: argparse.Namespace, config: Config) -> int:
+    fmt = _format(args.format)
+    failed = 0
+    for name in args.files:
+        try:
+            crash = load_crash(Path(name), fmt)
+        except (CrashParseError, UsageError) as e:  # per-file isolation: the other files still print
+            failed += 1
+            print(f"crashbot: error: {' '.join(str(e).split())}", file=sys.stderr)
+            continue
+        print(f"{crash.signature.id}  {crash.signature.text}  {name}", flush=True)
+    return 2 if failed else 0

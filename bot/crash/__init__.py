@@ -1,1 +1,126 @@
-"""crash"""
+"""The crash core's public API: bytes in, a parsed report, then a signed :class:`Crash` out.
+
+``parse_report`` decodes and sniffs; ``analyse`` picks the crashing thread, applies the frame rules, chooses
+the top frame and signs; ``crash_to_json`` is the ``crashbot parse --json`` contract (shared/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from bot.crash.errors import CrashParseError
+from bot.crash.model import Crash, CrashReport, Decision, Format, TopFrame
+from bot.crash.rules import DEFAULT_RULES, KEEP, FrameView, Rule, RuleContext, apply_rules
+from bot.crash.signature import make_signature
+from bot.crash.sniff import parser_for, sniff
+from bot.crash.text import MAX_BYTES, clean_lines, decode
+from bot.crash.threads import choose_crashing_thread
+
+__all__ = ["CrashParseError", "analyse", "crash_to_json", "parse_report"]
+
+logger = logging.getLogger(__name__)
+
+
+def parse_report(data: bytes | str, *, fmt: Format | None = None) -> CrashReport:
+    """Decode, clean, sniff (unless ``fmt`` forces a format) and parse one report.
+
+    Raises CrashParseError for empty, binary or unrecognised input, or when the parser finds nothing
+    crash-like (no frames, no exception, no assertion).
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        text = decode(bytes(data))
+    else:
+        text = data if len(data) <= MAX_BYTES else data[:MAX_BYTES]
+    lines = clean_lines(text)
+    del text  # the lines are the only copy kept while parsing a large report
+    if not any(line.strip() for line in lines):
+        raise CrashParseError("the input is empty: no crash report to read")
+    parser = parser_for(fmt) if fmt is not None else sniff(lines)
+    report = parser.parse(lines)
+    if not any(t.frames for t in report.threads) and report.exception is None and report.assertion is None:
+        raise CrashParseError(
+            f"read as {parser.format.value} but found no stack frames, exception or assertion in it "
+            "(is the report truncated before its call stack?)"
+        )
+    return report
+
+
+def _top_frame(
+    views: Sequence[FrameView], meaningful: Sequence[int], report: CrashReport
+) -> tuple[TopFrame | None, Decision]:
+    rule = "top-frame"
+    kept = [views[i] for i in meaningful]
+    if kept and kept[0].name:
+        first = kept[0]
+        return (
+            TopFrame(first.name, first.frame.file, first.frame.line),
+            Decision(rule, first.index, "top", f"#{first.index} {first.name}: first meaningful frame"),
+        )
+    symbolised = next((v for v in kept if v.name), None)
+    assertion = report.assertion
+    if symbolised is None and assertion is not None and (assertion.function or assertion.file):
+        function = assertion.function
+        return (
+            TopFrame(function, assertion.file, assertion.line),
+            Decision(rule, None, "top", "no symbolised frame: the assertion's location is the top frame"),
+        )
+    if symbolised is not None:
+        above = symbolised.index - kept[0].index
+        return (
+            TopFrame(symbolised.name, symbolised.frame.file, symbolised.frame.line),
+            Decision(
+                rule,
+                symbolised.index,
+                "top",
+                f"#{symbolised.index} {symbolised.name}: first symbolised meaningful frame "
+                f"({above} unsymbolised frame(s) above it)",
+            ),
+        )
+    return None, Decision(rule, None, "none", "nothing is symbolised: no top frame")
+
+
+def analyse(report: CrashReport, *, rules: Sequence[Rule] | None = None) -> Crash:
+    """Conclude what ``report`` says: crashing thread, meaningful frames, top frame, signature, and why."""
+    choice = choose_crashing_thread(report)
+    frames = report.threads[choice.index].frames if choice.index is not None else ()
+    views = tuple(FrameView.from_frame(i, f) for i, f in enumerate(frames))
+    ctx = RuleContext(report=report, frames=views, fault_index=choice.fault_frame)
+    frame_decisions = apply_rules(DEFAULT_RULES if rules is None else rules, ctx)
+    meaningful = tuple(d.frame for d in frame_decisions if d.action == KEEP and d.frame is not None)
+    top, top_decision = _top_frame(views, meaningful, report)
+    signature = make_signature(report, [views[i] for i in meaningful])
+    sign_decision = Decision("signature", None, "sign", f"{signature.text} (id {signature.id})")
+    return Crash(
+        report=report,
+        thread_index=choice.index,
+        frames=frames,
+        meaningful=meaningful,
+        top_frame=top,
+        signature=signature,
+        decisions=(choice.decision, *frame_decisions, top_decision, sign_decision),
+    )
+
+
+def crash_to_json(crash: Crash, *, explain: bool = False) -> dict[str, Any]:
+    """The ``crashbot parse --json`` object (shared/DESIGN.md), plus the full id and version.
+
+    With ``explain`` the rules' ``decisions`` are included too.
+    """
+    report = crash.report
+    out: dict[str, Any] = {
+        "format": report.format.value,
+        "exception": report.exception.to_json() if report.exception else None,
+        "assertion": report.assertion.to_json() if report.assertion else None,
+        "revision": report.build.revision,
+        "frames": [f.to_json() for f in crash.frames],
+        "top_frame": crash.top_frame.to_json() if crash.top_frame else None,
+        "signature": crash.signature.text,
+        "signature_id": crash.signature.id,
+        "signature_full_id": crash.signature.full_id,
+        "signature_version": crash.signature.version,
+    }
+    if explain:
+        out["decisions"] = [d.to_json() for d in crash.decisions]
+    return out

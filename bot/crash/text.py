@@ -1,6 +1,11 @@
 """Bytes to clean text: encoding detection and the repair of what copy/paste does to reports.
 
 Owned by the crash core. Parsers receive the output of :func:`clean_lines`, never raw bytes.
+
+Encodings seen in the wild: UTF-8 (with or without BOM, sometimes with a few bytes of junk from a
+truncated copy), UTF-16 LE with BOM (PowerShell ``>`` redirection), UTF-16 without BOM (some editors),
+cp1251 (Russian-locale consoles: ``date`` in restarter headers) and cp1252 (Western-European consoles,
+German exception text).
 """
 
 from __future__ import annotations
@@ -8,51 +13,96 @@ from __future__ import annotations
 import codecs
 import re
 
-# Bound on what is decoded: larger inputs are cut (and the report notes it), so memory stays bounded.
+# Bound on what is decoded: larger inputs are cut, so memory stays bounded (real reports with all threads'
+# locals reach ~6 MB; 128 MB is far past anything genuine).
 MAX_BYTES = 128 * 1024 * 1024
+# Encoding is decided on a prefix: deciding on the whole of a 100 MB report would cost as much as decoding.
+_SAMPLE_BYTES = 64 * 1024
 
 _FENCE = re.compile(r"^\s*(```|~~~)[\w+-]*\s*$")
 _TRIPLE_STAR = re.compile(r"\*\*\\\*")
 
+# A well-formed multi-byte UTF-8 sequence, and any byte >= 0x80 (in a bytes pattern).
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+# Three or more letters in a row from the upper half: whole Cyrillic words in cp1251. Western text in
+# cp1252 has isolated accented letters between ASCII ones (``Ausführung``), so such runs are rare.
+_HIGH_RUN = re.compile(rb"[\xc0-\xff]{3,}")
 
-def decode(data: bytes) -> str:
-    """Decode report bytes whatever their encoding (BOMs, UTF-16 without BOM, UTF-8, cp1251/cp1252)."""
-    data = data[:MAX_BYTES]
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when every other byte of an ASCII-heavy sample is NUL, else None."""
+    if len(sample) < 4:
+        return None
+    even_nuls = sample[0::2].count(0)
+    odd_nuls = sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd_nuls > half * 0.4 and even_nuls < half * 0.05:
+        return "utf-16-le"
+    if even_nuls > half * 0.4 and odd_nuls < half * 0.05:
+        return "utf-16-be"
+    return None
+
+
+def detect_encoding(data: bytes) -> str:
+    """Name the codec ``data`` is most likely written in (decided on its first 64 KB)."""
     for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
         if data.startswith(bom):
-            return data.decode(codec, errors="replace")
-    sample = data[:4096]
-    if len(sample) >= 4:
-        odd_nuls = sample[1::2].count(0)
-        even_nuls = sample[0::2].count(0)
-        if odd_nuls > len(sample) // 4 and even_nuls == 0:
-            return data.decode("utf-16-le", errors="replace")
-        if even_nuls > len(sample) // 4 and odd_nuls == 0:
-            return data.decode("utf-16-be", errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    utf8 = data.decode("utf-8", errors="replace")
-    if utf8.count("\ufffd") * 50 < len(utf8):
-        return utf8
-    return data.decode("cp1251", errors="replace")
+            return codec
+    sample = data[:_SAMPLE_BYTES]
+    utf16 = _utf16_without_bom(sample)
+    if utf16:
+        return utf16
+    high = len(_HIGH_BYTE.findall(sample))
+    if high == 0:
+        return "utf-8"
+    multibyte = _UTF8_MULTIBYTE.findall(sample)
+    valid_high = sum(len(m) for m in multibyte)
+    # Mostly valid UTF-8 with a little junk (a copy cut mid-character, a stray legacy byte) is still UTF-8;
+    # the junk becomes U+FFFD.
+    if valid_high >= high * 0.8:
+        return "utf-8"
+    if len(_HIGH_RUN.findall(sample)) * 3 >= max(1, len(re.findall(rb"[\xc0-\xff]+", sample))):
+        return "cp1251"
+    return "cp1252"
+
+
+def decode(data: bytes) -> str:
+    """Decode report bytes whatever their encoding (BOMs, UTF-16 without BOM, UTF-8, cp1251/cp1252).
+
+    Never raises: undecodable bytes become U+FFFD. Input beyond :data:`MAX_BYTES` is ignored.
+    """
+    if len(data) > MAX_BYTES:
+        data = data[:MAX_BYTES]
+    codec = detect_encoding(data)
+    if codec.startswith("utf-16") or codec.startswith("utf-32"):
+        # A cut in the middle of a code unit is routine for truncated copies; drop the odd byte.
+        unit = 4 if codec.startswith("utf-32") else 2
+        data = data[: len(data) - len(data) % unit]
+    return data.decode(codec, errors="replace")
 
 
 def clean_lines(text: str) -> list[str]:
     """Split into lines (CRLF, LF and lone CR alike), drop markdown fences, undo ``**\\*`` damage.
 
-    Trailing whitespace is removed; blank lines are kept (parsers decide what a blank line means).
+    Trailing whitespace and NULs are removed; blank lines are kept (parsers decide what a blank line means).
+    Works in place on the split list so a huge report is not held twice.
     """
-    lines: list[str] = []
-    for line in text.splitlines():
-        if _FENCE.match(line):
+    lines = text.splitlines()
+    kept = 0
+    for raw in lines:
+        if _FENCE.match(raw):
             continue
-        if "\\*" in line:
-            line = _TRIPLE_STAR.sub("***", line)
-        lines.append(line.rstrip().replace("\x00", ""))
+        line = _TRIPLE_STAR.sub("***", raw) if "\\*" in raw else raw
+        if "\x00" in line:
+            line = line.replace("\x00", "")
+        lines[kept] = line.rstrip()
+        kept += 1
+    del lines[kept:]
     return lines

@@ -1,0 +1,177 @@
+"""C++ function-name normalisation: one spelling per function, whatever compiler or debugger printed it.
+
+The same function reaches crashbot as ``WorldObject::GetMap`` (Wheaty), ``WorldObject::GetMap(void) const``
+(VS), ``worldserver!WorldObject::GetMap+0x2f`` (cdb), ``WorldObject::GetMap (this=0x…) const`` (gdb) or
+``?GetMap@WorldObject@@QEBAPEAVMap@@XZ`` (exports only). A signature must not care, so names are reduced
+to the qualified name: templates become ``<T>``, parameters, return types, calling conventions and cv/ref
+qualifiers go, compiler-generated pieces get one spelling (lambdas ``{lambda}``, anonymous namespaces
+dropped, libstdc++/libc++ inline namespaces dropped, ``[clone .cold]`` dropped).
+
+Why not siggen's ``normalize_cpp_function``: measured on the real samples (see ``bench/parse.py``), it keeps
+MSVC lambda spellings (`` `X::f'::`109'::<lambda_1> `` becomes ``X::f'::`109'::<T>``, with the scope
+number that shifts with unrelated edits), keeps gdb's ``{lambda()#2}`` numbering, keeps ``worldserver!``
+prefixes and ``+0x…`` displacements from cdb, does not know ``(anonymous namespace)`` vs ``{anonymous}``
+and leaves ``std::__cxx11::`` in. Those differences split one crash into several signatures across
+debuggers and rebuilds, so crashbot keeps its own normaliser (it is also ~3x faster; see the bench).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Longest name kept: MSVC template names pass 4,000 characters; the head identifies the function.
+MAX_NAME = 300
+
+_MODULE_PREFIX = re.compile(r"^[\w.\-]+!(?!=)")
+_DISPLACEMENT = re.compile(r"(?<!operator)\+(?:0x)?[0-9A-Fa-f]+$")
+_INLINE_TAG = re.compile(r"^\[inline\]\s*")
+_CLONE = re.compile(r"\s*\[clone [^\]]*\]|\.(?:cold|part|isra|constprop|lto_priv)(?:\.\d+)*\b")
+_MSVC_SCOPE_NUMBER = re.compile(r"::`\d+'|::__l\d+\b")
+_MSVC_QUOTED = re.compile(r"`([^`']*)'")
+_MSVC_DELETING_DTOR = re.compile(r"`(?:scalar|vector) deleting destructor'")
+_MSVC_DYNAMIC = re.compile(r"`dynamic (?:initializer|atexit destructor) for '([^']*)''")
+_MSVC_LAMBDA = re.compile(r"<lambda_[0-9a-fA-F]+>|<lambda_invoker_cdecl>")
+_CLANG_LAMBDA = re.compile(r"\$_\d+|'lambda\d*'\([^)]*\)")
+_GCC_LAMBDA_START = re.compile(r"\{lambda\(")
+_ANON_NAMESPACE = re.compile(r"(?:\(anonymous namespace\)|`anonymous namespace'|\{anonymous\})::")
+_STD_INLINE_NS = re.compile(r"\bstd::(?:__cxx11|__1|__debug|__8|_V2)::")
+_CALLING_CONV = re.compile(r"\b__(?:cdecl|stdcall|fastcall|thiscall|vectorcall|clrcall|ptr64)\b")
+_TRAILING_QUALIFIERS = re.compile(r"(?:\s+(?:const|volatile|noexcept|override|final)\b|\s*&&?)+\s*$")
+_ENDS_WITH_OPERATOR = re.compile(r"\boperator\s*[^\w\s]+$")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[*&,])")
+_SPACES = re.compile(r"\s+")
+_OPERATOR_TOKEN = re.compile(r"operator\s*(?:<=>|<<=?|>>=?|<=|>=|->\*?|\(\)|\[\]|[<>])")
+_MSVC_DECORATED = re.compile(r"^\?+(?P<name>[^@?]+)@(?P<scopes>(?:[^@]+@)*)@")
+
+_GCC_LAMBDA = "{lambda}"
+
+
+def _undecorate(name: str) -> str:
+    """``?GetMap@WorldObject@@QEBA…`` -> ``WorldObject::GetMap`` (a stable key, not a demangler)."""
+    m = _MSVC_DECORATED.match(name)
+    if not m:
+        return name
+    scopes = [s for s in m.group("scopes").split("@") if s]
+    return "::".join([*reversed(scopes), m.group("name")])
+
+
+def _replace_gcc_lambdas(name: str) -> str:
+    """``{lambda(int, std::string const&)#2}`` -> ``{lambda}`` (the parameter list may nest parentheses)."""
+    out: list[str] = []
+    pos = 0
+    for m in _GCC_LAMBDA_START.finditer(name):
+        if m.start() < pos:
+            continue
+        depth = 0
+        i = m.end() - 1
+        end = len(name)
+        while i < len(name):
+            ch = name[i]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+            elif ch == "}" and depth == 0:
+                end = i + 1
+                break
+            i += 1
+        out.append(name[pos : m.start()])
+        out.append(_GCC_LAMBDA)
+        pos = end
+    out.append(name[pos:])
+    return "".join(out)
+
+
+def _collapse(name: str, open_ch: str, close_ch: str, replacement: str) -> str:
+    """Replace each top-level ``open…close`` group by ``replacement``, leaving ``operator<``-style tokens.
+
+    An unclosed group (a truncated name) is cut at its opening character.
+    """
+    out: list[str] = []
+    depth = 0
+    i = 0
+    n = len(name)
+    while i < n:
+        if name.startswith("operator", i):
+            m = _OPERATOR_TOKEN.match(name, i)
+            if m:
+                if depth == 0:
+                    out.append(m.group(0))
+                i = m.end()
+                continue
+        ch = name[i]
+        if ch == open_ch:
+            if depth == 0:
+                out.append(replacement)
+            depth += 1
+        elif ch == close_ch and depth > 0:
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _drop_return_type(name: str) -> str:
+    """Keep the qualified name: the last top-level token, or everything from ``operator`` on."""
+    op = name.find("operator")
+    if op >= 0:
+        start = name.rfind(" ", 0, op) + 1
+        return name[start:]
+    space = name.rfind(" ")
+    return name[space + 1 :] if space >= 0 else name
+
+
+def normalize_function(function: str) -> str:
+    """The stable spelling of a C++ (or C) function name as printed by Wheaty, cdb, VS or gdb."""
+    name = function.strip()
+    if not name:
+        return ""
+    name = _INLINE_TAG.sub("", name)
+    name = _MODULE_PREFIX.sub("", name)
+    name = _DISPLACEMENT.sub("", name)
+    if name.startswith("?"):
+        name = _undecorate(name)
+    name = _CLONE.sub("", name)
+    name = _MSVC_DYNAMIC.sub(r"\1", name)
+    name = _MSVC_DELETING_DTOR.sub("{deleting-dtor}", name)
+    name = _ANON_NAMESPACE.sub("", name)
+    name = _MSVC_SCOPE_NUMBER.sub("", name)
+    name = _MSVC_QUOTED.sub(r"\1", name)
+    name = _MSVC_LAMBDA.sub(_GCC_LAMBDA, name)
+    name = _CLANG_LAMBDA.sub(_GCC_LAMBDA, name)
+    if "{lambda(" in name:
+        name = _replace_gcc_lambdas(name)
+    name = _STD_INLINE_NS.sub("std::", name)
+    name = _CALLING_CONV.sub("", name)
+    if "<" in name:
+        name = _collapse(name, "<", ">", "<T>")
+    if "(" in name:
+        name = _collapse(name, "(", ")", "")
+    if not _ENDS_WITH_OPERATOR.search(name):
+        name = _TRAILING_QUALIFIERS.sub("", name)
+    name = _SPACES.sub(" ", name).strip()
+    name = _drop_return_type(name)
+    name = _SPACE_BEFORE_PUNCT.sub("", name)
+    return name[:MAX_NAME]
+
+
+def normalize_module(module: str) -> str:
+    """``D:\\wow\\Worldserver.EXE`` -> ``worldserver.exe``; modules compare case-insensitively on Windows."""
+    base = re.split(r"[\\/]", module.strip())[-1]
+    return base.lower()
+
+
+def normalize_offset(offset: str) -> str:
+    """``0001:000000000015B4A8`` -> ``1:15b4a8``; ``0x1A06D`` -> ``0x1a06d`` (leading zeros carry nothing)."""
+    text = offset.strip().lower()
+    if ":" in text:
+        section, _, rest = text.partition(":")
+        return f"{section.lstrip('0') or '0'}:{rest.lstrip('0') or '0'}"
+    digits = text[2:] if text.startswith("0x") else text
+    return "0x" + (digits.lstrip("0") or "0")
+
+
+def file_basename(path: str) -> str:
+    """The file name of a Windows or POSIX path (reports carry another machine's paths)."""
+    return re.split(r"[\\/]", path.strip())[-1]

@@ -1,0 +1,201 @@
+"""Redaction: scrub secrets and personal data from report text before anything leaves the host.
+
+Everything is replaced by a ``[REDACTED:<kind>]`` marker (user paths by ``<user>``), so a reader sees that
+something was there. Redaction must not break parsing: hex addresses (``0x…``, ``0001:…``, cdb's
+backtick-split values), version numbers (``10.0.19045``) and C++ names with ``::`` are never taken for
+IP addresses, and values are cut at ``)``, ``,`` and ``;`` so gdb argument lists stay balanced.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+def _marker(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+# PEM private keys and certificates (multi-line).
+_PEM = re.compile(
+    r"-----BEGIN (?P<label>[A-Z0-9 ]*?(?:PRIVATE KEY|CERTIFICATE|PGP PRIVATE KEY BLOCK))-----"
+    r".*?(?:-----END (?P=label)-----|\Z)",
+    re.DOTALL,
+)
+
+# Well-known token shapes, whatever surrounds them.
+_TOKENS = re.compile(
+    r"""(?<![\w-])(?:
+        gh[pousr]_[A-Za-z0-9]{30,255}            # GitHub classic/app/OAuth tokens
+      | github_pat_[A-Za-z0-9_]{22,255}          # GitHub fine-grained PAT
+      | sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{20,} # OpenAI/Anthropic/Stripe-style secret keys
+      | (?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16} # AWS access key ids
+      | xox[abprs]-[A-Za-z0-9-]{10,}             # Slack tokens
+      | glpat-[A-Za-z0-9_\-]{20,}                # GitLab PAT
+      | AIza[0-9A-Za-z_\-]{35}                   # Google API key
+      | eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,} # JWT
+    )""",
+    re.VERBOSE,
+)
+
+# ``host;port;user;password;database`` (TrinityCore/AzerothCore *DatabaseInfo), or the socket form
+# ``.;/path/to/socket;user;password;database``.
+_DB_CONNECTION = re.compile(
+    r"""(?<![\w;])
+        (?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\])  # host, or [ipv6]
+        ;(?:\d{1,5}|[^;\s"']*/[^;\s"']*)        # port or socket path
+        ;[^;\s"']+                              # user
+        ;[^;\s"']*                              # password (may be empty)
+        ;[\w$\-]+                               # database
+        (?![\w;])""",
+    re.VERBOSE,
+)
+
+_SENSITIVE_WORDS = (
+    r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key"
+    r"|auth[_\-]?(?:key|token)|client[_\-]?secret|credentials?|bearer"
+)
+# ``password=…``, ``passwd: …``, ``"token": "…"``, ``SOAP password = …``; the key keeps its name.
+_KEY_VALUE = re.compile(
+    rf"""(?P<key>(?<![\w:])["']?[\w.\-]*(?:{_SENSITIVE_WORDS})[\w.\-]*["']?)
+        (?P<sep>\s*(?:=|:(?!:))\s*)
+        (?P<value>"[^"\n]*"|'[^'\n]*'|(?!<sensitive)[^\s,;)\]}}>"']+)""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# A long hex or base64 run right after a key-ish word (``key 3f9a…``, ``Authorization: Bearer …``).
+_KEYED_BLOB = re.compile(
+    rf"""(?P<key>\b(?:{_SENSITIVE_WORDS}|key|signature|authorization)\b\W{{1,3}})
+        (?P<value>[A-Fa-f0-9]{{32,}}|[A-Za-z0-9+/_\-]{{32,}}={{0,2}})""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+_EMAIL = re.compile(r"(?<![\w.+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b")
+
+# Dotted quads not glued to a longer dotted/word run (``10.0.19045.2`` is a version, not an address).
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]|\.\d)")
+# IPv6 candidates; ipaddress decides, and C++ ``Foo::Bar`` never parses as one.
+_IPV6 = re.compile(r"(?<![\w:`])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{2,39}(?:%\w+)?(?![\w:`])")
+
+_WINDOWS_PROFILE = re.compile(
+    r"(?P<root>[A-Za-z]:\\+(?:Users|Documents and Settings)\\+)(?P<name>[^\\/:*?\"<>|\r\n]+)(?=\\)",
+    re.IGNORECASE,
+)
+_POSIX_HOME = re.compile(r"(?P<root>(?<![\w.])/(?:home|Users)/)(?P<name>[^/\s:'\"<>]+)(?=/)")
+_KEEP_PROFILE_NAMES = frozenset({"<user>", "public", "default", "all users", "default user"})
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """The scrubbed text and how many of each kind were replaced."""
+
+    text: str
+    counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _keep_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback and unspecified addresses identify nobody, and config defaults are full of them."""
+    return address.is_loopback or address.is_unspecified
+
+
+def _sub(
+    pattern: re.Pattern[str],
+    text: str,
+    counts: Counter[str],
+    kind: str,
+    replace: Callable[[re.Match[str]], str | None],
+) -> str:
+    def repl(m: re.Match[str]) -> str:
+        out = replace(m)
+        if out is None:
+            return m.group(0)
+        counts[kind] += 1
+        return out
+
+    return pattern.sub(repl, text)
+
+
+def _ipv4(m: re.Match[str]) -> str | None:
+    try:
+        address = ipaddress.IPv4Address(m.group(0))
+    except ValueError:
+        return None
+    return None if _keep_ip(address) else _marker("ip")
+
+
+def _ipv6(m: re.Match[str]) -> str | None:
+    candidate = m.group(0).split("%", 1)[0]
+    if candidate.count(":") < 2 or not any(ch.isdigit() for ch in candidate):
+        return None
+    try:
+        address = ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return None
+    return None if _keep_ip(address) else _marker("ip")
+
+
+def _profile(m: re.Match[str]) -> str | None:
+    if m.group("name").strip().lower() in _KEEP_PROFILE_NAMES:
+        return None
+    return f"{m.group('root')}<user>"
+
+
+def _key_value(m: re.Match[str]) -> str | None:
+    value = m.group("value")
+    if value.strip("\"'") in ("", "<sensitive data>") or value.startswith("[REDACTED"):
+        return None
+    return f"{m.group('key')}{m.group('sep')}{_marker('secret')}"
+
+
+def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    """Compile user-supplied patterns; ValueError naming the bad one."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as e:
+            raise ValueError(f"redaction pattern {pattern!r} is not a valid regular expression: {e}") from e
+    return tuple(compiled)
+
+
+def redact(
+    text: str,
+    *,
+    ip_addresses: bool = True,
+    emails: bool = True,
+    user_paths: bool = True,
+    extra_patterns: Iterable[str | re.Pattern[str]] = (),
+) -> Redacted:
+    """Scrub ``text``; secrets and tokens always, the rest as configured (``[redaction]`` in config).
+
+    ``extra_patterns`` are regular expressions (strings or compiled); each match becomes
+    ``[REDACTED:custom]``. ValueError if one does not compile.
+    """
+    counts: Counter[str] = Counter()
+    text = _sub(_PEM, text, counts, "key", lambda m: _marker("key"))
+    text = _sub(_TOKENS, text, counts, "token", lambda m: _marker("token"))
+    text = _sub(_DB_CONNECTION, text, counts, "db", lambda m: _marker("db"))
+    text = _sub(_KEY_VALUE, text, counts, "secret", _key_value)
+    text = _sub(_KEYED_BLOB, text, counts, "secret", lambda m: f"{m.group('key')}{_marker('secret')}")
+    if emails:
+        text = _sub(_EMAIL, text, counts, "email", lambda m: _marker("email"))
+    if ip_addresses:
+        text = _sub(_IPV4, text, counts, "ip", _ipv4)
+        if ":" in text:
+            text = _sub(_IPV6, text, counts, "ip", _ipv6)
+    if user_paths:
+        text = _sub(_WINDOWS_PROFILE, text, counts, "user_path", _profile)
+        text = _sub(_POSIX_HOME, text, counts, "user_path", _profile)
+    extras = tuple(extra_patterns)
+    compiled = [p for p in extras if isinstance(p, re.Pattern)]
+    compiled += compile_patterns(p for p in extras if isinstance(p, str))
+    for pattern in compiled:
+        text = _sub(pattern, text, counts, "custom", lambda m: _marker("custom"))
+    return Redacted(text=text, counts=MappingProxyType(dict(counts)))
