@@ -1,0 +1,97 @@
+"""The ``systemd`` backend: ``systemctl [--user] start|stop|is-active|show|kill <unit>``.
+
+The unit should run ``<install_dir>/current/worldserver`` with ``WorkingDirectory=<install_dir>``,
+``KillSignal=SIGTERM`` (worldserver's clean shutdown) and a ``TimeoutStopSec`` long enough to save.
+A system unit needs root or a polkit/sudoers rule for the runner's user; a ``--user`` unit does not.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.deploy.control import ServerState, StopMethod, StopOutcome
+from bot.deploy.errors import ServerControlError, ServiceAccessDenied
+from bot.deploy.shell import CommandResult, CommandRunner, run_command
+
+logger = logging.getLogger(__name__)
+
+QUERY_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 120.0
+STATES = {
+    "active": ServerState.RUNNING,
+    "reloading": ServerState.RUNNING,
+    "activating": ServerState.STARTING,
+    "deactivating": ServerState.STOPPING,
+    "inactive": ServerState.STOPPED,
+    "failed": ServerState.STOPPED,
+}
+DENIED_MARKERS = ("access denied", "interactive authentication required", "not authorized")
+
+
+class SystemdControl:
+    """Controls the worldserver as a systemd unit."""
+
+    def __init__(self, unit: str, *, user: bool = False, runner: CommandRunner = run_command) -> None:
+        if not unit or unit.startswith("-"):
+            raise ServerControlError(f"deploy.service_name {unit!r} is not a systemd unit name")
+        self.unit = unit
+        self.user = user
+        self._run = runner
+
+    def _systemctl(self, *args: str, timeout_s: float = QUERY_TIMEOUT_S) -> CommandResult:
+        argv = ["systemctl", *(["--user"] if self.user else []), *args, self.unit]
+        result = self._run(argv, timeout_s)
+        if not result.ok and any(m in result.output.lower() for m in DENIED_MARKERS):
+            raise ServiceAccessDenied(
+                f"systemctl {args[0]} {self.unit} was refused ({result.output.splitlines()[-1]}): give this "
+                f"user the right with a polkit rule or a sudoers line for 'systemctl {args[0]} {self.unit}', "
+                "or run the server as a --user unit (deploy.systemd_user = true)"
+            )
+        return result
+
+    def status(self) -> ServerState:
+        result = self._systemctl("is-active")  # exit 0 only when active; the word is what matters
+        word = result.stdout.strip().splitlines()[-1].strip() if result.stdout.strip() else ""
+        return STATES.get(word, ServerState.UNKNOWN)
+
+    def pid(self) -> int | None:
+        result = self._systemctl("show", "--property=MainPID", "--value")
+        text = result.stdout.strip()
+        if not result.ok or not text.isdigit() or int(text) == 0:
+            return None
+        return int(text)
+
+    def start(self) -> None:
+        result = self._systemctl("start", timeout_s=START_TIMEOUT_S)
+        if not result.ok:
+            raise ServerControlError(
+                f"systemctl start {self.unit} failed ({_last_line(result)}); see journalctl -u {self.unit}"
+            )
+
+    def stop(self, timeout_s: float) -> StopOutcome:
+        # systemctl stop blocks until the unit is down (or its own TimeoutStopSec kills it)
+        result = self._systemctl("stop", timeout_s=timeout_s)
+        if result.returncode is None:
+            return StopOutcome(
+                False, StopMethod.SERVICE_STOP, f"(systemctl stop timed out after {timeout_s:g}s)"
+            )
+        if not result.ok:
+            return StopOutcome(
+                False, StopMethod.SERVICE_STOP, f"(systemctl stop failed: {_last_line(result)})"
+            )
+        return StopOutcome(self.status() is ServerState.STOPPED, StopMethod.SERVICE_STOP)
+
+    def kill(self) -> None:
+        result = self._systemctl("kill", "--signal=SIGKILL")
+        if not result.ok:
+            raise ServerControlError(
+                f"systemctl kill {self.unit} failed ({_last_line(result)}); kill it by hand"
+            )
+
+    def log_path(self) -> None:
+        return None  # the journal; set deploy.log_file or deploy.ready_port for the health check
+
+
+def _last_line(result: CommandResult) -> str:
+    lines = result.output.splitlines()
+    return lines[-1] if lines else f"exit code {result.returncode}"
