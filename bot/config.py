@@ -141,6 +141,7 @@ class DeploySettings:
     realm: str = ""
     environment: str = ""  # GitHub environment name; empty = the realm name or "production"
     service_name: str = "worldserver"
+    systemd_user: bool = False  # systemctl --user (a user unit, no root needed)
     install_dir: str = ""  # where releases/ and the live link live
     executable: str = "worldserver"
     arguments: tuple[str, ...] = ()
