@@ -1,0 +1,649 @@
+"""Crash -> GitHub issue (title, body, labels, "seen again" comments) and issue body -> signed payload.
+
+Pure: text in, text out. Everything taken from a crash report is untrusted: it reaches Markdown only
+inside code spans or fenced blocks (fences longer than any backtick run in the text), or escaped, with
+``@``/``#`` broken by a zero-width space so report text can never mention a user or cross-reference an
+issue, and with ``<!--``/``-->`` broken so it can never forge crashbot's own HTML comments.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.crash.model import Crash, Frame, Thread
+from bot.errors import TrustError
+from bot.payload import (
+    PAYLOAD_MAX_B64_CHARS,
+    PAYLOAD_VERSION,
+    Occurrences,
+    Payload,
+    iso_utc,
+    parse_iso_utc,
+    scrub,
+    seal,
+    unseal,
+)
+
+__all__ = [
+    "LABEL_SPECS",
+    "MAX_BODY_CHARS",
+    "SEEN_AGAIN_MARKER",
+    "LabelSpec",
+    "Occurrences",
+    "Payload",
+    "label_spec",
+    "labels_for",
+    "labels_specs_for",
+    "payload_block",
+    "read_payload",
+    "realm_label",
+    "render_body",
+    "render_seen_again",
+    "render_title",
+    "should_comment",
+    "sig_label",
+]
+
+MAX_BODY_CHARS = 65_536  # GitHub's documented issue/comment body limit (platform facts §4.1)
+MAX_TITLE_CHARS = 256
+MAX_LABEL_CHARS = 50  # "name is too long (maximum is 50 characters)"
+DEFAULT_SERVER_URL = "https://github.com"
+SEEN_AGAIN_MARKER = "crashbot:seen-again"
+
+_ZWSP = "\u200b"
+_PAYLOAD_LINE_RE = re.compile(r"<!-- crashbot:payload v(\d+) (\S+) -->")
+_HMAC_LINE_RE = re.compile(r"<!-- crashbot:hmac (\S+) -->")
+_ANY_PAYLOAD_RE = re.compile(r"<!--\s*crashbot:payload\b")
+_ANY_HMAC_RE = re.compile(r"<!--\s*crashbot:hmac\b")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_WS_RE = re.compile(r"\s+")
+_MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>|~&!])")
+_BACKTICKS_RE = re.compile(r"`+")
+_REVISION_RE = re.compile(r"[0-9a-fA-F]{7,40}")
+_REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_SOURCE_ROOT_RE = re.compile(r"(?:^|/)((?:src|modules|dep)/.+)$", re.IGNORECASE)
+_IDENTIFIER_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]{2,40}")
+_LABEL_UNSAFE_RE = re.compile(r"[^a-z0-9._-]+")
+
+# Windows exception codes and POSIX signals -> (canonical name for titles, kind label).
+_KNOWN_CODES: dict[str, tuple[str, str]] = {
+    "C0000005": ("EXCEPTION_ACCESS_VIOLATION", "crash:access-violation"),
+    "C0000006": ("EXCEPTION_IN_PAGE_ERROR", "crash:access-violation"),
+    "C00000FD": ("EXCEPTION_STACK_OVERFLOW", "crash:stack-overflow"),
+    "C0000420": ("ASSERTION_FAILURE", "crash:assert"),
+    "E06D7363": ("C++ exception", "crash:cxx-exception"),
+    "80000003": ("BREAKPOINT", "crash:breakpoint"),
+    "C0000409": ("STACK_BUFFER_OVERRUN", "crash:abort"),
+    "40000015": ("FATAL_APP_EXIT", "crash:abort"),
+    "C0000374": ("HEAP_CORRUPTION", "crash:heap-corruption"),
+    "C0000094": ("INT_DIVIDE_BY_ZERO", "crash:divide-by-zero"),
+    "C000008E": ("FLT_DIVIDE_BY_ZERO", "crash:divide-by-zero"),
+    "C000001D": ("ILLEGAL_INSTRUCTION", "crash:illegal-instruction"),
+    "C0000096": ("PRIV_INSTRUCTION", "crash:illegal-instruction"),
+    "C0000017": ("NO_MEMORY", "crash:out-of-memory"),
+    "SIGSEGV": ("SIGSEGV", "crash:access-violation"),
+    "SIGBUS": ("SIGBUS", "crash:access-violation"),
+    "SIGABRT": ("SIGABRT", "crash:abort"),
+    "SIGFPE": ("SIGFPE", "crash:divide-by-zero"),
+    "SIGILL": ("SIGILL", "crash:illegal-instruction"),
+    "SIGTRAP": ("SIGTRAP", "crash:breakpoint"),
+}
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """A repository label crashbot creates when missing (colour is 6 hex digits, no ``#``)."""
+
+    name: str
+    color: str
+    description: str
+
+
+_KIND_DESCRIPTIONS: dict[str, str] = {
+    "crash:assert": "A failed ASSERT in the server",
+    "crash:access-violation": "Access violation / segmentation fault",
+    "crash:stack-overflow": "Stack overflow",
+    "crash:abort": "abort(), fail-fast or fatal exit",
+    "crash:cxx-exception": "Unhandled C++ exception",
+    "crash:breakpoint": "Breakpoint or trap instruction reached",
+    "crash:heap-corruption": "Heap corruption detected",
+    "crash:divide-by-zero": "Division by zero / arithmetic fault",
+    "crash:illegal-instruction": "Illegal or privileged instruction",
+    "crash:out-of-memory": "Out of memory",
+    "crash:signal": "Killed by another signal",
+    "crash:exception": "Another structured exception",
+    "crash:unknown": "Crash of unknown kind",
+}
+
+LABEL_SPECS: tuple[LabelSpec, ...] = (
+    LabelSpec("crash", "b60205", "A server crash filed by crashbot"),
+    *(LabelSpec(name, "d93f0b", text) for name, text in _KIND_DESCRIPTIONS.items()),
+)
+
+
+def label_spec(name: str) -> LabelSpec:
+    """The spec for any label :func:`labels_for` produces (``sig:``/``realm:`` labels included)."""
+    for spec in LABEL_SPECS:
+        if spec.name == name:
+            return spec
+    if name.startswith("sig:"):
+        return LabelSpec(name, "ededed", "crashbot signature id (one issue per signature)")
+    if name.startswith("realm:"):
+        return LabelSpec(name, "1d76db", "Crashes from this realm")
+    return LabelSpec(name, "ededed", "crashbot label")
+
+
+# ---------------------------------------------------------------------------------------------------
+# escaping
+
+
+def _clean(text: str) -> str:
+    """Storable, control-free text that can never open or close an HTML comment."""
+    text = _CONTROL_RE.sub("", scrub(text).replace("\r\n", "\n").replace("\t", "    "))
+    return text.replace("<!--", "<!" + _ZWSP + "--").replace("-->", "--" + _ZWSP + ">")
+
+
+def _one_line(text: str) -> str:
+    return _WS_RE.sub(" ", _clean(text)).strip()
+
+
+def _clip(text: str, cap: int | None, cut: list[bool] | None = None) -> str:
+    if cap is None or len(text) <= cap:
+        return text
+    if cut is not None:
+        cut.append(True)
+    return text[: max(cap - 1, 0)] + "…"
+
+
+def _break_refs(text: str) -> str:
+    """No ``@user`` mention and no ``#123`` reference survive GitHub's post-render filters."""
+    return text.replace("@", "@" + _ZWSP).replace("#", "#" + _ZWSP)
+
+
+def _text(text: str, cap: int | None = None, cut: list[bool] | None = None) -> str:
+    """Untrusted text as escaped inline Markdown (safe inside a table cell)."""
+    return _break_refs(_MD_SPECIAL_RE.sub(r"\\\1", _clip(_one_line(text), cap, cut)))
+
+
+def _code(text: str, cap: int | None = None, cut: list[bool] | None = None) -> str:
+    """Untrusted text as one inline code span, safe inside a table cell."""
+    body = _clip(_one_line(text), cap, cut).replace("|", "\\|")
+    if not body:
+        return "` `"
+    longest = max((len(m) for m in _BACKTICKS_RE.findall(body)), default=0)
+    fence = "`" * (longest + 1)
+    if body.startswith("`") or body.endswith("`") or longest:
+        body = f" {body} "
+    return f"{fence}{body}{fence}"
+
+
+def _block(text: str, cap: int | None = None, cut: list[bool] | None = None) -> str:
+    """Untrusted text as a fenced code block no line of it can close."""
+    body = _clip(_clean(text), cap, cut).strip("\n")
+    longest = max((len(m) for m in _BACKTICKS_RE.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# title and labels
+
+
+def _kind(crash: Crash) -> tuple[str, str]:
+    """(title text, kind label) for the crash's exception/assertion."""
+    report = crash.report
+    # An ASSERT is the cause even when the report names the fault it raised to stop (AC's write to
+    # address 0 -> SIGSEGV, TC's C0000420).
+    if report.assertion is not None:
+        return "ASSERTION_FAILURE", "crash:assert"
+    exc = report.exception
+    if exc is None:
+        return "crash", "crash:unknown"
+    code = exc.code.strip().upper()
+    if code.startswith("0X"):
+        code = code[2:]
+    known = _KNOWN_CODES.get(code)
+    if known:
+        return known
+    label = "crash:signal" if code.startswith("SIG") else "crash:exception"
+    name = (exc.name or "").strip()
+    return (name if _IDENTIFIER_NAME_RE.fullmatch(name) else exc.code.strip() or "crash"), label
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _location(crash: Crash) -> str:
+    top = crash.top_frame
+    if top is not None and top.function:
+        return top.function
+    if top is not None and top.file:
+        return f"{_basename(top.file)}:{top.line}" if top.line is not None else _basename(top.file)
+    assertion = crash.report.assertion
+    if assertion is not None and assertion.file:
+        where = _basename(assertion.file)
+        return f"{where}:{assertion.line}" if assertion.line is not None else where
+    for frame in crash.frames:
+        if frame.module and frame.offset:
+            return f"{frame.module}+{frame.offset}"
+    return "unknown location"
+
+
+def render_title(crash: Crash) -> str:
+    """``crash: <where> (<what>)``: one line, at most 256 characters, no Markdown, mentions or references."""
+    what = _title_safe(_kind(crash)[0])
+    where = _title_safe(_location(crash))
+    room = MAX_TITLE_CHARS - len(f"crash:  ({what})")
+    if room < 16:
+        what = _clip(what, 40)
+        room = MAX_TITLE_CHARS - len(f"crash:  ({what})")
+    return f"crash: {_clip(where, room)} ({what})"
+
+
+def _title_safe(text: str) -> str:
+    return _break_refs(_one_line(text).replace("`", "'"))
+
+
+def sig_label(signature_id: str) -> str:
+    """The dedup label for a signature: ``sig:<id>``, the id cut to fit GitHub's 50 characters."""
+    return ("sig:" + _LABEL_UNSAFE_RE.sub("-", signature_id.strip().lower()))[:MAX_LABEL_CHARS]
+
+
+def realm_label(realm: str) -> str | None:
+    """``realm:<name>`` with the name lower-cased to ``[a-z0-9._-]``; None when nothing is left."""
+    name = _LABEL_UNSAFE_RE.sub("-", realm.strip().lower()).strip("-.")
+    if not name:
+        return None
+    return ("realm:" + name)[:MAX_LABEL_CHARS].rstrip("-.")
+
+
+def labels_for(crash: Crash, *, realm: str | None) -> tuple[str, ...]:
+    """``crash``, ``sig:<id>``, a kind label and (when given) ``realm:<name>``; each ≤ 50 characters."""
+    labels = ["crash", sig_label(crash.signature.id), _kind(crash)[1]]
+    realm_name = realm_label(realm) if realm else None
+    if realm_name:
+        labels.append(realm_name)
+    return tuple(labels)
+
+
+# ---------------------------------------------------------------------------------------------------
+# body
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """One step of the truncation ladder: None means "no limit"."""
+
+    other_threads: int | None
+    other_frames: int | None
+    skipped: bool  # list non-meaningful frames (faint) rather than counting them
+    text_cap: int | None  # assertion condition/message
+    frames: int | None  # crashing-thread rows
+    field_cap: int  # any single value in a table cell
+
+
+# Least useful first: other threads, then skipped frames, then long messages, then the stack itself.
+_LADDER: tuple[_Limits, ...] = (
+    _Limits(None, None, True, None, None, 2000),
+    _Limits(50, 30, True, None, None, 2000),
+    _Limits(20, 10, True, None, None, 1000),
+    _Limits(0, 0, True, None, None, 1000),
+    _Limits(0, 0, False, None, None, 1000),
+    _Limits(0, 0, False, 4000, None, 500),
+    _Limits(0, 0, False, 2000, 200, 300),
+    _Limits(0, 0, False, 1000, 50, 200),
+    _Limits(0, 0, False, 300, 10, 100),
+)
+
+
+def _repo_path(path: str) -> str | None:
+    """A report's (absolute, other-machine) source path as a repository path, from src/, modules/ or
+    dep/ onward; None when the path has none of them."""
+    match = _SOURCE_ROOT_RE.search(path.replace("\\", "/"))
+    if match is None:
+        return None
+    return match.group(1)
+
+
+def _source_url(
+    file: str | None, line: int | None, revision: str | None, repo: str | None, server_url: str
+) -> str | None:
+    if (
+        not (file and revision and repo)
+        or not _REVISION_RE.fullmatch(revision)
+        or not _REPO_RE.fullmatch(repo)
+    ):
+        return None
+    path = _repo_path(file)
+    if path is None or ".." in path.split("/"):
+        return None
+    url = f"{server_url.rstrip('/')}/{repo}/blob/{revision.lower()}/{urllib.parse.quote(path)}"
+    return f"{url}#L{line}" if line is not None and line > 0 else url
+
+
+def _frame_name(frame: Frame) -> str:
+    if frame.function:
+        return frame.function
+    if frame.module and frame.offset:
+        return f"{frame.module}+{frame.offset}"
+    return frame.module or frame.address or "??"
+
+
+def _where(file: str | None, line: int | None) -> str:
+    """``path:line`` for display: the repository-relative path when the report's path maps to one."""
+    if not file:
+        return ""
+    shown = _repo_path(file) or file
+    return f"{shown}:{line}" if line is not None else shown
+
+
+class _Renderer:
+    """Renders the human part of one body under one set of limits, noting what it had to cut."""
+
+    def __init__(
+        self, crash: Crash, occ: Occurrences, repo: str | None, server_url: str, lim: _Limits
+    ) -> None:
+        self.crash = crash
+        self.occ = occ
+        self.repo = repo
+        self.server_url = server_url
+        self.lim = lim
+        self.cut_fields: list[bool] = []
+        self.cut_text: list[bool] = []
+        self.notes: list[str] = []
+        self.revision = crash.report.build.revision
+
+    def code(self, text: str) -> str:
+        return _code(text, self.lim.field_cap, self.cut_fields)
+
+    def text(self, text: str) -> str:
+        return _text(text, self.lim.field_cap, self.cut_fields)
+
+    def linked(self, label: str, file: str | None, line: int | None) -> str:
+        url = _source_url(file, line, self.revision, self.repo, self.server_url)
+        shown = self.code(label)
+        return f"[{shown}]({url})" if url else shown
+
+    def render(self) -> str:
+        parts = [self.summary(), self.assertion(), self.stack(), self.environment(), self.other_threads()]
+        if any(self.cut_fields):
+            self.notes.append(f"table values longer than {self.lim.field_cap} characters shortened")
+        if any(self.cut_text):
+            self.notes.append(f"assertion text cut to {self.lim.text_cap} characters")
+        return "\n\n".join(p for p in parts if p)
+
+    def summary(self) -> str:
+        crash, occ, report = self.crash, self.occ, self.crash.report
+        rows: list[tuple[str, str]] = []
+        exc = report.exception
+        if exc is not None:
+            value = self.code(exc.code)
+            if exc.name:
+                value += " " + self.text(exc.name)
+            if exc.address:
+                value += " at " + self.code(exc.address)
+            if exc.module:
+                mod = exc.module + (f"+{exc.module_offset}" if exc.module_offset else "")
+                value += " in " + self.code(mod)
+            rows.append(("Exception", value))
+        top = crash.top_frame
+        if top is not None:
+            label = top.function or _where(top.file, top.line) or "?"
+            value = self.linked(label, top.file, top.line)
+            if top.function and top.file:
+                value += " at " + self.code(_where(top.file, top.line))
+            rows.append(("Top frame", value))
+        sig = crash.signature
+        rows.append(("Signature", self.code(sig.text)))
+        rows.append(("Signature id", f"{self.code(sig.id)} (full {self.code(sig.full_id)}, v{sig.version})"))
+        rows.append(("Occurrences", str(occ.count)))
+        if occ.first_seen:
+            rows.append(("First seen", self.text(occ.first_seen)))
+        if occ.last_seen:
+            rows.append(("Last seen", self.text(occ.last_seen)))
+        for title, values in (("Hosts", occ.hosts), ("Realms", occ.realms), ("Builds", occ.builds)):
+            if values:
+                rows.append((title, ", ".join(self.code(v) for v in values)))
+        build = report.build
+        if build.revision or build.branch or build.product:
+            bits = [self.code(build.revision)] if build.revision else []
+            bits += [
+                self.text(v) for v in (build.product, build.branch, build.platform, build.configuration) if v
+            ]
+            if build.date:
+                bits.append(self.text(build.date))
+            if build.dirty:
+                bits.append("(dirty tree)")
+            rows.append(("Build", " ".join(bits)))
+        rows.append(("Report format", self.code(report.format.value)))
+        table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+        return f"### Summary\n\n| | |\n|---|---|\n{table}"
+
+    def assertion(self) -> str:
+        a = self.crash.report.assertion
+        if a is None:
+            return ""
+        out = ["### Assertion"]
+        if a.condition:
+            out.append(_block(a.condition, self.lim.text_cap, self.cut_text))
+        where = _where(a.file, a.line)
+        if where or a.function:
+            line = "at " + self.linked(where, a.file, a.line) if where else ""
+            if a.function:
+                line += (" in " if line else "in ") + self.code(a.function)
+            out.append(line)
+        if a.message:
+            out.append("Message:")
+            out.append(_block(a.message, self.lim.text_cap, self.cut_text))
+        return "\n\n".join(out)
+
+    def stack(self) -> str:
+        crash = self.crash
+        frames = crash.frames
+        if not frames:
+            return "### Crashing thread\n\nThe report has no frames for the crashing thread."
+        meaningful = set(crash.meaningful)
+        thread = crash.thread
+        head = f"### Crashing thread\n\n{len(frames)} frames, {len(meaningful)} meaningful"
+        if thread is not None and (thread.id or thread.name):
+            head += " (thread " + " ".join(self.code(v) for v in (thread.id, thread.name) if v) + ")"
+        rows: list[str] = []
+        shown = 0
+        skipped_run = 0
+        collapsed = 0
+        hidden = 0
+        for i, frame in enumerate(frames):
+            if self.lim.frames is not None and shown >= self.lim.frames:
+                hidden = len(frames) - i
+                break
+            if i not in meaningful and not self.lim.skipped:
+                skipped_run += 1
+                collapsed += 1
+                continue
+            if skipped_run:
+                rows.append(f"| | *{skipped_run} skipped* | | |")
+                skipped_run = 0
+            rows.append(self.frame_row(i, frame, faint=i not in meaningful))
+            shown += 1
+        if skipped_run:
+            rows.append(f"| | *{skipped_run} skipped* | | |")
+        if hidden:
+            rows.append(f"| | *{hidden} more frames not shown* | | |")
+            self.notes.append(f"crashing thread: first {self.lim.frames} of {len(frames)} frames shown")
+        if collapsed:
+            self.notes.append(f"{collapsed} non-meaningful frames counted instead of listed")
+        table = "\n".join(rows)
+        return f"{head}\n\n| # | Function | Source | Module |\n|--:|---|---|---|\n{table}"
+
+    def frame_row(self, i: int, frame: Frame, *, faint: bool) -> str:
+        name = self.code(_frame_name(frame))
+        where = _where(frame.file, frame.line)
+        source = self.linked(where, frame.file, frame.line) if where else ""
+        module = self.code(frame.module) if frame.module else ""
+        if frame.inline:
+            name += " *(inlined)*"
+        if faint:
+            name = f"<sub>{name}</sub>"
+            source = f"<sub>{source}</sub>" if source else ""
+            module = f"<sub>{module}</sub>" if module else ""
+        return f"| {i} | {name} | {source} | {module} |"
+
+    def environment(self) -> str:
+        env = self.crash.report.environment
+        rows: list[tuple[str, str]] = []
+        if env.os:
+            rows.append(("OS", self.text(env.os)))
+        if env.cpu:
+            cpu = self.text(env.cpu) + (f" ×{env.cpu_count}" if env.cpu_count else "")
+            rows.append(("CPU", cpu))
+        elif env.cpu_count:
+            rows.append(("CPUs", str(env.cpu_count)))
+        if env.memory_kb:
+            rows.append(("Memory", f"{env.memory_kb / (1024 * 1024):.1f} GiB"))
+        if env.host:
+            rows.append(("Host", self.code(env.host)))
+        if env.crashed_at:
+            rows.append(("Crashed at (report's clock)", self.text(env.crashed_at)))
+        if not rows:
+            return ""
+        table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+        return f"### Environment\n\n| | |\n|---|---|\n{table}"
+
+    def other_threads(self) -> str:
+        crash = self.crash
+        others = [t for i, t in enumerate(crash.report.threads) if i != crash.thread_index]
+        if not others:
+            return ""
+        limit = self.lim.other_threads
+        if limit == 0:
+            self.notes.append(f"{len(others)} other threads omitted")
+            return ""
+        shown = others if limit is None else others[:limit]
+        blocks = [self.thread_block(t) for t in shown]
+        if len(shown) < len(others):
+            blocks.append(f"*{len(others) - len(shown)} more threads not shown*")
+            self.notes.append(f"other threads: {len(shown)} of {len(others)} shown")
+        if self.lim.other_frames is not None:
+            self.notes.append(f"other threads: at most {self.lim.other_frames} frames each")
+        inner = "\n\n".join(blocks)
+        return f"<details>\n<summary>Other threads ({len(others)})</summary>\n\n{inner}\n\n</details>"
+
+    def thread_block(self, thread: Thread) -> str:
+        label = " ".join(self.code(v) for v in (thread.id, thread.name) if v) or "(unnamed)"
+        frames = thread.frames
+        limit = self.lim.other_frames
+        lines = []
+        for i, frame in enumerate(frames if limit is None else frames[:limit]):
+            text = f"#{i} {_frame_name(frame)}"
+            where = _where(frame.file, frame.line)
+            if where:
+                text += f"  {where}"
+            if frame.module:
+                text += f"  [{frame.module}]"
+            lines.append(_clip(text, self.lim.field_cap))
+        if limit is not None and len(frames) > limit:
+            lines.append(f"... {len(frames) - limit} more frames")
+        body = _block("\n".join(_one_line(x) for x in lines)) if lines else "*no frames*"
+        return f"**Thread** {label}\n\n{body}"
+
+
+def payload_block(payload: Payload, key: bytes) -> str:
+    """The two HTML comment lines carrying ``payload`` and its HMAC (see :mod:`bot.payload`)."""
+    b64, mac = seal(payload, key)
+    return f"<!-- crashbot:payload v{payload.version} {b64} -->\n<!-- crashbot:hmac {mac} -->"
+
+
+def render_body(
+    crash: Crash,
+    occurrences: Occurrences,
+    *,
+    repo: str | None,
+    server_url: str = DEFAULT_SERVER_URL,
+    payload_key: bytes,
+) -> str:
+    """The issue body: a summary a maintainer can act on, then the signed payload; ≤ 65,536 characters.
+
+    Source links point at ``server_url/repo/blob/<revision>/<path>#L<line>`` when the build revision is a
+    hash and the frame's path contains ``src/``, ``modules/`` or ``dep/``. When the body would be too long,
+    the least useful parts go first (see ``_LADDER``) and a closing note says what was cut.
+    """
+    payload = Payload.from_crash(crash, occurrences).fit(PAYLOAD_MAX_B64_CHARS)
+    block = payload_block(payload, payload_key)
+    budget = MAX_BODY_CHARS - len(block) - 2
+    for limits in _LADDER:
+        renderer = _Renderer(crash, occurrences, repo, server_url, limits)
+        human = renderer.render()
+        notes = list(renderer.notes)
+        if payload.trimmed:
+            notes.append("embedded payload trimmed (" + ", ".join(payload.trimmed) + ")")
+        if notes:
+            human += (
+                "\n\n> [!NOTE]\n> Shortened to fit GitHub's 65,536-character body limit: "
+                + "; ".join(notes)
+                + "."
+            )
+        if len(human) <= budget:
+            return f"{human}\n\n{block}"
+    # The last ladder step caps every value, so reaching here means a bug in the ladder, not bad input.
+    raise AssertionError(f"issue body for {crash.signature.id} does not fit in {MAX_BODY_CHARS} characters")
+
+
+def read_payload(body: str, key: bytes) -> Payload:
+    """The verified payload of an issue body; TrustError when it is missing, duplicated or tampered with."""
+    payloads = _PAYLOAD_LINE_RE.findall(body)
+    macs = _HMAC_LINE_RE.findall(body)
+    if not payloads or not macs:
+        raise TrustError(
+            "the issue body carries no crashbot payload (not filed by crashbot, or the body was edited)"
+        )
+    if len(_ANY_PAYLOAD_RE.findall(body)) != 1 or len(_ANY_HMAC_RE.findall(body)) != 1:
+        raise TrustError("the issue body carries more than one crashbot payload; refusing to guess")
+    version, b64 = payloads[0]
+    if int(version) != PAYLOAD_VERSION:
+        raise TrustError(f"crash payload version {version} is not understood (this crashbot reads v1)")
+    return unseal(b64, macs[0], key)
+
+
+# ---------------------------------------------------------------------------------------------------
+# "seen again" comments
+
+
+def should_comment(occurrences: Occurrences, now: datetime, interval_s: float) -> bool:
+    """True when there are unreported occurrences and no comment was made within ``interval_s``."""
+    if occurrences.since_comment <= 0:
+        return False
+    if not occurrences.last_comment_at:
+        return True
+    try:
+        last = parse_iso_utc(occurrences.last_comment_at)
+    except ValueError:
+        return True
+    moment = parse_iso_utc(iso_utc(now))
+    return (moment - last).total_seconds() >= interval_s
+
+
+def render_seen_again(occurrences: Occurrences) -> str:
+    """A short comment: how often since the last comment, the total, where and on which builds."""
+    occ = occurrences
+    since = occ.last_comment_at or occ.first_seen
+    times = "time" if occ.since_comment == 1 else "times"
+    lines = [
+        f"<!-- {SEEN_AGAIN_MARKER} -->",
+        f"Seen again **{occ.since_comment}** {times}"
+        + (f" since {_text(since)}" if since else "")
+        + f" (**{occ.count}** in total; last at {_text(occ.last_seen or '?')}).",
+    ]
+    for title, values in (("Hosts", occ.hosts), ("Realms", occ.realms), ("Builds", occ.builds)):
+        if values:
+            lines.append(f"{title}: " + ", ".join(_code(v, 200) for v in values))
+    return "\n\n".join(lines)
+
+
+def labels_specs_for(labels: Sequence[str]) -> tuple[LabelSpec, ...]:
+    """Specs for ``labels`` (as :func:`labels_for` returns them), ready for ``ensure_labels``."""
+    return tuple(label_spec(name) for name in labels)

@@ -1,0 +1,362 @@
+"""Crash -> issue title/body/labels/comments, and body -> verified payload."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.crash.model import Assertion, Environment, ExceptionInfo, Frame, Thread, TopFrame
+from bot.errors import TrustError
+from bot.issue import (
+    LABEL_SPECS,
+    MAX_BODY_CHARS,
+    Occurrences,
+    Payload,
+    label_spec,
+    labels_for,
+    read_payload,
+    render_body,
+    render_seen_again,
+    render_title,
+    should_comment,
+    sig_label,
+)
+from tests.crashes import make_crash
+
+KEY = b"k" * 32
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+OCC = Occurrences().record(T0, host="game1", realm="Main", build="8b1aa4b0d4ee")
+
+
+def body_of(crash, occ=OCC, repo="owner/server"):
+    return render_body(crash, occ, repo=repo, payload_key=KEY)
+
+
+def visible(body: str) -> str:
+    """The body without crashbot's own HTML comments (what report text could have injected into)."""
+    return re.sub(r"<!-- crashbot:(payload|hmac) [^>]*-->", "", body)
+
+
+# ----- title
+
+
+def test_title_symbolised_access_violation_names_function_and_exception():
+    assert render_title(make_crash()) == "crash: Unit::GetMap (EXCEPTION_ACCESS_VIOLATION)"
+
+
+def test_title_assert_only_uses_assertion_location():
+    crash = make_crash(
+        frames=(),
+        meaningful=(),
+        top_frame=None,
+        assertion=Assertion(
+            condition="minimal_diff >= 0", file="/home/tc/src/server/MoveSpline.cpp", line=253
+        ),
+    )
+    assert render_title(crash) == "crash: MoveSpline.cpp:253 (ASSERTION_FAILURE)"
+
+
+def test_title_unsymbolised_uses_module_plus_offset_and_signal():
+    crash = make_crash(
+        frames=(Frame(module="worldserver", offset="0x1a06d"),),
+        meaningful=(),
+        exception=ExceptionInfo(code="SIGSEGV"),
+    )
+    assert render_title(crash) == "crash: worldserver+0x1a06d (SIGSEGV)"
+
+
+def test_title_unknown_code_with_localised_name_falls_back_to_code():
+    crash = make_crash(exception=ExceptionInfo(code="C0001234", name="Eine Ausnahme ist aufgetreten."))
+    assert render_title(crash).endswith("(C0001234)")
+
+
+def test_title_hostile_function_is_one_safe_line_of_at_most_256_chars():
+    evil = "A::B`x`\n@everyone #1 " + "T<" * 400
+    crash = make_crash(frames=(Frame(function=evil, module="w.exe"),), meaningful=(0,))
+    title = render_title(crash)
+    assert len(title) <= 256
+    assert "\n" not in title
+    assert "`" not in title
+    assert "@everyone" not in title
+    assert "#1" not in title
+    assert title.endswith("(EXCEPTION_ACCESS_VIOLATION)")
+
+
+# ----- labels
+
+
+@pytest.mark.parametrize(
+    ("exception", "assertion", "kind"),
+    [
+        (ExceptionInfo("C0000005"), None, "crash:access-violation"),
+        (ExceptionInfo("SIGSEGV"), None, "crash:access-violation"),
+        (ExceptionInfo("C00000FD"), None, "crash:stack-overflow"),
+        (ExceptionInfo("SIGABRT"), None, "crash:abort"),
+        (ExceptionInfo("E06D7363"), None, "crash:cxx-exception"),
+        (ExceptionInfo("SIGUSR2"), None, "crash:signal"),
+        (ExceptionInfo("C0000420"), Assertion(condition="x"), "crash:assert"),
+        (ExceptionInfo("SIGSEGV"), Assertion(condition="x"), "crash:assert"),
+        (None, Assertion(condition="x"), "crash:assert"),
+        (ExceptionInfo("DEADBEEF"), None, "crash:exception"),
+    ],
+)
+def test_labels_kind_follows_exception_and_assertion(exception, assertion, kind):
+    crash = make_crash(exception=exception, assertion=assertion)
+    assert labels_for(crash, realm=None) == ("crash", "sig:0123456789abcdef", kind)
+
+
+def test_labels_realm_is_sanitised_and_everything_fits_fifty_chars():
+    crash = make_crash(signature_id="ab" * 32)
+    labels = labels_for(crash, realm="  Blackrock / PvP Realm!!  " + "x" * 80)
+    assert labels[3].startswith("realm:blackrock-pvp-realm-")
+    assert all(len(label) <= 50 for label in labels)
+    assert labels[1] == sig_label("ab" * 32) == ("sig:" + "ab" * 32)[:50]
+
+
+def test_labels_blank_realm_adds_no_realm_label():
+    assert len(labels_for(make_crash(), realm=" !! ")) == 3
+
+
+def test_label_specs_cover_every_kind_with_valid_colour_and_description():
+    names = {spec.name for spec in LABEL_SPECS}
+    for code in ("C0000005", "C00000FD", "SIGABRT", "E06D7363", "SIGUSR1", "DEADBEEF", "80000003"):
+        kind = labels_for(make_crash(exception=ExceptionInfo(code)), realm=None)[2]
+        assert kind in names
+    for spec in (*LABEL_SPECS, label_spec("sig:abc"), label_spec("realm:main")):
+        assert re.fullmatch(r"[0-9a-f]{6}", spec.color)
+        assert 0 < len(spec.description) <= 100
+        assert len(spec.name) <= 50
+
+
+# ----- body
+
+
+def test_body_links_top_frame_to_source_line_at_revision():
+    body = body_of(make_crash())
+    url = "https://github.com/owner/server/blob/8b1aa4b0d4ee/src/server/game/Entities/Unit/Unit.cpp#L1234"
+    assert f"[`Unit::GetMap`]({url})" in body
+    assert "`src/server/game/Entities/Unit/Unit.cpp:1234`" in body
+
+
+def test_body_without_hash_revision_has_no_source_links():
+    body = body_of(make_crash(revision="release-2024"))
+    assert "/blob/" not in body
+
+
+def test_body_server_url_is_used_for_enterprise_links():
+    body = render_body(make_crash(), OCC, repo="o/r", server_url="https://ghe.example/", payload_key=KEY)
+    assert "https://ghe.example/o/r/blob/8b1aa4b0d4ee/src/" in body
+
+
+def test_body_summary_shows_signature_occurrences_hosts_and_builds():
+    occ = OCC.record(T0 + timedelta(hours=2), host="game2", build="deadbeef1")
+    body = body_of(make_crash(), occ)
+    assert "| Occurrences | 2 |" in body
+    assert "| First seen | 2024-05-01T12:00:00Z |" in body
+    assert "| Last seen | 2024-05-01T14:00:00Z |" in body
+    assert "| Hosts | `game1`, `game2` |" in body
+    assert "`deadbeef1`" in body
+    assert "`0123456789abcdef`" in body
+
+
+def test_body_lists_meaningful_frames_and_faint_skipped_frames():
+    body = body_of(make_crash())
+    assert re.search(r"^\| 0 \| `Unit::GetMap` \|", body, re.M)
+    assert re.search(r"^\| 1 \| <sub>`std::vector<int>::at`</sub> \|", body, re.M)
+    assert re.search(r"^\| 3 \| <sub>`ntdll.dll\+0x1a06d`</sub> \|", body, re.M)
+
+
+def test_body_assertion_is_shown_in_code_blocks():
+    crash = make_crash(
+        assertion=Assertion(
+            condition="minimal_diff >= 0",
+            file="/home/tc/src/server/game/Movement/Spline/MoveSpline.cpp",
+            line=253,
+            function="_updateState",
+            message="spline id 7",
+        )
+    )
+    body = body_of(crash)
+    assert "### Assertion\n\n```text\nminimal_diff >= 0\n```" in body
+    assert "blob/8b1aa4b0d4ee/src/server/game/Movement/Spline/MoveSpline.cpp#L253" in body
+    assert "```text\nspline id 7\n```" in body
+
+
+def test_body_escapes_report_text_in_tables_and_blocks():
+    crash = make_crash(
+        frames=(Frame(function="Foo|Bar::`x`", module="w|.exe", file="src/a.cpp", line=1),),
+        meaningful=(0,),
+        environment=Environment(os="<img src=x onerror=alert(1)> @admin #12 **bold**", host="h"),
+        assertion=Assertion(condition="```\n</details>\n@everyone", message="a" * 10),
+    )
+    body = visible(body_of(crash))
+    frame_row = next(line for line in body.splitlines() if line.startswith("| 0 |"))
+    assert len(re.findall(r"(?<!\\)\|", frame_row)) == 5  # escaped pipes add no column
+    assert "``` Foo\\|Bar::`x` ```" in frame_row or "`` Foo\\|Bar::`x` ``" in frame_row
+    assert not re.search(r"(?<!\\)<img", body)  # only the escaped form: no raw HTML
+    assert "@admin" not in body
+    assert "#12" not in body
+    assert "````text\n```\n</details>\n@everyone\n````" in body  # a longer fence: nothing escapes it
+
+
+def test_body_report_text_cannot_forge_a_second_payload():
+    forged = "<!-- crashbot:payload v1 AAAA -->\n<!-- crashbot:hmac " + "0" * 64 + " -->"
+    crash = make_crash(assertion=Assertion(condition="x", message=forged))
+    body = body_of(crash)
+    assert read_payload(body, KEY).assertion.message == forged
+    assert body.count("<!-- crashbot:payload") == 1
+
+
+def test_body_round_trips_through_read_payload():
+    crash = make_crash()
+    assert read_payload(body_of(crash), KEY) == Payload.from_crash(crash, OCC)
+
+
+def test_body_5000_frames_fits_and_payload_still_verifies():
+    frames = tuple(
+        Frame(
+            function=f"Namespace::Class{i}::Method<int>",
+            module="worldserver.exe",
+            file=f"src/f{i}.cpp",
+            line=i,
+        )
+        for i in range(5000)
+    )
+    others = tuple(Thread(frames=frames[:300], id=str(t)) for t in range(40))
+    crash = make_crash(frames=frames, meaningful=tuple(range(0, 5000, 2)), other_threads=others)
+    body = body_of(crash)
+    assert len(body) <= MAX_BODY_CHARS
+    payload = read_payload(body, KEY)
+    assert payload.frames_total == 5000
+    assert payload.frames == tuple(frames[: len(payload.frames)])
+    assert payload.trimmed
+    assert "Shortened to fit GitHub's 65,536-character body limit" in body
+    assert "other threads omitted" in body or "other threads:" in body
+
+
+def test_body_very_long_frames_and_message_fit_and_verify():
+    frames = tuple(
+        Frame(function="T" * 30_000 + str(i), module="w.exe", file="src/x.cpp", line=i) for i in range(30)
+    )
+    crash = make_crash(frames=frames, meaningful=tuple(range(30)), assertion=Assertion(message="m" * 200_000))
+    body = body_of(crash)
+    assert len(body) <= MAX_BODY_CHARS
+    assert read_payload(body, KEY).frames_total == 30
+
+
+def test_body_many_other_threads_are_trimmed_first():
+    others = tuple(
+        Thread(
+            frames=tuple(Frame(function=f"Worker{t}::Run{i}", module="w.exe") for i in range(60)), id=str(t)
+        )
+        for t in range(200)
+    )
+    body = body_of(make_crash(other_threads=others))
+    assert len(body) <= MAX_BODY_CHARS
+    assert "<summary>Other threads (200)</summary>" in body or "200 other threads omitted" in body
+    assert "| 0 | `Unit::GetMap` |" in body  # the crashing thread is intact
+    assert "| 1 | <sub>" in body  # skipped frames still listed: threads went first
+
+
+# ----- read_payload failures
+
+
+def test_read_payload_missing_raises_trust_error():
+    with pytest.raises(TrustError, match="no crashbot payload"):
+        read_payload("a human wrote this", KEY)
+
+
+def test_read_payload_edited_body_raises_trust_error():
+    body = body_of(make_crash())
+    b64 = re.search(r"crashbot:payload v1 (\S+)", body).group(1)
+    tampered = body.replace(b64, b64[:20] + ("A" if b64[20] != "A" else "B") + b64[21:])
+    with pytest.raises(TrustError):
+        read_payload(tampered, KEY)
+
+
+def test_read_payload_wrong_key_raises_trust_error():
+    with pytest.raises(TrustError, match="does not verify"):
+        read_payload(body_of(make_crash()), b"not the key")
+
+
+def test_read_payload_two_payloads_raise_trust_error():
+    body = body_of(make_crash())
+    with pytest.raises(TrustError, match="more than one"):
+        read_payload(body + "\n" + body, KEY)
+
+
+# ----- hypothesis: any report text renders within budget and reads back exactly
+
+_odd_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=0,
+    max_size=300,
+) | st.sampled_from(["`", "```", "|", "<!--", "-->", "@everyone", "#1", "\u202e", "𝔘𝔫𝔦𝔱", "\r\n", "\\"])
+
+_frames = st.lists(
+    st.builds(
+        Frame,
+        function=st.none() | _odd_text,
+        module=st.none() | _odd_text,
+        file=st.none() | _odd_text,
+        line=st.none() | st.integers(0, 10**6),
+        offset=st.none() | _odd_text,
+        inline=st.booleans(),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames=_frames, message=st.none() | _odd_text, host=_odd_text, code=_odd_text)
+def test_body_any_text_round_trips_within_budget(frames, message, host, code):
+    frames = tuple(frames)
+    crash = make_crash(
+        frames=frames,
+        meaningful=tuple(range(0, len(frames), 3)),
+        exception=ExceptionInfo(code=code or "X", name=message),
+        assertion=Assertion(condition=message, message=message) if message is not None else None,
+        top_frame=TopFrame(frames[0].function, frames[0].file, frames[0].line) if frames else None,
+    )
+    occ = Occurrences().record(T0, host=host or None)
+    body = render_body(crash, occ, repo="o/r", payload_key=KEY)
+    assert len(body) <= MAX_BODY_CHARS
+    assert read_payload(body, KEY) == Payload.from_crash(crash, occ)
+
+
+# ----- seen again
+
+
+def test_should_comment_nothing_new_is_false():
+    occ = OCC.mark_commented(T0)
+    assert not should_comment(occ, T0 + timedelta(days=9), 3600)
+
+
+def test_should_comment_new_occurrences_within_interval_is_false():
+    occ = OCC.mark_commented(T0).record(T0 + timedelta(minutes=5))
+    assert not should_comment(occ, T0 + timedelta(minutes=30), 3600)
+
+
+def test_should_comment_new_occurrences_after_interval_is_true():
+    occ = OCC.mark_commented(T0).record(T0 + timedelta(minutes=5))
+    assert should_comment(occ, T0 + timedelta(hours=1), 3600)
+
+
+def test_should_comment_never_commented_is_true():
+    assert should_comment(OCC, T0, 3600)
+
+
+def test_seen_again_comment_counts_since_last_comment():
+    occ = OCC.mark_commented(T0).record(T0 + timedelta(hours=2), host="game2@evil", count=3)
+    text = render_seen_again(occ)
+    assert text.startswith("<!-- crashbot:seen-again -->")
+    assert (
+        "Seen again **3** times since 2024-05-01T12:00:00Z (**4** in total; last at 2024-05-01T14:00:00Z)"
+        in text
+    )
+    assert "Hosts: `game1`, `game2@evil`" in text
+    assert "Builds: `8b1aa4b0d4ee`" in text
