@@ -69,7 +69,7 @@ _SIGNAL_NUMBERS = {
     "5": "SIGTRAP",
 }
 
-_HEX_CODE = re.compile(r"^(?:0x)?([0-9A-Fa-f]{1,8})$")
+_HEX_CODE = re.compile(r"^(?:0X)?([0-9A-F]{1,8})$")
 _GUID = re.compile(r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b")
 _HEX_NUMBER = re.compile(r"\b0[xX][0-9A-Fa-f]+\b|\b[0-9A-Fa-f]{8,}\b")
 _DECIMAL = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[fFuUlL]*\b")

@@ -1,0 +1,129 @@
+"""Redaction: every secret shape goes, everything a parser needs stays."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.crash.redact import redact
+
+SECRETS = {
+    "db": 'LoginDatabaseInfo = "10.1.2.3;3306;trinity;S3cr3tPw!;auth"',
+    "db-socket": 'CharacterDatabaseInfo = ".;/var/run/mysqld/mysqld.sock;acore;hunter2;acore_characters"',
+    "db-hotfix": "HotfixDatabaseInfo     = db.example.net;3306;tc;Pa55w0rd;hotfixes",
+    "password": "password=hunter2",
+    "passwd": 'Local char * passwd = "letmein"',
+    "pwd": "pwd: correcthorse",
+    "secret-json": '"client_secret": "abc123def456"',
+    "token-kv": "token=tok_live_9f8e7d6c5b4a",
+    "github": "ghp_" + "A" * 36,
+    "github-app": "ghs_" + "b1" * 18,
+    "github-pat": "github_pat_" + "11ABCDEFG0" * 5,
+    "openai": "sk-" + "x9" * 20,
+    "anthropic": "sk-ant-api03-" + "Q" * 40,
+    "aws": "AKIAIOSFODNN7EXAMPLE",
+    "hex-after-key": "api key: " + "0123456789abcdef" * 3,
+    "pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\nabc==\n-----END RSA PRIVATE KEY-----",
+    "email": "contact alice.smith+wow@example.co.uk now",
+    "ipv4": "connected from 203.0.113.77 port 8085",
+    "ipv6": "peer 2001:db8:85a3::8a2e:370:7334 closed",
+    "win-profile": r"C:\Users\alice\Desktop\worldserver.exe",
+    "posix-home": "/home/bob/azerothcore/src/Object.cpp",
+}
+SECRET_VALUES = [
+    "S3cr3tPw!",
+    "hunter2",
+    "Pa55w0rd",
+    "letmein",
+    "correcthorse",
+    "abc123def456",
+    "tok_live_9f8e7d6c5b4a",
+    "ghp_",
+    "ghs_",
+    "github_pat_",
+    "sk-x9",
+    "sk-ant",
+    "AKIAIOSFODNN7EXAMPLE",
+    "0123456789abcdef0123",
+    "MIIEowIBAAKCAQEAx",
+    "alice.smith",
+    "203.0.113.77",
+    "2001:db8",
+    "alice",
+    "bob",
+    "10.1.2.3",
+]
+
+
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_redact_each_secret_shape_removed(kind: str) -> None:
+    result = redact(SECRETS[kind])
+    assert result.total >= 1
+    for value in SECRET_VALUES:
+        assert value not in result.text, (kind, result.text)
+
+
+def test_redact_counts_by_kind() -> None:
+    result = redact("a@example.com b@example.org 198.51.100.1 password=x")
+    assert dict(result.counts) == {"email": 2, "ip": 1, "secret": 1}
+
+
+def test_redact_user_paths_keep_their_shape() -> None:
+    text = r"00007FF78038162A  000000AB64FBE560  0001:00000000006D062A C:\Users\alice\worldserver.exe"
+    out = redact(text).text
+    assert out.endswith(r"C:\Users\<user>\worldserver.exe")
+    assert redact("at /home/ubuntu/dev/src/Object.cpp:329").text == "at /home/<user>/dev/src/Object.cpp:329"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "00007FF774DAE0DE  00000093B30F3090  Field::GetUInt32+2E  D:\\x\\Field.cpp line 119",
+        "Fault address:  00007FF7A69BC4A8 01:000000000015B4A8 D:\\wow\\worldserver.exe",
+        "Windows 10 Professional (Version 10.0, Build 19045)",
+        "    Value: 10.0.20348.1",
+        "TrinityCore rev. 9a9cd6e45ffa 2016-01-29 12:01:02 +0100 (3.3.5 branch) (Win64, Release)",
+        "000000f6`adbff760 00007ff6`5921f632     : 00000272`0c3e92e0 : worldserver!Foo::Bar+0x70",
+        "#2  PlayerbotsMgr::GetPlayerbotAI (this=this@entry=0x555557d8f970, player=player@entry=0x7ffff03d0400)",
+        "CS:RIP:0033:00007FF7A69BC4A8",
+        "SS:RSP:002B:00000000D2EFF700  RBP:0000000D",
+        "Ace::Add(Face::Bad) and dead::beef",
+        "Token::Parse(Tokenizer& tokens) in Sec::Key",
+        "Listening on 127.0.0.1:8085 and 0.0.0.0:3724",
+        "Local char * password = <sensitive data>",
+        "GUID Full: 0xf130011174000108 Type: Creature Entry: 70004  Low: 264",
+    ],
+)
+def test_redact_report_syntax_left_alone(text: str) -> None:
+    result = redact(text)
+    assert result.text == text
+    assert result.total == 0
+
+
+def test_redact_gdb_argument_list_stays_balanced() -> None:
+    line = "#3  0x0000555555e389fe in Auth::Login (this=0x1, password=0x7ffd12345678) at /src/Auth.cpp:12"
+    out = redact(line).text
+    assert out.count("(") == out.count(")")
+    assert out.endswith("at /src/Auth.cpp:12")
+    assert "0x7ffd12345678" not in out
+
+
+def test_redact_options_turn_kinds_off() -> None:
+    text = r"a@example.com 203.0.113.9 C:\Users\carol\x"
+    assert redact(text, ip_addresses=False, emails=False, user_paths=False).text == text
+
+
+def test_redact_extra_patterns_strings_and_compiled() -> None:
+    result = redact("realm Azeroth-PvP name Anaprox", extra_patterns=[r"Azeroth-\w+", re.compile("Anaprox")])
+    assert result.text == "realm [REDACTED:custom] name [REDACTED:custom]"
+    assert result.counts["custom"] == 2
+
+
+def test_redact_bad_extra_pattern_is_a_value_error_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"\(unclosed"):
+        redact("x", extra_patterns=["(unclosed"])
+
+
+def test_redact_loopback_and_unspecified_addresses_kept() -> None:
+    assert redact("bind ::1 and 127.0.0.1").total == 0
