@@ -1,0 +1,347 @@
+"""A small, typed wrapper around the ``git`` command line for one repository (no shell, readable errors)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import GitError
+
+logger = logging.getLogger(__name__)
+
+# Every call gets these: unquoted UTF-8 paths in output, and never an interactive prompt or pager.
+BASE_ARGS = ("-c", "core.quotepath=off", "-c", "color.ui=never", "-c", "core.pager=cat")
+DEFAULT_TIMEOUT_S = 600.0
+
+_HUNK_RE = re.compile(r"^@@ -(?P<a>\d+)(?:,(?P<alen>\d+))? \+(?P<b>\d+)(?:,(?P<blen>\d+))? @@")
+_AUTHOR_RE = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]*)>\s*$")
+
+
+@dataclass(frozen=True)
+class BlameLine:
+    """One line of ``git blame --porcelain``: who last touched line ``line_no`` and with which commit."""
+
+    sha: str
+    author: str
+    author_time: int  # seconds since the epoch
+    summary: str
+    line_no: int  # line number in the blamed revision
+    text: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of ``git log``."""
+
+    sha: str
+    author: str
+    author_time: int
+    subject: str
+
+
+@dataclass(frozen=True)
+class DiffHunk:
+    """The line ranges one ``@@`` hunk replaces: ``old_count`` lines at ``old_start`` become ``new_count``
+    lines at ``new_start`` (a count of 0 means a pure insertion/deletion *after* that start line)."""
+
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+
+
+class Git:
+    """Run git in ``repo``.
+
+    ``env`` is the environment git runs with (default: this process's); secrets such as a push token are
+    read from it by *name* and handed to git through ``GIT_CONFIG_*`` variables, so they never appear in
+    argv, ``.git/config`` or a log line.
+    """
+
+    def __init__(
+        self, repo: Path, *, env: Mapping[str, str] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
+        self.repo = Path(repo)
+        self._env = dict(os.environ if env is None else env)
+        self._timeout_s = timeout_s
+
+    def __repr__(self) -> str:
+        return f"Git({str(self.repo)!r})"
+
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        check: bool = True,
+        secrets: Sequence[str] = (),
+    ) -> str:
+        """Run ``git <args>`` and return stdout; raise GitError carrying git's last stderr line."""
+        env = dict(self._env)
+        env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "LC_ALL": "C"})
+        env.pop("GIT_DIR", None)
+        env.pop("GIT_WORK_TREE", None)
+        if extra_env:
+            env.update(extra_env)
+        if not self.repo.is_dir():
+            raise GitError(f"repository directory {str(self.repo)!r} does not exist")
+        argv = ["git", *BASE_ARGS, *args]
+        logger.debug("git %s (in %s)", " ".join(args), self.repo)
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=self.repo,
+                env=env,
+                input=input.encode("utf-8") if input is not None else None,
+                stdin=subprocess.DEVNULL if input is None else None,
+                capture_output=True,
+                timeout=self._timeout_s,
+                check=False,
+            )
+        except FileNotFoundError as e:
+            raise GitError("git is not installed or not on PATH; install git and retry") from e
+        except subprocess.TimeoutExpired as e:
+            raise GitError(
+                f"git {args[0] if args else ''} in {str(self.repo)!r} did not finish within "
+                f"{self._timeout_s:.0f}s"
+            ) from e
+        stdout = proc.stdout.decode("utf-8", errors="replace")
+        if check and proc.returncode != 0:
+            stderr = _scrub(proc.stderr.decode("utf-8", errors="replace"), secrets)
+            lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+            # git often ends with a usage hint; the line that says what went wrong starts with fatal/error
+            errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            last = (errors or lines or [f"exit status {proc.returncode}"])[-1]
+            raise GitError(
+                f"git {' '.join(_scrub(a, secrets) for a in args[:3])} failed in {self.repo}: {last}"
+            )
+        return stdout
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def ls_files(self) -> list[str]:
+        """Every tracked path (forward slashes, relative to the repository root)."""
+        out = self.run("ls-files", "-z")
+        return [p for p in out.split("\0") if p]
+
+    def head(self) -> str:
+        """The full sha of HEAD."""
+        return self.run("rev-parse", "--verify", "HEAD").strip()
+
+    def rev_parse(self, rev: str) -> str | None:
+        """The full commit sha ``rev`` names, or None when the repository does not have it."""
+        if not rev or rev.startswith("-"):
+            return None
+        out = self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
+        )
+        sha = out.strip()
+        return sha if re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch name, or None on a detached HEAD."""
+        out = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+        return out or None
+
+    def show(self, rev: str, path: str) -> str | None:
+        """The text of ``path`` at ``rev``, or None when it does not exist there."""
+        try:
+            return self.run("show", f"{rev}:{path}")
+        except GitError:
+            return None
+
+    def blame(self, path: str, start: int, end: int, rev: str = "HEAD") -> list[BlameLine]:
+        """``git blame --porcelain -L start,end rev -- path``, one entry per line."""
+        if start < 1 or end < start:
+            raise GitError(
+                f"blame range {start},{end} for {path!r} is invalid (lines are 1-based, start <= end)"
+            )
+        out = self.run("blame", "--porcelain", "-L", f"{start},{end}", rev, "--", path)
+        return parse_blame_porcelain(out)
+
+    def diff_names(self, a: str, b: str) -> list[str]:
+        """Paths that differ between revisions ``a`` and ``b``."""
+        out = self.run("diff", "--no-renames", "--name-only", "-z", a, b, "--")
+        return [p for p in out.split("\0") if p]
+
+    def diff_hunks(self, path: str, a: str, b: str) -> list[DiffHunk]:
+        """The hunks of ``git diff -U0 a b -- path`` (empty when the file is unchanged)."""
+        out = self.run("diff", "--no-renames", "--no-ext-diff", "-U0", a, b, "--", path)
+        hunks: list[DiffHunk] = []
+        for line in out.splitlines():
+            m = _HUNK_RE.match(line)
+            if m:
+                hunks.append(
+                    DiffHunk(
+                        old_start=int(m["a"]),
+                        old_count=int(m["alen"]) if m["alen"] is not None else 1,
+                        new_start=int(m["b"]),
+                        new_count=int(m["blen"]) if m["blen"] is not None else 1,
+                    )
+                )
+        return hunks
+
+    def changed_lines(self, path: str, a: str, b: str) -> set[int]:
+        """Lines of ``path`` at ``a`` that ``b`` modified or deleted; a pure insertion marks the lines on
+        both sides of it (an inserted null check right above a faulting line counts as touching it)."""
+        return changed_lines_from_hunks(self.diff_hunks(path, a, b))
+
+    def log(self, rev_range: str, *paths: str, max_count: int | None = None) -> list[Commit]:
+        """Commits in ``rev_range`` (newest first), optionally only those touching ``paths``."""
+        args = ["log", "--no-color", "--format=%H%x00%an%x00%at%x00%s"]
+        if max_count is not None:
+            args.append(f"--max-count={max_count}")
+        args.append(rev_range)
+        args.append("--")
+        args.extend(paths)
+        commits = []
+        for line in self.run(*args).splitlines():
+            parts = line.split("\0")
+            if len(parts) == 4:
+                commits.append(
+                    Commit(sha=parts[0], author=parts[1], author_time=int(parts[2]), subject=parts[3])
+                )
+        return commits
+
+    def diff_worktree(self, base: str = "HEAD") -> str:
+        """The working tree (including new untracked, non-ignored files) as a diff against ``base``."""
+        self.run("add", "--all", "--intent-to-add", "--", ".")
+        return self.run("diff", "--no-ext-diff", "--no-color", "--binary", base, "--")
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def apply_check(self, diff: str) -> None:
+        """Raise GitError (with git's reason) unless ``diff`` applies cleanly to the working tree."""
+        self.run("apply", "--check", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
+
+    def apply(self, diff: str) -> None:
+        """Apply ``diff`` to the working tree (all or nothing)."""
+        self.run("apply", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
+
+    def commit_all(self, message: str, author: str) -> str:
+        """Stage every change and commit it as ``author`` ("Name <email>"); return the new sha."""
+        m = _AUTHOR_RE.match(author)
+        if not m:
+            raise GitError(f"commit author {author!r} is not of the form 'Name <email>'")
+        ident = {
+            "GIT_AUTHOR_NAME": m["name"],
+            "GIT_AUTHOR_EMAIL": m["email"],
+            "GIT_COMMITTER_NAME": m["name"],
+            "GIT_COMMITTER_EMAIL": m["email"],
+        }
+        self.run("add", "--all", "--", ".")
+        self.run("commit", "--no-verify", "--no-gpg-sign", "--file=-", input=message, extra_env=ident)
+        return self.head()
+
+    def branch(self, name: str, *, start: str = "HEAD") -> None:
+        """Create (or reset) branch ``name`` at ``start`` and switch to it."""
+        if name.startswith("-"):
+            raise GitError(f"branch name {name!r} is invalid")
+        self.run("checkout", "--quiet", "-B", name, start, "--")
+
+    def reset_hard(self, rev: str = "HEAD") -> None:
+        """Discard every change to tracked files and remove untracked, non-ignored files."""
+        self.run("reset", "--quiet", "--hard", rev)
+        self.run("clean", "-fdq")
+
+    def push(self, remote: str, refspec: str, *, force: bool = False, token_env: str | None = None) -> None:
+        """Push ``refspec`` to ``remote``; with ``token_env`` the token in that environment variable is sent
+        as an HTTP ``Authorization`` header through git's environment-only config."""
+        args = ["push", "--porcelain"]
+        if force:
+            args.append("--force")
+        args += [remote, refspec]
+        extra: dict[str, str] = {}
+        secrets: list[str] = []
+        if token_env:
+            token = self._env.get(token_env)
+            if not token:
+                raise GitError(
+                    f"push token environment variable {token_env!r} is not set; export it and retry"
+                )
+            basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+            extra = {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraheader",
+                "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+            }
+            secrets = [token, basic]
+        self.run(*args, extra_env=extra, secrets=secrets)
+
+
+def parse_blame_porcelain(text: str) -> list[BlameLine]:
+    """Turn ``git blame --porcelain`` output into BlameLines (commit details are given once per sha)."""
+    info: dict[str, dict[str, str]] = {}
+    result: list[BlameLine] = []
+    sha = ""
+    final_line = 0
+    for line in text.splitlines():
+        if line.startswith("\t"):
+            meta = info.get(sha, {})
+            result.append(
+                BlameLine(
+                    sha=sha,
+                    author=meta.get("author", ""),
+                    author_time=int(meta.get("author-time", "0") or 0),
+                    summary=meta.get("summary", ""),
+                    line_no=final_line,
+                    text=line[1:],
+                )
+            )
+            continue
+        head = re.match(r"^([0-9a-f]{40,64}) \d+ (\d+)(?: \d+)?$", line)
+        if head:
+            sha = head[1]
+            final_line = int(head[2])
+            info.setdefault(sha, {})
+            continue
+        key, _, value = line.partition(" ")
+        if sha and key in ("author", "author-time", "summary"):
+            info[sha][key] = value
+    return result
+
+
+def changed_lines_from_hunks(hunks: Sequence[DiffHunk]) -> set[int]:
+    """The old-side lines ``hunks`` touch (see :meth:`Git.changed_lines`)."""
+    lines: set[int] = set()
+    for h in hunks:
+        if h.old_count == 0:
+            # "-N,0" inserts after old line N
+            lines.update(n for n in (h.old_start, h.old_start + 1) if n >= 1)
+        else:
+            lines.update(range(h.old_start, h.old_start + h.old_count))
+    return lines
+
+
+def map_line(hunks: Sequence[DiffHunk], line: int) -> int | None:
+    """Where old line ``line`` sits on the new side, or None when a hunk rewrote or deleted it."""
+    shift = 0
+    for h in hunks:
+        old_end = h.old_start + h.old_count  # first old line after the hunk
+        if h.old_count == 0:
+            if line > h.old_start:
+                shift += h.new_count
+            continue
+        if line < h.old_start:
+            break
+        if line < old_end:
+            return None
+        shift += h.new_count - h.old_count
+    return line + shift
+
+
+def _with_final_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text

@@ -1,0 +1,56 @@
+"""Fixtures for the fix pipeline: a real git repository in tmp_path holding a small C++ server tree."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.git import Git
+
+CommitFn = Callable[..., str]
+
+
+def run_git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(path: Path) -> Git:
+    path.mkdir(parents=True, exist_ok=True)
+    run_git(path, "init", "-q", "-b", "main")
+    run_git(path, "config", "user.name", "Dev One")
+    run_git(path, "config", "user.email", "dev1@example.invalid")
+    run_git(path, "config", "commit.gpgsign", "false")
+    return Git(path)
+
+
+def commit_files(
+    repo: Path,
+    files: dict[str, str],
+    message: str,
+    *,
+    author: str = "Dev One <dev1@example.invalid>",
+    when: int = 1_700_000_000,
+) -> str:
+    for name, text in files.items():
+        target = repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8", newline="\n")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", message, f"--author={author}", f"--date={when} +0000")
+    return run_git(repo, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Git:
+    return make_repo(tmp_path / "checkout")
+
+
+@pytest.fixture
+def commit(git_repo: Git) -> CommitFn:
+    def _commit(files: dict[str, str], message: str = "change", **kw: object) -> str:
+        return commit_files(git_repo.repo, files, message, **kw)  # type: ignore[arg-type]
+
+    return _commit
