@@ -1,0 +1,462 @@
+"""WinDbg/cdb ``!analyze -v`` output (old and new style) and pasted ``k``/``STACK_TEXT`` stacks.
+
+The analysis prints ``KEY:  value`` fields at column 0 (``FAULTING_THREAD``, ``EXCEPTION_CODE_STR``,
+bucket ids, ``FILE_IN_CAB``), a few multi-line blocks (``STACK_TEXT``, ``FAULTING_IP``/``FOLLOWUP_IP``,
+``KEY_VALUES_STRING``, ``EXCEPTION_RECORD``) and, after ``lmvm``, module details. The faulting thread's
+stack comes from ``STACK_TEXT`` (``Child-SP RetAddr : Args to Child : Call Site``); when only an IP field
+survived an excerpt, that IP becomes a single frame.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from itertools import islice
+
+from bot.crash.errors import CrashParseError
+from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
+from bot.crash.msvc import readable_name
+
+__all__ = ["build_from_dump_name", "parse", "sniff"]
+
+SNIFF_LINES = 400
+_FIELD_CHARS = 1000
+# Stack lines carry long template names; anything longer than this is not a real line.
+_LINE_CHARS = 16384
+
+_FIELD = re.compile(r"(?P<key>[A-Z][A-Z0-9_]{2,}):(?:[ \t]+(?P<value>.*))?$")
+# A 64-bit cdb value ``000000f6`adbff760`` or a 32-bit one; ``--------`--------`` for inline frames.
+_VALUE = re.compile(r"(?:[0-9a-fA-F]{8}`[0-9a-fA-F]{8}|[0-9a-fA-F]{8}|[0-9a-fA-F]{16}|-{8}`-{8}|-{8})")
+_BACKTICK_VALUE = re.compile(r"[ \t]*(?:[0-9a-fA-F]{2}[ \t]+)?[0-9a-fA-F]{8}`[0-9a-fA-F]{8}[ \t]")
+_FRAME_NUMBER = re.compile(r"[0-9a-fA-F]{2}")
+_MODULE = re.compile(r"[A-Za-z0-9_.$\-]{1,128}")
+_MODULE_OFFSET = re.compile(r"(?P<module>[A-Za-z0-9_.$\-]{1,128})\+(?:0x)?(?P<offset>[0-9a-fA-F]{1,16})")
+_ADDRESS = re.compile(r"(?:0x)?(?P<hex>[0-9a-fA-F]{1,8}(?:`?[0-9a-fA-F]{8})?)")
+_CODE = re.compile(r"(?:0x)?(?P<code>[0-9a-fA-F]{8})\b")
+# The debugger's event line: ``(1a2c.6b0): Access violation - code c0000005 (first chance)``.
+_EVENT = re.compile(
+    r"\([0-9a-fA-F]+\.[0-9a-fA-F]+\):[ \t]*(?P<name>[^()\-]{1,80}?)"
+    r"[ \t]+-[ \t]+code[ \t]+(?P<code>[0-9a-fA-F]{8})"
+)
+_DUMP_NAME = re.compile(
+    r"(?:^|[\\/ \[])(?P<hash>[0-9a-fA-F]{12}|unknown)(?P<dirty>[+.])?_(?P<exe>[^\\/\[\]]{1,100}?\.exe)_[\[.]"
+)
+_LM_ROW = re.compile(r"[0-9a-fA-F`]{8,17}[ \t]+[0-9a-fA-F`]{8,17}[ \t]+(?P<module>[A-Za-z0-9_.$\-]+)")
+_KEY = re.compile(r"[ \t]+Key[ \t]*:[ \t]*(?P<key>.+)")
+_VALUE_LINE = re.compile(r"[ \t]+Value[ \t]*:[ \t]*(?P<value>.*)")
+
+# Analysis fields worth keeping on the report (bucket ids identify a crash class across dumps).
+_KEPT_FIELDS = frozenset(
+    {
+        "DEFAULT_BUCKET_ID",
+        "FAILURE_BUCKET_ID",
+        "BUCKET_ID",
+        "PRIMARY_PROBLEM_CLASS",
+        "BUGCHECK_STR",
+        "PROCESS_NAME",
+        "IMAGE_NAME",
+        "MODULE_NAME",
+        "SYMBOL_NAME",
+        "FAULTING_THREAD",
+        "FAILURE_ID_HASH",
+        "FAILURE_ID_HASH_STRING",
+        "FAULTING_SOURCE_FILE",
+        "FAULTING_SOURCE_LINE_NUMBER",
+        "FAULTING_SOURCE_LINE",
+        "FILE_IN_CAB",
+        "STACK_COMMAND",
+        "FOLLOWUP_NAME",
+        "EXCEPTION_CODE_STR",
+        "EXCEPTION_CODE",
+        "ERROR_CODE",
+        "OSPLATFORM_TYPE",
+        "OSNAME",
+        "IMAGE_VERSION",
+        "READ_ADDRESS",
+        "WRITE_ADDRESS",
+        "FAULTING_IP",
+        "FOLLOWUP_IP",
+    }
+)
+# Blocks whose first following line is the value (the label line itself is empty).
+_IP_FIELDS = ("FAULTING_IP", "FOLLOWUP_IP")
+
+
+def sniff(lines: Sequence[str]) -> int:
+    """Confidence 0..100 that ``lines`` are cdb/WinDbg output (``!analyze -v`` or a stack listing)."""
+    score = 0
+    stack_lines = 0
+    for raw in islice(lines, SNIFF_LINES):
+        line = raw[:_FIELD_CHARS]
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith(
+            ("STACK_TEXT:", "FAULTING_THREAD:", "FAILURE_BUCKET_ID:", "KEY_VALUES_STRING:")
+        ):
+            score += 40
+        elif stripped.startswith(
+            ("DEFAULT_BUCKET_ID:", "PRIMARY_PROBLEM_CLASS:", "FOLLOWUP_IP:", "FAULTING_IP:", "BUCKET_ID:")
+        ):
+            score += 30
+        elif stripped.startswith(("EXCEPTION_CODE", "FILE_IN_CAB:", "STACK_COMMAND:", "SYMBOL_NAME:")):
+            score += 20
+        elif "Exception Analysis" in stripped or "!analyze -v" in stripped:
+            score += 30
+        elif stripped.startswith(("Child-SP", "ChildEBP", "# Child-SP", "# ChildEBP")):
+            score += 40
+        elif stack_lines < 6 and _BACKTICK_VALUE.match(line) and ("!" in stripped or "+0x" in stripped):
+            stack_lines += 1
+            score += 20
+        if score >= 100:
+            return 100
+    return min(score, 100)
+
+
+def parse(lines: Sequence[str]) -> CrashReport:
+    """Read cdb output; raise CrashParseError when it holds no analysis field and no stack."""
+    fields: dict[str, str] = {}
+    key_values: dict[str, str] = {}
+    stacks: list[tuple[str, list[Frame]]] = []
+    images: dict[str, str] = {}
+    ip_symbols: dict[str, str] = {}
+    exception_code: str | None = None
+    exception_name: str | None = None
+    exception_address: str | None = None
+    dump_name: str | None = None
+
+    section: str | None = None
+    current: list[Frame] | None = None
+    pending_key: str | None = None
+    lm_module: str | None = None
+    return_address: str | None = None
+
+    for raw in lines:
+        line = raw[:_LINE_CHARS]
+        stripped = line.strip()
+        if not stripped:
+            if section == "STACK_TEXT" and current:
+                section = None
+                current = None
+            continue
+        if section in ("STACK_TEXT", "STACK") and stripped.startswith("WARNING:"):
+            continue
+        field = _FIELD.match(line)
+        if field is not None:
+            key = field.group("key")
+            value = (field.group("value") or "").strip()
+            section = key
+            current = None
+            if key == "STACK_TEXT":
+                current = []
+                stacks.append(("STACK_TEXT", current))
+            if key in _KEPT_FIELDS and value:
+                fields.setdefault(key, value)
+            continue
+        if section in _IP_FIELDS:
+            ip_symbols.setdefault(section, stripped)
+            fields.setdefault(section, stripped)
+            section = None
+            continue
+        if section == "KEY_VALUES_STRING":
+            key_match = _KEY.match(line)
+            if key_match is not None:
+                pending_key = key_match.group("key").strip()
+                continue
+            value_match = _VALUE_LINE.match(line)
+            if value_match is not None and pending_key is not None:
+                key_values[pending_key] = value_match.group("value").strip()
+                pending_key = None
+                continue
+        if stripped.startswith(("Child-SP", "ChildEBP", "# Child-SP", "# ChildEBP")):
+            section = "STACK"
+            current = []
+            stacks.append(("k", current))
+            continue
+        if section in ("STACK_TEXT", "STACK") or _BACKTICK_VALUE.match(line):
+            parsed = _stack_frame(stripped)
+            if parsed is not None:
+                if current is None:
+                    current = []
+                    stacks.append(("excerpt", current))
+                    return_address = None
+                frame, ret = parsed
+                if not current:
+                    return_address = None
+                if return_address is not None:
+                    frame = replace(frame, address=return_address)
+                if ret is not None:
+                    return_address = ret
+                current.append(frame)
+                continue
+        if stripped.startswith("ExceptionCode:"):
+            exception_code = exception_code or _code(stripped)
+            name = stripped.partition("(")[2].rpartition(")")[0].strip()
+            exception_name = exception_name or name or None
+        elif stripped.startswith("ExceptionAddress:"):
+            address = _ADDRESS.match(stripped[len("ExceptionAddress:") :].strip())
+            if address is not None:
+                exception_address = _normalise_address(address.group("hex"))
+        elif stripped.startswith("(") and "code" in stripped:
+            event = _EVENT.match(stripped)
+            if event is not None:
+                exception_code = exception_code or event.group("code").upper()
+                exception_name = exception_name or event.group("name").strip()
+        elif "Dump File" in stripped and dump_name is None:
+            dump_name = stripped
+        else:
+            lm_row = _LM_ROW.match(line)
+            if lm_row is not None:
+                lm_module = lm_row.group("module")
+            elif lm_module and stripped.startswith("Image name:"):
+                images[lm_module.lower()] = stripped.partition(":")[2].strip()
+                lm_module = None
+
+    for key, value in key_values.items():
+        fields.setdefault(key, value)
+    notes_extra: list[str] = []
+    if exception_code is None and "Failure.Exception.Code" in key_values:
+        exception_code = _code(key_values["Failure.Exception.Code"])
+    # The AV.* analysis keys are only emitted for access violations.
+    if (
+        exception_code is None
+        and not any(k in fields for k in ("EXCEPTION_CODE_STR", "EXCEPTION_CODE", "ERROR_CODE"))
+        and any(k.startswith("AV.") for k in key_values)
+    ):
+        exception_code = "C0000005"
+        notes_extra.append("exception code inferred from the AV.* analysis keys")
+    module_name, image_name = fields.get("MODULE_NAME"), fields.get("IMAGE_NAME")
+    if module_name and image_name and " " not in image_name:
+        images.setdefault(module_name.lower(), image_name)
+
+    threads, notes = _threads(stacks, ip_symbols, images, fields)
+    notes += notes_extra
+    exception = _exception(fields, exception_code, exception_name, exception_address, images)
+    build = build_from_dump_name(fields.get("FILE_IN_CAB") or dump_name or "")
+    process = fields.get("PROCESS_NAME")
+    if process and build.executable is None:
+        build = replace(build, executable=process)
+
+    if not threads and exception is None and not fields:
+        raise CrashParseError(
+            "not cdb output: no STACK_TEXT, analysis fields or exception record found; "
+            "paste the whole '!analyze -v' output"
+        )
+    faulting = fields.get("FAULTING_THREAD")
+    if threads and faulting:
+        threads[0] = replace(threads[0], id=_thread_id(faulting))
+    if threads and threads[0].frames and exception is not None and exception.address:
+        first = threads[0].frames[0]
+        if first.address is None:
+            frames = (replace(first, address=exception.address), *threads[0].frames[1:])
+            threads[0] = replace(threads[0], frames=frames)
+    return CrashReport(
+        format=Format.CDB,
+        threads=tuple(threads),
+        exception=exception,
+        build=build,
+        crashing_thread=0 if threads and threads[0].frames else None,
+        extra=fields,
+        notes=tuple(notes),
+    )
+
+
+def _threads(
+    stacks: list[tuple[str, list[Frame]]],
+    ip_symbols: dict[str, str],
+    images: dict[str, str],
+    fields: dict[str, str],
+) -> tuple[list[Thread], list[str]]:
+    """STACK_TEXT first (the faulting thread), other pasted stacks after; else one frame from an IP."""
+    notes: list[str] = []
+    ordered = [frames for origin, frames in stacks if frames and origin == "STACK_TEXT"]
+    ordered += [frames for origin, frames in stacks if frames and origin != "STACK_TEXT"]
+    if not ordered:
+        for key in _IP_FIELDS:
+            symbol = ip_symbols.get(key)
+            frame = _call_site_frame(symbol, raw=symbol) if symbol else None
+            if frame is not None:
+                notes.append(f"no stack in the output: one frame from {key}")
+                ordered = [[frame]]
+                break
+    threads = [Thread(frames=tuple(_with_image(f, images) for f in frames)) for frames in ordered]
+    if threads:
+        threads[0] = Thread(frames=_with_faulting_source(threads[0].frames, ip_symbols, fields))
+    return threads, notes
+
+
+def _with_image(frame: Frame, images: dict[str, str]) -> Frame:
+    """cdb names modules without extension; use the image name when the output gave one."""
+    if frame.module and frame.module.lower() in images:
+        return replace(frame, module=images[frame.module.lower()])
+    return frame
+
+
+def _with_faulting_source(
+    frames: tuple[Frame, ...], ip_symbols: dict[str, str], fields: dict[str, str]
+) -> tuple[Frame, ...]:
+    """Give the faulting frame the FAULTING_SOURCE_* location when the stack line had none."""
+    source = fields.get("FAULTING_SOURCE_FILE")
+    number = fields.get("FAULTING_SOURCE_LINE_NUMBER", "").strip()
+    faulting_ip = ip_symbols.get("FAULTING_IP")
+    if not source or not number.isdigit() or not faulting_ip or not frames:
+        return frames
+    target = _call_site_frame(faulting_ip, raw=faulting_ip)
+    if target is None or target.function is None:
+        return frames
+    patched = list(frames)
+    for index, frame in enumerate(patched):
+        if frame.function == target.function and frame.file is None:
+            patched[index] = replace(frame, file=source, line=int(number))
+            break
+    return tuple(patched)
+
+
+def _stack_frame(line: str) -> tuple[Frame, str | None] | None:
+    """One ``Child-SP RetAddr [: Args :] Call Site`` (or ``ChildEBP RetAddr Args… Call Site``) line,
+    with the line's return address (the next frame's program counter; None on inline frames)."""
+    inline = line.startswith("(Inline")
+    if " : " in line:
+        columns, _, call_site = line.rpartition(" : ")
+        tokens = columns.split()
+        call_site = call_site.strip()
+    else:
+        tokens = line.split()
+        k = 0
+        if len(tokens) > 2 and _FRAME_NUMBER.fullmatch(tokens[0]) and _VALUE.fullmatch(tokens[1]):
+            k = 1
+        while k < len(tokens) and (_VALUE.fullmatch(tokens[k]) or tokens[k] in ("(Inline", "Function)")):
+            k += 1
+        call_site = " ".join(tokens[k:])
+        tokens = tokens[:k]
+        if not call_site and len(tokens) >= 2:
+            # Only values: the last one is the call site's bare address.
+            call_site = tokens.pop()
+    if not tokens:
+        return None
+    start = 1 if len(tokens) > 1 and _FRAME_NUMBER.fullmatch(tokens[0]) else 0
+    first = tokens[start]
+    if not (_VALUE.fullmatch(first) or first.startswith("(Inline")):
+        return None
+    frame = _call_site_frame(call_site, raw=line)
+    if frame is None:
+        return None
+    if inline:
+        return replace(frame, inline=True), None
+    ret = tokens[start + 1] if len(tokens) > start + 1 else ""
+    return frame, _normalise_address(ret) if _ADDRESS.fullmatch(ret) else None
+
+
+def _call_site_frame(text: str | None, *, raw: str) -> Frame | None:
+    """``module!Function+0xOFF [path @ line]``, ``module+0x1a06d`` or a bare address -> Frame."""
+    if not text:
+        return None
+    file: str | None = None
+    line_no: int | None = None
+    if text.endswith("]") and " [" in text:
+        cut = text.rfind(" [")
+        path, sep, number = text[cut + 2 : -1].rpartition(" @ ")
+        if sep and number.strip().isdigit():
+            file, line_no = path.strip() or None, int(number.strip())
+            text = text[:cut].rstrip()
+    # The disassembly line under FAULTING_IP/FOLLOWUP_IP is not a symbol.
+    if " " in text and "!" not in text.split(" ", 1)[0]:
+        head = text.split(" ", 1)[0]
+        if not _MODULE_OFFSET.fullmatch(head):
+            return None
+        text = head
+    bang = text.find("!")
+    if bang > 0 and _MODULE.fullmatch(text[:bang]):
+        module = text[:bang]
+        symbol = text[bang + 1 :]
+        function, plus, displacement = symbol.rpartition("+0x")
+        offset: str | None = None
+        if plus and _is_hex(displacement):
+            offset = "0x" + displacement.lower()
+        else:
+            function = symbol
+        return Frame(
+            function=readable_name(function.strip()) or None,
+            module=module,
+            file=file,
+            line=line_no,
+            offset=offset,
+            raw=raw,
+        )
+    module_offset = _MODULE_OFFSET.fullmatch(text)
+    if module_offset is not None and not _is_hex(module_offset.group("module")):
+        return Frame(
+            module=module_offset.group("module"),
+            offset="0x" + module_offset.group("offset").lower().lstrip("0").rjust(1, "0"),
+            raw=raw,
+        )
+    address = _ADDRESS.fullmatch(text)
+    if address is not None:
+        return Frame(address=_normalise_address(address.group("hex")), raw=raw)
+    return None
+
+
+def _exception(
+    fields: dict[str, str],
+    code: str | None,
+    name: str | None,
+    address: str | None,
+    images: dict[str, str],
+) -> ExceptionInfo | None:
+    for key in ("EXCEPTION_CODE_STR", "EXCEPTION_CODE", "ERROR_CODE"):
+        if key in fields and code is None:
+            code = _code(fields[key])
+    if code is None:
+        return None
+    if name is None:
+        described = fields.get("EXCEPTION_CODE") or fields.get("ERROR_CODE") or ""
+        text = described.partition(" - ")[2].strip()
+        if text and "%" not in text:
+            name = text
+    module: str | None = None
+    faulting_ip = fields.get("FAULTING_IP")
+    if faulting_ip:
+        frame = _call_site_frame(faulting_ip, raw=faulting_ip)
+        if frame is not None and frame.module:
+            module = images.get(frame.module.lower(), frame.module)
+    return ExceptionInfo(code=code, name=name, address=address, module=module)
+
+
+def _code(text: str) -> str | None:
+    match = _CODE.search(text[:200])
+    return match.group("code").upper() if match else None
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _normalise_address(text: str) -> str:
+    digits = text.replace("`", "").lower()
+    width = 16 if len(digits) > 8 else 8
+    return "0x" + digits.rjust(width, "0")
+
+
+def _thread_id(text: str) -> str:
+    token = text.split(maxsplit=1)[0] if text.strip() else text
+    return hex(int(token, 16)) if _is_hex(token) else token
+
+
+def build_from_dump_name(name: str) -> Build:
+    """Revision, dirty flag and executable from a crash dump's name.
+
+    ``d467f5de833e+_worldserver.exe_[23-12_12-17-33].dmp`` -> revision ``d467f5de833e``, dirty,
+    ``worldserver.exe``; GitHub's renamed upload form (``084da48ba15a._Piratecraft_worldserver.exe_.2-6…``)
+    and ``unknown_…`` (revision None) too. An unrecognised name gives an empty Build.
+    """
+    match = _DUMP_NAME.search(name[:_FIELD_CHARS])
+    if match is None:
+        return Build()
+    revision = match.group("hash").lower()
+    return Build(
+        revision=None if revision == "unknown" else revision,
+        dirty=bool(match.group("dirty")) and revision != "unknown",
+        executable=match.group("exe"),
+        raw=name.strip() or None,
+    )

@@ -1,0 +1,617 @@
+"""WheatyExceptionReport ``.txt`` files (TrinityCore old/new, AzerothCore, cmangos; x86 and x64).
+
+Layout (see shared/reference/crash-formats.md §1): a header (``Revision:``, ``Date``, hardware, OS), the
+exception (``Exception code:``, an optional multi-line ``Assertion message:``, ``Fault address:``),
+registers, then one ``Call stack:`` block per thread (the first walked from the exception context), then
+``Local Variables And Parameters`` repeating every stack with variables, which is skipped unread.
+Excerpts pasted into issues lose any part of this, so every part is optional; only "nothing recognisable"
+is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from itertools import islice
+
+from bot.crash.errors import CrashParseError
+from bot.crash.model import (
+    Assertion,
+    Build,
+    CrashReport,
+    Environment,
+    ExceptionInfo,
+    Format,
+    Frame,
+    Thread,
+)
+from bot.crash.msvc import readable_name
+
+__all__ = ["assertion_from_lines", "build_from_revision", "parse", "sniff"]
+
+SNIFF_LINES = 400
+# Header-ish lines are cut to this length before any regex sees them (bounded work on hostile input).
+_FIELD_CHARS = 1000
+
+# ``PC  FramePointer  rest`` with x64 (16) or x86 (8) hex columns; whitespace may be collapsed.
+_FRAME = re.compile(
+    r"[ \t]*(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})[ \t]+(?P<fp>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+|$)"
+)
+# An unsymbolised frame: ``section:offset module-path`` (module empty for garbage frames).
+_LOGICAL = re.compile(r"(?P<section>[0-9A-Fa-f]{4}):(?P<offset>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+|$)")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_LONE_HEX = re.compile(r"[ \t]*[0-9A-Fa-f]{1,16}")
+_CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
+_CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
+
+_REVISION = re.compile(r"[ \t]*Revision:[ \t]*(?P<text>.*)")
+_DATE = re.compile(
+    r"[ \t]*(?:Crash date|Date)[ \t]+(?P<d>\d{1,2}):(?P<m>\d{1,2}):(?P<y>\d{2,4})\.?[ \t]*"
+    r"Time[ \t]+(?P<H>\d{1,2}):(?P<M>\d{1,2})"
+)
+_EXCEPTION = re.compile(r"[ \t]*Exception code:[ \t]*(?P<code>[0-9A-Fa-f]{8})\b[ \t]*(?P<name>.*)")
+_FAULT = re.compile(
+    r"[ \t]*Fault address:[ \t]+(?P<address>[0-9A-Fa-f]{8,16})[ \t]+"
+    r"(?P<section>[0-9A-Fa-f]{1,8}):(?P<offset>[0-9A-Fa-f]{8,16})[ \t]*(?P<module>.*)"
+)
+_MEMORY = re.compile(r"[ \t]*Physical Memory:[ \t]*(?P<n>\d+)[ \t]*(?P<unit>[KMG]B)", re.IGNORECASE)
+
+_HASH = re.compile(
+    r"(?<![0-9A-Za-z])(?P<hash>[0-9a-fA-F]{40}|[0-9a-fA-F]{12})(?![0-9A-Za-z])(?P<dirty>[ \t]?\+(?![0-9]))?"
+)
+_HASH_LABEL = re.compile(r"\bHash:[ \t]*(?P<hash>[0-9a-fA-F]{7,40})\b(?P<dirty>\+)?")
+_PRODUCT = re.compile(r"(?P<product>[^()]{1,80}?)[ \t]+rev(?:\.|:|[ \t])", re.IGNORECASE)
+_REV_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?:[ \t]*[+-]\d{4})?")
+_PARENS = re.compile(r"\(([^()]*)\)")
+_CONFIGURATIONS = ("RelWithDebInfo", "MinSizeRel", "Release", "Debug")
+
+# Assertion text: the plain TC form's location line ends with one of these kinds.
+_ASSERT_KINDS = ("ASSERTION FAILED", "FATAL ERROR", "ERROR", "ABORTED")
+_BOX_FIELDS = ("Location", "Function", "Condition", "Message", "Debug info")
+
+
+@dataclass
+class _Reader:
+    """What one pass over the report has collected so far."""
+
+    blocks: list[list[Frame]] = field(default_factory=list)
+    leading: list[Frame] = field(default_factory=list)
+    build: Build = field(default_factory=Build)
+    revision_seen: bool = False
+    build_line: str | None = None
+    os: str | None = None
+    cpu: str | None = None
+    cpu_count: int | None = None
+    memory_kb: int | None = None
+    crashed_at: str | None = None
+    exception: ExceptionInfo | None = None
+    assertion_lines: list[str] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    header_seen: bool = False
+    last_frame_incomplete: bool = False
+
+
+def sniff(lines: Sequence[str]) -> int:
+    """Confidence 0..100 that ``lines`` are a Wheaty report (or an excerpt of one's call stacks)."""
+    score = 0
+    frames = 0
+    for raw in islice(lines, SNIFF_LINES):
+        line = raw[:_FIELD_CHARS].strip()
+        if not line:
+            continue
+        if line.startswith("Call stack:"):
+            score += 30
+        elif _CALL_STACK_HEADER.match(line) or _EXCEPTION.match(line):
+            score += 40
+        elif line.startswith("Fault address:"):
+            score += 30
+        elif line.startswith(("*** Hardware ***", "*** Operation System")):
+            score += 20
+        elif line.startswith("Revision:"):
+            score += 10
+        elif frames < 6:
+            match = _FRAME.match(line)
+            if match is not None:
+                rest = line[match.end() :]
+                if "+0x" not in rest and "!" not in rest and not _CDB_ARGS.match(rest):
+                    frames += 1
+                    score += 12
+        if score >= 100:
+            return 100
+    return min(score, 100)
+
+
+def parse(lines: Sequence[str]) -> CrashReport:
+    """Read a Wheaty report; raise CrashParseError when the text holds no part of one."""
+    reader = _Reader()
+    i = _read_header(lines, reader)
+    _read_stacks(lines, i, reader)
+
+    if not reader.blocks and not reader.leading and reader.exception is None and not reader.revision_seen:
+        raise CrashParseError(
+            "not a WheatyExceptionReport: no 'Exception code:', 'Revision:' or 'Call stack:' found; "
+            "pass the whole Crashes/*.txt file"
+        )
+
+    threads: list[Thread] = []
+    if reader.leading:
+        threads.append(Thread(frames=tuple(reader.leading)))
+    threads.extend(Thread(frames=tuple(block)) for block in reader.blocks)
+    crashing: int | None = None
+    # The first ``Call stack:`` block is walked from the exception context; a run of frames before any
+    # ``Call stack:`` is the middle of some unknown block, so no claim is made about it.
+    if not reader.leading and reader.blocks and reader.blocks[0]:
+        crashing = 0
+    if reader.last_frame_incomplete:
+        reader.notes.append("truncated: the last frame line is incomplete")
+    if not reader.header_seen:
+        reader.notes.append("no report header: stack-only excerpt")
+
+    build = reader.build
+    if reader.build_line and build.date is None:
+        build = replace(build, date=reader.build_line)
+    return CrashReport(
+        format=Format.WHEATY,
+        threads=tuple(threads),
+        exception=reader.exception,
+        assertion=assertion_from_lines(reader.assertion_lines) if reader.assertion_lines else None,
+        build=build,
+        environment=Environment(
+            os=reader.os,
+            cpu=reader.cpu,
+            cpu_count=reader.cpu_count,
+            memory_kb=reader.memory_kb,
+            crashed_at=reader.crashed_at,
+        ),
+        crashing_thread=crashing,
+        extra=reader.extra,
+        notes=tuple(reader.notes),
+    )
+
+
+def _read_header(lines: Sequence[str], r: _Reader) -> int:
+    """Read everything before the first ``Call stack:``/frame line; returns the index to continue at."""
+    n = len(lines)
+    i = 0
+    while i < n:
+        line = lines[i][:_FIELD_CHARS]
+        stripped = line.strip()
+        if not stripped:
+            i += 1
+            continue
+        if stripped.startswith("Call stack:") or _is_frame_start(line):
+            return i
+        i += 1
+        if stripped.startswith("Revision:"):
+            if r.revision_seen:
+                continue
+            r.revision_seen = r.header_seen = True
+            match = _REVISION.match(line)
+            r.build = build_from_revision(match.group("text") if match else "")
+        elif stripped.startswith("Build:"):
+            r.build_line = stripped[len("Build:") :].strip() or None
+        elif stripped.startswith(("Date", "Crash date")):
+            r.header_seen = True
+            r.crashed_at = _crash_date(line)
+        elif stripped.startswith("Processor:"):
+            r.header_seen = True
+            value = stripped[len("Processor:") :].strip()
+            r.cpu = None if value in ("", "<unknown>") else value
+        elif stripped.startswith("Number Of Processors:"):
+            digits = stripped[len("Number Of Processors:") :].strip()
+            r.cpu_count = int(digits) if digits.isdigit() else None
+        elif stripped.startswith("Physical Memory:"):
+            memory = _MEMORY.match(line)
+            if memory:
+                unit = memory.group("unit").upper()
+                r.memory_kb = int(memory.group("n")) * {"KB": 1, "MB": 1024, "GB": 1024 * 1024}[unit]
+        elif stripped.startswith("*** Operation System"):
+            r.header_seen = True
+            i, r.os = _operating_system(lines, i)
+        elif stripped.startswith("Exception code:"):
+            r.header_seen = True
+            r.exception = _exception(line)
+        elif stripped.startswith("Assertion message:"):
+            i = _assertion_block(lines, i, stripped, r)
+        elif stripped.startswith("Fault address:"):
+            r.header_seen = True
+            r.exception = _with_fault_address(r.exception, line)
+        elif stripped.startswith("Uncaught C++ exception info:"):
+            r.extra["uncaught_exception"] = stripped.partition(":")[2].strip()
+        elif "SYMBOL HANDLER ERROR" in stripped or "Couldn't initialize the symbol handler" in stripped:
+            r.notes.append("symbol handler error reported by the crashing process")
+        elif stripped.startswith("Local Variables And Parameters"):
+            r.notes.append("locals section skipped")
+            return n
+    return n
+
+
+def _is_frame_start(line: str) -> bool:
+    match = _FRAME.match(line)
+    if match is None:
+        return False
+    rest = line[match.end() :]
+    return "+0x" not in rest and not _CDB_ARGS.match(rest)
+
+
+def _operating_system(lines: Sequence[str], i: int) -> tuple[int, str | None]:
+    """The OS caption is the first non-empty line after the ``*** Operation System ***`` header."""
+    n = len(lines)
+    while i < n and not lines[i].strip():
+        i += 1
+    if i >= n:
+        return i, None
+    value = lines[i][:_FIELD_CHARS].strip()
+    if value.startswith(("//====", "Exception code:", "Call stack:")):
+        return i, None
+    return i + 1, None if value == "<unknown>" else value
+
+
+def _assertion_block(lines: Sequence[str], i: int, first: str, r: _Reader) -> int:
+    """Collect the (multi-line, LF-inside-CRLF) assertion text up to ``Fault address:``."""
+    collected = [first[len("Assertion message:") :]]
+    n = len(lines)
+    while i < n:
+        stripped = lines[i].strip()
+        if stripped.startswith(("Fault address:", "Registers:", "Call stack:")):
+            break
+        collected.append(lines[i][:_FIELD_CHARS])
+        i += 1
+        if len(collected) > 2000:
+            r.notes.append("assertion message cut at 2000 lines")
+            break
+    r.assertion_lines = collected
+    return i
+
+
+def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
+    """One Thread per ``Call stack:`` block; stop at the locals section or an appended second report."""
+    n = len(lines)
+    current: list[Frame] | None = None
+    last_nonblank = ""
+    while i < n:
+        line = lines[i]
+        i += 1
+        stripped = line.strip()
+        if not stripped:
+            continue
+        last_nonblank = stripped
+        head = stripped[:40]
+        if head.startswith("Call stack:"):
+            current = []
+            r.blocks.append(current)
+            continue
+        frame = _frame(line)
+        if frame is not None:
+            if current is None:
+                current = r.leading
+            current.append(frame)
+            continue
+        if head.startswith("Local Variables And Parameters"):
+            r.notes.append("locals section skipped")
+            _skip_to_second_report(lines, i, r)
+            return
+        if head.startswith(("Revision:", "*** Hardware ***", "Exception code:")):
+            r.notes.append("a second report is appended after the first; only the first was read")
+            return
+    r.last_frame_incomplete = _looks_cut(last_nonblank)
+
+
+def _skip_to_second_report(lines: Sequence[str], i: int, r: _Reader) -> None:
+    """Scan the (possibly multi-MB) locals section only for an appended report's ``Revision:`` line."""
+    for line in islice(lines, i, None):
+        if line[:1] in ("R", " ") and line.lstrip().startswith("Revision:"):
+            r.notes.append("a second report is appended after the first; only the first was read")
+            return
+
+
+def _looks_cut(line: str) -> bool:
+    """Whether the report's last line is a frame (or column header) that the copy cut short."""
+    if not line:
+        return False
+    match = _FRAME.match(line)
+    if match is None:
+        return bool(_LONE_HEX.fullmatch(line)) or line in "Address   Frame     Function      SourceFile"
+    rest = line[match.end() :].strip()
+    if rest.startswith("[inline]"):
+        rest = rest[len("[inline]") :].strip()
+    if not rest:
+        return True
+    if _LOGICAL.match(rest):
+        return False
+    _, displacement, source = _split_symbol(rest)
+    # Wheaty always ends a source with `` line N``; anything else was cut off.
+    return displacement is None or (source is not None and _split_source(source)[1] is None)
+
+
+def _frame(line: str) -> Frame | None:
+    """One ``PC  FP  symbol+disp  path line N`` or ``PC  FP  ssss:offset module`` line, else None."""
+    match = _FRAME.match(line)
+    if match is None:
+        return None
+    rest = line[match.end() :].strip()
+    if "+0x" in rest or _CDB_ARGS.match(rest):
+        return None
+    address = "0x" + match.group("pc").lower()
+    raw = line.strip()
+    if not rest:
+        return Frame(address=address, raw=raw)
+    inline = rest.startswith("[inline]")
+    if inline:
+        rest = rest[len("[inline]") :].lstrip()
+    logical = _LOGICAL.match(rest)
+    if logical is not None:
+        path = rest[logical.end() :].strip()
+        return Frame(
+            module=_basename(path),
+            offset=f"{logical.group('section')}:{logical.group('offset')}".lower(),
+            address=address,
+            inline=inline,
+            raw=raw,
+        )
+    symbol, displacement, source = _split_symbol(rest)
+    file, line_no = _split_source(source) if source else (None, None)
+    return Frame(
+        function=readable_name(symbol) if symbol else None,
+        file=file,
+        line=line_no,
+        offset=f"0x{displacement.lower()}" if displacement else None,
+        address=address,
+        inline=inline,
+        raw=raw,
+    )
+
+
+def _split_symbol(rest: str) -> tuple[str, str | None, str | None]:
+    """``symbol+HEX[  source]`` -> (symbol, HEX, source); the displacement is the LAST ``+HEX``.
+
+    Names carry spaces, commas, ``<>``, ``()``, backticks and ``+`` (``operator+``), so the split points
+    are found from the structure: the source starts after the first double space that follows a
+    ``+HEX``; when a copy collapsed whitespace it starts at the last ``+HEX `` followed by a path.
+    """
+    double = rest.find("  ")
+    while double != -1:
+        head = rest[:double]
+        symbol, plus, displacement = head.rpartition("+")
+        if plus and _HEX.fullmatch(displacement):
+            return symbol, displacement, rest[double:].strip() or None
+        double = rest.find("  ", double + 2)
+    symbol, plus, displacement = rest.rpartition("+")
+    if plus and _HEX.fullmatch(displacement):
+        return symbol, displacement, None
+    # Single spaces only: ``Func+2E D:\path\file.cpp line 119``.
+    position = len(rest)
+    while True:
+        plus_at = rest.rfind("+", 0, position)
+        if plus_at == -1:
+            break
+        after = rest[plus_at + 1 :]
+        space = after.find(" ")
+        if space > 0 and _HEX.fullmatch(after[:space]) and _looks_like_source(after[space + 1 :]):
+            return rest[:plus_at], after[:space], after[space + 1 :].strip()
+        position = plus_at
+    return rest, None, None
+
+
+def _looks_like_source(text: str) -> bool:
+    text = text.strip()
+    if not text:
+        return False
+    if len(text) > 2 and text[1] == ":" and text[2] in "\\/":
+        return True
+    return text.startswith(("\\\\", "/", ".")) or " line " in text or text.endswith(" line")
+
+
+def _split_source(source: str) -> tuple[str | None, int | None]:
+    """``path line N`` -> (path, N); a cut-off ``path line`` or ``path`` keeps the path."""
+    path, sep, number = source.rpartition(" line ")
+    if sep and number.strip().isdigit():
+        return path.strip() or None, int(number.strip())
+    if source.endswith(" line"):
+        return source[: -len(" line")].strip() or None, None
+    return source.strip() or None, None
+
+
+def _basename(path: str) -> str | None:
+    name = path.replace("/", "\\").rsplit("\\", 1)[-1].strip()
+    return name or None
+
+
+def _exception(line: str) -> ExceptionInfo | None:
+    match = _EXCEPTION.match(line)
+    if match is None:
+        return None
+    name = match.group("name").strip()
+    return ExceptionInfo(code=match.group("code").upper(), name=name or None)
+
+
+def _with_fault_address(exception: ExceptionInfo | None, line: str) -> ExceptionInfo | None:
+    match = _FAULT.match(line)
+    if match is None:
+        return exception
+    module = _basename(match.group("module"))
+    fault = ExceptionInfo(
+        code=exception.code if exception else "",
+        name=exception.name if exception else None,
+        address="0x" + match.group("address").lower(),
+        module=module,
+        # Without a module the section:offset pair is uninitialised memory (``CCCCCCCC:CCCC…``).
+        module_offset=f"{match.group('section')}:{match.group('offset')}".lower() if module else None,
+    )
+    return fault if exception is not None else None
+
+
+def _crash_date(line: str) -> str | None:
+    """``Date 3:10:2022. Time 19:56`` (day first, unpadded) -> ``2022-10-03T19:56``."""
+    match = _DATE.match(line)
+    if match is None:
+        return None
+    day, month, year = int(match.group("d")), int(match.group("m")), int(match.group("y"))
+    hour, minute = int(match.group("H")), int(match.group("M"))
+    if year < 100:
+        year += 2000
+    if not (1 <= day <= 31 and 1 <= month <= 12 and hour < 24 and minute < 60):
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}"
+
+
+def build_from_revision(text: str) -> Build:
+    """Split a ``GitRevision::GetFullVersion()`` line into a Build.
+
+    Handles ``TrinityCore rev. e9bcae1fada6 2018-12-09 16:07:38 +0100 (master branch) (Win64, Release,
+    Static)``, the dirty forms ``hash+`` and ``hash +``, the 2012 form with the hash in parentheses,
+    ``unknown`` (revision None), fork product names, ``Hash: …`` labels and cmangos' bare 40-hex hash.
+    """
+    text = text[:_FIELD_CHARS].strip()
+    if not text:
+        return Build()
+    revision: str | None = None
+    dirty = False
+    label = _HASH_LABEL.search(text)
+    found = label or _HASH.search(text)
+    if found is not None:
+        revision = found.group("hash").lower()
+        dirty = bool(found.group("dirty"))
+    product_match = _PRODUCT.match(text)
+    product = product_match.group("product").strip() if product_match else None
+    date_match = _REV_DATE.search(text)
+    branch: str | None = None
+    platform: str | None = None
+    configuration: str | None = None
+    for found_group in _PARENS.findall(text):
+        group = found_group.strip()
+        if group.endswith(" branch"):
+            branch = group[: -len(" branch")].strip() or None
+            continue
+        parts = [p.strip() for p in group.split(",") if p.strip()]
+        if len(parts) < 2:
+            continue
+        config_index = next((k for k, p in enumerate(parts) if p in _CONFIGURATIONS), None)
+        if config_index is None:
+            continue
+        configuration = parts[config_index]
+        platform = ", ".join(parts[:config_index]) or None
+    return Build(
+        revision=revision,
+        dirty=dirty,
+        product=product,
+        branch=branch,
+        platform=platform,
+        configuration=configuration,
+        date=date_match.group(0) if date_match else None,
+        raw=text,
+    )
+
+
+def assertion_from_lines(lines: Sequence[str]) -> Assertion | None:
+    """Find and read an assertion message in ``lines``: AC's boxed banner or TC's plain form.
+
+    TC: ``<file>:<line> in <function> ASSERTION FAILED:`` / ``  <condition>`` / message and debug lines.
+    AC: ``# Location '<file>:<line>'``, ``# Function '…'``, ``# Condition '…'``, optional ``# Message '…'``
+    and ``# Debug info: '…'`` (spanning lines) inside a ``#----#`` box. None when neither is present.
+    """
+    for index, line in enumerate(lines):
+        stripped = line[:_FIELD_CHARS].strip()
+        if stripped.startswith("# Location"):
+            return _boxed_assertion(lines, index)
+        kind = next((k for k in _ASSERT_KINDS if stripped.rstrip(".:").endswith(" " + k)), None)
+        if kind is not None and " in " in stripped:
+            plain = _plain_assertion(lines, index, stripped, kind)
+            if plain is not None:
+                return plain
+    return None
+
+
+def _plain_assertion(lines: Sequence[str], index: int, head: str, kind: str) -> Assertion | None:
+    location_and_function = head.rstrip(".:")[: -len(kind) - 1]
+    location, sep, function = location_and_function.rpartition(" in ")
+    if not sep:
+        return None
+    file, line_no = _file_and_line(location)
+    if file is None:
+        return None
+    body = [line.rstrip() for line in lines[index + 1 : index + 2001]]
+    condition: str | None = None
+    if kind == "ASSERTION FAILED" and body and body[0].startswith("  "):
+        condition = body[0].strip() or None
+        body = body[1:]
+    while body and not body[-1].strip():
+        body.pop()
+    while body and not body[0].strip():
+        body.pop(0)
+    message = "\n".join(body).strip("\n") or None
+    return Assertion(
+        condition=condition,
+        file=file,
+        line=line_no,
+        function=function.strip() or None,
+        message=message,
+    )
+
+
+def _boxed_assertion(lines: Sequence[str], index: int) -> Assertion:
+    values: dict[str, str] = {}
+    key: str | None = None
+    buffer: list[str] = []
+
+    def finish() -> None:
+        if key is not None:
+            values[key] = _unquote("\n".join(buffer))
+
+    for line in lines[index : index + 2000]:
+        stripped = line[:_FIELD_CHARS].strip()
+        field_name = next((f for f in _BOX_FIELDS if stripped.startswith(f"# {f}")), None)
+        if field_name is not None:
+            finish()
+            key = field_name
+            value = stripped[len(f"# {field_name}") :].lstrip(":").strip()
+            buffer = [value]
+            if _closed(value):
+                finish()
+                key = None
+            continue
+        if stripped.startswith("#--") or stripped.startswith(">>"):
+            finish()
+            key = None
+            if stripped.startswith("#--") and "Location" in values:
+                break
+            continue
+        if key is not None:
+            buffer.append(line.rstrip())
+            if _closed(stripped):
+                finish()
+                key = None
+    finish()
+    file, line_no = _file_and_line(values.get("Location", ""))
+    message_parts = [values[k] for k in ("Message", "Debug info") if values.get(k)]
+    return Assertion(
+        condition=values.get("Condition") or None,
+        file=file,
+        line=line_no,
+        function=values.get("Function") or None,
+        message="\n".join(message_parts) or None,
+    )
+
+
+def _closed(value: str) -> bool:
+    return len(value) >= 2 and value.startswith("'") and value.endswith("'")
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if value.startswith("'"):
+        value = value[1:]
+    if value.endswith("'"):
+        value = value[:-1]
+    return value.strip()
+
+
+def _file_and_line(location: str) -> tuple[str | None, int | None]:
+    """``E:\\src\\Object.cpp:319`` (also ``Map.h: 853``) -> (path, line)."""
+    location = location.strip()
+    path, sep, number = location.rpartition(":")
+    if sep and number.strip().isdigit() and path.strip():
+        return path.strip(), int(number.strip())
+    return (location or None), None
