@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from itertools import islice
 
+from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.msvc import readable_name, strip_arguments
-from bot.crash.parsers.wheaty import assertion_from_lines
 
 __all__ = ["parse", "sniff"]
 
@@ -109,7 +109,7 @@ def parse(lines: Sequence[str]) -> CrashReport:
         format=Format.VS_CALLSTACK,
         threads=(Thread(frames=tuple(frames), current=current_seen),),
         exception=exception,
-        assertion=assertion_from_lines(preamble),
+        assertion=parse_assertion(preamble),
         build=Build(executable=executable),
         crashing_thread=0,
         notes=tuple(notes),

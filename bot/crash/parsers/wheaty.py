@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
+from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.model import (
-    Assertion,
     Build,
     CrashReport,
     Environment,
@@ -28,7 +28,7 @@ from bot.crash.model import (
 )
 from bot.crash.msvc import readable_name
 
-__all__ = ["assertion_from_lines", "build_from_revision", "parse", "sniff"]
+__all__ = ["build_from_revision", "parse", "sniff"]
 
 SNIFF_LINES = 400
 # Header-ish lines are cut to this length before any regex sees them (bounded work on hostile input).
@@ -65,10 +65,6 @@ _PRODUCT = re.compile(r"(?P<product>[^()]{1,80}?)[ \t]+rev(?:\.|:|[ \t])", re.IG
 _REV_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?:[ \t]*[+-]\d{4})?")
 _PARENS = re.compile(r"\(([^()]*)\)")
 _CONFIGURATIONS = ("RelWithDebInfo", "MinSizeRel", "Release", "Debug")
-
-# Assertion text: the plain TC form's location line ends with one of these kinds.
-_ASSERT_KINDS = ("ASSERTION FAILED", "FATAL ERROR", "ERROR", "ABORTED")
-_BOX_FIELDS = ("Location", "Function", "Condition", "Message", "Debug info")
 
 
 @dataclass
@@ -156,7 +152,7 @@ def parse(lines: Sequence[str]) -> CrashReport:
         format=Format.WHEATY,
         threads=tuple(threads),
         exception=reader.exception,
-        assertion=assertion_from_lines(reader.assertion_lines) if reader.assertion_lines else None,
+        assertion=parse_assertion(reader.assertion_lines) if reader.assertion_lines else None,
         build=build,
         environment=Environment(
             os=reader.os,
@@ -251,7 +247,7 @@ def _operating_system(lines: Sequence[str], i: int) -> tuple[int, str | None]:
 
 def _assertion_block(lines: Sequence[str], i: int, first: str, r: _Reader) -> int:
     """Collect the (multi-line, LF-inside-CRLF) assertion text up to ``Fault address:``."""
-    collected = [first[len("Assertion message:") :]]
+    collected = [first]
     n = len(lines)
     while i < n:
         stripped = lines[i].strip()
@@ -503,115 +499,3 @@ def build_from_revision(text: str) -> Build:
         date=date_match.group(0) if date_match else None,
         raw=text,
     )
-
-
-def assertion_from_lines(lines: Sequence[str]) -> Assertion | None:
-    """Find and read an assertion message in ``lines``: AC's boxed banner or TC's plain form.
-
-    TC: ``<file>:<line> in <function> ASSERTION FAILED:`` / ``  <condition>`` / message and debug lines.
-    AC: ``# Location '<file>:<line>'``, ``# Function '…'``, ``# Condition '…'``, optional ``# Message '…'``
-    and ``# Debug info: '…'`` (spanning lines) inside a ``#----#`` box. None when neither is present.
-    """
-    for index, line in enumerate(lines):
-        stripped = line[:_FIELD_CHARS].strip()
-        if stripped.startswith("# Location"):
-            return _boxed_assertion(lines, index)
-        kind = next((k for k in _ASSERT_KINDS if stripped.rstrip(".:").endswith(" " + k)), None)
-        if kind is not None and " in " in stripped:
-            plain = _plain_assertion(lines, index, stripped, kind)
-            if plain is not None:
-                return plain
-    return None
-
-
-def _plain_assertion(lines: Sequence[str], index: int, head: str, kind: str) -> Assertion | None:
-    location_and_function = head.rstrip(".:")[: -len(kind) - 1]
-    location, sep, function = location_and_function.rpartition(" in ")
-    if not sep:
-        return None
-    file, line_no = _file_and_line(location)
-    if file is None:
-        return None
-    body = [line.rstrip() for line in lines[index + 1 : index + 2001]]
-    condition: str | None = None
-    if kind == "ASSERTION FAILED" and body and body[0].startswith("  "):
-        condition = body[0].strip() or None
-        body = body[1:]
-    while body and not body[-1].strip():
-        body.pop()
-    while body and not body[0].strip():
-        body.pop(0)
-    message = "\n".join(body).strip("\n") or None
-    return Assertion(
-        condition=condition,
-        file=file,
-        line=line_no,
-        function=function.strip() or None,
-        message=message,
-    )
-
-
-def _boxed_assertion(lines: Sequence[str], index: int) -> Assertion:
-    values: dict[str, str] = {}
-    key: str | None = None
-    buffer: list[str] = []
-
-    def finish() -> None:
-        if key is not None:
-            values[key] = _unquote("\n".join(buffer))
-
-    for line in lines[index : index + 2000]:
-        stripped = line[:_FIELD_CHARS].strip()
-        field_name = next((f for f in _BOX_FIELDS if stripped.startswith(f"# {f}")), None)
-        if field_name is not None:
-            finish()
-            key = field_name
-            value = stripped[len(f"# {field_name}") :].lstrip(":").strip()
-            buffer = [value]
-            if _closed(value):
-                finish()
-                key = None
-            continue
-        if stripped.startswith("#--") or stripped.startswith(">>"):
-            finish()
-            key = None
-            if stripped.startswith("#--") and "Location" in values:
-                break
-            continue
-        if key is not None:
-            buffer.append(line.rstrip())
-            if _closed(stripped):
-                finish()
-                key = None
-    finish()
-    file, line_no = _file_and_line(values.get("Location", ""))
-    message_parts = [values[k] for k in ("Message", "Debug info") if values.get(k)]
-    return Assertion(
-        condition=values.get("Condition") or None,
-        file=file,
-        line=line_no,
-        function=values.get("Function") or None,
-        message="\n".join(message_parts) or None,
-    )
-
-
-def _closed(value: str) -> bool:
-    return len(value) >= 2 and value.startswith("'") and value.endswith("'")
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if value.startswith("'"):
-        value = value[1:]
-    if value.endswith("'"):
-        value = value[:-1]
-    return value.strip()
-
-
-def _file_and_line(location: str) -> tuple[str | None, int | None]:
-    """``E:\\src\\Object.cpp:319`` (also ``Map.h: 853``) -> (path, line)."""
-    location = location.strip()
-    path, sep, number = location.rpartition(":")
-    if sep and number.strip().isdigit() and path.strip():
-        return path.strip(), int(number.strip())
-    return (location or None), None
