@@ -104,7 +104,7 @@ class RecordingRunner:
 
 
 def sc_output(name: str) -> str:
-    return (DEPLOY_FIXTURES / "sc" / name).read_text(encoding="utf-8")
+    return (DEPLOY_FIXTURES / "sc" / name).read_bytes().decode("utf-8")  # keep the CRLFs
 
 
 @dataclass

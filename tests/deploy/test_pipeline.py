@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.deploy.control import StopMethod, graceful_stop, make_commander
 from bot.deploy.pipeline import DeployMode, DeployStatus, deploy
 from bot.deploy.releases import read_record
-from tests.deploy.conftest import SOAP_ENV, RecordingReporter, Realm, ScriptBuilder, posix_only
+from tests.deploy.conftest import SOAP_ENV, Realm, RecordingReporter, ScriptBuilder, posix_only
 
 pytestmark = [posix_only]
 
