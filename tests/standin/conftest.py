@@ -1,0 +1,117 @@
+"""Fixtures for the stand-in: a running server, a PyGithub client on it, and real git clones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from github import Auth, Github
+
+from bot.standin import StandIn
+
+REPO = "acme/worldserver"
+TOKEN = "ghp_uploader_token"
+LOGIN = "uploader"
+
+
+class FakeClock:
+    """A clock the test moves by hand, so time-window behaviour is exercised without sleeping."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_client(api_url: str, token: str = TOKEN, **kwargs: object) -> Github:
+    return Github(
+        base_url=api_url,
+        auth=Auth.Token(token),
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Iterator[StandIn]:
+    with StandIn(tmp_path / "standin") as server:
+        server.add_repo(REPO, auto_init=True)
+        server.add_token(TOKEN, LOGIN)
+        yield server
+
+
+@pytest.fixture
+def gh(standin: StandIn) -> Github:
+    return make_client(standin.api_url)
+
+
+@pytest.fixture
+def http(standin: StandIn) -> Iterator[requests.Session]:
+    """A raw HTTP session for asserting on the wire (headers, exact bodies) rather than PyGithub objects."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {TOKEN}"
+    yield session
+    session.close()
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+    }
+    done = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+class Clone:
+    """A working clone of a stand-in repo, pushing to its bare path like a developer would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def commit(self, filename: str, text: str, message: str) -> str:
+        (self.path / filename).parent.mkdir(parents=True, exist_ok=True)
+        (self.path / filename).write_text(text, encoding="utf-8")
+        git(self.path, "add", filename)
+        git(self.path, "commit", "-q", "-m", message)
+        return git(self.path, "rev-parse", "HEAD")
+
+    def checkout(self, branch: str, *, new: bool = False, start: str | None = None) -> None:
+        args = ["checkout", "-q"] + (["-b", branch] if new else [branch])
+        if start is not None:
+            args.append(start)
+        git(self.path, *args)
+
+    def push(self, *refspecs: str, force: bool = False) -> None:
+        git(self.path, "push", "-q", *(["--force"] if force else []), "origin", *refspecs)
+
+    def fetch(self) -> None:
+        git(self.path, "fetch", "-q", "origin")
+
+
+@pytest.fixture
+def clone(standin: StandIn, tmp_path: Path) -> Clone:
+    bare = standin.repo_path(REPO)
+    target = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare), str(target))
+    return Clone(target)
