@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.crash.errors import CrashParseError
-from bot.crash.model import Crash, CrashReport, Decision, Format, TopFrame
+from bot.crash.model import Assertion, Crash, CrashReport, Decision, Format, TopFrame
+from bot.crash.normalize import normalize_function
 from bot.crash.rules import DEFAULT_RULES, KEEP, FrameView, Rule, RuleContext, apply_rules
 from bot.crash.signature import make_signature
 from bot.crash.sniff import parser_for, sniff
@@ -47,6 +48,26 @@ def parse_report(data: bytes | str, *, fmt: Format | None = None) -> CrashReport
     return report
 
 
+def _same_function(frame_name: str, assertion_function: str) -> bool:
+    """GCC's ``__FUNCTION__`` is unqualified (``GetMap``), MSVC's qualified (``WorldObject::GetMap``)."""
+    asserted = normalize_function(assertion_function)
+    return bool(asserted) and (frame_name == asserted or frame_name.endswith("::" + asserted))
+
+
+def _with_assertion_location(view: FrameView, assertion: Assertion | None) -> TopFrame:
+    """The frame as a TopFrame; a VS call-stack copy has no file, which the assertion supplies."""
+    frame = view.frame
+    if (
+        frame.file is None
+        and assertion is not None
+        and assertion.file
+        and assertion.function
+        and _same_function(view.name, assertion.function)
+    ):
+        return TopFrame(view.name, assertion.file, frame.line if frame.line is not None else assertion.line)
+    return TopFrame(view.name, frame.file, frame.line)
+
+
 def _top_frame(
     views: Sequence[FrameView], meaningful: Sequence[int], report: CrashReport
 ) -> tuple[TopFrame | None, Decision]:
@@ -55,7 +76,7 @@ def _top_frame(
     if kept and kept[0].name:
         first = kept[0]
         return (
-            TopFrame(first.name, first.frame.file, first.frame.line),
+            _with_assertion_location(first, report.assertion),
             Decision(rule, first.index, "top", f"#{first.index} {first.name}: first meaningful frame"),
         )
     symbolised = next((v for v in kept if v.name), None)
@@ -78,7 +99,7 @@ def _top_frame(
                 f"({above} unsymbolised frame(s) above it)",
             ),
         )
-    return None, Decision(rule, None, "none", "nothing is symbolised: no top frame")
+    return None, Decision(rule, None, "none", "no symbolised meaningful frame: no top frame")
 
 
 def analyse(report: CrashReport, *, rules: Sequence[Rule] | None = None) -> Crash:

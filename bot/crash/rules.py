@@ -38,6 +38,7 @@ class SigLists:
     os_frames: re.Pattern[str]
     os_modules: re.Pattern[str]
     include_dirs: re.Pattern[str]
+    idle: re.Pattern[str]
 
 
 def _read_list(name: str) -> list[str]:
@@ -73,6 +74,7 @@ def siglists() -> SigLists:
         os_frames=_alternation(_read_list("os_frames")),
         os_modules=_alternation(_read_list("os_modules"), flags=re.IGNORECASE),
         include_dirs=_alternation(_read_list("include_dirs"), flags=re.IGNORECASE),
+        idle=_alternation(_read_list("idle_frames")),
     )
 
 

@@ -11,7 +11,9 @@ Evidence, strongest first:
 4. crash-handler frames (``KiUserExceptionDispatcher``, ``WheatyExceptionReport::…``): the thread that
    ran the handler is the thread that crashed (real TC-master reports print an empty exception-context
    block and the crashing thread fifth);
-5. otherwise the first thread with frames, said to be a guess.
+5. when the report gives a fault location that no printed thread holds: no thread (the signature then
+   uses the fault's module+offset; guessing would pin the crash on an innocent thread);
+6. otherwise the first thread with frames that is not parked in a wait, said to be a guess.
 """
 
 from __future__ import annotations
@@ -137,11 +139,43 @@ def choose_crashing_thread(report: CrashReport) -> ThreadChoice:
                 Decision(RULE, None, "choose", f"thread {i} ran the crash handler ({name}){empty_note}"),
             )
 
-    first = non_empty[0]
+    if _has_fault_location(report):
+        # The report says where it faulted and no printed thread is there (truncated excerpt, or a TC-master
+        # report whose crashing thread was cut off): any guess would sign an innocent thread, and a wrong
+        # merge is worse than a split, so sign by the fault location instead.
+        return ThreadChoice(
+            None,
+            None,
+            Decision(
+                RULE,
+                None,
+                "none",
+                f"no printed thread holds the fault address and nothing else names one{empty_note}",
+            ),
+        )
+    busy = [i for i in non_empty if not _idle(threads[i], lists)]
+    first = (busy or non_empty)[0]
+    idle_note = f", {len(non_empty) - len(busy)} idle (waiting) thread(s) passed over" if busy else ""
     return ThreadChoice(
         first,
         None,
         Decision(
-            RULE, None, "choose", f"no evidence names the crashing thread; guessed thread {first}{empty_note}"
+            RULE,
+            None,
+            "choose",
+            f"no evidence names the crashing thread; guessed thread {first}{idle_note}{empty_note}",
         ),
     )
+
+
+def _has_fault_location(report: CrashReport) -> bool:
+    exc = report.exception
+    return exc is not None and (
+        _hex(exc.address) is not None or _section_offset(exc.module_offset) is not None
+    )
+
+
+def _idle(thread: Thread, lists: SigLists) -> bool:
+    """A thread parked in the kernel (its innermost frame is a wait/sleep/poll OS function)."""
+    name = FrameView.from_frame(0, thread.frames[0]).name
+    return bool(name and lists.idle.fullmatch(name))

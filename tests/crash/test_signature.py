@@ -169,7 +169,8 @@ def test_signature_unsymbolised_frames_use_module_relative_offsets() -> None:
         Frame(module="new_worldserver.exe", offset="0001:000000000015B4A8", address="0x00007ff7a69bc4a8"),
         Frame(module="new_worldserver.exe", offset="0001:00000000005034F2", address="0x00007ff7a6d644f2"),
     )
-    sig = sign(CrashReport(format=Format.WHEATY, threads=(Thread(frames=frames),), exception=AV))
+    exc = ExceptionInfo("C0000005", address="00007FF7A69BC4A8")
+    sig = sign(CrashReport(format=Format.WHEATY, threads=(Thread(frames=frames),), exception=exc))
     assert sig.text == "ACCESS_VIOLATION | new_worldserver.exe+1:15b4a8 | new_worldserver.exe+1:5034f2"
 
 

@@ -100,11 +100,25 @@ def test_choose_current_mark_used_when_report_names_no_thread() -> None:
     assert choose_crashing_thread(report).index == 1
 
 
-def test_choose_no_evidence_guesses_first_non_empty_and_says_so() -> None:
+def test_choose_no_evidence_guesses_first_busy_thread_and_says_so() -> None:
     report = CrashReport(format=Format.WHEATY, threads=(Thread(), IDLE, CLEAN))
     choice = choose_crashing_thread(report)
-    assert choice.index == 1
+    assert choice.index == 2
     assert "guess" in choice.decision.reason
+    assert "idle" in choice.decision.reason
+
+
+def test_choose_only_idle_threads_guesses_first() -> None:
+    report = CrashReport(format=Format.WHEATY, threads=(IDLE, IDLE))
+    assert choose_crashing_thread(report).index == 0
+
+
+def test_choose_fault_address_in_no_printed_thread_picks_none() -> None:
+    """moon-…-head5000: the crashing thread was cut off; signing the main thread would merge unrelated crashes."""
+    report = wheaty(Thread(), IDLE, CLEAN, address="00007FF600000000", crashing=None)
+    choice = choose_crashing_thread(report)
+    assert choice.index is None
+    assert "no printed thread holds the fault address" in choice.decision.reason
 
 
 def test_choose_no_frames_anywhere_is_none() -> None:
@@ -115,5 +129,5 @@ def test_choose_no_frames_anywhere_is_none() -> None:
 
 def test_choose_unparseable_addresses_are_ignored() -> None:
     thread = Thread(frames=(Frame(function="f", address="zz"),))
-    report = wheaty(thread, address="not-hex")
+    report = wheaty(thread, address="not-hex", crashing=None)
     assert choose_crashing_thread(report).index == 0
