@@ -131,6 +131,7 @@ def parse(lines: Sequence[str]) -> CrashReport:
     pending_key: str | None = None
     lm_module: str | None = None
     return_address: str | None = None
+    exception_site: Frame | None = None
 
     for raw in lines:
         line = raw[:_LINE_CHARS]
@@ -195,9 +196,12 @@ def parse(lines: Sequence[str]) -> CrashReport:
             name = stripped.partition("(")[2].rpartition(")")[0].strip()
             exception_name = exception_name or name or None
         elif stripped.startswith("ExceptionAddress:"):
-            address = _ADDRESS.match(stripped[len("ExceptionAddress:") :].strip())
+            value = stripped[len("ExceptionAddress:") :].strip()
+            address = _ADDRESS.match(value)
             if address is not None:
                 exception_address = _normalise_address(address.group("hex"))
+            symbol = value.partition("(")[2].rpartition(")")[0].strip()
+            exception_site = _call_site_frame(symbol, raw=symbol) if symbol else None
         elif stripped.startswith("(") and "code" in stripped:
             event = _EVENT.match(stripped)
             if event is not None:
@@ -232,7 +236,14 @@ def parse(lines: Sequence[str]) -> CrashReport:
 
     threads, notes = _threads(stacks, ip_symbols, images, fields)
     notes += notes_extra
-    exception = _exception(fields, exception_code, exception_name, exception_address, images)
+    exception = _exception(
+        fields,
+        code=exception_code,
+        name=exception_name,
+        address=exception_address,
+        images=images,
+        site=exception_site,
+    )
     build = build_from_dump_name(fields.get("FILE_IN_CAB") or dump_name or "")
     process = fields.get("PROCESS_NAME")
     if process and build.executable is None:
@@ -399,10 +410,12 @@ def _call_site_frame(text: str | None, *, raw: str) -> Frame | None:
 
 def _exception(
     fields: dict[str, str],
+    *,
     code: str | None,
     name: str | None,
     address: str | None,
     images: dict[str, str],
+    site: Frame | None,
 ) -> ExceptionInfo | None:
     for key in ("EXCEPTION_CODE_STR", "EXCEPTION_CODE", "ERROR_CODE"):
         if key in fields and code is None:
@@ -414,13 +427,13 @@ def _exception(
         text = described.partition(" - ")[2].strip()
         if text and "%" not in text:
             name = text
-    module: str | None = None
     faulting_ip = fields.get("FAULTING_IP")
-    if faulting_ip:
-        frame = _call_site_frame(faulting_ip, raw=faulting_ip)
-        if frame is not None and frame.module:
-            module = images.get(frame.module.lower(), frame.module)
-    return ExceptionInfo(code=code, name=name, address=address, module=module)
+    if site is None and faulting_ip:
+        site = _call_site_frame(faulting_ip, raw=faulting_ip)
+    module = images.get(site.module.lower(), site.module) if site and site.module else None
+    # ``module+0x1f1c7`` (no symbol): the module-relative offset, spelled like the frames' offsets.
+    module_offset = site.offset if site is not None and site.function is None else None
+    return ExceptionInfo(code=code, name=name, address=address, module=module, module_offset=module_offset)
 
 
 def _code(text: str) -> str | None:
