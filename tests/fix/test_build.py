@@ -1,0 +1,202 @@
+"""bot.fix.build: a real CMake + g++ build of a tiny two-file project, incremental rebuilds, timeouts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.config import FixSettings
+from bot.errors import ConfigError
+from bot.fix.build import (
+    BuildError,
+    Step,
+    build,
+    default_build_dir,
+    expand,
+    resolve_build_dir,
+    scrub_env,
+    user_cache_dir,
+)
+from bot.fix.diagnostics import Severity
+from tests.conftest import FIXTURES
+
+needs_toolchain = pytest.mark.skipif(
+    shutil.which("cmake") is None or shutil.which("g++") is None, reason="cmake and g++ are needed"
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    source = tmp_path / "checkout"
+    shutil.copytree(FIXTURES / "fix" / "tinyserver", source)
+    return source
+
+
+@pytest.fixture
+def settings() -> FixSettings:
+    return FixSettings(build_timeout_s=300.0)
+
+
+@pytest.mark.slow
+@needs_toolchain
+def test_build_clean_then_incremental_rebuild_only_recompiles_touched_file(
+    project: Path, tmp_path: Path, settings: FixSettings
+) -> None:
+    build_dir = tmp_path / "build"
+    first = build(project, settings, build_dir=build_dir)
+    assert first.ok, first.tail
+    assert first.failed_step is None and first.errors == ()
+    assert (build_dir / "worldserver").exists() or (build_dir / "worldserver.exe").exists()
+    log = first.log_path.read_text()
+    assert "-DCMAKE_BUILD_TYPE=RelWithDebInfo" in log
+    assert "worldserver.cpp" in log and "util.cpp" in log
+
+    util = project / "util.cpp"
+    util.write_text(util.read_text().replace("value * 2", "value + value"))
+    # make compares mtimes; make sure the edit is visibly newer than the object file
+    future = time.time() + 5
+    os.utime(util, (future, future))
+    second = build(project, settings, build_dir=build_dir)
+    assert second.ok, second.tail
+    log = second.log_path.read_text()
+    assert "cmake -S" not in log  # configure is skipped when nothing about it changed
+    assert "util.cpp.o" in log
+    assert "worldserver.cpp.o" not in log
+
+
+@pytest.mark.slow
+@needs_toolchain
+def test_build_compile_error_parsed_with_file_and_line(
+    project: Path, tmp_path: Path, settings: FixSettings
+) -> None:
+    (project / "util.cpp").write_text("int Twice(int value)\n{\n    return valu * 2;\n}\n")
+    result = build(project, settings, build_dir=tmp_path / "build")
+    assert not result.ok
+    assert result.failed_step is Step.BUILD and not result.timed_out
+    first = result.errors[0]
+    assert first.file == "util.cpp"  # made relative to the checkout
+    assert (first.line, first.column) == (3, 12)
+    assert "valu" in first.message
+    assert "valu" in result.tail
+    assert result.log_path.is_file()
+
+
+@pytest.mark.slow
+@needs_toolchain
+def test_build_runs_test_command_after_success(project: Path, tmp_path: Path, settings: FixSettings) -> None:
+    exe = "{build_dir}/worldserver"
+    ok = build(project, replace(settings, test_command=(exe,)), build_dir=tmp_path / "build")
+    assert ok.ok and ok.tests_ok is True
+    assert "42" in ok.log_path.read_text()
+    failing = replace(settings, test_command=(sys.executable, "-c", "raise SystemExit(3)"))
+    bad = build(project, failing, build_dir=tmp_path / "build")
+    assert not bad.ok and bad.failed_step is Step.TEST and bad.tests_ok is False
+
+
+def test_build_timeout_kills_process_tree(project: Path, tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    child = "import time; time.sleep(120)"
+    parent = (
+        "import subprocess, sys, time;"
+        f"p = subprocess.Popen([sys.executable, '-c', {child!r}]);"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid));"
+        "time.sleep(120)"
+    )
+    settings = FixSettings(build_command=(sys.executable, "-c", parent), build_timeout_s=2.0)
+    result = build(project, settings, build_dir=tmp_path / "build")
+    assert not result.ok
+    assert result.timed_out and result.failed_step is Step.BUILD
+    assert "timeout" in result.tail
+    child_pid = int(pid_file.read_text())
+    assert _gone(child_pid)
+
+
+def test_build_custom_command_without_configure_step(project: Path, tmp_path: Path) -> None:
+    settings = FixSettings(build_command=(sys.executable, "-c", "print('built {source}')"))
+    result = build(project, settings, build_dir=tmp_path / "b")
+    assert result.ok
+    assert f"built {project.resolve()}" in result.log_path.read_text()
+    assert "cmake" not in result.log_path.read_text()
+
+
+def test_build_missing_tool_raises_build_error(project: Path, tmp_path: Path) -> None:
+    settings = FixSettings(build_command=("definitely-not-a-compiler-xyz",))
+    with pytest.raises(BuildError, match="not found on PATH"):
+        build(project, settings, build_dir=tmp_path / "b")
+
+
+def test_build_secrets_not_passed_to_commands(project: Path, tmp_path: Path) -> None:
+    script = "import os; print('TOKEN=' + os.environ.get('CRASHBOT_TOKEN', 'absent'), 'KEEP=' + os.environ.get('KEEP_ME', ''))"
+    settings = FixSettings(build_command=(sys.executable, "-c", script))
+    env = {**os.environ, "CRASHBOT_TOKEN": "s3cret", "KEEP_ME": "yes"}
+    result = build(project, settings, build_dir=tmp_path / "b", env=env)
+    log = result.log_path.read_text()
+    assert "TOKEN=absent" in log and "KEEP=yes" in log
+
+
+def test_resolve_build_dir_inside_checkout_refused(project: Path) -> None:
+    with pytest.raises(ConfigError, match="inside the checkout"):
+        resolve_build_dir(FixSettings(build_dir=str(project / "build")), project)
+
+
+def test_default_build_dir_under_user_cache_and_per_checkout(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "LOCALAPPDATA": str(tmp_path / "cache")}
+    a = default_build_dir(tmp_path / "one" / "tc", env=env)
+    b = default_build_dir(tmp_path / "two" / "tc", env=env)
+    assert a != b and a.name.startswith("tc-") and b.name.startswith("tc-")
+    assert user_cache_dir(env) in a.parents
+
+
+def test_expand_only_known_placeholders() -> None:
+    assert expand(["-B", "{build_dir}", "{other}", "-D{source}"], build_dir="/b", source="/s") == [
+        "-B",
+        "/b",
+        "{other}",
+        "-D/s",
+    ]
+
+
+def test_scrub_env_drops_secrets_keeps_rest() -> None:
+    env = {
+        "PATH": "/bin",
+        "GITHUB_TOKEN": "x",
+        "ANTHROPIC_API_KEY": "k",
+        "CRASHBOT_SIGNING_KEY": "s",
+        "CC": "gcc",
+    }
+    assert scrub_env(env) == {"PATH": "/bin", "CC": "gcc"}
+
+
+def test_build_result_errors_property_filters_severity(project: Path, tmp_path: Path) -> None:
+    script = "print('a.cpp:1:1: warning: w'); print('a.cpp:2:1: error: e'); raise SystemExit(1)"
+    result = build(
+        project, FixSettings(build_command=(sys.executable, "-c", script)), build_dir=tmp_path / "b"
+    )
+    assert [d.severity for d in result.diagnostics] == [Severity.ERROR, Severity.WARNING]
+    assert len(result.errors) == 1
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited; a killed process can take a moment to be reaped by init."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split()[2] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
