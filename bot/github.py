@@ -682,7 +682,11 @@ class GitHubClient:
         return RepoInfo.from_json(self._get(self._prefix, what=f"read repository {self.repo}"))
 
     def whoami(self) -> str:
-        """The login this client acts as (``<app-slug>[bot]`` for a GitHub App); cached."""
+        """The login this client acts as (``<app-slug>[bot]`` for a GitHub App); cached.
+
+        Empty when GitHub won't say: an installation token handed in as a plain token (as
+        ``actions/create-github-app-token`` does) gets 403 from ``GET /user``.
+        """
         if self._login is not None:
             return self._login
         if self._app_auth is not None:
@@ -695,7 +699,10 @@ class GitHubClient:
                 raise Unavailable(f"read the GitHub App: cannot reach GitHub ({type(e).__name__})") from e
             self._login = f"{data.get('slug', '')}[bot]"
         else:
-            self._login = _login(self._get("/user", what="read the authenticated user"))
+            try:
+                self._login = _login(self._get("/user", what="read the authenticated user"))
+            except Forbidden:
+                self._login = ""
         return self._login
 
     def collaborator_permission(self, login: str) -> str:
@@ -923,15 +930,25 @@ class GitHubClient:
         )
         return Comment.from_json(data)
 
-    def upsert_comment(self, number: int, marker: str, body: str) -> tuple[Comment, bool]:
+    def upsert_comment(
+        self, number: int, marker: str, body: str, *, author: str | None = None
+    ) -> tuple[Comment, bool]:
         """Edit our comment on ``number`` that carries ``<!-- marker -->`` (the latest one), else create
-        it; returns (comment, created). ``body`` gets the marker line prepended when it lacks it."""
+        it; returns (comment, created). ``body`` gets the marker line prepended when it lacks it.
+
+        "Our" means written by ``author`` (default :meth:`whoami`); when that is unknown, by any bot
+        account, so a human who pastes the marker never has their comment taken over.
+        """
         tag = f"<!-- {marker} -->"
         text = body if tag in body else f"{tag}\n{body}"
-        me = self.whoami()
-        ours = [c for c in self.list_comments(number) if tag in c.body and (not me or c.author == me)]
-        if ours:
-            current = ours[-1]
+        me = author if author is not None else self.whoami()
+
+        def ours(c: Comment) -> bool:
+            return tag in c.body and (c.author == me if me else c.author.endswith("[bot]"))
+
+        mine = [c for c in self.list_comments(number) if ours(c)]
+        if mine:
+            current = mine[-1]
             if current.body == text:
                 return current, False
             return self.edit_comment(current.id, text), False
