@@ -10,14 +10,23 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from bot.deploy.control import Clock, ServerControl, ServerState, Sleep
+from bot.deploy.control import Clock, ServerState, Sleep
 from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 MAX_READ_BYTES = 1024 * 1024  # per poll; a server printing faster than this is still caught up later
 KEPT_LINES = 5  # the last log lines quoted when the server dies, so the reason is readable
+
+
+class Watched(Protocol):
+    """What the health check needs of a server backend (every ``ServerControl`` is one)."""
+
+    def status(self) -> ServerState: ...
+
+    def pid(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ def compile_ready(regex: str) -> re.Pattern[str]:
 
 
 def wait_healthy(
-    control: ServerControl,
+    control: Watched,
     *,
     log: LogCursor | None,
     ready_regex: str,

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -20,10 +21,17 @@ from bot.deploy.process import ProcessControl
 from bot.deploy.releases import Releases
 from bot.deploy.shell import CommandResult
 
+T = TypeVar("T")
 DEPLOY_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "deploy"
 FAKE_SERVER = DEPLOY_FIXTURES / "fake_worldserver.py"
 SOAP_ENV = {"CRASHBOT_SOAP_USER": "deployer", "CRASHBOT_SOAP_PASSWORD": "s3cret"}
 posix_only = pytest.mark.skipif(os.name == "nt", reason="runs the fake server through a shebang")
+
+
+def must(value: T | None) -> T:
+    """``value``, asserting it is there (keeps the type checker and the reader on the same page)."""
+    assert value is not None
+    return value
 
 
 def free_port() -> int:

@@ -10,9 +10,11 @@ import pytest
 
 from bot.config import DeploySettings
 from bot.deploy.control import (
+    CommandChannel,
     ServerState,
     StopMethod,
     StopOutcome,
+    StopReport,
     graceful_stop,
     make_commander,
     make_control,
@@ -95,13 +97,15 @@ class RefusingChannel:
         raise ControlUnavailable("SOAP endpoint http://127.0.0.1:7878/ is not reachable (connection refused)")
 
 
-def stop(server: FakeServer, commander=None, settings: DeploySettings = SETTINGS):
+def stop(
+    server: FakeServer, commander: CommandChannel | None = None, settings: DeploySettings = SETTINGS
+) -> StopReport:
     return graceful_stop(
         server, commander, settings, clock=server.clock, sleep=server.clock.sleep, poll_s=1.0
     )
 
 
-def test_graceful_stop_server_obeying_shutdown_command_is_not_signalled():
+def test_graceful_stop_server_obeying_shutdown_command_is_not_signalled() -> None:
     server = FakeServer(FakeClock())
     report = stop(server, commander=server)
     assert report.method is StopMethod.SOAP and not report.forced
@@ -109,13 +113,13 @@ def test_graceful_stop_server_obeying_shutdown_command_is_not_signalled():
     assert report.duration_s == pytest.approx(35.0)
 
 
-def test_graceful_stop_ra_channel_reports_ra():
+def test_graceful_stop_ra_channel_reports_ra() -> None:
     server = FakeServer(FakeClock())
     report = stop(server, commander=server, settings=dataclasses.replace(SETTINGS, control="ra"))
     assert report.method is StopMethod.RA
 
 
-def test_graceful_stop_unreachable_channel_falls_back_to_backend_stop_and_notes_it():
+def test_graceful_stop_unreachable_channel_falls_back_to_backend_stop_and_notes_it() -> None:
     server = FakeServer(FakeClock())
     report = stop(server, commander=RefusingChannel())
     assert report.method is StopMethod.SIGNAL and not report.forced
@@ -124,7 +128,7 @@ def test_graceful_stop_unreachable_channel_falls_back_to_backend_stop_and_notes_
     assert server.calls == ["stop 60"]
 
 
-def test_graceful_stop_ignored_command_waits_delay_plus_timeout_before_backend_stop():
+def test_graceful_stop_ignored_command_waits_delay_plus_timeout_before_backend_stop() -> None:
     server = FakeServer(FakeClock(), obeys_command=False)
     report = stop(server, commander=server)
     assert report.method is StopMethod.SIGNAL
@@ -132,7 +136,7 @@ def test_graceful_stop_ignored_command_waits_delay_plus_timeout_before_backend_s
     assert report.duration_s == pytest.approx(90.0)  # 30 s countdown + 60 s stop_timeout_s
 
 
-def test_graceful_stop_kills_only_as_last_resort_and_reports_forced():
+def test_graceful_stop_kills_only_as_last_resort_and_reports_forced() -> None:
     server = FakeServer(FakeClock(), obeys_command=False, obeys_stop=False)
     report = stop(server, commander=server)
     assert report.method is StopMethod.KILL and report.forced
@@ -140,20 +144,20 @@ def test_graceful_stop_kills_only_as_last_resort_and_reports_forced():
     assert any("did not stop the server within 60s" in n for n in report.notes)
 
 
-def test_graceful_stop_server_surviving_kill_raises():
+def test_graceful_stop_server_surviving_kill_raises() -> None:
     server = FakeServer(FakeClock(), obeys_command=False, obeys_stop=False, dies_on_kill=False)
     with pytest.raises(ServerControlError, match="still running after a kill"):
         stop(server, commander=server)
 
 
-def test_graceful_stop_already_stopped_sends_nothing():
+def test_graceful_stop_already_stopped_sends_nothing() -> None:
     clock = FakeClock()
     server = FakeServer(clock, stop_at=clock())
     report = stop(server, commander=server)
     assert report.method is StopMethod.NOT_RUNNING and server.calls == []
 
 
-def test_graceful_stop_without_channel_notes_that_players_got_no_warning():
+def test_graceful_stop_without_channel_notes_that_players_got_no_warning() -> None:
     server = FakeServer(FakeClock())
     report = stop(server, commander=None, settings=dataclasses.replace(SETTINGS, control="none"))
     assert report.method is StopMethod.SIGNAL
@@ -168,7 +172,7 @@ def test_graceful_stop_without_channel_notes_that_players_got_no_warning():
         (5, "  two\nlines  ", "server shutdown 5 two lines"),
     ],
 )
-def test_shutdown_command_formats(delay: int, reason: str, expected: str):
+def test_shutdown_command_formats(delay: int, reason: str, expected: str) -> None:
     assert shutdown_command(delay, reason) == expected
 
 
@@ -180,29 +184,29 @@ def test_shutdown_command_formats(delay: int, reason: str, expected: str):
         (60, "x" * 201, "under 200"),
     ],
 )
-def test_shutdown_command_rejects_what_the_server_would_misread(delay: int, reason: str, match: str):
+def test_shutdown_command_rejects_what_the_server_would_misread(delay: int, reason: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         shutdown_command(delay, reason)
 
 
-def test_make_commander_soap_reads_credentials_from_the_named_env_vars():
+def test_make_commander_soap_reads_credentials_from_the_named_env_vars() -> None:
     channel = make_commander(SETTINGS, {"CRASHBOT_SOAP_USER": "gm", "CRASHBOT_SOAP_PASSWORD": "pw"})
     assert isinstance(channel, SoapClient)
     assert channel.url == "http://127.0.0.1:7878/" and channel.urn == "urn:TC"
 
 
-def test_make_commander_ra_builds_an_ra_client():
+def test_make_commander_ra_builds_an_ra_client() -> None:
     settings = dataclasses.replace(SETTINGS, control="ra")
     channel = make_commander(settings, {"CRASHBOT_RA_USER": "gm", "CRASHBOT_RA_PASSWORD": "pw"})
     assert isinstance(channel, RaClient) and channel.port == 3443
 
 
-def test_make_commander_missing_secret_names_the_env_var():
+def test_make_commander_missing_secret_names_the_env_var() -> None:
     with pytest.raises(ConfigError, match="set CRASHBOT_SOAP_PASSWORD"):
         make_commander(SETTINGS, {"CRASHBOT_SOAP_USER": "gm"})
 
 
-def test_make_commander_none_and_unknown():
+def test_make_commander_none_and_unknown() -> None:
     assert make_commander(dataclasses.replace(SETTINGS, control="none"), {}) is None
     with pytest.raises(ConfigError, match="not one of soap, ra, none"):
         make_commander(dataclasses.replace(SETTINGS, control="telnet"), {})
@@ -212,13 +216,13 @@ def test_make_commander_none_and_unknown():
     ("backend", "kind"),
     [("process", ProcessControl), ("systemd", SystemdControl), ("windows-service", WindowsServiceControl)],
 )
-def test_make_control_picks_the_configured_backend(tmp_path: Path, backend: str, kind: type):
+def test_make_control_picks_the_configured_backend(tmp_path: Path, backend: str, kind: type) -> None:
     control = make_control(
         dataclasses.replace(SETTINGS, backend=backend), releases=Releases(tmp_path), runner=RecordingRunner()
     )
     assert isinstance(control, kind)
 
 
-def test_make_control_unknown_backend_is_a_config_error(tmp_path: Path):
+def test_make_control_unknown_backend_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"deploy\.backend 'docker'"):
         make_control(dataclasses.replace(SETTINGS, backend="docker"), releases=Releases(tmp_path))

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -87,64 +88,64 @@ def ra_server() -> Iterator[RaServer]:
     listener.close()
 
 
-def client(port: int, password: str = "s3cret", **kw) -> RaClient:
+def client(port: int, password: str = "s3cret", **kw: Any) -> RaClient:
     return RaClient("127.0.0.1", port, "deployer", password, timeout=kw.pop("timeout", 5.0), **kw)
 
 
-def test_ra_execute_good_login_returns_output_and_quits(ra_server: RaServer):
+def test_ra_execute_good_login_returns_output_and_quits(ra_server: RaServer) -> None:
     output = client(ra_server.port).execute("server shutdown 60 Deploy")
     assert output == "Server shutdown in 60s\r\nsecond line"
     time.sleep(0.05)
     assert ra_server.lines == ["deployer", "s3cret", "server shutdown 60 Deploy", "quit"]
 
 
-def test_ra_execute_bad_password_raises_auth_error(ra_server: RaServer):
+def test_ra_execute_bad_password_raises_auth_error(ra_server: RaServer) -> None:
     with pytest.raises(RaAuthError, match=r"Authentication failed.*GM level.*Ra.MinLevel"):
         client(ra_server.port, password="wrong").execute("server info")
 
 
-def test_ra_execute_server_closing_after_command_returns_collected_output(ra_server: RaServer):
+def test_ra_execute_server_closing_after_command_returns_collected_output(ra_server: RaServer) -> None:
     ra_server.close_after_command = True  # what `server exit` or a finished shutdown does
     assert client(ra_server.port).execute("server exit") == "Server shutdown in 60s\r\nsecond line"
 
 
-def test_ra_execute_custom_prompt_regex_for_mangos(ra_server: RaServer):
+def test_ra_execute_custom_prompt_regex_for_mangos(ra_server: RaServer) -> None:
     ra_server.prompt = b"mangos>"
     assert client(ra_server.port, prompt_regex=r"mangos>\s*$").execute("x").startswith("Server shutdown")
 
 
-def test_ra_execute_connection_refused_raises_control_unavailable():
+def test_ra_execute_connection_refused_raises_control_unavailable() -> None:
     with pytest.raises(ControlUnavailable, match=r"Ra\.Enable"):
         client(free_port()).execute("server info")
 
 
-def test_ra_execute_silent_server_times_out(ra_server: RaServer):
+def test_ra_execute_silent_server_times_out(ra_server: RaServer) -> None:
     ra_server.silent = True
     with pytest.raises(ControlUnavailable, match="timed out waiting for the 'Username:' prompt"):
         client(ra_server.port, timeout=0.3).execute("server info")
 
 
-def test_ra_execute_multiline_command_is_refused_before_connecting():
+def test_ra_execute_multiline_command_is_refused_before_connecting() -> None:
     with pytest.raises(ControlError, match="one command at a time"):
         client(1).execute("server info\r\nserver exit")
 
 
-def test_ra_client_bad_prompt_regex_raises_control_error():
+def test_ra_client_bad_prompt_regex_raises_control_error() -> None:
     with pytest.raises(ControlError, match="prompt_regex"):
         client(1, prompt_regex="(")
 
 
 class TestTelnetFilter:
-    def test_plain_bytes_pass_through(self):
+    def test_plain_bytes_pass_through(self) -> None:
         assert TelnetFilter().feed(b"Username: ") == b"Username: "
 
-    def test_negotiation_split_across_reads_is_removed(self):
+    def test_negotiation_split_across_reads_is_removed(self) -> None:
         f = TelnetFilter()
         data = IAC_NEGOTIATION + b"User"
         assert b"".join(f.feed(data[i : i + 1]) for i in range(len(data))) == b"User"
 
-    def test_escaped_iac_is_a_literal_ff_byte(self):
+    def test_escaped_iac_is_a_literal_ff_byte(self) -> None:
         assert TelnetFilter().feed(b"a\xff\xffb") == b"a\xffb"
 
-    def test_subnegotiation_payload_is_dropped(self):
+    def test_subnegotiation_payload_is_dropped(self) -> None:
         assert TelnetFilter().feed(b"x\xff\xfa\x18\x01abc\xff\xf0y") == b"xy"

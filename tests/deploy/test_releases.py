@@ -11,6 +11,7 @@ import pytest
 
 from bot.deploy.errors import ReleaseError
 from bot.deploy.releases import Releases, read_record, rename_switch
+from tests.deploy.conftest import must
 
 SHA1, SHA2, SHA3, SHA4 = "1" * 40, "2" * 40, "3" * 40, "4" * 40
 posix_links = pytest.mark.skipif(os.name == "nt", reason="symlinks need a privilege on Windows")
@@ -50,7 +51,7 @@ def releases(tmp_path: Path) -> Releases:
 PATTERNS = ("worldserver", "worldserver.exe", "*.dll", "*.pdb", "lua_scripts")
 
 
-def test_create_copies_only_artifact_patterns_into_a_named_release(releases: Releases, build: Path):
+def test_create_copies_only_artifact_patterns_into_a_named_release(releases: Releases, build: Path) -> None:
     release = releases.create(SHA1, build, PATTERNS, executable="worldserver")
     assert release.name == "20250301T120100Z-111111111111"
     names = sorted(p.relative_to(release.path).as_posix() for p in release.path.rglob("*"))
@@ -67,7 +68,9 @@ def test_create_copies_only_artifact_patterns_into_a_named_release(releases: Rel
     assert release.sha == SHA1
 
 
-def test_create_without_the_executable_fails_and_leaves_nothing_behind(releases: Releases, build: Path):
+def test_create_without_the_executable_fails_and_leaves_nothing_behind(
+    releases: Releases, build: Path
+) -> None:
     (build / "worldserver").unlink()
     with pytest.raises(ReleaseError, match="no executable 'worldserver'"):
         releases.create(SHA1, build, PATTERNS, executable="worldserver")
@@ -75,17 +78,19 @@ def test_create_without_the_executable_fails_and_leaves_nothing_behind(releases:
 
 
 @pytest.mark.parametrize("pattern", ["../secrets/*", "/etc/passwd", " "])
-def test_create_rejects_patterns_outside_the_build_output(releases: Releases, build: Path, pattern: str):
+def test_create_rejects_patterns_outside_the_build_output(
+    releases: Releases, build: Path, pattern: str
+) -> None:
     with pytest.raises(ReleaseError, match="must be relative"):
         releases.create(SHA1, build, (pattern,), executable="worldserver")
 
 
-def test_create_rejects_a_non_sha(releases: Releases, build: Path):
+def test_create_rejects_a_non_sha(releases: Releases, build: Path) -> None:
     with pytest.raises(ReleaseError, match="not a hex sha"):
         releases.create("main; rm -rf /", build, PATTERNS, executable="worldserver")
 
 
-def test_create_same_second_twice_gets_distinct_names(tmp_path: Path, build: Path):
+def test_create_same_second_twice_gets_distinct_names(tmp_path: Path, build: Path) -> None:
     fixed = datetime(2025, 3, 1, tzinfo=UTC)
     releases = Releases(tmp_path / "i", now=lambda: fixed)
     a = releases.create(SHA1, build, PATTERNS, executable="worldserver")
@@ -95,20 +100,20 @@ def test_create_same_second_twice_gets_distinct_names(tmp_path: Path, build: Pat
 
 
 @posix_links
-def test_activate_points_current_at_the_release_and_records_it(releases: Releases, build: Path):
+def test_activate_points_current_at_the_release_and_records_it(releases: Releases, build: Path) -> None:
     release = releases.create(SHA1, build, PATTERNS, executable="worldserver")
     assert releases.live() is None
     releases.activate(release, realm="eu-1")
     assert releases.live() == release
     assert os.readlink(releases.link) == f"releases/{release.name}"  # relative: the install dir can move
     assert (releases.link / "worldserver").read_text() == "exe"
-    record = read_record(releases.install_dir)
+    record = must(read_record(releases.install_dir))
     assert (record.release, record.sha, record.realm, record.action) == (release.name, SHA1, "eu-1", "deploy")
     assert (releases.install_dir / "worldserver.conf").read_text() == "config"
 
 
 @posix_links
-def test_activate_replaces_the_link_without_leaving_temporaries(releases: Releases, build: Path):
+def test_activate_replaces_the_link_without_leaving_temporaries(releases: Releases, build: Path) -> None:
     one = releases.create(SHA1, build, PATTERNS, executable="worldserver")
     two = releases.create(SHA2, build, PATTERNS, executable="worldserver")
     releases.activate(one)
@@ -123,7 +128,7 @@ def test_activate_replaces_the_link_without_leaving_temporaries(releases: Releas
 
 
 @posix_links
-def test_previous_is_the_last_release_live_before_the_live_one(releases: Releases, build: Path):
+def test_previous_is_the_last_release_live_before_the_live_one(releases: Releases, build: Path) -> None:
     one, two, three = (
         releases.create(s, build, PATTERNS, executable="worldserver") for s in (SHA1, SHA2, SHA3)
     )
@@ -135,7 +140,7 @@ def test_previous_is_the_last_release_live_before_the_live_one(releases: Release
 
 
 @posix_links
-def test_previous_after_a_rollback_never_returns_the_failed_release(releases: Releases, build: Path):
+def test_previous_after_a_rollback_never_returns_the_failed_release(releases: Releases, build: Path) -> None:
     one, two = (releases.create(s, build, PATTERNS, executable="worldserver") for s in (SHA1, SHA2))
     releases.activate(one)
     releases.activate(two)
@@ -143,11 +148,11 @@ def test_previous_after_a_rollback_never_returns_the_failed_release(releases: Re
     releases.activate(one, action="rollback")
     assert releases.live() == one
     assert releases.previous() is None  # the only other release failed
-    assert releases.get(two.name).failed
+    assert must(releases.get(two.name)).failed
 
 
 @posix_links
-def test_prune_keeps_newest_plus_live_and_previous(releases: Releases, build: Path):
+def test_prune_keeps_newest_plus_live_and_previous(releases: Releases, build: Path) -> None:
     made = [releases.create(s, build, PATTERNS, executable="worldserver") for s in (SHA1, SHA2, SHA3, SHA4)]
     releases.activate(made[0])
     releases.activate(made[1])  # live = 2nd oldest, previous = oldest
@@ -161,20 +166,20 @@ def test_prune_keeps_newest_plus_live_and_previous(releases: Releases, build: Pa
     assert (releases.install_dir / "worldserver.conf").read_text() == "config"
 
 
-def test_prune_keep_zero_is_refused(releases: Releases):
+def test_prune_keep_zero_is_refused(releases: Releases) -> None:
     with pytest.raises(ReleaseError, match=">= 1"):
         releases.prune(keep=0)
 
 
 @posix_links
-def test_live_with_a_foreign_current_directory_says_what_to_do(releases: Releases):
+def test_live_with_a_foreign_current_directory_says_what_to_do(releases: Releases) -> None:
     releases.link.mkdir()
     with pytest.raises(ReleaseError, match="not a link crashbot made"):
         releases.live()
 
 
 @posix_links
-def test_rename_switch_used_for_windows_junctions_swaps_and_cleans_up(tmp_path: Path):
+def test_rename_switch_used_for_windows_junctions_swaps_and_cleans_up(tmp_path: Path) -> None:
     """Windows cannot os.replace over a directory link; the two-rename switch is exercised with symlinks."""
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
@@ -187,7 +192,7 @@ def test_rename_switch_used_for_windows_junctions_swaps_and_cleans_up(tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "current"]
 
 
-def test_read_record_of_a_fresh_install_is_none(tmp_path: Path):
+def test_read_record_of_a_fresh_install_is_none(tmp_path: Path) -> None:
     assert read_record(tmp_path) is None
     (tmp_path / "deployed.json").write_text("{not json")
     assert read_record(tmp_path) is None

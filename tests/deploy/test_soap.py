@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -67,13 +68,13 @@ def soap_server() -> Iterator[SoapServer]:
     server.server_close()
 
 
-def client(port: int, **kw) -> SoapClient:
+def client(port: int, **kw: Any) -> SoapClient:
     return SoapClient(
         "127.0.0.1", port, "deployer", "s3cret", timeout=5.0, credentials_hint="env vars U/P", **kw
     )
 
 
-def test_soap_execute_good_credentials_returns_result_text(soap_server: SoapServer):
+def test_soap_execute_good_credentials_returns_result_text(soap_server: SoapServer) -> None:
     soap_server.answer = (200, RESULT.format("Server shutdown in 60s &amp; counting"))
     assert client(soap_server.port).execute("server shutdown 60 Fix <1> & more") == (
         "Server shutdown in 60s & counting"
@@ -87,24 +88,24 @@ def test_soap_execute_good_credentials_returns_result_text(soap_server: SoapServ
     )
 
 
-def test_soap_execute_uses_configured_urn(soap_server: SoapServer):
+def test_soap_execute_uses_configured_urn(soap_server: SoapServer) -> None:
     client(soap_server.port, urn="urn:AC").execute("server info")
     assert 'xmlns:ns1="urn:AC"' in soap_server.requests[0]["body"]
 
 
-def test_soap_execute_http_401_raises_auth_error_naming_the_env_vars(soap_server: SoapServer):
+def test_soap_execute_http_401_raises_auth_error_naming_the_env_vars(soap_server: SoapServer) -> None:
     soap_server.answer = (401, "")
     with pytest.raises(SoapAuthError, match=r"SOAP login refused.*env vars U/P.*GM level 3\+"):
         client(soap_server.port).execute("server info")
 
 
-def test_soap_execute_http_403_raises_auth_error_about_gm_level(soap_server: SoapServer):
+def test_soap_execute_http_403_raises_auth_error_about_gm_level(soap_server: SoapServer) -> None:
     soap_server.answer = (403, "")
     with pytest.raises(SoapAuthError, match="below GM level 3"):
         client(soap_server.port).execute("server info")
 
 
-def test_soap_execute_fault_raises_soap_fault_with_server_text(soap_server: SoapServer):
+def test_soap_execute_fault_raises_soap_fault_with_server_text(soap_server: SoapServer) -> None:
     soap_server.answer = (500, FAULT.format("There is no such command."))
     with pytest.raises(SoapFault) as info:
         client(soap_server.port).execute("server shutdwn 5")
@@ -112,30 +113,30 @@ def test_soap_execute_fault_raises_soap_fault_with_server_text(soap_server: Soap
     assert "server shutdwn 5" in str(info.value)
 
 
-def test_soap_execute_connection_refused_raises_control_unavailable():
+def test_soap_execute_connection_refused_raises_control_unavailable() -> None:
     with pytest.raises(ControlUnavailable, match=r"not reachable \(connection refused\).*SOAP.Enabled"):
         client(free_port()).execute("server info")
 
 
-def test_soap_execute_doctype_in_response_is_refused(soap_server: SoapServer):
+def test_soap_execute_doctype_in_response_is_refused(soap_server: SoapServer) -> None:
     soap_server.answer = (200, BOMB)
     with pytest.raises(ControlError, match="DOCTYPE"):
         client(soap_server.port).execute("server info")
 
 
-def test_soap_execute_response_without_result_points_at_the_urn(soap_server: SoapServer):
+def test_soap_execute_response_without_result_points_at_the_urn(soap_server: SoapServer) -> None:
     soap_server.answer = (200, "<a><b>hello</b></a>")
     with pytest.raises(ControlError, match="urn:AC"):
         client(soap_server.port).execute("server info")
 
 
-def test_soap_execute_non_xml_response_raises_control_error(soap_server: SoapServer):
+def test_soap_execute_non_xml_response_raises_control_error(soap_server: SoapServer) -> None:
     soap_server.answer = (200, "<html><body>nginx")
     with pytest.raises(ControlError, match="unusable body"):
         client(soap_server.port).execute("server info")
 
 
-def test_soap_repr_hides_the_password():
+def test_soap_repr_hides_the_password() -> None:
     assert "s3cret" not in repr(client(1))
 
 
@@ -147,11 +148,11 @@ def test_soap_repr_hides_the_password():
         (FAULT.format("bad"), None, "bad"),
     ],
 )
-def test_parse_response_extracts_result_or_fault(body: str, result: str | None, fault: str | None):
+def test_parse_response_extracts_result_or_fault(body: str, result: str | None, fault: str | None) -> None:
     parsed = parse_response(body.encode())
     assert (parsed.result, parsed.faultstring) == (result, fault)
 
 
-def test_parse_response_rejects_entity_declarations():
+def test_parse_response_rejects_entity_declarations() -> None:
     with pytest.raises(UnsafeXmlError):
         parse_response(BOMB.encode())

@@ -23,20 +23,20 @@ IS_ACTIVE = ("systemctl", "is-active", "worldserver")
         ("", 4, ServerState.UNKNOWN),
     ],
 )
-def test_systemd_status_maps_is_active_words(word: str, code: int, state: ServerState):
+def test_systemd_status_maps_is_active_words(word: str, code: int, state: ServerState) -> None:
     runner = RecordingRunner()
     runner.add(IS_ACTIVE, word + "\n", returncode=code)
     assert SystemdControl("worldserver", runner=runner).status() is state
     assert runner.calls == [IS_ACTIVE]
 
 
-def test_systemd_user_units_pass_user_flag():
+def test_systemd_user_units_pass_user_flag() -> None:
     runner = RecordingRunner()
     runner.add(("systemctl", "--user", "is-active", "worldserver"), "active\n")
     assert SystemdControl("worldserver", user=True, runner=runner).status() is ServerState.RUNNING
 
 
-def test_systemd_pid_reads_main_pid_and_zero_means_none():
+def test_systemd_pid_reads_main_pid_and_zero_means_none() -> None:
     runner = RecordingRunner()
     show = ("systemctl", "show", "--property=MainPID", "--value", "worldserver")
     runner.add(show, "4711\n")
@@ -46,7 +46,7 @@ def test_systemd_pid_reads_main_pid_and_zero_means_none():
     assert control.pid() is None
 
 
-def test_systemd_stop_runs_stop_then_checks_it_is_inactive():
+def test_systemd_stop_runs_stop_then_checks_it_is_inactive() -> None:
     runner = RecordingRunner()
     runner.add(("systemctl", "stop", "worldserver"), "")
     runner.add(IS_ACTIVE, "inactive\n", returncode=3)
@@ -55,14 +55,14 @@ def test_systemd_stop_runs_stop_then_checks_it_is_inactive():
     assert runner.calls == [("systemctl", "stop", "worldserver"), IS_ACTIVE]
 
 
-def test_systemd_stop_timing_out_is_not_stopped():
+def test_systemd_stop_timing_out_is_not_stopped() -> None:
     runner = RecordingRunner()
     runner.add(("systemctl", "stop", "worldserver"), "", returncode=None)
     outcome = SystemdControl("worldserver", runner=runner).stop(1.0)
     assert not outcome.stopped and "timed out" in outcome.detail
 
 
-def test_systemd_polkit_refusal_raises_access_denied_with_the_way_out():
+def test_systemd_polkit_refusal_raises_access_denied_with_the_way_out() -> None:
     runner = RecordingRunner()
     runner.add(
         ("systemctl", "stop", "worldserver"),
@@ -75,7 +75,7 @@ def test_systemd_polkit_refusal_raises_access_denied_with_the_way_out():
         SystemdControl("worldserver", runner=runner).stop(5.0)
 
 
-def test_systemd_start_failure_points_at_the_journal():
+def test_systemd_start_failure_points_at_the_journal() -> None:
     runner = RecordingRunner()
     runner.add(
         ("systemctl", "start", "worldserver"),
@@ -87,13 +87,13 @@ def test_systemd_start_failure_points_at_the_journal():
         SystemdControl("worldserver", runner=runner).start()
 
 
-def test_systemd_kill_sends_sigkill_through_systemctl():
+def test_systemd_kill_sends_sigkill_through_systemctl() -> None:
     runner = RecordingRunner()
     runner.add(("systemctl", "kill", "--signal=SIGKILL", "worldserver"), "")
     SystemdControl("worldserver", runner=runner).kill()
     assert runner.calls == [("systemctl", "kill", "--signal=SIGKILL", "worldserver")]
 
 
-def test_systemd_rejects_an_option_as_unit_name():
+def test_systemd_rejects_an_option_as_unit_name() -> None:
     with pytest.raises(ServerControlError):
         SystemdControl("--all", runner=RecordingRunner())

@@ -32,11 +32,11 @@ def service(runner: RecordingRunner) -> WindowsServiceControl:
         ("access_denied.txt", ServerState.UNKNOWN),
     ],
 )
-def test_parse_state_reads_the_numeric_state(fixture: str, state: ServerState):
+def test_parse_state_reads_the_numeric_state(fixture: str, state: ServerState) -> None:
     assert parse_state(sc_output(fixture)) is state
 
 
-def test_winservice_status_and_pid_run_queryex():
+def test_winservice_status_and_pid_run_queryex() -> None:
     runner = RecordingRunner()
     runner.add(QUERY, sc_output("queryex_running.txt"))
     control = service(runner)
@@ -45,13 +45,13 @@ def test_winservice_status_and_pid_run_queryex():
     assert runner.calls == [QUERY, QUERY]
 
 
-def test_winservice_pid_of_stopped_service_is_none():
+def test_winservice_pid_of_stopped_service_is_none() -> None:
     runner = RecordingRunner()
     runner.add(QUERY, sc_output("queryex_stopped.txt"))
     assert service(runner).pid() is None
 
 
-def test_winservice_stop_sends_stop_then_polls_until_stopped():
+def test_winservice_stop_sends_stop_then_polls_until_stopped() -> None:
     runner = RecordingRunner()
     runner.add(("sc.exe", "stop", "worldserver"), sc_output("stop_pending.txt"))
     for name in ("stop_pending.txt", "stop_pending.txt", "queryex_stopped.txt"):
@@ -61,14 +61,14 @@ def test_winservice_stop_sends_stop_then_polls_until_stopped():
     assert runner.calls == [("sc.exe", "stop", "worldserver"), QUERY, QUERY, QUERY]
 
 
-def test_winservice_stop_of_a_service_not_started_counts_as_stopped():
+def test_winservice_stop_of_a_service_not_started_counts_as_stopped() -> None:
     runner = RecordingRunner()
     runner.add(("sc.exe", "stop", "worldserver"), sc_output("not_started.txt"), returncode=1062)
     runner.add(QUERY, sc_output("queryex_stopped.txt"))
     assert service(runner).stop(5.0).stopped
 
 
-def test_winservice_stop_access_denied_says_exactly_how_to_grant_the_right():
+def test_winservice_stop_access_denied_says_exactly_how_to_grant_the_right() -> None:
     runner = RecordingRunner()
     runner.add(("sc.exe", "stop", "worldserver"), sc_output("access_denied.txt"), returncode=5)
     runner.add(WHOAMI, sc_output("whoami_network_service.txt"))
@@ -85,7 +85,7 @@ def test_winservice_stop_access_denied_says_exactly_how_to_grant_the_right():
     assert runner.calls == [("sc.exe", "stop", "worldserver"), WHOAMI, SDSHOW]
 
 
-def test_winservice_access_denied_without_sdshow_still_gives_the_ace_to_add():
+def test_winservice_access_denied_without_sdshow_still_gives_the_ace_to_add() -> None:
     runner = RecordingRunner()
     runner.add(("sc.exe", "start", "worldserver"), sc_output("access_denied.txt"), returncode=5)
     runner.add(WHOAMI, "", returncode=1)
@@ -94,28 +94,28 @@ def test_winservice_access_denied_without_sdshow_still_gives_the_ace_to_add():
         service(runner).start()
 
 
-def test_winservice_missing_service_names_error_1060_and_the_fix():
+def test_winservice_missing_service_names_error_1060_and_the_fix() -> None:
     runner = RecordingRunner()
     runner.add(QUERY, sc_output("does_not_exist.txt"), returncode=1060)
     with pytest.raises(ServerControlError, match=r"does not exist \(error 1060\).*--service install"):
         service(runner).status()
 
 
-def test_winservice_start_runs_sc_start():
+def test_winservice_start_runs_sc_start() -> None:
     runner = RecordingRunner()
     runner.add(("sc.exe", "start", "worldserver"), sc_output("start_pending.txt"))
     service(runner).start()
     assert runner.calls == [("sc.exe", "start", "worldserver")]
 
 
-def test_winservice_start_when_already_running_is_an_error():
+def test_winservice_start_when_already_running_is_an_error() -> None:
     runner = RecordingRunner()
     runner.add(("sc.exe", "start", "worldserver"), sc_output("already_running.txt"), returncode=1056)
     with pytest.raises(ServerControlError, match="already running"):
         service(runner).start()
 
 
-def test_winservice_kill_runs_taskkill_on_the_service_pid():
+def test_winservice_kill_runs_taskkill_on_the_service_pid() -> None:
     runner = RecordingRunner()
     runner.add(QUERY, sc_output("queryex_running.txt"))
     runner.add(
@@ -126,7 +126,7 @@ def test_winservice_kill_runs_taskkill_on_the_service_pid():
     assert runner.calls[-1] == ("taskkill.exe", "/F", "/T", "/PID", "4312")
 
 
-def test_winservice_kill_access_denied_raises_service_access_denied():
+def test_winservice_kill_access_denied_raises_service_access_denied() -> None:
     runner = RecordingRunner()
     runner.add(QUERY, sc_output("queryex_running.txt"))
     runner.add(
@@ -138,18 +138,18 @@ def test_winservice_kill_access_denied_raises_service_access_denied():
         service(runner).kill()
 
 
-def test_winservice_rejects_a_service_name_that_could_smuggle_arguments():
+def test_winservice_rejects_a_service_name_that_could_smuggle_arguments() -> None:
     with pytest.raises(ServerControlError):
         WindowsServiceControl('worldserver" binPath= "evil', runner=RecordingRunner())
 
 
-def test_parse_error_and_sid():
+def test_parse_error_and_sid() -> None:
     assert parse_error(sc_output("access_denied.txt")) == 5
     assert parse_error(sc_output("queryex_running.txt")) is None
     assert parse_sid(sc_output("whoami_network_service.txt")) == ("nt authority\\network service", "S-1-5-20")
 
 
-def test_grant_sddl_without_sacl_appends_and_is_idempotent():
+def test_grant_sddl_without_sacl_appends_and_is_idempotent() -> None:
     once = grant_sddl("D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)", "S-1-5-20")
     assert once == "D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;RPWPLCRC;;;S-1-5-20)"
     assert grant_sddl(once, "S-1-5-20") == once

@@ -1,0 +1,131 @@
+"""The process backend for real: detached child, pid file found by a later run, SIGTERM, kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.deploy.control import ServerState, StopMethod
+from bot.deploy.errors import ServerControlError
+from bot.deploy.process import LOG_FILE, PID_FILE, ProcessControl
+from bot.deploy.releases import Releases
+from tests.deploy.conftest import posix_only
+
+pytestmark = [posix_only]
+
+SERVER = """
+import os, signal, sys, time
+if os.environ.get("IGNORE_TERM"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("tracking=" + os.environ.get("RUNNER_TRACKING_ID", "unset"), "cwd=" + os.getcwd(), flush=True)
+print("args=" + " ".join(sys.argv[1:]), flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def releases(tmp_path: Path) -> Releases:
+    build = tmp_path / "build"
+    build.mkdir()
+    exe = build / "worldserver"
+    exe.write_text(f"#!{sys.executable}\n{SERVER}")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    releases = Releases(tmp_path / "install")
+    releases.activate(releases.create("ab" * 20, build, ("worldserver",), executable="worldserver"))
+    return releases
+
+
+@pytest.fixture
+def control(releases: Releases) -> Iterator[ProcessControl]:
+    env = {**os.environ, "RUNNER_TRACKING_ID": "github_1234"}
+    control = ProcessControl(releases=releases, executable="worldserver", arguments=("-c", "w.conf"), env=env)
+    yield control
+    control.kill()
+    control.stop(2.0)
+
+
+def wait_for_log(path: Path, text: str) -> str:
+    import time
+
+    for _ in range(200):
+        content = path.read_text() if path.exists() else ""
+        if text in content:
+            return content
+        time.sleep(0.02)
+    raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+def test_process_start_runs_live_release_detached_with_pid_file_and_log(
+    control: ProcessControl, releases: Releases
+) -> None:
+    control.start()
+    assert control.status() is ServerState.RUNNING
+    log = wait_for_log(control.log_path(), "args=")
+    assert control.log_path() == releases.install_dir / LOG_FILE
+    assert "tracking=unset" in log  # the runner's orphan cleanup must not find it
+    assert f"cwd={releases.install_dir}" in log
+    assert "args=-c w.conf" in log
+    record = json.loads((releases.install_dir / PID_FILE).read_text())
+    assert record["pid"] == control.pid()
+    live = releases.live()
+    assert live is not None and record["argv"][0] == str(live.path / "worldserver")
+    pid = control.pid()
+    assert pid is not None and os.getsid(pid) == pid  # its own session: our Ctrl-C does not reach it
+
+
+def test_process_later_run_finds_the_server_by_pid_file_and_stops_it(
+    control: ProcessControl, releases: Releases
+) -> None:
+    control.start()
+    pid = control.pid()
+    later = ProcessControl(releases=releases, executable="worldserver")  # a new `crashbot deploy` run
+    assert later.pid() == pid and later.status() is ServerState.RUNNING
+
+    outcome = later.stop(10.0)
+
+    assert outcome.stopped and outcome.method is StopMethod.SIGNAL
+    assert "SIGTERM" in outcome.detail
+    assert control.status() is ServerState.STOPPED
+
+
+def test_process_pid_file_naming_an_unrelated_process_means_stopped(releases: Releases) -> None:
+    (releases.install_dir / PID_FILE).write_text(
+        json.dumps({"pid": os.getpid(), "argv": ["/srv/other/worldserver"], "started_at": 0})
+    )
+    control = ProcessControl(releases=releases, executable="worldserver")
+    assert control.pid() is None and control.status() is ServerState.STOPPED
+
+
+def test_process_garbage_pid_file_means_stopped(releases: Releases) -> None:
+    (releases.install_dir / PID_FILE).write_text("12 34")
+    assert ProcessControl(releases=releases, executable="worldserver").status() is ServerState.STOPPED
+
+
+def test_process_start_twice_is_refused(control: ProcessControl) -> None:
+    control.start()
+    with pytest.raises(ServerControlError, match="already running"):
+        control.start()
+
+
+def test_process_start_without_live_release_says_deploy_first(tmp_path: Path) -> None:
+    control = ProcessControl(releases=Releases(tmp_path), executable="worldserver")
+    with pytest.raises(ServerControlError, match="no live release"):
+        control.start()
+
+
+def test_process_kill_ends_a_server_that_ignores_sigterm(releases: Releases) -> None:
+    control = ProcessControl(
+        releases=releases, executable="worldserver", env={**os.environ, "IGNORE_TERM": "1"}, poll_s=0.05
+    )
+    control.start()
+    wait_for_log(control.log_path(), "args=")
+    assert not control.stop(0.5).stopped
+    control.kill()
+    assert control.stop(5.0).stopped
+    assert control.exit_code() == -9
