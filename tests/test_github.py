@@ -9,6 +9,7 @@ import copy
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -42,13 +43,13 @@ SIG = "sig:0123456789abcdef"
 LABELS = ["crash", SIG, "crash:access-violation"]
 
 
-def fixture(name: str, **changes) -> dict:
+def fixture(name: str, **changes: Any) -> dict[str, Any]:
     data = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
     data.update(copy.deepcopy(changes))
     return data
 
 
-def issue_json(number: int = 7, **changes) -> dict:
+def issue_json(number: int = 7, **changes: Any) -> dict[str, Any]:
     labels = changes.pop("label_names", ["crash", SIG, "crash:access-violation"])
     return fixture(
         "issue",

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import GitHubSettings
-from bot.github import AmbiguousWrite, GitHubClient, RateLimited, Unavailable, connect
+from bot.crash.model import Crash
+from bot.github import AmbiguousWrite, GitHubClient, IssueRef, RateLimited, Unavailable, connect
 from bot.issue import LABEL_SPECS, Occurrences, labels_for, read_payload, render_body, render_title, sig_label
 from bot.standin import Fault, StandIn
 from tests.crashes import make_crash
@@ -56,11 +57,11 @@ def client_for(standin: StandIn, clock: FakeClock, *, max_wait: float = 900.0) -
 
 
 @pytest.fixture
-def gh(standin, clock) -> GitHubClient:
+def gh(standin: StandIn, clock: FakeClock) -> GitHubClient:
     return client_for(standin, clock)
 
 
-def file_crash(gh: GitHubClient):
+def file_crash(gh: GitHubClient) -> tuple[Crash, tuple[IssueRef, bool]]:
     crash = make_crash()
     occ = Occurrences().record(datetime(2024, 5, 1, tzinfo=UTC), host="game1")
     labels = labels_for(crash, realm="main")

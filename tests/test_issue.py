@@ -292,7 +292,7 @@ def test_read_payload_two_payloads_raise_trust_error():
 # ----- hypothesis: any report text renders within budget and reads back exactly
 
 _odd_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
     min_size=0,
     max_size=300,
 ) | st.sampled_from(["`", "```", "|", "<!--", "-->", "@everyone", "#1", "\u202e", "𝔘𝔫𝔦𝔱", "\r\n", "\\"])

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ KEY = b"test-signing-key"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def payload(**kwargs) -> Payload:
+def payload(**kwargs: Any) -> Payload:
     return Payload.from_crash(make_crash(**kwargs), Occurrences().record(T0, host="game1"))
 
 
