@@ -1,0 +1,68 @@
+"""Suspect commits: who last changed the lines around each faulting line (``git blame``), newest first."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.errors import GitError
+
+if TYPE_CHECKING:
+    from bot.git import BlameLine, Git
+
+logger = logging.getLogger(__name__)
+
+BLAME_RADIUS = 2  # lines either side of the faulting line: a bad change is often just above it
+_UNCOMMITTED = "0" * 40
+
+
+@dataclass(frozen=True)
+class SuspectCommit:
+    """A commit that last touched lines near a faulting line; ``locations`` are ``path:line`` strings."""
+
+    sha: str
+    author: str
+    author_time: int
+    summary: str
+    locations: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        return self.sha[:10]
+
+
+def blame_around(git: Git, path: str, line: int, *, rev: str, radius: int = BLAME_RADIUS) -> list[BlameLine]:
+    """Blame lines ``line - radius`` .. ``line + radius`` of ``path`` at ``rev`` (clamped to the file)."""
+    start = max(1, line - radius)
+    try:
+        return git.blame(path, start, line + radius, rev)
+    except GitError as e:
+        # past the end of the file (it shrank) is common; retry with just the line itself
+        if "has only" not in str(e) and "no such" not in str(e).lower():
+            raise
+        return git.blame(path, line, line, rev)
+
+
+def suspects(blamed: Iterable[tuple[str, BlameLine]]) -> tuple[SuspectCommit, ...]:
+    """One SuspectCommit per commit over all ``(path, blame line)`` pairs, most recent first."""
+    by_sha: dict[str, tuple[BlameLine, list[str]]] = {}
+    for path, bl in blamed:
+        if bl.sha == _UNCOMMITTED or not bl.sha.strip("0"):
+            continue
+        entry = by_sha.setdefault(bl.sha, (bl, []))
+        location = f"{path}:{bl.line_no}"
+        if location not in entry[1]:
+            entry[1].append(location)
+    ordered = sorted(by_sha.values(), key=lambda e: (-e[0].author_time, e[0].sha))
+    return tuple(
+        SuspectCommit(
+            sha=bl.sha,
+            author=bl.author,
+            author_time=bl.author_time,
+            summary=bl.summary,
+            locations=tuple(locations),
+        )
+        for bl, locations in ordered
+    )
