@@ -78,6 +78,7 @@ _END_OF_MESSAGE = re.compile(
       | </?(?:details|summary|pre|code|p|br)\b[^>]*>
       | \[0x[0-9A-Fa-f]+\]\s*$
       | .*\+\s*0x[0-9A-Fa-f]+\s+\[0x[0-9A-Fa-f]+\]\s*$
+      | \S+\([^()]*\)\s*\[0x[0-9A-Fa-f]+\]\s*$
       | Exception\s+thrown\s+at\s
       | Caught\s+signal\s+\d+
     )""",

@@ -1,0 +1,162 @@
+"""Parser for console assertion output: what TC/AC print to stderr before crashing, plus what follows it.
+
+After the assertion block (read by :mod:`bot.crash.assertion`) a console copy may show the shell's
+``Segmentation fault`` (on Linux TC/AC write to address 0 after an assert), ``Aborted``, a Windows
+``0xC0000420`` line, or the backtrace old ACE-era TC printed (``[0x22afa]``,
+``ACE_Thread_Adapter::invoke()+0x83 [0x0]``, glibc's ``./worldserver(_ZN…+0x1a) [0x8a1b2c]``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.crash.assertion import MAX_LINE, find_assertion
+from bot.crash.errors import CrashParseError
+from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
+from bot.crash.parsers.gdb import find_build
+
+SNIFF_LINES = 400
+# How far after the assertion block the process' end (signal text, backtrace) is looked for.
+TRAILER_LINES = 400
+
+_SIGNAL_TEXT: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"\bSegmentation\s+fault\b|\bSpeicherzugriffsfehler\b"), "SIGSEGV", "Segmentation fault"),
+    (
+        re.compile(r"^\s*(?:\S+:\s+line\s+\d+:\s+\d+\s+)?Aborted\b|\bCaught\s+signal\s+6\b"),
+        "SIGABRT",
+        "Aborted",
+    ),
+    (re.compile(r"\bBus\s+error\b"), "SIGBUS", "Bus error"),
+    (re.compile(r"\bFloating\s+point\s+exception\b"), "SIGFPE", "Floating point exception"),
+    (re.compile(r"\bIllegal\s+instruction\b"), "SIGILL", "Illegal instruction"),
+)
+_WINDOWS_ASSERT = re.compile(r"0xC0000420\b|\bC0000420\b", re.IGNORECASE)
+_WINDOWS_ASSERT_TEXT = re.compile(r"0xC0000420:\s*(?P<text>[^(]*?)\s*(?:\(|$)", re.IGNORECASE)
+
+# ``symbol+0xOFF [0xADDR]`` (ACE_Stack_Trace on Windows, damaged copies add spaces and stray parens),
+# ``module(symbol+0xOFF) [0xADDR]`` (glibc backtrace_symbols) and a bare ``[0xADDR]``.
+_ACE_BARE = re.compile(r"^\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$")
+_ACE_SYMBOL = re.compile(
+    r"^\s*(?P<symbol>[^\s\[(][^\[]*?)\s*(?:\(\s*)*\)?\s*\+\s*(?P<offset>0x[0-9a-fA-F]+)\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
+)
+_GLIBC = re.compile(
+    r"^\s*(?P<module>[^\s(]+)\((?P<symbol>[^)+]*)(?:\+(?P<offset>0x[0-9a-fA-F]+))?\)\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
+)
+_GDB_MARK = re.compile(
+    r"^\s*#\d+\s+0x[0-9a-fA-F]+\s+in\s|received\s+signal\s+SIG|^\s*Program\s+terminated\s+with"
+)
+_WHEATY_MARK = re.compile(r"^\s*(?:Exception\s+code:|Fault\s+address:|Call\s+stack:|Revision:\s)")
+_VS_MARK = re.compile(r"^\s*>?\s*[\w.+-]+\.(?:exe|dll)!\S")
+
+
+def sniff(lines: Sequence[str]) -> int:
+    """How sure (0..100) that ``lines`` are console assertion output.
+
+    Reads the first and the last :data:`SNIFF_LINES` lines: a console log ends with the assert.
+    """
+    head = list(lines[:SNIFF_LINES])
+    tail = list(lines[max(SNIFF_LINES, len(lines) - SNIFF_LINES) :])
+    window = head + tail
+    block = find_assertion(window)
+    if block is None:
+        return 0
+    if any(_WHEATY_MARK.match(line[:MAX_LINE]) for line in window):
+        return 15  # a Wheaty report quotes the assertion; its own parser reads it whole
+    if any(_GDB_MARK.search(line[:MAX_LINE]) for line in window):
+        return 40  # a gdb log with the assert printed in it: the gdb parser reads both
+    if any(_VS_MARK.match(line[:MAX_LINE]) for line in window):
+        return 40
+    if block.assertion.line is None and block.assertion.file is None:
+        return 35  # only ``Caught signal N``
+    trailer = window[block.end : block.end + 20]
+    if any(pattern.search(line) for line in trailer for pattern, _, _ in _SIGNAL_TEXT):
+        return 80
+    return 70
+
+
+def parse(lines: Sequence[str]) -> CrashReport:
+    """Read console assertion output; CrashParseError when the text holds no assertion block."""
+    block = find_assertion(lines)
+    if block is None:
+        raise CrashParseError(
+            "no assertion block ('<file>:<line> in <function> ASSERTION FAILED:' or AC's '# Location' box) "
+            "found in the console text; pass the worldserver console output around the crash"
+        )
+    trailer = lines[block.end : block.end + TRAILER_LINES]
+    frames = _frames(trailer)
+    threads = (Thread(frames=tuple(frames), current=True, section="backtrace"),) if frames else ()
+    return CrashReport(
+        format=Format.ASSERT_LOG,
+        threads=threads,
+        exception=_exception(lines, block.start, trailer),
+        assertion=block.assertion,
+        build=find_build(lines[: block.start]) or Build(),
+        crashing_thread=0 if threads else None,
+        notes=() if frames else ("no backtrace after the assertion",),
+    )
+
+
+def _exception(lines: Sequence[str], start: int, trailer: Sequence[str]) -> ExceptionInfo | None:
+    for line in lines[start : start + 1]:
+        if re.search(r"\bCaught\s+signal\s+6\b", line):
+            return ExceptionInfo(code="SIGABRT", name="Aborted")
+    context = [*lines[max(0, start - 20) : start], *trailer]
+    for raw in context:
+        line = raw[:MAX_LINE]
+        if _WINDOWS_ASSERT.search(line):
+            text = _WINDOWS_ASSERT_TEXT.search(line)
+            return ExceptionInfo(code="C0000420", name=(text["text"] if text and text["text"] else None))
+    for raw in trailer:
+        line = raw[:MAX_LINE]
+        for pattern, code, name in _SIGNAL_TEXT:
+            if pattern.search(line):
+                return ExceptionInfo(code=code, name=name)
+    return None
+
+
+def _frames(trailer: Sequence[str]) -> list[Frame]:
+    """The backtrace lines that follow the assert, innermost first, up to the first line that is not one."""
+    frames: list[Frame] = []
+    for raw in trailer:
+        line = raw[:MAX_LINE]
+        if not line.strip():
+            if frames:
+                break
+            continue
+        frame = _frame(line)
+        if frame is None:
+            if frames:
+                break
+            continue
+        frames.append(frame)
+    return frames
+
+
+def _frame(line: str) -> Frame | None:
+    bare = _ACE_BARE.match(line)
+    if bare:
+        return Frame(address=bare["address"].lower(), raw=line.strip())
+    glibc = _GLIBC.match(line)
+    if glibc:
+        module = re.split(r"[\\/]", glibc["module"])[-1] or None
+        return Frame(
+            function=glibc["symbol"].strip() or None,
+            module=module,
+            offset=glibc["offset"].lower() if glibc["offset"] else None,
+            address=glibc["address"].lower(),
+            raw=line.strip(),
+        )
+    if "0x" not in line or not line.rstrip().endswith("]"):
+        return None
+    symbol = _ACE_SYMBOL.match(line)
+    if symbol:
+        name = re.sub(r"[\s(]*\)?\s*$", "", symbol["symbol"]).strip()
+        name = re.sub(r"\(\s*\)$", "", name).strip()
+        return Frame(
+            function=name or None,
+            offset=symbol["offset"].lower(),
+            address=symbol["address"].lower(),
+            raw=line.strip(),
+        )
+    return None

@@ -1,0 +1,832 @@
+"""Parser for gdb crash logs: crashreport.gdb, AC gdb.conf, restarter logs, interactive and core sessions.
+
+One log shows the same stack several times (``bt``, ``bt full``, ``thread apply all``); the parser keeps one
+:class:`Thread` per gdb thread (by thread number, else LWP) and marks the one the log itself says stopped
+(``received signal``, ``[Switching to Thread …]``, ``[Current thread is N …]``, ``*`` in ``info threads``,
+or the thread a bare ``bt`` printed). Shapes and traps: ``shared/reference/crash-formats.md`` §2 and §5.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from bot.crash.assertion import parse_assertion
+from bot.crash.errors import CrashParseError
+from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
+
+logger = logging.getLogger(__name__)
+
+SNIFF_LINES = 400
+# gdb wraps a long frame over a handful of lines; more than this is not one frame.
+MAX_WRAP_LINES = 40
+# Frame text beyond this is not scanned for its argument list (a pathological line stays linear and cheap).
+MAX_FRAME_CHARS = 65536
+# Only this much of any line is matched against the line-level patterns.
+MAX_LINE = 8192
+
+_FATAL_SIGNALS = frozenset(
+    {"SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL", "SIGSYS", "SIGTRAP", "SIGKILL", "SIGQUIT", "SIGXCPU"}
+)
+_SIGNAL_NUMBERS = {
+    "2": "SIGINT",
+    "3": "SIGQUIT",
+    "4": "SIGILL",
+    "5": "SIGTRAP",
+    "6": "SIGABRT",
+    "7": "SIGBUS",
+    "8": "SIGFPE",
+    "9": "SIGKILL",
+    "11": "SIGSEGV",
+    "13": "SIGPIPE",
+    "15": "SIGTERM",
+    "31": "SIGSYS",
+}
+
+# ``set debug timestamp`` (seconds.microseconds), a log timestamp, and gdb's own prompt.
+_LINE_PREFIX = re.compile(
+    r"^(?:\d{9,10}\.\d{3,6}\s+|\[?\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]?\s+)?(?:\(gdb\)\s?)?"
+)
+_COMMAND = re.compile(r"^\s*\(gdb\)")
+
+_FRAME = re.compile(r"^\s*#(?P<num>\d+)\s+(?P<body>\S.*)$")
+# ``#`` eaten by markdown: only the unmistakable ``N  0xADDR in …`` shape is accepted without it.
+_BARE_FRAME = re.compile(r"^\s*(?P<num>\d+)\s+(?P<body>0x[0-9a-fA-F]+\s+in\s+\S.*)$")
+_ADDRESS_IN = re.compile(r"^(?P<address>0x[0-9a-fA-F]+)\s+in\s+(?P<rest>.*)$")
+_AT = re.compile(r"^\s*at\s+(?P<file>\S(?:.*?\S)?)(?:\s*:\s*(?P<line>\d+))?\s*$")
+_FROM = re.compile(r"^\s*from\s+(?P<module>\S(?:.*\S)?)\s*$")
+_CONTINUATION = re.compile(r"^\s*(?:at\s+\S.*:\d+|from\s+\S+)\s*$")
+_LOCAL = re.compile(r"^\s*(?:[\w$.:~<>\[\]]+ = |No locals\.|No symbol table info available\.|<)")
+_NO_LOCALS = frozenset({"No locals.", "No symbol table info available."})
+_GLIBC_VERSION = re.compile(r"@@?[A-Z][A-Z0-9_]*_[\d.]+$")
+# What matters while reading a frame's name: brackets, operator names (whose symbols are not brackets), and
+# `` at ``/`` from `` ending a name that has no argument list.
+_NAME_TOKEN = re.compile(r"\boperator(?:[<>=!+\-*/%^&|~,]+|\(\)|\[\])?|[<>(){}]|(?<=\S) (?=(?:at|from) )")
+# What matters inside an argument list: parentheses, and literals (whose contents are skipped whole).
+_ARGS_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:\\.[0-7]{0,2}|[^\'\\])\'|[()]|"')
+_TRAILING_QUALIFIERS = re.compile(r"(?:\s*(?:const|volatile|&&|&))+$")
+
+_THREAD_HEADER = re.compile(r"^\s*Thread\s+(?P<num>\d+)\s+\((?P<target>.*)\)\s*:\s*$")
+_SIGNAL = re.compile(
+    r"""^\s*(?:
+        Thread\s+(?P<num>\d+)\s*(?:"(?P<name>[^"]*)"\s*)?received
+      | Program\s+received
+      | Program\s+terminated\s+with
+      | It\s+stopped\s+with
+    )\s+signal\s+(?P<signal>SIG\w+|\d+)\s*(?:,\s*(?P<text>.*?))?\.?\s*$""",
+    re.VERBOSE,
+)
+_SWITCH_STOP = re.compile(r"^\s*\[Switching\s+to\s+(?P<target>(?:Thread\s+0x|LWP\s|process\s).*)\]\s*$")
+_SWITCH_USER = re.compile(r"^\s*\[Switching\s+to\s+thread\s+(?P<num>\d+)\s*\((?P<target>.*)\)\]")
+_CURRENT = re.compile(r"^\s*\[Current\s+thread\s+is\s+(?P<num>\d+)\s*\((?P<target>.*)\)\]")
+_RUNNING_IMAGE = re.compile(r"^\s*Using\s+the\s+running\s+image\s+of\s+(?:child|attached)\s+(?P<target>.*)$")
+_STOPPED_AT = re.compile(r"^\s*Program\s+stopped\s+at\s+(?P<address>0x[0-9a-fA-F]+)")
+_INFO_ROW = re.compile(
+    r"""^\s*(?P<star>\*)?\s*(?P<num>\d+)\s+
+    (?P<target>(?:Thread\s+0x[0-9a-fA-F]+\s+)?\((?:LWP|process)\s+\d+\)|LWP\s+\d+|process\s+\d+)
+    (?:\s+"(?P<name>[^"]*)")?""",
+    re.VERBOSE,
+)
+_TARGET_LWP = re.compile(r"\b(?:LWP|process)\s+(\d+)")
+_TARGET_NAME = re.compile(r'"([^"]*)"')
+_SECTION = re.compile(
+    r"""^\s*(?:
+        ---\s*DEBUG:.*
+      | CRASHLOG\s+BEGIN | CRASH\s+ON\b.* | BACKTRACE(?:\s+FULL)? | THREADS(?:\s+BACKTRACE)?
+      | Generated\s+by\s+crashreport\.gdb.*
+    )\s*$""",
+    re.VERBOSE,
+)
+_CRASH_ON = re.compile(r"^\s*CRASH\s+ON\s+(?P<date>\S.*?)\s*$")
+_VALUE = re.compile(r"^\s*\$\d+\s*=\s*(?:\(.*?\)\s*)?(?:0x[0-9a-fA-F]+\s*)?(?P<value>\".*)$")
+_EXECUTABLE = re.compile(
+    r"""^\s*(?:Core\s+was\s+generated\s+by\s+`(?P<core>[^']*)'?
+      | Starting\s+program:\s+(?P<start>\S+)
+      | Reading\s+symbols\s+from\s+(?P<symbols>\S+?)(?:\.\.\.)?\s*$)""",
+    re.VERBOSE,
+)
+
+_REVISION = re.compile(
+    r"(?P<product>\b[A-Za-z][\w.\-]*(?: [\w.\-]*\d[\w.\-]*)?)\s+[Rr]ev\.\s+(?P<rest>\S.*?)\s*$"
+)
+_REVISION_HEAD = re.compile(
+    r"""^(?:(?P<hash>[0-9a-fA-F]{7,40}|unknown)\s*(?P<dirty>\+)?\s*)?
+    (?P<date>\d{4}-\d{2}-\d{2}\s+\d{1,2}:\d{2}:\d{2}(?:\s*[+-]\d{4})?)?""",
+    re.VERBOSE,
+)
+_PAREN_GROUP = re.compile(r"\(([^()]*)\)")
+_HASH_GROUP = re.compile(r"^(?P<hash>[0-9a-fA-F]{7,40})\s*(?P<dirty>\+)?$")
+_CONFIGURATIONS = ("RelWithDebInfo", "Release", "Debug", "MinSizeRel")
+_LINKAGE = ("Static", "Dynamic", "Shared")
+
+_C_ESCAPE = re.compile(r"\\(?:(?P<oct>[0-7]{1,3})|x(?P<hex>[0-9a-fA-F]{1,2})|(?P<char>.))", re.DOTALL)
+_C_STRING = re.compile(r'"(?P<text>(?:[^"\\]|\\.)*)"(?:\s*<repeats\s+(?P<times>\d+)\s+times>)?', re.DOTALL)
+_C_CHAR_REPEAT = re.compile(r"'(?P<char>\\.[0-7]{0,2}|[^'\\])'\s*<repeats\s+(?P<times>\d+)\s+times>")
+_ESCAPES = {"n": b"\n", "t": b"\t", "r": b"\r", "a": b"\a", "b": b"\b", "f": b"\f", "v": b"\v", "e": b"\x1b"}
+_ASSERT_WORDS = ("ASSERTION FAILED", "FATAL ERROR", "ERROR:", "ABORTED", "# Location", "Caught signal")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def sniff(lines: Sequence[str]) -> int:
+    """How sure (0..100) that ``lines`` are a gdb log; reads the first :data:`SNIFF_LINES` lines only."""
+    score = 0
+    frames = 0
+    for raw in lines[:SNIFF_LINES]:
+        line = _normalise(raw[:MAX_LINE])
+        if not line.strip():
+            continue
+        if "crashreport.gdb" in line or line.lstrip().startswith("--- DEBUG:"):
+            score = max(score, 95)
+        elif _SIGNAL.match(line) or "CRASHLOG BEGIN" in line or line.startswith("Core was generated by"):
+            score = max(score, 85)
+        elif _THREAD_HEADER.match(line) or _CURRENT.match(line) or _SWITCH_STOP.match(line):
+            score = max(score, 80)
+        elif _COMMAND.match(raw) or line.startswith("GNU gdb") or "libthread_db" in line:
+            score = max(score, 70)
+        elif line.lstrip().startswith("[New Thread 0x") or line.lstrip().startswith("[New LWP "):
+            score = max(score, 55)
+        match = _FRAME.match(line) or _BARE_FRAME.match(line)
+        if match and _looks_like_frame(match["body"]):
+            frames += 1
+    if frames >= 3:
+        score = max(score, 80)
+    elif frames:
+        score = max(score, 45 + 10 * frames)
+    return min(score, 100)
+
+
+def parse(lines: Sequence[str]) -> CrashReport:
+    """Read a gdb log into a :class:`CrashReport`; CrashParseError when it has no stack, signal or assert."""
+    reader = _Reader(lines)
+    reader.read()
+    return reader.report()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Revision lines (shared with the console-assert parser)
+
+
+def parse_build_line(line: str) -> Build | None:
+    """Split a ``<Product> rev. <hash>[+] <date> (<branch> branch) (<platform>, <config>, <link>)`` line."""
+    match = _REVISION.search(line[:MAX_LINE])
+    if not match:
+        return None
+    rest = match["rest"]
+    head = _REVISION_HEAD.match(rest)
+    revision: str | None = None
+    dirty = False
+    date: str | None = None
+    tail = rest
+    if head:
+        if head["hash"] and head["hash"].lower() != "unknown":
+            revision = head["hash"].lower()
+        dirty = bool(head["dirty"])
+        date = " ".join(head["date"].split()) if head["date"] else None
+        tail = rest[head.end() :]
+    branch: str | None = None
+    platform: str | None = None
+    configuration: str | None = None
+    for group in _PAREN_GROUP.findall(tail):
+        text = group.strip()
+        hashed = _HASH_GROUP.match(text)
+        if hashed and revision is None:
+            revision, dirty = hashed["hash"].lower(), dirty or bool(hashed["dirty"])
+        elif text.endswith(" branch") and branch is None:
+            branch = text[: -len(" branch")].strip() or None
+        elif configuration is None and any(c in text for c in _CONFIGURATIONS):
+            items = [item.strip() for item in text.split(",") if item.strip()]
+            configs = [item for item in items if item in _CONFIGURATIONS]
+            configuration = configs[0] if configs else None
+            kept = [item for item in items if item not in _CONFIGURATIONS and item not in _LINKAGE]
+            platform = ", ".join(kept) or None
+    if revision is None and date is None and branch is None:
+        return None
+    raw = match.group(0).strip()
+    return Build(
+        revision=revision,
+        dirty=dirty,
+        product=match["product"],
+        branch=branch,
+        platform=platform,
+        configuration=configuration,
+        date=date,
+        raw=raw,
+    )
+
+
+def find_build(lines: Sequence[str]) -> Build | None:
+    """The first revision line in ``lines`` (the server prints its banner at start-up), or None."""
+    for line in lines:
+        if "rev." in line or "Rev." in line:
+            build = parse_build_line(line)
+            if build:
+                return build
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Frames
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A frame body split at its top-level argument list."""
+
+    name: str
+    args_open: bool
+    rest: str
+
+
+def _looks_like_frame(body: str) -> bool:
+    body = body[:MAX_FRAME_CHARS]
+    if _ADDRESS_IN.match(body):
+        return True
+    call = _split_call(body)
+    return bool(call.rest.strip().startswith(("at ", "from ")) or (not call.args_open and call.rest == ""))
+
+
+def _split_call(body: str) -> _Call:
+    """Split ``Func (args) at file:line`` at the ``(`` that opens the argument list.
+
+    The name may itself hold parentheses and spaces (``std::function<void (Player*)>::operator()``,
+    ``{lambda()#2}``, ``(anonymous namespace)::F``, demangled ``Foo::Bar(int)`` without debug info); the
+    argument list is the first ``(`` outside every ``<>``/``()``/``{}`` that follows a space.
+    """
+    text = body[:MAX_FRAME_CHARS]
+    angle = paren = brace = 0
+    position = 0
+    while True:
+        token = _NAME_TOKEN.search(text, position)
+        if token is None:
+            return _Call(text.strip(), False, "")
+        kind = token.group()
+        index = token.start()
+        position = token.end()
+        if kind.startswith("operator"):
+            continue
+        if kind == "<":
+            angle += 1
+        elif kind == ">":
+            angle = max(0, angle - 1)
+        elif kind == "{":
+            brace += 1
+        elif kind == "}":
+            brace = max(0, brace - 1)
+        elif kind == ")":
+            paren = max(0, paren - 1)
+        elif kind == "(":
+            if angle == paren == brace == 0 and index > 0 and text[index - 1] == " ":
+                close = _close_args(text, index)
+                if close is None:
+                    return _Call(text[:index].strip(), True, "")
+                return _Call(text[:index].strip(), False, text[close + 1 :])
+            paren += 1
+        elif angle == paren == brace == 0:  # `` at `` / `` from `` with no argument list before it
+            return _Call(text[:index].strip(), False, text[index:])
+
+
+def _close_args(text: str, start: int) -> int | None:
+    """Index of the ``)`` closing the ``(`` at ``start`` (string and char literals skipped), or None."""
+    depth = 0
+    position = start
+    while True:
+        token = _ARGS_TOKEN.search(text, position)
+        if token is None:
+            return None
+        kind = token.group()
+        position = token.end()
+        if kind == "(":
+            depth += 1
+        elif kind == ")":
+            depth -= 1
+            if depth == 0:
+                return token.start()
+        elif kind == '"':
+            # An unterminated string means the line was cut inside the argument list.
+            return None
+
+
+def _clean_function(name: str) -> str | None:
+    name = " ".join(name.split())
+    if not name or name.startswith("??"):
+        return None
+    name = _GLIBC_VERSION.sub("", name)
+    # Without debug info gdb prints the demangled signature (``Foo::Bar(int) const``); the parameter types are
+    # dropped so the name matches the same frame printed with debug info.
+    stripped = _TRAILING_QUALIFIERS.sub("", name)
+    if stripped.endswith(")"):
+        open_index = _matching_open(stripped)
+        if open_index is not None and open_index > 0:
+            head = stripped[:open_index].rstrip()
+            if head and not head.endswith("operator") and not head.endswith(("<", ",")):
+                name = head
+    return name or None
+
+
+def _matching_open(text: str) -> int | None:
+    depth = 0
+    for index in range(len(text) - 1, -1, -1):
+        char = text[index]
+        if char == ")":
+            depth += 1
+        elif char == "(":
+            depth -= 1
+            if depth == 0:
+                return index
+    return None
+
+
+def _basename(path: str) -> str:
+    return re.split(r"[\\/]", path.strip())[-1]
+
+
+def _split_address(body: str) -> tuple[str | None, str]:
+    """``0xADDR in rest`` -> (``0xaddr``, rest); a body without an address is returned whole."""
+    match = _ADDRESS_IN.match(body[:MAX_FRAME_CHARS])
+    if match:
+        return match["address"].lower(), match["rest"]
+    return None, body
+
+
+def _make_frame(address: str | None, call: _Call, raw: str, *, number: int) -> Frame:
+    file: str | None = None
+    line: int | None = None
+    module: str | None = None
+    at = _AT.match(call.rest[:MAX_LINE])
+    if at:
+        file = at["file"]
+        line = int(at["line"]) if at["line"] else None
+    else:
+        source = _FROM.match(call.rest[:MAX_LINE])
+        if source:
+            module = _basename(source["module"])
+    return Frame(
+        function=_clean_function(call.name),
+        module=module,
+        file=file,
+        line=line,
+        address=address,
+        # gdb omits the address of a frame whose pc is that of the inlined callee below it; frame #0 also
+        # omits it when the pc sits at the start of a source line, which is not inlining.
+        inline=address is None and number > 0,
+        raw=raw,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# The reader
+
+
+@dataclass
+class _Block:
+    """One printed stack (one ``bt``, or one thread of ``thread apply all``)."""
+
+    num: str | None
+    lwp: str | None
+    bare: bool
+    section: str
+    order: int
+    frames: list[Frame] = field(default_factory=list)
+    last: int = -1
+
+
+@dataclass
+class _Stop:
+    signal: str
+    text: str | None
+    num: str | None = None
+    lwp: str | None = None
+    line: int = 0
+
+
+def _normalise(line: str) -> str:
+    match = _LINE_PREFIX.match(line)
+    return line[match.end() :] if match and match.end() else line
+
+
+def _lwp_of(target: str) -> str | None:
+    match = _TARGET_LWP.search(target)
+    return match.group(1) if match else None
+
+
+def _name_of(target: str) -> str | None:
+    match = _TARGET_NAME.search(target)
+    return match.group(1) if match else None
+
+
+def _decode_c_value(value: str) -> str | None:
+    """The text of a gdb-printed ``char*`` (``"a\\n", 'x' <repeats 70 times>, "b"...``)."""
+    pieces: list[bytes] = []
+    index = 0
+    length = len(value)
+    while index < length:
+        while index < length and value[index] in " ,":
+            index += 1
+        string = _C_STRING.match(value, index)
+        if string:
+            times = int(string["times"] or 1)
+            pieces.append(_unescape(string["text"]) * min(times, 1000))
+            index = string.end()
+            continue
+        repeat = _C_CHAR_REPEAT.match(value, index)
+        if repeat:
+            pieces.append(_unescape(repeat["char"]) * min(int(repeat["times"]), 1000))
+            index = repeat.end()
+            continue
+        break
+    if not pieces:
+        return None
+    return b"".join(pieces).decode("utf-8", errors="replace")
+
+
+def _unescape(text: str) -> bytes:
+    out = bytearray()
+    position = 0
+    for match in _C_ESCAPE.finditer(text):
+        out += text[position : match.start()].encode("utf-8", errors="replace")
+        if match["oct"] is not None:
+            out.append(int(match["oct"], 8) & 0xFF)
+        elif match["hex"] is not None:
+            out.append(int(match["hex"], 16))
+        else:
+            char = match["char"]
+            out += _ESCAPES.get(char, char.encode("utf-8", errors="replace"))
+        position = match.end()
+    out += text[position:].encode("utf-8", errors="replace")
+    return bytes(out)
+
+
+class _Reader:
+    """A single pass over the log collecting stacks, thread identities, stop events and assert text."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = lines
+        self.blocks: list[_Block] = []
+        self.block: _Block | None = None
+        self.pending: tuple[str | None, str | None] | None = None  # thread header awaiting its frames
+        self.selected: tuple[str | None, str | None] | None = None  # ``thread N`` typed by the user
+        self.section = ""
+        self.stops: list[_Stop] = []
+        self.stop_address: str | None = None
+        self.expect_stop_frame = False
+        self.last_switch: tuple[str | None, int] | None = None
+        self.star: str | None = None
+        self.lwp_by_num: dict[str, str] = {}
+        self.num_by_lwp: dict[str, str] = {}
+        self.name_by_num: dict[str, str] = {}
+        self.name_by_lwp: dict[str, str] = {}
+        self.assert_values: list[str] = []
+        self.crashed_at: str | None = None
+        self.executable: str | None = None
+        self.evidence = 0
+
+    # -- identities
+
+    def _learn(self, num: str | None, lwp: str | None, name: str | None) -> None:
+        if num and lwp:
+            self.lwp_by_num.setdefault(num, lwp)
+            self.num_by_lwp.setdefault(lwp, num)
+        if name:
+            if num:
+                self.name_by_num.setdefault(num, name)
+            if lwp:
+                self.name_by_lwp.setdefault(lwp, name)
+
+    def _close(self) -> None:
+        self.block = None
+
+    # -- the pass
+
+    def read(self) -> None:
+        lines = self.lines
+        index = 0
+        count = len(lines)
+        while index < count:
+            raw = lines[index][:MAX_LINE] if len(lines[index]) > MAX_LINE else lines[index]
+            line = _normalise(raw)
+            stripped = line.strip()
+            # ``bt full`` locals are most of a big log and never matter: skip them before any pattern.
+            if not stripped or line.startswith("        ") or stripped in _NO_LOCALS:
+                index += 1
+                continue
+            frame_match = _FRAME.match(line) if "#" in line[:12] else None
+            if frame_match is None and stripped[:1].isdigit():
+                frame_match = _BARE_FRAME.match(line)
+            if frame_match and _looks_like_frame(frame_match["body"]):
+                index = self._frame(index, int(frame_match["num"]), frame_match["body"])
+                self.expect_stop_frame = False
+                continue
+            if self.expect_stop_frame:
+                self.expect_stop_frame = False
+                if not stripped.startswith("[") and (
+                    _ADDRESS_IN.match(stripped) or _split_call(stripped).rest.lstrip().startswith("at ")
+                ):
+                    self.pending = None
+                    self._close()
+                    index = self._frame(index, 0, stripped, stop=True)
+                    continue
+            self._line(index, raw, line, stripped)
+            index += 1
+
+    def _line(self, index: int, raw: str, line: str, stripped: str) -> None:
+        header = _THREAD_HEADER.match(line)
+        if header:
+            num, target = header["num"], header["target"]
+            lwp = _lwp_of(target)
+            self._learn(num, lwp, _name_of(target))
+            self._close()
+            self.pending = (num, lwp)
+            return
+        if "signal" in line:
+            stop = _SIGNAL.match(line)
+            if stop:
+                self._stop(index, stop)
+                return
+        if stripped.startswith("["):
+            self._bracket(index, stripped)
+            return
+        row = _INFO_ROW.match(line) if stripped[:1] in "*0123456789" else None
+        if row:
+            lwp = _lwp_of(row["target"])
+            self._learn(row["num"], lwp, row["name"])
+            if row["star"]:
+                self.star = row["num"]
+            self._close()
+            return
+        if _COMMAND.match(raw) or _SECTION.match(line):
+            self._close()
+            self.pending = None
+            self.section = stripped[:80]
+            crash_on = _CRASH_ON.match(line)
+            if crash_on and self.crashed_at is None:
+                self.crashed_at = crash_on["date"]
+            return
+        if stripped.startswith("$") and any(word in line for word in _ASSERT_WORDS):
+            value = _VALUE.match(line)
+            if value:
+                decoded = _decode_c_value(value["value"])
+                if decoded:
+                    self.assert_values.append(decoded)
+            return
+        running = _RUNNING_IMAGE.match(line)
+        if running:
+            lwp = _lwp_of(running["target"])
+            self.last_switch = (lwp, index)
+            self._attach_lwp(lwp, index)
+            return
+        stopped_at = _STOPPED_AT.match(line)
+        if stopped_at:
+            self.stop_address = stopped_at["address"].lower()
+            return
+        if self.executable is None and (
+            line.startswith(("Core was", "Starting program", "Reading symbols")) or "Core was" in line
+        ):
+            exe = _EXECUTABLE.match(line)
+            if exe:
+                command = exe["core"] or exe["start"] or exe["symbols"] or ""
+                first = command.split()[0] if command.split() else ""
+                self.executable = _basename(first) or None
+
+    def _bracket(self, index: int, stripped: str) -> None:
+        user = _SWITCH_USER.match(stripped)
+        if user:
+            lwp = _lwp_of(user["target"])
+            self._learn(user["num"], lwp, _name_of(user["target"]))
+            self.selected = (user["num"], lwp)
+            self._close()
+            self.pending = None
+            return
+        switch = _SWITCH_STOP.match(stripped)
+        if switch:
+            lwp = _lwp_of(switch["target"])
+            self.last_switch = (lwp, index)
+            self._attach_lwp(lwp, index)
+            self.selected = None
+            self._close()
+            self.pending = None
+            self.expect_stop_frame = True
+            return
+        current = _CURRENT.match(stripped)
+        if current:
+            lwp = _lwp_of(current["target"])
+            self._learn(current["num"], lwp, _name_of(current["target"]))
+            if self.stops and index - self.stops[-1].line <= 8:
+                self.stops[-1].num = self.stops[-1].num or current["num"]
+                self.stops[-1].lwp = self.stops[-1].lwp or lwp
+            else:
+                self.stops.append(_Stop(signal="", text=None, num=current["num"], lwp=lwp, line=index))
+            self.selected = None
+            return
+
+    def _attach_lwp(self, lwp: str | None, index: int) -> None:
+        if self.stops and self.stops[-1].lwp is None and index - self.stops[-1].line <= 3:
+            self.stops[-1].lwp = lwp
+
+    def _stop(self, index: int, match: re.Match[str]) -> None:
+        signal = match["signal"]
+        signal = _SIGNAL_NUMBERS.get(signal, f"SIG{signal}") if signal.isdigit() else signal
+        stop = _Stop(signal=signal, text=(match["text"] or "").strip() or None, num=match["num"], line=index)
+        if match["num"]:
+            self._learn(match["num"], None, match["name"])
+        # Older gdb prints ``[Switching to Thread …]`` just before ``Program received signal``.
+        if self.last_switch and 0 <= index - self.last_switch[1] <= 5:
+            stop.lwp = self.last_switch[0]
+        self.stops.append(stop)
+        self._close()
+        self.pending = None
+        self.selected = None
+        self.expect_stop_frame = True
+
+    def _frame(self, index: int, number: int, body: str, *, stop: bool = False) -> int:
+        """Read one frame (joining wrapped continuation lines); returns the index of the next line."""
+        lines = self.lines
+        address, text = _split_address(body.rstrip())
+        raw_parts = [lines[index][:MAX_FRAME_CHARS].strip()]
+        nxt = index + 1
+        call = _split_call(text)
+        wraps = 0
+        while call.args_open and nxt < len(lines) and wraps < MAX_WRAP_LINES and len(text) < MAX_FRAME_CHARS:
+            follow = _normalise(lines[nxt][:MAX_LINE])
+            if not follow.strip() or _FRAME.match(follow) or _LOCAL.match(follow) or _SECTION.match(follow):
+                break
+            text = f"{text} {follow.strip()}"
+            raw_parts.append(follow.strip())
+            nxt += 1
+            wraps += 1
+            call = _split_call(text)
+        if not call.args_open and not call.rest.strip() and nxt < len(lines):
+            follow = _normalise(lines[nxt][:MAX_LINE])
+            if _CONTINUATION.match(follow):
+                call = _Call(call.name, False, f" {follow.strip()}")
+                raw_parts.append(follow.strip())
+                nxt += 1
+        frame = _make_frame(address, call, " ".join(raw_parts), number=number)
+        self._add(number, frame, stop=stop)
+        return nxt
+
+    def _add(self, number: int, frame: Frame, *, stop: bool) -> None:
+        block = self.block
+        if block is None or number <= block.last:
+            if self.pending:
+                num, lwp = self.pending
+                block = _Block(num, lwp, bare=False, section=self.section, order=len(self.blocks))
+            elif self.selected:
+                num, lwp = self.selected
+                block = _Block(num, lwp, bare=False, section=self.section, order=len(self.blocks))
+            else:
+                block = _Block(
+                    None, None, bare=True, section="stop" if stop else self.section, order=len(self.blocks)
+                )
+            self.pending = None
+            self.blocks.append(block)
+            self.block = block
+        block.frames.append(frame)
+        block.last = number
+        if stop:
+            self._close()
+
+    # -- the result
+
+    def _key(self, num: str | None, lwp: str | None) -> str | None:
+        if num:
+            return f"n{num}"
+        if lwp and lwp in self.num_by_lwp:
+            return f"n{self.num_by_lwp[lwp]}"
+        if lwp:
+            return f"l{lwp}"
+        return None
+
+    def _chosen_stop(self) -> _Stop | None:
+        signalled = [s for s in self.stops if s.signal]
+        fatal = [s for s in signalled if s.signal in _FATAL_SIGNALS]
+        if fatal:
+            return fatal[-1]
+        if signalled:
+            return signalled[-1]
+        return self.stops[-1] if self.stops else None
+
+    def report(self) -> CrashReport:
+        stop = self._chosen_stop()
+        current_key: str | None = None
+        if stop:
+            current_key = self._key(stop.num, stop.lwp)
+            if current_key is None:
+                # a core file's ``[Current thread is N]`` may sit apart from its signal line
+                for other in reversed(self.stops):
+                    current_key = self._key(other.num, other.lwp)
+                    if current_key:
+                        break
+        if current_key is None and self.star:
+            current_key = f"n{self.star}"
+
+        stacks: dict[str, _Block] = {}
+        first_seen: dict[str, int] = {}
+        bare_unresolved: list[_Block] = []
+        for block in self.blocks:
+            key = current_key if block.bare else self._key(block.num, block.lwp)
+            if key is None:
+                bare_unresolved.append(block)
+                continue
+            self._keep(stacks, first_seen, key, block)
+        for block in bare_unresolved:
+            key = self._match(stacks, block)
+            if key is None:
+                key = "current"
+            if current_key is None:
+                current_key = key
+            self._keep(stacks, first_seen, key, block)
+
+        threads: list[Thread] = []
+        crashing: int | None = None
+        for key in sorted(stacks, key=lambda k: first_seen[k]):
+            block = stacks[key]
+            num = key[1:] if key.startswith("n") else None
+            lwp = key[1:] if key.startswith("l") else (self.lwp_by_num.get(num) if num else None)
+            name = (self.name_by_num.get(num) if num else None) or (
+                self.name_by_lwp.get(lwp) if lwp else None
+            )
+            is_current = key == current_key
+            if is_current:
+                crashing = len(threads)
+            threads.append(
+                Thread(
+                    frames=tuple(block.frames),
+                    id=num if num else (f"LWP {lwp}" if lwp else None),
+                    name=name,
+                    current=is_current,
+                    section=block.section,
+                )
+            )
+
+        exception = self._exception(stop, threads, crashing)
+        assertion = self._assertion()
+        if not threads and exception is None and assertion is None:
+            raise CrashParseError(
+                "no gdb backtrace, signal or assertion found in the log; "
+                "pass the output of gdb's 'bt full' / 'thread apply all bt' (e.g. TC's crashreport.gdb log)"
+            )
+        build = find_build(self.lines) or Build()
+        if self.executable and build.executable is None:
+            build = replace(build, executable=self.executable)
+        notes: list[str] = []
+        if bare_unresolved and current_key == "current":
+            notes.append("current thread not identified by number; its stack is kept apart")
+        if not threads:
+            notes.append("no stack frames in the log")
+        return CrashReport(
+            format=Format.GDB,
+            threads=tuple(threads),
+            exception=exception,
+            assertion=assertion,
+            build=build,
+            environment=Environment(crashed_at=self.crashed_at),
+            crashing_thread=crashing,
+            notes=tuple(notes),
+        )
+
+    @staticmethod
+    def _keep(stacks: dict[str, _Block], first_seen: dict[str, int], key: str, block: _Block) -> None:
+        first_seen.setdefault(key, block.order)
+        kept = stacks.get(key)
+        # The same stack printed by ``bt``, ``bt full`` and ``thread apply all``: keep the most complete copy.
+        if kept is None or len(block.frames) > len(kept.frames):
+            stacks[key] = block
+
+    @staticmethod
+    def _match(stacks: dict[str, _Block], block: _Block) -> str | None:
+        """The thread whose stack a bare ``bt`` repeats (same frames from the top), if exactly one."""
+
+        def ident(frame: Frame) -> tuple[str | None, str | None, int | None]:
+            return (frame.address, frame.function, frame.line)
+
+        mine = [ident(f) for f in block.frames[:8]]
+        if not mine:
+            return None
+        found = [
+            key
+            for key, other in stacks.items()
+            if [ident(f) for f in other.frames[: len(mine)]] == mine[: len(other.frames[:8])]
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def _exception(
+        self, stop: _Stop | None, threads: list[Thread], crashing: int | None
+    ) -> ExceptionInfo | None:
+        if stop is None or not stop.signal:
+            return None
+        address = self.stop_address
+        if address is None and crashing is not None and threads[crashing].frames:
+            address = threads[crashing].frames[0].address
+        return ExceptionInfo(code=stop.signal, name=stop.text, address=address)
+
+    def _assertion(self) -> Assertion | None:
+        for value in self.assert_values:
+            assertion = parse_assertion(value.splitlines())
+            if assertion:
+                return assertion
+        return parse_assertion(self.lines)
