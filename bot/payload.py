@@ -36,6 +36,7 @@ from bot.errors import TrustError
 PAYLOAD_VERSION = 1
 _MAC_PREFIX = b"crashbot:payload:v1\n"
 MAX_LIST_ENTRIES = 20  # hosts/realms/builds kept per signature (most recent last)
+MAX_BATCHES = 50  # uploader batch ids remembered per signature: a retried batch is recognised, not re-counted
 # A sealed payload (base64) never exceeds this many characters, leaving over half of GitHub's 65,536 for
 # the human-readable part of the issue body.
 PAYLOAD_MAX_B64_CHARS = 30_000
@@ -65,8 +66,8 @@ def scrub(text: str) -> str:
     return _SURROGATE_RE.sub("\ufffd", text)
 
 
-def _fold(existing: tuple[str, ...], new: Iterable[str]) -> tuple[str, ...]:
-    """Unique values in first-seen order, a re-seen value moving to the end, keeping the last entries."""
+def _fold(existing: tuple[str, ...], new: Iterable[str], keep: int = MAX_LIST_ENTRIES) -> tuple[str, ...]:
+    """Unique values in first-seen order, a re-seen value moving to the end, keeping the last ``keep``."""
     values = list(existing)
     for value in new:
         if not value:
@@ -74,7 +75,7 @@ def _fold(existing: tuple[str, ...], new: Iterable[str]) -> tuple[str, ...]:
         if value in values:
             values.remove(value)
         values.append(value)
-    return tuple(values[-MAX_LIST_ENTRIES:])
+    return tuple(values[-keep:])
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Occurrences:
 
     Times are ISO-8601 UTC strings (``2024-05-01T12:00:00Z``, empty when unknown). ``commented_count`` is
     ``count`` as of ``last_comment_at``, so ``count - commented_count`` is "seen again since we last said".
+    ``batches`` holds the ids of the last :data:`MAX_BATCHES` uploader batches counted here, so a batch
+    retried after a kill or an ambiguous 5xx is recognised instead of being counted twice.
     """
 
     count: int = 0
@@ -93,6 +96,7 @@ class Occurrences:
     builds: tuple[str, ...] = ()
     last_comment_at: str = ""
     commented_count: int = 0
+    batches: tuple[str, ...] = ()
 
     def record(
         self,
@@ -102,8 +106,10 @@ class Occurrences:
         realm: str | None = None,
         build: str | None = None,
         count: int = 1,
+        batch: str | None = None,
     ) -> Occurrences:
-        """These occurrences plus ``count`` new crashes seen at ``at`` on ``host``/``realm``/``build``."""
+        """These occurrences plus ``count`` new crashes seen at ``at`` on ``host``/``realm``/``build``,
+        sent in uploader batch ``batch``."""
         seen = iso_utc(at)
         return self.merge(
             Occurrences(
@@ -113,6 +119,7 @@ class Occurrences:
                 hosts=(host,) if host else (),
                 realms=(realm,) if realm else (),
                 builds=(build,) if build else (),
+                batches=(batch,) if batch else (),
             )
         )
 
@@ -130,6 +137,7 @@ class Occurrences:
             builds=_fold(self.builds, other.builds),
             last_comment_at=self.last_comment_at if mine_newer else other.last_comment_at,
             commented_count=self.commented_count if mine_newer else other.commented_count,
+            batches=_fold(self.batches, other.batches, MAX_BATCHES),
         )
 
     def mark_commented(self, at: datetime) -> Occurrences:
@@ -152,6 +160,7 @@ class Occurrences:
             "builds": list(self.builds),
             "last_comment_at": self.last_comment_at,
             "commented_count": self.commented_count,
+            "batches": list(self.batches),
         }
 
     @classmethod
@@ -166,6 +175,8 @@ class Occurrences:
             builds=d.texts("builds"),
             last_comment_at=d.text("last_comment_at"),
             commented_count=d.whole("commented_count"),
+            # absent in payloads sealed before batch ids were recorded
+            batches=d.texts("batches") if d.has("batches") else (),
         )
 
 
@@ -458,6 +469,9 @@ class _Reader:
 
     def _fail(self, key: str, expected: str) -> TrustError:
         return TrustError(f"crash payload field '{self._where}.{key}' is not {expected}")
+
+    def has(self, key: str) -> bool:
+        return key in self._data
 
     def raw(self, key: str) -> Any:
         if key not in self._data:
