@@ -192,7 +192,7 @@ def recording_server() -> Iterator[tuple[str, list[str | None]]]:
     seen: list[str | None] = []
     handler = type("H", (_RecordingHandler,), {"seen": seen})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/owner/repo.git", seen

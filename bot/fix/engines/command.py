@@ -1,0 +1,112 @@
+"""The ``command`` engine: a coding-agent CLI (``claude -p``, ``codex exec``, ...) run in the checkout
+with the prompt on stdin; its proposal is the diff of what it changed, and the checkout is reset after."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bot.config import FixSettings
+from bot.errors import ConfigError, GitError
+from bot.fix.build import BuildError, run_logged
+from bot.fix.engines import Abstain, EngineContext, EngineError, Patch, Proposal, Usage, parse_answer
+from bot.git import Git
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_TAIL_CHARS = 4_000
+# crashbot's own credentials: the agent has its own key and must not be able to push, label or sign
+_BOT_SECRET_RE = re.compile(
+    r"^(?:CRASHBOT_.*|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_.*)$",
+    re.IGNORECASE,
+)
+
+
+def agent_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without crashbot's and GitHub's tokens (the agent's own API keys stay)."""
+    return {k: v for k, v in env.items() if not _BOT_SECRET_RE.match(k)}
+
+
+class CommandEngine:
+    name = "command"
+
+    def __init__(self, argv: Sequence[str], *, timeout_s: float, env: Mapping[str, str]) -> None:
+        self.argv = tuple(argv)
+        self._timeout_s = timeout_s
+        self._env = agent_env(env)
+
+    @classmethod
+    def from_settings(cls, settings: FixSettings, *, env: Mapping[str, str]) -> CommandEngine:
+        if not settings.command:
+            raise ConfigError(
+                "fix.command is empty: engine 'command' needs an argv list, e.g. "
+                '["claude", "-p", "--permission-mode", "acceptEdits"]'
+            )
+        return cls(settings.command, timeout_s=settings.engine_timeout_s, env=env)
+
+    def propose(self, ctx: EngineContext) -> Proposal:
+        git = Git(ctx.workdir)
+        start = git.head()
+        branch = git.current_branch()
+        model = Path(self.argv[0]).name
+        logger.info("running %s in %s, attempt %d", " ".join(self.argv), ctx.workdir, ctx.attempt)
+        try:
+            with tempfile.TemporaryFile() as log:
+                try:
+                    result = run_logged(
+                        self.argv,
+                        cwd=ctx.workdir,
+                        log=log,
+                        timeout_s=self._timeout_s,
+                        env=self._env,
+                        stdin_text=ctx.prompt.as_text(),
+                    )
+                except BuildError as e:
+                    raise EngineError(f"fix.command cannot start: {e}") from e
+                log.seek(0)
+                output = _agent_output(log.read().decode("utf-8", errors="replace"))
+            diff = git.diff_worktree(start)
+        finally:
+            _restore(git, start, branch)
+        tail = output[-OUTPUT_TAIL_CHARS:]
+        if result.timed_out:
+            return Abstain(
+                f"the agent did not finish within {self._timeout_s:.0f}s (fix.engine_timeout_s)",
+                model,
+                Usage(),
+            )
+        if result.returncode != 0:
+            last = tail.strip().splitlines()[-1:] or [""]
+            return Abstain(
+                f"the agent exited with status {result.returncode}: {last[0][:200]}", model, Usage()
+            )
+        if diff.strip():
+            return Patch(diff=diff, reasoning=tail.strip(), model=model, usage=Usage())
+        # no edits: the agent may have printed a diff or ABSTAIN instead
+        return parse_answer(output, model=model, usage=Usage())
+
+
+def _restore(git: Git, start: str, branch: str | None) -> None:
+    """Put the checkout back exactly as it was, whatever the agent did (edits, commits, branch switch)."""
+    try:
+        if branch:
+            git.run("checkout", "--quiet", "--force", branch, "--")
+        else:
+            git.run("checkout", "--quiet", "--force", "--detach", start, "--")
+        git.reset_hard(start)
+    except GitError as e:
+        raise EngineError(f"cannot reset the checkout after the agent ran: {e}") from e
+
+
+def _agent_output(log_text: str) -> str:
+    """The agent's own output: drop run_logged's ``$ argv`` and ``[exit status ...]`` framing lines."""
+    lines = log_text.splitlines()
+    kept = [
+        line
+        for i, line in enumerate(lines)
+        if not (line.startswith("$ ") and i <= 1) and not re.match(r"^\[(?:exit status |crashbot: )", line)
+    ]
+    return "\n".join(kept).strip()
