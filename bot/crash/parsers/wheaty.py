@@ -40,7 +40,10 @@ _FRAME = re.compile(
 )
 # An unsymbolised frame: ``section:offset module-path`` (module empty for garbage frames).
 _LOGICAL = re.compile(r"(?P<section>[0-9A-Fa-f]{4}):(?P<offset>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+|$)")
-_HEX = re.compile(r"[0-9A-Fa-f]+")
+_DISPLACEMENT_THEN_SOURCE = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16})  ")
+_DISPLACEMENT_AT_END = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16})$")
+# Whitespace collapsed: ``+HEX`` then one space then a path (drive, UNC or absolute).
+_DISPLACEMENT_THEN_PATH = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16}) (?=[A-Za-z]:[\\/]|\\\\|/)")
 _LONE_HEX = re.compile(r"[ \t]*[0-9A-Fa-f]{1,16}")
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
 _CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
@@ -363,41 +366,27 @@ def _frame(line: str) -> Frame | None:
 def _split_symbol(rest: str) -> tuple[str, str | None, str | None]:
     """``symbol+HEX[  source]`` -> (symbol, HEX, source); the displacement is the LAST ``+HEX``.
 
-    Names carry spaces, commas, ``<>``, ``()``, backticks and ``+`` (``operator+``), so the split points
-    are found from the structure: the source starts after the first double space that follows a
-    ``+HEX``; when a copy collapsed whitespace it starts at the last ``+HEX `` followed by a path.
+    Names carry spaces, commas, ``<>``, ``()``, backticks and ``+`` (``operator+``) but never two spaces
+    in a row, so the symbol ends at the first ``+HEX`` followed by the two spaces that introduce the
+    source. When a copy collapsed whitespace, the source starts at the last ``+HEX `` followed by a path.
+    Every search here is a single linear scan (the text is untrusted and may be megabytes long).
     """
-    double = rest.find("  ")
-    while double != -1:
-        head = rest[:double]
-        symbol, plus, displacement = head.rpartition("+")
-        if plus and _HEX.fullmatch(displacement):
-            return symbol, displacement, rest[double:].strip() or None
-        double = rest.find("  ", double + 2)
-    symbol, plus, displacement = rest.rpartition("+")
-    if plus and _HEX.fullmatch(displacement):
-        return symbol, displacement, None
-    # Single spaces only: ``Func+2E D:\path\file.cpp line 119``.
-    position = len(rest)
-    while True:
-        plus_at = rest.rfind("+", 0, position)
-        if plus_at == -1:
-            break
-        after = rest[plus_at + 1 :]
-        space = after.find(" ")
-        if space > 0 and _HEX.fullmatch(after[:space]) and _looks_like_source(after[space + 1 :]):
-            return rest[:plus_at], after[:space], after[space + 1 :].strip()
-        position = plus_at
+    with_source = _DISPLACEMENT_THEN_SOURCE.search(rest)
+    if with_source is not None:
+        return (
+            rest[: with_source.start()],
+            with_source.group("disp"),
+            rest[with_source.end() :].strip() or None,
+        )
+    at_end = _DISPLACEMENT_AT_END.search(rest)
+    if at_end is not None:
+        return rest[: at_end.start()], at_end.group("disp"), None
+    last = None
+    for last in _DISPLACEMENT_THEN_PATH.finditer(rest):  # noqa: B007 - only the last match is wanted
+        pass
+    if last is not None:
+        return rest[: last.start()], last.group("disp"), rest[last.end() :].strip() or None
     return rest, None, None
-
-
-def _looks_like_source(text: str) -> bool:
-    text = text.strip()
-    if not text:
-        return False
-    if len(text) > 2 and text[1] == ":" and text[2] in "\\/":
-        return True
-    return text.startswith(("\\\\", "/", ".")) or " line " in text or text.endswith(" line")
 
 
 def _split_source(source: str) -> tuple[str | None, int | None]:
