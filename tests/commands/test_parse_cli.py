@@ -1,0 +1,186 @@
+"""``crashbot parse`` / ``crashbot signature`` through the real entry point and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+GLUE = Path(__file__).resolve().parents[1] / "fixtures" / "crash" / "glue"
+AC = GLUE / "ac-duplicate-thread.txt"
+GDB = GLUE / "gdb-linux-segv.txt"
+CONTRACT = {
+    "format",
+    "exception",
+    "assertion",
+    "revision",
+    "frames",
+    "top_frame",
+    "signature",
+    "signature_id",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CRASHBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_parse_json_prints_the_design_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "parse", str(AC), "--json")
+    assert code == 0, err
+    obj = json.loads(out)
+    assert set(obj) >= CONTRACT
+    assert set(obj) - CONTRACT == {"signature_full_id", "signature_version"}
+    assert obj["format"] == "wheaty"
+    assert obj["exception"] == {"code": "C0000005", "name": "ACCESS_VIOLATION"}
+    assert obj["assertion"] is None
+    assert obj["revision"] == "6ab3b1c7f2e1"
+    assert obj["top_frame"]["function"] == "Field::GetUInt32"
+    assert obj["top_frame"]["line"] == 119
+    assert (
+        obj["signature"]
+        == "ACCESS_VIOLATION | Field::GetUInt32 | Player::LoadFromDB | WorldSession::HandlePlayerLogin"
+    )
+    assert all(
+        set(f) == {"function", "module", "file", "line", "offset", "address", "inline"} for f in obj["frames"]
+    )
+    assert obj["frames"][0]["function"] == "Field::GetUInt32"
+
+
+def test_parse_json_explain_adds_decisions(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "parse", str(AC), "--json", "--explain")
+    assert code == 0
+    decisions = json.loads(out)["decisions"]
+    assert decisions[0]["rule"] == "crashing-thread"
+    assert {"rule", "frame", "action", "reason"} == set(decisions[0])
+    assert any(d["rule"] == "os-frames" and d["action"] == "skip" for d in decisions)
+
+
+def test_parse_human_output_marks_skipped_frames(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "parse", str(AC), "--explain")
+    assert code == 0
+    assert "format:     wheaty" in out
+    assert "top frame:  Field::GetUInt32 at " in out
+    assert "signature:  ACCESS_VIOLATION | Field::GetUInt32" in out
+    assert "  * #0   Field::GetUInt32" in out
+    assert "  - #5   BaseThreadInitThunk" in out
+    assert "[crashing-thread] choose:" in out
+
+
+def test_parse_forced_format_is_used(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "parse", str(GDB), "--format", "cdb")
+    assert code == 2
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"   \r\n\r\n", "empty"),
+        (bytes(range(256)) * 40, "not a crash report crashbot recognises"),
+        (b"hello, this is a shopping list\nmilk\neggs\n", "not a crash report crashbot recognises"),
+    ],
+    ids=["empty", "blank", "binary", "prose"],
+)
+def test_parse_unrecognised_input_exit_2_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes, message: str
+) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    code, out, err = run(capsys, "parse", str(bad))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_parse_missing_file_and_directory_one_line_each(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "parse", str(tmp_path / "nope.txt"))
+    assert (code, err.count("\n")) == (2, 1)
+    assert "no such file" in err
+    code, _, err = run(capsys, "parse", str(tmp_path))
+    assert (code, err.count("\n")) == (2, 1)
+    assert "is a directory" in err
+
+
+@pytest.mark.skipif(
+    os.name == "nt" or (hasattr(os, "geteuid") and os.geteuid() == 0), reason="root reads anything"
+)
+def test_parse_permission_denied_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    locked = tmp_path / "locked.txt"
+    locked.write_bytes(AC.read_bytes())
+    locked.chmod(0)
+    code, _, err = run(capsys, "parse", str(locked))
+    assert (code, err.count("\n")) == (2, 1)
+    assert "permission denied" in err
+
+
+def test_parse_permission_error_path_is_one_line_even_as_root(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A path through a regular file ("x.txt/y") fails with an OSError other than not-found or EACCES."""
+    plain = tmp_path / "x.txt"
+    plain.write_text("x")
+    code, _, err = run(capsys, "parse", str(plain / "y"))
+    assert (code, err.count("\n")) == (2, 1)
+    assert "Traceback" not in err
+
+
+def test_signature_prints_one_line_per_file_and_continues_past_failures(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x01\x02 junk")
+    code, out, err = run(capsys, "signature", str(AC), str(bad), str(GDB))
+    assert code == 2
+    lines = out.splitlines()
+    assert len(lines) == 2
+    sig_id, text, name = lines[0].split("  ")
+    assert len(sig_id) == 16
+    assert text.startswith("ACCESS_VIOLATION | Field::GetUInt32")
+    assert name == str(AC)
+    assert lines[1].endswith(f"  {GDB}")
+    assert err.count("\n") == 1
+    assert str(bad) in err
+
+
+def test_signature_all_good_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "signature", str(AC), str(GLUE / "ac-handler-block-only.txt"))
+    assert code == 0
+    ids = {line.split("  ")[0] for line in out.splitlines()}
+    assert len(ids) == 1
+
+
+def test_parse_as_subprocess_never_tracebacks(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(os.urandom(4096))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "parse", str(bad), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1
