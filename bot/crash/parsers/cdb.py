@@ -326,29 +326,29 @@ def _with_faulting_source(
 
 def _stack_frame(line: str) -> tuple[Frame, str | None] | None:
     """One ``Child-SP RetAddr [: Args :] Call Site`` (or ``ChildEBP RetAddr Args… Call Site``) line,
-    with the line's return address (the next frame's program counter; None on inline frames)."""
-    inline = line.startswith("(Inline")
+    optionally numbered (``k``), with the line's return address (the next frame's program counter;
+    None on inline frames, which share their caller's)."""
     if " : " in line:
         columns, _, call_site = line.rpartition(" : ")
         tokens = columns.split()
         call_site = call_site.strip()
+        start = _first_column(tokens)
     else:
         tokens = line.split()
-        k = 0
-        if len(tokens) > 2 and _FRAME_NUMBER.fullmatch(tokens[0]) and _VALUE.fullmatch(tokens[1]):
-            k = 1
+        start = _first_column(tokens)
+        k = start
         while k < len(tokens) and (_VALUE.fullmatch(tokens[k]) or tokens[k] in ("(Inline", "Function)")):
             k += 1
         call_site = " ".join(tokens[k:])
         tokens = tokens[:k]
-        if not call_site and len(tokens) >= 2:
+        if not call_site and len(tokens) - start >= 2:
             # Only values: the last one is the call site's bare address.
             call_site = tokens.pop()
-    if not tokens:
+    if len(tokens) <= start:
         return None
-    start = 1 if len(tokens) > 1 and _FRAME_NUMBER.fullmatch(tokens[0]) else 0
     first = tokens[start]
-    if not (_VALUE.fullmatch(first) or first.startswith("(Inline")):
+    inline = first == "(Inline"
+    if not (inline or _VALUE.fullmatch(first)):
         return None
     frame = _call_site_frame(call_site, raw=line)
     if frame is None:
@@ -357,6 +357,12 @@ def _stack_frame(line: str) -> tuple[Frame, str | None] | None:
         return replace(frame, inline=True), None
     ret = tokens[start + 1] if len(tokens) > start + 1 else ""
     return frame, _normalise_address(ret) if _ADDRESS.fullmatch(ret) else None
+
+
+def _first_column(tokens: list[str]) -> int:
+    """1 when the line starts with ``k``'s two-digit frame number, else 0."""
+    numbered = len(tokens) > 1 and _FRAME_NUMBER.fullmatch(tokens[0]) is not None
+    return 1 if numbered and (tokens[1] == "(Inline" or _VALUE.fullmatch(tokens[1])) else 0
 
 
 def _call_site_frame(text: str | None, *, raw: str) -> Frame | None:

@@ -1,0 +1,247 @@
+"""cdb/WinDbg parser: ``!analyze -v`` old and new style, ``k`` listings, and hostile input."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.crash.errors import CrashParseError
+from bot.crash.model import CrashReport, Format
+from bot.crash.parsers import cdb
+from bot.crash.parsers.cdb import build_from_dump_name
+from bot.crash.text import clean_lines, decode
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SAMPLES = FIXTURES / "samples"
+OWN = FIXTURES / "crash" / "cdb"
+
+CDB_SAMPLES = [
+    "ac-issue-14340-cdb.txt",
+    "ac-issue-818-cdb.txt",
+    "moon-7d14957a32df-20251031-115858-cdb-stacktext.txt",
+]
+OTHER_SAMPLES = [
+    "ac-issue-13275.txt",
+    "ac-issue-2216.txt",
+    "ac-issue-4981.txt",
+    "ac-mod-transmog-issue-52.txt",
+    "cmangos-issue-946.txt",
+    "cmangos-issue-948.txt",
+    "mod-playerbots-issue-1184.txt",
+    "mod-playerbots-issue-2618.txt",
+    "moon-7d14957a32df-20251031-115858-head5000.txt",
+    "tc-issue-15704.txt",
+    "tcbots-issue-57.txt",
+]
+
+
+def lines_of(path: Path) -> list[str]:
+    return clean_lines(decode(path.read_bytes()))
+
+
+def parse_file(path: Path) -> CrashReport:
+    return cdb.parse(lines_of(path))
+
+
+@pytest.mark.parametrize("name", CDB_SAMPLES)
+def test_sniff_cdb_sample_is_confident(name: str) -> None:
+    assert cdb.sniff(lines_of(SAMPLES / name)) >= 80
+
+
+@pytest.mark.parametrize("name", OTHER_SAMPLES)
+def test_sniff_other_format_sample_is_not_cdb(name: str) -> None:
+    assert cdb.sniff(lines_of(SAMPLES / name)) < 25
+
+
+def test_parse_stack_text_sample_splits_module_function_and_offset() -> None:
+    report = parse_file(SAMPLES / "moon-7d14957a32df-20251031-115858-cdb-stacktext.txt")
+    assert report.format is Format.CDB
+    assert report.crashing_thread == 0
+    frames = report.threads[0].frames
+    assert len(frames) == 16
+    assert (frames[0].module, frames[0].function, frames[0].offset) == (
+        "worldserver",
+        "Playerbot::Events::EventDispatcher::UnsubscribeAll",
+        "0x70",
+    )
+    assert (
+        frames[7].function == "`Playerbot::BotWorldSessionMgr::UpdateSessions'::`109'::<lambda_1>::operator()"
+    )
+    assert frames[12].function == (
+        "std::thread::_Invoke<std::tuple<void (__cdecl Playerbot::Performance::WorkerThread::*)(void),"
+        "Playerbot::Performance::WorkerThread *>,0,1>"
+    )
+    assert (frames[-1].module, frames[-1].function) == ("ntdll", "RtlUserThreadStart")
+    # each frame's program counter is the return address printed on the line above it
+    assert frames[1].address == "0x00007ff65921f632"
+
+
+def test_parse_new_style_sample_reads_key_values_and_dump_name_build() -> None:
+    report = parse_file(SAMPLES / "ac-issue-14340-cdb.txt")
+    assert report.extra["AV.Dereference"] == "NullClassPtr"
+    assert report.extra["AV.Fault"] == "Read"
+    assert report.extra["FILE_IN_CAB"] == "d467f5de833e+_worldserver.exe_[23-12_12-17-33].dmp"
+    assert (report.build.revision, report.build.dirty, report.build.executable) == (
+        "d467f5de833e",
+        True,
+        "worldserver.exe",
+    )
+    assert report.exception is not None
+    assert report.exception.code == "C0000005"
+    assert report.threads == ()
+
+
+def test_parse_old_style_sample_uses_followup_ip_as_single_frame() -> None:
+    report = parse_file(SAMPLES / "ac-issue-818-cdb.txt")
+    assert len(report.threads) == 1
+    (frame,) = report.threads[0].frames
+    assert (frame.module, frame.function, frame.offset) == ("KERNELBASE", None, "0x1a06d")
+    assert report.threads[0].id == "0x6b0"
+    assert report.extra["DEFAULT_BUCKET_ID"] == "WRONG_SYMBOLS"
+    assert report.extra["PRIMARY_PROBLEM_CLASS"] == "STACK_CORRUPTION"
+    assert report.extra["FAILURE_BUCKET_ID"].startswith("X64_APPLICATION_FAULT_STACK_CORRUPTION")
+    assert report.extra["BUCKET_ID"].endswith("worldserver.exe")
+    assert any("FOLLOWUP_IP" in note for note in report.notes)
+
+
+def test_parse_full_new_style_report_reads_exception_record_sources_and_inline_frames() -> None:
+    report = parse_file(OWN / "analyze-v-new-style.txt")
+    assert report.exception is not None
+    assert (report.exception.code, report.exception.name) == ("C0000005", "Access violation")
+    assert report.exception.address == "0x00007ff71f3a1b27"
+    assert report.exception.module == "worldserver.exe"
+    frames = report.threads[0].frames
+    assert report.threads[0].id == "0x2f18"
+    assert frames[0].function == "Unit::GetVictim"
+    assert frames[0].module == "worldserver.exe"  # MODULE_NAME/IMAGE_NAME pair
+    assert (frames[0].file, frames[0].line) == (r"E:\acore\src\server\game\Entities\Unit\Unit.h", 1455)
+    assert frames[0].address == "0x00007ff71f3a1b27"
+    assert frames[1].inline and frames[1].function == "ScriptedAI::UpdateVictim"
+    assert frames[1].address == frames[2].address  # the inline frame shares its caller's PC
+    assert "Creature::Update" in [f.function for f in frames]  # the WARNING line does not end STACK_TEXT
+    assert frames[6].module == "ucrtbase.dll"  # lmvm's "Image name:"
+    assert report.extra["FAILURE_BUCKET_ID"] == "NULL_CLASS_PTR_READ_c0000005_worldserver.exe!Unit::GetVictim"
+    assert report.extra["Failure.Bucket"] == "NULL_CLASS_PTR_READ_c0000005_worldserver.exe!Unit::GetVictim"
+    assert (report.build.revision, report.build.dirty) == ("5b0d6e1d9f2a", True)
+
+
+def test_parse_old_style_x86_report_reads_child_ebp_lines_and_module_offsets() -> None:
+    report = parse_file(OWN / "analyze-v-old-style-x86.txt")
+    frames = report.threads[0].frames
+    assert [(f.module, f.offset) for f in frames[:3]] == [
+        ("mangosd.exe", "0x1f1c7"),
+        ("mangosd.exe", "0x21a09e"),
+        ("mangosd.exe", "0x31e4b2"),
+    ]
+    assert frames[3].function == "BaseThreadInitThunk"
+    assert frames[1].address == "0x00c1a09e"
+    assert report.exception is not None
+    assert report.exception.code == "C0000005"
+    assert (report.exception.module, report.exception.module_offset) == ("mangosd.exe", "0x1f1c7")
+    assert report.build.executable == "mangosd.exe"
+    assert report.extra["PRIMARY_PROBLEM_CLASS"] == "NULL_CLASS_PTR_READ"
+
+
+def test_parse_k_listing_with_frame_numbers() -> None:
+    report = parse_file(OWN / "k-command.txt")
+    frames = report.threads[0].frames
+    assert [f.function for f in frames] == [
+        "Unit::GetVictim",
+        "ScriptedAI::UpdateVictim",
+        "boss_onyxia::boss_onyxiaAI::UpdateAI",
+        "Creature::Update",
+        None,
+        "BaseThreadInitThunk",
+        "RtlUserThreadStart",
+    ]
+    assert frames[1].inline
+    assert (frames[4].module, frames[4].offset) == ("worldserver", "0x3f9a5c")
+
+
+@pytest.mark.parametrize(
+    ("name", "revision", "dirty", "executable"),
+    [
+        ("d467f5de833e+_worldserver.exe_[23-12_12-17-33].dmp", "d467f5de833e", True, "worldserver.exe"),
+        ("e9bcae1fada6_worldserver.exe_[15-12_17-37-37].dmp", "e9bcae1fada6", False, "worldserver.exe"),
+        (
+            "084da48ba15a._Piratecraft_worldserver.exe_.2-6_23-56-31.dmp",
+            "084da48ba15a",
+            True,
+            "Piratecraft_worldserver.exe",
+        ),
+        ("unknown_worldserver.exe_[5-2_22-16-13].dmp", None, False, "worldserver.exe"),
+        (
+            r"Loading Dump File [C:\x\7d14957a32df+_worldserver.exe_[2025_10_31_11_14_33].dmp]",
+            "7d14957a32df",
+            True,
+            "worldserver.exe",
+        ),
+        ("crash.dmp", None, False, None),
+    ],
+)
+def test_build_from_dump_name_forms(
+    name: str, revision: str | None, dirty: bool, executable: str | None
+) -> None:
+    build = build_from_dump_name(name)
+    assert (build.revision, build.dirty, build.executable) == (revision, dirty, executable)
+
+
+@pytest.mark.parametrize("text", ["", "nothing to see here", "0:000> g\nquit:"])
+def test_parse_text_without_cdb_parts_raises_one_line_error(text: str) -> None:
+    with pytest.raises(CrashParseError) as info:
+        cdb.parse(clean_lines(text))
+    assert "\n" not in str(info.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=120), max_size=40))
+def test_parse_arbitrary_lines_raises_only_crash_parse_error(lines: list[str]) -> None:
+    assert 0 <= cdb.sniff(lines) <= 100
+    with contextlib.suppress(CrashParseError):
+        cdb.parse(lines)
+
+
+REAL_REPORTS = [SAMPLES / name for name in CDB_SAMPLES] + sorted(OWN.glob("*.txt"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    path=st.sampled_from(REAL_REPORTS),
+    cut=st.integers(min_value=0, max_value=8_000),
+    junk=st.text(max_size=30),
+    at=st.integers(min_value=0, max_value=8_000),
+)
+def test_parse_truncated_or_mutated_real_report_raises_only_crash_parse_error(
+    path: Path, cut: int, junk: str, at: int
+) -> None:
+    text = decode(path.read_bytes())[:cut]
+    at = min(at, len(text))
+    lines = clean_lines(text[:at] + junk + text[at:])
+    assert 0 <= cdb.sniff(lines) <= 100
+    with contextlib.suppress(CrashParseError):
+        cdb.parse(lines)
+
+
+HOSTILE_LINES = [
+    "A" * 2_000_000,
+    "STACK_TEXT" + "_" * 2_000_000,
+    "00000061`a3efe790 00007ff7`1f6c2e4a : " + "a!b+0x" * 300_000,
+    "00000061`a3efe790 00007ff7`1f6c2e4a " + "00000000 " * 200_000,
+    "(" + "1" * 2_000_000 + ") code",
+    "    Key  : " + " " * 2_000_000,
+    "ExceptionAddress: " + "(" * 2_000_000,
+    "m+0x" + "1" * 2_000_000,
+]
+
+
+@pytest.mark.parametrize("line", HOSTILE_LINES, ids=lambda line: repr(line[:24]))
+def test_parse_two_megabyte_single_line_finishes(line: str) -> None:
+    """Catastrophic backtracking would hang here; the suite's timeout turns that into a failure."""
+    lines = ["STACK_TEXT:", line, "KEY_VALUES_STRING: 1", line, "FAULTING_IP:", line]
+    assert 0 <= cdb.sniff(lines) <= 100
+    with contextlib.suppress(CrashParseError):
+        cdb.parse(lines)
