@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from bot.commands import parse
+from bot.commands import deploy, parse
 
-COMMANDS: tuple[ModuleType, ...] = (parse,)
+COMMANDS: tuple[ModuleType, ...] = (parse, deploy)
 
 
 def add_github_options(parser: argparse.ArgumentParser) -> None:
