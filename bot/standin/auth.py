@@ -158,6 +158,7 @@ class AuthApi:
 
     def register(self, router: Router) -> None:
         router.add("GET", "/user", self.get_user)
+        router.add("GET", "/users/{username}", self.get_named_user)
         router.add("GET", "/repos/{owner}/{repo}/installation", self.get_repo_installation)
         router.add("POST", "/app/installations/{installation_id}/access_tokens", self.create_access_token)
         router.add("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", self.get_permission)
@@ -168,6 +169,14 @@ class AuthApi:
             raise forbidden_for(actor)
         body = user_json(self.urls, actor)
         body.update({"name": actor.login, "email": None, "created_at": iso(0), "updated_at": iso(0)})
+        return Response(200, body)
+
+    def get_named_user(self, request: Request) -> Response:
+        user = self.world.users.get(request.params["username"].lower())
+        if user is None:
+            raise not_found()
+        body = user_json(self.urls, user)
+        body.update({"name": None, "created_at": iso(0), "updated_at": iso(0)})
         return Response(200, body)
 
     def _app_of(self, request: Request) -> App:

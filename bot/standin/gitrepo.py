@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ MIN_GIT = (2, 38)
 _SHA_RE = re.compile(r"\A[0-9a-f]{4,64}\Z")
 _FIELD_SEP = "\x1f"
 _RECORD_SEP = "\x1e"
+_PICK_IDENTITY = {"GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
 _COMMIT_FORMAT = (
     _FIELD_SEP.join(["%H", "%T", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"]) + _RECORD_SEP
 )
@@ -240,12 +242,11 @@ class GitRepo:
     def delete_ref(self, name: str) -> bool:
         return self.run("update-ref", "-d", name, check=False).returncode == 0
 
-    def merge_trees(self, ours: str, theirs: str, *, base: str | None = None) -> MergeResult:
+    def merge_trees(self, ours: str, theirs: str) -> MergeResult:
         """Three-way merge of two commits into a new tree without touching any checkout."""
-        args = ["merge-tree", "--write-tree", "--name-only", "--no-messages"]
-        if base is not None:
-            args.append(f"--merge-base={base}")
-        done = self.run(*args, ours, theirs, check=False)
+        done = self.run(
+            "merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs, check=False
+        )
         lines = done.stdout.splitlines()
         if done.returncode == 0:
             return MergeResult(lines[0].strip(), ())
@@ -253,6 +254,22 @@ class GitRepo:
             return MergeResult(None, tuple(line for line in lines[1:] if line))
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise GitError(f"git merge-tree {ours} {theirs} failed in {self.path}: {last}")
+
+    def cherry_pick_tree(self, onto: str, commit: str) -> MergeResult:
+        """The tree of ``commit``'s change applied on ``onto``, computed in a throw-away worktree
+        (``merge-tree --merge-base`` would avoid it but needs git 2.40)."""
+        with tempfile.TemporaryDirectory(prefix="standin-pick-") as tmp:
+            work = GitRepo(Path(tmp) / "work")
+            self.run("worktree", "add", "--detach", "--quiet", str(work.path), onto)
+            try:
+                picked = work.run("cherry-pick", "--no-commit", commit, check=False, env=_PICK_IDENTITY)
+                if picked.returncode != 0:
+                    conflicts = work.run("diff", "--name-only", "--diff-filter=U").stdout.split()
+                    return MergeResult(None, tuple(conflicts))
+                return MergeResult(work.run("write-tree").stdout.strip(), ())
+            finally:
+                self.run("worktree", "remove", "--force", str(work.path), check=False)
+                self.run("worktree", "prune", check=False)
 
     def commit_tree(
         self, tree: str, parents: Sequence[str], message: str, *, author: Person, committer: Person

@@ -86,7 +86,7 @@ class PullsApi:
             if base is None:
                 continue
             pull.base_sha = base
-            if head != base and repo.git.is_ancestor(head, base) and pull.merge_commit_sha is None:
+            if repo.git.is_ancestor(head, base) and pull.merge_commit_sha is None:
                 pull.merged_at = now
                 pull.merge_commit_sha = base
                 issue.close(issue.user, now, None)
@@ -420,8 +420,7 @@ class PullsApi:
         if method == "rebase":
             current = pull.base_sha
             for commit in git.commits_between(pull.base_sha, pull.head_sha):
-                parent = commit.parents[0] if commit.parents else None
-                result = git.merge_trees(current, commit.sha, base=parent)
+                result = git.cherry_pick_tree(current, commit.sha)
                 if result.tree is None:
                     raise ApiError(405, "This branch can't be rebased")
                 current = git.commit_tree(

@@ -109,6 +109,39 @@ class Clone:
         git(self.path, "fetch", "-q", "origin")
 
 
+def commit_in_bare(
+    bare: Path, branch: str, filename: str, text: str, message: str, *, start: str = "main"
+) -> str:
+    """Commit one file onto ``start`` straight into the bare repo (plumbing, no clone): the fast path for
+    fixtures that only need some branch with some commit on it."""
+    index = bare / f"index-{branch.replace('/', '-')}"
+    env_index = {"GIT_INDEX_FILE": str(index)}
+
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+        full = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "Dev",
+            "GIT_AUTHOR_EMAIL": "dev@example.com",
+            "GIT_COMMITTER_NAME": "Dev",
+            "GIT_COMMITTER_EMAIL": "dev@example.com",
+            **(env or {}),
+        }
+        done = subprocess.run(
+            ["git", "-C", str(bare), *args], input=stdin, env=full, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    parent = run("rev-parse", f"refs/heads/{start}")
+    blob = run("hash-object", "-w", "--stdin", stdin=text)
+    run("read-tree", parent, env=env_index)
+    run("update-index", "--add", "--cacheinfo", f"100644,{blob},{filename}", env=env_index)
+    tree = run("write-tree", env=env_index)
+    index.unlink()
+    sha = run("commit-tree", tree, "-p", parent, stdin=message)
+    run("update-ref", f"refs/heads/{branch}", sha)
+    return sha
+
+
 @pytest.fixture
 def clone(standin: StandIn, tmp_path: Path) -> Clone:
     bare = standin.repo_path(REPO)
