@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from bot.crash.msvc import undecorate
+
 # Longest name kept: MSVC template names pass 4,000 characters; the head identifies the function.
 MAX_NAME = 300
 
@@ -41,18 +43,8 @@ _ENDS_WITH_OPERATOR = re.compile(r"\boperator\s*[^\w\s]+$")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[*&,])")
 _SPACES = re.compile(r"\s+")
 _OPERATOR_TOKEN = re.compile(r"operator\s*(?:<=>|<<=?|>>=?|<=|>=|->\*?|\(\)|\[\]|[<>])")
-_MSVC_DECORATED = re.compile(r"^\?+(?P<name>[^@?]+)@(?P<scopes>(?:[^@]+@)*)@")
 
 _GCC_LAMBDA = "{lambda}"
-
-
-def _undecorate(name: str) -> str:
-    """``?GetMap@WorldObject@@QEBA…`` -> ``WorldObject::GetMap`` (a stable key, not a demangler)."""
-    m = _MSVC_DECORATED.match(name)
-    if not m:
-        return name
-    scopes = [s for s in m.group("scopes").split("@") if s]
-    return "::".join([*reversed(scopes), m.group("name")])
 
 
 def _replace_gcc_lambdas(name: str) -> str:
@@ -131,7 +123,7 @@ def normalize_function(function: str) -> str:
     name = _MODULE_PREFIX.sub("", name)
     name = _DISPLACEMENT.sub("", name)
     if name.startswith("?"):
-        name = _undecorate(name)
+        name = undecorate(name) or name
     name = _CLONE.sub("", name)
     name = _MSVC_DYNAMIC.sub(r"\1", name)
     name = _MSVC_DELETING_DTOR.sub("{deleting-dtor}", name)

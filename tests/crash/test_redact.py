@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from bot.crash import analyse, parse_report
 from bot.crash.redact import redact
 
 SECRETS = {
@@ -127,3 +129,42 @@ def test_redact_bad_extra_pattern_is_a_value_error_naming_it() -> None:
 
 def test_redact_loopback_and_unspecified_addresses_kept() -> None:
     assert redact("bind ::1 and 127.0.0.1").total == 0
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
+GLUE = Path(__file__).resolve().parents[1] / "fixtures" / "crash" / "glue"
+REPORTS = sorted([*SAMPLES.glob("*.txt"), *GLUE.glob("*.txt")])
+SEED = "\n".join(SECRETS.values())
+
+
+def seeded(text: str) -> str:
+    """The report with every secret shape appended and its paths moved under user profiles."""
+    moved = re.sub(r"(?m)(?<![\w\\])([D-F]):\\\\", lambda m: "C:\\\\Users\\\\alice\\\\", text)
+    moved = re.sub(r"(?<![\w/])/(?:root|home/ubuntu)/", "/home/bob/", moved)
+    return f"{moved}\n\n{SEED}\n"
+
+
+def signature_of(text: str) -> tuple[str, str]:
+    crash = analyse(parse_report(text))
+    return crash.signature.id, crash.report.format.value
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=[p.name for p in REPORTS])
+def test_redact_seeded_reports_lose_every_secret_and_keep_their_signature(path: Path) -> None:
+    original = path.read_bytes().decode("utf-8", errors="replace")
+    dirty = seeded(original)
+    clean = redact(dirty)
+    for value in SECRET_VALUES:
+        assert value not in clean.text, value
+    assert "\\Users\\alice" not in clean.text
+    assert signature_of(clean.text) == signature_of(original)
+
+
+def test_redact_seeding_really_moves_frame_paths_under_user_profiles() -> None:
+    """Guards the test above: most reports' frame paths must become user-profile paths when seeded."""
+    moved = 0
+    for path in REPORTS:
+        original = path.read_bytes().decode("utf-8", errors="replace")
+        body = seeded(original)[: -len(SEED) - 3]
+        moved += "\\Users\\alice\\" in body or "/home/bob/" in body
+    assert moved >= len(REPORTS) // 2
