@@ -3,6 +3,7 @@ code context, suspect commits, and whether the faulting lines changed since the 
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Sequence
@@ -355,13 +356,21 @@ def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
     if contexts:
         out += ["#### Code", ""]
         for i, ctx in enumerate(contexts):
-            title = f"{_code(ctx.function or ctx.path)} — {_code(f'{ctx.path}:{ctx.line}')}"
             fence = _fence(ctx.text)
             block = [f"{fence}cpp", ctx.text, fence]
             if i == 0:
-                out += [title, "", *block, ""]
+                out += [
+                    f"{_code(ctx.function or ctx.path)} — {_code(f'{ctx.path}:{ctx.line}')}",
+                    "",
+                    *block,
+                    "",
+                ]
             else:
-                out += [f"<details><summary>{title}</summary>", "", *block, "", "</details>", ""]
+                # GitHub renders no markdown inside <summary>: use escaped HTML there
+                name = html.escape(ctx.function or ctx.path)
+                where = html.escape(f"{ctx.path}:{ctx.line}")
+                summary = f"<summary><code>{name}</code> — <code>{where}</code></summary>"
+                out += ["<details>", summary, "", *block, "", "</details>", ""]
     if a.suspects:
         out += ["#### Suspect commits (last to touch the faulting lines, newest first)", ""]
         out += ["| commit | date | author | summary | lines |", "|---|---|---|---|---|"]

@@ -197,6 +197,11 @@ def test_render_analysis_comment_sections_and_previous_attempts(
     assert "`ACCESS_VIOLATION | Unit::Kill | Player::Update`" in comment
     assert "`C0000005 ACCESS_VIOLATION`" in comment
     assert "```cpp" in comment and "victim->SetHealth(health);" in comment
+    # later frames fold away; <summary> gets HTML because GitHub renders no markdown there
+    assert (
+        "<summary><code>Player::Update</code> — <code>src/server/game/Entities/Player/Player.cpp:3</code></summary>"
+        in comment
+    )
     assert "Suspect commits" in comment and history["bug"][:10] in comment
     assert "attempt 1 — build failed: C2065 in Unit.cpp (https://github.example/pr/3)" in comment
     assert "Perhaps already fixed" not in comment
