@@ -139,7 +139,7 @@ SEED = "\n".join(SECRETS.values())
 
 def seeded(text: str) -> str:
     """The report with every secret shape appended and its paths moved under user profiles."""
-    moved = re.sub(r"(?m)(?<![\w\\])([D-F]):\\\\", lambda m: "C:\\\\Users\\\\alice\\\\", text)
+    moved = re.sub(r"(?<![\w\\])[C-Fc-fJjMm]:\\", lambda m: "C:\\Users\\alice\\", text)
     moved = re.sub(r"(?<![\w/])/(?:root|home/ubuntu)/", "/home/bob/", moved)
     return f"{moved}\n\n{SEED}\n"
 
