@@ -272,6 +272,10 @@ class IssuesApi:
         state = body.get("state")
         if state is not None and state not in ("open", "closed"):
             raise validation_failed("Issue", "state", "invalid")
+        if state == "open" and issue.pull is not None and issue.pull.merged:
+            raise validation_failed(
+                "Issue", "state", "custom", "state cannot be changed. The pull request cannot be reopened."
+            )
         reason = body.get("state_reason")
         if reason is not None and reason not in STATE_REASONS:
             raise validation_failed("Issue", "state_reason", "invalid")

@@ -412,7 +412,8 @@ class StandIn:
     ) -> Response:
         with self.world.lock:
             routed = self._rewrite(relative)
-            match = self._router.match(method, routed)
+            # HEAD answers what GET would, without the body (the handler strips it)
+            match = self._router.match("GET" if method == "HEAD" else method, routed)
             if match is None:
                 raise not_found()
             route, params = match

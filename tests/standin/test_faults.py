@@ -9,7 +9,7 @@ import pytest
 import requests
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
 
-from bot.standin import Fault, Limits, StandIn
+from bot.standin import Fault, Limits, StandIn, StandInError
 from tests.standin.conftest import REPO, TOKEN, FakeClock, make_client
 
 ISSUES = f"/repos/{REPO}/issues"
@@ -259,3 +259,25 @@ def test_recorded_requests_count_writes(standin: StandIn, gh: Github) -> None:
         ("POST", f"{ISSUES}/1/comments"),
     ]
     assert all(r.login == "uploader" for r in standin.requests)
+
+
+def test_search_has_its_own_per_minute_budget(timed: StandIn, clock: FakeClock) -> None:
+    timed.limits = Limits(search_per_minute=2)
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {TOKEN}"
+    url = f"{timed.api_url}/search/issues"
+
+    answers = [session.get(url, params={"q": f"repo:{REPO}"}) for _ in range(3)]
+    core = session.get(f"{timed.api_url}/repos/{REPO}")
+    clock.advance(60)
+    later = session.get(url, params={"q": f"repo:{REPO}"})
+
+    assert [a.status_code for a in answers] == [200, 200, 403]
+    assert {a.headers["x-ratelimit-resource"] for a in answers} == {"search"}
+    assert (core.status_code, core.headers["x-ratelimit-resource"]) == (200, "core")
+    assert later.status_code == 200
+
+
+def test_fault_must_apply_to_at_least_one_request() -> None:
+    with pytest.raises(StandInError):
+        Fault.secondary_limit(times=0)

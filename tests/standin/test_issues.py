@@ -342,3 +342,21 @@ def test_collaborator_permission_reflects_grants(standin: StandIn, gh: Github) -
 
     assert repo.get_collaborator_permission("triager") == "read"
     assert repo.get_collaborator_permission(LOGIN) == "admin"
+
+
+def test_unknown_repository_id_is_404(standin: StandIn, http: requests.Session) -> None:
+    answer = http.get(f"{standin.api_url}/repositories/1/issues")
+
+    assert answer.status_code == 404
+
+
+def test_paths_outside_the_api_prefix_are_404(standin: StandIn, http: requests.Session) -> None:
+    answer = http.get(f"{standin.web_url}/repos/{REPO}")
+
+    assert answer.status_code == 404
+
+
+def test_head_request_answers_like_get_without_body(standin: StandIn, http: requests.Session) -> None:
+    answer = http.head(f"{standin.api_url}/repos/{REPO}")
+
+    assert (answer.status_code, answer.content) == (200, b"")

@@ -267,3 +267,16 @@ def test_edit_pull_title_body_and_close(standin: StandIn, http: requests.Session
 
     assert edited.status_code == 200
     assert (edited.json()["title"], edited.json()["body"], edited.json()["state"]) == ("new", "b", "closed")
+
+
+def test_merged_pull_cannot_be_reopened(gh: Github, clone: Clone) -> None:
+    push_branch(clone, "topic")
+    repo = gh.get_repo(REPO)
+    pull = repo.create_pull(base="main", head="topic", title="t")
+    pull.merge()
+
+    with pytest.raises(GithubException) as caught:
+        pull.as_issue().edit(state="open")
+
+    assert caught.value.status == 422
+    assert repo.get_pull(pull.number).state == "closed"
