@@ -124,16 +124,16 @@ def candidate_issues(commits: Iterable[CommitRef], pulls: Mapping[int, PullRef],
     """
     shas = {c.sha for c in commits}
     found: dict[int, str] = {}
-    for commit in commits:
+    for commit in commits:  # pull requests first: "#12" says more than a commit sha
         number = pull_number(commit.message)
         pull = pulls.get(number) if number is not None else None
-        if (
-            pull is not None
-            and pull.merged
-            and (pull.merge_commit_sha in (None, "") or pull.merge_commit_sha in shas)
-        ):
-            for issue in closing_references(f"{pull.title}\n{pull.body}", repo):
-                found.setdefault(issue, f"#{pull.number}")
+        if pull is None or not pull.merged:
+            continue
+        if pull.merge_commit_sha and pull.merge_commit_sha not in shas:
+            continue
+        for issue in closing_references(f"{pull.title}\n{pull.body}", repo):
+            found.setdefault(issue, f"#{pull.number}")
+    for commit in commits:
         for issue in closing_references(commit.message, repo):
             found.setdefault(issue, commit.sha[:SHORT_SHA])
     return found
