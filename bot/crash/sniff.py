@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 # Below this a parser's score is a hunch, not recognition (parsers score 0..100).
 THRESHOLD = 25
+CERTAIN = 100
 
 # Module per format, in tie-break order: when two parsers are equally sure, the richer format wins (a Wheaty
 # report quotes an assertion block and a cdb log quotes stack lines, not the other way round).
@@ -87,12 +88,16 @@ def _describe(lines: Sequence[str]) -> str:
 
 
 def scores(lines: Sequence[str], candidates: Sequence[Parser] | None = None) -> list[tuple[int, Parser]]:
-    """Every parser's confidence in ``lines``, best first (ties in candidate order, default
-    :data:`PARSER_MODULES` order)."""
+    """Parsers' confidence in ``lines``, best first (ties in candidate order, default
+    :data:`PARSER_MODULES` order). Parsers after one that is :data:`CERTAIN` are not asked."""
     ranked: list[tuple[int, int, Parser]] = []
     for order, parser in enumerate(parsers() if candidates is None else candidates):
         score = max(0, min(100, int(parser.sniff(lines))))
         ranked.append((score, order, parser))
+        if score == CERTAIN:
+            # No later parser can beat it (ties go to the earlier one), and each sniff scans the input:
+            # stopping here is what makes a typical Wheaty report cheap to read.
+            break
     ranked.sort(key=lambda item: (-item[0], item[1]))
     return [(score, parser) for score, _, parser in ranked]
 

@@ -39,9 +39,12 @@ class ThreadChoice:
 def _hex(value: str | None) -> int | None:
     if not value:
         return None
-    text = value.strip().replace("`", "")
     try:
-        return int(text, 16)
+        return int(value, 16)  # accepts 0x and surrounding whitespace; this runs for every frame
+    except ValueError:
+        pass
+    try:
+        return int(value.replace("`", ""), 16)  # cdb splits 64-bit values with a backtick
     except ValueError:
         return None
 

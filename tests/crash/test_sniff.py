@@ -33,7 +33,7 @@ def test_sniff_ties_break_by_candidate_order() -> None:
 
 
 def test_sniff_scores_clamped_and_sorted() -> None:
-    ranked = scores(["x"], [fake(Format.GDB, 500), fake(Format.CDB, -3)])
+    ranked = scores(["x"], [fake(Format.CDB, -3), fake(Format.GDB, 500)])
     assert [(s, p.format) for s, p in ranked] == [(100, Format.GDB), (0, Format.CDB)]
 
 
@@ -61,3 +61,20 @@ def test_parsers_tie_break_order_prefers_richer_formats() -> None:
 def test_parser_for_every_installed_format() -> None:
     for parser in parsers():
         assert parser_for(parser.format) is parser
+
+
+def test_sniff_certain_parser_stops_the_asking() -> None:
+    asked: list[Format] = []
+
+    def counting(fmt: Format, score: int) -> Parser:
+        inner = fake(fmt, score)
+
+        def _sniff(lines: Sequence[str]) -> int:
+            asked.append(fmt)
+            return inner.sniff(lines)
+
+        return Parser(format=fmt, sniff=_sniff, parse=inner.parse)
+
+    chosen = sniff(["x"], [counting(Format.GDB, 30), counting(Format.WHEATY, 100), counting(Format.CDB, 100)])
+    assert chosen.format is Format.WHEATY
+    assert asked == [Format.GDB, Format.WHEATY]
