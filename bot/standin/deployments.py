@@ -102,7 +102,6 @@ class DeploymentsApi:
         actor = request.actor()
         body = request.json_object()
         ref = require_string(body, "ref", "Deployment")
-        assert ref is not None
         sha = repo.git.resolve(ref)
         if sha is None:
             raise ApiError(422, f"No ref found for: {ref}")

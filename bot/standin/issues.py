@@ -222,7 +222,6 @@ class IssuesApi:
         actor = request.actor()
         body = request.json_object()
         title = require_string(body, "title", "Issue")
-        assert title is not None  # required=True raised otherwise
         check_title(title, "Issue")
         text = require_string(body, "body", "Issue", required=False)
         check_body(text, "Issue")
@@ -262,7 +261,6 @@ class IssuesApi:
         changes: dict[str, Any] = {}
         if "title" in body:
             title = require_string(body, "title", "Issue")
-            assert title is not None
             check_title(title, "Issue")
             changes["title"] = title
         if "body" in body:
@@ -325,7 +323,6 @@ class IssuesApi:
         repo = writable_repo(self.world, request, role="read")
         issue = repo.issue(int(request.params["number"]))
         text = require_string(request.json_object(), "body", "IssueComment")
-        assert text is not None
         if not text.strip():
             raise validation_failed("IssueComment", "body", "missing_field")
         check_body(text, "IssueComment")
@@ -358,7 +355,6 @@ class IssuesApi:
         if comment.user != actor and not self.world.can_push(repo, actor):
             raise ApiError(403, "Must have push access to edit this comment")
         text = require_string(request.json_object(), "body", "IssueComment")
-        assert text is not None
         check_body(text, "IssueComment")
         comment.body = text
         comment.updated_at = self.world.now()
@@ -434,7 +430,6 @@ class IssuesApi:
         repo = writable_repo(self.world, request)
         body = request.json_object()
         name = require_string(body, "name", "Label")
-        assert name is not None
         color = (require_string(body, "color", "Label", required=False) or DEFAULT_LABEL_COLOR).lstrip("#")
         description = require_string(body, "description", "Label", required=False)
         if not _COLOR_RE.match(color):

@@ -205,7 +205,6 @@ class PullsApi:
         head_raw = require_string(body, "head", "PullRequest")
         base_ref = require_string(body, "base", "PullRequest")
         title = require_string(body, "title", "PullRequest")
-        assert head_raw is not None and base_ref is not None and title is not None
         check_title(title, "PullRequest")
         text = require_string(body, "body", "PullRequest", required=False)
         check_body(text, "PullRequest")

@@ -183,7 +183,6 @@ class RefsApi:
         body = request.json_object()
         ref = require_string(body, "ref", "Reference")
         sha = require_string(body, "sha", "Reference")
-        assert ref is not None and sha is not None
         if not _well_formed(ref):
             raise ApiError(422, f"{ref} is not a valid ref name.")
         target = repo.git.resolve(sha) if len(sha) == 40 else None
@@ -202,7 +201,6 @@ class RefsApi:
         name = f"refs/{request.params['ref']}"
         body = request.json_object()
         sha = require_string(body, "sha", "Reference")
-        assert sha is not None
         force = body.get("force") is True
         current = repo.git.ref(name)
         if current is None:

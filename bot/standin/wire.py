@@ -7,7 +7,7 @@ import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from bot.standin.errors import StandInError
 
@@ -142,6 +142,18 @@ def validation_failed(
     if message is not None:
         error["message"] = message
     return ApiError(422, "Validation Failed", errors=[error])
+
+
+@overload
+def require_string(
+    body: Mapping[str, Any], name: str, resource: str, *, required: Literal[True] = True
+) -> str: ...
+
+
+@overload
+def require_string(
+    body: Mapping[str, Any], name: str, resource: str, *, required: Literal[False]
+) -> str | None: ...
 
 
 def require_string(body: Mapping[str, Any], name: str, resource: str, *, required: bool = True) -> str | None:
