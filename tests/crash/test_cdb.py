@@ -245,3 +245,27 @@ def test_parse_two_megabyte_single_line_finishes(line: str) -> None:
     assert 0 <= cdb.sniff(lines) <= 100
     with contextlib.suppress(CrashParseError):
         cdb.parse(lines)
+
+
+def test_parse_faulting_source_fills_the_faulting_frame_without_source() -> None:
+    lines = [
+        "FAULTING_IP: ",
+        "worldserver!Unit::GetVictim+7",
+        "00007ff7`1f3a1b27 488b4108        mov     rax,qword ptr [rcx+8]",
+        "",
+        "EXCEPTION_CODE_STR:  c0000005",
+        "",
+        "STACK_TEXT:  ",
+        "00000061`a3efe790 00007ff7`1f6c2e4a     : 00000000`00000000 : worldserver!Unit::GetVictim+0x7",
+        "00000061`a3efe7d0 00007ff7`1f3b0c11     : 00000000`00000000 : worldserver!Creature::Update+0x3b1",
+        "",
+        "FAULTING_SOURCE_FILE:  E:\\acore\\src\\server\\game\\Entities\\Unit\\Unit.h",
+        "",
+        "FAULTING_SOURCE_LINE_NUMBER:  1455",
+    ]
+    report = cdb.parse(lines)
+    frames = report.threads[0].frames
+    assert (frames[0].file, frames[0].line) == ("E:\\acore\\src\\server\\game\\Entities\\Unit\\Unit.h", 1455)
+    assert frames[1].file is None
+    assert report.exception is not None
+    assert (report.exception.code, report.exception.module) == ("C0000005", "worldserver")

@@ -461,3 +461,23 @@ def test_parse_five_megabyte_report_gives_same_threads_as_small_one() -> None:
     assert sum(len(line) for line in big) > 4_500_000
     small = parse_file(OWN / "tc-new-x64-inline-locals.txt")
     assert wheaty.parse(big).threads == small.threads
+
+
+def test_parse_uncaught_cpp_exception_text_and_symbol_handler_error_are_kept() -> None:
+    lines = [
+        "Exception code: E06D7363 Unhandled C++ exception",
+        "Fault address:  00007FF7A69BC4A8 01:000000000015B4A8 C:\\wow\\worldserver.exe",
+        "----",
+        "SYMBOL HANDLER ERROR (THIS IS NOT THE CRASH ERROR)",
+        "----",
+        "Uncaught C++ exception info: invalid unordered_map<K, T> key",
+        "",
+        "Call stack:",
+        "Address   Frame     Function      SourceFile",
+        "00007FF7A69BC4A8  000000DDD2EFF760  0001:000000000015B4A8 C:\\wow\\worldserver.exe",
+    ]
+    report = wheaty.parse(lines)
+    assert report.exception is not None
+    assert report.exception.name == "Unhandled C++ exception"
+    assert report.extra["uncaught_exception"] == "invalid unordered_map<K, T> key"
+    assert any("symbol handler" in note for note in report.notes)

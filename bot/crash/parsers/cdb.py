@@ -387,7 +387,10 @@ def _call_site_frame(text: str | None, *, raw: str) -> Frame | None:
     if bang > 0 and _MODULE.fullmatch(text[:bang]):
         module = text[:bang]
         symbol = text[bang + 1 :]
+        # ``+0x7`` in stacks; the IP fields print ``+7`` without the prefix.
         function, plus, displacement = symbol.rpartition("+0x")
+        if not (plus and _is_hex(displacement)):
+            function, plus, displacement = symbol.rpartition("+")
         offset: str | None = None
         if plus and _is_hex(displacement):
             offset = "0x" + displacement.lower()
