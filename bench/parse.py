@@ -123,8 +123,8 @@ def siggen_input(crash: Crash) -> dict[str, Any]:
 
 
 def throughput(runs: int) -> None:
-    typical = wheaty_report(STACK, other_threads=45).encode()
-    big = wheaty_report(STACK, other_threads=60, locals_per_frame=70).encode()
+    typical = wheaty_report(STACK, other_threads=75).encode()
+    big = wheaty_report(STACK, other_threads=190, locals_per_frame=70).encode()
     gdb = gdb_report(STACK * 3, knobs=Knobs(newline="\n"), locals_per_frame=6).encode()
     generator = SignatureGenerator()
     print(f"{'input':28} {'size':>9} {'reports/s':>10} {'MB/s':>8} {'ms/report':>10} {'peak/size':>9}")

@@ -185,3 +185,19 @@ class TestApplyRules:
 def test_siglists_load_once_and_compile() -> None:
     assert siglists() is siglists()
     assert siglists().os_modules.fullmatch("ntdll.dll")
+
+
+def test_apply_rules_linux_assert_through_glibc_keeps_the_asserting_function() -> None:
+    ctx = ctx_for(
+        fn("__pthread_kill_implementation", file="./nptl/pthread_kill.c", line=44),
+        fn("__pthread_kill_internal", file="./nptl/pthread_kill.c", line=78),
+        fn("__GI___pthread_kill", file="./nptl/pthread_kill.c", line=89),
+        fn("__GI_raise", file="../sysdeps/posix/raise.c", line=26),
+        fn("__GI_abort", file="./stdlib/abort.c", line=79),
+        fn("Trinity::Assert(char const*, int, char const*, std::string, char const*)"),
+        fn(
+            "Unit::DealDamage(Unit*, Unit*, unsigned int, CleanDamage const*)", file="/src/Unit.cpp", line=812
+        ),
+    )
+    decisions = apply_rules(DEFAULT_RULES, ctx)
+    assert [d.frame for d in decisions if d.action == KEEP] == [6]
