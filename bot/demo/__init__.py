@@ -1,0 +1,1 @@
+"""The demo worldserver: a small TrinityCore-shaped C++ server that tests and ``crashbot demo`` run."""
