@@ -26,7 +26,9 @@ Handler = Callable[[argparse.Namespace, config_mod.Config], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crashbot",
-        description="Crash reports in, reviewed fixes out: a GitHub-native crash loop for TrinityCore servers.",
+        description=(
+            "Crash reports in, reviewed fixes out: a GitHub-native crash loop for TrinityCore servers."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"crashbot {__version__}")
     parser.add_argument(
