@@ -113,6 +113,10 @@ class FixSettings:
     engine_max_retries: int = 4  # HTTP retries on 429/5xx/connection errors, honouring Retry-After
     allow_protected_paths: tuple[str, ...] = ()  # e.g. "src/CMakeLists.txt": build/CI files a patch may touch
     analysis_frames: int = 5  # how many mapped frames get code context and blame
+    commit_author: str = "crashbot[bot] <crashbot[bot]@users.noreply.github.com>"  # "Name <email>"
+    push_remote: str = "origin"  # the workspace's remote that crashfix/<sig> branches are pushed to
+    push_token_env: str = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name) git push token; unset = API/App token
+    draft_pr: bool = False  # open fix PRs as drafts
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from bot.commands import deploy, parse
+from bot.commands import deploy, fix, parse
 
-COMMANDS: tuple[ModuleType, ...] = (parse, deploy)
+COMMANDS: tuple[ModuleType, ...] = (parse, deploy, fix)
 
 
 def add_github_options(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,174 @@
+"""``crashbot fix``: turn signed crash issues into built pull requests, or honest "no fix" comments."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import urllib.parse
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from bot import config as config_mod
+from bot.config import Config
+from bot.errors import ConfigError, UsageError
+from bot.fix.engines import ENGINES
+from bot.fix.report import FixResult, Outcome, step_summary
+
+logger = logging.getLogger(__name__)
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+DEFAULT_PUSH_TOKEN_ENV = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name, not a secret)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "fix",
+        help="turn a signed crash issue into a built pull request (or an honest 'no fix' comment)",
+        description=(
+            "Verify the issue (opened by github.uploader_login, payload HMAC, sig: label), post the crash "
+            "analysis, ask the fix engine for a patch, validate and build it (feeding diagnostics back), "
+            "and open or update the PR from crashfix/<signature>. An issue that fails the trust checks "
+            "gets one log line and no reply. Exit 0 when every issue was handled (with or without a fix)."
+        ),
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--issue", type=_issue_number, metavar="N", help="the crash issue to fix")
+    which.add_argument(
+        "--pending",
+        action="store_true",
+        help="sweep open crash issues no run has concluded (no crash-fix-attempted label), oldest first",
+    )
+    p.add_argument("--engine", choices=ENGINES, help="fix engine (default: fix.engine in config)")
+    p.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="the clean server checkout to patch and build (default: current directory)",
+    )
+    p.add_argument(
+        "--max",
+        type=_issue_number,
+        metavar="N",
+        help="with --pending: work on at most N issues (default: fix.pending_cap)",
+    )
+    from bot.commands import add_github_options  # here: bot.commands imports this module first
+
+    add_github_options(p)
+    p.set_defaults(handler=run_fix)
+
+
+def _issue_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
+def run_fix(args: argparse.Namespace, config: Config) -> int:
+    if args.max is not None and not args.pending:
+        raise UsageError("--max applies to --pending only")
+    config = config_mod.overlay(config, "fix", engine=args.engine)
+    if not config.github.uploader_login.strip():
+        raise ConfigError(
+            "github.uploader_login is empty: crashbot fix acts only on issues opened by the uploader; "
+            "set it in crashbot.toml (an App's login is '<app-slug>[bot]')"
+        )
+    key = config_mod.secret(config.signing.key_env)
+    if key is None:
+        raise ConfigError(
+            f"the payload signing key is not set: export {config.signing.key_env or '(signing.key_env)'} "
+            "with the key the uploader signs crash issues with"
+        )
+    workspace = Path(args.workspace or ".").resolve()
+    if not workspace.is_dir():
+        raise UsageError(f"--workspace {str(workspace)!r} is not a directory; pass the server checkout")
+
+    from bot import github
+    from bot.fix.engines import make_engine
+    from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
+    from bot.git import Git
+
+    ensure_clean(Git(workspace))
+    api_url = args.api_url or config.github.api_url
+    client = github.connect(
+        config.github,
+        repo=args.repo or None,
+        api_url=api_url,
+        # GitHub asks for a second between writes; a stand-in on this machine has no such limit
+        write_interval_s=0.0 if _is_loopback(api_url) else github.WRITE_INTERVAL_S,
+    )
+    env = dict(os.environ)
+    push_token_env = push_token(config, client, env)
+    run = FixRun(
+        client=client,
+        settings=config.fix,
+        uploader=config.github.uploader_login,
+        key=key.encode("utf-8"),
+        engine=make_engine(config.fix, env=os.environ),
+        workspace=workspace,
+        base_branch=config.fix.base_branch or client.repo_info().default_branch,
+        env=env,
+        push_token_env=push_token_env,
+    )
+    if args.issue is not None:
+        results = [fix_issue(run, args.issue)]
+    else:
+        results = sweep(run, cap=args.max if args.max is not None else config.fix.pending_cap)
+    for result in results:
+        if result.outcome is not Outcome.UNTRUSTED:  # the log line already said it; nothing more
+            print(render_line(result))
+    summary_path = os.environ.get(STEP_SUMMARY_ENV)
+    if summary_path and (args.pending or any(r.outcome is not Outcome.UNTRUSTED for r in results)):
+        _append(Path(summary_path), step_summary(results))
+    return max((r.exit_code for r in results), default=0)
+
+
+def push_token(config: Config, client: object, env: MutableMapping[str, str]) -> str | None:
+    """The name of the variable in ``env`` that holds the token ``git push`` sends (None: push without one,
+    e.g. an SSH or local remote).
+
+    ``fix.push_token_env`` wins when set; with GitHub App auth an installation token is minted into
+    ``env`` (never into ``os.environ``, argv or ``.git/config``); else the API token's variable is used.
+    """
+    name = config.fix.push_token_env or DEFAULT_PUSH_TOKEN_ENV
+    if env.get(name):
+        return name
+    gh = config.github
+    if gh.app_id and gh.app_installation_id:
+        mint = getattr(client, "installation_token", None)
+        if not callable(mint):
+            raise ConfigError(
+                f"pushing the fix branch as the GitHub App needs an installation token: set {name} "
+                "(e.g. from actions/create-github-app-token), or use a bot.github that can mint one"
+            )
+        env[name] = str(mint())
+        return name
+    return next((n for n in gh.token_env if env.get(n)), None)
+
+
+def render_line(result: FixResult) -> str:
+    """One line per issue on stdout."""
+    timing = f"{result.total_s:.1f}s (engine {result.engine_s:.1f}s, build {result.build_s:.1f}s)"
+    return f"crashbot fix: #{result.issue} {result.outcome.value}: {result.reason} [{timing}]"
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _append(path: Path, text: str) -> None:
+    try:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:  # the summary is a courtesy; the run itself already happened
+        logger.warning("could not write the job summary to %s: %s", path, e)
