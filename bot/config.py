@@ -81,6 +81,8 @@ class UploaderSettings:
     spool_max_age_days: int = 90
     writes_per_minute: int = 60  # stays under GitHub's 80 content-creating requests/minute
     writes_per_hour: int = 450  # ... and 500/hour
+    patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
+    edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from bot.commands import deploy, fix, parse
+from bot.commands import deploy, fix, parse, upload
 
-COMMANDS: tuple[ModuleType, ...] = (parse, deploy, fix)
+COMMANDS: tuple[ModuleType, ...] = (parse, deploy, upload, fix)
 
 
 def add_github_options(parser: argparse.ArgumentParser) -> None:

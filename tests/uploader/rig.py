@@ -1,0 +1,214 @@
+"""The real uploader on the real stand-in: spool (SQLite), intake, publisher, service, one GitHub client.
+
+Everything is real; only the clocks can be a :class:`FakeClock` so pacing and write windows are
+exercised without sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bot.config import GitHubSettings, RedactionSettings
+from bot.github import GitHubClient, connect
+from bot.issue import Payload, read_payload, sig_label
+from bot.standin import Limits, StandIn
+from bot.uploader.budget import Windows
+from bot.uploader.intake import Intake
+from bot.uploader.notify import Notifier, WebhookKind
+from bot.uploader.publish import Publisher, PublishSettings
+from bot.uploader.service import ServiceSettings, UploadService
+from bot.uploader.spool import ReportState, Spool
+
+REPO = "acme/worldserver"
+TOKEN = "uploader-token"
+LOGIN = "crashbot-uploader"
+KEY = b"uploader-test-signing-key"
+HOST = "game1"
+T0 = 1_800_000_000.0
+
+
+class FakeClock:
+    """Time that moves only when told (``sleep`` moves it too, as a client's waits would)."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(max(seconds, 0.0))
+
+
+def no_sleep(seconds: float) -> None:
+    """The client's retry backoff, skipped: real-clock tests wait on the spool's schedule instead."""
+
+
+@dataclass
+class Rig:
+    standin: StandIn
+    spool: Spool
+    intake_spool: Spool
+    client: GitHubClient
+    publisher: Publisher
+    service: UploadService
+    intake: Intake
+    clock: Callable[[], float]
+    tmp: Path
+    crash_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.crash_dir = self.tmp / "Crashes"
+        self.crash_dir.mkdir(parents=True, exist_ok=True)
+
+    def issues(self) -> list[dict[str, Any]]:
+        return [i for i in self.standin.issues(REPO) if "pull_request" not in i]
+
+    def issue(self, number: int) -> dict[str, Any]:
+        return next(i for i in self.issues() if i["number"] == number)
+
+    def issue_for(self, signature_id: str) -> dict[str, Any]:
+        label = sig_label(signature_id)
+        found = [i for i in self.issues() if label in {x["name"] for x in i["labels"]}]
+        assert len(found) == 1, f"{len(found)} issues carry {label}"
+        return found[0]
+
+    def payload(self, number: int) -> Payload:
+        return read_payload(self.issue(number)["body"], KEY)
+
+    def labels(self, number: int) -> set[str]:
+        return {x["name"] for x in self.issue(number)["labels"]}
+
+    def writes(self) -> list[Any]:
+        return [w for w in self.standin.writes() if w.status != 0]
+
+    def pending(self) -> int:
+        return len(self.spool.reports(ReportState.NEW))
+
+    def close(self) -> None:
+        self.intake_spool.close()
+        self.spool.close()
+
+
+def make_rig(
+    tmp: Path,
+    standin: StandIn,
+    *,
+    clock: FakeClock | None = None,
+    edit_interval_s: float = 0.0,
+    comment_interval_s: float = 3600.0,
+    windows: Windows | None = None,
+    realm: str | None = None,
+    notifier: Notifier | None = None,
+    max_rate_limit_wait_s: float = 0.0,
+    sleep: Callable[[float], None] | None = None,
+    backoff_base_s: float = 0.01,
+    backoff_cap_s: float = 0.05,
+    stop: threading.Event | None = None,
+) -> Rig:
+    """A rig on ``standin``; with ``clock`` every component shares that fake time."""
+    import time
+
+    now = clock if clock is not None else time.time
+    client = connect(
+        GitHubSettings(
+            repo=REPO, api_url=standin.api_url, max_rate_limit_wait_s=max_rate_limit_wait_s, timeout_s=5
+        ),
+        env={"CRASHBOT_TOKEN": TOKEN},
+        sleep=sleep or (clock.sleep if clock is not None else no_sleep),
+        clock=now,
+        rng=random.Random(7),
+        write_interval_s=0,
+    )
+    spool_path = tmp / "spool.sqlite3"
+    spool = Spool(
+        spool_path, clock=now, jitter=lambda: 0.5, backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s
+    )
+    intake_spool = Spool(
+        spool_path, clock=now, jitter=lambda: 0.5, backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s
+    )
+    publisher = Publisher(
+        client,
+        PublishSettings(
+            key=KEY, host=HOST, realm=realm, server_url=standin.web_url, comment_interval_s=comment_interval_s
+        ),
+        clock=now,
+    )
+    service = UploadService(
+        spool,
+        publisher,
+        settings=ServiceSettings(edit_interval_s=edit_interval_s, windows=windows or Windows()),
+        notifier=notifier,
+        writes=lambda: client.writes,
+        clock=now,
+        stop=stop,
+    )
+    intake = Intake(
+        intake_spool, redaction=RedactionSettings(), max_bytes=8 * 1024 * 1024, on_spooled=service.wakeup
+    )
+    return Rig(standin, spool, intake_spool, client, publisher, service, intake, now, tmp)
+
+
+def start_standin(
+    root: Path, *, clock: Callable[[], float] | None = None, limits: Limits | None = None
+) -> StandIn:
+    kwargs: dict[str, Any] = {"limits": limits}
+    if clock is not None:
+        kwargs["clock"] = clock
+    standin = StandIn(root, **kwargs).start()
+    standin.add_repo(REPO, auto_init=True)
+    standin.add_token(TOKEN, LOGIN, kind="Bot")
+    return standin
+
+
+# ---------------------------------------------------------------------------------------------------
+# a loopback incoming-webhook endpoint (Discord/Slack stand-in)
+
+
+class WebhookSink:
+    """Records JSON posted to it; answers ``status`` (204 like Discord by default)."""
+
+    def __init__(self, status: int = 204) -> None:
+        self.status = status
+        self.bodies: list[Any] = []
+        self.arrived = threading.Event()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                sink.bodies.append(json.loads(self.rfile.read(length) or b"null"))
+                sink.arrived.set()
+                self.send_response(sink.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/webhooks/1/token"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def notifier(self, kind: WebhookKind = WebhookKind.DISCORD) -> Notifier:
+        return Notifier(self.url, kind, timeout_s=5)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
