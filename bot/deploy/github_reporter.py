@@ -230,9 +230,17 @@ class GitHubDeployReporter:
 
     def succeeded(self, outcome: DeployOutcome) -> None:
         what = "rolled back to" if outcome.mode is DeployMode.ROLLBACK else "live:"
-        self._status("success", f"{what} {outcome.live or outcome.release}")
-        if outcome.mode is DeployMode.ROLLBACK:
-            return
+        status_error: GitHubError | None = None
+        try:
+            self._status("success", f"{what} {outcome.live or outcome.release}")
+        except GitHubError as e:  # the fix is live all the same: its issues still hear about it
+            status_error = e
+        if outcome.mode is DeployMode.DEPLOY:
+            self._tell_fixed(outcome)
+        if status_error is not None:
+            raise status_error
+
+    def _tell_fixed(self, outcome: DeployOutcome) -> None:
         if self.base is None:
             logger.info("no release was live before %s: no deployed range, so no issue is told", outcome.sha)
             return

@@ -353,6 +353,17 @@ def test_reporter_failed_loudly_still_comments_when_the_deployment_could_not_be_
     assert sorted(gh.comments) == [7, 8, 9]
 
 
+def test_reporter_success_still_tells_issues_when_the_deployment_could_not_be_created() -> None:
+    gh = FakeGitHub(fail_create_deployment=True)
+    fixed_range(gh)
+    rep = reporter(gh)
+    with pytest.raises(GitHubError):
+        rep.started(sha=HEAD, release="r2", previous="r1")
+    with pytest.raises(GitHubError, match="no deployment"):
+        rep.succeeded(outcome(DeployStatus.SUCCEEDED))
+    assert sorted(gh.comments) == [7, 8, 9] and gh.labels[7] == ["fix-deployed"]
+
+
 def test_reporter_first_deploy_has_no_range_and_tells_no_issue() -> None:
     gh = FakeGitHub()
     rep = reporter(gh)
