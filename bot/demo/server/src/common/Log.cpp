@@ -59,13 +59,15 @@ void Log::CloseFile()
 void Log::Write(LogLevel level, char const* filter, std::string const& message)
 {
     std::lock_guard<std::mutex> guard(_lock);
-    std::fputs(message.c_str(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
+    // File first: whoever reacts to a console line (a supervisor waiting for "ready...") can rely on
+    // Server.log already holding it.
     if (_file)
     {
         std::string const stamp = Trinity::FormatTime(std::time(nullptr), "%Y-%m-%d_%H:%M:%S");
         std::fprintf(_file, "%s %s [%s] %s\n", stamp.c_str(), LevelName(level), filter, message.c_str());
         std::fflush(_file);
     }
+    std::fputs(message.c_str(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
 }
