@@ -1,0 +1,49 @@
+"""``crashbot doctor``: check config, credentials, labels, tools, folders and the realm console; one table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from bot import doctor
+from bot.config import Config
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="check this host's crashbot setup and print OK/WARN/FAIL/SKIP with the fix for each failure",
+        description=(
+            "Check the config, GitHub credentials and their permissions on the repository, the labels "
+            "crashbot uses, the signing key, runner tools, crash folders, the SOAP/RA console and the "
+            "build folder. Exit 0 when nothing FAILs, 1 otherwise."
+        ),
+    )
+    p.add_argument(
+        "--skip-network",
+        action="store_true",
+        help="skip the checks that talk to GitHub or the worldserver console",
+    )
+    p.add_argument(
+        "--create-labels",
+        action="store_true",
+        help="create the labels crashbot needs when they are missing (needs write access)",
+    )
+    from bot.commands import add_github_options  # here: bot.commands imports this module first
+
+    add_github_options(p)
+    p.set_defaults(handler=run_doctor)
+
+
+def run_doctor(args: argparse.Namespace, config: Config) -> int:
+    probe = doctor.Probe(
+        config=config,
+        env=os.environ,
+        repo=args.repo or "",
+        api_url=args.api_url or "",
+        skip_network=args.skip_network,
+        create_labels=args.create_labels,
+    )
+    results = doctor.run_checks(probe)
+    print(doctor.render_table(results))
+    return 0 if doctor.all_passed(results) else 1

@@ -1,0 +1,746 @@
+"""``crashbot doctor``'s checks: an ordered list of small checks, each answering one question with a fix.
+
+Each check is a function ``(Probe) -> CheckResult``. The :class:`Probe` carries the configuration and
+everything a check touches in the outside world (environment, ``which``, the GitHub connector, the
+SOAP/RA channel factory), so tests run the real checks against controlled surroundings. GitHub is asked
+once; the checks after "github" reuse that answer.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot import github
+from bot.config import Config, DeploySettings, secret
+from bot.deploy.control import Backend, CommandChannel, ControlKind, make_commander
+from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable
+from bot.deploy.github_reporter import FIX_DEPLOYED
+from bot.errors import BotError, ConfigError, GitHubError
+from bot.fix.build import resolve_build_dir
+from bot.fix.engines import ENGINES, make_engine
+from bot.fix.state import LABELS as FIX_LABELS
+from bot.fix.state import PR_LABEL
+from bot.issue import LABEL_SPECS, LabelSpec
+from bot.uploader.publish import REGRESSION_SPEC
+
+logger = logging.getLogger(__name__)
+
+MIN_SIGNING_KEY_BYTES = 32
+SERVER_INFO_COMMAND = "server info"
+SIGNING_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
+NOTIFY_KINDS = ("discord", "slack")
+_REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+# strongest first: the role GitHub's repository ``permissions`` object amounts to
+_ROLES = (
+    ("admin", "admin"),
+    ("maintain", "maintain"),
+    ("push", "write"),
+    ("triage", "triage"),
+    ("pull", "read"),
+)
+_WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+
+Which = Callable[[str], str | None]
+Connect = Callable[..., github.GitHubClient]
+Commander = Callable[[DeploySettings, Mapping[str, str]], CommandChannel | None]
+
+
+def required_labels() -> tuple[LabelSpec, ...]:
+    """The repository labels the loop relies on: crash (uploader), crash-fix (fix PRs), regression
+    (reopened crashes), fix-deployed (deploy)."""
+    crash = next(spec for spec in LABEL_SPECS if spec.name == "crash")
+    fix = next(spec for spec in FIX_LABELS if spec.name == PR_LABEL)
+    return (crash, fix, REGRESSION_SPEC, FIX_DEPLOYED)
+
+
+class Status(enum.StrEnum):
+    OK = "OK"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One row of the table: ``ok`` True passed, False failed, None skipped; ``fix`` says what to do."""
+
+    name: str
+    ok: bool | None
+    detail: str
+    fix: str = ""
+    warning: bool = False  # passed, but something deserves a look (e.g. cdb missing)
+
+    @property
+    def status(self) -> Status:
+        if self.ok is None:
+            return Status.SKIP
+        if not self.ok:
+            return Status.FAIL
+        return Status.WARN if self.warning else Status.OK
+
+
+def passed(name: str, detail: str) -> CheckResult:
+    return CheckResult(name, True, detail)
+
+
+def failed(name: str, detail: str, fix: str) -> CheckResult:
+    return CheckResult(name, False, detail, fix)
+
+
+def skipped(name: str, detail: str) -> CheckResult:
+    return CheckResult(name, None, detail)
+
+
+def warned(name: str, detail: str, fix: str) -> CheckResult:
+    return CheckResult(name, True, detail, fix, warning=True)
+
+
+@dataclass(frozen=True)
+class GitHubState:
+    """What asking GitHub once told us: a client and its credentials' info, or why not."""
+
+    client: github.GitHubClient | None = None
+    info: github.TokenInfo | None = None  # None when the identity lookup failed (see identity_error)
+    login: str = ""
+    private: bool | None = None
+    repo_error: GitHubError | None = None  # reachable and authenticated, but the repository refused
+    identity_error: str = ""
+    blocked: str = ""  # why GitHub could not be asked or answered (empty when it did)
+
+
+def _default_connect(settings: Any, **kwargs: Any) -> github.GitHubClient:
+    return github.connect(settings, **kwargs)
+
+
+@dataclass
+class Probe:
+    """The world the checks look at. Everything with a side effect is injectable."""
+
+    config: Config
+    env: Mapping[str, str]
+    repo: str = ""  # --repo, else github.repo
+    api_url: str = ""  # --api-url, else github.api_url
+    which: Which = shutil.which
+    platform: str = sys.platform
+    workspace: Path = field(default_factory=Path.cwd)
+    skip_network: bool = False
+    create_labels: bool = False
+    connect: Connect = _default_connect
+    commander: Commander = make_commander
+    write_interval_s: float = github.WRITE_INTERVAL_S
+    _github: GitHubState | BotError | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.repo = (self.repo or self.config.github.repo).strip()
+        self.api_url = (self.api_url or self.config.github.api_url).strip()
+
+    def github(self) -> GitHubState:
+        """Ask GitHub once (repository, then identity); the answer, or the error, serves every later check."""
+        if self._github is None:
+            try:
+                self._github = self._ask_github()
+            except BotError as e:
+                self._github = e
+        if isinstance(self._github, BotError):
+            raise self._github
+        return self._github
+
+    def _ask_github(self) -> GitHubState:
+        if self.skip_network:
+            return GitHubState(blocked="--skip-network")
+        if not _REPO_RE.fullmatch(self.repo) or credentials_problem(self) is not None:
+            return GitHubState(blocked="needs a repository and credentials (see above)")
+        client = self.connect(
+            self.config.github,
+            env=self.env,
+            repo=self.repo,
+            api_url=self.api_url,
+            write_interval_s=self.write_interval_s,
+        )
+        # The repository first, alone, so its refusal is not mistaken for an identity lookup's.
+        try:
+            repo = client.repo_info()
+        except (github.NotFound, github.Forbidden) as e:
+            if is_unauthorized(e):
+                raise
+            # the credentials work (or GitHub would say 401) but this repository refuses them
+            return GitHubState(client=client, login=_login_or_empty(client), repo_error=e)
+        try:
+            info = client.token_scopes_or_permissions()
+        except (github.NotFound, github.Forbidden) as e:
+            # e.g. a server without GET /app: the repository answered, only the identity is unknown
+            logger.info("identity lookup failed: %s", e)
+            return GitHubState(client=client, private=repo.private, identity_error=e.diagnostic())
+        return GitHubState(client=client, info=info, login=info.login, private=repo.private)
+
+
+def _login_or_empty(client: github.GitHubClient) -> str:
+    try:
+        return client.whoami()
+    except GitHubError:
+        return ""
+
+
+def is_unauthorized(error: GitHubError) -> bool:
+    """True when GitHub answered 401: the credentials themselves are bad (not a missing permission)."""
+    return getattr(error.__cause__, "status", None) == 401
+
+
+# ---------------------------------------------------------------------------------------------------
+# configuration
+
+
+def check_config(p: Probe) -> CheckResult:
+    name = "config"
+    if not p.config.source:
+        return failed(
+            name,
+            "no crashbot.toml found ($CRASHBOT_CONFIG unset, none in the current directory); using defaults",
+            "run `crashbot init` in the server checkout, or pass --config PATH",
+        )
+    choices = (
+        ("deploy.control", p.config.deploy.control, tuple(k.value for k in ControlKind)),
+        ("deploy.backend", p.config.deploy.backend, tuple(b.value for b in Backend)),
+        ("fix.engine", p.config.fix.engine.strip().lower(), ENGINES),
+        ("notify.kind", p.config.notify.kind, NOTIFY_KINDS),
+    )
+    for key, value, allowed in choices:
+        if value not in allowed:
+            return failed(
+                name,
+                f"{p.config.source}: {key} = {value!r} is not one of {', '.join(allowed)}",
+                f"set {key} in {p.config.source} to one of {', '.join(allowed)}",
+            )
+    return passed(name, f"{p.config.source} is valid")
+
+
+def check_repository(p: Probe) -> CheckResult:
+    name = "repository"
+    if not p.repo:
+        return failed(
+            name, "github.repo is empty", 'set github.repo = "OWNER/NAME" in crashbot.toml, or pass --repo'
+        )
+    if not _REPO_RE.fullmatch(p.repo):
+        return failed(
+            name, f"{p.repo!r} is not OWNER/NAME", 'set github.repo = "OWNER/NAME" in crashbot.toml'
+        )
+    return passed(name, f"{p.repo} at {p.api_url}")
+
+
+def credentials_problem(p: Probe) -> CheckResult | None:
+    """The failed credentials row, or None when credentials are present (not yet proven to work)."""
+    settings = p.config.github
+    name = "credentials"
+    if settings.app_id or settings.app_installation_id:
+        if not (settings.app_id and settings.app_installation_id):
+            return failed(
+                name,
+                f"GitHub App half configured (app_id={settings.app_id!r}, "
+                f"app_installation_id={settings.app_installation_id!r})",
+                "set both github.app_id and github.app_installation_id (the installation's URL ends in it)",
+            )
+        if settings.app_private_key_file:
+            key_file = Path(settings.app_private_key_file).expanduser()
+            if not key_file.is_file():
+                return failed(
+                    name,
+                    f"App private key file {str(key_file)!r} does not exist",
+                    "download the key from the App's settings page and fix github.app_private_key_file",
+                )
+        elif not secret(settings.app_private_key_env, p.env):
+            return failed(
+                name,
+                f"GitHub App configured but ${settings.app_private_key_env or '(unnamed)'} is not set",
+                f"set {settings.app_private_key_env or 'github.app_private_key_env'} to the App's private "
+                "key (.pem text), or github.app_private_key_file to its path",
+            )
+        return None
+    if any(secret(env_name, p.env) for env_name in settings.token_env):
+        return None
+    names = " or ".join(f"${n}" for n in settings.token_env) or "(github.token_env is empty)"
+    return failed(
+        name,
+        f"no credentials: {names} not set and no GitHub App configured",
+        "set CRASHBOT_TOKEN to a token with write access to the repository, or configure the GitHub App "
+        "(github.app_id, github.app_installation_id, $CRASHBOT_APP_PRIVATE_KEY)",
+    )
+
+
+def check_credentials(p: Probe) -> CheckResult:
+    problem = credentials_problem(p)
+    if problem is not None:
+        return problem
+    settings = p.config.github
+    if settings.app_id:
+        source = settings.app_private_key_file or f"${settings.app_private_key_env}"
+        return passed(
+            "credentials",
+            f"GitHub App {settings.app_id}, installation {settings.app_installation_id}, key from {source}",
+        )
+    used = next(n for n in settings.token_env if secret(n, p.env))
+    return passed("credentials", f"token from ${used}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# GitHub
+
+
+def _credential_fix(p: Probe) -> str:
+    if p.config.github.app_id:
+        return "check github.app_id and that the private key belongs to that App (regenerate it if unsure)"
+    used = next((n for n in p.config.github.token_env if secret(n, p.env)), "CRASHBOT_TOKEN")
+    return f"the token in ${used} is wrong, expired or revoked: create a new one and set it"
+
+
+def check_github(p: Probe) -> CheckResult:
+    name = "github"
+    try:
+        state = p.github()
+    except ConfigError as e:
+        return failed(name, e.diagnostic(), "fix the GitHub App settings the message names")
+    except github.RateLimited as e:
+        return failed(name, e.diagnostic(), "wait for the rate limit to reset, then run doctor again")
+    except github.Unavailable as e:
+        return failed(
+            name,
+            f"cannot reach {p.api_url}: {e.diagnostic()}",
+            "check the network and proxy, and github.api_url / --api-url (Enterprise: https://HOST/api/v3)",
+        )
+    except GitHubError as e:
+        if is_unauthorized(e):
+            return failed(name, f"{p.api_url} rejected the credentials (401)", _credential_fix(p))
+        return failed(name, e.diagnostic(), "see the message; run with -vv for the HTTP exchange")
+    if state.blocked:
+        return skipped(name, state.blocked)
+    who = state.login or "an installation token (GitHub does not name it)"
+    if state.identity_error:
+        who = f"credentials GitHub would not name ({state.identity_error})"
+    rate = ""
+    if state.info is not None and state.info.rate_remaining is not None:
+        rate = f"; {state.info.rate_remaining}/{state.info.rate_limit} requests left this hour"
+    return passed(name, f"{p.api_url} answers; authenticated as {who}{rate}")
+
+
+def _usable(p: Probe) -> GitHubState | None:
+    """The GitHub answer when the "github" row passed (None otherwise: those rows are skipped)."""
+    try:
+        state = p.github()
+    except BotError:
+        return None
+    return None if state.blocked else state
+
+
+def _role(permissions: Mapping[str, bool]) -> str:
+    return next((role for key, role in _ROLES if permissions.get(key)), "none")
+
+
+def check_access(p: Probe) -> CheckResult:
+    name = "repository access"
+    state = _usable(p)
+    if state is None or state.client is None:
+        return skipped(name, "needs GitHub (see the github row)")
+    who = state.login or "these credentials"
+    if isinstance(state.repo_error, github.NotFound):
+        return failed(
+            name,
+            f"{p.repo} not found (404) for {who}",
+            "check github.repo's spelling; a private repository must have the token's owner as a "
+            "collaborator, or the GitHub App installed on it",
+        )
+    if state.repo_error is not None:
+        return failed(
+            name,
+            f"{p.repo} refused {who}: {state.repo_error.diagnostic()}",
+            "install the GitHub App on this repository, or give the token's owner access",
+        )
+    role = _role(state.info.repo_permissions) if state.info and state.info.repo_permissions else ""
+    if not role and state.login and not state.login.endswith("[bot]"):
+        role = state.client.collaborator_permission(state.login)
+    if not role:
+        return warned(
+            name,
+            f"GitHub did not report the permissions of {who} on {p.repo}",
+            "make sure the App has Issues, Contents, Pull requests and Deployments: Read and write, and "
+            "that the installation accepted them",
+        )
+    if role not in _WRITE_ROLES:
+        return failed(
+            name,
+            f"{who} has only {role} on {p.repo}; filing labelled issues, pushing fix branches and opening "
+            "PRs need write (issues, contents, pull requests)",
+            f"give {who} the Write role (Settings > Collaborators), or grant the App Issues, Contents, Pull "
+            "requests and Deployments: Read and write and accept the new permissions on the installation",
+        )
+    return passed(name, f"{who} has {role} on {p.repo}")
+
+
+def check_visibility(p: Probe) -> CheckResult:
+    name = "repository visibility"
+    state = _usable(p)
+    if state is None or state.client is None or state.repo_error is not None:
+        return skipped(name, "needs access to the repository (see above)")
+    if state.private:
+        return passed(name, f"{p.repo} is private")
+    return warned(
+        name,
+        f"{p.repo} is public: anyone can open an issue, and crash issues start jobs on your self-hosted "
+        "runner (gated on the uploader's login and the payload HMAC)",
+        "make the repository private; GitHub advises against self-hosted runners on public repositories",
+    )
+
+
+def check_identity(p: Probe) -> CheckResult:
+    name = "uploader identity"
+    uploader = p.config.github.uploader_login.strip()
+    if not uploader:
+        return failed(
+            name,
+            "github.uploader_login is empty: the fix workflow would trust no crash issue",
+            "set github.uploader_login to the login that files crash issues (an App's is '<app-slug>[bot]') "
+            "and the repository variable CRASHBOT_UPLOADER_LOGIN to the same value",
+        )
+    state = _usable(p)
+    if state is None or not state.login:
+        return passed(name, f"uploader is {uploader}; these credentials' login is unknown")
+    if state.login.lower() == uploader.lower():
+        return passed(
+            name, f"uploader is {uploader}; these credentials are the uploader (right on the game host)"
+        )
+    return passed(
+        name,
+        f"uploader is {uploader}; these credentials act as {state.login} "
+        "(right for the fix runner; the game host's uploader must use the uploader's credentials)",
+    )
+
+
+def list_labels(client: github.GitHubClient) -> list[str]:
+    """The repository's label names.
+
+    ``GitHubClient`` has no public label listing yet (only ``ensure_labels``, which also creates), so
+    this reads the same paginated endpoint through its request helper, keeping its retry policy.
+    """
+    items = client._get_all(f"{client._prefix}/labels", what="list repository labels")
+    return [str(d.get("name", "")) for d in items if isinstance(d, Mapping)]
+
+
+def check_labels(p: Probe) -> CheckResult:
+    name = "labels"
+    state = _usable(p)
+    if state is None or state.client is None or state.repo_error is not None:
+        return skipped(name, "needs access to the repository (see above)")
+    wanted = required_labels()
+    existing = {label.lower() for label in list_labels(state.client)}
+    missing = [spec for spec in wanted if spec.name.lower() not in existing]
+    if not missing:
+        return passed(name, ", ".join(spec.name for spec in wanted) + " exist")
+    names = ", ".join(spec.name for spec in missing)
+    if p.create_labels:
+        created = state.client.ensure_labels(missing)
+        return passed(name, f"created {', '.join(created) or names}")
+    return failed(
+        name,
+        f"missing: {names}",
+        "run `crashbot doctor --create-labels` (needs write access), or create them under Issues > Labels",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# secrets
+
+
+def check_signing_key(p: Probe) -> CheckResult:
+    name = "signing key"
+    env_name = p.config.signing.key_env
+    if not env_name:
+        return failed(name, "signing.key_env is empty", 'set signing.key_env = "CRASHBOT_SIGNING_KEY"')
+    value = secret(env_name, p.env)
+    how = (
+        f"generate one with  {SIGNING_KEY_COMMAND}  and set it as ${env_name} here, on the game host and "
+        f"as the repository secret {env_name}: uploader and runner must share it"
+    )
+    if value is None:
+        return failed(name, f"${env_name} is not set", how)
+    size = len(value.encode("utf-8"))
+    if size < MIN_SIGNING_KEY_BYTES:
+        return failed(name, f"${env_name} is {size} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed", how)
+    return passed(name, f"${env_name} is set ({size} bytes)")
+
+
+def check_engine(p: Probe) -> CheckResult:
+    name = "fix engine"
+    settings = p.config.fix
+    engine = settings.engine.strip().lower()
+    if engine == "none":
+        return skipped(name, "engine = none: crashbot fix posts its analysis, never a patch")
+    try:
+        make_engine(settings, env=p.env)
+    except BotError as e:
+        return failed(
+            name,
+            e.diagnostic(),
+            "set the variable fix.api_key_env names (the fix workflow fills it from the secret "
+            "CRASHBOT_ENGINE_API_KEY), and fix.model / fix.command / fix.replay_patch as the engine needs",
+        )
+    keyed = f" with key ${settings.api_key_env}" if secret(settings.api_key_env, p.env) else ""
+    return passed(name, f"{engine}{(' model ' + settings.model) if settings.model else ''}{keyed}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# runner tools
+
+
+def _tool(p: Probe, name: str, programs: Sequence[str], fix: str) -> CheckResult:
+    for program in programs:
+        path = p.which(program)
+        if path:
+            return passed(name, path)
+    return failed(name, f"{' / '.join(programs)} not on PATH", fix)
+
+
+def check_git(p: Probe) -> CheckResult:
+    return _tool(
+        p, "tool: git", ("git",), "install git (Windows: Git for Windows) and put it on the runner's PATH"
+    )
+
+
+def check_cmake(p: Probe) -> CheckResult:
+    return _tool(p, "tool: cmake", ("cmake",), "install CMake and put it on the runner's PATH")
+
+
+def _program_files_x86(p: Probe) -> Path | None:
+    base = p.env.get("ProgramFiles(x86)") or p.env.get("PROGRAMFILES(X86)")
+    return Path(base) if base else None
+
+
+def check_compiler(p: Probe) -> CheckResult:
+    name = "tool: C++ compiler"
+    windows = p.platform == "win32"
+    programs = ("cl", "clang-cl", "clang++", "g++") if windows else ("g++", "clang++", "c++")
+    for program in programs:
+        path = p.which(program)
+        if path:
+            return passed(name, path)
+    if windows:
+        base = _program_files_x86(p)
+        vswhere = base / "Microsoft Visual Studio" / "Installer" / "vswhere.exe" if base else None
+        if vswhere is not None and vswhere.is_file():
+            # cl.exe is on PATH only in a developer prompt; CMake's Visual Studio generator finds it
+            return passed(name, f"Visual Studio (via {vswhere}); CMake's generator locates cl.exe")
+        return failed(
+            name,
+            "no cl.exe, clang++ or g++ on PATH and no Visual Studio installation found",
+            "install Visual Studio (or Build Tools) with the 'Desktop development with C++' workload",
+        )
+    return failed(
+        name, f"{' / '.join(programs)} not on PATH", "install g++ or clang++ (e.g. apt install g++)"
+    )
+
+
+def check_debugger(p: Probe) -> CheckResult:
+    if p.platform == "win32":
+        name = "tool: cdb"
+        path = p.which("cdb")
+        base = _program_files_x86(p)
+        kit = base / "Windows Kits" / "10" / "Debuggers" / "x64" / "cdb.exe" if base else None
+        if path or (kit is not None and kit.is_file()):
+            return passed(name, str(path or kit))
+        return warned(
+            name,
+            "cdb not found: .dmp files cannot be turned into cdb stacks on this host",
+            "optional: install 'Debugging Tools for Windows' from the Windows SDK",
+        )
+    if p.platform.startswith("linux"):
+        name = "tool: gdb"
+        path = p.which("gdb")
+        if path:
+            return passed(name, path)
+        return warned(
+            name,
+            "gdb not on PATH: the game host needs it to write crash logs (crashreport.gdb)",
+            "install gdb on the game host (e.g. apt install gdb); the build runner can do without",
+        )
+    return skipped("tool: debugger", f"no debugger check for platform {p.platform}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# host folders
+
+
+def _readable_dir(path: Path) -> str | None:
+    """Why ``path`` cannot be watched, or None when it can."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if not path.is_dir():
+        return f"{path} is not a folder"
+    try:
+        with os.scandir(path) as entries:
+            next(entries, None)
+    except OSError as e:
+        return f"{path} cannot be read ({e.strerror or e})"
+    return None
+
+
+def check_crash_dirs(p: Probe) -> CheckResult:
+    name = "crash folders"
+    dirs = p.config.uploader.crash_dirs
+    if not dirs:
+        return skipped(name, "uploader.crash_dirs is empty (only the game host's uploader needs it)")
+    problems = [why for d in dirs if (why := _readable_dir(Path(d).expanduser())) is not None]
+    if problems:
+        return failed(
+            name,
+            "; ".join(problems),
+            "fix uploader.crash_dirs (worldserver writes reports to Crashes/ next to its executable), "
+            "and let the account running `crashbot watch` read it",
+        )
+    return passed(name, ", ".join(dirs))
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest existing ancestor (where creating it would start)."""
+    return next((c for c in (path, *path.parents) if c.exists()), path)
+
+
+def check_build_dir(p: Probe) -> CheckResult:
+    name = "build folder"
+    try:
+        build_dir = resolve_build_dir(p.config.fix, p.workspace, env=p.env)
+    except ConfigError as e:
+        return failed(name, e.diagnostic(), "set fix.build_dir to a folder outside the server checkout")
+    fix = "set fix.build_dir to a folder the runner's account can write, outside the server checkout"
+    target = _nearest_existing(build_dir)
+    if not target.is_dir():
+        return failed(name, f"{target} is not a folder", fix)
+    try:
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as e:
+        return failed(name, f"{target} is not writable ({e.strerror or e})", fix)
+    created = "" if target == build_dir else " (will be created)"
+    return passed(name, f"{build_dir}{created}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# the realm's remote console
+
+
+def check_server_control(p: Probe) -> CheckResult:
+    deploy = p.config.deploy
+    name = f"server control ({deploy.control})"
+    if deploy.control == ControlKind.NONE.value:
+        return skipped(name, "deploy.control = none: the server is stopped without warning players")
+    if deploy.control not in {k.value for k in ControlKind}:
+        return failed(
+            name, f"deploy.control {deploy.control!r} is unknown", "set deploy.control to soap, ra or none"
+        )
+    if p.skip_network:
+        return skipped(name, "--skip-network")
+    try:
+        channel = p.commander(deploy, p.env)
+    except ConfigError as e:
+        return failed(name, e.diagnostic(), "set the account's env vars on the realm host (see the message)")
+    if channel is None:
+        return skipped(name, "no remote console configured")
+    section = deploy.soap if deploy.control == ControlKind.SOAP.value else deploy.ra
+    where = f"{section.host}:{section.port}"
+    try:
+        output = channel.execute(SERVER_INFO_COMMAND)
+    except ControlUnavailable as e:
+        return failed(
+            name,
+            e.diagnostic(),
+            f"start worldserver with {'SOAP.Enabled' if deploy.control == 'soap' else 'Ra.Enable'} = 1, "
+            f"or fix deploy.{deploy.control}.host/port (now {where})",
+        )
+    except ControlAuthError as e:
+        return failed(
+            name,
+            e.diagnostic(),
+            f"check ${section.user_env}/${section.password_env}: an existing account of GM level 3+ "
+            "for realm -1",
+        )
+    except ControlError as e:
+        return failed(name, e.diagnostic(), f"check deploy.{deploy.control} in crashbot.toml")
+    first = next((line.strip() for line in output.splitlines() if line.strip()), "(no output)")
+    return passed(name, f"{where} answers `{SERVER_INFO_COMMAND}`: {first[:80]}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# running and reporting
+
+Check = Callable[[Probe], CheckResult]
+
+CHECKS: tuple[Check, ...] = (
+    check_config,
+    check_repository,
+    check_credentials,
+    check_github,
+    check_access,
+    check_visibility,
+    check_identity,
+    check_labels,
+    check_signing_key,
+    check_git,
+    check_cmake,
+    check_compiler,
+    check_debugger,
+    check_crash_dirs,
+    check_server_control,
+    check_engine,
+    check_build_dir,
+)
+
+
+def run_checks(probe: Probe, checks: Sequence[Check] = CHECKS) -> list[CheckResult]:
+    """Every check in order. One check's bug becomes its own FAIL row instead of hiding the others."""
+    results = []
+    for check in checks:
+        try:
+            results.append(check(probe))
+        except BotError as e:
+            results.append(failed(_name_of(check), e.diagnostic(), "see the message"))
+        except Exception as e:  # deliberate per-check isolation boundary
+            logger.debug("doctor check %s crashed", check.__name__, exc_info=True)
+            results.append(
+                failed(
+                    _name_of(check),
+                    f"internal error: {type(e).__name__}: {e}",
+                    "run with -vv for details and report it",
+                )
+            )
+    return results
+
+
+def _name_of(check: Check) -> str:
+    return getattr(check, "__name__", "check").removeprefix("check_").replace("_", " ")
+
+
+def all_passed(results: Sequence[CheckResult]) -> bool:
+    return not any(r.status is Status.FAIL for r in results)
+
+
+def render_table(results: Sequence[CheckResult]) -> str:
+    """Plain-text table: check | status | detail | fix, then a count per status."""
+    header = ("check", "status", "detail", "fix")
+    rows = [(r.name, r.status.value, r.detail, r.fix) for r in results]
+    name_w = max(len(header[0]), *(len(r[0]) for r in rows)) if rows else len(header[0])
+    status_w = max(len(header[1]), *(len(s.value) for s in Status))
+    detail_w = min(70, max([len(header[2]), *(len(r[2]) for r in rows)]))
+    lines = []
+    for name, status, detail, fix in (header, *rows):
+        line = f"{name:<{name_w}}  {status:<{status_w}}  {detail:<{detail_w}}  {fix}"
+        lines.append(line.rstrip())
+    counts = {s: sum(1 for r in results if r.status is s) for s in Status}
+    lines.append("")
+    lines.append(", ".join(f"{counts[s]} {s.value}" for s in Status))
+    return "\n".join(lines)
