@@ -1,15 +1,23 @@
-# Bakes the git revision of the source tree into revision_data.h at configure time.
+# Bakes the git revision of the source tree into revision_data.h. Included at configure time (so the
+# header exists) and run again as a script (`cmake -P`) on every build, as TrinityCore does: an
+# incremental build of a new commit must not report the previous commit's hash.
+if(NOT DEFINED SOURCE_DIR)
+  set(SOURCE_DIR "${CMAKE_SOURCE_DIR}")
+endif()
+if(NOT DEFINED BUILD_DIR)
+  set(BUILD_DIR "${CMAKE_BINARY_DIR}")
+endif()
 # Only a checkout whose top level IS this source directory counts: a copy that merely sits inside
 # some other repository (an installed package, a tool's own checkout) must report "unknown".
 set(rev_hash "unknown")
 set(rev_date "1970-01-01 00:00:00 +0000")
 set(rev_branch "Archived")
 
-find_package(Git QUIET)
+find_program(GIT_EXECUTABLE git)
 if(GIT_EXECUTABLE)
   execute_process(
     COMMAND "${GIT_EXECUTABLE}" rev-parse --show-prefix
-    WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
+    WORKING_DIRECTORY "${SOURCE_DIR}"
     RESULT_VARIABLE prefix_result
     OUTPUT_VARIABLE prefix_output
     OUTPUT_STRIP_TRAILING_WHITESPACE
@@ -17,7 +25,7 @@ if(GIT_EXECUTABLE)
   if(prefix_result EQUAL 0 AND prefix_output STREQUAL "")
     execute_process(
       COMMAND "${GIT_EXECUTABLE}" rev-parse --short=12 HEAD
-      WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
+      WORKING_DIRECTORY "${SOURCE_DIR}"
       RESULT_VARIABLE hash_result
       OUTPUT_VARIABLE hash_output
       OUTPUT_STRIP_TRAILING_WHITESPACE
@@ -26,7 +34,7 @@ if(GIT_EXECUTABLE)
       set(rev_hash "${hash_output}")
       execute_process(
         COMMAND "${GIT_EXECUTABLE}" log -1 --format=%ci
-        WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
+        WORKING_DIRECTORY "${SOURCE_DIR}"
         OUTPUT_VARIABLE date_output
         OUTPUT_STRIP_TRAILING_WHITESPACE
         ERROR_QUIET)
@@ -35,7 +43,7 @@ if(GIT_EXECUTABLE)
       endif()
       execute_process(
         COMMAND "${GIT_EXECUTABLE}" symbolic-ref -q --short HEAD
-        WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
+        WORKING_DIRECTORY "${SOURCE_DIR}"
         OUTPUT_VARIABLE branch_output
         OUTPUT_STRIP_TRAILING_WHITESPACE
         ERROR_QUIET)
@@ -48,5 +56,6 @@ if(GIT_EXECUTABLE)
   endif()
 endif()
 
-message(STATUS "worldserver revision: ${rev_hash} ${rev_date} (${rev_branch} branch)")
-configure_file("${CMAKE_SOURCE_DIR}/cmake/revision_data.h.in" "${CMAKE_BINARY_DIR}/revision_data.h")
+# configure_file rewrites the header only when its content changes, so an unchanged revision
+# recompiles nothing.
+configure_file("${SOURCE_DIR}/cmake/revision_data.h.in" "${BUILD_DIR}/revision_data.h")
