@@ -582,6 +582,9 @@ class _Job:
             else:
                 self.git.run("checkout", "--quiet", "--force", "--detach", base_sha, "--")
             self.git.reset_hard(base_sha)
+            # the pushed branch lives on the remote; a local copy would only go stale between runs
+            if original != self.branch:
+                self.git.run("branch", "--quiet", "-D", self.branch, "--", check=False)
         except GitError as e:
             raise GitError(
                 f"cannot reset the workspace {self.run.workspace} after issue #{self.issue.number}: {e}"

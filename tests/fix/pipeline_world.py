@@ -304,4 +304,9 @@ def sig_branch(signature_id: str = SIG) -> str:
 
 
 def workspace_is_clean(workspace: Path) -> bool:
-    return git(workspace, "status", "--porcelain") == "" and Git(workspace).current_branch() == "main"
+    """Back on main, nothing changed, no local fix branch left behind."""
+    return (
+        git(workspace, "status", "--porcelain") == ""
+        and Git(workspace).current_branch() == "main"
+        and git(workspace, "branch", "--list", "crashfix/*") == ""
+    )
