@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from bot.commands import deploy, doctor, fix, init, parse, upload
+from bot.commands import demo, deploy, doctor, fix, init, parse, upload
 
-COMMANDS: tuple[ModuleType, ...] = (parse, deploy, upload, fix, init, doctor)
+COMMANDS: tuple[ModuleType, ...] = (parse, deploy, upload, fix, init, doctor, demo)
 
 
 def add_github_options(parser: argparse.ArgumentParser) -> None:
