@@ -193,7 +193,7 @@ def _login_or_empty(client: github.GitHubClient) -> str:
 
 def is_unauthorized(error: GitHubError) -> bool:
     """True when GitHub answered 401: the credentials themselves are bad (not a missing permission)."""
-    return getattr(error.__cause__, "status", None) == 401
+    return isinstance(error, github.Unauthorized)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -423,23 +423,13 @@ def check_identity(p: Probe) -> CheckResult:
     )
 
 
-def list_labels(client: github.GitHubClient) -> list[str]:
-    """The repository's label names.
-
-    ``GitHubClient`` has no public label listing yet (only ``ensure_labels``, which also creates), so
-    this reads the same paginated endpoint through its request helper, keeping its retry policy.
-    """
-    items = client._get_all(f"{client._prefix}/labels", what="list repository labels")
-    return [str(d.get("name", "")) for d in items if isinstance(d, Mapping)]
-
-
 def check_labels(p: Probe) -> CheckResult:
     name = "labels"
     state = _usable(p)
     if state is None or state.client is None or state.repo_error is not None:
         return skipped(name, "needs access to the repository (see above)")
     wanted = required_labels()
-    existing = {label.lower() for label in list_labels(state.client)}
+    existing = {label.lower() for label in state.client.list_labels()}
     missing = [spec for spec in wanted if spec.name.lower() not in existing]
     if not missing:
         return passed(name, ", ".join(spec.name for spec in wanted) + " exist")

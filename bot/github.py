@@ -70,6 +70,10 @@ class Forbidden(GitHubError):
     """The credentials were rejected (401) or lack a permission (403 that is not a rate limit)."""
 
 
+class Unauthorized(Forbidden):
+    """GitHub rejected the credentials themselves (401): a wrong, expired or revoked token or key."""
+
+
 class ValidationFailed(GitHubError):
     """GitHub refused the request as invalid (422); ``codes`` holds its error codes."""
 
@@ -577,7 +581,7 @@ class GitHubClient:
         status = e.status
         detail = f": {message}" if message else ""
         if status == 401:
-            return Forbidden(f"{what}: GitHub rejected the credentials (401{detail}); check the token")
+            return Unauthorized(f"{what}: GitHub rejected the credentials (401{detail}); check the token")
         if status == 403:
             return Forbidden(f"{what}: forbidden (403{detail}); check the token's permissions on {self.repo}")
         if status == 404:
@@ -876,12 +880,14 @@ class GitHubClient:
         except NotFound:
             return
 
+    def list_labels(self) -> list[str]:
+        """The repository's label names (all pages)."""
+        items = self._get_all(f"{self._prefix}/labels", what="list repository labels")
+        return [str(d.get("name", "")) for d in items if isinstance(d, Mapping)]
+
     def ensure_labels(self, specs: Sequence[LabelSpec]) -> list[str]:
         """Create the repository labels in ``specs`` that don't exist yet; returns the names created."""
-        existing = {
-            str(d.get("name", "")).lower()
-            for d in self._get_all(f"{self._prefix}/labels", what="list repository labels")
-        }
+        existing = {name.lower() for name in self.list_labels()}
         created = []
         for spec in specs:
             if spec.name.lower() in existing:

@@ -70,6 +70,10 @@ VARIABLES = (
         'JSON labels of the build runner, e.g. ["self-hosted", "crashbot-build"]',
     ),
     ("CRASHBOT_REALMS", 'JSON list of realms to deploy to, e.g. ["main"]'),
+    (
+        "CRASHBOT_SOAP_USER",
+        "game account (GM level 3+) for the graceful SOAP/RA shutdown; its password is a secret",
+    ),
 )
 SIGNING_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
 
@@ -347,8 +351,6 @@ def next_steps(facts: RepoFacts, *, remote: RemoteWorkflows | None = None) -> st
         "  4. Register self-hosted runners (Settings > Actions > Runners) with these labels:",
         "       - crashbot-build on the machine that builds fixes (git, CMake, the C++ toolchain)",
         "       - realm-<name> on each realm's game host, one per name in CRASHBOT_REALMS",
-        "     The deploy workflow passes only the SOAP/RA password: set CRASHBOT_SOAP_USER (or",
-        "     CRASHBOT_RA_USER) in the realm runner's environment (its .env file or service environment).",
         "",
         "  5. Create one environment per realm, named like the realm; add required reviewers there if",
         f"     a person should approve each deploy ({settings_url}/environments).",
