@@ -83,6 +83,7 @@ class UploaderSettings:
     writes_per_hour: int = 450  # ... and 500/hour
     patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
     edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
+    write_interval_s: float = 1.0  # GitHub: "wait at least one second between" writes (0 for the stand-in)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from bot.errors import ConfigError, UsageError
 from bot.github import GitHubClient, connect
 from bot.uploader import notify
 from bot.uploader.budget import Windows
-from bot.uploader.intake import Intake, IntakeResult, Outcome
+from bot.uploader.intake import Intake, Outcome
 from bot.uploader.publish import Outcome as IssueOutcome
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
@@ -106,8 +106,11 @@ def assemble(args: argparse.Namespace, config: Config, *, env: Mapping[str, str]
             f"no payload signing key: set the environment variable {key_env or '(signing.key_env)'} "
             "(the same secret the fix workflow verifies issues with)"
         )
-    if up.edit_interval_s < 0:
-        raise ConfigError(f"uploader.edit_interval_s must be 0 or more, got {up.edit_interval_s}")
+    if up.edit_interval_s < 0 or up.write_interval_s < 0:
+        raise ConfigError(
+            "uploader.edit_interval_s and uploader.write_interval_s must be 0 or more "
+            f"(got {up.edit_interval_s} and {up.write_interval_s})"
+        )
     if up.writes_per_minute < 1 or up.writes_per_hour < 1:
         raise ConfigError(
             "uploader.writes_per_minute and uploader.writes_per_hour must be at least 1 "
@@ -118,7 +121,12 @@ def assemble(args: argparse.Namespace, config: Config, *, env: Mapping[str, str]
     notifier = notify.from_settings(config.notify, environ)
     stop = threading.Event()
     client = connect(
-        config.github, env=environ, repo=args.repo, api_url=args.api_url, sleep=interruptible_sleep(stop)
+        config.github,
+        env=environ,
+        repo=args.repo,
+        api_url=args.api_url,
+        sleep=interruptible_sleep(stop),
+        write_interval_s=up.write_interval_s,
     )
     api_url = args.api_url or config.github.api_url
     spool_path = Path(args.spool or up.spool or default_spool_path(environ))
@@ -211,10 +219,8 @@ def stop_signals(on_stop: Callable[[], None]) -> Iterator[None]:
 # upload
 
 
-def _describe(result: IntakeResult, report: SpooledReport | None, outcome: IssueOutcome | None) -> str:
-    if result.outcome is Outcome.KNOWN:
-        return "already spooled"
-    if report is None or report.state is ReportState.NEW:
+def _describe(report: SpooledReport, outcome: IssueOutcome | None) -> str:
+    if report.state is ReportState.NEW:
         return "spooled for later"
     number = f"#{report.issue_number}"
     if outcome is IssueOutcome.CREATED:
@@ -231,28 +237,33 @@ def run_upload(args: argparse.Namespace, config: Config) -> int:
     try:
         with stop_signals(up.service.stop):
             results = [up.intake.take(Path(name)) for name in args.files]
+            # a file an earlier run spooled but could not send is this run's to send, and to report on
+            waiting = {r.sha256: r.id for r in up.service_spool.reports(ReportState.NEW)}
             drained = up.service.drain(max_wait_s=config.uploader.edit_interval_s + 1.0)
         outcomes = {r.id: p.outcome for p in drained.published for b in p.batches for r in b.reports}
         uploaded = spooled = bad = 0
         for result in results:
             if result.outcome in (Outcome.UNREADABLE, Outcome.QUARANTINED):
                 bad += 1
-                what = (
-                    "quarantined (kept in the spool)" if result.outcome is Outcome.QUARANTINED else "skipped"
-                )
+                quarantined = result.outcome is Outcome.QUARANTINED
+                what = "quarantined: kept in the spool, not filed" if quarantined else "skipped"
                 print(f"crashbot: error: {result.error or result.path} [{what}]", file=sys.stderr)
                 continue
-            report = up.service_spool.get(result.report.id) if result.report is not None else None
-            text = _describe(result, report, outcomes.get(report.id) if report is not None else None)
-            if text == "spooled for later":
+            report_id = result.report.id if result.report is not None else waiting.get(result.sha256 or "")
+            if report_id is None:
+                print(f"already spooled  {result.path}", flush=True)
+                continue
+            report = up.service_spool.get(report_id)
+            text = _describe(report, outcomes.get(report.id))
+            if report.state is ReportState.NEW:
                 spooled += 1
-            elif result.outcome is Outcome.SPOOLED:
+            else:
                 uploaded += 1
             print(f"{text}  {result.path}", flush=True)
         summary = f"{uploaded} uploaded, {spooled} spooled for later, {bad} not readable as crash reports"
         if spooled:
-            why = "GitHub unreachable" if drained.unreachable else "waiting for GitHub"
-            summary += f" ({why}; `crashbot upload` or `crashbot watch` sends them later)"
+            why = "GitHub unreachable" if drained.unreachable else "GitHub asked us to wait"
+            summary += f" ({why}; the next `crashbot upload` or `crashbot watch` sends them)"
         print(summary)
     finally:
         up.close()

@@ -67,8 +67,9 @@ def _discord_escape(text: str) -> str:
 
 
 def _slack_escape(text: str) -> str:
-    """Slack's three control characters; ``<!channel>``-style mentions need ``<``, which this escapes."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's three control characters (``<!channel>``-style mentions need ``<``), and no bare ``@``."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("@", "@" + _ZWSP)  # in case the app posts with link_names on
 
 
 def render(notice: Notice, kind: WebhookKind) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The upload loop: spooled batches -> GitHub, paced per signature, inside a write budget, event-driven.
 
 A pass takes the spool's due batches, groups them by signature and publishes each group with ONE write
-(plus at most one comment). A new signature's issue is filed at once; an existing issue's next edit waits
-until ``edit_interval_s`` after its last write, so a crash loop's reports pile up in the spool and land
-together. Edits also wait for room in the :class:`WriteBudget`. A rate limit defers the batch to the
+(plus at most one comment). A new signature's issue is filed at once (unless the whole write budget is
+spent); an existing issue's next edit waits until ``edit_interval_s`` after its last write, so a crash
+loop's reports pile up in the spool and land together. Edits also wait for room in the
+:class:`WriteBudget`, leaving a reserve for new signatures. A rate limit defers the batch to the
 limit's reset and ends the pass; an unreachable GitHub defers it with backoff and ends the pass; any
 other failure defers only that signature. Between passes the loop sleeps on an event that intake sets,
 with a timeout at the spool's earliest ``next_attempt_at``: nothing polls.
@@ -28,6 +29,7 @@ from bot.uploader.spool import Batch, Spool, SpooledReport
 logger = logging.getLogger(__name__)
 
 EDIT_WRITES = 2  # an edit may bring its "seen again" comment along
+CREATE_RESERVE_FRACTION = 4  # edits leave a quarter of the per-minute budget to new signatures
 PRUNE_EVERY_S = 3600.0
 _QUARANTINE_LISTED = 5  # files named in one quarantine notice
 
@@ -224,15 +226,24 @@ class UploadService:
         )
 
     def _hold_until(self, signature_id: str) -> float | None:
-        """When an edit of this signature's issue may go, or None if it may go now (creates always may)."""
-        if self._spool.known_issue(signature_id) is None:
-            return None
+        """When this signature's batches may go, or None for now.
+
+        A new signature's issue waits for nothing but an exhausted budget (GitHub would refuse it
+        anyway). An edit waits for the signature's pacing interval and for budget room beyond a reserve
+        kept for new signatures, so a crash loop's edits can never crowd out a new crash.
+        """
         now = self._clock()
+        available = self._budget.available()
+        if self._spool.known_issue(signature_id) is None:
+            if available >= 1:
+                return None
+            return max(self._budget.next_room_at(1), now + 0.001)
         paced = self._spool.last_write_at(signature_id) + self._settings.edit_interval_s
         if paced > now:
             return paced
-        if self._budget.available() < EDIT_WRITES:
-            return max(self._budget.next_room_at(EDIT_WRITES), now + 0.001)
+        needed = EDIT_WRITES + self._settings.windows.per_minute // CREATE_RESERVE_FRACTION
+        if available < needed:
+            return max(self._budget.next_room_at(needed), now + 0.001)
         return None
 
     # -- side duties ----------------------------------------------------------------------------------

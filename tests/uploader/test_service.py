@@ -144,11 +144,11 @@ def test_service_new_signature_is_filed_at_once_while_edits_wait_for_the_budget(
     tmp_path: Path, standin: StandIn
 ):
     clock = FakeClock()
-    rig = make_rig(tmp_path, standin, clock=clock, windows=Windows(per_minute=3, per_hour=100))
+    rig = make_rig(tmp_path, standin, clock=clock, windows=Windows(per_minute=8, per_hour=100))
     try:
         crash_loop(rig, signatures=3, each=1)
-        assert len(rig.service.run_pass().published) == 3  # 3 creates (+ 2 label writes) over budget
-        assert rig.service.budget.available() == 0
+        assert len(rig.service.run_pass().published) == 3  # 3 creates + 2 label writes
+        assert rig.service.budget.available() == 3  # an edit needs 2, plus a reserve of 8 // 4 = 2
         clock.advance(1.0)
         rig.intake.take(write_report(rig.crash_dir, 0, 1))  # an edit: must wait for room
         rig.intake.take(write_report(rig.crash_dir, 3, 0))  # a new crash: never waits
@@ -158,6 +158,21 @@ def test_service_new_signature_is_filed_at_once_while_edits_wait_for_the_budget(
         assert result.next_at is not None and result.next_at >= clock.now + 50
         clock.advance(60.0)
         assert [p.outcome for p in rig.service.run_pass().published] == [Outcome.UPDATED]
+    finally:
+        rig.close()
+
+
+def test_service_creates_wait_only_when_the_whole_budget_is_spent(tmp_path: Path, standin: StandIn):
+    clock = FakeClock()
+    rig = make_rig(tmp_path, standin, clock=clock, windows=Windows(per_minute=4, per_hour=100))
+    try:
+        crash_loop(rig, signatures=4, each=1)
+        first = rig.service.run_pass()
+        assert len(first.published) == 2  # 2 label writes + 2 creates spend the minute
+        assert first.postponed == 2 and first.next_at is not None
+        clock.now = first.next_at
+        assert len(rig.service.run_pass().published) == 2
+        assert len(rig.issues()) == 4
     finally:
         rig.close()
 
