@@ -92,7 +92,14 @@ def run_fix(args: argparse.Namespace, config: Config) -> int:
     from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
     from bot.git import Git
 
-    ensure_clean(Git(workspace))
+    checkout = Git(workspace)
+    ensure_clean(checkout)
+    remote = config.fix.push_remote
+    if not checkout.run("remote", "get-url", "--", remote, check=False).strip():
+        raise ConfigError(
+            f"the workspace {workspace} has no git remote {remote!r} to push fix branches to "
+            "(fix.push_remote); check out the server repository with actions/checkout"
+        )
     api_url = args.api_url or config.github.api_url
     client = github.connect(
         config.github,
@@ -114,6 +121,15 @@ def run_fix(args: argparse.Namespace, config: Config) -> int:
         env=env,
         push_token_env=push_token_env,
     )
+    tip = client.get_ref_sha(run.base_branch)
+    head = checkout.head()
+    if tip is not None and tip != head:
+        logger.warning(
+            "the workspace is at %s but %s is at %s on GitHub; fixes are made against the workspace",
+            head[:12],
+            run.base_branch,
+            tip[:12],
+        )
     if args.issue is not None:
         results = [fix_issue(run, args.issue)]
     else:

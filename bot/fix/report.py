@@ -142,7 +142,7 @@ def _clip(text: str, limit: int) -> str:
 
 def pr_title(payload: Payload) -> str:
     sig = " ".join(payload.signature.text.split()) or payload.signature.id
-    return f"Fix crash: {_clip(sig, MAX_TITLE_SIGNATURE_CHARS)}"
+    return f"Fix crash: {defuse(_clip(sig, MAX_TITLE_SIGNATURE_CHARS))}"
 
 
 def commit_message(

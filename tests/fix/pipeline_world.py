@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.config import FixSettings, GitHubSettings
 from bot.crash.model import Crash, Frame
-from bot.fix.engines import Abstain, EngineContext, Patch, Proposal, Usage
+from bot.fix.engines import Abstain, EngineContext, EngineError, Patch, Proposal, Usage
 from bot.fix.pipeline import FixRun
 from bot.git import Git
 from bot.github import GitHubClient, IssueRef, connect
@@ -113,7 +113,7 @@ class ScriptedEngine:
     """A fake of the Engine protocol: answers with the given proposals in order (the last repeats) and
     keeps every context it was asked with."""
 
-    answers: Sequence[str]  # a diff, or "ABSTAIN: reason"
+    answers: Sequence[str]  # a diff, "ABSTAIN: reason", or "FAIL: message" (raises EngineError)
     name: str = "scripted"
     model: str = "scripted-model-1"
     asked: list[EngineContext] = field(default_factory=list)
@@ -121,6 +121,8 @@ class ScriptedEngine:
     def propose(self, ctx: EngineContext) -> Proposal:
         self.asked.append(ctx)
         answer = self.answers[min(len(self.asked), len(self.answers)) - 1]
+        if answer.startswith("FAIL:"):
+            raise EngineError(answer.removeprefix("FAIL:").strip())
         if answer.startswith("ABSTAIN:"):
             return Abstain(answer.removeprefix("ABSTAIN:").strip(), self.model, Usage(100, 10))
         return Patch(

@@ -14,7 +14,7 @@ from bot.cli import build_parser, main
 from bot.commands.fix import push_token
 from bot.config import Config, FixSettings, GitHubSettings
 from bot.errors import ConfigError
-from tests.fix.pipeline_world import FIX_DIFF, REPO, UPLOADER, World, make_world
+from tests.fix.pipeline_world import FIX_DIFF, REPO, UPLOADER, World, git, make_world
 
 
 @pytest.fixture
@@ -281,3 +281,13 @@ def test_push_token_with_app_auth_mints_into_the_given_env_only() -> None:
 def test_push_token_with_app_auth_and_no_way_to_mint_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="installation token"):
         push_token(_config(app_id="1", app_installation_id="2"), object(), {})
+
+
+def test_fix_cli_workspace_without_the_push_remote_is_a_config_error(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(world.workspace, "remote", "remove", "origin")
+
+    code, _, err = run(world, cli, capsys, "--issue", "1")
+
+    assert code == 2 and "no git remote 'origin'" in err

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.fix.analysis import ANALYSIS_MARKER
-from bot.fix.pipeline import fix_issue
+from bot.fix.engines import EngineError
+from bot.fix.pipeline import fix_issue, sweep
 from bot.fix.report import Outcome, Step
 from bot.fix.state import FixRecord
 from tests.fix.pipeline_world import (
@@ -310,3 +311,58 @@ def test_fix_cap_ignores_prs_that_were_closed_since(world: World) -> None:
 
     assert result.outcome is Outcome.PR_OPENED
     assert "crash-fix-pr" not in world.issue_labels(first.number)
+
+
+# -- failures of crashbot's own ---------------------------------------------------------------------
+
+
+def test_fix_engine_error_propagates_restores_the_workspace_and_leaves_the_issue_unhandled(
+    world: World,
+) -> None:
+    issue = world.file_issue()
+
+    with pytest.raises(EngineError, match="endpoint down"):
+        fix_issue(world.run(ScriptedEngine(["FAIL: endpoint down"])), issue.number)
+
+    assert workspace_is_clean(world.workspace)
+    assert "crash-fix-attempted" not in world.issue_labels(issue.number)  # the sweep will retry it
+    assert len(_bodies(world, issue.number, ANALYSIS_MARKER)) == 1
+
+
+def test_sweep_goes_on_after_an_issue_fails_and_reports_it(world: World) -> None:
+    first = world.file_issue(signature_id="aaaa00000001")
+    second = world.file_issue(signature_id="bbbb00000002")
+    engine = ScriptedEngine(["FAIL: endpoint down", FIX_DIFF])
+
+    results = sweep(world.run(engine), cap=5)
+
+    assert [(r.issue, r.outcome) for r in results] == [
+        (first.number, Outcome.ERROR),
+        (second.number, Outcome.PR_OPENED),
+    ]
+    assert results[0].exit_code == 1 and "endpoint down" in results[0].reason
+
+
+def test_sweep_stops_at_the_open_pr_cap(world: World) -> None:
+    issues = [world.file_issue(signature_id=f"cccc0000000{i}") for i in range(3)]
+
+    results = sweep(world.run(ScriptedEngine([FIX_DIFF]), max_open_prs=1), cap=5)
+
+    assert [r.outcome for r in results] == [Outcome.PR_OPENED, Outcome.CAPPED]
+    assert [r.issue for r in results] == [issues[0].number, issues[1].number]
+
+
+def test_sweep_skipped_issues_do_not_use_up_the_cap(world: World) -> None:
+    blocked = world.file_issue(signature_id="dddd00000001")
+    opened = fix_issue(world.run(ScriptedEngine([FIX_DIFF])), blocked.number)
+    assert opened.pull_number is not None
+    world.client("alice-token").edit_pull(opened.pull_number, state="closed")
+    world.client("alice-token").remove_label(blocked.number, "crash-fix-attempted")
+    fresh = world.file_issue(signature_id="dddd00000002")
+
+    results = sweep(world.run(ScriptedEngine([FIX_DIFF])), cap=1)
+
+    assert [(r.issue, r.outcome) for r in results] == [
+        (blocked.number, Outcome.SKIPPED),
+        (fresh.number, Outcome.PR_OPENED),
+    ]
