@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.demo.report import DemoReport, StepRecord, render_text, step_line
-from bot.demo.run import DemoOptions, run_demo
+from bot.demo.run import CrashCapture, DemoOptions, run_demo
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--jobs", type=int, default=0, metavar="N", help="parallel compile jobs (default: the CPU count)"
     )
+    p.add_argument(
+        "--crash-report",
+        choices=[c.value for c in CrashCapture],
+        help="gdb: the crashing twin runs under gdb, which writes the report (default off Windows); "
+        "recorded: the twin crashes without a debugger and the report is the recorded "
+        "WheatyExceptionReport (default on Windows)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
             workdir=Path(args.workdir) if args.workdir else None,
             keep=args.keep,
             jobs=max(args.jobs, 0),
+            capture=CrashCapture(args.crash_report) if args.crash_report else None,
         ),
         printer,
     )

@@ -259,8 +259,11 @@ def _list(lines: Sequence[str], start: int, out: list[str]) -> int:
             continue
         if not line.strip():
             following = lines[i + 1] if i + 1 < len(lines) else ""
+            sibling = _LIST_RE.match(following)
             if following.startswith(" " * (base + 2)) or (
-                (m := _LIST_RE.match(following)) is not None and len(m["indent"]) == base
+                sibling is not None
+                and len(sibling["indent"]) == base
+                and sibling["marker"][0].isdigit() == ordered
             ):
                 items[-1].append("")
                 i += 1
@@ -278,6 +281,8 @@ def _list(lines: Sequence[str], start: int, out: list[str]) -> int:
     tag = "ol" if ordered else "ul"
     rendered = []
     for item in items:
+        while len(item) > 1 and not item[-1].strip():
+            item.pop()
         blocks = _blocks(item)
         if blocks and blocks[0].startswith("<p>") and blocks[0].endswith("</p>") and "" not in item:
             blocks[0] = blocks[0][3:-4]  # a tight item: no paragraph around its text

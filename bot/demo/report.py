@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.demo.markdown import page
@@ -108,7 +108,6 @@ class DemoReport:
     workdir: Path
     github: GitHubView | None = None
     failed: StepRecord | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
@@ -166,7 +165,6 @@ def render_text(report: DemoReport, output_dir: Path | None = None) -> str:
         lines.append("")
         lines += github_lines(report.github)
     lines.append(f"\ncrash report: {report.crash_capture}")
-    lines += [f"note: {n}" for n in report.notes]
     if output_dir is not None:
         lines.append(
             f"files: {output_dir}  ({INDEX_FILE}, {ISSUE_FILE}, {PR_FILE}, {ANALYSIS_FILE}, {TIMELINE_FILE})"
@@ -211,8 +209,6 @@ def render_timeline_markdown(report: DemoReport) -> str:
         for line in facts:
             depth = (len(line) - len(line.lstrip())) // 2  # github_lines indents facts under their object
             out.append("  " * max(depth - 1, 0) + f"- {_cell(line.strip())}")
-    if report.notes:
-        out += ["", "## Notes", "", *(f"- {_cell(n)}" for n in report.notes)]
     return "\n".join(out) + "\n"
 
 

@@ -289,7 +289,6 @@ class _Demo:
         self.merge_sha = ""
         self.v2_pid: int | None = None
         self.twin: demo_server.GdbSession | demo_server.ServerProcess | None = None
-        self.notes: list[str] = []
 
     # -- the steps, in order ---------------------------------------------------------------------------
 
@@ -411,6 +410,10 @@ class _Demo:
         args = ["-c", str(conf_dir / demo_server.CONFIG_NAME)]
         before = set(self.crashes.glob("*")) if self.crashes.is_dir() else set()
         if self.capture is CrashCapture.GDB:
+            if shutil.which("gdb") is None:
+                raise StepFailed(
+                    "crash", "gdb is not on PATH: install gdb, or run with --crash-report recorded"
+                )
             session = demo_server.start_under_gdb(exe, self.repro, self.crashes, args)
             self.twin = session
             with session:
@@ -754,16 +757,12 @@ class _Demo:
         """Windows: the report the live build's WheatyExceptionReport would have written for this crash."""
         revision = demo_server.read_revision(exe)
         when = datetime.now().astimezone()
-        text = stamp_recorded_report(RECORDED_REPORT.read_text(encoding="utf-8"), revision, when)
+        text = stamp_recorded_report(RECORDED_REPORT.read_bytes().decode("utf-8"), revision, when)
         self.crashes.mkdir(parents=True, exist_ok=True)
         target = self.crashes / wheaty_name(demo_server.revision_hash(revision), exe.name, when)
         temporary = self.crashes / f".{target.name}.tmp"
         temporary.write_bytes(text.encode("utf-8"))
         os.replace(temporary, target)  # a watcher never sees half a report
-        self.notes.append(
-            f"the crash was real; its report is the recorded {RECORDED_REPORT.name} "
-            "with this build's revision"
-        )
         return target
 
     def parse_crash(self, step: str, path: Path) -> Crash:
@@ -947,7 +946,6 @@ def run_demo(
             workdir=workdir,
             github=demo.github_view(),
             failed=failed,
-            notes=tuple(demo.notes),
         )
         write_outputs(report, options.output_dir)
         if options.keep:

@@ -1,0 +1,296 @@
+"""``crashbot demo``: the whole loop run for real, plus the pieces it is made of.
+
+The end-to-end test builds the C++ demo server with CMake, crashes it under gdb, and drives every
+crashbot command against the GitHub stand-in; it asserts what the stand-in, the files and the timeline
+say, not what the demo printed about itself. The fast tests cover the recorded Windows report, the
+config the demo commits, and how a failing step stops the run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import sys
+import tomllib
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot import config as config_mod
+from bot.cli import main
+from bot.crash import analyse, parse_report
+from bot.demo import server as demo_server
+from bot.demo.report import DemoReport, StepRecord
+from bot.demo.run import (
+    RECORDED_REPORT,
+    CrashCapture,
+    DemoOptions,
+    StepFailed,
+    default_capture,
+    patched_files,
+    render_config,
+    run_demo,
+    stamp_recorded_report,
+    wheaty_name,
+)
+from bot.deploy.process import ProcessControl
+from bot.deploy.releases import Releases
+from bot.errors import UsageError
+from bot.fix.analysis import ANALYSIS_MARKER
+from bot.fix.sourcemap import SourceMap
+
+STEPS = ("github", "repo", "deploy-v1", "crash", "upload", "fix", "merge", "deploy-v2", "verify", "stop")
+
+
+class Progress:
+    """Remembers what the demo announced (the CLI prints from the same calls)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.records: list[StepRecord] = []
+        self.held: list[DemoReport] = []
+
+    def started(self, name: str, title: str) -> None:
+        self.names.append(name)
+
+    def finished(self, step: StepRecord) -> None:
+        self.records.append(step)
+
+    def holding(self, report: DemoReport) -> None:
+        self.held.append(report)
+
+
+def server_files() -> list[str]:
+    return [
+        p.relative_to(demo_server.SERVER_SOURCE).as_posix()
+        for p in demo_server.SERVER_SOURCE.rglob("*")
+        if p.is_file()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the whole loop
+
+
+needs_toolchain = pytest.mark.skipif(
+    shutil.which("cmake") is None or shutil.which("git") is None, reason="needs git, cmake and a C++ compiler"
+)
+needs_gdb = pytest.mark.skipif(
+    sys.platform != "win32" and shutil.which("gdb") is None,
+    reason="the Linux demo crashes the server under gdb",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@needs_toolchain
+@needs_gdb
+def test_demo_fresh_run_every_step_happens_and_github_shows_the_loop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "out"
+    workdir = tmp_path / "work"
+
+    code = main(["demo", "--output", str(output), "--workdir", str(workdir)])
+
+    printed = capsys.readouterr()
+    assert code == 0, printed.out + printed.err
+    for name in ("timeline.md", "issue.md", "pr.md", "analysis-comment.md", "index.html"):
+        assert (output / name).is_file(), name
+    assert sorted(p.name for p in (output / "logs").iterdir()) == [
+        "deploy-v1.log",
+        "deploy-v2.log",
+        "fix.log",
+        "upload.log",
+    ]
+
+    # the issue as the uploader filed it: signed payload, the crash's own top frame
+    issue = (output / "issue.md").read_text(encoding="utf-8")
+    assert "<!-- crashbot:payload v1 " in issue and "<!-- crashbot:hmac " in issue
+    assert "ChatHandler::SendWhisper" in issue
+    analysis = (output / "analysis-comment.md").read_text(encoding="utf-8")
+    assert ANALYSIS_MARKER in analysis and "src/server/game/Handlers/ChatHandler.cpp" in analysis
+    assert "Fixes #1" in (output / "pr.md").read_text(encoding="utf-8")
+
+    # the timeline: every step ran, in order, and each checked what GitHub shows
+    timeline = (output / "timeline.md").read_text(encoding="utf-8")
+    rows = [line for line in timeline.splitlines() if re.match(r"^\| \d+ \|", line)]
+    assert len(rows) == len(STEPS)
+    assert all("| ok |" in row for row in rows), timeline
+    assert "issue #1 by crashbot-uploader" in timeline
+    assert re.search(
+        r"PR #2 from crashfix/[0-9a-f]+ by crashbot\[bot\]: src/server/game/Handlers/ChatHandler\.cpp",
+        timeline,
+    )
+    assert "PR #2 merged; issue #1 closed by 'Fixes #1'" in timeline
+    assert re.search(
+        r"deployment \d+: success; issue #1: 'Deployed in [0-9a-f]{12} to demo' \+ fix-deployed", timeline
+    )
+    assert "'whisper Nobody hi' → 'Player Nobody is not online.'" in timeline
+    assert "stop: soap, not forced" in timeline
+
+    # what GitHub shows at the end
+    assert re.search(r"issue #1 +crash: ChatHandler::SendWhisper \(SIGSEGV\) +\[closed\]", printed.out)
+    assert re.search(r"PR #2 .*\[merged\]", printed.out)
+    assert re.search(r"deployment \d+ +[0-9a-f]{12} to demo: success", printed.out)
+    assert "fix-deployed" in printed.out and "crash-fix-attempted" in printed.out
+
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert "<script" not in page.lower() and "crashbot:payload" not in page
+    assert "default-src 'none'" in page
+
+    # nothing is left running: the server was stopped, the stand-in closed
+    assert ProcessControl(releases=Releases(workdir / "realm"), executable="worldserver").pid() is None
+    api = re.search(r"GitHub \(stand-in\): (http://[^\s/]+)", printed.out)
+    assert api is not None
+    address = urllib.parse.urlsplit(api.group(1))
+    with pytest.raises(OSError), socket.create_connection((address.hostname, address.port), timeout=2):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------------
+# a step that fails stops the run and says why
+
+
+def test_run_demo_command_cannot_start_stops_at_that_step_and_says_why(tmp_path: Path) -> None:
+    progress = Progress()
+    options = DemoOptions(
+        output_dir=tmp_path / "out",
+        workdir=tmp_path / "work",
+        python=str(tmp_path / "no-such-python"),
+        capture=CrashCapture.GDB,
+    )
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "issue.md").write_text("an earlier run's issue", encoding="utf-8")
+
+    report = run_demo(options, progress)
+
+    assert not report.ok
+    assert [r.name for r in report.steps] == ["github", "repo", "deploy-v1"]
+    assert [r.ok for r in report.steps] == [True, True, False]
+    assert progress.names == ["github", "repo", "deploy-v1"]
+    assert report.failed is not None and report.failed.name == "deploy-v1"
+    assert "cannot run" in report.failed.detail and "no-such-python" in report.failed.detail
+    timeline = (tmp_path / "out" / "timeline.md").read_text(encoding="utf-8")
+    assert "| 3 | Deploy v1" in timeline and "**failed**" in timeline
+    assert not (tmp_path / "out" / "issue.md").exists()  # no stale body that looks like this run's
+    assert (tmp_path / "work").is_dir()  # kept for a look
+    # the stand-in served the repository the repo step pushed, and is closed now
+    assert report.github is not None and report.github.issue is None
+
+
+def test_demo_cli_workdir_not_empty_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "precious.txt").write_text("keep me", encoding="utf-8")
+
+    code = main(["demo", "--output", str(tmp_path / "out"), "--workdir", str(tmp_path / "work")])
+
+    assert code == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert (tmp_path / "work" / "precious.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_run_demo_workdir_not_empty_raises_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "x").write_text("x", encoding="utf-8")
+    with pytest.raises(UsageError, match="not empty"):
+        run_demo(DemoOptions(output_dir=tmp_path / "out", workdir=tmp_path / "work"), Progress())
+
+
+# ---------------------------------------------------------------------------------------------------
+# the recorded Windows report
+
+
+def test_recorded_report_top_frame_is_the_demo_bug_in_a_file_the_fix_changes() -> None:
+    crash = analyse(parse_report(RECORDED_REPORT.read_bytes()))
+
+    assert crash.report.format.value == "wheaty"
+    assert crash.report.exception is not None and crash.report.exception.code == "C0000005"
+    assert crash.top_frame is not None and crash.top_frame.function == "ChatHandler::SendWhisper"
+    mapped = SourceMap(server_files()).resolve(crash.top_frame.file)
+    assert mapped is not None
+    assert [mapped.path] == patched_files(demo_server.FIX_PATCH.read_text(encoding="utf-8"))
+
+
+def test_recorded_report_lines_match_the_demo_source() -> None:
+    """The recording names real lines: the buggy dereference and the call that reaches it."""
+    crash = analyse(parse_report(RECORDED_REPORT.read_bytes()))
+    source = (demo_server.SERVER_SOURCE / "src/server/game/Handlers/ChatHandler.cpp").read_text(
+        encoding="utf-8"
+    )
+    lines = source.splitlines()
+    send, handle = crash.frames[0], crash.frames[1]
+    assert send.line is not None and "target->GetSession()" in lines[send.line - 1]
+    assert handle.line is not None and "SendWhisper(target, text)" in lines[handle.line - 1]
+
+
+def test_recorded_report_keeps_windows_line_endings() -> None:
+    data = RECORDED_REPORT.read_bytes()
+    assert data.count(b"\r\n") == data.count(b"\n")
+
+
+def test_stamp_recorded_report_carries_the_live_build_and_signs_like_the_recording() -> None:
+    revision = "TrinityCore rev. 0123456789ab 2026-01-02 03:04:05 +0000 (main branch) (Windows, AMD64, RelWithDebInfo, Static)"
+    when = datetime(2026, 7, 4, 9, 5, 6)
+    recorded = RECORDED_REPORT.read_bytes().decode("utf-8")  # not read_text: keep the CRLFs
+
+    stamped = stamp_recorded_report(recorded, revision, when)
+
+    assert stamped.startswith(f"Revision: {revision}\r\nDate 4:7:2026. Time 9:5 \r\n")
+    original = analyse(parse_report(recorded))
+    again = analyse(parse_report(stamped))
+    assert again.report.build.revision == "0123456789ab"
+    assert again.signature.id == original.signature.id
+
+
+def test_stamp_recorded_report_without_wheaty_header_is_refused() -> None:
+    with pytest.raises(StepFailed, match="Revision and Date"):
+        stamp_recorded_report("Call stack:\n", "TrinityCore rev. x", datetime(2026, 1, 1))
+
+
+def test_wheaty_name_follows_current_trinitycore_shape() -> None:
+    name = wheaty_name("0123456789ab", "worldserver.exe", datetime(2026, 3, 4, 5, 6, 7))
+    assert name == "0123456789ab_worldserver.exe_[2026_3_4_5_6_7].txt"
+
+
+@pytest.mark.parametrize(
+    ("platform", "capture"), [("win32", CrashCapture.RECORDED), ("linux", CrashCapture.GDB)]
+)
+def test_default_capture_only_windows_uses_the_recording(platform: str, capture: CrashCapture) -> None:
+    assert default_capture(platform) is capture
+
+
+# ---------------------------------------------------------------------------------------------------
+# the config the demo commits
+
+
+def test_render_config_is_a_valid_crashbot_toml_for_the_whole_loop(tmp_path: Path) -> None:
+    text = render_config(
+        api_url="http://127.0.0.1:1234/api/v3",
+        install_dir=tmp_path / "realm",
+        crashes_dir=tmp_path / "realm" / "Crashes",
+        spool=tmp_path / "host" / "spool.sqlite3",
+        build_dir=tmp_path / "build",
+        replay_patch=demo_server.FIX_PATCH,
+        soap_port=4321,
+        jobs=3,
+    )
+
+    config = config_mod.from_mapping(tomllib.loads(text))
+
+    assert config.github.api_url == "http://127.0.0.1:1234/api/v3"
+    assert config.github.uploader_login == "crashbot-uploader"
+    assert config.fix.engine == "replay" and Path(config.fix.replay_patch) == demo_server.FIX_PATCH
+    assert Path(config.fix.build_dir) == tmp_path / "build"
+    assert config.fix.build_command[-2:] == ("--parallel", "3")
+    assert config.deploy.backend == "process" and config.deploy.soap.port == 4321
+    assert Path(config.deploy.install_dir) == tmp_path / "realm"
+    assert config.uploader.crash_dirs == (str(tmp_path / "realm" / "Crashes"),)
+
+
+def test_patched_files_reads_the_new_side_of_each_file() -> None:
+    diff = "--- a/src/a.cpp\n+++ b/src/a.cpp\n@@ -1 +1 @@\n-x\n+y\n--- a/src/gone.cpp\n+++ /dev/null\n"
+    assert patched_files(diff) == ["src/a.cpp"]
