@@ -78,7 +78,7 @@ class _Printer:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    output = Path(args.output)
+    output = Path(args.output).resolve()
     printer = _Printer(output)
     print(
         "crashbot demo: crash -> issue -> fix PR -> merge -> deploy, on this machine "
@@ -95,8 +95,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
         ),
         printer,
     )
-    if not args.keep:
-        print(render_text(report, output.resolve()))
+    if args.keep:
+        print(f"stopped the server and the stand-in; the work directory stays: {report.workdir}")
+    else:
+        print(render_text(report, output))
     if not report.ok:
         failed = report.failed
         why = f"step {failed.name!r}: {failed.detail}" if failed is not None else "no step ran"

@@ -450,7 +450,8 @@ class _Demo:
             )
         if self.require_pid("crash") != self.v1_pid:
             raise StepFailed("crash", "the live v1 server changed while its twin crashed")
-        where = f"{Path(top.file or '?').name}:{top.line}"
+        file_name = re.split(r"[/\\]", top.file or "?")[-1]  # a Windows path on any OS
+        where = f"{file_name}:{top.line}"
         return Done(
             f"'{demo_server.CRASH_COMMAND}' → {how}; {self.crash_log.name}: "
             f"top frame {top.function} at {where}"
