@@ -41,6 +41,7 @@ from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Crash
 from bot.demo import server as demo_server
+from bot.demo import wheaty
 from bot.demo.report import (
     CommentView,
     DemoReport,
@@ -77,7 +78,6 @@ DEV_AUTHOR = "Demo Developer <dev@example.invalid>"
 EXECUTABLE = "worldserver"
 CRASH_FUNCTION = "ChatHandler::SendWhisper"  # where the demo server's known bug dereferences null
 FIXED_ANSWER_RE = re.compile(r"\bnot online\b", re.IGNORECASE)  # what the fixed whisper answers
-RECORDED_REPORT = Path(__file__).resolve().parent / "recorded" / "worldserver-whisper-crash.wheaty.txt"
 DEPLOY_TIMEOUT_S = 900.0  # the first deploy compiles the whole server
 FIX_TIMEOUT_S = 900.0
 UPLOAD_TIMEOUT_S = 180.0
@@ -235,26 +235,6 @@ port = {soap_port}
 user_env = "CRASHBOT_SOAP_USER"
 password_env = "CRASHBOT_SOAP_PASSWORD"
 """
-
-
-def stamp_recorded_report(recorded: str, revision_line: str, when: datetime) -> str:
-    """The recorded WheatyExceptionReport as the live build would have written it now: its own
-    ``Revision:`` line (``GitRevision::GetFullVersion()``) and date; the stack is the recording's."""
-    newline = "\r\n" if "\r\n" in recorded else "\n"
-    lines = recorded.splitlines()
-    if len(lines) < 2 or not lines[0].startswith("Revision: ") or not lines[1].startswith("Date "):
-        raise StepFailed(
-            "crash", f"{RECORDED_REPORT.name} does not start with Wheaty's Revision and Date lines"
-        )
-    lines[0] = f"Revision: {revision_line}"
-    lines[1] = f"Date {when.day}:{when.month}:{when.year}. Time {when.hour}:{when.minute} "
-    return newline.join(lines) + newline
-
-
-def wheaty_name(revision_hash: str, exe_name: str, when: datetime) -> str:
-    """TrinityCore's Windows crash file name: ``<hash>_<exe>_[Y_M_D_h_m_s].txt`` (no zero padding)."""
-    stamp = "_".join(str(v) for v in (when.year, when.month, when.day, when.hour, when.minute, when.second))
-    return f"{revision_hash}_{exe_name}_[{stamp}].txt"
 
 
 class _Demo:
@@ -755,16 +735,15 @@ class _Demo:
         )
 
     def write_recorded_report(self, exe: Path) -> Path:
-        """Windows: the report the live build's WheatyExceptionReport would have written for this crash."""
+        """The report the live build's WheatyExceptionReport would have written for this crash."""
         revision = demo_server.read_revision(exe)
-        when = datetime.now().astimezone()
-        text = stamp_recorded_report(RECORDED_REPORT.read_bytes().decode("utf-8"), revision, when)
-        self.crashes.mkdir(parents=True, exist_ok=True)
-        target = self.crashes / wheaty_name(demo_server.revision_hash(revision), exe.name, when)
-        temporary = self.crashes / f".{target.name}.tmp"
-        temporary.write_bytes(text.encode("utf-8"))
-        os.replace(temporary, target)  # a watcher never sees half a report
-        return target
+        return wheaty.write_report(
+            self.crashes,
+            exe_name=exe.name,
+            revision_line=revision,
+            revision_hash=demo_server.revision_hash(revision),
+            when=datetime.now().astimezone(),
+        )
 
     def parse_crash(self, step: str, path: Path) -> Crash:
         try:
@@ -968,5 +947,5 @@ def _capture_text(capture: CrashCapture) -> str:
         return "written by crashreport.gdb when a twin of the live v1 release crashed under gdb"
     return (
         "a twin of the live v1 release really crashed; the report is the recorded "
-        f"WheatyExceptionReport {RECORDED_REPORT.name}, stamped with the build's revision"
+        f"WheatyExceptionReport {wheaty.RECORDED_REPORT.name}, stamped with the build's revision"
     )

@@ -14,33 +14,26 @@ import socket
 import sys
 import tomllib
 import urllib.parse
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from bot import config as config_mod
 from bot.cli import main
-from bot.crash import analyse, parse_report
 from bot.demo import server as demo_server
 from bot.demo.report import DemoReport, StepRecord
 from bot.demo.run import (
-    RECORDED_REPORT,
     CrashCapture,
     DemoOptions,
-    StepFailed,
     default_capture,
     patched_files,
     render_config,
     run_demo,
-    stamp_recorded_report,
-    wheaty_name,
 )
 from bot.deploy.process import ProcessControl
 from bot.deploy.releases import Releases
 from bot.errors import UsageError
 from bot.fix.analysis import ANALYSIS_MARKER
-from bot.fix.sourcemap import SourceMap
 
 STEPS = ("github", "repo", "deploy-v1", "crash", "upload", "fix", "merge", "deploy-v2", "verify", "stop")
 
@@ -61,14 +54,6 @@ class Progress:
 
     def holding(self, report: DemoReport) -> None:
         self.held.append(report)
-
-
-def server_files() -> list[str]:
-    return [
-        p.relative_to(demo_server.SERVER_SOURCE).as_posix()
-        for p in demo_server.SERVER_SOURCE.rglob("*")
-        if p.is_file()
-    ]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -201,59 +186,7 @@ def test_run_demo_workdir_not_empty_raises_usage_error(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# the recorded Windows report
-
-
-def test_recorded_report_top_frame_is_the_demo_bug_in_a_file_the_fix_changes() -> None:
-    crash = analyse(parse_report(RECORDED_REPORT.read_bytes()))
-
-    assert crash.report.format.value == "wheaty"
-    assert crash.report.exception is not None and crash.report.exception.code == "C0000005"
-    assert crash.top_frame is not None and crash.top_frame.function == "ChatHandler::SendWhisper"
-    mapped = SourceMap(server_files()).resolve(crash.top_frame.file)
-    assert mapped is not None
-    assert [mapped.path] == patched_files(demo_server.FIX_PATCH.read_text(encoding="utf-8"))
-
-
-def test_recorded_report_lines_match_the_demo_source() -> None:
-    """The recording names real lines: the buggy dereference and the call that reaches it."""
-    crash = analyse(parse_report(RECORDED_REPORT.read_bytes()))
-    source = (demo_server.SERVER_SOURCE / "src/server/game/Handlers/ChatHandler.cpp").read_text(
-        encoding="utf-8"
-    )
-    lines = source.splitlines()
-    send, handle = crash.frames[0], crash.frames[1]
-    assert send.line is not None and "target->GetSession()" in lines[send.line - 1]
-    assert handle.line is not None and "SendWhisper(target, text)" in lines[handle.line - 1]
-
-
-def test_recorded_report_keeps_windows_line_endings() -> None:
-    data = RECORDED_REPORT.read_bytes()
-    assert data.count(b"\r\n") == data.count(b"\n")
-
-
-def test_stamp_recorded_report_carries_the_live_build_and_signs_like_the_recording() -> None:
-    revision = "TrinityCore rev. 0123456789ab 2026-01-02 03:04:05 +0000 (main branch) (Windows, AMD64, RelWithDebInfo, Static)"
-    when = datetime(2026, 7, 4, 9, 5, 6)
-    recorded = RECORDED_REPORT.read_bytes().decode("utf-8")  # not read_text: keep the CRLFs
-
-    stamped = stamp_recorded_report(recorded, revision, when)
-
-    assert stamped.startswith(f"Revision: {revision}\r\nDate 4:7:2026. Time 9:5 \r\n")
-    original = analyse(parse_report(recorded))
-    again = analyse(parse_report(stamped))
-    assert again.report.build.revision == "0123456789ab"
-    assert again.signature.id == original.signature.id
-
-
-def test_stamp_recorded_report_without_wheaty_header_is_refused() -> None:
-    with pytest.raises(StepFailed, match="Revision and Date"):
-        stamp_recorded_report("Call stack:\n", "TrinityCore rev. x", datetime(2026, 1, 1))
-
-
-def test_wheaty_name_follows_current_trinitycore_shape() -> None:
-    name = wheaty_name("0123456789ab", "worldserver.exe", datetime(2026, 3, 4, 5, 6, 7))
-    assert name == "0123456789ab_worldserver.exe_[2026_3_4_5_6_7].txt"
+# which crash capture
 
 
 @pytest.mark.parametrize(
