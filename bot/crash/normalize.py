@@ -43,9 +43,10 @@ _ANON_NAMESPACE = re.compile(r"(?:\(anonymous namespace\)|`anonymous namespace'|
 _STD_INLINE_NS = re.compile(r"\bstd::(?:__cxx11|__1|__debug|__8|_V2)::")
 _CALLING_CONV = re.compile(r"\b__(?:cdecl|stdcall|fastcall|thiscall|vectorcall|clrcall|ptr64)\b")
 _TRAILING_QUALIFIERS = re.compile(r"(?:\s+(?:const|volatile|noexcept|override|final)\b|\s*&&?)+\s*$")
+# What a name must end with (trailing whitespace aside) for _TRAILING_QUALIFIERS to match.
+_QUALIFIER_ENDS = ("const", "volatile", "noexcept", "override", "final", "&")
 _ENDS_WITH_OPERATOR = re.compile(r"\boperator\s*[^\w\s]+$")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[*&,])")
-_SPACES = re.compile(r"\s+")
 _OPERATOR_TOKEN = re.compile(r"operator\s*(?:<=>|<<=?|>>=?|<=|>=|->\*?|\(\)|\[\]|[<>])")
 
 _GCC_LAMBDA = "{lambda}"
@@ -123,32 +124,50 @@ def normalize_function(function: str) -> str:
     name = function.strip()
     if not name:
         return ""
-    name = _INLINE_TAG.sub("", name)
-    name = _MODULE_PREFIX.sub("", name)
-    name = _DISPLACEMENT.sub("", name)
+    # Each substitution runs only when a substring its pattern cannot match without is present: most
+    # names are plain ``Class::Method`` and skip nearly all of them.
+    if name.startswith("[inline]"):
+        name = _INLINE_TAG.sub("", name)
+    if "!" in name:
+        name = _MODULE_PREFIX.sub("", name)
+    if "+" in name:
+        name = _DISPLACEMENT.sub("", name)
     if name.startswith("?"):
         name = undecorate(name) or name
-    name = _CLONE.sub("", name)
-    name = _MSVC_DYNAMIC.sub(r"\1", name)
-    name = _MSVC_DELETING_DTOR.sub("{deleting-dtor}", name)
-    name = _ANON_NAMESPACE.sub("", name)
-    name = _MSVC_SCOPE_NUMBER.sub("", name)
-    name = _MSVC_QUOTED.sub(r"\1", name)
-    name = _MSVC_LAMBDA.sub(_GCC_LAMBDA, name)
-    name = _CLANG_LAMBDA.sub(_GCC_LAMBDA, name)
+    if "." in name or "[clone " in name:
+        name = _CLONE.sub("", name)
+    if "`" in name:
+        name = _MSVC_DYNAMIC.sub(r"\1", name)
+        name = _MSVC_DELETING_DTOR.sub("{deleting-dtor}", name)
+    if "anonymous" in name:
+        name = _ANON_NAMESPACE.sub("", name)
+    if "::`" in name or "::__l" in name:
+        name = _MSVC_SCOPE_NUMBER.sub("", name)
+    if "`" in name:
+        name = _MSVC_QUOTED.sub(r"\1", name)
+    if "<lambda_" in name:
+        name = _MSVC_LAMBDA.sub(_GCC_LAMBDA, name)
+    if "$_" in name or "'lambda" in name:
+        name = _CLANG_LAMBDA.sub(_GCC_LAMBDA, name)
     if "{lambda(" in name:
         name = _replace_gcc_lambdas(name)
-    name = _STD_INLINE_NS.sub("std::", name)
-    name = _CALLING_CONV.sub("", name)
+    if "std::_" in name:
+        name = _STD_INLINE_NS.sub("std::", name)
+    if "__" in name:
+        name = _CALLING_CONV.sub("", name)
     if "<" in name:
         name = _collapse(name, "<", ">", "<T>")
     if "(" in name:
         name = _collapse(name, "(", ")", "")
-    if not _ENDS_WITH_OPERATOR.search(name):
+    if name.rstrip().endswith(_QUALIFIER_ENDS) and not (
+        "operator" in name and _ENDS_WITH_OPERATOR.search(name)
+    ):
         name = _TRAILING_QUALIFIERS.sub("", name)
-    name = _SPACES.sub(" ", name).strip()
+    # str.split and the regex ``\s`` agree on what whitespace is (both use Py_UNICODE_ISSPACE).
+    name = " ".join(name.split())
     name = _drop_return_type(name)
-    name = _SPACE_BEFORE_PUNCT.sub("", name)
+    if " " in name:
+        name = _SPACE_BEFORE_PUNCT.sub("", name)
     return name[:MAX_NAME]
 
 

@@ -61,24 +61,43 @@ def _section_offset(value: str | None) -> str | None:
     return normalize_offset(value)
 
 
-def fault_frame_index(report: CrashReport, thread: Thread) -> int | None:
-    """The index of the first frame of ``thread`` at the fault address, or None."""
+@dataclass(frozen=True)
+class _FaultSite:
+    """The exception's location in the forms frames are compared in (computed once per report)."""
+
+    address: int | None
+    section_offset: str | None
+    module: str | None
+
+
+def _fault_site(report: CrashReport) -> _FaultSite | None:
     exc = report.exception
     if exc is None:
         return None
     address = _hex(exc.address)
     section_offset = _section_offset(exc.module_offset)
-    module = normalize_module(exc.module) if exc.module else None
     if not address and not section_offset:
         return None
+    return _FaultSite(address, section_offset, normalize_module(exc.module) if exc.module else None)
+
+
+def _fault_index(site: _FaultSite, thread: Thread) -> int | None:
+    address = site.address
+    section_offset = site.section_offset
     for i, frame in enumerate(thread.frames):
         if address and _hex(frame.address) == address:
             return i
         if section_offset and not frame.function and _section_offset(frame.offset) == section_offset:
             frame_module = normalize_module(frame.module) if frame.module else None
-            if module is None or frame_module is None or frame_module == module:
+            if site.module is None or frame_module is None or frame_module == site.module:
                 return i
     return None
+
+
+def fault_frame_index(report: CrashReport, thread: Thread) -> int | None:
+    """The index of the first frame of ``thread`` at the fault address, or None."""
+    site = _fault_site(report)
+    return _fault_index(site, thread) if site is not None else None
 
 
 def _handler_depth(frames: tuple[Frame, ...], lists: SigLists) -> int | None:
@@ -97,7 +116,12 @@ def choose_crashing_thread(report: CrashReport) -> ThreadChoice:
     if not non_empty:
         return ThreadChoice(None, None, Decision(RULE, None, "none", "the report has no stack frames"))
 
-    hits = [(idx, i) for i in non_empty if (idx := fault_frame_index(report, threads[i])) is not None]
+    site = _fault_site(report)
+    hits = (
+        [(idx, i) for i in non_empty if (idx := _fault_index(site, threads[i])) is not None]
+        if site is not None
+        else []
+    )
     if hits:
         preferred = report.crashing_thread
         depth, index = min(hits, key=lambda hit: (hit[0], hit[1] != preferred, hit[1]))
