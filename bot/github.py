@@ -685,6 +685,27 @@ class GitHubClient:
     def repo_info(self) -> RepoInfo:
         return RepoInfo.from_json(self._get(self._prefix, what=f"read repository {self.repo}"))
 
+    def installation_token(self) -> str:
+        """A token ``git push`` can send over HTTPS as this client's identity.
+
+        With GitHub App auth: the installation token PyGithub mints (and refreshes before it expires),
+        so the fix branch is pushed by the App and its PR starts CI. With a token: that token. The
+        value is a secret: callers put it only into a child process's environment.
+        """
+        auth = self._requester.auth
+        if isinstance(auth, Auth.AppInstallationAuth):
+            try:
+                return auth.token
+            except GithubException as e:
+                raise self._translate(e, "mint a GitHub App installation token", _message(e.data)) from e
+            except requests.RequestException as e:
+                raise Unavailable(
+                    f"mint a GitHub App installation token: cannot reach GitHub ({type(e).__name__})"
+                ) from e
+        if isinstance(auth, Auth.Token):
+            return auth.token
+        raise ConfigError("this GitHub client has no token to push with (configure a token or App auth)")
+
     def whoami(self) -> str:
         """The login this client acts as (``<app-slug>[bot]`` for a GitHub App); cached.
 

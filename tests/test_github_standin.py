@@ -189,3 +189,34 @@ def test_standin_app_auth_files_issue_as_the_app(tmp_path):
         _, (issue, created) = file_crash(gh)
     assert created
     assert issue.author == "crashbot-app[bot]"
+
+
+def test_standin_app_installation_token_acts_as_the_app(tmp_path):
+    """`git push` needs a token; with App auth it is the installation token, which acts as the App."""
+    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
+    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    with StandIn(tmp_path / "gh-app") as standin:
+        standin.add_repo(REPO, auto_init=True)
+        standin.add_app("12", "42", pem, login="crashbot-app")
+        app = connect(
+            GitHubSettings(repo=REPO, api_url=standin.api_url, app_id="12", app_installation_id="42"),
+            env={"CRASHBOT_APP_PRIVATE_KEY": pem},
+            write_interval_s=0,
+        )
+        token = app.installation_token()
+        as_token = connect(
+            GitHubSettings(repo=REPO, api_url=standin.api_url),
+            env={"CRASHBOT_TOKEN": token},
+            write_interval_s=0,
+        )
+        _, (issue, _) = file_crash(as_token)
+    assert token and token != pem
+    assert issue.author == "crashbot-app[bot]"
+
+
+def test_token_client_installation_token_is_the_token_itself(standin, gh):
+    assert gh.installation_token() == gh._requester.auth.token
