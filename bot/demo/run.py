@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -406,7 +406,8 @@ class _Demo:
             how = f"{outcome.signal or 'a signal'} under gdb (exit {outcome.exit_code})"
             self.crash_log = outcome.crash_log
         else:
-            process = demo_server.start(exe, self.repro, args)
+            with _no_crash_dialogs():  # the child inherits the error mode when it starts
+                process = demo_server.start(exe, self.repro, args)
             self.twin = process
             with process:
                 process.wait_ready(SERVER_TIMEOUT_S)
@@ -844,6 +845,25 @@ class _Demo:
         if self.standin is not None:
             self.standin.close()
             self.standin = None
+
+
+@contextlib.contextmanager
+def _no_crash_dialogs() -> Iterator[None]:
+    """Windows: a crashing child must exit instead of waiting on an error dialog nobody will click
+    (SEM_NOGPFAULTERRORBOX also keeps Windows Error Reporting out); the mode is restored after."""
+    if sys.platform != "win32":
+        yield
+        return
+    import ctypes
+
+    sem_failcriticalerrors, sem_nogpfaulterrorbox = 0x0001, 0x0002
+    kernel32 = ctypes.windll.kernel32
+    previous = kernel32.SetErrorMode(sem_failcriticalerrors | sem_nogpfaulterrorbox)
+    kernel32.SetErrorMode(previous | sem_failcriticalerrors | sem_nogpfaulterrorbox)
+    try:
+        yield
+    finally:
+        kernel32.SetErrorMode(previous)
 
 
 def _replace_view(view: GitHubView, **changes: Any) -> GitHubView:
