@@ -27,7 +27,17 @@ from bot.fix.diagnostics import Diagnostic, Severity
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIGURE = ("cmake", "-S", "{source}", "-B", "{build_dir}", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
-DEFAULT_BUILD = ("cmake", "--build", "{build_dir}", "--target", "worldserver", "--parallel")
+# --config picks the configuration under multi-config generators (Visual Studio); others ignore it.
+DEFAULT_BUILD = (
+    "cmake",
+    "--build",
+    "{build_dir}",
+    "--config",
+    "RelWithDebInfo",
+    "--target",
+    "worldserver",
+    "--parallel",
+)
 CONFIGURE_MARKER = ".crashbot-configure.json"
 TAIL_CHARS = 4000
 MAX_ERRORS = 100

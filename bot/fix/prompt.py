@@ -3,6 +3,7 @@ text and human text quoted as untrusted), the code, and on retries the previous 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -95,9 +96,28 @@ def build_prompt(
     contexts = list(analysis.contexts)
     while True:
         user = _user_part(analysis, contexts, crash_text, human_text, feedback)
-        if len(system) + len(user) <= max_chars or len(contexts) <= 1:
-            return Prompt(system=system, user=user[: max(0, max_chars - len(system))])
+        if len(system) + len(user) <= max_chars:
+            return Prompt(system=system, user=user)
+        if len(contexts) <= 1:
+            return Prompt(system=system, user=_cut(user, max(0, max_chars - len(system))))
         contexts.pop()
+
+
+_BEGIN_RE = re.compile(r"<<<BEGIN UNTRUSTED DATA ([0-9a-f]{12}) ")
+_END_RE = re.compile(r"<<<END UNTRUSTED DATA ([0-9a-f]{12})>>>")
+
+
+def _cut(user: str, limit: int) -> str:
+    """Cut ``user`` to ``limit`` characters, re-closing any quoted block the cut left open: text from an
+    untrusted block must never run on unmarked to the end of the prompt."""
+    reserve = 200
+    cut = user[: max(0, limit - reserve)]
+    still_open = [m[1] for m in _BEGIN_RE.finditer(cut)]
+    for m in _END_RE.finditer(cut):
+        if m[1] in still_open:
+            still_open.remove(m[1])
+    closing = "".join(f"\n[… cut to fit the prompt]\n<<<END UNTRUSTED DATA {n}>>>" for n in still_open)
+    return cut + closing
 
 
 def _user_part(

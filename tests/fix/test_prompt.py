@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from bot.fix.analysis import Analysis, Drift, MappedFrame
@@ -120,3 +121,16 @@ def test_build_prompt_bounded_by_dropping_later_contexts() -> None:
 def test_prompt_as_text_joins_system_then_user() -> None:
     prompt = build_prompt(_analysis(), crash_text="r", allowed_paths=("src/",), max_changed_lines=40)
     assert prompt.as_text().startswith(prompt.system) and prompt.as_text().endswith(prompt.user)
+
+
+def test_build_prompt_last_resort_cut_recloses_the_open_untrusted_block() -> None:
+    """A cut inside quoted crash text must not leave untrusted text running on unmarked."""
+    huge = "frame line\n" * 5_000
+    prompt = build_prompt(
+        _analysis(), crash_text=huge, allowed_paths=("src/",), max_changed_lines=40, max_chars=8_000
+    )
+    assert prompt.chars <= 8_000
+    begins = re.findall(r"<<<BEGIN UNTRUSTED DATA ([0-9a-f]{12}) ", prompt.user)
+    ends = re.findall(r"<<<END UNTRUSTED DATA ([0-9a-f]{12})>>>", prompt.user)
+    assert begins and sorted(begins) == sorted(ends)
+    assert prompt.user.rstrip().endswith(">>>")
