@@ -166,9 +166,7 @@ def render_text(report: DemoReport, output_dir: Path | None = None) -> str:
         lines += github_lines(report.github)
     lines.append(f"\ncrash report: {report.crash_capture}")
     if output_dir is not None:
-        lines.append(
-            f"files: {output_dir}  ({INDEX_FILE}, {ISSUE_FILE}, {PR_FILE}, {ANALYSIS_FILE}, {TIMELINE_FILE})"
-        )
+        lines.append(f"files: {output_dir}  ({', '.join(output_files(report))}, logs/)")
     return "\n".join(lines)
 
 
@@ -249,20 +247,32 @@ def render_index(report: DemoReport) -> str:
 # -- files ---------------------------------------------------------------------------------------------
 
 
+def _bodies(report: DemoReport) -> dict[str, str]:
+    """File name -> the body GitHub holds, for each body this report has."""
+    view = report.github
+    bodies: dict[str, str] = {}
+    if view is not None and view.issue is not None:
+        bodies[ISSUE_FILE] = view.issue.body
+    if view is not None and view.pull is not None:
+        bodies[PR_FILE] = view.pull.body
+    if view is not None and view.analysis_comment is not None:
+        bodies[ANALYSIS_FILE] = view.analysis_comment.body
+    return bodies
+
+
+def output_files(report: DemoReport) -> list[str]:
+    """The names :func:`write_outputs` writes for ``report``."""
+    return [INDEX_FILE, TIMELINE_FILE, *_bodies(report)]
+
+
 def write_outputs(report: DemoReport, output_dir: Path) -> list[Path]:
     """Write the Markdown files GitHub holds and ``timeline.md`` + ``index.html``; return the paths."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {
-        TIMELINE_FILE: render_timeline_markdown(report),
+    files = {
         INDEX_FILE: render_index(report),
+        TIMELINE_FILE: render_timeline_markdown(report),
+        **_bodies(report),
     }
-    view = report.github
-    if view is not None and view.issue is not None:
-        files[ISSUE_FILE] = view.issue.body
-    if view is not None and view.pull is not None:
-        files[PR_FILE] = view.pull.body
-    if view is not None and view.analysis_comment is not None:
-        files[ANALYSIS_FILE] = view.analysis_comment.body
     for stale in (ISSUE_FILE, PR_FILE, ANALYSIS_FILE):
         if stale not in files:  # a failed run must not leave an earlier run's bodies looking current
             (output_dir / stale).unlink(missing_ok=True)

@@ -95,7 +95,13 @@ def test_render_text_shows_what_github_shows() -> None:
     assert "comment by crashbot[bot]: Deployed in abc to demo." in text
     assert "PR #2  Fix crash  [merged]" in text and "merge commit 0123456789ab" in text
     assert "deployment 7  0123456789ab to demo: success (statuses: in_progress, success)" in text
-    assert "files: /out" in text
+    assert "files: /out  (index.html, timeline.md, issue.md, pr.md, analysis-comment.md, logs/)" in text
+
+
+def test_render_text_failed_before_the_issue_lists_only_the_files_written() -> None:
+    failed = steps(failed_at=0)
+    text = render_text(DemoReport(failed, "gdb", Path("w"), failed=failed[-1]), Path("/out"))
+    assert "files: /out  (index.html, timeline.md, logs/)" in text
 
 
 def test_timeline_markdown_has_a_row_per_step_with_escaped_cells() -> None:
