@@ -17,6 +17,7 @@ through :meth:`GitHubClient._send`, the one place that retries:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import math
@@ -373,6 +374,17 @@ def _app_private_key(settings: GitHubSettings, env: Mapping[str, str]) -> str:
     return key
 
 
+def is_loopback(url: str) -> bool:
+    """True when ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def connect(
     settings: GitHubSettings,
     *,
@@ -382,13 +394,14 @@ def connect(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
-    write_interval_s: float = WRITE_INTERVAL_S,
+    write_interval_s: float | None = None,
 ) -> GitHubClient:
     """A client for ``repo`` (default ``settings.repo``) at ``api_url`` (default ``settings.api_url``).
 
     Credentials: the first non-empty env var named in ``settings.token_env``, or GitHub App auth when
     ``app_id``/``app_installation_id`` are set. ``sleep``/``clock``/``rng`` are injectable for tests;
-    ``write_interval_s`` spaces writes (set 0 against a local stand-in).
+    ``write_interval_s`` spaces writes; by default 1 s (GitHub's best-practice advice for mutative
+    requests), and none against a loopback API such as the local stand-in.
     """
     environ = os.environ if env is None else env
     full_name = (repo or settings.repo).strip()
@@ -418,7 +431,11 @@ def connect(
         sleep=sleep,
         clock=clock,
         rng=rng,
-        write_interval_s=write_interval_s,
+        write_interval_s=(
+            write_interval_s
+            if write_interval_s is not None
+            else (0.0 if is_loopback(base_url) else WRITE_INTERVAL_S)
+        ),
     )
 
 

@@ -31,6 +31,7 @@ from bot.github import (
     Unavailable,
     ValidationFailed,
     connect,
+    is_loopback,
 )
 from bot.issue import LabelSpec
 
@@ -694,3 +695,18 @@ def test_collaborator_permission_unknown_user_is_none(rsps, gh):
     rsps.get(f"{REPO}/collaborators/ghost/permission", status=404, json={"message": "Not Found"})
     assert gh.collaborator_permission("alice") == "maintain"
     assert gh.collaborator_permission("ghost") == "none"
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8080/api/v3", True),
+        ("http://localhost/api/v3", True),
+        ("http://[::1]:9/api/v3", True),
+        ("https://api.github.com", False),
+        ("https://ghe.example.com/api/v3", False),
+        ("http://10.0.0.5/api/v3", False),
+    ],
+)
+def test_is_loopback_only_for_this_machine(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
