@@ -15,13 +15,13 @@ KEY = b"test-signing-key"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def test_occurrences_record_with_batch_remembers_the_batch_id():
+def test_occurrences_record_with_batch_remembers_the_batch_id() -> None:
     occ = Occurrences().record(T0, count=3, batch="b1").record(T0, batch="b2")
     assert occ.batches == ("b1", "b2")
     assert occ.count == 4
 
 
-def test_occurrences_merge_keeps_the_last_fifty_batch_ids_in_order():
+def test_occurrences_merge_keeps_the_last_fifty_batch_ids_in_order() -> None:
     occ = Occurrences()
     for i in range(MAX_BATCHES + 10):
         occ = occ.merge(Occurrences(count=1, batches=(f"b{i}",)))
@@ -29,28 +29,28 @@ def test_occurrences_merge_keeps_the_last_fifty_batch_ids_in_order():
     assert occ.count == MAX_BATCHES + 10
 
 
-def test_occurrences_merge_same_batch_twice_lists_it_once():
+def test_occurrences_merge_same_batch_twice_lists_it_once() -> None:
     occ = Occurrences(batches=("a", "b")).merge(Occurrences(batches=("a",)))
     assert occ.batches == ("b", "a")
 
 
-def test_occurrences_mark_commented_keeps_batch_ids():
+def test_occurrences_mark_commented_keeps_batch_ids() -> None:
     occ = Occurrences().record(T0, batch="b1").mark_commented(T0)
     assert occ.batches == ("b1",)
 
 
-def test_occurrences_json_round_trip_with_batches():
+def test_occurrences_json_round_trip_with_batches() -> None:
     occ = Occurrences().record(T0, host="h", batch="b1").record(T0, batch="b2").mark_commented(T0)
     assert occ.to_json()["batches"] == ["b1", "b2"]
     assert Occurrences.from_json(occ.to_json()) == occ
 
 
-def test_payload_with_batches_seals_and_unseals_equal():
+def test_payload_with_batches_seals_and_unseals_equal() -> None:
     payload = Payload.from_crash(make_crash(), Occurrences().record(T0, batch="0123abcd"))
     assert unseal(*seal(payload, KEY), KEY) == payload
 
 
-def test_payload_sealed_before_batches_existed_reads_with_no_batches():
+def test_payload_sealed_before_batches_existed_reads_with_no_batches() -> None:
     """Issues filed before batch ids were recorded carry no ``batches`` key; they must still verify."""
     payload = Payload.from_crash(make_crash(), Occurrences().record(T0))
     old = payload.to_json()

@@ -124,6 +124,7 @@ class Publisher:
         self._settings = settings
         self._clock = clock
         self._labels_ready: set[str] = set()
+        # parsed reports of the publish in progress only: a parsed report can weigh megabytes
         self._crashes: dict[int, Crash | None] = {}
 
     # -- labels ---------------------------------------------------------------------------------------
@@ -149,8 +150,6 @@ class Publisher:
             except CrashParseError as e:
                 logger.warning("spooled report %d (%s) no longer parses: %s", report.id, report.path, e)
                 crash = None
-            if len(self._crashes) > 4096:
-                self._crashes.clear()
             self._crashes[report.id] = crash
         return self._crashes[report.id]
 
@@ -195,11 +194,14 @@ class Publisher:
         if len(batches) > MAX_BATCHES_PER_EDIT:
             raise ValueError(f"at most {MAX_BATCHES_PER_EDIT} batches per edit, got {len(batches)}")
         reports = [r for b in batches for r in b.reports]
-        crash = self._representative(signature_id, reports)
-        existing = self.find(signature_id)
-        if existing is None:
-            return self._create(crash, batches)
-        return self._update(existing, crash, batches)
+        try:
+            crash = self._representative(signature_id, reports)
+            existing = self.find(signature_id)
+            if existing is None:
+                return self._create(crash, batches)
+            return self._update(existing, crash, batches)
+        finally:
+            self._crashes.clear()
 
     def _create(self, crash: Crash, batches: Sequence[Batch]) -> Published:
         settings = self._settings

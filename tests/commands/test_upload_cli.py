@@ -69,7 +69,9 @@ def closed_port_api_url() -> str:
     return f"http://127.0.0.1:{port}/api/v3"
 
 
-def test_upload_one_report_files_one_issue(standin, env, tmp_path: Path, capsys):
+def test_upload_one_report_files_one_issue(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = write_report(tmp_path / "Crashes", 0, 0)
     assert main(upload(standin.api_url, tmp_path / "s.db", report)) == 0
     out = capsys.readouterr().out
@@ -79,7 +81,9 @@ def test_upload_one_report_files_one_issue(standin, env, tmp_path: Path, capsys)
     assert read_payload(issue["body"], KEY).occurrences.count == 1
 
 
-def test_upload_same_file_again_sends_nothing(standin, env, tmp_path: Path, capsys):
+def test_upload_same_file_again_sends_nothing(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = write_report(tmp_path / "Crashes", 0, 0)
     main(upload(standin.api_url, tmp_path / "s.db", report))
     writes = len(standin.writes())
@@ -88,7 +92,9 @@ def test_upload_same_file_again_sends_nothing(standin, env, tmp_path: Path, caps
     assert len(standin.writes()) == writes
 
 
-def test_upload_github_unreachable_spools_and_a_later_run_sends(standin, env, tmp_path: Path, capsys):
+def test_upload_github_unreachable_spools_and_a_later_run_sends(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     reports = [write_report(tmp_path / "Crashes", 0, n) for n in range(2)]
     spool = tmp_path / "s.db"
     assert main(upload(closed_port_api_url(), spool, *reports)) == 0
@@ -101,7 +107,9 @@ def test_upload_github_unreachable_spools_and_a_later_run_sends(standin, env, tm
     assert read_payload(issue["body"], KEY).occurrences.count == 2
 
 
-def test_upload_unparseable_file_is_quarantined_and_the_rest_uploaded(standin, env, tmp_path: Path, capsys):
+def test_upload_unparseable_file_is_quarantined_and_the_rest_uploaded(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = write_report(tmp_path / "Crashes", 1, 0)
     code = main(upload(standin.api_url, tmp_path / "s.db", CUT_REPORT, tmp_path / "missing.txt", good))
     captured = capsys.readouterr()
@@ -113,7 +121,13 @@ def test_upload_unparseable_file_is_quarantined_and_the_rest_uploaded(standin, e
     assert len(crash_issues(standin)) == 1
 
 
-def test_upload_without_signing_key_names_the_variable(standin, env, tmp_path: Path, capsys, monkeypatch):
+def test_upload_without_signing_key_names_the_variable(
+    standin: StandIn,
+    env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("CRASHBOT_SIGNING_KEY")
     code = main(upload(standin.api_url, tmp_path / "s.db", write_report(tmp_path, 0, 0)))
     assert code == 2
@@ -121,7 +135,9 @@ def test_upload_without_signing_key_names_the_variable(standin, env, tmp_path: P
     assert crash_issues(standin) == []
 
 
-def test_watch_without_folders_is_a_usage_error(env, capsys):
+def test_watch_without_folders_is_a_usage_error(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["watch", "--repo", REPO]) == 2
     assert "uploader.crash_dirs" in capsys.readouterr().err
 
@@ -139,7 +155,7 @@ def test_watch_without_folders_is_a_usage_error(env, capsys):
         ("linux", {}, Path.home() / ".local" / "state" / "crashbot"),
     ],
 )
-def test_default_spool_path_is_per_user_state(platform: str, env: dict[str, str], expected: Path):
+def test_default_spool_path_is_per_user_state(platform: str, env: dict[str, str], expected: Path) -> None:
     assert default_spool_path(env, platform=platform) == expected / "spool.sqlite3"
 
 
@@ -153,11 +169,16 @@ def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
 
 
 @pytest.mark.slow
-def test_watch_backfills_uploads_new_reports_and_stops_on_sigterm(standin, env, tmp_path: Path):
+def test_watch_backfills_uploads_new_reports_and_stops_on_sigterm(
+    standin: StandIn, env: dict[str, str], tmp_path: Path
+) -> None:
     crashes = tmp_path / "Crashes"
     write_report(crashes, 0, 0)  # written while the uploader was down
     argv = [sys.executable, "-m", "bot", "watch", str(crashes), "--repo", REPO, "--api-url", standin.api_url]
-    flags = subprocess.CREATE_NEW_PROCESS_GROUP if sys.platform == "win32" else 0
+    # Windows has no SIGTERM for another process: a console Ctrl+Break (SIGBREAK) is what a service
+    # manager sends, and it needs the child in its own process group
+    flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+    stop_signal = getattr(signal, "CTRL_BREAK_EVENT", signal.SIGTERM)
     proc = subprocess.Popen(
         [*argv, "--spool", str(tmp_path / "s.db")],
         env=env,
@@ -170,7 +191,7 @@ def test_watch_backfills_uploads_new_reports_and_stops_on_sigterm(standin, env, 
         assert wait_for(lambda: len(crash_issues(standin)) == 1), "the backfilled report was not filed"
         write_report(crashes, 1, 0, dump=True)
         assert wait_for(lambda: len(crash_issues(standin)) == 2), "the new report was not filed"
-        proc.send_signal(signal.CTRL_BREAK_EVENT if sys.platform == "win32" else signal.SIGTERM)
+        proc.send_signal(stop_signal)
         _, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:

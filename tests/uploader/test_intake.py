@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.uploader.reports import CUT_REPORT, SECRETS_REPORT, report_text, sign
 
 
 @pytest.fixture
-def spool(tmp_path: Path):
+def spool(tmp_path: Path) -> Iterator[Spool]:
     with Spool(tmp_path / "spool.sqlite3") as s:
         yield s
 
@@ -31,7 +32,9 @@ def intake(spool: Spool, spooled: list[SpooledReport]) -> Intake:
     return Intake(spool, redaction=RedactionSettings(), max_bytes=1024 * 1024, on_spooled=spooled.append)
 
 
-def test_intake_new_report_is_spooled_with_its_signature(intake: Intake, spool: Spool, tmp_path: Path):
+def test_intake_new_report_is_spooled_with_its_signature(
+    intake: Intake, spool: Spool, tmp_path: Path
+) -> None:
     path = write_report(tmp_path, sig=3)
     result = intake.take(path)
     assert result.outcome is Outcome.SPOOLED
@@ -41,7 +44,7 @@ def test_intake_new_report_is_spooled_with_its_signature(intake: Intake, spool: 
     assert (row.state, row.signature_id, row.path) == (ReportState.NEW, signature_id(3), str(path))
 
 
-def test_intake_stores_only_redacted_text(intake: Intake, spool: Spool):
+def test_intake_stores_only_redacted_text(intake: Intake, spool: Spool) -> None:
     result = intake.take(SECRETS_REPORT)
     assert result.outcome is Outcome.SPOOLED
     [row] = spool.reports()
@@ -59,7 +62,7 @@ def test_intake_stores_only_redacted_text(intake: Intake, spool: Spool):
 
 def test_intake_same_content_twice_is_known_and_spooled_once(
     intake: Intake, spool: Spool, tmp_path: Path, spooled: list[SpooledReport]
-):
+) -> None:
     first = write_report(tmp_path / "a", sig=0, n=1)
     copy = tmp_path / "b" / "copy.txt"
     copy.parent.mkdir()
@@ -73,7 +76,7 @@ def test_intake_same_content_twice_is_known_and_spooled_once(
 
 def test_intake_same_crash_different_file_is_a_second_occurrence(
     intake: Intake, spool: Spool, tmp_path: Path
-):
+) -> None:
     a = intake.take(write_report(tmp_path, sig=0, n=1))
     b = intake.take(write_report(tmp_path, sig=0, n=2))
     assert a.outcome is b.outcome is Outcome.SPOOLED
@@ -83,7 +86,7 @@ def test_intake_same_crash_different_file_is_a_second_occurrence(
 
 def test_intake_unparseable_report_is_quarantined_with_a_one_line_error(
     intake: Intake, spool: Spool, spooled: list[SpooledReport]
-):
+) -> None:
     result = intake.take(CUT_REPORT)
     assert result.outcome is Outcome.QUARANTINED
     assert result.error is not None and "\n" not in result.error
@@ -98,7 +101,7 @@ def test_intake_unparseable_report_is_quarantined_with_a_one_line_error(
 
 def test_intake_unreadable_files_are_skipped_and_the_next_file_still_spools(
     intake: Intake, spool: Spool, tmp_path: Path
-):
+) -> None:
     missing = intake.take(tmp_path / "gone.txt")
     directory = intake.take(tmp_path)
     good = intake.take(write_report(tmp_path / "c", sig=1))
@@ -110,7 +113,7 @@ def test_intake_unreadable_files_are_skipped_and_the_next_file_still_spools(
 
 def test_intake_parser_bug_quarantines_only_that_file(
     intake: Intake, spool: Spool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     real_analyse = intake_mod.analyse
     bad = write_report(tmp_path, sig=9)
 
@@ -127,14 +130,16 @@ def test_intake_parser_bug_quarantines_only_that_file(
     assert fine.outcome is Outcome.SPOOLED
 
 
-def test_intake_dump_beside_the_report_is_recorded(intake: Intake, spool: Spool, tmp_path: Path):
+def test_intake_dump_beside_the_report_is_recorded(intake: Intake, spool: Spool, tmp_path: Path) -> None:
     path = write_report(tmp_path, sig=0, dump=True)
     intake.take(path)
     [row] = spool.reports()
     assert row.dump_path == str(path.with_suffix(".dmp"))
 
 
-def test_intake_dump_settling_after_its_report_is_paired(intake: Intake, spool: Spool, tmp_path: Path):
+def test_intake_dump_settling_after_its_report_is_paired(
+    intake: Intake, spool: Spool, tmp_path: Path
+) -> None:
     path = write_report(tmp_path, sig=0)
     intake.take(path)
     assert spool.reports()[0].dump_path is None
@@ -145,7 +150,7 @@ def test_intake_dump_settling_after_its_report_is_paired(intake: Intake, spool: 
     assert spool.reports()[0].dump_path == str(dump)
 
 
-def test_intake_report_over_the_size_cap_is_read_up_to_the_cap(spool: Spool, tmp_path: Path):
+def test_intake_report_over_the_size_cap_is_read_up_to_the_cap(spool: Spool, tmp_path: Path) -> None:
     text = report_text(0, 0)
     path = tmp_path / "huge.txt"
     path.write_text(text + "x" * 5000, encoding="utf-8")
@@ -156,12 +161,12 @@ def test_intake_report_over_the_size_cap_is_read_up_to_the_cap(spool: Spool, tmp
     assert spool.reports()[0].size == len(text.encode())
 
 
-def test_intake_invalid_extra_redaction_pattern_is_a_config_error(spool: Spool):
+def test_intake_invalid_extra_redaction_pattern_is_a_config_error(spool: Spool) -> None:
     with pytest.raises(ConfigError, match="extra_patterns"):
         Intake(spool, redaction=RedactionSettings(extra_patterns=("([",)), max_bytes=10)
 
 
-def test_intake_extra_redaction_pattern_applies_before_spooling(spool: Spool, tmp_path: Path):
+def test_intake_extra_redaction_pattern_applies_before_spooling(spool: Spool, tmp_path: Path) -> None:
     custom = Intake(
         spool, redaction=RedactionSettings(extra_patterns=(r"Intel\(R\) Core\(TM\) i7-\w+",)), max_bytes=10**6
     )

@@ -74,7 +74,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def standin(tmp_path: Path, **stall: Any) -> StallingStandIn:
-    server = StallingStandIn(tmp_path / "gh", **stall).start()
+    server = StallingStandIn(tmp_path / "gh", **stall)
+    server.start()
     server.add_repo(REPO, auto_init=True)
     server.add_token(TOKEN, LOGIN, kind="Bot")
     return server
@@ -120,7 +121,7 @@ def crashes(tmp_path: Path) -> list[Path]:
 @pytest.mark.parametrize("committed", [True, False], ids=["after-commit", "before-commit"])
 def test_kill9_during_the_create_then_restart_files_exactly_one_issue_with_the_right_count(
     tmp_path: Path, env: dict[str, str], crashes: list[Path], committed: bool
-):
+) -> None:
     server = standin(tmp_path, method="POST", suffix=f"/repos/{REPO}/issues", committed=committed)
     spool = tmp_path / "spool.sqlite3"
     try:
@@ -139,7 +140,7 @@ def test_kill9_during_the_create_then_restart_files_exactly_one_issue_with_the_r
 @pytest.mark.slow
 def test_kill9_after_the_edit_was_committed_then_restart_counts_each_report_once(
     tmp_path: Path, env: dict[str, str], crashes: list[Path]
-):
+) -> None:
     server = standin(tmp_path, method="PATCH", suffix="/issues/1", committed=True)
     spool = tmp_path / "spool.sqlite3"
     try:

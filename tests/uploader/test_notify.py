@@ -32,7 +32,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/hook"
 
 
-def test_notifier_discord_posts_content_with_mentions_disabled(sink: WebhookSink):
+def test_notifier_discord_posts_content_with_mentions_disabled(sink: WebhookSink) -> None:
     assert sink.notifier(WebhookKind.DISCORD).send(NEW) is True
     [body] = sink.bodies
     assert body["allowed_mentions"] == {"parse": []}
@@ -40,7 +40,7 @@ def test_notifier_discord_posts_content_with_mentions_disabled(sink: WebhookSink
     assert "<https://x/7>" in body["content"]
 
 
-def test_notifier_slack_posts_text_with_a_link(sink: WebhookSink):
+def test_notifier_slack_posts_text_with_a_link(sink: WebhookSink) -> None:
     assert sink.notifier(WebhookKind.SLACK).send(NEW) is True
     [body] = sink.bodies
     assert body == {
@@ -49,7 +49,7 @@ def test_notifier_slack_posts_text_with_a_link(sink: WebhookSink):
 
 
 @pytest.mark.parametrize("kind", list(WebhookKind))
-def test_render_untrusted_report_text_cannot_mention_anyone(kind: WebhookKind):
+def test_render_untrusted_report_text_cannot_mention_anyone(kind: WebhookKind) -> None:
     hostile = Notice(NoticeKind.QUARANTINE, "x", detail="@everyone <!channel> <@123> [click](http://evil)")
     body = render(hostile, kind)
     text = body.get("content") or body["text"]
@@ -58,12 +58,14 @@ def test_render_untrusted_report_text_cannot_mention_anyone(kind: WebhookKind):
         assert "](http://evil)" not in text
 
 
-def test_render_discord_message_fits_discords_2000_characters():
+def test_render_discord_message_fits_discords_2000_characters() -> None:
     body = render(Notice(NoticeKind.QUARANTINE, "t" * 5000, detail="d" * 5000), WebhookKind.DISCORD)
     assert len(body["content"]) <= 2000
 
 
-def test_notifier_webhook_error_is_logged_not_raised(sink: WebhookSink, caplog: pytest.LogCaptureFixture):
+def test_notifier_webhook_error_is_logged_not_raised(
+    sink: WebhookSink, caplog: pytest.LogCaptureFixture
+) -> None:
     sink.status = 500
     notifier = sink.notifier()
     assert notifier.send(NEW) is False
@@ -71,26 +73,26 @@ def test_notifier_webhook_error_is_logged_not_raised(sink: WebhookSink, caplog: 
     assert "answered HTTP 500" in caplog.text
 
 
-def test_notifier_unreachable_webhook_is_logged_not_raised(caplog: pytest.LogCaptureFixture):
+def test_notifier_unreachable_webhook_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     notifier = Notifier(closed_port_url(), WebhookKind.DISCORD, timeout_s=2)
     assert notifier.send(NEW) is False
     assert "unreachable" in caplog.text
 
 
-def test_notifier_repr_hides_the_webhook_url():
+def test_notifier_repr_hides_the_webhook_url() -> None:
     assert "secret" not in repr(Notifier("https://discord.com/api/webhooks/1/secret", WebhookKind.DISCORD))
 
 
-def test_from_settings_off_without_a_variable_name():
+def test_from_settings_off_without_a_variable_name() -> None:
     assert from_settings(NotifySettings(), env={}) is None
 
 
-def test_from_settings_unset_variable_disables_with_a_warning(caplog: pytest.LogCaptureFixture):
+def test_from_settings_unset_variable_disables_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     assert from_settings(NotifySettings(webhook_url_env="HOOK"), env={}) is None
     assert "HOOK" in caplog.text
 
 
-def test_from_settings_reads_the_url_from_the_named_variable(sink: WebhookSink):
+def test_from_settings_reads_the_url_from_the_named_variable(sink: WebhookSink) -> None:
     notifier = from_settings(NotifySettings(webhook_url_env="HOOK", kind="Slack"), env={"HOOK": sink.url})
     assert notifier is not None and notifier.kind is WebhookKind.SLACK
     assert notifier.send(NEW)
@@ -105,6 +107,6 @@ def test_from_settings_reads_the_url_from_the_named_variable(sink: WebhookSink):
 )
 def test_from_settings_bad_values_are_config_errors(
     settings: NotifySettings, env: dict[str, str], message: str
-):
+) -> None:
     with pytest.raises(ConfigError, match=message):
         from_settings(settings, env=env)

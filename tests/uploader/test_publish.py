@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ SIG = signature_id(0)
 
 
 @pytest.fixture
-def standin(tmp_path: Path):
+def standin(tmp_path: Path) -> Iterator[StandIn]:
     server = start_standin(tmp_path / "gh")
     yield server
     server.close()
@@ -29,7 +30,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, standin: StandIn, clock: FakeClock):
+def rig(tmp_path: Path, standin: StandIn, clock: FakeClock) -> Iterator[Rig]:
     made = make_rig(tmp_path, standin, clock=clock)
     yield made
     made.close()
@@ -51,7 +52,7 @@ def spool_and_publish(rig: Rig, *occurrences: tuple[int, int]) -> list[Published
     return results
 
 
-def test_publish_new_signature_files_one_issue_with_labels_and_a_verified_payload(rig: Rig):
+def test_publish_new_signature_files_one_issue_with_labels_and_a_verified_payload(rig: Rig) -> None:
     [batch] = spool_batches(rig, (0, 0))
     result = rig.publisher.publish([batch])
     assert result.outcome is Outcome.CREATED
@@ -68,7 +69,9 @@ def test_publish_new_signature_files_one_issue_with_labels_and_a_verified_payloa
     assert posts.count(f"/repos/{REPO}/issues") == 1
 
 
-def test_publish_second_report_of_the_same_crash_counts_on_the_same_issue_with_one_edit(rig: Rig, clock):
+def test_publish_second_report_of_the_same_crash_counts_on_the_same_issue_with_one_edit(
+    rig: Rig, clock: FakeClock
+) -> None:
     spool_and_publish(rig, (0, 0))
     clock.advance(120)
     before = len(rig.writes())
@@ -85,7 +88,7 @@ def test_publish_second_report_of_the_same_crash_counts_on_the_same_issue_with_o
     assert len(occ.batches) == 2
 
 
-def test_publish_the_same_batch_again_writes_nothing(rig: Rig):
+def test_publish_the_same_batch_again_writes_nothing(rig: Rig) -> None:
     [batch] = spool_batches(rig, (0, 0))
     first = rig.publisher.publish([batch])
     before = len(rig.writes())
@@ -96,7 +99,7 @@ def test_publish_the_same_batch_again_writes_nothing(rig: Rig):
     assert rig.payload(first.issue.number).occurrences.count == 1
 
 
-def test_publish_a_retry_holding_old_and_new_batches_counts_only_the_new(rig: Rig):
+def test_publish_a_retry_holding_old_and_new_batches_counts_only_the_new(rig: Rig) -> None:
     [old] = spool_batches(rig, (0, 0))
     number = rig.publisher.publish([old]).issue.number  # committed, but the spool never heard (kill -9)
     rig.intake.take(write_report(rig.crash_dir, 0, 1))
@@ -107,7 +110,9 @@ def test_publish_a_retry_holding_old_and_new_batches_counts_only_the_new(rig: Ri
     assert rig.payload(number).occurrences.count == 2
 
 
-def test_publish_closed_issue_that_recurs_is_reopened_as_a_regression_in_one_edit(rig: Rig, standin: StandIn):
+def test_publish_closed_issue_that_recurs_is_reopened_as_a_regression_in_one_edit(
+    rig: Rig, standin: StandIn
+) -> None:
     spool_and_publish(rig, (0, 0))
     number = rig.issues()[0]["number"]
     rig.client.edit_issue(number, state="closed", state_reason="completed")
@@ -126,7 +131,7 @@ def test_publish_closed_issue_that_recurs_is_reopened_as_a_regression_in_one_edi
     assert len(comments) == 1 and "Seen again **1** time" in comments[0]["body"]
 
 
-def test_publish_issue_closed_as_not_planned_stays_closed_but_counts(rig: Rig, standin: StandIn):
+def test_publish_issue_closed_as_not_planned_stays_closed_but_counts(rig: Rig, standin: StandIn) -> None:
     spool_and_publish(rig, (0, 0))
     number = rig.issues()[0]["number"]
     rig.client.edit_issue(number, state="closed", state_reason="not_planned")
@@ -140,7 +145,7 @@ def test_publish_issue_closed_as_not_planned_stays_closed_but_counts(rig: Rig, s
     assert standin.comments(REPO, number) == []
 
 
-def test_publish_prefers_the_open_issue_over_a_closed_one(rig: Rig):
+def test_publish_prefers_the_open_issue_over_a_closed_one(rig: Rig) -> None:
     label = sig_label(SIG)
     rig.client.create_issue("old report", "closed long ago", ["crash", label])
     rig.client.edit_issue(1, state="closed", state_reason="completed")
@@ -154,7 +159,7 @@ def test_publish_prefers_the_open_issue_over_a_closed_one(rig: Rig):
 
 def test_publish_seen_again_comment_at_most_once_per_interval(
     tmp_path: Path, standin: StandIn, clock: FakeClock
-):
+) -> None:
     rig = make_rig(tmp_path, standin, clock=clock, comment_interval_s=3600)
     try:
         spool_and_publish(rig, (0, 0))
@@ -176,7 +181,9 @@ def test_publish_seen_again_comment_at_most_once_per_interval(
         rig.close()
 
 
-def test_publish_ambiguous_create_502_after_commit_files_exactly_one_issue(rig: Rig, standin: StandIn):
+def test_publish_ambiguous_create_502_after_commit_files_exactly_one_issue(
+    rig: Rig, standin: StandIn
+) -> None:
     standin.inject(Fault.error_after_commit("POST", f"/repos/{REPO}/issues"))
     [batch] = spool_batches(rig, (0, 0))
     result = rig.publisher.publish([batch])
@@ -185,7 +192,7 @@ def test_publish_ambiguous_create_502_after_commit_files_exactly_one_issue(rig: 
     assert rig.payload(result.issue.number).occurrences.batches == (batch.id,)
 
 
-def test_publish_issue_with_a_tampered_payload_is_rewritten_from_our_record(rig: Rig):
+def test_publish_issue_with_a_tampered_payload_is_rewritten_from_our_record(rig: Rig) -> None:
     spool_and_publish(rig, (0, 0))
     number = rig.issues()[0]["number"]
     body = rig.issue(number)["body"].replace("crashbot:hmac ", "crashbot:hmac 00")
@@ -198,7 +205,7 @@ def test_publish_issue_with_a_tampered_payload_is_rewritten_from_our_record(rig:
 
 def test_publish_issue_filed_by_another_realm_gains_our_realm_label_in_the_same_edit(
     tmp_path: Path, standin: StandIn, clock: FakeClock
-):
+) -> None:
     east = make_rig(tmp_path / "east", standin, clock=clock, realm="East")
     west = make_rig(tmp_path / "west", standin, clock=clock, realm="West")
     try:
@@ -217,7 +224,7 @@ def test_publish_issue_filed_by_another_realm_gains_our_realm_label_in_the_same_
         west.close()
 
 
-def test_publish_title_matches_the_issue_renderer(rig: Rig):
+def test_publish_title_matches_the_issue_renderer(rig: Rig) -> None:
     [batch] = spool_batches(rig, (2, 0))
     result = rig.publisher.publish([batch])
     from bot.crash import analyse, parse_report
@@ -225,7 +232,7 @@ def test_publish_title_matches_the_issue_renderer(rig: Rig):
     assert result.issue.title == render_title(analyse(parse_report(batch.reports[0].text)))
 
 
-def test_publish_rejects_mixed_signatures(rig: Rig):
+def test_publish_rejects_mixed_signatures(rig: Rig) -> None:
     batches = spool_batches(rig, (0, 0), (1, 0))
     with pytest.raises(ValueError, match="one signature"):
         rig.publisher.publish(batches)
@@ -239,5 +246,5 @@ def test_publish_rejects_mixed_signatures(rig: Rig):
         ("http://127.0.0.1:5000/api/v3", "http://127.0.0.1:5000"),
     ],
 )
-def test_web_url_for_api_url(api_url: str, web: str):
+def test_web_url_for_api_url(api_url: str, web: str) -> None:
     assert web_url_for(api_url) == web

@@ -75,7 +75,7 @@ FAULTS = {
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
 def test_service_fault_ends_with_one_issue_per_signature_and_no_lost_report(
     rig: Rig, standin: StandIn, fault: Fault
-):
+) -> None:
     crash_loop(rig, signatures=2, each=2)
     drain_until_empty(rig)  # two issues, counts of 2
     standin.inject(fault)
@@ -90,7 +90,7 @@ def test_service_fault_ends_with_one_issue_per_signature_and_no_lost_report(
     assert standin.pending_faults() == [] or fault.seconds is not None
 
 
-def test_service_rate_limit_defers_to_the_reset_and_ends_the_pass(rig: Rig, standin: StandIn):
+def test_service_rate_limit_defers_to_the_reset_and_ends_the_pass(rig: Rig, standin: StandIn) -> None:
     crash_loop(rig, signatures=3, each=1)
     standin.inject(Fault.secondary_limit("POST", ISSUES, retry_after=30))
     before = time.time()
@@ -103,7 +103,9 @@ def test_service_rate_limit_defers_to_the_reset_and_ends_the_pass(rig: Rig, stan
     assert rig.service.run_pass().published == ()  # still blocked: nothing is sent early
 
 
-def test_service_non_transient_error_on_one_signature_does_not_block_the_others(rig: Rig, standin: StandIn):
+def test_service_non_transient_error_on_one_signature_does_not_block_the_others(
+    rig: Rig, standin: StandIn
+) -> None:
     crash_loop(rig, signatures=1, each=1)
     rig.service.run_pass()
     number = rig.issues()[0]["number"]
@@ -118,7 +120,9 @@ def test_service_non_transient_error_on_one_signature_does_not_block_the_others(
     assert rig.payload(number).occurrences.count == 2
 
 
-def test_service_crash_loop_edits_are_coalesced_by_the_edit_interval(tmp_path: Path, standin: StandIn):
+def test_service_crash_loop_edits_are_coalesced_by_the_edit_interval(
+    tmp_path: Path, standin: StandIn
+) -> None:
     clock = FakeClock()
     rig = make_rig(tmp_path, standin, clock=clock, edit_interval_s=30.0)
     try:
@@ -142,7 +146,7 @@ def test_service_crash_loop_edits_are_coalesced_by_the_edit_interval(tmp_path: P
 
 def test_service_new_signature_is_filed_at_once_while_edits_wait_for_the_budget(
     tmp_path: Path, standin: StandIn
-):
+) -> None:
     clock = FakeClock()
     rig = make_rig(tmp_path, standin, clock=clock, windows=Windows(per_minute=8, per_hour=100))
     try:
@@ -162,7 +166,7 @@ def test_service_new_signature_is_filed_at_once_while_edits_wait_for_the_budget(
         rig.close()
 
 
-def test_service_creates_wait_only_when_the_whole_budget_is_spent(tmp_path: Path, standin: StandIn):
+def test_service_creates_wait_only_when_the_whole_budget_is_spent(tmp_path: Path, standin: StandIn) -> None:
     clock = FakeClock()
     rig = make_rig(tmp_path, standin, clock=clock, windows=Windows(per_minute=4, per_hour=100))
     try:
@@ -177,7 +181,9 @@ def test_service_creates_wait_only_when_the_whole_budget_is_spent(tmp_path: Path
         rig.close()
 
 
-def test_service_quarantined_report_is_reported_once(rig: Rig, webhook: WebhookSink, tmp_path: Path, standin):
+def test_service_quarantined_report_is_reported_once(
+    webhook: WebhookSink, tmp_path: Path, standin: StandIn
+) -> None:
     notified = make_rig(tmp_path / "n", standin, notifier=webhook.notifier())
     try:
         notified.intake.take(CUT_REPORT)
@@ -191,7 +197,9 @@ def test_service_quarantined_report_is_reported_once(rig: Rig, webhook: WebhookS
         notified.close()
 
 
-def test_service_notifies_new_signature_and_regression_not_updates(tmp_path: Path, standin, webhook):
+def test_service_notifies_new_signature_and_regression_not_updates(
+    tmp_path: Path, standin: StandIn, webhook: WebhookSink
+) -> None:
     rig = make_rig(tmp_path, standin, notifier=webhook.notifier())
     try:
         rig.intake.take(write_report(rig.crash_dir, 0, 0))
@@ -211,7 +219,7 @@ def test_service_notifies_new_signature_and_regression_not_updates(tmp_path: Pat
         rig.close()
 
 
-def test_service_serve_wakes_on_intake_and_stops_cleanly(rig: Rig):
+def test_service_serve_wakes_on_intake_and_stops_cleanly(rig: Rig) -> None:
     thread = threading.Thread(target=rig.service.serve, daemon=True)
     thread.start()
     try:
@@ -226,7 +234,9 @@ def test_service_serve_wakes_on_intake_and_stops_cleanly(rig: Rig):
     assert not thread.is_alive()
 
 
-def test_service_stop_cuts_a_rate_limit_wait_short_and_keeps_the_batch(tmp_path: Path, standin: StandIn):
+def test_service_stop_cuts_a_rate_limit_wait_short_and_keeps_the_batch(
+    tmp_path: Path, standin: StandIn
+) -> None:
     stop = threading.Event()
     rig = make_rig(tmp_path, standin, max_rate_limit_wait_s=600, sleep=interruptible_sleep(stop), stop=stop)
     try:
@@ -246,7 +256,7 @@ def test_service_stop_cuts_a_rate_limit_wait_short_and_keeps_the_batch(tmp_path:
         rig.close()
 
 
-def test_service_prunes_finished_reports_past_their_age(tmp_path: Path, standin: StandIn):
+def test_service_prunes_finished_reports_past_their_age(tmp_path: Path, standin: StandIn) -> None:
     clock = FakeClock()
     rig = make_rig(tmp_path, standin, clock=clock)
     try:
@@ -261,7 +271,7 @@ def test_service_prunes_finished_reports_past_their_age(tmp_path: Path, standin:
         rig.close()
 
 
-def test_service_wakeup_for_a_held_signature_does_not_start_a_pass(tmp_path: Path, standin: StandIn):
+def test_service_wakeup_for_a_held_signature_does_not_start_a_pass(tmp_path: Path, standin: StandIn) -> None:
     clock = FakeClock()
     rig = make_rig(tmp_path, standin, clock=clock, edit_interval_s=30.0)
     try:
@@ -278,5 +288,5 @@ def test_service_wakeup_for_a_held_signature_does_not_start_a_pass(tmp_path: Pat
         rig.close()
 
 
-def test_notice_kinds_cover_new_and_regression():
+def test_notice_kinds_cover_new_and_regression() -> None:
     assert {NoticeKind.NEW_SIGNATURE, NoticeKind.REGRESSION} <= set(NoticeKind)

@@ -78,7 +78,7 @@ def assert_exact_counts(rig: Rig, each: int) -> None:
 
 def test_storm_500_reports_of_10_crashes_in_one_minute_gives_10_issues_exact_counts_few_writes(
     rig: Rig, standin: StandIn, clock: FakeClock
-):
+) -> None:
     """A crash-looping server: one report every 0.12 s for a minute, a pass after each (worse than the
     real loop, which does not even wake for a signature that is being held back)."""
     order = [(sig, n) for n in range(50) for sig in range(SIGNATURES)]
@@ -102,7 +102,7 @@ def test_storm_500_reports_of_10_crashes_in_one_minute_gives_10_issues_exact_cou
 
 def test_storm_300_reports_of_10_crashes_at_once_gives_10_issues_and_12_writes(
     rig: Rig, standin: StandIn, clock: FakeClock
-):
+) -> None:
     for n in range(30):
         for sig in range(SIGNATURES):
             rig.intake.take(write_report(rig.crash_dir, sig, n))
