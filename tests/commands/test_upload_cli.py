@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +16,12 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.commands.upload import default_spool_path
+from bot.commands.upload import backfill, default_spool_path
+from bot.config import RedactionSettings
 from bot.issue import read_payload
 from bot.standin import StandIn
+from bot.uploader.intake import Intake
+from bot.uploader.spool import ReportState, Spool
 from tests.uploader.reports import CUT_REPORT, write_report
 from tests.uploader.rig import KEY, LOGIN, REPO, TOKEN
 
@@ -199,3 +203,30 @@ def test_watch_backfills_uploads_new_reports_and_stops_on_sigterm(
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+    with Spool(tmp_path / "s.db") as spool:
+        dumps = [r.dump_path for r in spool.reports(ReportState.UPLOADED)]
+    assert sorted(d is not None and d.endswith(".dmp") for d in dumps) == [False, True]
+
+
+def test_backfill_shows_progress_on_stderr_and_spools_each_report_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = [write_report(tmp_path / "Crashes", 0, n) for n in range(3)]
+    with Spool(tmp_path / "s.db") as spool:
+        intake = Intake(spool, redaction=RedactionSettings(), max_bytes=10**6)
+        assert backfill(intake, [*paths, paths[0]], threading.Event(), progress=True) == 3
+    err = capsys.readouterr().err
+    assert "\rbackfill [" in err and err.endswith("4/4 reports\n")
+
+
+def test_backfill_stops_when_asked(tmp_path: Path) -> None:
+    paths = [write_report(tmp_path / "Crashes", 0, n) for n in range(3)]
+    stop = threading.Event()
+    stop.set()
+    with Spool(tmp_path / "s.db") as spool:
+        assert (
+            backfill(
+                Intake(spool, redaction=RedactionSettings(), max_bytes=10**6), paths, stop, progress=False
+            )
+            == 0
+        )
