@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import markdown as md
 from bot.crash.model import Crash, Frame, Thread
 from bot.errors import TrustError
 from bot.payload import (
@@ -54,15 +55,12 @@ MAX_LABEL_CHARS = 50  # "name is too long (maximum is 50 characters)"
 DEFAULT_SERVER_URL = "https://github.com"
 SEEN_AGAIN_MARKER = "crashbot:seen-again"
 
-_ZWSP = "\u200b"
 _PAYLOAD_LINE_RE = re.compile(r"<!-- crashbot:payload v(\d+) (\S+) -->")
 _HMAC_LINE_RE = re.compile(r"<!-- crashbot:hmac (\S+) -->")
 _ANY_PAYLOAD_RE = re.compile(r"<!--\s*crashbot:payload\b")
 _ANY_HMAC_RE = re.compile(r"<!--\s*crashbot:hmac\b")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _WS_RE = re.compile(r"\s+")
-_MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>|~&!])")
-_BACKTICKS_RE = re.compile(r"`+")
 _REVISION_RE = re.compile(r"[0-9a-fA-F]{7,40}")
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _SOURCE_ROOT_RE = re.compile(r"(?:^|/)((?:src|modules|dep)/.+)$", re.IGNORECASE)
@@ -143,8 +141,7 @@ def label_spec(name: str) -> LabelSpec:
 
 def _clean(text: str) -> str:
     """Storable, control-free text that can never open or close an HTML comment."""
-    text = _CONTROL_RE.sub("", scrub(text).replace("\r\n", "\n").replace("\t", "    "))
-    return text.replace("<!--", "<!" + _ZWSP + "--").replace("-->", "--" + _ZWSP + ">")
+    return md.defuse_comments(_CONTROL_RE.sub("", scrub(text).replace("\r\n", "\n").replace("\t", "    ")))
 
 
 def _one_line(text: str) -> str:
@@ -159,34 +156,19 @@ def _clip(text: str, cap: int | None, cut: list[bool] | None = None) -> str:
     return text[: max(cap - 1, 0)] + "…"
 
 
-def _break_refs(text: str) -> str:
-    """No ``@user`` mention and no ``#123`` reference survive GitHub's post-render filters."""
-    return text.replace("@", "@" + _ZWSP).replace("#", "#" + _ZWSP)
-
-
 def _text(text: str, cap: int | None = None, cut: list[bool] | None = None) -> str:
     """Untrusted text as escaped inline Markdown (safe inside a table cell)."""
-    return _break_refs(_MD_SPECIAL_RE.sub(r"\\\1", _clip(_one_line(text), cap, cut)))
+    return md.escaped(_clip(_one_line(text), cap, cut))
 
 
-def _code(text: str, cap: int | None = None, cut: list[bool] | None = None) -> str:
-    """Untrusted text as one inline code span, safe inside a table cell."""
-    body = _clip(_one_line(text), cap, cut).replace("|", "\\|")
-    if not body:
-        return "` `"
-    longest = max((len(m) for m in _BACKTICKS_RE.findall(body)), default=0)
-    fence = "`" * (longest + 1)
-    if body.startswith("`") or body.endswith("`") or longest:
-        body = f" {body} "
-    return f"{fence}{body}{fence}"
+def _code(text: str, cap: int | None = None, cut: list[bool] | None = None, *, table: bool = True) -> str:
+    """Untrusted text as one inline code span (by default for a table cell)."""
+    return md.inline_code(_clip(_one_line(text), cap, cut), table=table)
 
 
 def _block(text: str, cap: int | None = None, cut: list[bool] | None = None) -> str:
     """Untrusted text as a fenced code block no line of it can close."""
-    body = _clip(_clean(text), cap, cut).strip("\n")
-    longest = max((len(m) for m in _BACKTICKS_RE.findall(body)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{body}\n{fence}"
+    return md.fenced(_clip(_clean(text), cap, cut))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -246,7 +228,7 @@ def render_title(crash: Crash) -> str:
 
 
 def _title_safe(text: str) -> str:
-    return _break_refs(_one_line(text).replace("`", "'"))
+    return md.defuse(_one_line(text).replace("`", "'"))
 
 
 def sig_label(signature_id: str) -> str:
@@ -640,7 +622,7 @@ def render_seen_again(occurrences: Occurrences) -> str:
     ]
     for title, values in (("Hosts", occ.hosts), ("Realms", occ.realms), ("Builds", occ.builds)):
         if values:
-            lines.append(f"{title}: " + ", ".join(_code(v, 200) for v in values))
+            lines.append(f"{title}: " + ", ".join(_code(v, 200, table=False) for v in values))
     return "\n\n".join(lines)
 
 

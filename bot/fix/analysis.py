@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import markdown as md
 from bot.config import FixSettings
 from bot.crash.model import Crash, Frame
 from bot.errors import GitError
@@ -310,23 +311,24 @@ def render_analysis_comment(analysis: Analysis, *, max_chars: int = MAX_COMMENT_
 
 def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
     out = [ANALYSIS_MARKER, "### Crash analysis", ""]
-    facts = [f"**Signature** {_code(a.signature_text)} ({_code(a.signature_id)})"]
+    facts = [f"**Signature** {md.inline_code(a.signature_text)} ({md.inline_code(a.signature_id)})"]
     if a.exception:
-        facts.append(f"**Exception** {_code(a.exception)}")
+        facts.append(f"**Exception** {md.inline_code(a.exception)}")
     if a.assertion:
-        facts.append(f"**Assertion** {_code(a.assertion)}")
+        facts.append(f"**Assertion** {md.inline_code(a.assertion)}")
     if a.crash_commit:
-        facts.append(f"**Crashing build** {_code(a.crash_commit[:12])}")
+        facts.append(f"**Crashing build** {md.inline_code(a.crash_commit[:12])}")
     elif a.crash_revision:
-        facts.append(f"**Crashing build** {_code(a.crash_revision)} (not in this repository)")
-    facts.append(f"**Analysed at** {_code(a.head[:12])}")
+        facts.append(f"**Crashing build** {md.inline_code(a.crash_revision)} (not in this repository)")
+    facts.append(f"**Analysed at** {md.inline_code(a.head[:12])}")
     out += [" · ".join(facts), ""]
     if a.perhaps_fixed and a.top is not None:
         drift = next(d for d in a.drift if d.path == a.top.path and d.line == a.top.line)
-        shas = ", ".join(_code(c.sha[:10]) for c in drift.commits[:5]) or "commits since the crash"
+        shas = ", ".join(md.inline_code(c.sha[:10]) for c in drift.commits[:5]) or "commits since the crash"
         out += [
             "> [!WARNING]",
-            f"> **Perhaps already fixed:** lines near {_code(f'{a.top.path}:{a.top.line}')} changed since "
+            f"> **Perhaps already fixed:** lines near {md.inline_code(f'{a.top.path}:{a.top.line}')} "
+            "changed since "
             f"the crashing build ({shas}). Check whether a current build still crashes before fixing.",
             "",
         ]
@@ -341,26 +343,29 @@ def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
             idx = "assert" if m.index is None else str(m.index)
             head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line rewritten)"
             out.append(
-                f"| {idx} | {_code(m.function or '?', table=True)} "
-                f"| {_code(_basename(m.file) + ':' + str(m.line), table=True)} "
-                f"| {_code(head, table=True)} {_cell(m.how)} |"
+                f"| {idx} | {md.inline_code(m.function or '?', table=True)} "
+                f"| {md.inline_code(_basename(m.file) + ':' + str(m.line), table=True)} "
+                f"| {md.inline_code(head, table=True)} {md.cell(m.how)} |"
             )
         out.append("")
     if a.unmapped:
         out.append("<details><summary>Frames not found in this checkout</summary>\n")
         for u in a.unmapped[:MAX_UNMAPPED_SHOWN]:
-            out.append(f"- {_code(u.function or '?')} {_code(u.file or '')}: {_cell(u.reason)}")
+            out.append(
+                f"- {md.inline_code(u.function or '?')} {md.inline_code(u.file or '')}: {md.cell(u.reason)}"
+            )
         if len(a.unmapped) > MAX_UNMAPPED_SHOWN:
             out.append(f"- … {len(a.unmapped) - MAX_UNMAPPED_SHOWN} more")
         out += ["", "</details>", ""]
     if contexts:
         out += ["#### Code", ""]
         for i, ctx in enumerate(contexts):
-            fence = _fence(ctx.text)
-            block = [f"{fence}cpp", ctx.text, fence]
+            block = [md.fenced(ctx.text, "cpp")]
             if i == 0:
                 out += [
-                    f"{_code(ctx.function or ctx.path)} — {_code(f'{ctx.path}:{ctx.line}')}",
+                    md.inline_code(ctx.function or ctx.path)
+                    + " — "
+                    + md.inline_code(f"{ctx.path}:{ctx.line}"),
                     "",
                     *block,
                     "",
@@ -377,45 +382,26 @@ def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
         for s in a.suspects[:MAX_SUSPECTS_SHOWN]:
             date = datetime.fromtimestamp(s.author_time, tz=UTC).strftime("%Y-%m-%d")
             lines = ", ".join(_basename(loc) for loc in s.locations[:3])
-            cells = [_code(s.short), date, _code(s.author, table=True), _code(s.summary[:100], table=True)]
-            out.append(f"| {' | '.join(cells)} | {_code(lines, table=True)} |")
+            cells = [
+                md.inline_code(s.short),
+                date,
+                md.inline_code(s.author, table=True),
+                md.inline_code(s.summary[:100], table=True),
+            ]
+            out.append(f"| {' | '.join(cells)} | {md.inline_code(lines, table=True)} |")
         out.append("")
     if a.previous_attempts:
         out += ["#### Previous attempts", ""]
         for p in a.previous_attempts:
             link = f" ({p.url})" if p.url else ""
-            summary = f": {_cell(p.summary)}" if p.summary else ""
-            out.append(f"- attempt {p.number} — {_cell(p.outcome)}{summary}{link}")
+            summary = f": {md.cell(p.summary)}" if p.summary else ""
+            out.append(f"- attempt {p.number} — {md.cell(p.outcome)}{summary}{link}")
         out.append("")
     if a.notes:
         out += ["<details><summary>Notes</summary>", ""]
-        out += [f"- {_cell(n)}" for n in a.notes]
+        out += [f"- {md.cell(n)}" for n in a.notes]
         out += ["", "</details>", ""]
     return "\n".join(out).rstrip() + "\n"
-
-
-def _code(text: str, *, table: bool = False) -> str:
-    """``text`` as an inline code span that nothing inside can close (also defuses @mentions and HTML);
-    in a table cell a pipe must be escaped even inside code."""
-    text = " ".join(text.split())
-    if table:
-        text = text.replace("|", "\\|")
-    longest = max((len(r) for r in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _cell(text: str) -> str:
-    """Plain text safe in a table cell or list item: no pipes, no HTML, no mentions, one line."""
-    text = " ".join(text.split())
-    text = text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"@(?=\w)", "@\u200b", text)
-
-
-def _fence(text: str) -> str:
-    longest = max((len(r) for r in re.findall(r"`{3,}", text)), default=2)
-    return "`" * (longest + 1)
 
 
 def _basename(path: str) -> str:

@@ -8,11 +8,11 @@ nor close or cross-link issues.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot import markdown as md
 from bot.fix.analysis import Analysis
 from bot.fix.diagnostics import Diagnostic
 from bot.fix.state import FixRecord, trailer
@@ -23,7 +23,6 @@ MAX_REASONING_CHARS = 4_000
 MAX_DIAGNOSTICS_SHOWN = 15
 MAX_TAIL_CHARS = 2_000
 MAX_TITLE_SIGNATURE_CHARS = 180
-_ZWSP = "\u200b"
 
 
 class Outcome(StrEnum):
@@ -100,36 +99,14 @@ class FixResult:
 # -- escaping ------------------------------------------------------------------------------------------
 
 
-def defuse(text: str) -> str:
-    """No ``@user`` mention, ``#123`` reference or HTML comment survives GitHub's renderer."""
-    text = re.sub(r"@(?=[\w-])", "@" + _ZWSP, text)
-    text = re.sub(r"#(?=\d)", "#" + _ZWSP, text)
-    return text.replace("<!--", "<!" + _ZWSP + "--").replace("-->", "--" + _ZWSP + ">")
+def code(text: str) -> str:
+    """Untrusted text as an inline code span in running text or a list item (not a table)."""
+    return md.inline_code(text)
 
 
 def fenced(text: str, lang: str = "text") -> str:
-    """``text`` as a fenced block that no line inside can close."""
-    body = defuse(text.replace("\r\n", "\n")).strip("\n")
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{lang}\n{body}\n{fence}"
-
-
-def code(text: str) -> str:
-    """One line of untrusted text as an inline code span (safe in a table cell)."""
-    body = " ".join(defuse(text).split()).replace("|", "\\|")
-    if not body:
-        return "` `"
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if longest or body.startswith("`") or body.endswith("`") else ""
-    return f"{ticks}{pad}{body}{pad}{ticks}"
-
-
-def plain(text: str) -> str:
-    """Text crashbot wrote itself, made safe for one table cell or list item."""
-    text = " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-    return defuse(text)
+    """Engine and compiler text in a bot comment people reply to: quoting it must not ping anyone."""
+    return md.fenced(text, lang, defuse_mentions=True)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -142,7 +119,7 @@ def _clip(text: str, limit: int) -> str:
 
 def pr_title(payload: Payload) -> str:
     sig = " ".join(payload.signature.text.split()) or payload.signature.id
-    return f"Fix crash: {defuse(_clip(sig, MAX_TITLE_SIGNATURE_CHARS))}"
+    return f"Fix crash: {md.defuse(_clip(sig, MAX_TITLE_SIGNATURE_CHARS))}"
 
 
 def commit_message(
@@ -158,7 +135,7 @@ def commit_message(
     ]
     parts = [subject, f"Fixes #{issue}"]
     if reasoning:
-        parts.append(defuse(reasoning))
+        parts.append(md.defuse(reasoning))
     parts.append("\n".join(facts))
     parts.append(trailer(payload.signature.id))
     return "\n\n".join(parts) + "\n"
@@ -227,7 +204,7 @@ def pr_body(
         f"- Attempts: {len(attempts)} of at most {max_attempts}",
     ]
     for a in attempts[:-1]:
-        out.append(f"  - attempt {a.number}: {a.step.value}: {plain(_clip(a.detail, 200))}")
+        out.append(f"  - attempt {a.number}: {a.step.value}: {md.cell(_clip(a.detail, 200))}")
     out.append(f"- Engine: {code(engine)} / model {code(model or '-')}, {tokens} tokens")
     return _fit("\n".join(out) + "\n")
 
@@ -252,7 +229,7 @@ def result_comment(result: FixResult, *, max_attempts: int) -> str:
         return "\n".join(out) + "\n"
     if o is Outcome.ABSTAINED:
         head = "### crashbot proposes no fix"
-        lead = f"The engine ({engine}) abstained: {plain(result.reason)}"
+        lead = f"The engine ({engine}) abstained: {md.cell(result.reason)}"
     elif o is Outcome.REJECTED:
         head = "### crashbot proposes no fix: every patch was rejected"
         lead = f"The engine ({engine}) proposed patches that broke crashbot's rules; nothing was built."
@@ -269,7 +246,7 @@ def result_comment(result: FixResult, *, max_attempts: int) -> str:
         )
     else:
         head = f"### crashbot: {o.value}"
-        lead = plain(result.reason)
+        lead = md.cell(result.reason)
     out = [head, "", lead, ""]
     for a in result.attempts:
         out += _attempt_section(a)
@@ -280,13 +257,13 @@ def result_comment(result: FixResult, *, max_attempts: int) -> str:
 
 
 def _attempt_section(a: Attempt) -> list[str]:
-    out = [f"<details><summary>Attempt {a.number}: {plain(a.step.value)}</summary>", ""]
+    out = [f"<details><summary>Attempt {a.number}: {md.cell(a.step.value)}</summary>", ""]
     if a.step is Step.ABSTAINED:
-        out.append(plain(_clip(a.detail, 1_000)))
+        out.append(md.cell(_clip(a.detail, 1_000)))
     elif a.step is Step.REJECTED:
         out += [fenced(_clip(a.detail, 3_000))]
     else:
-        out.append(plain(_clip(a.detail, 300)))
+        out.append(md.cell(_clip(a.detail, 300)))
         if a.diagnostics:
             shown = "\n".join(str(d) for d in a.diagnostics[:MAX_DIAGNOSTICS_SHOWN])
             more = len(a.diagnostics) - MAX_DIAGNOSTICS_SHOWN
@@ -339,10 +316,10 @@ def step_summary(results: Sequence[FixResult]) -> str:
     for r in shown:
         pull = f"#{r.pull_number}" if r.pull_number else "-"
         timing = f"{r.total_s:.0f}s ({r.engine_s:.0f}s, {r.build_s:.0f}s)"
-        engine = f"{plain(r.engine or '-')} / {plain(r.model or '-')}"
+        engine = f"{md.cell(r.engine or '-')} / {md.cell(r.model or '-')}"
         out.append(
             f"| #{r.issue} | {_ICONS[r.outcome]} {r.outcome.value} | {pull} | {len(r.attempts)} "
-            f"| {engine} | {timing} | {plain(_clip(r.reason, 200))} |"
+            f"| {engine} | {timing} | {md.cell(_clip(r.reason, 200))} |"
         )
     return "\n".join(out) + "\n"
 

@@ -9,34 +9,10 @@ from bot.fix.report import (
     FixResult,
     Outcome,
     Step,
-    code,
-    defuse,
-    fenced,
     human_push_comment,
     result_comment,
     step_summary,
 )
-
-
-def test_defuse_breaks_mentions_references_and_html_comments() -> None:
-    text = defuse("ping @alice, Fixes #12 <!-- hidden -->")
-
-    assert "@alice" not in text and "#12" not in text and "<!--" not in text and "-->" not in text
-    assert text.replace("\u200b", "") == "ping @alice, Fixes #12 <!-- hidden -->"
-
-
-def test_fenced_block_cannot_be_closed_from_inside() -> None:
-    block = fenced("````\nescape\n````")
-
-    fence = block.split("\n", 1)[0].removesuffix("text")
-    assert len(fence) == 5
-    assert block.endswith("\n" + fence)
-
-
-def test_code_span_survives_backticks_and_pipes() -> None:
-    assert code("a|b") == "`a\\|b`"
-    assert code("x `y` z") == "`` x `y` z ``"
-    assert code("") == "` `"
 
 
 def _failure(number: int) -> Attempt:
@@ -97,3 +73,30 @@ def test_fix_result_overhead_excludes_engine_and_build_time() -> None:
     result = FixResult(1, Outcome.PR_OPENED, "", total_s=10.0, engine_s=3.0, build_s=5.5)
     assert result.overhead_s == 1.5
     assert result.exit_code == 0 and FixResult(1, Outcome.ERROR, "").exit_code == 1
+
+
+def test_pr_body_shows_the_signature_without_table_escapes() -> None:
+    """Outside a table GitHub shows ``\\|`` literally: the PR body's signature must read as the issue's."""
+    from dataclasses import replace as _replace
+
+    from bot.fix.report import pr_body
+    from bot.payload import Occurrences, Payload
+    from tests.crashes import make_crash
+    from tests.fix.test_prompt import _analysis
+
+    crash = make_crash(signature_text="SIGSEGV | ChatHandler::SendWhisper | World::Update")
+    payload = Payload.from_crash(crash, Occurrences())
+    body = pr_body(
+        payload,
+        issue=1,
+        analysis=_replace(_analysis(), signature_text=crash.signature.text),
+        analysis_url="https://example.invalid/1#c",
+        attempts=(Attempt(1, Step.BUILT, "built", reasoning="null check"),),
+        max_attempts=1,
+        engine="replay",
+        model="m",
+        tokens=0,
+        builds=(),
+    )
+    assert "`SIGSEGV | ChatHandler::SendWhisper | World::Update`" in body
+    assert "\\|" not in body
