@@ -24,7 +24,7 @@ class Format(StrEnum):
     VS_CALLSTACK = "vs-callstack"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One stack frame as the report printed it, split into fields.
 
@@ -63,7 +63,7 @@ class Frame:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Thread:
     """One thread's stack, innermost frame first.
 

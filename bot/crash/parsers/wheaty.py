@@ -10,13 +10,15 @@ is an error.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from itertools import islice
+from itertools import compress, islice, repeat
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
+from bot.crash.frames import new_frame
 from bot.crash.model import (
     Build,
     CrashReport,
@@ -45,6 +47,16 @@ _DISPLACEMENT_AT_END = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16})$")
 # Whitespace collapsed: ``+HEX`` then one space then a path (drive, UNC or absolute).
 _DISPLACEMENT_THEN_PATH = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16}) (?=[A-Za-z]:[\\/]|\\\\|/)")
 _LONE_HEX = re.compile(r"[ \t]*[0-9A-Fa-f]{1,16}")
+# The frame line as Wheaty writes it, undamaged: ``PC  FP  [[inline] ]symbol+HEX[  path line N]`` with
+# exactly two spaces between columns and no ``+`` in the symbol or path. Nearly every frame of a real
+# report has this shape, and one fullmatch reads all its fields; any other line takes the general path
+# (:func:`_frame`), which gives the same Frame for the lines this pattern accepts.
+_COMMON_FRAME = re.compile(
+    r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  "
+    r"(?P<inline>\[inline\] )?(?P<symbol>[^\s+\[][^+]*)\+(?P<disp>[0-9A-Fa-f]{1,16})"
+    r"(?:  (?P<path>[^\s+](?:[^+]*[^\s+])?) line (?P<line>[0-9]+))?"
+)
+_CDB_ARGS_END = (" ", "\t", "`")
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
 _CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
 
@@ -270,9 +282,19 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
     n = len(lines)
     current: list[Frame] | None = None
     last_nonblank = ""
+    common_frame = _COMMON_FRAME.fullmatch
     while i < n:
         line = lines[i]
         i += 1
+        common = common_frame(line)
+        if common is not None:
+            frame = _common_frame(common, line)
+            if frame is not None:
+                if current is None:
+                    current = r.leading
+                current.append(frame)
+                last_nonblank = line
+                continue
         stripped = line.strip()
         if not stripped:
             continue
@@ -299,8 +321,13 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
 
 
 def _skip_to_second_report(lines: Sequence[str], i: int, r: _Reader) -> None:
-    """Scan the (possibly multi-MB) locals section only for an appended report's ``Revision:`` line."""
-    for line in islice(lines, i, None):
+    """Scan the (possibly multi-MB) locals section only for an appended report's ``Revision:`` line.
+
+    The substring test runs in C over every line (map/compress, no Python code per line); only the rare
+    lines holding ``Revision:`` are looked at here.
+    """
+    holding = map(operator.contains, islice(lines, i, None), repeat("Revision:"))
+    for line in compress(islice(lines, i, None), holding):
         if line[:1] in ("R", " ") and line.lstrip().startswith("Revision:"):
             r.notes.append("a second report is appended after the first; only the first was read")
             return
@@ -360,6 +387,24 @@ def _frame(line: str) -> Frame | None:
         address=address,
         inline=inline,
         raw=raw,
+    )
+
+
+def _common_frame(match: re.Match[str], line: str) -> Frame | None:
+    """The Frame of a :data:`_COMMON_FRAME` line, or None when :func:`_frame` must decide (cdb argument
+    columns or a ``section:offset`` where the symbol would be)."""
+    pc, inline, symbol, disp, path, number = match.groups()
+    if symbol[4:5] == ":" or (symbol[8:9] in _CDB_ARGS_END and _CDB_ARGS.match(symbol)):
+        return None
+    return new_frame(
+        function=readable_name(symbol) if symbol[0] == "?" else symbol,
+        module=None,
+        file=path,
+        line=int(number) if number is not None else None,
+        offset="0x" + disp.lower(),
+        address="0x" + pc.lower(),
+        inline=inline is not None,
+        raw=line,
     )
 
 
