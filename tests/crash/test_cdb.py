@@ -269,3 +269,25 @@ def test_parse_faulting_source_fills_the_faulting_frame_without_source() -> None
     assert frames[1].file is None
     assert report.exception is not None
     assert (report.exception.code, report.exception.module) == ("C0000005", "worldserver")
+
+
+def test_parse_non_decimal_digits_in_source_line_are_text_not_a_traceback() -> None:
+    """Regression: ``str.isdigit`` accepts ``²``, which ``int`` refuses, so ``[file @ 1²]`` or a
+    ``FAULTING_SOURCE_LINE_NUMBER`` of ``²`` raised ValueError out of the parser."""
+    lines = [
+        "FAULTING_IP: ",
+        "worldserver!Unit::GetVictim+7",
+        "",
+        "EXCEPTION_CODE_STR:  c0000005",
+        "",
+        "STACK_TEXT:  ",
+        "00000061`a3efe790 00007ff7`1f6c2e4a     : 00000000`00000000 : worldserver!Unit::GetVictim+0x7 "
+        "[E:\\acore\\Unit.h @ 1²]",
+        "",
+        "FAULTING_SOURCE_FILE:  E:\\acore\\Unit.h",
+        "",
+        "FAULTING_SOURCE_LINE_NUMBER:  ²",
+    ]
+    (frame,) = cdb.parse(lines).threads[0].frames
+    assert frame.line is None
+    assert frame.function is not None and frame.function.startswith("Unit::GetVictim")

@@ -481,3 +481,24 @@ def test_parse_uncaught_cpp_exception_text_and_symbol_handler_error_are_kept() -
     assert report.exception.name == "Unhandled C++ exception"
     assert report.extra["uncaught_exception"] == "invalid unordered_map<K, T> key"
     assert any("symbol handler" in note for note in report.notes)
+
+
+def test_parse_non_decimal_digits_in_numbers_are_text_not_a_traceback() -> None:
+    """Regression: ``str.isdigit`` accepts ``²``, which ``int`` refuses, so a superscript where Wheaty
+    prints a line number or processor count raised ValueError out of the parser."""
+    lines = [
+        "Number Of Processors: ²",
+        "Exception code: C0000005 ACCESS_VIOLATION",
+        "Call stack:",
+        "00007FF6A1B2002E  000000C1E2FFF5D0  Field::GetUInt32+2E  D:\\src\\Field.cpp line 1²",
+        "00007FF6A1B2102E  000000C1E2FFF5F0  ResultSet::NextRow+2E  D:\\src\\QueryResult.cpp line ١٢",
+    ]
+    report = wheaty.parse(lines)
+    assert report.environment.cpu_count is None
+    first, second = report.threads[0].frames
+    assert (first.function, first.file, first.line) == (
+        "Field::GetUInt32",
+        "D:\\src\\Field.cpp line 1²",
+        None,
+    )
+    assert (second.file, second.line) == ("D:\\src\\QueryResult.cpp", 12)  # Arabic-Indic digits are decimal

@@ -311,7 +311,7 @@ def _with_faulting_source(
     source = fields.get("FAULTING_SOURCE_FILE")
     number = fields.get("FAULTING_SOURCE_LINE_NUMBER", "").strip()
     faulting_ip = ip_symbols.get("FAULTING_IP")
-    if not source or not number.isdigit() or not faulting_ip or not frames:
+    if not source or not number.isdecimal() or not faulting_ip or not frames:
         return frames
     target = _call_site_frame(faulting_ip, raw=faulting_ip)
     if target is None or target.function is None:
@@ -374,7 +374,7 @@ def _call_site_frame(text: str | None, *, raw: str) -> Frame | None:
     if text.endswith("]") and " [" in text:
         cut = text.rfind(" [")
         path, sep, number = text[cut + 2 : -1].rpartition(" @ ")
-        if sep and number.strip().isdigit():
+        if sep and number.strip().isdecimal():
             file, line_no = path.strip() or None, int(number.strip())
             text = text[:cut].rstrip()
     # The disassembly line under FAULTING_IP/FOLLOWUP_IP is not a symbol.

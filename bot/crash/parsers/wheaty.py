@@ -212,7 +212,7 @@ def _read_header(lines: Sequence[str], r: _Reader) -> int:
             r.cpu = None if value in ("", "<unknown>") else value
         elif stripped.startswith("Number Of Processors:"):
             digits = stripped[len("Number Of Processors:") :].strip()
-            r.cpu_count = int(digits) if digits.isdigit() else None
+            r.cpu_count = int(digits) if digits.isdecimal() else None
         elif stripped.startswith("Physical Memory:"):
             memory = _MEMORY.match(line)
             if memory:
@@ -437,7 +437,7 @@ def _split_symbol(rest: str) -> tuple[str, str | None, str | None]:
 def _split_source(source: str) -> tuple[str | None, int | None]:
     """``path line N`` -> (path, N); a cut-off ``path line`` or ``path`` keeps the path."""
     path, sep, number = source.rpartition(" line ")
-    if sep and number.strip().isdigit():
+    if sep and number.strip().isdecimal():
         return path.strip() or None, int(number.strip())
     if source.endswith(" line"):
         return source[: -len(" line")].strip() or None, None
