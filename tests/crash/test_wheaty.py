@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import CrashReport, Format
 from bot.crash.parsers import wheaty
@@ -502,3 +503,56 @@ def test_parse_non_decimal_digits_in_numbers_are_text_not_a_traceback() -> None:
         None,
     )
     assert (second.file, second.line) == ("D:\\src\\QueryResult.cpp", 12)  # Arabic-Indic digits are decimal
+
+
+@pytest.mark.parametrize(
+    "cut",
+    ["00007FF6A1B2102E", "00007FF6A1B2102E  000000C1E2", "0040F1C7"],
+    ids=["pc-only", "pc-and-part-of-fp", "x86-pc-only"],
+)
+def test_parse_frame_line_cut_to_its_address_is_kept_as_address_only_frame(cut: str) -> None:
+    """Regression: a copy that stopped right after a frame's program counter lost that frame, although
+    the address alone can still match the fault address (mod-playerbots-issue-1184 ends this way)."""
+    lines = [
+        "Call stack:",
+        "Address   Frame     Function      SourceFile",
+        "00007FF6A1B2002E  000000C1E2FFF5D0  Field::GetUInt32+2E  D:\\src\\Field.cpp line 119",
+        cut,
+    ]
+    frames = wheaty.parse(lines).threads[0].frames
+    assert len(frames) == 2
+    pc = cut.split(maxsplit=1)[0].lower()
+    assert (frames[1].address, frames[1].function, frames[1].module, frames[1].raw) == (
+        f"0x{pc}",
+        None,
+        None,
+        cut,
+    )
+    assert any("truncated" in note for note in wheaty.parse(lines).notes)
+
+
+def test_parse_sample_cut_inside_last_frame_keeps_its_address() -> None:
+    report = parse_file(SAMPLES / "mod-playerbots-issue-1184.txt")
+    last = report.threads[-1].frames[-1]
+    assert (last.address, last.function, last.raw) == (
+        "0x00007ff68529813b",
+        None,
+        "00007FF68529813B  000000E3CB",
+    )
+
+
+def test_analyse_fault_address_on_a_cut_frame_chooses_its_thread() -> None:
+    text = "\r\n".join(
+        [
+            "Exception code: C0000005 ACCESS_VIOLATION",
+            "Fault address:  00007FF6A1B2102E 01:000000000000202E D:\\bin\\worldserver.exe",
+            "Call stack:",
+            "00007FFB3C7A7344  000000C1E2FFFC00  ZwWaitForSingleObject+14",
+            "Call stack:",
+            "00007FF6A1B2002E  000000C1E2FFF5D0  Field::GetUInt32+2E  D:\\src\\Field.cpp line 119",
+            "00007FF6A1B2102E",
+        ]
+    )
+    crash = analyse(parse_report(text))
+    assert crash.thread_index == 1
+    assert crash.decisions[0].reason.startswith("thread 1 has the fault address at frame #1")

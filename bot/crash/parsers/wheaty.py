@@ -47,6 +47,8 @@ _DISPLACEMENT_AT_END = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16})$")
 # Whitespace collapsed: ``+HEX`` then one space then a path (drive, UNC or absolute).
 _DISPLACEMENT_THEN_PATH = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16}) (?=[A-Za-z]:[\\/]|\\\\|/)")
 _LONE_HEX = re.compile(r"[ \t]*[0-9A-Fa-f]{1,16}")
+# A frame line cut right after its program counter, or inside the frame-pointer column that follows it.
+_ADDRESS_ONLY = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+[0-9A-Fa-f]{1,15})?")
 # The frame line as Wheaty writes it, undamaged: ``PC  FP  [[inline] ]symbol+HEX[  path line N]`` with
 # exactly two spaces between columns and no ``+`` in the symbol or path. Nearly every frame of a real
 # report has this shape, and one fullmatch reads all its fields; any other line takes the general path
@@ -305,6 +307,8 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
             r.blocks.append(current)
             continue
         frame = _frame(line)
+        if frame is None:
+            frame = _address_only_frame(stripped)
         if frame is not None:
             if current is None:
                 current = r.leading
@@ -339,7 +343,10 @@ def _looks_cut(line: str) -> bool:
         return False
     match = _FRAME.match(line)
     if match is None:
-        return bool(_LONE_HEX.fullmatch(line)) or line in "Address   Frame     Function      SourceFile"
+        return (
+            bool(_LONE_HEX.fullmatch(line) or _ADDRESS_ONLY.fullmatch(line))
+            or line in "Address   Frame     Function      SourceFile"
+        )
     rest = line[match.end() :].strip()
     if rest.startswith("[inline]"):
         rest = rest[len("[inline]") :].strip()
@@ -406,6 +413,16 @@ def _common_frame(match: re.Match[str], line: str) -> Frame | None:
         inline=inline is not None,
         raw=line,
     )
+
+
+def _address_only_frame(stripped: str) -> Frame | None:
+    """A frame line cut down to its program counter (a copy that stopped mid-line): kept as an
+    address-only frame, because that address can still be the fault address that names the crashing
+    thread."""
+    match = _ADDRESS_ONLY.fullmatch(stripped)
+    if match is None:
+        return None
+    return Frame(address="0x" + match.group("pc").lower(), raw=stripped)
 
 
 def _split_symbol(rest: str) -> tuple[str, str | None, str | None]:
