@@ -108,10 +108,21 @@ def find_assertion(lines: Sequence[str]) -> AssertionBlock | None:
     """
     caught: tuple[int, str] | None = None
     for index, raw in enumerate(lines):
-        text = _strip_prefix(raw[:MAX_LINE])
+        line = raw[:MAX_LINE]
+        # Stripping a prefix only removes text, so a line without any of the words looked for below
+        # cannot match after it either; nearly every line of a log is skipped here.
+        if not (
+            "ERROR" in line
+            or "ASSERTION FAILED" in line
+            or "ABORTED" in line
+            or "#" in line
+            or "signal" in line
+        ):
+            continue
+        text = _strip_prefix(line)
         if "#" in text and _AC_FIELD.match(text) and text.lstrip("# \t").startswith("Location"):
             return _read_ac_box(lines, index)
-        if any(kind in text for kind in _TC_KINDS):
+        if "ERROR" in text or "ASSERTION FAILED" in text or "ABORTED" in text:  # _TC_KINDS, "FATAL ERROR" too
             block = _read_tc_block(lines, index, text)
             if block:
                 return block

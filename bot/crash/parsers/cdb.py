@@ -106,7 +106,12 @@ def sniff(lines: Sequence[str]) -> int:
             score += 30
         elif stripped.startswith(("Child-SP", "ChildEBP", "# Child-SP", "# ChildEBP")):
             score += 40
-        elif stack_lines < 6 and _BACKTICK_VALUE.match(line) and ("!" in stripped or "+0x" in stripped):
+        elif (
+            stack_lines < 6
+            and "`" in line
+            and _BACKTICK_VALUE.match(line)
+            and ("!" in stripped or "+0x" in stripped)
+        ):
             stack_lines += 1
             score += 20
         if score >= 100:

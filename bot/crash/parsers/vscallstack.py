@@ -118,6 +118,8 @@ def parse(lines: Sequence[str]) -> CrashReport:
 
 def _row_parts(line: str) -> tuple[str, str | None, int | None, str | None, bool] | None:
     """Split a row into (function text, module, line, displacement, inline); None if not a row."""
+    if "!" not in line and "Line" not in line:
+        return None  # a row needs two of module!, ``Line N`` and the language column: one of the first two
     text = line.strip()
     if text.startswith(">"):
         text = text[1:].strip()

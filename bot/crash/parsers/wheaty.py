@@ -59,6 +59,7 @@ _COMMON_FRAME = re.compile(
     r"(?:  (?P<path>[^\s+](?:[^+]*[^\s+])?) line (?P<line>[0-9]+))?"
 )
 _CDB_ARGS_END = (" ", "\t", "`")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
 _CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
 
@@ -116,7 +117,9 @@ def sniff(lines: Sequence[str]) -> int:
             continue
         if line.startswith("Call stack:"):
             score += 30
-        elif _CALL_STACK_HEADER.match(line) or _EXCEPTION.match(line):
+        elif (line.startswith("Address") and _CALL_STACK_HEADER.match(line)) or (
+            line.startswith("Exception code:") and _EXCEPTION.match(line)
+        ):
             score += 40
         elif line.startswith("Fault address:"):
             score += 30
@@ -124,7 +127,7 @@ def sniff(lines: Sequence[str]) -> int:
             score += 20
         elif line.startswith("Revision:"):
             score += 10
-        elif frames < 6:
+        elif frames < 6 and line[0] in _HEX_DIGITS:
             match = _FRAME.match(line)
             if match is not None:
                 rest = line[match.end() :]
