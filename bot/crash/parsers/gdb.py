@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
+from bot.crash.frames import new_frame
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
 
 logger = logging.getLogger(__name__)
@@ -362,7 +363,8 @@ def _split_address(body: str) -> tuple[str | None, str]:
     return None, body
 
 
-def _make_frame(address: str | None, call: _Call, raw: str, *, number: int) -> Frame:
+def _make_frame(address: str | None, call: _Call, raw: str, *, number: int, strings: dict[str, str]) -> Frame:
+    """The Frame of one split frame body; names, paths and modules seen before come from ``strings``."""
     file: str | None = None
     line: int | None = None
     module: str | None = None
@@ -374,11 +376,20 @@ def _make_frame(address: str | None, call: _Call, raw: str, *, number: int) -> F
         source = _FROM.match(call.rest[:MAX_LINE])
         if source:
             module = _basename(source["module"])
-    return Frame(
-        function=_clean_function(call.name),
+    function = _clean_function(call.name)
+    # ``bt``, ``bt full`` and ``thread apply all bt`` print the same frames again and again.
+    if function is not None:
+        function = strings.setdefault(function, function)
+    if file is not None:
+        file = strings.setdefault(file, file)
+    if module is not None:
+        module = strings.setdefault(module, module)
+    return new_frame(
+        function=function,
         module=module,
         file=file,
         line=line,
+        offset=None,
         address=address,
         # gdb omits the address of a frame whose pc is that of the inlined callee below it; frame #0 also
         # omits it when the pc sits at the start of a source line, which is not inlining.
@@ -497,6 +508,7 @@ class _Reader:
         self.crashed_at: str | None = None
         self.executable: str | None = None
         self.evidence = 0
+        self.strings: dict[str, str] = {}
 
     # -- identities
 
@@ -678,7 +690,7 @@ class _Reader:
                 call = _Call(call.name, False, f" {follow.strip()}")
                 raw_parts.append(follow.strip())
                 nxt += 1
-        frame = _make_frame(address, call, " ".join(raw_parts), number=number)
+        frame = _make_frame(address, call, " ".join(raw_parts), number=number, strings=self.strings)
         self._add(number, frame, stop=stop)
         return nxt
 

@@ -105,6 +105,9 @@ class _Reader:
     notes: list[str] = field(default_factory=list)
     header_seen: bool = False
     last_frame_incomplete: bool = False
+    # One copy of each function name, path and offset text: the idle threads of a report repeat the same
+    # few frames, and without sharing these strings were most of a parsed report's memory.
+    strings: dict[str, str] = field(default_factory=dict)
 
 
 def sniff(lines: Sequence[str]) -> int:
@@ -293,7 +296,7 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
         i += 1
         common = common_frame(line)
         if common is not None:
-            frame = _common_frame(common, line)
+            frame = _common_frame(common, line, r.strings)
             if frame is not None:
                 if current is None:
                     current = r.leading
@@ -400,18 +403,20 @@ def _frame(line: str) -> Frame | None:
     )
 
 
-def _common_frame(match: re.Match[str], line: str) -> Frame | None:
+def _common_frame(match: re.Match[str], line: str, strings: dict[str, str]) -> Frame | None:
     """The Frame of a :data:`_COMMON_FRAME` line, or None when :func:`_frame` must decide (cdb argument
-    columns or a ``section:offset`` where the symbol would be)."""
+    columns or a ``section:offset`` where the symbol would be). Texts seen before come from ``strings``."""
     pc, inline, symbol, disp, path, number = match.groups()
     if symbol[4:5] == ":" or (symbol[8:9] in _CDB_ARGS_END and _CDB_ARGS.match(symbol)):
         return None
+    function = readable_name(symbol) if symbol[0] == "?" else symbol
+    offset = "0x" + disp.lower()
     return new_frame(
-        function=readable_name(symbol) if symbol[0] == "?" else symbol,
+        function=strings.setdefault(function, function),
         module=None,
-        file=path,
+        file=strings.setdefault(path, path) if path is not None else None,
         line=int(number) if number is not None else None,
-        offset="0x" + disp.lower(),
+        offset=strings.setdefault(offset, offset),
         address="0x" + pc.lower(),
         inline=inline is not None,
         raw=line,
