@@ -7,6 +7,7 @@ receives ``(args, config)`` and returns an exit code. Nothing below this module 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from bot import __version__
 from bot import config as config_mod
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, modules
 from bot.crash.errors import CrashParseError
 from bot.errors import BotError
 
@@ -23,7 +24,21 @@ logger = logging.getLogger("bot")
 Handler = Callable[[argparse.Namespace, config_mod.Config], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (after the global options), if any."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    pre.add_argument("-v", "--verbose", action="count")
+    pre.add_argument("--version", action="store_true")
+    _, rest = pre.parse_known_args(list(argv))
+    return rest[0] if rest and rest[0] in COMMANDS else None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given ``argv`` naming a command, only that command's module is imported and the
+    others are listed in ``--help`` by their summaries (see ``bot.commands``)."""
+    wanted = _requested_command(argv) if argv is not None else None
+    load = modules() if wanted is None else (COMMANDS[wanted][0],)
     parser = argparse.ArgumentParser(
         prog="crashbot",
         description=(
@@ -38,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.register(sub)
+    for name in modules():
+        if name in load:
+            importlib.import_module(name).register(sub)
+    for command, (module, summary) in COMMANDS.items():
+        if module not in load:
+            sub.add_parser(command, help=summary, add_help=False)
     return parser
 
 
@@ -71,8 +90,9 @@ def _fail(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run crashbot; return the exit code (0 ok, 1 expected failure, 2 bad input, 3 bug, 130 Ctrl-C)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     _configure_logging(args.verbose)
     handler: Handler = args.handler
     try:

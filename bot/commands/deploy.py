@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import config as config_mod
+from bot.commands import add_github_options
 from bot.config import Config, DeploySettings
 from bot.deploy.builder import CheckoutBuilder
 from bot.deploy.control import make_commander, make_control
@@ -41,7 +42,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--source", metavar="DIR", help="the server checkout to build (default: current directory)"
     )
-    from bot.commands import add_github_options  # here: bot.commands imports this module first
 
     add_github_options(p)
     p.set_defaults(handler=run_deploy)

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from bot import doctor
+from bot.commands import add_github_options
 from bot.config import Config
 
 
@@ -29,7 +30,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="create the labels crashbot needs when they are missing (needs write access)",
     )
-    from bot.commands import add_github_options  # here: bot.commands imports this module first
 
     add_github_options(p)
     p.set_defaults(handler=run_doctor)

@@ -9,6 +9,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 from bot import config as config_mod
+from bot.commands import add_github_options
 from bot.config import Config
 from bot.errors import ConfigError, UsageError
 from bot.fix.engines import ENGINES
@@ -50,7 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="with --pending: work on at most N issues (default: fix.pending_cap)",
     )
-    from bot.commands import add_github_options  # here: bot.commands imports this module first
 
     add_github_options(p)
     p.set_defaults(handler=run_fix)
