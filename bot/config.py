@@ -83,7 +83,6 @@ class UploaderSettings:
     writes_per_hour: int = 450  # ... and 500/hour
     patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
     edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
-    write_interval_s: float = 1.0  # GitHub: "wait at least one second between" writes (0 for the stand-in)
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ class SoapSettings:
     port: int = 7878
     urn: str = "urn:TC"  # urn:AC for AzerothCore
     user_env: str = "CRASHBOT_SOAP_USER"
-    password_env: str = "CRASHBOT_SOAP_PASSWORD"
+    password_env: str = "CRASHBOT_SOAP_PASSWORD"  # noqa: S105 (the name of the variable, not a secret)
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ class RaSettings:
     host: str = "127.0.0.1"
     port: int = 3443
     user_env: str = "CRASHBOT_RA_USER"
-    password_env: str = "CRASHBOT_RA_PASSWORD"
+    password_env: str = "CRASHBOT_RA_PASSWORD"  # noqa: S105 (the name of the variable, not a secret)
     prompt_regex: str = r"(?:TC|AC|mangos)>\s*$"  # the console prompt after login and after each command
 
 

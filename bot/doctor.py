@@ -137,7 +137,7 @@ class Probe:
     create_labels: bool = False
     connect: Connect = _default_connect
     commander: Commander = make_commander
-    write_interval_s: float = github.WRITE_INTERVAL_S
+    write_interval_s: float | None = None  # None: github.connect decides (none against loopback)
     _github: GitHubState | BotError | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -30,17 +30,35 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
-
-import github
-import jwt
-import requests
-import urllib3
-from github import Auth, GithubException
+from typing import TYPE_CHECKING, Any
 
 from bot.config import GitHubSettings
 from bot.errors import ConfigError, GitHubError, UsageError
 from bot.issue import LabelSpec
+
+if TYPE_CHECKING:
+    import github
+    import jwt
+    import requests
+    import urllib3
+    from github import Auth, GithubException
+    from github.Requester import Requester
+
+
+def _load_libraries() -> None:
+    """Import PyGithub and its HTTP stack on first use.
+
+    They cost ~30 MB of memory (PyGithub pulls in jwt and cryptography), which an idle ``crashbot
+    watch`` waiting for its next crash should not pay; everything here that needs them runs only after
+    :func:`connect` (or a :class:`GitHubClient`) has loaded them.
+    """
+    global github, jwt, requests, urllib3, Auth, GithubException  # noqa: PLW0603
+    import github
+    import jwt
+    import requests
+    import urllib3
+    from github import Auth, GithubException
+
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +341,9 @@ def _no_retry() -> urllib3.Retry:
     return urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_status=False)
 
 
-def _auth(settings: GitHubSettings, env: Mapping[str, str]) -> tuple[Auth.Auth, str, Auth.AppAuth | None]:
+def _check_credentials(settings: GitHubSettings, env: Mapping[str, str]) -> tuple[str, str]:
+    """Which credentials the settings select, checked without PyGithub: ``("app", pem)`` for GitHub App
+    auth, ``("token", token)`` otherwise; ConfigError (one line) when they are missing or half-set."""
     app_fields = (settings.app_id, settings.app_installation_id)
     if any(app_fields):
         if not all(app_fields):
@@ -331,31 +351,35 @@ def _auth(settings: GitHubSettings, env: Mapping[str, str]) -> tuple[Auth.Auth, 
                 "GitHub App auth needs both github.app_id and github.app_installation_id "
                 f"(got app_id={settings.app_id!r}, app_installation_id={settings.app_installation_id!r})"
             )
-        key = _app_private_key(settings, env)
-        try:
-            installation = int(settings.app_installation_id)
-        except ValueError as e:
+        if not settings.app_installation_id.isdigit():
             raise ConfigError(
                 f"github.app_installation_id must be a number, got {settings.app_installation_id!r}"
-            ) from e
-        app_auth = Auth.AppAuth(settings.app_id, key)
-        try:
-            app_auth.create_jwt()
-        except (jwt.PyJWTError, ValueError, TypeError) as e:
-            raise ConfigError(
-                f"the GitHub App private key cannot sign a JWT ({type(e).__name__}); "
-                "check github.app_private_key_file or the env var named by github.app_private_key_env"
-            ) from e
-        return app_auth.get_installation_auth(installation), "app", app_auth
+            )
+        return "app", _app_private_key(settings, env)
     for name in settings.token_env:
         token = env.get(name)
         if token:
-            return Auth.Token(token), "token", None
+            return "token", token
     names = " or ".join(settings.token_env) or "(none configured)"
     raise ConfigError(
         f"no GitHub token: set {names}, or configure GitHub App auth "
         "(github.app_id, github.app_installation_id and a private key)"
     )
+
+
+def _auth(settings: GitHubSettings, env: Mapping[str, str]) -> tuple[Auth.Auth, Auth.AppAuth | None]:
+    kind, credential = _check_credentials(settings, env)
+    if kind == "token":
+        return Auth.Token(credential), None
+    app_auth = Auth.AppAuth(settings.app_id, credential)
+    try:
+        app_auth.create_jwt()
+    except (jwt.PyJWTError, ValueError, TypeError) as e:
+        raise ConfigError(
+            f"the GitHub App private key cannot sign a JWT ({type(e).__name__}); "
+            "check github.app_private_key_file or the env var named by github.app_private_key_env"
+        ) from e
+    return app_auth.get_installation_auth(int(settings.app_installation_id)), app_auth
 
 
 def _app_private_key(settings: GitHubSettings, env: Mapping[str, str]) -> str:
@@ -395,6 +419,7 @@ def connect(
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
     write_interval_s: float | None = None,
+    defer: bool = False,
 ) -> GitHubClient:
     """A client for ``repo`` (default ``settings.repo``) at ``api_url`` (default ``settings.api_url``).
 
@@ -402,6 +427,10 @@ def connect(
     ``app_id``/``app_installation_id`` are set. ``sleep``/``clock``/``rng`` are injectable for tests;
     ``write_interval_s`` spaces writes; by default 1 s (GitHub's best-practice advice for mutative
     requests), and none against a loopback API such as the local stand-in.
+
+    Everything that can be checked without PyGithub is checked now (repository, URL, credentials
+    present). With ``defer`` PyGithub itself is loaded on the first request: an idle ``crashbot watch``
+    stays small until a crash arrives (a GitHub App key that cannot sign surfaces then, as ConfigError).
     """
     environ = os.environ if env is None else env
     full_name = (repo or settings.repo).strip()
@@ -410,23 +439,29 @@ def connect(
     base_url = (api_url or settings.api_url or "https://api.github.com").rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"GitHub API URL must start with http:// or https://, got {base_url!r}")
-    auth, kind, app_auth = _auth(settings, environ)
-    gh = github.Github(
-        auth=auth,
-        base_url=base_url,
-        timeout=max(1, math.ceil(settings.timeout_s)),
-        per_page=PER_PAGE,
-        retry=_no_retry(),
-        # PyGithub's own throttle sleeps with the real clock; ours (write_interval_s) is injectable.
-        seconds_between_requests=None,
-        seconds_between_writes=None,
-        lazy=True,
-    )
-    return GitHubClient(
-        gh,
+    kind, _ = _check_credentials(settings, environ)
+
+    def session() -> _Session:
+        _load_libraries()
+        auth, app_auth = _auth(settings, environ)
+        gh = github.Github(
+            auth=auth,
+            base_url=base_url,
+            timeout=max(1, math.ceil(settings.timeout_s)),
+            per_page=PER_PAGE,
+            retry=_no_retry(),
+            # PyGithub's own throttle sleeps with the real clock; ours (write_interval_s) is injectable.
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            lazy=True,
+        )
+        return _Session(gh, app_auth)
+
+    client = GitHubClient(
+        session,
         full_name,
+        base_url=base_url,
         auth_kind=kind,
-        app_auth=app_auth,
         max_rate_limit_wait_s=settings.max_rate_limit_wait_s,
         sleep=sleep,
         clock=clock,
@@ -437,6 +472,17 @@ def connect(
             else (0.0 if is_loopback(base_url) else WRITE_INTERVAL_S)
         ),
     )
+    if not defer:
+        client.open()
+    return client
+
+
+@dataclass(frozen=True)
+class _Session:
+    """The PyGithub side of a client: made on first use when :func:`connect` was asked to defer."""
+
+    gh: github.Github
+    app_auth: Auth.AppAuth | None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -488,25 +534,24 @@ class GitHubClient:
 
     def __init__(
         self,
-        gh: github.Github,
+        session: Callable[[], _Session],
         repo: str,
         *,
+        base_url: str,
         auth_kind: str = "token",
-        app_auth: Auth.AppAuth | None = None,
         max_rate_limit_wait_s: float = 900.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         write_interval_s: float = WRITE_INTERVAL_S,
     ) -> None:
-        self._gh = gh
-        self._requester = gh.requester
-        self._base_path = urllib.parse.urlsplit(self._requester.base_url).path.rstrip("/")
+        self._make_session = session
+        self._session: _Session | None = None
+        self._base_path = urllib.parse.urlsplit(base_url).path.rstrip("/")
         self.repo = repo
         self._owner = repo.split("/", 1)[0]
         self._prefix = "/repos/" + "/".join(urllib.parse.quote(p, safe="") for p in repo.split("/", 1))
         self._auth_kind = auth_kind
-        self._app_auth = app_auth
         self._max_wait = max_rate_limit_wait_s
         self._sleep = sleep
         self._clock = clock
@@ -522,6 +567,23 @@ class GitHubClient:
 
     def __repr__(self) -> str:
         return f"GitHubClient(repo={self.repo!r}, auth={self._auth_kind!r})"
+
+    def open(self) -> None:
+        """Load PyGithub and build the authenticated session now (else on the first request)."""
+        if self._session is None:
+            self._session = self._make_session()
+
+    @property
+    def _requester(self) -> Requester:
+        self.open()
+        assert self._session is not None
+        return self._session.gh.requester
+
+    @property
+    def _app_auth(self) -> Auth.AppAuth | None:
+        self.open()
+        assert self._session is not None
+        return self._session.app_auth
 
     # ----- the one place that talks HTTP
 

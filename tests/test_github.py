@@ -710,3 +710,28 @@ def test_collaborator_permission_unknown_user_is_none(rsps, gh):
 )
 def test_is_loopback_only_for_this_machine(url: str, loopback: bool) -> None:
     assert is_loopback(url) is loopback
+
+
+def test_connect_deferred_checks_credentials_now_but_loads_pygithub_on_first_request() -> None:
+    """An idle `crashbot watch` must not carry PyGithub (~17 MB with jwt and cryptography)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from bot.config import GitHubSettings\n"
+        "from bot.github import connect\n"
+        "c = connect(GitHubSettings(repo='o/r'), env={'CRASHBOT_TOKEN': 't'}, defer=True)\n"
+        "print('github' in sys.modules, 'jwt' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    with pytest.raises(ConfigError, match="no GitHub token"):
+        connect(GitHubSettings(repo="o/r"), env={}, defer=True)
+
+
+@responses.activate
+def test_connect_deferred_client_works_on_first_request() -> None:
+    responses.get(f"{BASE}/repos/o/r", json=fixture("repo"))
+    client = connect(GitHubSettings(repo="o/r", api_url=API), env={"CRASHBOT_TOKEN": "t"}, defer=True)
+    assert client.repo_info().full_name == "o/r"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from bot.commands import add_github_options
 from bot.config import Config, secret
 from bot.errors import ConfigError, UsageError
 from bot.github import GitHubClient, connect
@@ -56,7 +57,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
-    from bot.commands import add_github_options  # here: bot.commands imports this module first
 
     parser.add_argument("--spool", metavar="PATH", help="SQLite spool (default: config, else per-user data)")
     parser.add_argument("--realm", metavar="NAME", help="label the issues realm:NAME (default: config)")
@@ -106,11 +106,8 @@ def assemble(args: argparse.Namespace, config: Config, *, env: Mapping[str, str]
             f"no payload signing key: set the environment variable {key_env or '(signing.key_env)'} "
             "(the same secret the fix workflow verifies issues with)"
         )
-    if up.edit_interval_s < 0 or up.write_interval_s < 0:
-        raise ConfigError(
-            "uploader.edit_interval_s and uploader.write_interval_s must be 0 or more "
-            f"(got {up.edit_interval_s} and {up.write_interval_s})"
-        )
+    if up.edit_interval_s < 0:
+        raise ConfigError(f"uploader.edit_interval_s must be 0 or more (got {up.edit_interval_s})")
     if up.writes_per_minute < 1 or up.writes_per_hour < 1:
         raise ConfigError(
             "uploader.writes_per_minute and uploader.writes_per_hour must be at least 1 "
@@ -126,7 +123,7 @@ def assemble(args: argparse.Namespace, config: Config, *, env: Mapping[str, str]
         repo=args.repo,
         api_url=args.api_url,
         sleep=interruptible_sleep(stop),
-        write_interval_s=up.write_interval_s,
+        defer=True,  # PyGithub loads with the first crash: an idle watcher stays small
     )
     api_url = args.api_url or config.github.api_url
     spool_path = Path(args.spool or up.spool or default_spool_path(environ))

@@ -10,12 +10,13 @@ import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from bot.config import NotifySettings, secret
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class Notifier:
         session: requests.Session | None = None,
         timeout_s: float = TIMEOUT_S,
     ) -> None:
+        import requests  # on first use: a watcher that never notifies needn't carry it
+
         self._url = url
         self.kind = kind
         self._session = session or requests.Session()
@@ -121,6 +124,8 @@ class Notifier:
 
     def send(self, notice: Notice) -> bool:
         """Deliver ``notice``; False (logged) when the webhook refused it or could not be reached."""
+        import requests
+
         body = render(notice, self.kind)
         try:
             response = self._session.post(self._url, json=body, timeout=self._timeout)

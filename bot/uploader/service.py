@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.errors import GitHubError
+from bot.errors import BotError, GitHubError
 from bot.github import RateLimited, Unavailable
 from bot.uploader.budget import Windows, WriteBudget
 from bot.uploader.notify import Notice, NoticeKind, Notifier
@@ -196,6 +196,11 @@ class UploadService:
                 break
             except GitHubError as e:
                 when = max(self._spool.defer(batch, str(e)) for batch in group)
+                logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
+                failed += 1
+                continue
+            except BotError as e:  # e.g. a GitHub App key that cannot sign, found at the first request
+                when = max(self._spool.defer(batch, e.diagnostic()) for batch in group)
                 logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
                 failed += 1
                 continue
