@@ -250,11 +250,26 @@ class Git:
         self.run("reset", "--quiet", "--hard", rev)
         self.run("clean", "-fdq")
 
-    def push(self, remote: str, refspec: str, *, force: bool = False, token_env: str | None = None) -> None:
+    def push(
+        self,
+        remote: str,
+        refspec: str,
+        *,
+        force: bool = False,
+        expect: str | None = None,
+        token_env: str | None = None,
+    ) -> None:
         """Push ``refspec`` to ``remote``; with ``token_env`` the token in that environment variable is sent
-        as an HTTP ``Authorization`` header through git's environment-only config."""
+        as an HTTP ``Authorization`` header through git's environment-only config.
+
+        ``expect`` (with ``force``) is the sha the remote branch must still have, ``""`` for "must not
+        exist": a push that raced with someone else's is refused instead of overwriting their work.
+        """
         args = ["push", "--porcelain"]
-        if force:
+        if force and expect is not None:
+            target = refspec.rsplit(":", 1)[-1]
+            args.append(f"--force-with-lease={target}:{expect}")
+        elif force:
             args.append("--force")
         args += [remote, refspec]
         extra: dict[str, str] = {}

@@ -163,6 +163,32 @@ def test_git_branch_and_push_to_bare_remote(repo: Git, tmp_path: Path) -> None:
     assert _git(bare, "rev-parse", "crashfix/abc123").strip() == repo.head()
 
 
+def test_git_force_push_with_expected_sha_refuses_a_branch_that_moved(repo: Git, tmp_path: Path) -> None:
+    """A person who pushes between crashbot's check and its push keeps their commit."""
+    _commit(repo.repo, {"a": "1\n"}, "init")
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    ref = "HEAD:refs/heads/crashfix/abc123"
+    repo.push(str(bare), ref, force=True, expect="")  # "" = must not exist yet
+    seen = _git(bare, "rev-parse", "crashfix/abc123").strip()
+    (repo.repo / "a").write_text("2\n")
+    repo.commit_all("second", AUTHOR)
+    with pytest.raises(GitError):
+        repo.push(str(bare), ref, force=True, expect="")  # it exists now
+    human = tmp_path / "human"
+    subprocess.run(["git", "clone", "-q", str(bare), str(human)], check=True)
+    subprocess.run(["git", "-C", str(human), "checkout", "-q", "crashfix/abc123"], check=True)
+    moved = _commit(human, {"a": "human\n"}, "a person's fix")
+    subprocess.run(["git", "-C", str(human), "push", "-q", "origin", "crashfix/abc123"], check=True)
+    (repo.repo / "a").write_text("bot\n")
+    repo.commit_all("crashbot's rerun", AUTHOR)
+    with pytest.raises(GitError):
+        repo.push(str(bare), ref, force=True, expect=seen)
+    assert _git(bare, "rev-parse", "crashfix/abc123").strip() == moved
+    repo.push(str(bare), ref, force=True, expect=moved)
+    assert _git(bare, "rev-parse", "crashfix/abc123").strip() == repo.head()
+
+
 def test_git_diff_worktree_includes_new_files_and_reset_hard_discards(repo: Git) -> None:
     base = _commit(repo.repo, {"a.txt": "1\n"}, "init")
     (repo.repo / "a.txt").write_text("2\n")

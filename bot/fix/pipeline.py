@@ -238,6 +238,7 @@ class _Job:
         self.tokens = 0
         self.model = ""
         self._labels_ready = False
+        self._remote_sha: str | None = None  # the fix branch's sha when last checked for human commits
 
     def result(
         self,
@@ -318,8 +319,11 @@ class _Job:
         return self.git.run("rev-list", "--count", f"{new}..{old}").strip() == "0"
 
     def _human_commits(self) -> list[str]:
-        """Authors of commits on the fix branch that crashbot did not make (empty: no branch, or ours)."""
-        if self.client.get_ref_sha(self.branch) is None:
+        """Authors of commits on the fix branch that crashbot did not make (empty: no branch, or ours).
+
+        Remembers the branch's sha, so the push can insist that nothing moved since this check."""
+        self._remote_sha = self.client.get_ref_sha(self.branch)
+        if self._remote_sha is None:
             return []
         commits = self.client.compare(self.run.base_branch, self.branch)
         return [c.author or c.sha[:10] for c in commits if not state.is_bot_commit(c.message, self.sig)]
@@ -504,7 +508,11 @@ class _Job:
         if authors:
             return self._leave_alone(open_pull, authors, attempts)
         self.git.push(
-            s.push_remote, f"HEAD:refs/heads/{self.branch}", force=True, token_env=self.run.push_token_env
+            s.push_remote,
+            f"HEAD:refs/heads/{self.branch}",
+            force=True,
+            expect=self._remote_sha or "",  # a push that lands between the check and ours is kept
+            token_env=self.run.push_token_env,
         )
         logger.info("issue #%d: pushed %s to %s", self.issue.number, sha[:12], self.branch)
         body = pr_body(
