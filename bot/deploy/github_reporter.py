@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bot.config import DeploySettings
 from bot.deploy.pipeline import DeployMode, DeployOutcome
 from bot.errors import GitHubError
+from bot.fix.state import OPEN_PR_LABEL
 from bot.github import Comment, CommitRef, DeploymentRef, DeploymentStatusRef, IssueRef, NotFound, PullRef
 from bot.issue import LabelSpec
 
@@ -80,6 +81,8 @@ class DeployGitHub(Protocol):
 
     def add_labels(self, number: int, labels: Sequence[str]) -> tuple[str, ...]: ...
 
+    def remove_label(self, number: int, label: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class FixedIssue:
@@ -89,6 +92,7 @@ class FixedIssue:
     title: str
     html_url: str
     via: str  # "#12" for a pull request, else the commit's short sha
+    labels: tuple[str, ...] = ()
 
 
 def environment_name(settings: DeploySettings) -> str:
@@ -160,7 +164,7 @@ def fixed_issues(client: DeployGitHub, *, base: str, head: str) -> list[FixedIss
             continue
         if issue.is_pull or CRASH_LABEL not in issue.labels:
             continue
-        issues.append(FixedIssue(issue.number, issue.title, issue.html_url, via))
+        issues.append(FixedIssue(issue.number, issue.title, issue.html_url, via, issue.labels))
     return issues
 
 
@@ -253,6 +257,8 @@ class GitHubDeployReporter:
             )
             self.client.upsert_comment(issue.number, marker("deployed", self.realm, outcome.sha), body)
             self.client.add_labels(issue.number, [FIX_DEPLOYED.name])
+            if OPEN_PR_LABEL in issue.labels:  # its PR is merged: the fix pipeline's "PR open" mark is stale
+                self.client.remove_label(issue.number, OPEN_PR_LABEL)
             self.told.append(issue)
         logger.info("told %d fixed crash issue(s) about %s", len(issues), outcome.sha[:SHORT_SHA])
 

@@ -91,6 +91,7 @@ class FakeGitHub:
     comments: dict[int, list[Comment]] = field(default_factory=dict)
     labels: dict[int, list[str]] = field(default_factory=dict)
     repo_labels: list[str] = field(default_factory=list)
+    removed: list[tuple[int, str]] = field(default_factory=list)
     fail_create_deployment: bool = False
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -151,6 +152,9 @@ class FakeGitHub:
         have = self.labels.setdefault(number, [])
         have.extend(label for label in labels if label not in have)
         return tuple(have)
+
+    def remove_label(self, number: int, label: str) -> None:
+        self.removed.append((number, label))
 
     def states(self, deployment: int = 1) -> list[str]:
         return [s for s, _, _ in self.statuses.get(deployment, [])]
@@ -304,6 +308,17 @@ def test_reporter_success_comments_once_per_fixed_issue_and_labels_it() -> None:
     assert "(#12)" in gh.comments[7][0].body and "(#13)" in gh.comments[8][0].body
     assert gh.repo_labels == ["fix-deployed"]
     assert [i.number for i in rep.told] == [7, 8, 9]
+
+
+def test_reporter_drops_the_stale_open_pr_mark_of_a_deployed_fix() -> None:
+    """The fix pipeline marks an issue ``crash-fix-pr`` while its PR is open; once deployed it is merged."""
+    gh = FakeGitHub()
+    fixed_range(gh)
+    gh.issues[7] = issue(7, ("crash", "crash-fix-pr"))
+    rep = reporter(gh)
+    rep.started(sha=HEAD, release="r2", previous="r1")
+    rep.succeeded(outcome(DeployStatus.SUCCEEDED))
+    assert gh.removed == [(7, "crash-fix-pr")]
 
 
 def test_reporter_rerun_of_the_same_sha_edits_instead_of_repeating_comments() -> None:
