@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import CrashReport, Format
 from bot.crash.parsers import cdb
 from bot.crash.parsers.cdb import build_from_dump_name
@@ -291,3 +292,15 @@ def test_parse_non_decimal_digits_in_source_line_are_text_not_a_traceback() -> N
     (frame,) = cdb.parse(lines).threads[0].frames
     assert frame.line is None
     assert frame.function is not None and frame.function.startswith("Unit::GetVictim")
+
+
+def test_parse_stack_text_deeper_than_the_thread_limit_keeps_its_top_and_says_so() -> None:
+    row = "00000061`a3efe790 00007ff7`1f6c2e4a     : 00000000`00000000 : worldserver!Recurse::Step+0x{:x}"
+    lines = ["EXCEPTION_CODE_STR:  c0000005", "", "STACK_TEXT:  "]
+    lines += [row.format(n) for n in range(MAX_THREAD_FRAMES + 5)]
+    lines += ["", "FAILURE_BUCKET_ID:  NULL_CLASS_PTR_READ_c0000005_worldserver.exe!Recurse::Step"]
+    report = cdb.parse(lines)
+    assert len(report.threads[0].frames) == MAX_THREAD_FRAMES
+    assert report.threads[0].frames[-1].offset == f"0x{MAX_THREAD_FRAMES - 1:x}"
+    assert report.extra["FAILURE_BUCKET_ID"].endswith("Recurse::Step")  # fields after the stack still read
+    assert any(note.startswith("truncated: 5 frame(s) past the limits") for note in report.notes)

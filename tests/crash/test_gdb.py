@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import Build, CrashReport, Format, Frame
 from bot.crash.parsers import gdb
 from bot.crash.text import clean_lines, decode
@@ -671,3 +672,17 @@ def test_parse_truncated_spliced_fixtures_raise_only_crash_parse_error(
     assert 0 <= gdb.sniff(lines) <= 100
     with contextlib.suppress(CrashParseError):
         gdb.parse(lines)
+
+
+def test_parse_recursion_deeper_than_the_thread_limit_keeps_its_top_and_says_so() -> None:
+    depth = MAX_THREAD_FRAMES + 5
+    frames = [
+        f"#{n}  0x{0x555555554000 + n:016x} in Recurse::Step (n={n}) at /src/Recurse.cpp:7"
+        for n in range(depth)
+    ]
+    lines = ['Thread 1 "worldserver" received signal SIGSEGV, Segmentation fault.', *frames]
+    report = gdb.parse(lines)
+    (thread,) = report.threads
+    assert len(thread.frames) == MAX_THREAD_FRAMES
+    assert thread.frames[-1].address == f"0x{0x555555554000 + MAX_THREAD_FRAMES - 1:016x}"
+    assert any(note.startswith("truncated: 5 frame(s) past the limits") for note in report.notes)

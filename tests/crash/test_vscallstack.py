@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import CrashReport, Format
 from bot.crash.parsers import vscallstack
 from bot.crash.text import clean_lines, decode
@@ -154,3 +155,12 @@ def test_parse_two_megabyte_single_line_finishes(line: str) -> None:
     assert 0 <= vscallstack.sniff(lines) <= 100
     with contextlib.suppress(CrashParseError):
         vscallstack.parse(lines)
+
+
+def test_parse_call_stack_longer_than_the_thread_limit_stops_reading_and_says_so() -> None:
+    rows = [f"\tworldserver.exe!Recurse::Step(int n) Line {n + 1}\tC++" for n in range(MAX_THREAD_FRAMES + 5)]
+    report = vscallstack.parse(rows)
+    (thread,) = report.threads
+    assert len(thread.frames) == MAX_THREAD_FRAMES
+    assert thread.frames[-1].line == MAX_THREAD_FRAMES
+    assert any(f"goes on past {MAX_THREAD_FRAMES} rows" in note for note in report.notes)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import MAX_REPORT_FRAMES, MAX_THREAD_FRAMES
 from bot.crash.model import CrashReport, Format
 from bot.crash.parsers import wheaty
 from bot.crash.parsers.wheaty import build_from_revision
@@ -556,3 +557,32 @@ def test_analyse_fault_address_on_a_cut_frame_chooses_its_thread() -> None:
     crash = analyse(parse_report(text))
     assert crash.thread_index == 1
     assert crash.decisions[0].reason.startswith("thread 1 has the fault address at frame #1")
+
+
+def _deep_stack(threads: int, depth: int) -> list[str]:
+    lines = ["Exception code: C0000005 ACCESS_VIOLATION"]
+    for t in range(threads):
+        lines += ["Call stack:", "Address   Frame     Function      SourceFile"]
+        lines += [
+            f"{0x7FF6A1B20000 + t * 0x100000 + d:016X}  000000C1E2FFF5D0  Recurse::Step+2E  D:\\src\\Recurse.cpp line 7"
+            for d in range(depth)
+        ]
+    return lines
+
+
+def test_parse_stack_deeper_than_the_thread_limit_keeps_its_top_and_says_so() -> None:
+    lines = _deep_stack(1, MAX_THREAD_FRAMES + 5)
+    lines[3] = "00007FF6A1B2002E  000000C1E2FFF5D0  Unit::DealDamage+2E  D:\\src\\Unit.cpp line 812"
+    report = wheaty.parse(lines)
+    frames = report.threads[0].frames
+    assert len(frames) == MAX_THREAD_FRAMES
+    assert frames[0].function == "Unit::DealDamage"
+    assert any(note.startswith("truncated: 5 frame(s) past the limits") for note in report.notes)
+
+
+def test_parse_report_past_the_report_frame_limit_drops_later_threads_frames() -> None:
+    threads = MAX_REPORT_FRAMES // MAX_THREAD_FRAMES + 1
+    report = wheaty.parse(_deep_stack(threads, MAX_THREAD_FRAMES))
+    assert sum(len(t.frames) for t in report.threads) == MAX_REPORT_FRAMES
+    assert report.threads[-1].frames == ()
+    assert any(note.startswith(f"truncated: {MAX_THREAD_FRAMES} frame(s)") for note in report.notes)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from itertools import islice
 
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import FrameBudget
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.msvc import readable_name
 
@@ -133,6 +134,7 @@ def parse(lines: Sequence[str]) -> CrashReport:
 
     section: str | None = None
     current: list[Frame] | None = None
+    budget = FrameBudget()
     pending_key: str | None = None
     lm_module: str | None = None
     return_address: str | None = None
@@ -180,6 +182,9 @@ def parse(lines: Sequence[str]) -> CrashReport:
             current = []
             stacks.append(("k", current))
             continue
+        if section in ("STACK_TEXT", "STACK") and current is not None and budget.full(len(current)):
+            budget.dropped += 1  # past the frame limits: counted, not parsed
+            continue
         if section in ("STACK_TEXT", "STACK") or _BACKTICK_VALUE.match(line):
             parsed = _stack_frame(stripped)
             if parsed is not None:
@@ -194,7 +199,8 @@ def parse(lines: Sequence[str]) -> CrashReport:
                     frame = replace(frame, address=return_address)
                 if ret is not None:
                     return_address = ret
-                current.append(frame)
+                if budget.admits(len(current)):
+                    current.append(frame)
                 continue
         if stripped.startswith("ExceptionCode:"):
             exception_code = exception_code or _code(stripped)
@@ -241,6 +247,9 @@ def parse(lines: Sequence[str]) -> CrashReport:
 
     threads, notes = _threads(stacks, ip_symbols, images, fields)
     notes += notes_extra
+    budget_note = budget.note()
+    if budget_note:
+        notes.append(budget_note)
     exception = _exception(
         fields,
         code=exception_code,

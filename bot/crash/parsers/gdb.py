@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
+from bot.crash.limits import FrameBudget
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
 
 logger = logging.getLogger(__name__)
@@ -509,6 +510,7 @@ class _Reader:
         self.executable: str | None = None
         self.evidence = 0
         self.strings: dict[str, str] = {}
+        self.budget = FrameBudget()
 
     # -- identities
 
@@ -543,8 +545,12 @@ class _Reader:
             if frame_match is None and stripped[:1].isdigit():
                 frame_match = _BARE_FRAME.match(line)
             if frame_match and _looks_like_frame(frame_match["body"]):
-                index = self._frame(index, int(frame_match["num"]), frame_match["body"])
+                number = int(frame_match["num"])
                 self.expect_stop_frame = False
+                if self._drops(number):
+                    index += 1
+                    continue
+                index = self._frame(index, number, frame_match["body"])
                 continue
             if self.expect_stop_frame:
                 self.expect_stop_frame = False
@@ -553,13 +559,26 @@ class _Reader:
                 ):
                     self.pending = None
                     self._close()
+                    if self._drops(0):
+                        index += 1
+                        continue
                     index = self._frame(index, 0, stripped, stop=True)
                     continue
             self._line(index, raw, line, stripped)
             index += 1
 
+    def _drops(self, number: int) -> bool:
+        """Whether frame ``number`` is past the frame limits (it is then counted and not read at all)."""
+        block = self.block
+        continues = block is not None and number > block.last
+        if self.budget.admits(len(block.frames) if block is not None and continues else 0):
+            return False
+        if block is not None and continues:
+            block.last = number  # the listing goes on; later frames still belong to this block
+        return True
+
     def _line(self, index: int, raw: str, line: str, stripped: str) -> None:
-        header = _THREAD_HEADER.match(line)
+        header = _THREAD_HEADER.match(line) if "Thread" in line else None
         if header:
             num, target = header["num"], header["target"]
             lwp = _lwp_of(target)
@@ -799,6 +818,9 @@ class _Reader:
         if self.executable and build.executable is None:
             build = replace(build, executable=self.executable)
         notes: list[str] = []
+        budget_note = self.budget.note()
+        if budget_note:
+            notes.append(budget_note)
         if bare_unresolved and current_key == "current":
             notes.append("current thread not identified by number; its stack is kept apart")
         if not threads:

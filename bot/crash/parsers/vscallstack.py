@@ -13,6 +13,7 @@ from itertools import islice
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import FrameBudget
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.msvc import readable_name, strip_arguments
 
@@ -69,6 +70,8 @@ def parse(lines: Sequence[str]) -> CrashReport:
     executable: str | None = None
     external = 0
     cut_row = False
+    budget = FrameBudget()
+    notes: list[str] = []
     for raw in lines:
         line = raw[:_LINE_CHARS]
         stripped = line.strip()
@@ -86,6 +89,15 @@ def parse(lines: Sequence[str]) -> CrashReport:
             continue
         frame = _frame(line)
         if frame is not None:
+            if budget.full(len(frames)):
+                # One thread only, and nothing after the rows is read (the preamble and the exception
+                # come before them): stop instead of parsing rows that would all be dropped.
+                notes.append(
+                    f"truncated: the call stack goes on past {len(frames)} rows; the rest was not read"
+                )
+                cut_row = False
+                break
+            budget.kept += 1
             frames.append(frame)
             current_seen = current_seen or marker
             cut_row = False
@@ -102,7 +114,8 @@ def parse(lines: Sequence[str]) -> CrashReport:
             "no Visual Studio call stack rows found (expected 'module!Function(args) Line N<TAB>C++'); "
             "copy the whole Call Stack window"
         )
-    notes = [f"{external} [External Code] block(s) hidden by the debugger"] if external else []
+    if external:
+        notes.insert(0, f"{external} [External Code] block(s) hidden by the debugger")
     if cut_row:
         notes.append("truncated: the last call stack row is incomplete")
     return CrashReport(

@@ -19,6 +19,7 @@ from itertools import compress, islice, repeat
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
+from bot.crash.limits import FrameBudget
 from bot.crash.model import (
     Build,
     CrashReport,
@@ -108,6 +109,7 @@ class _Reader:
     # One copy of each function name, path and offset text: the idle threads of a report repeat the same
     # few frames, and without sharing these strings were most of a parsed report's memory.
     strings: dict[str, str] = field(default_factory=dict)
+    budget: FrameBudget = field(default_factory=FrameBudget)
 
 
 def sniff(lines: Sequence[str]) -> int:
@@ -163,6 +165,9 @@ def parse(lines: Sequence[str]) -> CrashReport:
     # ``Call stack:`` is the middle of some unknown block, so no claim is made about it.
     if not reader.leading and reader.blocks and reader.blocks[0]:
         crashing = 0
+    budget_note = reader.budget.note()
+    if budget_note:
+        reader.notes.append(budget_note)
     if reader.last_frame_incomplete:
         reader.notes.append("truncated: the last frame line is incomplete")
     if not reader.header_seen:
@@ -291,15 +296,22 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
     current: list[Frame] | None = None
     last_nonblank = ""
     common_frame = _COMMON_FRAME.fullmatch
+    budget = r.budget
     while i < n:
         line = lines[i]
         i += 1
         common = common_frame(line)
         if common is not None:
+            thread = r.leading if current is None else current
+            if budget.full(len(thread)):
+                # Counted without being built: a 100 MB stack costs its scan, not its frames.
+                budget.dropped += 1
+                last_nonblank = line
+                continue
             frame = _common_frame(common, line, r.strings)
             if frame is not None:
-                if current is None:
-                    current = r.leading
+                current = thread
+                budget.kept += 1
                 current.append(frame)
                 last_nonblank = line
                 continue
@@ -312,12 +324,18 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
             current = []
             r.blocks.append(current)
             continue
+        if budget.full(len(r.leading if current is None else current)) and (
+            _FRAME.match(line) or _ADDRESS_ONLY.fullmatch(stripped)
+        ):
+            budget.dropped += 1
+            continue
         frame = _frame(line)
         if frame is None:
             frame = _address_only_frame(stripped)
         if frame is not None:
             if current is None:
                 current = r.leading
+            budget.kept += 1
             current.append(frame)
             continue
         if head.startswith("Local Variables And Parameters"):
