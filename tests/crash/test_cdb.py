@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.crash import analyse
 from bot.crash.errors import CrashParseError
 from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import CrashReport, Format
@@ -107,6 +108,36 @@ def test_parse_old_style_sample_uses_followup_ip_as_single_frame() -> None:
     assert report.extra["FAILURE_BUCKET_ID"].startswith("X64_APPLICATION_FAULT_STACK_CORRUPTION")
     assert report.extra["BUCKET_ID"].endswith("worldserver.exe")
     assert any("FOLLOWUP_IP" in note for note in report.notes)
+
+
+def test_parse_old_style_sample_passes_followup_ip_on_as_the_exception_location() -> None:
+    """Regression (ac-issue-818): the excerpt keeps no exception record, only ``FOLLOWUP_IP
+    KERNELBASE+1a06d``; that location was lost, so the crash signed ``UNKNOWN | (no frames)`` like every
+    other record-less excerpt. It is now the exception's module/offset, with an empty (unknown) code."""
+    report = parse_file(SAMPLES / "ac-issue-818-cdb.txt")
+    assert report.exception is not None
+    exc = report.exception
+    assert (exc.code, exc.name, exc.module, exc.module_offset) == ("", None, "KERNELBASE", "0x1a06d")
+    crash = analyse(report)
+    assert crash.signature.text == "UNKNOWN | kernelbase+0x1a06d"
+
+
+def test_parse_followup_ip_gives_the_location_when_faulting_ip_is_missing() -> None:
+    lines = [
+        "EXCEPTION_CODE: (NTSTATUS) 0xc0000005 - Access violation",
+        "",
+        "FOLLOWUP_IP: ",
+        "mangosd+1f1c7",
+        "00a3f1c7 8b4804          mov     ecx,dword ptr [eax+4]",
+    ]
+    exc = cdb.parse(lines).exception
+    assert exc is not None
+    assert (exc.code, exc.module, exc.module_offset) == ("C0000005", "mangosd", "0x1f1c7")
+
+
+def test_parse_without_record_or_unsymbolised_ip_has_no_exception() -> None:
+    lines = ["FOLLOWUP_IP: ", "worldserver!Unit::GetVictim+7", "", "DEFAULT_BUCKET_ID:  NULL_CLASS_PTR_READ"]
+    assert cdb.parse(lines).exception is None
 
 
 def test_parse_full_new_style_report_reads_exception_record_sources_and_inline_frames() -> None:

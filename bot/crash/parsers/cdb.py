@@ -443,19 +443,25 @@ def _exception(
     for key in ("EXCEPTION_CODE_STR", "EXCEPTION_CODE", "ERROR_CODE"):
         if key in fields and code is None:
             code = _code(fields[key])
+    # The exception's location: the record's address symbol, else the faulting IP, else the IP the
+    # analysis blames (FOLLOWUP_IP is all an excerpt such as ac-issue-818 keeps).
+    ip = fields.get("FAULTING_IP") or fields.get("FOLLOWUP_IP")
+    if site is None and ip:
+        site = _call_site_frame(ip, raw=ip)
+    module = images.get(site.module.lower(), site.module) if site and site.module else None
+    # ``module+0x1f1c7`` (no symbol): the module-relative offset, spelled like the frames' offsets.
+    module_offset = site.offset if site is not None and site.function is None else None
     if code is None:
-        return None
+        if module_offset is None:
+            return None
+        # No exception record survived, but where it stopped did: with an empty code (signed UNKNOWN) the
+        # location still identifies the crash when no frame of it is meaningful.
+        return ExceptionInfo(code="", address=address, module=module, module_offset=module_offset)
     if name is None:
         described = fields.get("EXCEPTION_CODE") or fields.get("ERROR_CODE") or ""
         text = described.partition(" - ")[2].strip()
         if text and "%" not in text:
             name = text
-    faulting_ip = fields.get("FAULTING_IP")
-    if site is None and faulting_ip:
-        site = _call_site_frame(faulting_ip, raw=faulting_ip)
-    module = images.get(site.module.lower(), site.module) if site and site.module else None
-    # ``module+0x1f1c7`` (no symbol): the module-relative offset, spelled like the frames' offsets.
-    module_offset = site.offset if site is not None and site.function is None else None
     return ExceptionInfo(code=code, name=name, address=address, module=module, module_offset=module_offset)
 
 
