@@ -2,7 +2,8 @@
 
 The same function reaches crashbot as ``WorldObject::GetMap`` (Wheaty), ``WorldObject::GetMap(void) const``
 (VS), ``worldserver!WorldObject::GetMap+0x2f`` (cdb), ``WorldObject::GetMap (this=0x…) const`` (gdb) or
-``?GetMap@WorldObject@@QEBAPEAVMap@@XZ`` (exports only). A signature must not care, so names are reduced
+``?GetMap@WorldObject@@QEBAPEAVMap@@XZ`` (exports only), or ``_ZNK11WorldObject6GetMapEv`` (glibc's
+backtrace, gdb without demangling). A signature must not care, so names are reduced
 to the qualified name: templates become ``<T>``, parameters, return types, calling conventions and cv/ref
 qualifiers go, compiler-generated pieces get one spelling (lambdas ``{lambda}``, anonymous namespaces
 dropped, libstdc++/libc++ inline namespaces dropped, ``[clone .cold]`` dropped).
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from bot.crash.itanium import demangle
 from bot.crash.msvc import undecorate
 
 # Longest name kept: MSVC template names pass 4,000 characters; the head identifies the function.
@@ -134,6 +136,8 @@ def normalize_function(function: str) -> str:
         name = _DISPLACEMENT.sub("", name)
     if name.startswith("?"):
         name = undecorate(name) or name
+    elif name.startswith("_Z"):
+        name = demangle(name) or name
     if "." in name or "[clone " in name:
         name = _CLONE.sub("", name)
     if "`" in name:

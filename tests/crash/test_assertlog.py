@@ -88,7 +88,7 @@ def test_parse_ace_backtrace_frames_split_symbol_offset_address() -> None:
 def test_parse_glibc_backtrace_symbols_frames() -> None:
     frames = assertlog.parse(_read(ASSERTS / "tc-linux-glibc-backtrace.txt")).threads[0].frames
     assert (frames[0].function, frames[0].module, frames[0].offset, frames[0].address) == (
-        "_ZN6Player11RemoveSpellEjbb",
+        "Player::RemoveSpell",
         "worldserver",
         "0x5a1",
         "0x8a1b2c",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from bot.crash.assertion import MAX_LINE, find_assertion
 from bot.crash.errors import CrashParseError
+from bot.crash.itanium import demangle
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.gdb import find_build
 
@@ -140,8 +141,11 @@ def _frame(line: str) -> Frame | None:
     glibc = _GLIBC.match(line)
     if glibc:
         module = re.split(r"[\\/]", glibc["module"])[-1] or None
+        symbol = glibc["symbol"].strip()
+        if symbol.startswith("_Z"):  # backtrace_symbols prints mangled names
+            symbol = demangle(symbol) or symbol
         return Frame(
-            function=glibc["symbol"].strip() or None,
+            function=symbol or None,
             module=module,
             offset=glibc["offset"].lower() if glibc["offset"] else None,
             address=glibc["address"].lower(),
@@ -153,6 +157,8 @@ def _frame(line: str) -> Frame | None:
     if symbol:
         name = re.sub(r"[\s(]*\)?\s*$", "", symbol["symbol"]).strip()
         name = re.sub(r"\(\s*\)$", "", name).strip()
+        if name.startswith("_Z"):
+            name = demangle(name) or name
         return Frame(
             function=name or None,
             offset=symbol["offset"].lower(),

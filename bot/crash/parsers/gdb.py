@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
+from bot.crash.itanium import demangle
 from bot.crash.limits import FrameBudget
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
 
@@ -327,6 +328,8 @@ def _clean_function(name: str) -> str | None:
     if not name or name.startswith("??"):
         return None
     name = _GLIBC_VERSION.sub("", name)
+    if name.startswith("_Z"):  # ``set print demangle off``, or a symbol gdb could not demangle
+        name = demangle(name) or name
     # Without debug info gdb prints the demangled signature (``Foo::Bar(int) const``); the parameter types are
     # dropped so the name matches the same frame printed with debug info.
     stripped = _TRAILING_QUALIFIERS.sub("", name)
