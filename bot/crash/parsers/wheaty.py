@@ -19,7 +19,7 @@ from itertools import compress, islice, repeat
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
-from bot.crash.limits import FrameBudget
+from bot.crash.limits import MAX_REPORT_FRAMES, MAX_THREAD_FRAMES, FrameBudget
 from bot.crash.model import (
     Build,
     CrashReport,
@@ -300,10 +300,12 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
     while i < n:
         line = lines[i]
         i += 1
+        if not line:
+            continue
         common = common_frame(line)
         if common is not None:
             thread = r.leading if current is None else current
-            if budget.full(len(thread)):
+            if len(thread) >= MAX_THREAD_FRAMES or budget.kept >= MAX_REPORT_FRAMES:  # budget.full, inlined
                 # Counted without being built: a 100 MB stack costs its scan, not its frames.
                 budget.dropped += 1
                 last_nonblank = line
@@ -324,6 +326,8 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
             current = []
             r.blocks.append(current)
             continue
+        if head.startswith("Address"):
+            continue  # the column header under every ``Call stack:`` (never a frame: 'r' is not hex)
         if budget.full(len(r.leading if current is None else current)) and (
             _FRAME.match(line) or _ADDRESS_ONLY.fullmatch(stripped)
         ):
