@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -166,12 +167,24 @@ def write_config(
     return path
 
 
+# Ports handed out below the OS's ephemeral range: a port from bind(0) is released at once and the
+# kernel may give it to the next outgoing connection (every HTTP request makes one) before the server
+# binds it. Linux's ephemeral range starts at 32768, Windows' at 49152.
+_PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range (see above)."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(*_PORT_RANGE)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise DemoServerError(f"no free TCP port on 127.0.0.1 between {_PORT_RANGE[0]} and {_PORT_RANGE[1]}")
 
 
 def read_revision(exe: Path) -> str:

@@ -180,8 +180,9 @@ class ProcessControl:
         if cmdline is None:
             return False
         expected = os.path.normcase(record.argv[0])
-        # an interpreter-run executable (a script with a shebang) shows as `<interpreter> <script> ...`
-        return any(os.path.normcase(part) == expected for part in cmdline[:2])
+        # A script with a shebang shows as `<interpreter> <script> ...`, and while `#!/usr/bin/env X`
+        # is still starting its interpreter, as `/usr/bin/env X <script> ...`: look at the whole line.
+        return any(os.path.normcase(part) == expected for part in cmdline)
 
 
 def _command_line(pid: int) -> tuple[str, ...] | None:

@@ -596,3 +596,12 @@ def test_rebuild_without_changes_is_incremental_and_keeps_the_executable(
     before = exe.stat().st_mtime_ns
     assert demo.build(builds.source, build_dir, broken=True) == exe
     assert exe.stat().st_mtime_ns == before
+
+
+def test_free_port_is_bindable_and_outside_the_ephemeral_range() -> None:
+    """bind(0) ports are ephemeral: the kernel may reuse one for an outgoing connection before the
+    server binds it, which made parallel tests flaky."""
+    port = demo.free_port()
+    assert 20000 <= port < 32000
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))

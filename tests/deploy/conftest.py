@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import sys
 from collections.abc import Iterator, Sequence
@@ -15,6 +14,7 @@ from typing import TypeVar
 import pytest
 
 from bot.config import DeploySettings, SoapSettings
+from bot.demo import server
 from bot.deploy.errors import DeployError
 from bot.deploy.pipeline import DeployOutcome
 from bot.deploy.process import ProcessControl
@@ -35,10 +35,8 @@ def must(value: T | None) -> T:
 
 
 def free_port() -> int:
-    """A port nobody listens on right now (bound to 0 and released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on right now (see bot.demo.server.free_port for why not bind(0))."""
+    return server.free_port()
 
 
 class ScriptBuilder:
