@@ -30,7 +30,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.crash.model import Assertion, Build, Crash, ExceptionInfo, Format, Frame, Signature, TopFrame
+from bot.crash.model import (
+    Assertion,
+    Build,
+    Crash,
+    CrashReport,
+    ExceptionInfo,
+    Format,
+    Frame,
+    Signature,
+    Thread,
+    TopFrame,
+)
 from bot.errors import TrustError
 
 PAYLOAD_VERSION = 1
@@ -220,6 +231,27 @@ class Payload:
         )
         # Round-trip through JSON with scrubbing so the object equals what a reader will get back.
         return cls.from_json(_map_strings(payload.to_json(), scrub))
+
+    def to_crash(self) -> Crash:
+        """The crash as far as the issue carries it (the inverse of :meth:`from_crash`): the crashing
+        thread's frames, exception, assertion, build and signature; other threads and the raw report
+        stay on the game host."""
+        report = CrashReport(
+            format=self.format,
+            threads=(Thread(frames=self.frames, current=True),),
+            exception=self.exception,
+            assertion=self.assertion,
+            build=self.build,
+            crashing_thread=0,
+        )
+        return Crash(
+            report=report,
+            thread_index=0,
+            frames=self.frames,
+            meaningful=self.meaningful,
+            top_frame=self.top_frame,
+            signature=self.signature,
+        )
 
     def to_json(self) -> dict[str, Any]:
         sig = self.signature

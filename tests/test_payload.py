@@ -147,3 +147,13 @@ def test_occurrences_mark_commented_resets_since_comment():
 def test_occurrences_json_round_trip():
     occ = Occurrences().record(T0, host="h", realm="r", build="b").mark_commented(T0)
     assert Occurrences.from_json(occ.to_json()) == occ
+
+
+def test_payload_to_crash_is_the_inverse_of_from_crash_for_what_the_issue_carries():
+    """The runner rebuilds the crash from the issue alone: signing it again gives the same payload."""
+    crash = make_crash()
+    payload = Payload.from_crash(crash, Occurrences())
+    rebuilt = payload.to_crash()
+    assert Payload.from_crash(rebuilt, Occurrences()) == payload
+    assert rebuilt.thread is not None and rebuilt.thread.frames == payload.frames
+    assert rebuilt.signature == crash.signature and rebuilt.top_frame == crash.top_frame

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import FixSettings
-from bot.crash.model import Crash, CrashReport, Thread
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
 from bot.fix.analysis import ANALYSIS_MARKER, Analysis, analyse, render_analysis_comment
@@ -93,27 +92,6 @@ def verify(issue: IssueRef, *, uploader: str, key: bytes) -> Payload:
 
 
 # -- the crash, from the signed payload ----------------------------------------------------------------
-
-
-def crash_from_payload(payload: Payload) -> Crash:
-    """The crash as far as the issue carries it: the crashing thread's frames, exception, assertion,
-    build and signature (other threads and the raw report stay on the game host)."""
-    report = CrashReport(
-        format=payload.format,
-        threads=(Thread(frames=payload.frames, current=True),),
-        exception=payload.exception,
-        assertion=payload.assertion,
-        build=payload.build,
-        crashing_thread=0,
-    )
-    return Crash(
-        report=report,
-        thread_index=0,
-        frames=payload.frames,
-        meaningful=payload.meaningful,
-        top_frame=payload.top_frame,
-        signature=payload.signature,
-    )
 
 
 def crash_text(payload: Payload) -> str:
@@ -293,7 +271,7 @@ class _Job:
         base_sha = self.git.head()
         try:
             analysis = analyse(
-                crash_from_payload(self.payload), self.git, self.settings, previous_attempts=prior.previous
+                self.payload.to_crash(), self.git, self.settings, previous_attempts=prior.previous
             )
             comment, _ = self.client.upsert_comment(
                 n, ANALYSIS_MARKER_NAME, render_analysis_comment(analysis)
