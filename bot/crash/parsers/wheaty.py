@@ -54,12 +54,13 @@ _ADDRESS_ONLY = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+[0-9
 # exactly two spaces between columns and no ``+`` in the symbol or path. Nearly every frame of a real
 # report has this shape, and one fullmatch reads all its fields; any other line takes the general path
 # (:func:`_frame`), which gives the same Frame for the lines this pattern accepts.
+# The symbol may not start like a ``section:offset`` frame or like cdb's argument columns (_LOGICAL and
+# _CDB_ARGS, which the general path tests on the same text).
 _COMMON_FRAME = re.compile(
-    r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  "
-    r"(?P<inline>\[inline\] )?(?P<symbol>[^\s+\[][^+]*)\+(?P<disp>[0-9A-Fa-f]{1,16})"
+    r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?P<inline>\[inline\] )?"
+    r"(?P<symbol>(?![0-9A-Fa-f]{4}:|[0-9A-Fa-f]{8}[ \t`])[^\s+\[][^+]*)\+(?P<disp>[0-9A-Fa-f]{1,16})"
     r"(?:  (?P<path>[^\s+](?:[^+]*[^\s+])?) line (?P<line>[0-9]+))?"
 )
-_CDB_ARGS_END = (" ", "\t", "`")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
 _CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
@@ -297,6 +298,7 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
     last_nonblank = ""
     common_frame = _COMMON_FRAME.fullmatch
     budget = r.budget
+    strings = r.strings
     while i < n:
         line = lines[i]
         i += 1
@@ -310,13 +312,11 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
                 budget.dropped += 1
                 last_nonblank = line
                 continue
-            frame = _common_frame(common, line, r.strings)
-            if frame is not None:
-                current = thread
-                budget.kept += 1
-                current.append(frame)
-                last_nonblank = line
-                continue
+            current = thread
+            budget.kept += 1
+            current.append(_common_frame(common, line, strings))
+            last_nonblank = line
+            continue
         stripped = line.strip()
         if not stripped:
             continue
@@ -425,12 +425,9 @@ def _frame(line: str) -> Frame | None:
     )
 
 
-def _common_frame(match: re.Match[str], line: str, strings: dict[str, str]) -> Frame | None:
-    """The Frame of a :data:`_COMMON_FRAME` line, or None when :func:`_frame` must decide (cdb argument
-    columns or a ``section:offset`` where the symbol would be). Texts seen before come from ``strings``."""
+def _common_frame(match: re.Match[str], line: str, strings: dict[str, str]) -> Frame:
+    """The Frame of a :data:`_COMMON_FRAME` line; texts seen before come from ``strings``."""
     pc, inline, symbol, disp, path, number = match.groups()
-    if symbol[4:5] == ":" or (symbol[8:9] in _CDB_ARGS_END and _CDB_ARGS.match(symbol)):
-        return None
     function = readable_name(symbol) if symbol[0] == "?" else symbol
     offset = "0x" + disp.lower()
     return new_frame(
