@@ -85,8 +85,14 @@ def _fault_index(site: _FaultSite, thread: Thread) -> int | None:
     address = site.address
     section_offset = site.section_offset
     for i, frame in enumerate(thread.frames):
-        if address and _hex(frame.address) == address:
-            return i
+        if address and frame.address:
+            # Every frame of every thread passes here: int() inline, the forgiving _hex only on failure.
+            try:
+                value = int(frame.address, 16)
+            except ValueError:
+                value = _hex(frame.address)
+            if value == address:
+                return i
         if section_offset and not frame.function and _section_offset(frame.offset) == section_offset:
             frame_module = normalize_module(frame.module) if frame.module else None
             if site.module is None or frame_module is None or frame_module == site.module:
