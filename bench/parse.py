@@ -6,8 +6,10 @@ Run: ``.venv/bin/python bench/parse.py [--runs N]``. Prints tables; asserts noth
    reports/s and MB/s (median of ``--runs`` timed batches) and peak traced memory for one report.
    Baseline in the same run: siggen (Mozilla's Socorro signature generator) signing the same crashing
    thread's frames, which is the signing step alone, without reading any text.
-2. Grouping quality on the real samples and glue fixtures: siggen (bundled lists) vs crashbot.
-3. Name normalisation: how many debugger spellings of one function each normaliser reduces to one name,
+2. Frame-dense large inputs (a 50 MB gdb ``bt`` of a runaway recursion, a 50 MB ``thread apply all bt``):
+   seconds for one parse+analyse and peak traced memory (``--no-large`` skips it).
+3. Grouping quality on the real samples and glue fixtures: siggen (bundled lists) vs crashbot.
+4. Name normalisation: how many debugger spellings of one function each normaliser reduces to one name,
    and the cost per name.
 """
 
@@ -20,6 +22,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +81,14 @@ SPELLINGS: list[list[str]] = [
 ]
 
 
+def read_and_sign(data: bytes) -> Crash:
+    return analyse(parse_report(data))
+
+
+def map_all(fn: Callable[[str], object], names: list[str]) -> list[object]:
+    return [fn(name) for name in names]
+
+
 def median_rate(fn: Callable[[], object], *, runs: int, min_seconds: float = 0.3) -> float:
     """Calls per second: the median over ``runs`` batches, each long enough to time."""
     fn()
@@ -130,19 +141,55 @@ def throughput(runs: int) -> None:
     print(f"{'input':28} {'size':>9} {'reports/s':>10} {'MB/s':>8} {'ms/report':>10} {'peak/size':>9}")
     for label, data in (("wheaty typical", typical), ("wheaty + locals", big), ("gdb bt full", gdb)):
         size = len(data)
-        rate = median_rate(lambda d=data: analyse(parse_report(d)), runs=runs)
-        peak = peak_bytes(lambda d=data: analyse(parse_report(d)))
+        rate = median_rate(partial(read_and_sign, data), runs=runs)
+        peak = peak_bytes(partial(read_and_sign, data))
         print(
             f"{'crashbot ' + label:28} {size / 1024:8.0f}K {rate:10.0f} {rate * size / 2**20:8.1f} "
             f"{1000 / rate:10.2f} {peak / size:8.1f}x"
         )
         crash = analyse(parse_report(data))
         payload = siggen_input(crash)
-        sig_rate = median_rate(lambda p=payload: generator.generate(p), runs=runs)
-        ours = median_rate(lambda r=crash.report: analyse(r), runs=runs)
+        sig_rate = median_rate(partial(generator.generate, payload), runs=runs)
+        ours = median_rate(partial(analyse, crash.report), runs=runs)
         print(
             f"{'  siggen signing alone':28} {'':9} {sig_rate:10.0f} {'':8} {1000 / sig_rate:10.3f}"
             f"   (crashbot analyse alone: {ours:.0f}/s, {ours / sig_rate:.2f}x siggen)"
+        )
+
+
+def _threads_log(functions: list[str], megabytes: int) -> str:
+    """A ``thread apply all bt`` log with as many short threads as fit in ``megabytes``."""
+    out = ['Thread 12 "MapUpdater" received signal SIGSEGV, Segmentation fault.', "(gdb) thread apply all bt"]
+    size = 0
+    number = 0
+    while size < megabytes << 20:
+        number += 1
+        block = [f"Thread {number} (Thread 0x7fff{number:08x} (LWP {number})):"]
+        block += [
+            f"#{depth}  0x{0x555555554000 + 16 * depth + number:016x} in {function} (this=0x1) at /src/a.cpp:{depth}"
+            for depth, function in enumerate(functions)
+        ]
+        size += sum(len(line) + 1 for line in block)
+        out.extend(block)
+    return "\n".join(out) + "\n"
+
+
+def large() -> None:
+    """One timed parse+analyse per frame-dense 50 MB log (frame limits make these linear and bounded)."""
+    deep = gdb_report(STACK * 45_000, knobs=Knobs(newline="\n"), locals_per_frame=0).encode()
+    threads = _threads_log(STACK, 50).encode()
+    print(f"{'input':28} {'size':>9} {'seconds':>8} {'MB/s':>8} {'frames kept':>12} {'peak/size':>9}")
+    for label, data in (("gdb runaway recursion", deep), ("gdb thread apply all bt", threads)):
+        size = len(data)
+        gc.collect()
+        start = time.perf_counter()
+        crash = analyse(parse_report(data))
+        seconds = time.perf_counter() - start
+        kept = sum(len(t.frames) for t in crash.report.threads)
+        peak = peak_bytes(partial(read_and_sign, data))
+        print(
+            f"{'crashbot ' + label:28} {size / 2**20:8.0f}M {seconds:8.2f} {size / 2**20 / seconds:8.1f} "
+            f"{kept:12d} {peak / size:8.1f}x"
         )
 
 
@@ -163,16 +210,20 @@ def normalisers(runs: int) -> None:
     print(f"{'normaliser':32} {'groups merged':>14} {'names/s':>10}")
     for label, fn in rows:
         merged = sum(len({fn(name) for name in group}) == 1 for group in SPELLINGS)
-        rate = median_rate(lambda f=fn: [f(n) for n in names], runs=runs) * len(names)
+        rate = median_rate(partial(map_all, fn, names), runs=runs) * len(names)
         print(f"{label:32} {merged:>7}/{len(SPELLINGS):<6} {rate:10.0f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed batches per figure (median is shown)")
+    parser.add_argument("--no-large", action="store_true", help="skip the 50 MB frame-dense inputs")
     args = parser.parse_args()
     print("== throughput (one core) ==")
     throughput(args.runs)
+    if not args.no_large:
+        print("\n== frame-dense large inputs (one run each) ==")
+        large()
     print("\n== grouping on real samples and glue fixtures ==")
     grouping()
     print("\n== function-name normalisation ==")
