@@ -78,3 +78,26 @@ def test_sniff_certain_parser_stops_the_asking() -> None:
     chosen = sniff(["x"], [counting(Format.GDB, 30), counting(Format.WHEATY, 100), counting(Format.CDB, 100)])
     assert chosen.format is Format.WHEATY
     assert asked == [Format.GDB, Format.WHEATY]
+
+
+# Evidence of every format, each placed after 400 lines of neutral text: a sniff must not see it.
+_LATE_EVIDENCE = [
+    "Exception code: C0000005 ACCESS_VIOLATION",
+    "Call stack:",
+    "00007FF6A1B2002E  000000C1E2FFF5D0  Field::GetUInt32+2E  D:\\src\\Field.cpp line 119",
+    "STACK_TEXT:",
+    "00000061`a3efe790 00007ff7`1f6c2e4a     : 00000000`00000000 : worldserver!Unit::GetVictim+0x7",
+    'Thread 12 "MapUpdater" received signal SIGSEGV, Segmentation fault.',
+    "#0  0x00007ffff7894ac3 in Field::GetUInt32 (this=0x0) at /src/Field.cpp:119",
+    ">\tworldserver.exe!Unit::DealDamage(Unit * attacker) Line 812\tC++",
+]
+
+
+@pytest.mark.parametrize(
+    "fmt", [Format.WHEATY, Format.CDB, Format.GDB, Format.VS_CALLSTACK], ids=lambda f: str(f.value)
+)
+def test_sniff_reads_only_the_first_400_lines(fmt: Format) -> None:
+    """The contract: sniffing costs the same on a 100 MB report as on a 30 KB one."""
+    neutral = [f"2024-03-02 11:22:{n % 60:02d} world tick {n}" for n in range(400)]
+    assert parser_for(fmt).sniff(neutral + _LATE_EVIDENCE * 50) == parser_for(fmt).sniff(neutral) == 0
+    assert parser_for(fmt).sniff(_LATE_EVIDENCE) > 0
