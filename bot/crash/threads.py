@@ -87,6 +87,7 @@ def _fault_index(site: _FaultSite, thread: Thread) -> int | None:
     for i, frame in enumerate(thread.frames):
         if address and frame.address:
             # Every frame of every thread passes here: int() inline, the forgiving _hex only on failure.
+            value: int | None
             try:
                 value = int(frame.address, 16)
             except ValueError:
