@@ -40,9 +40,7 @@ def standin(tmp_path: Path) -> Iterator[StandIn]:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "crashbot.toml"
-    path.write_text(
-        "[uploader]\nedit_interval_s = 0.0\nstability_s = 0.1\nbackoff_base_s = 0.05\n"
-    )
+    path.write_text("[uploader]\nedit_interval_s = 0.0\nstability_s = 0.1\nbackoff_base_s = 0.05\n")
     return path
 
 

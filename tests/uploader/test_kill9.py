@@ -61,9 +61,7 @@ class StallingStandIn(StandIn):
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "crashbot.toml"
-    config.write_text(
-        "[uploader]\nedit_interval_s = 0.0\nbackoff_base_s = 0.05\nbackoff_cap_s = 0.2\n"
-    )
+    config.write_text("[uploader]\nedit_interval_s = 0.0\nbackoff_base_s = 0.05\nbackoff_cap_s = 0.2\n")
     return {
         **os.environ,
         "CRASHBOT_TOKEN": TOKEN,
