@@ -47,44 +47,59 @@ def _read_line(conn: socket.socket) -> str | None:
     return data[:-2].decode()
 
 
+def _dialogue(conn: socket.socket, state: RaServer) -> None:
+    """One RA session as TrinityCore runs it: telnet negotiation, login, one command, quit."""
+    if state.silent:
+        time.sleep(1.0)
+        return
+    _send_split(conn, IAC_NEGOTIATION + b"Authentication Required\r\nUsername: ")
+    user = _read_line(conn)
+    _send_split(conn, b"Password: ")
+    password = _read_line(conn)
+    state.lines += [user or "", password or ""]
+    if password != state.password:
+        conn.sendall(b"Authentication failed\r\n")
+        return
+    _send_split(conn, b"Welcome to a test realm\r\n" + state.prompt)
+    command = _read_line(conn)
+    state.lines.append(command or "")
+    _send_split(conn, b"Server shutdown in 60s\r\nsecond line\r\n")
+    if state.close_after_command:
+        return
+    _send_split(conn, state.prompt)
+    quit_line = _read_line(conn)
+    state.lines.append(quit_line or "")
+    conn.sendall(b"Bye\r\n")
+
+
 @pytest.fixture
 def ra_server() -> Iterator[RaServer]:
     state = RaServer()
     listener = socket.create_server(("127.0.0.1", 0))
     state.port = listener.getsockname()[1]
 
+    listener.settimeout(0.1)  # closing a listener does not wake a blocked accept(): poll a stop flag
+    stop = threading.Event()
+
     def serve() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 conn, _ = listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             with conn:
-                if state.silent:
-                    time.sleep(1.0)
-                    continue
-                _send_split(conn, IAC_NEGOTIATION + b"Authentication Required\r\nUsername: ")
-                user = _read_line(conn)
-                _send_split(conn, b"Password: ")
-                password = _read_line(conn)
-                state.lines += [user or "", password or ""]
-                if password != state.password:
-                    conn.sendall(b"Authentication failed\r\n")
-                    continue
-                _send_split(conn, b"Welcome to a test realm\r\n" + state.prompt)
-                command = _read_line(conn)
-                state.lines.append(command or "")
-                _send_split(conn, b"Server shutdown in 60s\r\nsecond line\r\n")
-                if state.close_after_command:
-                    continue
-                _send_split(conn, state.prompt)
-                quit_line = _read_line(conn)
-                state.lines.append(quit_line or "")
-                conn.sendall(b"Bye\r\n")
+                try:
+                    _dialogue(conn, state)
+                except OSError:
+                    continue  # the client gave up mid-dialogue (a timeout test): serve the next one
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield state
+    stop.set()
+    thread.join(timeout=5)
     listener.close()
 
 
