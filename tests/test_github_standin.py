@@ -170,8 +170,11 @@ def test_standin_collaborator_permission(standin, gh):
     assert gh.collaborator_permission("reader") == "read"
 
 
-def test_standin_app_auth_files_issue_as_the_app(tmp_path):
-    """JWTs carry real timestamps, so this stand-in keeps real time."""
+@pytest.fixture
+def app_standin(tmp_path):
+    """A stand-in that knows a GitHub App, and that App's private key (PEM).
+
+    JWTs carry real timestamps, so this stand-in keeps real time."""
     rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
     serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -181,39 +184,32 @@ def test_standin_app_auth_files_issue_as_the_app(tmp_path):
     with StandIn(tmp_path / "gh-app") as standin:
         standin.add_repo(REPO, auto_init=True)
         standin.add_app("12", "42", pem, login="crashbot-app")
-        gh = connect(
-            GitHubSettings(repo=REPO, api_url=standin.api_url, app_id="12", app_installation_id="42"),
-            env={"CRASHBOT_APP_PRIVATE_KEY": pem},
-            write_interval_s=0,
-        )
-        _, (issue, created) = file_crash(gh)
+        yield standin, pem
+
+
+def _app_client(standin, pem):
+    return connect(
+        GitHubSettings(repo=REPO, api_url=standin.api_url, app_id="12", app_installation_id="42"),
+        env={"CRASHBOT_APP_PRIVATE_KEY": pem},
+        write_interval_s=0,
+    )
+
+
+def test_standin_app_auth_files_issue_as_the_app(app_standin):
+    standin, pem = app_standin
+    _, (issue, created) = file_crash(_app_client(standin, pem))
     assert created
     assert issue.author == "crashbot-app[bot]"
 
 
-def test_standin_app_installation_token_acts_as_the_app(tmp_path):
+def test_standin_app_installation_token_acts_as_the_app(app_standin):
     """`git push` needs a token; with App auth it is the installation token, which acts as the App."""
-    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
-    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    with StandIn(tmp_path / "gh-app") as standin:
-        standin.add_repo(REPO, auto_init=True)
-        standin.add_app("12", "42", pem, login="crashbot-app")
-        app = connect(
-            GitHubSettings(repo=REPO, api_url=standin.api_url, app_id="12", app_installation_id="42"),
-            env={"CRASHBOT_APP_PRIVATE_KEY": pem},
-            write_interval_s=0,
-        )
-        token = app.installation_token()
-        as_token = connect(
-            GitHubSettings(repo=REPO, api_url=standin.api_url),
-            env={"CRASHBOT_TOKEN": token},
-            write_interval_s=0,
-        )
-        _, (issue, _) = file_crash(as_token)
+    standin, pem = app_standin
+    token = _app_client(standin, pem).installation_token()
+    as_token = connect(
+        GitHubSettings(repo=REPO, api_url=standin.api_url), env={"CRASHBOT_TOKEN": token}, write_interval_s=0
+    )
+    _, (issue, _) = file_crash(as_token)
     assert token and token != pem
     assert issue.author == "crashbot-app[bot]"
 
