@@ -34,12 +34,12 @@ from bot.github import (
     is_loopback,
 )
 from bot.issue import LabelSpec
+from tests.fakes import T0, FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
 API = "http://ghe.test/api/v3"
 BASE = "http://ghe.test:80/api/v3"  # what PyGithub actually requests
 REPO = f"{BASE}/repos/o/r"
-T0 = 1_700_000_000.0
 SIG = "sig:0123456789abcdef"
 LABELS = ["crash", SIG, "crash:access-violation"]
 
@@ -59,21 +59,6 @@ def issue_json(number: int = 7, **changes: Any) -> dict[str, Any]:
         labels=[{"name": n, "color": "ededed", "default": False, "description": None} for n in labels],
         **changes,
     )
-
-
-class FakeClock:
-    """Wall time that only moves when the code under test sleeps; every sleep is recorded."""
-
-    def __init__(self) -> None:
-        self.now = T0
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -13,23 +13,10 @@ from bot.github import AmbiguousWrite, GitHubClient, IssueRef, RateLimited, Unav
 from bot.issue import LABEL_SPECS, Occurrences, labels_for, read_payload, render_body, render_title, sig_label
 from bot.standin import Fault, StandIn
 from tests.crashes import make_crash
+from tests.fakes import T0, FakeClock
 
 REPO = "acme/worldserver"
 KEY = b"signing-key-for-tests"
-T0 = 1_700_000_000.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
