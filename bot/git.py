@@ -220,6 +220,11 @@ class Git:
         """Raise GitError (with git's reason) unless ``diff`` applies cleanly to the working tree."""
         self.run("apply", "--check", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
 
+    def apply_paths(self, diff: str) -> list[str]:
+        """Every path ``git apply`` would touch with ``diff`` (both names of a rename), as git reads it."""
+        out = self.run("apply", "--numstat", "-z", "-", input=_with_final_newline(diff))
+        return parse_numstat_z(out)
+
     def apply(self, diff: str) -> None:
         """Apply ``diff`` to the working tree (all or nothing)."""
         self.run("apply", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
@@ -320,6 +325,28 @@ def parse_blame_porcelain(text: str) -> list[BlameLine]:
         if sha and key in ("author", "author-time", "summary"):
             info[sha][key] = value
     return result
+
+
+def parse_numstat_z(text: str) -> list[str]:
+    """Paths from ``--numstat -z`` output: ``added\tdeleted\tpath\0``, or for a rename or copy
+    ``added\tdeleted\t\0old\0new\0``."""
+    fields = text.split("\0")
+    paths: list[str] = []
+    i = 0
+    while i < len(fields):
+        entry = fields[i]
+        i += 1
+        if not entry:
+            continue
+        stat = entry.split("\t", 2)
+        if len(stat) < 3:
+            continue
+        if stat[2]:
+            paths.append(stat[2])
+        else:  # rename/copy: the two names follow as their own fields
+            paths.extend(p for p in fields[i : i + 2] if p)
+            i += 2
+    return paths
 
 
 def changed_lines_from_hunks(hunks: Sequence[DiffHunk]) -> set[int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import GitError
-from bot.git import DiffHunk, Git, changed_lines_from_hunks, map_line
+from bot.git import DiffHunk, Git, changed_lines_from_hunks, map_line, parse_numstat_z
 from tests.fix.conftest import commit_files, make_repo, run_git
 
 AUTHOR = "Crash Bot <crashbot@example.invalid>"
@@ -248,3 +248,8 @@ def test_git_push_missing_token_env_raises_naming_variable(repo: Git) -> None:
     _commit(repo.repo, {"a": "1\n"}, "init")
     with pytest.raises(GitError, match="NOPE_TOKEN"):
         repo.push("origin", "HEAD", token_env="NOPE_TOKEN")
+
+
+def test_parse_numstat_z_plain_and_rename_entries() -> None:
+    text = "1\t1\tsrc/a.cpp\x000\t0\t\x00src/old.cpp\x00src/new.cpp\x00-\t-\tsrc/x.bin\x00"
+    assert parse_numstat_z(text) == ["src/a.cpp", "src/old.cpp", "src/new.cpp", "src/x.bin"]

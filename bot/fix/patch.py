@@ -89,6 +89,7 @@ class Rule(StrEnum):
     INCLUDE = "include-escape"
     TOO_LARGE = "too-large"
     APPLY = "apply"
+    PATH_MISMATCH = "path-mismatch"
 
 
 @dataclass(frozen=True)
@@ -284,8 +285,22 @@ def validate(
     if repo is not None and path_safe and not any(v.rule in (Rule.BINARY, Rule.MODE) for v in violations):
         try:
             repo.apply_check(patch.text)
+            touched = repo.apply_paths(patch.text)
         except GitError as e:
             violations.append(Violation(Rule.APPLY, None, f"does not apply to the checkout: {e}"))
+        else:
+            # The rules judged the paths as crashbot parsed them; git parses the diff itself. Any path
+            # git would touch that the rules did not see is a parser disagreement an attacker can use.
+            unseen = sorted(set(touched) - set(patch.paths))
+            if unseen:
+                violations.append(
+                    Violation(
+                        Rule.PATH_MISMATCH,
+                        unseen[0],
+                        f"git would change {unseen}, which the diff's headers do not name as checked "
+                        f"({list(patch.paths)})",
+                    )
+                )
     return violations
 
 
@@ -344,9 +359,12 @@ def normalise_diff(text: str) -> str:
             and lines[i + 1].startswith("+++ ")
         ):
             src, dst = line[4:].split("\t")[0], lines[i + 1][4:].split("\t")[0]
-            if not src.startswith(("a/", '"a/')) and not dst.startswith(("b/", '"b/')):
-                src = src if src == DEV_NULL else "a/" + src
-                dst = dst if dst == DEV_NULL else "b/" + dst
+            # Each side on its own: git strips one component from both names (-p1) and keeps the
+            # shorter, so `--- a/src/x` + `+++ src/x` would write `x`, not the `src/x` the rules saw.
+            if src != DEV_NULL and not src.startswith(("a/", '"a/')):
+                src = "a/" + src
+            if dst != DEV_NULL and not dst.startswith(("b/", '"b/')):
+                dst = "b/" + dst
             out += [f"--- {src}", f"+++ {dst}"]
             i += 2
             continue

@@ -229,3 +229,48 @@ def test_check_bad_patch_raises_patch_rejected_with_all_reasons() -> None:
 def test_patch_from_text_garbage_raises_parse_error() -> None:
     with pytest.raises(PatchParseError):
         Patch.from_text("just words\nno diff here\n")
+
+
+# -- what git applies is what was validated ----------------------------------------------------------
+
+# Only one side carries the a/ prefix: git strips one component from BOTH names (-p1) and picks the
+# shorter, so `src/sql/x.sql` as validated would be `sql/x.sql` at the root, outside src/.
+MIXED_PREFIX = "--- a/src/sql/x.sql\n+++ src/sql/x.sql\n@@ -1 +1 @@\n-hi\n+DROP TABLE account;\n"
+
+
+def test_validate_mixed_prefix_diff_validates_the_path_git_writes(git_repo: Git, commit: CommitFn) -> None:
+    commit({"src/sql/x.sql": "hi\n", "sql/x.sql": "hi\n"}, "init")
+    violations = validate(MIXED_PREFIX, allowed_paths=("src/",), max_changed_lines=10, repo=git_repo)
+    if not violations:  # accepted: then git must write exactly the validated file
+        git_repo.apply(Patch.from_text(MIXED_PREFIX).text)
+        assert (git_repo.repo / "sql/x.sql").read_text() == "hi\n"
+        assert "DROP TABLE" in (git_repo.repo / "src/sql/x.sql").read_text()
+
+
+def test_normalise_mixed_prefix_adds_the_missing_prefix() -> None:
+    patch = Patch.from_text(MIXED_PREFIX)
+    assert patch.paths == ("src/sql/x.sql",)
+    assert "+++ b/src/sql/x.sql" in patch.text
+
+
+def test_validate_git_header_names_other_than_hunks_rejected(git_repo: Git, commit: CommitFn) -> None:
+    """A git-style header whose ---/+++ lines lack the prefix: whatever git would touch must be what
+    the rules saw, else the patch is refused."""
+    commit({"src/sql/x.sql": "hi\n", "sql/x.sql": "hi\n"}, "init")
+    diff = "diff --git a/src/sql/x.sql b/src/sql/x.sql\n" + MIXED_PREFIX
+    violations = validate(diff, allowed_paths=("src/",), max_changed_lines=10, repo=git_repo)
+    if not violations:
+        git_repo.apply(Patch.from_text(diff).text)
+        assert (git_repo.repo / "sql/x.sql").read_text() == "hi\n"
+
+
+def test_validate_git_touching_a_path_the_rules_did_not_see_is_refused(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    """Defence in depth: whatever makes crashbot's parser and git's disagree, git's view is checked."""
+    commit({"src/a.cpp": "old\n", "tools/b.cpp": "old\n"}, "init")
+    seen = Patch.from_text(_file_diff("src/a.cpp"))
+    disagreeing = Patch(files=seen.files, text=_file_diff("tools/b.cpp"))
+    violations = validate(disagreeing, allowed_paths=("src/",), max_changed_lines=10, repo=git_repo)
+    assert Rule.PATH_MISMATCH in _rules(violations)
+    assert any(v.path == "tools/b.cpp" for v in violations)
