@@ -15,8 +15,22 @@ from bot.errors import GitError
 
 logger = logging.getLogger(__name__)
 
-# Every call gets these: unquoted UTF-8 paths in output, and never an interactive prompt or pager.
-BASE_ARGS = ("-c", "core.quotepath=off", "-c", "color.ui=never", "-c", "core.pager=cat")
+# Every call gets these: unquoted UTF-8 paths in output, never an interactive prompt or pager, and no
+# hook or fsmonitor command: crashbot's git calls carry its push token and App key in the environment,
+# and a checkout an agent (or a patched tree) wrote into must not be able to run code with them.
+NO_HOOKS_DIR = os.devnull  # never a directory, so no hook is ever found in it
+BASE_ARGS = (
+    "-c",
+    "core.quotepath=off",
+    "-c",
+    "color.ui=never",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    f"core.hooksPath={NO_HOOKS_DIR}",
+    "-c",
+    "core.fsmonitor=false",
+)
 DEFAULT_TIMEOUT_S = 600.0
 
 _HUNK_RE = re.compile(r"^@@ -(?P<a>\d+)(?:,(?P<alen>\d+))? \+(?P<b>\d+)(?:,(?P<blen>\d+))? @@")

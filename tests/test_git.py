@@ -253,3 +253,18 @@ def test_git_push_missing_token_env_raises_naming_variable(repo: Git) -> None:
 def test_parse_numstat_z_plain_and_rename_entries() -> None:
     text = "1\t1\tsrc/a.cpp\x000\t0\t\x00src/old.cpp\x00src/new.cpp\x00-\t-\tsrc/x.bin\x00"
     assert parse_numstat_z(text) == ["src/a.cpp", "src/old.cpp", "src/new.cpp", "src/x.bin"]
+
+
+def test_git_run_never_runs_hooks_or_fsmonitor_planted_in_the_repository(tmp_path: Path) -> None:
+    """crashbot's git calls carry its tokens in the environment: a hook or an fsmonitor command
+    written into .git (by an agent editing the checkout) must not run with them."""
+    git = make_repo(tmp_path / "repo")
+    commit_files(git.repo, {"a.txt": "a\n"}, "init")
+    marker = tmp_path / "ran.txt"
+    hook = git.repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\necho hook >> '{marker}'\n")
+    hook.chmod(0o755)
+    run_git(git.repo, "config", "core.fsmonitor", f"echo fsmonitor >> '{marker}'; false")
+    git.run("checkout", "--quiet", "-B", "other", "HEAD", "--")
+    git.run("status", "--porcelain")
+    assert not marker.exists(), marker.read_text()

@@ -399,6 +399,15 @@ elif mode == "fail":
 elif mode == "hang":
     import time
     time.sleep(60)
+elif mode == "tamper":
+    import os
+    marker = os.environ["TAMPER_MARKER"]
+    hook = pathlib.Path(".git/hooks/post-checkout")
+    hook.write_text("#!/bin/sh\\necho hook >> '" + marker + "'\\n")
+    hook.chmod(0o755)
+    with open(".git/config", "a") as f:
+        f.write("[core]\\n\\tfsmonitor = \\"echo fsmonitor >> '" + marker + "'; false\\"\\n")
+    pathlib.Path("src/Unit.cpp").write_text("changed\\n")
 """
 
 
@@ -453,6 +462,26 @@ def test_command_engine_hides_bot_tokens_keeps_agent_key(checkout: tuple[Git, Pa
     env = {**os.environ, "CRASHBOT_TOKEN": "ghs_x", "AGENT_KEY": "k"}
     proposal = _command(agent, "env", env=env).propose(EngineContext(prompt=PROMPT, workdir=git.repo))
     assert isinstance(proposal, Abstain) and proposal.reason == "token=absent key=k"
+
+
+def test_command_engine_agent_planting_git_hooks_or_config_runs_nothing_and_abstains(
+    checkout: tuple[Git, Path], tmp_path: Path
+) -> None:
+    """An agent that may only edit files must not turn that into running commands as crashbot (whose
+    git calls carry the App key and the push token): hooks and .git/config come back as they were."""
+    git, agent = checkout
+    import os
+
+    marker = tmp_path / "ran.txt"
+    config = (git.repo / ".git/config").read_bytes()
+    env = {**os.environ, "TAMPER_MARKER": str(marker)}
+    proposal = _command(agent, "tamper", env=env).propose(EngineContext(prompt=PROMPT, workdir=git.repo))
+    git.run("status")  # the next git call crashbot makes runs nothing planted either
+    assert not marker.exists(), marker.read_text()
+    assert isinstance(proposal, Abstain) and ".git" in proposal.reason
+    assert (git.repo / ".git/config").read_bytes() == config
+    assert not (git.repo / ".git/hooks/post-checkout").exists()
+    assert git.run("status", "--porcelain") == ""
 
 
 def test_command_engine_failure_and_timeout_abstain(checkout: tuple[Git, Path]) -> None:

@@ -7,6 +7,7 @@ import logging
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import FixSettings
@@ -48,9 +49,11 @@ class CommandEngine:
         return cls(settings.command, timeout_s=settings.engine_timeout_s, env=env)
 
     def propose(self, ctx: EngineContext) -> Proposal:
-        git = Git(ctx.workdir)
+        git = Git(ctx.workdir, env=self._env)
         start = git.head()
         branch = git.current_branch()
+        guard = GitGuard.take(git)
+        tampered: list[str] = []
         model = Path(self.argv[0]).name
         logger.info("running %s in %s, attempt %d", " ".join(self.argv), ctx.workdir, ctx.attempt)
         try:
@@ -68,9 +71,20 @@ class CommandEngine:
                     raise EngineError(f"fix.command cannot start: {e}") from e
                 log.seek(0)
                 output = _agent_output(log.read().decode("utf-8", errors="replace"))
-            diff = git.diff_worktree(start)
+            # before ANY further git call: a planted hook or config command would run as crashbot
+            tampered = guard.restore()
+            diff = "" if tampered else git.diff_worktree(start)
         finally:
+            guard.restore()
             _restore(git, start, branch)
+        if tampered:
+            logger.warning("the agent changed git's own files %s; they were put back", tampered)
+            return Abstain(
+                f"the agent changed git's own files ({', '.join(tampered[:5])}), which could run commands "
+                "as crashbot; they were restored and its work discarded",
+                model,
+                Usage(),
+            )
         tail = output[-OUTPUT_TAIL_CHARS:]
         if result.timed_out:
             return Abstain(
@@ -87,6 +101,77 @@ class CommandEngine:
             return Patch(diff=diff, reasoning=tail.strip(), model=model, usage=Usage())
         # no edits: the agent may have printed a diff or ABSTAIN instead
         return parse_answer(output, model=model, usage=Usage())
+
+
+@dataclass(frozen=True)
+class GitGuard:
+    """The files in ``.git`` that make git run commands (config, hooks, info/attributes) as they were
+    before an agent ran, so edits to them can be detected and undone before crashbot runs git again."""
+
+    roots: tuple[Path, ...]
+    files: Mapping[Path, _Entry]
+
+    @classmethod
+    def take(cls, git: Git) -> GitGuard:
+        roots = tuple(
+            dict.fromkeys(
+                (git.repo / git.run("rev-parse", arg).strip()).resolve()
+                for arg in ("--git-dir", "--git-common-dir")
+            )
+        )
+        return cls(roots, _guarded_files(roots))
+
+    def restore(self) -> list[str]:
+        """Put every guarded file back; return the ones that had changed (empty: untouched)."""
+        now = _guarded_files(self.roots)
+        changed = sorted(
+            {p for p in now if p not in self.files or now[p] != self.files[p]}
+            | {p for p in self.files if p not in now}
+        )
+        for path in changed:
+            path.unlink(missing_ok=True)  # a symlink planted in its place is replaced, not followed
+            entry = self.files.get(path)
+            if entry is None:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if entry.link is not None:
+                path.symlink_to(entry.link)
+            else:
+                path.write_bytes(entry.data)
+                path.chmod(entry.mode)
+        return [_shown(path, self.roots) for path in changed]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    data: bytes
+    mode: int
+    link: str | None = None  # the target, when the file is a symlink
+
+
+_GUARDED_FILES = ("config", "config.worktree", "info/attributes")
+
+
+def _guarded_files(roots: Sequence[Path]) -> dict[Path, _Entry]:
+    found: dict[Path, _Entry] = {}
+    for root in roots:
+        candidates = [root / name for name in _GUARDED_FILES]
+        hooks = root / "hooks"
+        if hooks.is_dir() or hooks.is_symlink():
+            candidates += [hooks] if hooks.is_symlink() else [p for p in hooks.rglob("*")]
+        for path in candidates:
+            if path.is_symlink():
+                found[path] = _Entry(b"", 0, str(path.readlink()))
+            elif path.is_file():
+                found[path] = _Entry(path.read_bytes(), path.stat().st_mode & 0o777)
+    return found
+
+
+def _shown(path: Path, roots: Sequence[Path]) -> str:
+    for root in roots:
+        if path.is_relative_to(root):
+            return ".git/" + path.relative_to(root).as_posix()
+    return str(path)
 
 
 def _restore(git: Git, start: str, branch: str | None) -> None:
