@@ -1108,6 +1108,24 @@ class GitHubClient:
         items = self._get_all(f"{self._prefix}/compare/{spec}", what=f"compare {base}...{head}")
         return [CommitRef.from_json(d) for d in items]
 
+    def contains(self, commit: str, build: str) -> bool | None:
+        """Whether the history of ``build`` (a commit; a short sha will do) includes ``commit``.
+
+        None when GitHub cannot tell: one of them is unknown to the repository (a local or dirty build,
+        a commit never pushed) or the two share no history.
+        """
+        spec = f"{urllib.parse.quote(commit, safe='')}...{urllib.parse.quote(build, safe='')}"
+        try:
+            data = self._get(f"{self._prefix}/compare/{spec}", {"per_page": 1}, what=f"compare {spec}")
+        except (NotFound, ValidationFailed):
+            return None
+        status = str(data.get("status") or "") if isinstance(data, Mapping) else ""
+        if status in ("ahead", "identical"):
+            return True
+        if status in ("behind", "diverged"):
+            return False
+        return None
+
     # ----- pull requests
 
     def find_pulls(self, head_branch: str, state: str = "all") -> list[PullRef]:

@@ -223,6 +223,34 @@ class Publisher:
         # answered by an issue we did not write): count on it like on any existing issue.
         return self._update(issue, crash, batches)
 
+    def _regressed(self, crash: Crash, issue: IssueRef) -> bool:
+        """Whether a closed issue's crash came back on a build that already had the fix.
+
+        A binary built before crashbot's fix was merged (the realm not yet redeployed, another realm
+        still on an old build) crashing again is no regression: the occurrence is counted and the issue
+        stays closed. When the fix or the build is unknown to GitHub (closed by hand, a local build),
+        nothing can be told apart and the issue is reopened, as before.
+        """
+        build = crash.report.build.revision
+        if not build:
+            return True
+        from bot.fix.state import branch_for  # only on this rare path: the watcher stays small
+
+        fixes = [
+            p.merge_commit_sha
+            for p in self._client.find_pulls(branch_for(crash.signature.id), state="closed")
+            if p.merged and p.merge_commit_sha
+        ]
+        if not fixes:
+            return True
+        verdicts = [self._client.contains(sha, build) for sha in fixes]
+        if any(v is False for v in verdicts) and not any(verdicts):
+            logger.info(
+                "issue #%d: build %s predates its merged fix; counted, left closed", issue.number, build
+            )
+            return False
+        return True
+
     def _holds(self, issue: IssueRef, ids: Sequence[str]) -> bool:
         try:
             payload = read_payload(issue.body, self._settings.key)
@@ -249,7 +277,7 @@ class Publisher:
         now = _iso_time(self._clock())
         occ = current.merge(self._occurrences(fresh))
         closed = issue.state == "closed"
-        reopen = closed and (issue.state_reason or "") not in _STAYS_CLOSED
+        reopen = closed and (issue.state_reason or "") not in _STAYS_CLOSED and self._regressed(crash, issue)
         comment = reopen or (not closed and should_comment(occ, now, settings.comment_interval_s))
         comment_body = render_seen_again(occ) if comment else ""
         if comment:

@@ -248,3 +248,50 @@ def test_publish_rejects_mixed_signatures(rig: Rig) -> None:
 )
 def test_web_url_for_api_url(api_url: str, web: str) -> None:
     assert web_url_for(api_url) == web
+
+
+def _git(cwd: Path, *args: str) -> str:
+    import subprocess
+
+    env_args = ["-c", "user.name=Dev", "-c", "user.email=dev@example.invalid"]
+    return subprocess.run(
+        ["git", *env_args, *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_publish_recurrence_on_a_build_without_the_merged_fix_is_no_regression(
+    rig: Rig, standin: StandIn, tmp_path: Path
+) -> None:
+    """A realm still running the old binary (not redeployed yet) crashing again must not reopen the
+    fixed issue as a regression; the same crash on a build that contains the fix must."""
+    from bot.fix.state import branch_for
+
+    spool_and_publish(rig, (0, 0))
+    [issue] = rig.issues()
+    work = tmp_path / "work"
+    _git(tmp_path, "clone", "-q", str(standin.repo_path(REPO)), str(work))
+    (work / "server.cpp").write_text("int main() { return 0; }\n")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "server v1")
+    _git(work, "push", "-q", "origin", "HEAD:main")
+    old_build = _git(work, "rev-parse", "--short=12", "HEAD")
+    branch = branch_for(SIG)
+    _git(work, "checkout", "-qb", branch)
+    (work / "server.cpp").write_text("int main() { return 0; } // null check\n")
+    _git(work, "commit", "-qam", "Fix the crash")
+    _git(work, "push", "-q", "origin", branch)
+    pull, _ = rig.client.ensure_pull(branch, "main", "Fix crash", f"Fixes #{issue['number']}")
+    merged = rig.client.merge_pull(pull.number)
+    assert rig.issue(issue["number"])["state"] == "closed"
+
+    [old] = spool_batches(rig, (0, 1), revision=old_build)
+    result = rig.publisher.publish([old])
+    rig.spool.mark_uploaded(old, result.issue.number)
+    assert result.outcome is Outcome.UPDATED
+    assert rig.issue(issue["number"])["state"] == "closed"
+    assert "regression" not in rig.labels(issue["number"])
+    assert rig.payload(issue["number"]).occurrences.count == 2
+
+    [new] = spool_batches(rig, (0, 2), revision=merged.sha[:12])
+    assert rig.publisher.publish([new]).outcome is Outcome.REOPENED
+    assert "regression" in rig.labels(issue["number"])
