@@ -85,6 +85,17 @@ def test_parse_ace_backtrace_frames_split_symbol_offset_address() -> None:
     assert frames[7].function == "RtlInitializeExceptionChain"
 
 
+def test_analyse_ace_era_assert_whose_stack_is_only_thread_glue_tops_at_the_assertion() -> None:
+    """ACE's thread adapter and the CRT's endthreadex start every thread; they are never the crash.
+    With nothing else symbolised, the assertion's location is the top frame and the signature."""
+    from bot.crash import analyse, parse_report
+
+    crash = analyse(parse_report((ASSERTS / "tc-ace-era-windows.txt").read_bytes()))
+    assert crash.top_frame is not None
+    assert (crash.top_frame.function, crash.top_frame.line) == ("MySQLConnection::Execute", 198)
+    assert crash.signature.text == "ASSERT(m_mStmt) | MySQLConnection::Execute"
+
+
 def test_parse_glibc_backtrace_symbols_frames() -> None:
     frames = assertlog.parse(_read(ASSERTS / "tc-linux-glibc-backtrace.txt")).threads[0].frames
     assert (frames[0].function, frames[0].module, frames[0].offset, frames[0].address) == (
@@ -93,6 +104,12 @@ def test_parse_glibc_backtrace_symbols_frames() -> None:
         "0x5a1",
         "0x8a1b2c",
     )
+    # backtrace_symbols prints mangled names: each is demangled to the name a debugger would show
+    assert [f.function for f in frames[:3]] == [
+        "Player::RemoveSpell",
+        "Player::learnSkillRewardedSpells",
+        "WorldSession::HandleOpcode",
+    ]
     assert (frames[3].function, frames[3].module, frames[3].offset) == (None, "libpthread.so.0", "0x7e9a")
 
 
