@@ -47,6 +47,7 @@ CLOSING_RE = re.compile(
 MERGE_SUBJECT_RE = re.compile(r"^Merge pull request #(?P<number>\d+) from \S+")
 SQUASH_SUBJECT_RE = re.compile(r"\(#(?P<number>\d+)\)\s*$")
 _MARKER_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_.:/-]+")
+_LABEL_UNSAFE_RE = re.compile(r"[^a-z0-9._-]+")
 
 
 class DeployGitHub(Protocol):
@@ -82,6 +83,21 @@ class DeployGitHub(Protocol):
     def add_labels(self, number: int, labels: Sequence[str]) -> tuple[str, ...]: ...
 
     def remove_label(self, number: int, label: str) -> None: ...
+
+    def ensure_issue(
+        self, dedup_label: str, title: str, body: str, labels: Sequence[str]
+    ) -> tuple[IssueRef, bool]: ...
+
+    def edit_issue(
+        self,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+        state_reason: str | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> IssueRef: ...
 
 
 @dataclass(frozen=True)
@@ -190,6 +206,20 @@ def failed_comment(issue: FixedIssue, *, sha: str, realm: str, reason: str, run_
     )
 
 
+def realm_down_label(realm: str) -> LabelSpec:
+    """The label of the one standing issue that says a realm may be down (≤ 50 characters)."""
+    name = "realm-down:" + (_LABEL_UNSAFE_RE.sub("-", realm.lower()).strip("-") or "default")
+    return LabelSpec(name[:50], "b60205", "crashbot could not bring this realm back up")
+
+
+def realm_down_comment(*, sha: str, realm: str, reason: str, run_url: str = "") -> str:
+    run = f" See the [deploy run]({run_url})." if run_url else ""
+    return (
+        f"**Deploying {sha} to {realm} failed, and so did the rollback: the realm may be down.**\n\n"
+        f"{reason}\n\nSomeone needs to look at the server now.{run}"
+    )
+
+
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"
@@ -280,8 +310,29 @@ class GitHubDeployReporter:
                     issue.number, marker("deploy-failed", self.realm, outcome.sha), body
                 )
                 self.told.append(issue)
+        if not self.told:
+            self._realm_down_issue(outcome)
         if status_error is not None:
             raise status_error
+
+    def _realm_down_issue(self, outcome: DeployOutcome) -> None:
+        """No crash issue names this deploy, yet a realm left down must be said on an issue: one
+        standing issue per realm, found by its label, reopened when it happens again."""
+        spec = realm_down_label(self.realm)
+        self.client.ensure_labels([spec])
+        body = realm_down_comment(
+            sha=outcome.sha or "(no commit)", realm=self.realm, reason=outcome.reason, run_url=self.run_url
+        )
+        issue, created = self.client.ensure_issue(
+            spec.name, f"crashbot: realm {self.realm} may be down after a failed deploy", body, [spec.name]
+        )
+        if not created:
+            if issue.state == "closed":
+                self.client.edit_issue(issue.number, state="open", state_reason="reopened")
+            self.client.upsert_comment(
+                issue.number, marker("deploy-failed", self.realm, outcome.sha or "none"), body
+            )
+        logger.error("realm %s may be down: told issue #%d", self.realm, issue.number)
 
     def aborted(self, outcome: DeployOutcome) -> None:
         if not outcome.sha:  # a --rollback with nothing to roll back to: there is no commit to name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,7 @@ class FakeGitHub:
     labels: dict[int, list[str]] = field(default_factory=dict)
     repo_labels: list[str] = field(default_factory=list)
     removed: list[tuple[int, str]] = field(default_factory=list)
+    edits: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     fail_create_deployment: bool = False
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -155,6 +156,22 @@ class FakeGitHub:
 
     def remove_label(self, number: int, label: str) -> None:
         self.removed.append((number, label))
+
+    def ensure_issue(
+        self, dedup_label: str, title: str, body: str, labels: Sequence[str]
+    ) -> tuple[IssueRef, bool]:
+        for existing in self.issues.values():
+            if dedup_label in existing.labels:
+                return existing, False
+        number = 100 + len(self.issues)
+        made = replace(issue(number, labels), title=title, body=body, state="open", state_reason=None)
+        self.issues[number] = made
+        return made, True
+
+    def edit_issue(self, number: int, **changes: Any) -> IssueRef:
+        self.edits.append((number, changes))
+        self.issues[number] = replace(self.issues[number], **{k: v for k, v in changes.items() if v})
+        return self.issues[number]
 
     def states(self, deployment: int = 1) -> list[str]:
         return [s for s, _, _ in self.statuses.get(deployment, [])]
@@ -355,6 +372,28 @@ def test_reporter_failed_rollback_is_an_error_status_and_a_loud_comment_on_each_
         [only] = gh.comments[number]
         assert "the realm may be down" in only.body and "the reason (failed)" in only.body
     assert gh.labels == {}  # the fix is not live
+
+
+def test_reporter_failed_rollback_with_no_fix_in_range_opens_one_realm_down_issue() -> None:
+    """A realm left down must be said on an issue even when no crash issue names the deploy."""
+    gh = FakeGitHub()
+    gh.commits[(BASE, HEAD)] = [commit("f" * 40, "Refactor the config loader")]
+    rep = reporter(gh)
+    rep.started(sha=HEAD, release="r2", previous="r1")
+    rep.failed_loudly(outcome(DeployStatus.FAILED))
+    [down] = [i for i in gh.issues.values() if "realm-down:blackrock" in i.labels]
+    assert down.state == "open" and "blackrock may be down" in down.title
+    assert "the realm may be down" in down.body and "the reason (failed)" in down.body
+    assert "realm-down:blackrock" in gh.repo_labels
+
+    # it happens again after someone closed the issue: the same issue is reopened and told
+    gh.issues[down.number] = replace(down, state="closed", state_reason="completed")
+    rep2 = reporter(gh)
+    rep2.started(sha=HEAD, release="r2", previous="r1")
+    rep2.failed_loudly(outcome(DeployStatus.FAILED))
+    assert [i.number for i in gh.issues.values() if "realm-down:blackrock" in i.labels] == [down.number]
+    assert gh.issues[down.number].state == "open"
+    assert any("may be down" in c.body for c in gh.comments[down.number])
 
 
 def test_reporter_failed_loudly_still_comments_when_the_deployment_could_not_be_created() -> None:
