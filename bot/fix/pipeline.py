@@ -9,6 +9,7 @@ After it, every write is idempotent by marker or label, so a rerun edits what an
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from bot.issue import read_payload, sig_label
 from bot.payload import Payload
 
 logger = logging.getLogger(__name__)
+
+_TOKENS_RE = re.compile(r"<!-- crashbot:tokens (\d{1,12}) -->")
 
 ANALYSIS_MARKER_NAME = ANALYSIS_MARKER.removeprefix("<!--").removesuffix("-->").strip()
 MAX_HUMAN_COMMENTS = 10  # the most recent comments people wrote; older ones rarely add to a crash
@@ -267,6 +270,7 @@ class _Job:
                 )
                 logger.warning("issue #%d: %s", n, reason)
                 return self.result(Outcome.CAPPED, reason)
+        self.tokens = self._tokens_spent_before()
         original = self.git.current_branch()
         base_sha = self.git.head()
         try:
@@ -551,9 +555,26 @@ class _Job:
         self.client.upsert_comment(
             self.issue.number,
             state.RESULT_MARKER,
-            result_comment(result, max_attempts=self.settings.max_attempts),
+            result_comment(result, max_attempts=self.settings.max_attempts)
+            + f"\n<!-- crashbot:tokens {self.tokens} -->\n",
         )
         self.client.add_labels(self.issue.number, [state.HANDLED_LABEL, *extra_labels])
+
+    def _tokens_spent_before(self) -> int:
+        """Engine tokens earlier runs spent on this issue, from crashbot's own result comment: the
+        ceiling (``fix.max_tokens_per_issue``) holds per issue, across reruns, not per run."""
+        tag = f"<!-- {state.RESULT_MARKER} -->"
+        me = self.client.whoami()
+        spent = 0
+        for comment in self.client.list_comments(self.issue.number):
+            if tag not in comment.body or not (comment.author == me or comment.author.endswith("[bot]")):
+                continue
+            found = _TOKENS_RE.search(comment.body)
+            if found:
+                spent = max(spent, int(found[1]))
+        if spent:
+            logger.info("issue #%d: earlier runs spent %d engine tokens", self.issue.number, spent)
+        return spent
 
     def _ensure_labels(self) -> None:
         if not self._labels_ready:

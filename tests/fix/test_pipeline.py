@@ -187,6 +187,21 @@ def test_fix_engine_abstains_posts_the_reason_once_and_opens_no_pr(world: World)
     assert not (world.build_dir / "runs.txt").exists()
 
 
+def test_fix_token_ceiling_counts_every_run_on_the_issue(world: World) -> None:
+    """fix.max_tokens_per_issue is per issue: a rerun (workflow_dispatch, the sweep) starts from what
+    earlier runs spent, which crashbot keeps in its own result comment."""
+    issue = world.file_issue()
+    engine = ScriptedEngine(["ABSTAIN: not enough evidence"])
+
+    first = fix_issue(world.run(engine), issue.number)
+    second = fix_issue(world.run(engine), issue.number)
+
+    assert (first.tokens, second.tokens) == (110, 220)
+    assert [ctx.tokens_used for ctx in engine.asked] == [0, 110]
+    [note] = _bodies(world, issue.number, "crashbot:fix-result")
+    assert "<!-- crashbot:tokens 220 -->" in note
+
+
 def test_fix_patch_touching_github_workflows_is_rejected_and_never_built(world: World) -> None:
     issue = world.file_issue()
     sneaky = (
