@@ -30,6 +30,7 @@ from bot.payload import (
 )
 
 __all__ = [
+    "CRASH_LABEL",
     "LABEL_SPECS",
     "MAX_BODY_CHARS",
     "SEEN_AGAIN_MARKER",
@@ -54,6 +55,7 @@ MAX_TITLE_CHARS = 256
 MAX_LABEL_CHARS = 50  # "name is too long (maximum is 50 characters)"
 DEFAULT_SERVER_URL = "https://github.com"
 SEEN_AGAIN_MARKER = "crashbot:seen-again"
+CRASH_LABEL = "crash"  # every crash issue carries it; the fix workflow triggers on it
 
 _PAYLOAD_LINE_RE = re.compile(r"<!-- crashbot:payload v(\d+) (\S+) -->")
 _HMAC_LINE_RE = re.compile(r"<!-- crashbot:hmac (\S+) -->")
@@ -118,7 +120,7 @@ _KIND_DESCRIPTIONS: dict[str, str] = {
 }
 
 LABEL_SPECS: tuple[LabelSpec, ...] = (
-    LabelSpec("crash", "b60205", "A server crash filed by crashbot"),
+    LabelSpec(CRASH_LABEL, "b60205", "A server crash filed by crashbot"),
     *(LabelSpec(name, "d93f0b", text) for name, text in _KIND_DESCRIPTIONS.items()),
 )
 
@@ -246,7 +248,7 @@ def realm_label(realm: str) -> str | None:
 
 def labels_for(crash: Crash, *, realm: str | None) -> tuple[str, ...]:
     """``crash``, ``sig:<id>``, a kind label and (when given) ``realm:<name>``; each ≤ 50 characters."""
-    labels = ["crash", sig_label(crash.signature.id), _kind(crash)[1]]
+    labels = [CRASH_LABEL, sig_label(crash.signature.id), _kind(crash)[1]]
     realm_name = realm_label(realm) if realm else None
     if realm_name:
         labels.append(realm_name)

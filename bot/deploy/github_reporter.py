@@ -24,11 +24,10 @@ from bot.deploy.pipeline import DeployMode, DeployOutcome
 from bot.errors import GitHubError
 from bot.fix.state import OPEN_PR_LABEL
 from bot.github import Comment, CommitRef, DeploymentRef, DeploymentStatusRef, IssueRef, NotFound, PullRef
-from bot.issue import LabelSpec
+from bot.issue import CRASH_LABEL, LabelSpec
 
 logger = logging.getLogger(__name__)
 
-CRASH_LABEL = "crash"
 FIX_DEPLOYED = LabelSpec("fix-deployed", "0e8a16", "The fix for this crash is live on a realm")
 DEFAULT_ENVIRONMENT = "production"
 MAX_DESCRIPTION = 140  # GitHub refuses longer deployment (status) descriptions

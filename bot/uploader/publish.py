@@ -23,6 +23,7 @@ from bot.crash.model import Crash
 from bot.errors import GitHubError, TrustError
 from bot.github import GitHubClient, IssueRef
 from bot.issue import (
+    CRASH_LABEL,
     LabelSpec,
     Occurrences,
     label_spec,
@@ -196,7 +197,7 @@ class Publisher:
         reports = [r for b in batches for r in b.reports]
         try:
             crash = self._representative(signature_id, reports)
-            existing = self.find(signature_id)
+            existing = self.find(signature_id) or self._find_by_full_id(crash)
             if existing is None:
                 return self._create(crash, batches)
             return self._update(existing, crash, batches)
@@ -222,6 +223,29 @@ class Publisher:
         # Someone else's issue (another realm's uploader won the race, or a lost response was
         # answered by an issue we did not write): count on it like on any existing issue.
         return self._update(issue, crash, batches)
+
+    def _find_by_full_id(self, crash: Crash) -> IssueRef | None:
+        """The crash issue whose signed payload has this crash's fuller id, when none carries its
+        primary ``sig:`` label: a change of the frame rules (or of how many top frames sign) that moves
+        the primary id must not split an issue (Sentry's dual hash). Runs only for a new primary id."""
+        wanted = crash.signature.full_id
+        found: list[IssueRef] = []
+        for issue in self._client.find_issues([CRASH_LABEL], state="all"):
+            try:
+                payload = read_payload(issue.body, self._settings.key)
+            except TrustError:
+                continue
+            if payload.signature.full_id == wanted:
+                found.append(issue)
+        match = _pick(found)
+        if match is not None:
+            logger.info(
+                "no issue is labelled %s, but #%d has the same full signature %s: counting there",
+                sig_label(crash.signature.id),
+                match.number,
+                wanted,
+            )
+        return match
 
     def _regressed(self, crash: Crash, issue: IssueRef) -> bool:
         """Whether a closed issue's crash came back on a build that already had the fix.
@@ -287,7 +311,8 @@ class Publisher:
         )
         labels = list(issue.labels)
         realm = realm_label(settings.realm) if settings.realm else None
-        for wanted in (REGRESSION_LABEL if reopen else None, realm):
+        # found through its full id: it gets this primary id's label too, so the next lookup is direct
+        for wanted in (REGRESSION_LABEL if reopen else None, realm, sig_label(crash.signature.id)):
             if wanted and wanted not in labels:
                 labels.append(wanted)
         if labels != list(issue.labels):

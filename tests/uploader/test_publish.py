@@ -295,3 +295,29 @@ def test_publish_recurrence_on_a_build_without_the_merged_fix_is_no_regression(
     [new] = spool_batches(rig, (0, 2), revision=merged.sha[:12])
     assert rig.publisher.publish([new]).outcome is Outcome.REOPENED
     assert "regression" in rig.labels(issue["number"])
+
+
+def test_publish_new_primary_id_with_a_known_full_id_counts_on_the_existing_issue(rig: Rig) -> None:
+    """A frame-rule change that moves the top frames changes the primary id but not the fuller one:
+    the crash must still land on its issue, which then carries both ids' labels (Sentry's dual hash)."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from bot.crash import analyse, parse_report
+    from bot.issue import Occurrences, labels_for, render_body, render_title
+    from tests.uploader.reports import report_text
+
+    crash = analyse(parse_report(report_text(0, 0)))
+    old_id = "0123456789abcdef"
+    assert crash.signature.id != old_id
+    older = replace(crash, signature=replace(crash.signature, id=old_id))  # same full_id
+    occ = Occurrences().record(datetime(2026, 1, 1, tzinfo=UTC), host=HOST, build="e9bcae1fada6")
+    body = render_body(older, occ, repo=REPO, server_url="https://github.com", payload_key=KEY)
+    issue = rig.client.create_issue(render_title(older), body, list(labels_for(older, realm=None)))
+
+    [batch] = spool_batches(rig, (0, 1))
+    result = rig.publisher.publish([batch])
+
+    assert result.issue.number == issue.number and len(rig.issues()) == 1
+    assert rig.payload(issue.number).occurrences.count == 2
+    assert {sig_label(old_id), sig_label(crash.signature.id)} <= rig.labels(issue.number)
