@@ -50,14 +50,17 @@ Assert-Admin
 if (-not (Test-Path $RunnerPackage)) { throw "Runner package '$RunnerPackage' not found." }
 
 # 1. A dedicated local account: the runner must not run as an administrator or as NETWORK SERVICE,
-#    which cannot stop another service.
+#    which cannot stop another service. Its password is needed only to register the runner service.
+$configured = Test-Path (Join-Path $RunnerDir '.runner')
 $password = $null
 if (Get-LocalUser -Name $Account -ErrorAction SilentlyContinue) {
     Write-Host "OK: local account $Account exists."
-    if (-not $env:CRASHBOT_RUNNER_PASSWORD) {
-        throw "Account $Account exists: set `$env:CRASHBOT_RUNNER_PASSWORD to its password so the runner service can be (re)configured."
+    if (-not $configured) {
+        if (-not $env:CRASHBOT_RUNNER_PASSWORD) {
+            throw "Account $Account exists but no runner is registered yet: set `$env:CRASHBOT_RUNNER_PASSWORD to the account's password so the runner service can be registered under it."
+        }
+        $password = $env:CRASHBOT_RUNNER_PASSWORD
     }
-    $password = $env:CRASHBOT_RUNNER_PASSWORD
 } elseif ($PSCmdlet.ShouldProcess($Account, 'create local account')) {
     $password = New-RandomPassword
     $secure = ConvertTo-SecureString $password -AsPlainText -Force
@@ -66,7 +69,18 @@ if (Get-LocalUser -Name $Account -ErrorAction SilentlyContinue) {
     Write-Host "Created local account $Account (its password is used once below and not stored by this script)."
 }
 
-# 2. Python and crashbot in a virtualenv the runner account can read.
+# 2. Git for Windows: the checkout needs git, and the crashbot workflow steps run in its bash.
+if (Get-Command git -ErrorAction SilentlyContinue) {
+    Write-Host "OK: git is installed."
+} elseif ($PSCmdlet.ShouldProcess('Git for Windows', 'install with winget (git and bash for the workflows)')) {
+    winget install --id Git.Git --scope machine --silent --accept-package-agreements --accept-source-agreements
+    $env:Path = [Environment]::GetEnvironmentVariable('Path', 'Machine')
+}
+if (-not (Test-Path 'C:\Program Files\Git\bin\bash.exe') -and -not $WhatIfPreference) {
+    Write-Warning 'bash.exe of Git for Windows was not found at its default place: the workflows use "shell: bash".'
+}
+
+# 3. Python and crashbot in a virtualenv the runner account can read.
 $python = (Get-Command python -ErrorAction SilentlyContinue)
 if (-not $python) {
     if ($PSCmdlet.ShouldProcess('Python 3.12', 'install with winget')) {
@@ -85,8 +99,7 @@ if (-not (Test-Path (Join-Path $venv 'Scripts\crashbot.exe'))) {
     Write-Host "OK: crashbot is installed in $venv."
 }
 
-# 3. The runner itself, as a service under the dedicated account.
-$configured = Test-Path (Join-Path $RunnerDir '.runner')
+# 4. The runner itself, as a service under the dedicated account.
 if ($configured) {
     Write-Host "OK: a runner is already configured in $RunnerDir (remove it with config.cmd remove to re-register)."
 } elseif ($PSCmdlet.ShouldProcess($RunnerDir, "register runner '$RunnerName' for $RepoUrl")) {
@@ -106,13 +119,13 @@ if ($configured) {
     }
 }
 
-# 4. The right to stop and start worldserver (graceful stop goes through SOAP/RA first; this is the
+# 5. The right to stop and start worldserver (graceful stop goes through SOAP/RA first; this is the
 #    fallback and the start).
 if ($WorldserverService) {
     & (Join-Path $PSScriptRoot 'Grant-ServiceControl.ps1') -ServiceName $WorldserverService -Account ".\$Account" -WhatIf:$WhatIfPreference
 }
 
-# 5. Optional: cdb (Debugging Tools for Windows), for `!analyze -v` on minidumps.
+# 6. Optional: cdb (Debugging Tools for Windows), for `!analyze -v` on minidumps.
 if ($InstallCdb) {
     $cdb = Get-ChildItem 'C:\Program Files (x86)\Windows Kits\10\Debuggers\x64\cdb.exe' -ErrorAction SilentlyContinue
     if ($cdb) {
@@ -124,4 +137,5 @@ if ($InstallCdb) {
 }
 
 Write-Host ''
-Write-Host 'Next: run `crashbot doctor` as the runner account to check tokens, labels, tools and SOAP/RA.'
+Write-Host 'Next: install CMake and the Visual Studio C++ build tools your server needs (crashbot builds it),'
+Write-Host 'then run `crashbot doctor` as the runner account to check tokens, labels, tools and SOAP/RA.'

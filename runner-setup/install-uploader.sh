@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install the crashbot uploader as a systemd service on a Linux game host. Idempotent.
-# Usage: sudo ./install-uploader.sh [--dry-run] CRASH_DIR [CRASH_DIR...]
+# Usage: sudo ./install-uploader.sh [--dry-run] OWNER/REPO CRASH_DIR [CRASH_DIR...]
 set -euo pipefail
 dry=""
 if [ "${1:-}" = "--dry-run" ]; then dry="echo would run:"; shift; fi
-[ "$#" -ge 1 ] || { echo "usage: $0 [--dry-run] CRASH_DIR..." >&2; exit 2; }
+[ "$#" -ge 2 ] || { echo "usage: $0 [--dry-run] OWNER/REPO CRASH_DIR..." >&2; exit 2; }
+repo=$1; shift
+case "$repo" in
+    */*) ;;
+    *) echo "install-uploader: the first argument must be the server repository, OWNER/REPO (got '$repo')" >&2; exit 2 ;;
+esac
 [ -n "$dry" ] || [ "$(id -u)" -eq 0 ] || { echo "install-uploader: run as root (sudo)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -21,9 +26,10 @@ fi
 if [ ! -f /etc/crashbot/crashbot.toml ]; then
     dirs=$(printf '"%s", ' "$@"); dirs=${dirs%, }
     if [ -z "$dry" ]; then
-        printf '[uploader]\ncrash_dirs = [%s]\nspool = "/var/lib/crashbot/spool.sqlite3"\n' "$dirs" >/etc/crashbot/crashbot.toml
+        printf '[github]\nrepo = "%s"\n\n[uploader]\ncrash_dirs = [%s]\nspool = "/var/lib/crashbot/spool.sqlite3"\n' \
+            "$repo" "$dirs" >/etc/crashbot/crashbot.toml
     else
-        echo "would write /etc/crashbot/crashbot.toml with crash_dirs = [$dirs]"
+        echo "would write /etc/crashbot/crashbot.toml with repo = $repo, crash_dirs = [$dirs]"
     fi
 fi
 for d in "$@"; do $dry setfacl -m u:crashbot:rx "$d" 2>/dev/null || echo "install-uploader: give user crashbot read access to $d" >&2; done
