@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,12 @@ LOG_FILE = "worldserver.console.log"
 # ("Cleaning up orphan processes"); clearing it is the documented way to outlive the job
 # (actions/runner#598).
 DROPPED_ENV = ("RUNNER_TRACKING_ID",)
+# The deploy job's own credentials (App key, SOAP/RA password, GitHub tokens): worldserver never needs
+# them, and an internet-facing server keeps its environment in memory and in every crash dump.
+_BOT_SECRET_ENV_RE = re.compile(
+    r"^(?:CRASHBOT_.*|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_.*)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ class ProcessControl:
         if live is None:
             raise ServerControlError(f"no live release under {self.install_dir}; deploy one first")
         argv = (str(live.executable(self.executable)), *self.arguments)
-        env = {k: v for k, v in self._env.items() if k not in DROPPED_ENV}
+        env = {k: v for k, v in self._env.items() if k not in DROPPED_ENV and not _BOT_SECRET_ENV_RE.match(k)}
         self.install_dir.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, object] = {}
         if sys.platform == "win32":

@@ -25,6 +25,8 @@ if os.environ.get("IGNORE_TERM"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("tracking=" + os.environ.get("RUNNER_TRACKING_ID", "unset"), "cwd=" + os.getcwd(), flush=True)
 print("args=" + " ".join(sys.argv[1:]), flush=True)
+leaked = sorted(k for k in os.environ if k.startswith(("CRASHBOT_", "GITHUB_TOKEN", "ACTIONS_")))
+print("secrets=" + (",".join(leaked) or "none"), "tc=" + os.environ.get("TC_WORLD_SERVER_PORT", "unset"), flush=True)
 time.sleep(60)
 """
 
@@ -77,6 +79,28 @@ def test_process_start_runs_live_release_detached_with_pid_file_and_log(
     assert live is not None and record["argv"][0] == str(live.path / "worldserver")
     pid = control.pid()
     assert pid is not None and os.getsid(pid) == pid  # its own session: our Ctrl-C does not reach it
+
+
+def test_process_start_hands_the_server_none_of_crashbots_secrets(releases: Releases) -> None:
+    """worldserver is internet-facing C++ whose crash dumps hold its environment: the App key, the
+    SOAP password and GitHub tokens of the deploy job must not be in it; its own settings stay."""
+    env = {
+        **os.environ,
+        "CRASHBOT_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----",
+        "CRASHBOT_SOAP_PASSWORD": "soap-pw",
+        "GITHUB_TOKEN": "ghs_x",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "x",
+        "TC_WORLD_SERVER_PORT": "8086",
+    }
+    control = ProcessControl(releases=releases, executable="worldserver", env=env)
+    try:
+        control.start()
+        log = wait_for_log(control.log_path(), "secrets=")
+    finally:
+        control.kill()
+        control.stop(2.0)
+    assert "secrets=none" in log
+    assert "tc=8086" in log
 
 
 def test_process_later_run_finds_the_server_by_pid_file_and_stops_it(
