@@ -30,7 +30,7 @@ _PEM = re.compile(
 # Well-known token shapes, whatever surrounds them.
 _TOKENS = re.compile(
     r"""(?<![\w-])(?:
-        gh[pousr]_[A-Za-z0-9]{30,255}            # GitHub classic/app/OAuth tokens
+        gh[pousr]_[A-Za-z0-9_.\-]{30,1024}      # GitHub tokens, incl. stateless ghs_<app id>_<JWT>
       | github_pat_[A-Za-z0-9_]{22,255}          # GitHub fine-grained PAT
       | sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{20,} # OpenAI/Anthropic/Stripe-style secret keys
       | (?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16} # AWS access key ids
@@ -51,9 +51,14 @@ _DB_CONNECTION = re.compile(
         ;[^;\s"']+                              # user
         ;[^;\s"']*                              # password (may be empty)
         ;[\w$\-]+                               # database
+        (?:;\w+)?                               # TrinityCore's optional ssl field
         (?![\w;])""",
     re.VERBOSE,
 )
+# The *DatabaseInfo settings themselves: the whole quoted value, whatever the password contains.
+_DB_INFO_SETTING = re.compile(r'(?P<key>\b\w*DatabaseInfo\s*=\s*")(?P<value>[^"\n]+)(?=")', re.IGNORECASE)
+# ``scheme://user:password@host``: the password, whatever the host part looks like.
+_URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@\"']*:)(?P<value>[^\s/@\"']+)(?=@)")
 
 _SENSITIVE_WORDS = (
     r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key"
@@ -63,7 +68,7 @@ _SENSITIVE_WORDS = (
 _KEY_VALUE = re.compile(
     rf"""(?P<key>(?<![\w:])["']?[\w.\-]*(?:{_SENSITIVE_WORDS})[\w.\-]*["']?)
         (?P<sep>\s*(?:=|:(?!:))\s*)
-        (?P<value>"[^"\n]*"|'[^'\n]*'|(?!<sensitive)[^\s,;)\]}}>"']+)""",
+        (?P<value>(?:0x[0-9A-Fa-f]+[ \t]+)?"[^"\n]*"|'[^'\n]*'|(?!<sensitive)[^\s,;)\]}}>"']+)""",
     re.VERBOSE | re.IGNORECASE,
 )
 # A long hex or base64 run right after a key-ish word (``key 3f9a…``, ``Authorization: Bearer …``).
@@ -181,7 +186,9 @@ def redact(
     counts: Counter[str] = Counter()
     text = _sub(_PEM, text, counts, "key", lambda m: _marker("key"))
     text = _sub(_TOKENS, text, counts, "token", lambda m: _marker("token"))
+    text = _sub(_DB_INFO_SETTING, text, counts, "db", lambda m: f"{m.group('key')}{_marker('db')}")
     text = _sub(_DB_CONNECTION, text, counts, "db", lambda m: _marker("db"))
+    text = _sub(_URL_USERINFO, text, counts, "secret", lambda m: f"{m.group('head')}{_marker('secret')}")
     text = _sub(_KEY_VALUE, text, counts, "secret", _key_value)
     text = _sub(_KEYED_BLOB, text, counts, "secret", lambda m: f"{m.group('key')}{_marker('secret')}")
     if emails:

@@ -168,3 +168,31 @@ def test_redact_seeding_really_moves_frame_paths_under_user_profiles() -> None:
         body = seeded(original)[: -len(SEED) - 3]
         moved += "\\Users\\alice\\" in body or "/home/bob/" in body
     assert moved >= len(REPORTS) // 2
+
+
+# -- shapes that used to get through -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        # TrinityCore's optional 6th field (ssl) and a password with a space
+        ('LoginDatabaseInfo = "db.example.com;3306;trinity;tr1n1ty;auth;ssl"', "tr1n1ty"),
+        ('WorldDatabaseInfo     = "db.example.com;3306;acore;s3cr et;acore_world"', "s3cr et"),
+        # URL userinfo, whatever the host part looks like
+        ('url = "mysql://root:Passw0rd!@10.1.2.3/world"', "Passw0rd!"),
+        ("mysql://user:s3cretpw@db.host:3306/auth", "s3cretpw"),
+        # GitHub's stateless installation tokens: ghs_<app id>_<JWT>, ~520 characters
+        ("token ghs_123456_eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjMifQ." + "c" * 60, "c" * 60),
+        # a char* local/argument as Wheaty and gdb print it: address, then the string
+        ('Parameter std::string const & newPassword = 0x0000005 "hunter3"', "hunter3"),
+        (
+            '#3  0x5 in AccountMgr::ChangePassword (accountId=5, password=0x7ffd1 "hunter4") at A.cpp:1',
+            "hunter4",
+        ),
+    ],
+)
+def test_redact_secret_shapes_leave_nothing(text: str, secret: str) -> None:
+    out = redact(text, ip_addresses=False, emails=False).text
+    assert secret not in out, out
+    assert "[REDACTED" in out
