@@ -467,7 +467,8 @@ def unseal(b64_text: str, mac_hex: str, key: bytes) -> Payload:
         data = base64.b64decode(b64_text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as e:
         raise TrustError("crash payload is not valid base64 (the issue body was altered)") from e
-    if not hmac.compare_digest(_mac(key, data), mac_hex.lower()):
+    # bytes, not str: compare_digest raises TypeError for non-ASCII str (a lookalike digit in an edit)
+    if not hmac.compare_digest(_mac(key, data).encode("ascii"), mac_hex.lower().encode("utf-8")):
         raise TrustError(
             "crash payload signature does not verify: the body was altered or signed with another key "
             "(check the signing key env var)"

@@ -157,3 +157,11 @@ def test_payload_to_crash_is_the_inverse_of_from_crash_for_what_the_issue_carrie
     assert Payload.from_crash(rebuilt, Occurrences()) == payload
     assert rebuilt.thread is not None and rebuilt.thread.frames == payload.frames
     assert rebuilt.signature == crash.signature and rebuilt.top_frame == crash.top_frame
+
+
+def test_unseal_non_ascii_mac_raises_trust_error_not_type_error():
+    """hmac.compare_digest refuses non-ASCII str with TypeError, which no caller expects: an edited
+    body with a lookalike digit in the mac must be 'not trusted', not a crash of the sweep."""
+    b64, mac = seal(Payload.from_crash(make_crash(), Occurrences()), b"k")
+    with pytest.raises(TrustError):
+        unseal(b64, mac[:-1] + "\u0661", b"k")  # ARABIC-INDIC DIGIT ONE
