@@ -6,12 +6,13 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.deploy.control import ServerState, StopMethod
+from bot.deploy.control import ServerState, StopMethod, wait_until
 from bot.deploy.errors import ServerControlError
 from bot.deploy.process import LOG_FILE, PID_FILE, ProcessControl
 from bot.deploy.releases import Releases
@@ -115,7 +116,15 @@ def test_process_later_run_finds_the_server_by_pid_file_and_stops_it(
 
     assert outcome.stopped and outcome.method is StopMethod.SIGNAL
     assert "SIGTERM" in outcome.detail
-    assert control.status() is ServerState.STOPPED
+    # /proc shows an exiting process with an empty command line (so `later` sees it gone) a moment
+    # before the kernel lets its parent reap it: wait for that moment instead of racing it
+    assert wait_until(
+        lambda: control.status() is ServerState.STOPPED,
+        5.0,
+        clock=time.monotonic,
+        sleep=time.sleep,
+        poll_s=0.01,
+    )
 
 
 def test_process_pid_file_naming_an_unrelated_process_means_stopped(releases: Releases) -> None:
