@@ -12,7 +12,7 @@ from bot.config import Config
 from bot.crash import analyse, crash_to_json, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Crash, Format
-from bot.crash.text import MAX_BYTES
+from bot.crash.text import MAX_BYTES, read_prefix
 from bot.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -40,12 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def read_report(path: Path, *, limit: int = MAX_BYTES) -> bytes:
     """The first ``limit`` bytes of ``path``; UsageError with one readable line when it cannot be read."""
-    # Checked first: Windows refuses to open a directory with EACCES, which would read as a permission error
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory, not a crash report file")
     try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
+        data, cut = read_prefix(path, limit)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -54,9 +50,8 @@ def read_report(path: Path, *, limit: int = MAX_BYTES) -> bytes:
         raise UsageError(f"{path}: permission denied (run as a user who can read it)") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot be read: {e.strerror or e}") from None
-    if len(data) > limit:
+    if cut:
         logger.warning("%s is larger than %d bytes; only the first %d are read", path, limit, limit)
-        data = data[:limit]
     return data
 
 

@@ -11,13 +11,19 @@ German exception text).
 from __future__ import annotations
 
 import codecs
+import errno
+import os
 import re
+import stat
+from pathlib import Path
 
 # Bound on what is decoded: larger inputs are cut, so memory stays bounded (real reports with all threads'
 # locals reach ~6 MB; 128 MB is far past anything genuine).
 MAX_BYTES = 128 * 1024 * 1024
 # Encoding is decided on a prefix: deciding on the whole of a 100 MB report would cost as much as decoding.
 _SAMPLE_BYTES = 64 * 1024
+
+_READ_CHUNK = 1024 * 1024
 
 _FENCE = re.compile(r"^\s*(```|~~~)[\w+-]*\s*$")
 _TRIPLE_STAR = re.compile(r"\*\*\\\*")
@@ -87,6 +93,37 @@ def decode(data: bytes) -> str:
         unit = 4 if codec.startswith("utf-32") else 2
         data = data[: len(data) - len(data) % unit]
     return data.decode(codec, errors="replace")
+
+
+def read_prefix(path: Path, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of the regular file ``path``, and whether the file holds more.
+
+    The one place a report file is opened. Raises OSError when it cannot be read: IsADirectoryError for a
+    directory, and ``EINVAL`` "not a regular file" for a FIFO, device or socket. Those are never read:
+    opening a FIFO blocks until some writer appears (signals do not end the wait) and ``/dev/zero`` never
+    ends, so the open itself does not block (O_NONBLOCK) and the kind is checked on the open handle.
+    """
+    # Checked first: Windows refuses to open a directory with EACCES, which would read as a permission error
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a crash report file", str(path))
+    # O_BINARY: on Windows a descriptor from os.open is in text mode (CRLF translated) unless asked not to
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    with open(fd, "rb", buffering=0) as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a pipe, device or socket)", str(path))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = fh.read(min(_READ_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        return data[:limit], True
+    return data, False
 
 
 def clean_lines(text: str) -> list[str]:

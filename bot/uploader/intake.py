@@ -20,14 +20,13 @@ from bot.config import RedactionSettings
 from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.redact import compile_patterns, redact
-from bot.crash.text import decode
+from bot.crash.text import decode, read_prefix
 from bot.errors import ConfigError
 from bot.uploader.spool import Spool, SpooledReport
 from bot.uploader.watcher import dump_for
 
 logger = logging.getLogger(__name__)
 
-_READ_CHUNK = 1024 * 1024
 _MAX_ERROR_CHARS = 500
 _PATHS_REMEMBERED = 4096  # recent reports a late .dmp can still be paired with
 
@@ -38,7 +37,7 @@ class Outcome(enum.StrEnum):
     SPOOLED = "spooled"  # new content, parsed and signed: queued for GitHub
     KNOWN = "known"  # the same content was spooled before (whatever became of it)
     QUARANTINED = "quarantined"  # new content that does not parse: kept, never sent as a crash
-    UNREADABLE = "unreadable"  # the file could not be read (vanished, locked, a directory)
+    UNREADABLE = "unreadable"  # the file could not be read (vanished, locked, a directory, a pipe)
 
 
 @dataclass(frozen=True)
@@ -117,26 +116,14 @@ class Intake:
             self._spool.set_dump_path(sha, str(dump))
 
     def _read(self, path: Path) -> bytes:
-        if path.is_dir():
-            raise IsADirectoryError(21, "is a directory", str(path))
-        chunks: list[bytes] = []
-        size = 0
-        with path.open("rb") as fh:
-            while size <= self._max_bytes:
-                chunk = fh.read(min(_READ_CHUNK, self._max_bytes + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        data = b"".join(chunks)
-        if len(data) > self._max_bytes:
+        data, cut = read_prefix(path, self._max_bytes)
+        if cut:
             logger.warning(
                 "%s is larger than uploader.max_report_bytes (%d); only the first %d bytes are used",
                 path,
                 self._max_bytes,
                 self._max_bytes,
             )
-            data = data[: self._max_bytes]
         return data
 
     def _spool_new(self, path: Path, data: bytes, sha: str) -> IntakeResult:

@@ -1,0 +1,96 @@
+"""What users type and feed in: every bad input is one ``crashbot: error:`` line and the right exit code.
+
+The README's contract: 0 done, 1 expected failure, 2 bad input or config, 3 a bug, 130 interrupted; never a
+traceback, and nothing the spool accepted is lost. Inputs that could hang (a FIFO, ``/dev/zero``) run as
+real subprocesses with a timeout, so a regression fails instead of stalling the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GDB = ROOT / "tests" / "fixtures" / "crash" / "glue" / "gdb-linux-segv.txt"
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero are POSIX")
+
+
+@pytest.fixture(autouse=True)
+def _no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CRASHBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def crashbot(*argv: str, cwd: Path, timeout: float = 30.0, **env: str) -> subprocess.CompletedProcess[str]:
+    """``crashbot ARGV`` as a user runs it; a hang fails the test after ``timeout`` seconds."""
+    environ = {k: v for k, v in os.environ.items() if k != "CRASHBOT_CONFIG"}
+    environ.update(env, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *argv],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+        check=False,
+    )
+
+
+def one_error_line(err: str) -> str:
+    """The single ``crashbot: error:`` line ``err`` must consist of."""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("crashbot: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@posix_only
+def test_parse_fifo_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "report.txt"
+    os.mkfifo(fifo)
+    done = crashbot("parse", str(fifo), "--json", cwd=tmp_path, timeout=20)
+    assert done.returncode == 2
+    assert "not a regular file" in one_error_line(done.stderr)
+
+
+@posix_only
+def test_parse_endless_device_is_refused_without_reading_it(tmp_path: Path) -> None:
+    done = crashbot("parse", "/dev/zero", cwd=tmp_path, timeout=20)
+    assert done.returncode == 2
+    assert "/dev/zero" in one_error_line(done.stderr)
+    assert "not a regular file" in done.stderr
+
+
+def upload_env(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "crashbot.toml"
+    config.write_text("[uploader]\nedit_interval_s = 0.0\nbackoff_base_s = 0.05\n", encoding="utf-8")
+    return {"CRASHBOT_TOKEN": "t", "CRASHBOT_SIGNING_KEY": "k", "CRASHBOT_CONFIG": str(config)}
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@posix_only
+def test_upload_fifo_is_skipped_and_the_other_report_still_spooled(tmp_path: Path) -> None:
+    fifo = tmp_path / "stuck.txt"
+    os.mkfifo(fifo)
+    spool = tmp_path / "spool.db"
+    argv = ["upload", str(fifo), str(GDB), "--repo", "o/r", "--api-url", closed_port_url()]
+    done = crashbot(*argv, "--spool", str(spool), cwd=tmp_path, timeout=60, **upload_env(tmp_path))
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("crashbot: error:")]
+    assert len(errors) == 1 and "stuck.txt" in errors[0] and "not a regular file" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert f"spooled for later  {GDB}" in done.stdout
