@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from bot import __version__
 from bot import config as config_mod
@@ -24,13 +25,38 @@ logger = logging.getLogger("bot")
 Handler = Callable[[argparse.Namespace, config_mod.Config], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one ``crashbot: error:`` line, like every other failure.
+
+    argparse's default prints the whole usage block before its message; the subcommand parsers are made
+    from this class too (``add_subparsers`` uses the parent's class).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix("crashbot").strip()
+        prefix = f"{where}: " if where else ""
+        self.exit(2, f"crashbot: error: {prefix}{message} (see `{self.prog} --help`)\n")
+
+
+class _PeekFailed(Exception):
+    """The pre-parse could not make sense of the global options; the full parser will say why."""
+
+
+class _PeekParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _PeekFailed(message)
+
+
 def _requested_command(argv: Sequence[str]) -> str | None:
     """The subcommand named in ``argv`` (after the global options), if any."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = _PeekParser(add_help=False)
     pre.add_argument("--config")
     pre.add_argument("-v", "--verbose", action="count")
     pre.add_argument("--version", action="store_true")
-    _, rest = pre.parse_known_args(list(argv))
+    try:
+        _, rest = pre.parse_known_args(list(argv))
+    except _PeekFailed:
+        return None
     return rest[0] if rest and rest[0] in COMMANDS else None
 
 
@@ -39,7 +65,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     others are listed in ``--help`` by their summaries (see ``bot.commands``)."""
     wanted = _requested_command(argv) if argv is not None else None
     load = modules() if wanted is None else (COMMANDS[wanted][0],)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="crashbot",
         description=(
             "Crash reports in, reviewed fixes out: a GitHub-native crash loop for TrinityCore servers."

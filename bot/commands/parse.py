@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--format",
+        type=str.lower,  # `--format GDB` means gdb; the names are all lower case
         choices=[f.value for f in Format],
         help="skip sniffing and read the file as this format",
     )
@@ -34,7 +35,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     s = sub.add_parser("signature", help="print '<signature_id>  <signature>  <file>' for each report")
     s.add_argument("files", nargs="+", metavar="FILE")
-    s.add_argument("--format", choices=[f.value for f in Format], help="read every file as this format")
+    s.add_argument(
+        "--format", type=str.lower, choices=[f.value for f in Format], help="read every file as this format"
+    )
     s.set_defaults(handler=run_signature)
 
 

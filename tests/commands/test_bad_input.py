@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
+
 ROOT = Path(__file__).resolve().parents[2]
 GDB = ROOT / "tests" / "fixtures" / "crash" / "glue" / "gdb-linux-segv.txt"
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and /dev/zero are POSIX")
@@ -94,3 +96,29 @@ def test_upload_fifo_is_skipped_and_the_other_report_still_spooled(tmp_path: Pat
     assert len(errors) == 1 and "stuck.txt" in errors[0] and "not a regular file" in errors[0]
     assert "Traceback" not in done.stderr
     assert f"spooled for later  {GDB}" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "COMMAND"),
+        (["parse"], "file"),
+        (["fix", "--issue", "abc"], "'abc' is not a whole number"),
+        (["fix", "--issue", "-1"], "-1 is not positive"),
+        (["deploy", "--ref"], "expected one argument"),
+        (["parse", "x.txt", "--format", "minidump"], "invalid choice"),
+    ],
+)
+def test_cli_bad_arguments_are_one_error_line_with_exit_2(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert says in line and "--help" in line
+
+
+def test_parse_format_in_another_case_is_understood(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["parse", str(GDB), "--format", "GDB", "--json"]) == 0
+    assert '"format": "gdb"' in capsys.readouterr().out
