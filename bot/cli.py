@@ -114,8 +114,21 @@ def _fail(message: str) -> None:
     print(f"crashbot: error: {message}", file=sys.stderr)
 
 
+def _tolerate_unencodable_output() -> None:
+    """Let stdout write what its encoding cannot hold as ``\\x..`` escapes instead of failing.
+
+    A Linux file name that is not UTF-8 arrives as surrogates, and a Windows console redirected to a file
+    encodes with the ANSI code page (cp1252 cannot hold a Cyrillic path or function name): printing either
+    raised UnicodeEncodeError, a "bug" exit for a valid report. stderr already escapes by default.
+    """
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure):
+        reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run crashbot; return the exit code (0 ok, 1 expected failure, 2 bad input, 3 bug, 130 Ctrl-C)."""
+    _tolerate_unencodable_output()
     arguments = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(arguments)
     args = parser.parse_args(arguments)

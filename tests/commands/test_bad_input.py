@@ -122,3 +122,25 @@ def test_cli_bad_arguments_are_one_error_line_with_exit_2(
 def test_parse_format_in_another_case_is_understood(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["parse", str(GDB), "--format", "GDB", "--json"]) == 0
     assert '"format": "gdb"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding"),
+    [
+        pytest.param(
+            os.fsdecode(b"crash-\xff.txt"),
+            "utf-8",
+            marks=pytest.mark.skipif(sys.platform != "linux", reason="Linux file names are bytes"),
+            id="non-utf8-name",
+        ),
+        # what a Windows console redirected to a file does: the ANSI code page, strict
+        pytest.param("отчёт 1.txt", "cp1252", id="cyrillic-name-on-cp1252"),
+    ],
+)
+def test_signature_prints_a_name_its_stdout_cannot_encode(tmp_path: Path, name: str, encoding: str) -> None:
+    report = tmp_path / name
+    report.write_bytes(GDB.read_bytes())
+    done = crashbot("signature", name, cwd=tmp_path, PYTHONIOENCODING=encoding)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("dbd720a1cbc61d19  SIGSEGV | Field::GetUInt32")
