@@ -243,21 +243,48 @@ def from_mapping(table: Mapping[str, Any], *, source: str = "") -> Config:
     return dataclasses.replace(config, source=source)
 
 
+def _read_text(path: Path) -> str:
+    """The config file's text: UTF-8, with or without the BOM Windows editors write."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:64]:
+        raise ConfigError(
+            f"config file {str(path)!r} is UTF-16 text (Windows 'Unicode'); save it as UTF-8, "
+            "which TOML requires"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte {e.start}); "
+            "save it as UTF-8, which TOML requires"
+        ) from None
+
+
 def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Config:
     """Load ``path``, else ``$CRASHBOT_CONFIG``, else ``./crashbot.toml`` if present, else defaults."""
     environ = os.environ if env is None else env
     explicit = path is not None or bool(environ.get(CONFIG_ENV))
     candidate = Path(path if path is not None else environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME)
-    if not candidate.is_file():
+    name = str(candidate)
+    if not candidate.exists():
         if explicit:
-            raise ConfigError(f"config file {str(candidate)!r} does not exist")
+            raise ConfigError(f"config file {name!r} does not exist")
         return Config()
+    # Even the implicit ./crashbot.toml: a directory or pipe by that name is a mistake, not "no config"
+    if candidate.is_dir():
+        raise ConfigError(f"config file {name!r} is a directory; pass the crashbot.toml file itself")
+    if not candidate.is_file():  # a FIFO would block the read until a writer came; /dev/zero never ends
+        raise ConfigError(f"config file {name!r} is not a regular file (a pipe, device or socket)")
     try:
-        table = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        table = tomllib.loads(_read_text(candidate))
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {str(candidate)!r} is not valid TOML: {e}") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config file {str(candidate)!r} cannot be read: {e}") from e
+        raise ConfigError(f"config file {name!r} is not valid TOML: {e}") from e
+    except RecursionError:  # tomllib recurses per nesting level: a "TOML bomb" of [[[[... exhausts it
+        raise ConfigError(
+            f"config file {name!r} is nested too deeply to be a crashbot config; check it is the right file"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"config file {name!r} cannot be read: {e.strerror or e}") from e
     return from_mapping(table, source=str(candidate))
 
 

@@ -144,3 +144,75 @@ def test_signature_prints_a_name_its_stdout_cannot_encode(tmp_path: Path, name: 
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.startswith("dbd720a1cbc61d19  SIGSEGV | Field::GetUInt32")
+
+
+def run_with_config(capsys: pytest.CaptureFixture[str], config: Path | str, *argv: str) -> tuple[int, str]:
+    code = main(["--config", str(config), *argv])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("a = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
+        ("a = " + "{x = " * 5_000 + "1" + "}" * 5_000 + "\n", "nested too deeply"),
+    ],
+    ids=["array-bomb", "table-bomb"],
+)
+def test_hostile_config_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    config = tmp_path / "crashbot.toml"
+    config.write_text(text, encoding="utf-8")
+    code, err = run_with_config(capsys, config, "parse", str(GDB))
+    assert code == 2
+    assert says in one_error_line(err)
+
+
+def test_config_that_is_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "conf.toml").mkdir()
+    code, err = run_with_config(capsys, tmp_path / "conf.toml", "parse", str(GDB))
+    assert code == 2
+    assert "is a directory" in one_error_line(err)
+
+
+def test_default_config_name_taken_by_a_directory_is_not_silently_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "crashbot.toml").mkdir()
+    assert main(["parse", str(GDB)]) == 2
+    assert "crashbot.toml" in one_error_line(capsys.readouterr().err)
+
+
+@posix_only
+def test_config_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo.toml")
+    done = crashbot("--config", "fifo.toml", "parse", str(GDB), cwd=tmp_path, timeout=20)
+    assert done.returncode == 2
+    assert "not a regular file" in one_error_line(done.stderr)
+
+
+def test_config_saved_with_a_utf8_bom_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Windows Notepad (before 2019) saves UTF-8 with a BOM by default."""
+    config = tmp_path / "crashbot.toml"
+    config.write_bytes(b"\xef\xbb\xbf[uploader]\nstability_s = 1.0\n")
+    code, err = run_with_config(capsys, config, "parse", str(GDB))
+    assert code == 0, err
+
+
+def test_config_saved_as_utf16_says_to_save_it_as_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "crashbot.toml"
+    config.write_bytes("[uploader]\nstability_s = 1.0\n".encode("utf-16"))
+    code, err = run_with_config(capsys, config, "parse", str(GDB))
+    assert code == 2
+    assert "UTF-16" in one_error_line(err) and "save it as UTF-8" in err
+
+
+def test_config_env_pointing_nowhere_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRASHBOT_CONFIG", str(tmp_path / "gone" / "crashbot.toml"))
+    assert main(["parse", str(GDB)]) == 2
+    assert "does not exist" in one_error_line(capsys.readouterr().err)
