@@ -8,10 +8,12 @@ default and a one-line comment, and the loader validates it with no further code
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
 import typing
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +218,8 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"config key {key!r}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # TOML allows nan and inf; no timeout or interval means either
+            raise ConfigError(f"config key {key!r}: expected a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -237,9 +241,28 @@ def _build(cls: type[T], table: Mapping[str, Any], prefix: str = "") -> T:
     return cls(**kwargs)
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not an http(s) base URL crashbot can send requests to, or None when it is."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port  # raises for a port that is not a number or out of range
+    except ValueError as e:
+        return f"{url!r} is not a valid URL ({e})"
+    if parts.scheme not in ("http", "https"):
+        return f"{url!r} must start with http:// or https://"
+    if not parts.hostname:
+        return f"{url!r} names no host"
+    if port == 0:
+        return f"{url!r} has port 0"
+    return None
+
+
 def from_mapping(table: Mapping[str, Any], *, source: str = "") -> Config:
     """Build a Config from a parsed TOML table (validating every key and type)."""
     config = _build(Config, table)
+    problem = url_problem(config.github.api_url) if config.github.api_url else None
+    if problem:
+        raise ConfigError(f"config key 'github.api_url': {problem}")
     return dataclasses.replace(config, source=source)
 
 

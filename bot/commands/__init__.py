@@ -12,6 +12,8 @@ import argparse
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from bot.config import url_problem
+
 # command name -> (module that registers it, one-line summary for `crashbot --help`), in help order
 COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
@@ -48,11 +50,19 @@ def modules() -> tuple[str, ...]:
     return tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
+def _api_url(text: str) -> str:
+    problem = url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def add_github_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that talks to GitHub accepts (see shared/DESIGN.md)."""
     parser.add_argument("--repo", metavar="OWNER/NAME", help="the server repository (default: config)")
     parser.add_argument(
         "--api-url",
+        type=_api_url,
         metavar="URL",
         help="GitHub REST API base URL (default: config, else https://api.github.com)",
     )

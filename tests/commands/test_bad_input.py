@@ -156,8 +156,13 @@ def run_with_config(capsys: pytest.CaptureFixture[str], config: Path | str, *arg
     [
         ("a = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
         ("a = " + "{x = " * 5_000 + "1" + "}" * 5_000 + "\n", "nested too deeply"),
+        ("[github]\ntimeout_s = nan\n", "'github.timeout_s': expected a finite number, got nan"),
+        ("[uploader]\nbackoff_cap_s = inf\n", "'uploader.backoff_cap_s': expected a finite number, got inf"),
+        ('[github]\napi_url = "http://[::1"\n', "github.api_url"),
+        ('[github]\napi_url = "http://127.0.0.1:99999"\n', "github.api_url"),
+        ('[github]\napi_url = "ftp://example.com"\n', "github.api_url"),
     ],
-    ids=["array-bomb", "table-bomb"],
+    ids=["array-bomb", "table-bomb", "nan", "inf", "bad-ipv6", "port-out-of-range", "not-http"],
 )
 def test_hostile_config_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
@@ -216,3 +221,11 @@ def test_config_env_pointing_nowhere_is_one_line(
     monkeypatch.setenv("CRASHBOT_CONFIG", str(tmp_path / "gone" / "crashbot.toml"))
     assert main(["parse", str(GDB)]) == 2
     assert "does not exist" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999", "file:///etc/passwd", "http://"])
+def test_api_url_flag_that_is_no_http_url_is_one_line(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["upload", str(GDB), "--repo", "o/r", "--api-url", url])
+    assert exit_.value.code == 2
+    assert "--api-url" in one_error_line(capsys.readouterr().err)
