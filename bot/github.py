@@ -197,6 +197,8 @@ class Comment:
     author: str
     html_url: str
     created_at: str
+    # the author's role on the repository: OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, FIRST_TIMER, NONE…
+    author_association: str = ""
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Comment:
@@ -206,6 +208,7 @@ class Comment:
             author=_login(d.get("user")),
             html_url=str(d.get("html_url") or ""),
             created_at=str(d.get("created_at") or ""),
+            author_association=str(d.get("author_association") or ""),
         )
 
 

@@ -42,6 +42,7 @@ from bot.payload import Payload
 
 logger = logging.getLogger(__name__)
 
+_TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
 _TOKENS_RE = re.compile(r"<!-- crashbot:tokens (\d{1,12}) -->")
 
 ANALYSIS_MARKER_NAME = ANALYSIS_MARKER.removeprefix("<!--").removesuffix("-->").strip()
@@ -328,12 +329,17 @@ class _Job:
     # -- the engine loop -----------------------------------------------------------------------------
 
     def _human_text(self) -> list[HumanText]:
-        """The title and the latest comments people wrote: quoted for the engine, never instructions."""
+        """The title and the latest comments of people with a role on the repository: quoted for the
+        engine, never instructions. On a public repository anyone can comment; a stranger's text never
+        reaches the engine, even as data."""
         me = self.run.uploader.strip().casefold()
         texts = [
             HumanText(author=c.author, text=c.body, where="comment")
             for c in self.client.list_comments(self.issue.number)
-            if _BOT_MARKER not in c.body and not c.author.endswith("[bot]") and c.author.casefold() != me
+            if _BOT_MARKER not in c.body
+            and not c.author.endswith("[bot]")
+            and c.author.casefold() != me
+            and c.author_association in _TRUSTED_ASSOCIATIONS
         ]
         return [
             HumanText(author="issue", text=self.issue.title, where="issue title"),

@@ -250,6 +250,11 @@ class StandIn:
         with self.world.lock:
             self.world.known_repo(full_name).permissions[login.lower()] = permission
 
+    def set_visibility(self, full_name: str, *, private: bool) -> None:
+        """Make the repo private or public (on a public one anyone signed in reads and comments)."""
+        with self.world.lock:
+            self.world.known_repo(full_name).private = private
+
     def inject(self, fault: Fault) -> None:
         """Queue ``fault`` for the next matching request(s)."""
         self._faults.add(fault, self.world.now())

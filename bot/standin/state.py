@@ -300,7 +300,10 @@ class World:
         """The identity's role on the repo: an explicit grant, else admin (token holders own the repo)."""
         if identity is None:
             return "none" if repo.private else "read"
-        return repo.permissions.get(identity.login.lower(), "admin")
+        granted = repo.permissions.get(identity.login.lower(), "admin")
+        if granted == "none" and not repo.private:
+            return "read"  # anyone may read a public repository and comment on its issues
+        return granted
 
     def can_push(self, repo: Repo, identity: Identity | None) -> bool:
         return PERMISSIONS.index(self.permission(repo, identity)) >= PERMISSIONS.index("write")

@@ -360,3 +360,32 @@ def test_head_request_answers_like_get_without_body(standin: StandIn, http: requ
     answer = http.head(f"{standin.api_url}/repos/{REPO}")
 
     assert (answer.status_code, answer.content) == (200, b"")
+
+
+def test_public_repository_lets_a_stranger_read_and_comment_with_association_none(tmp_path) -> None:
+    """GitHub: anyone signed in may comment on a public repository's issues; their author_association
+    is NONE, which is how crashbot tells a stranger's words from a collaborator's."""
+
+    with StandIn(tmp_path / "gh") as standin:
+        standin.add_repo("acme/public", auto_init=True)
+        standin.add_token("owner-token", "acme")
+        standin.add_token("stranger-token", "mallory")
+        standin.set_permission("acme/public", "mallory", "none")
+        api = f"{standin.api_url}/repos/acme/public"
+        hidden = requests.get(api, headers={"Authorization": "token stranger-token"}, timeout=10)
+        assert hidden.status_code == 404  # private: a stranger does not even see it
+        standin.set_visibility("acme/public", private=False)
+        made = requests.post(
+            f"{api}/issues",
+            json={"title": "crash"},
+            headers={"Authorization": "token owner-token"},
+            timeout=10,
+        ).json()
+        comment = requests.post(
+            f"{api}/issues/{made['number']}/comments",
+            json={"body": "drive-by"},
+            headers={"Authorization": "token stranger-token"},
+            timeout=10,
+        )
+        assert comment.status_code == 201
+        assert comment.json()["author_association"] == "NONE"
