@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -80,6 +81,21 @@ def default_spool_path(env: Mapping[str, str], *, platform: str = sys.platform) 
     return Path(base) / "crashbot" / SPOOL_FILE
 
 
+def open_spool(path: Path, config: Config) -> Spool:
+    """The spool at ``path``; ConfigError (one line, exit 2) when it cannot be opened or is no spool."""
+    where = f"the spool {str(path)!r}"
+    fix = "pass --spool (or uploader.spool) a writable file path"
+    if path.is_dir():
+        raise ConfigError(f"{where} is a directory; {fix} such as {str(path / SPOOL_FILE)!r}")
+    up = config.uploader
+    try:
+        return Spool(path, backoff_base_s=up.backoff_base_s, backoff_cap_s=up.backoff_cap_s)
+    except sqlite3.DatabaseError as e:  # also "file is not a database": something else lives there
+        raise ConfigError(f"{where} cannot be used: {e}; {fix}") from None
+    except OSError as e:  # the folder cannot be created
+        raise ConfigError(f"{where} cannot be opened: {e.strerror or e}; {fix}") from None
+
+
 @dataclass
 class Uploader:
     """Everything both commands run: intake and service have a spool connection each (two threads)."""
@@ -127,8 +143,12 @@ def assemble(args: argparse.Namespace, config: Config, *, env: Mapping[str, str]
     )
     api_url = args.api_url or config.github.api_url
     spool_path = Path(args.spool or up.spool or default_spool_path(environ))
-    intake_spool = Spool(spool_path, backoff_base_s=up.backoff_base_s, backoff_cap_s=up.backoff_cap_s)
-    service_spool = Spool(spool_path, backoff_base_s=up.backoff_base_s, backoff_cap_s=up.backoff_cap_s)
+    intake_spool = open_spool(spool_path, config)
+    try:
+        service_spool = open_spool(spool_path, config)
+    except ConfigError:
+        intake_spool.close()
+        raise
     realm = (args.realm if args.realm is not None else up.realm) or None
     publisher = Publisher(
         client,

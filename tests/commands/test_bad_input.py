@@ -229,3 +229,20 @@ def test_api_url_flag_that_is_no_http_url_is_one_line(url: str, capsys: pytest.C
         main(["upload", str(GDB), "--repo", "o/r", "--api-url", url])
     assert exit_.value.code == 2
     assert "--api-url" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("kind", ["directory", "not-a-database"])
+def test_upload_spool_that_cannot_be_opened_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    for name, value in upload_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    spool = tmp_path / "spool.db"
+    if kind == "directory":
+        spool.mkdir()
+    else:
+        spool.write_bytes(b"this is no SQLite database\n" * 100)
+    code = main(["upload", str(GDB), "--repo", "o/r", "--api-url", closed_port_url(), "--spool", str(spool)])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(spool) in line and "--spool" in line
