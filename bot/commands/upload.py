@@ -22,7 +22,7 @@ from bot.errors import ConfigError, UsageError
 from bot.github import GitHubClient, connect
 from bot.uploader import notify
 from bot.uploader.budget import Windows
-from bot.uploader.intake import Intake, Outcome
+from bot.uploader.intake import Intake, IntakeResult, Outcome
 from bot.uploader.publish import Outcome as IssueOutcome
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
@@ -251,9 +251,23 @@ def _describe(report: SpooledReport, outcome: IssueOutcome | None) -> str:
 
 def run_upload(args: argparse.Namespace, config: Config) -> int:
     up = assemble(args, config)
+
+    def interrupt() -> None:
+        # upload is interactive: say at once why it has not exited yet, and how to make it
+        logger.warning(
+            "interrupted: finishing the current GitHub request (at most %.0fs); press Ctrl-C again to quit "
+            "at once; the spool keeps every report for the next run",
+            config.github.timeout_s,
+        )
+        up.service.stop()
+
     try:
-        with stop_signals(up.service.stop):
-            results = [up.intake.take(Path(name)) for name in args.files]
+        with stop_signals(interrupt):
+            results: list[IntakeResult] = []
+            for name in args.files:
+                if up.service.stop_event.is_set():  # the files not read yet stay where they are
+                    break
+                results.append(up.intake.take(Path(name)))
             # a file an earlier run spooled but could not send is this run's to send, and to report on
             waiting = {r.sha256: r.id for r in up.service_spool.reports(ReportState.NEW)}
             drained = up.service.drain(max_wait_s=config.uploader.edit_interval_s + 1.0)
@@ -277,13 +291,23 @@ def run_upload(args: argparse.Namespace, config: Config) -> int:
             else:
                 uploaded += 1
             print(f"{text}  {result.path}", flush=True)
+        interrupted = up.service.stop_event.is_set()
+        for name in args.files[len(results) :]:
+            print(f"not read (interrupted)  {name}", flush=True)
         summary = f"{uploaded} uploaded, {spooled} spooled for later, {bad} not readable as crash reports"
         if spooled:
-            why = "GitHub unreachable" if drained.unreachable else "GitHub asked us to wait"
+            if interrupted:
+                why = "interrupted"
+            else:
+                why = "GitHub unreachable" if drained.unreachable else "GitHub asked us to wait"
             summary += f" ({why}; the next `crashbot upload` or `crashbot watch` sends them)"
+        elif interrupted:
+            summary += " (interrupted)"
         print(summary)
     finally:
         up.close()
+    if interrupted:
+        return 130
     return 2 if bad else 0
 
 

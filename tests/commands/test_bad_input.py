@@ -8,14 +8,17 @@ real subprocesses with a timeout, so a regression fails instead of stalling the 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from bot.uploader.spool import ReportState, Spool
 
 ROOT = Path(__file__).resolve().parents[2]
 GDB = ROOT / "tests" / "fixtures" / "crash" / "glue" / "gdb-linux-segv.txt"
@@ -246,3 +249,63 @@ def test_upload_spool_that_cannot_be_opened_is_one_line_and_exit_2(
     assert code == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(spool) in line and "--spool" in line
+
+
+class StalledServer:
+    """A loopback HTTP 'server' that accepts connections and never answers (a hung GitHub)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.accepted = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+            self.accepted.set()
+
+    def close(self) -> None:
+        self._sock.close()
+        for conn in self._held:
+            conn.close()
+
+
+@posix_only
+def test_upload_interrupted_while_github_hangs_exits_130_and_keeps_the_report(tmp_path: Path) -> None:
+    server = StalledServer()
+    env = upload_env(tmp_path)
+    Path(env["CRASHBOT_CONFIG"]).write_text(
+        "[github]\ntimeout_s = 3.0\n[uploader]\nedit_interval_s = 0.0\n", encoding="utf-8"
+    )
+    spool = tmp_path / "spool.db"
+    argv = ["upload", str(GDB), "--repo", "o/r", "--api-url", f"http://127.0.0.1:{server.port}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", *argv, "--spool", str(spool)],
+        cwd=tmp_path,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.accepted.wait(30), "crashbot never called the API"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        server.close()
+    assert proc.returncode == 130, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "spool" in err
+    assert f"spooled for later  {GDB}" in out and "interrupted" in out
+    with Spool(spool) as kept:
+        assert [r.path for r in kept.reports(ReportState.NEW)] == [str(GDB)]
