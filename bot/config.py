@@ -320,6 +320,22 @@ def overlay(config: Config, section: str, **values: Any) -> Config:
     return dataclasses.replace(config, **{section: dataclasses.replace(current, **changes)})
 
 
+def secret_env_names(config: Config) -> frozenset[str]:
+    """Every environment variable the configuration names as holding a secret, whatever it is called:
+    code crashbot runs on the server's behalf (builds, tests, a coding agent) must never inherit them."""
+    names = {
+        *config.github.token_env,
+        config.github.app_private_key_env,
+        config.signing.key_env,
+        config.notify.webhook_url_env,
+        config.fix.api_key_env,
+        config.fix.push_token_env,
+        config.deploy.soap.password_env,
+        config.deploy.ra.password_env,
+    }
+    return frozenset(n for n in names if n)
+
+
 def secret(env_name: str, env: Mapping[str, str] | None = None) -> str | None:
     """The value of the secret held in environment variable ``env_name`` (None when unset or empty)."""
     if not env_name:

@@ -106,16 +106,22 @@ def run_fix(args: argparse.Namespace, config: Config) -> int:
     )
     env = dict(os.environ)
     push_token_env = push_token(config, client, env)
+    secrets = config_mod.secret_env_names(config)
     run = FixRun(
         client=client,
         settings=config.fix,
         uploader=config.github.uploader_login,
         key=key.encode("utf-8"),
-        engine=make_engine(config.fix, env=os.environ),
+        # the engine reads its own key; every other secret stays out of what an agent CLI inherits
+        engine=make_engine(
+            config.fix,
+            env={k: v for k, v in os.environ.items() if k not in secrets or k == config.fix.api_key_env},
+        ),
         workspace=workspace,
         base_branch=config.fix.base_branch or client.repo_info().default_branch,
         env=env,
         push_token_env=push_token_env,
+        secret_names=secrets,
     )
     tip = client.get_ref_sha(run.base_branch)
     head = checkout.head()

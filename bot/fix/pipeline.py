@@ -64,6 +64,7 @@ class FixRun:
     env: Mapping[str, str] = field(repr=False)  # for git (push token, by name) and the build
     push_token_env: str | None = None  # the variable in ``env`` holding the push token
     clock: Callable[[], float] = time.monotonic
+    secret_names: frozenset[str] = frozenset()  # never passed to the build and test commands
 
 
 # -- trust -------------------------------------------------------------------------------------------
@@ -414,7 +415,8 @@ class _Job:
                 )
                 continue
             self.git.apply(patch.text)
-            built = build(self.run.workspace, s, env=self.run.env)
+            build_env = {k: v for k, v in self.run.env.items() if k not in self.run.secret_names}
+            built = build(self.run.workspace, s, env=build_env)
             self.build_s += built.duration_s
             if built.ok:
                 attempts.append(

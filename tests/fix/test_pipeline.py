@@ -3,6 +3,7 @@ analysis comment, engine loop, validation, build feedback, PR, reruns and people
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,6 +122,27 @@ def test_fix_prompt_leaves_out_comments_of_people_without_a_role_on_the_reposito
     prompt = engine.asked[0].prompt.user
     assert "Happens when whispering offline players." in prompt
     assert "anti-cheat" not in prompt and "mallory" not in prompt
+
+
+def test_fix_build_never_inherits_a_secret_the_config_names_whatever_its_name(
+    world: World, tmp_path: Path
+) -> None:
+    """The patched code runs in the build and test step: a signing key kept under a custom variable
+    name (signing.key_env = "REALM_HMAC") must not reach it any more than CRASHBOT_* names do."""
+    import dataclasses
+
+    dump = tmp_path / "build-env.json"
+    probe = f"import json, os; open({str(dump)!r}, 'w').write(json.dumps(sorted(os.environ)))"
+    issue = world.file_issue()
+    run = world.run(ScriptedEngine([FIX_DIFF]), build_command=(sys.executable, "-c", probe))
+    run = dataclasses.replace(
+        run, env={**run.env, "REALM_HMAC": "s3cr3t", "HARMLESS": "1"}, secret_names=frozenset({"REALM_HMAC"})
+    )
+
+    fix_issue(run, issue.number)
+
+    names = set(json.loads(dump.read_text()))
+    assert "HARMLESS" in names and "REALM_HMAC" not in names
 
 
 # -- reruns ---------------------------------------------------------------------------------------------
