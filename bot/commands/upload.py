@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -339,6 +340,13 @@ def backfill(intake: Intake, paths: Sequence[Path], stop: threading.Event, *, pr
     return new
 
 
+def _looks_like_windows_path(text: str) -> bool:
+    """A drive (``D:\\``, ``C:/``) or UNC (``\\\\host\\share``) path given on a host that is not Windows."""
+    if sys.platform == "win32":
+        return False
+    return bool(re.match(r"[A-Za-z]:[\\/]", text)) or text.startswith("\\\\")
+
+
 def run_watch(args: argparse.Namespace, config: Config) -> int:
     dirs = [Path(d) for d in (args.dirs or config.uploader.crash_dirs)]
     if not dirs:
@@ -346,6 +354,12 @@ def run_watch(args: argparse.Namespace, config: Config) -> int:
     for d in dirs:
         if d.exists() and not d.is_dir():
             raise UsageError(f"{d}: is not a directory")
+        if not d.exists() and _looks_like_windows_path(str(d)):
+            # the watcher would create a folder literally named 'D:\WoW\Crashes' and wait there forever
+            raise UsageError(
+                f"{str(d)!r} is a Windows path, but this host is {sys.platform}: "
+                "pass the crash folder as this host names it (e.g. /srv/wow/Crashes)"
+            )
     up = assemble(args, config)
     patterns = config.uploader.patterns
 

@@ -309,3 +309,15 @@ def test_upload_interrupted_while_github_hangs_exits_130_and_keeps_the_report(tm
     assert f"spooled for later  {GDB}" in out and "interrupted" in out
     with Spool(spool) as kept:
         assert [r.path for r in kept.reports(ReportState.NEW)] == [str(GDB)]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="on Windows these are ordinary paths")
+@pytest.mark.parametrize("folder", [r"D:\WoW\Crashes", "C:/WoW/Crashes", r"\\gamehost\Crashes"])
+def test_watch_windows_path_on_posix_is_refused_not_created(tmp_path: Path, folder: str) -> None:
+    env = upload_env(tmp_path)
+    before = set(tmp_path.iterdir())
+    argv = ["watch", folder, "--repo", "o/r", "--api-url", closed_port_url(), "--spool", "s.db"]
+    done = crashbot(*argv, cwd=tmp_path, timeout=20, **env)
+    assert done.returncode == 2
+    assert "Windows path" in one_error_line(done.stderr)
+    assert set(tmp_path.iterdir()) == before
