@@ -18,6 +18,7 @@ from bot.fix.report import FixResult, Outcome, step_summary
 logger = logging.getLogger(__name__)
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+_MAX_ISSUE_NUMBER = 2**31 - 1  # GitHub's issue numbers are 32-bit
 DEFAULT_PUSH_TOKEN_ENV = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name, not a secret)
 
 
@@ -63,6 +64,8 @@ def _issue_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not positive")
+    if value > _MAX_ISSUE_NUMBER:  # GitHub would answer 404 only after the trust checks' API calls
+        raise argparse.ArgumentTypeError(f"{value} is too large to be a GitHub issue number")
     return value
 
 

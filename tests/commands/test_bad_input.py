@@ -321,3 +321,12 @@ def test_watch_windows_path_on_posix_is_refused_not_created(tmp_path: Path, fold
     assert done.returncode == 2
     assert "Windows path" in one_error_line(done.stderr)
     assert set(tmp_path.iterdir()) == before
+
+
+def test_fix_issue_number_beyond_any_github_issue_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["fix", "--issue", "99999999999999999999999"])
+    assert exit_.value.code == 2
+    assert "too large" in one_error_line(capsys.readouterr().err)
