@@ -86,6 +86,11 @@ def run_deploy(args: argparse.Namespace, config: Config) -> int:
             "where crashbot keeps releases/ and the current link"
         )
     install_dir = Path(settings.install_dir).expanduser()
+    if install_dir.exists() and not install_dir.is_dir():
+        raise ConfigError(
+            f"deploy.install_dir {str(install_dir)!r} is not a directory; set it to the folder holding "
+            "worldserver.conf"
+        )
     if not install_dir.is_dir():
         raise ConfigError(
             f"deploy.install_dir {str(install_dir)!r} does not exist; create it or fix the path"

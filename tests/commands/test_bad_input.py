@@ -330,3 +330,14 @@ def test_fix_issue_number_beyond_any_github_issue_is_a_usage_error(
         main(["fix", "--issue", "99999999999999999999999"])
     assert exit_.value.code == 2
     assert "too large" in one_error_line(capsys.readouterr().err)
+
+
+def test_deploy_install_dir_that_is_a_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "worldserver").write_text("not a folder\n", encoding="utf-8")
+    config = tmp_path / "crashbot.toml"
+    config.write_text(f"[deploy]\ninstall_dir = {str(tmp_path / 'worldserver')!r}\n", encoding="utf-8")
+    code, err = run_with_config(capsys, config, "deploy", "--rollback")
+    assert code == 2
+    assert "is not a directory" in one_error_line(err)
