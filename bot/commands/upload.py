@@ -366,14 +366,18 @@ def run_watch(args: argparse.Namespace, config: Config) -> int:
     def on_report(path: Path) -> None:
         try:
             up.intake.take(path)
-        except Exception:  # isolation: the watcher thread must survive any one file (e.g. disk full)
-            logger.exception("intake of %s failed; it will be picked up by the next backfill", path)
+        except Exception as e:  # isolation: the watcher thread must survive any one file (e.g. disk full)
+            logger.error(
+                "intake of %s failed (%s: %s); the next backfill retries it", path, type(e).__name__, e
+            )
+            logger.debug("intake of %s failed", path, exc_info=True)
 
     def on_dump(path: Path) -> None:
         try:
             up.intake.take_dump(path)
-        except Exception:  # same isolation as on_report
-            logger.exception("recording dump %s failed", path)
+        except Exception as e:  # same isolation as on_report
+            logger.error("recording dump %s failed (%s: %s)", path, type(e).__name__, e)
+            logger.debug("recording dump %s failed", path, exc_info=True)
 
     watcher = CrashWatcher(
         dirs, on_report=on_report, on_dump=on_dump, patterns=patterns, stability_s=config.uploader.stability_s

@@ -205,7 +205,15 @@ class UploadService:
                 failed += 1
                 continue
             except Exception as e:  # per-signature isolation: one bad batch never stalls the others
-                logger.exception("signature %s: unexpected failure; its batches stay spooled", signature_id)
+                # one line for the operator (no traceback reaches a user); the details at -vv
+                logger.error(
+                    "signature %s: internal error (%s: %s); its batches stay spooled (run with -vv and "
+                    "report it)",
+                    signature_id,
+                    type(e).__name__,
+                    e,
+                )
+                logger.debug("signature %s: internal error", signature_id, exc_info=True)
                 for batch in group:
                     self._spool.defer(batch, f"internal error: {type(e).__name__}: {e}")
                 failed += 1

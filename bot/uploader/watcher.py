@@ -133,7 +133,10 @@ class CrashWatcher:
     def start(self) -> None:
         handler = _Handler(self)
         for d in self.dirs:
-            d.mkdir(parents=True, exist_ok=True)
+            if not d.is_dir():
+                # worldserver creates Crashes/ only at its first crash; a typo would wait here forever
+                logger.warning("crash folder %s does not exist yet; created it and watching it", d)
+                d.mkdir(parents=True, exist_ok=True)
             self._observer.schedule(handler, str(d), recursive=False)
         self._observer.start()
         self._thread.start()

@@ -290,3 +290,27 @@ def test_service_wakeup_for_a_held_signature_does_not_start_a_pass(tmp_path: Pat
 
 def test_notice_kinds_cover_new_and_regression() -> None:
     assert {NoticeKind.NEW_SIGNATURE, NoticeKind.REGRESSION} <= set(NoticeKind)
+
+
+class _BrokenPublisher:
+    """A publisher with a bug: every publish raises something no rule expects."""
+
+    def publish(self, batches):
+        raise RuntimeError("a bug in the publisher")
+
+
+def test_service_internal_error_is_one_log_line_and_the_batch_stays_spooled(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No traceback reaches the operator's log at the default level; the report is not lost."""
+    from bot.uploader.service import ServiceSettings, UploadService
+
+    rig.intake.take(write_report(rig.crash_dir, 0, 0))
+    service = UploadService(rig.spool, _BrokenPublisher(), settings=ServiceSettings(), writes=lambda: 0)  # type: ignore[arg-type]
+    with caplog.at_level("INFO"):
+        result = service.run_pass()
+    assert result.failed == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "a bug in the publisher" in errors[0].getMessage()
+    assert all(r.exc_info is None for r in caplog.records if r.levelno >= 20)
+    assert rig.spool.stats().new == 1
