@@ -132,7 +132,8 @@ def crash_to_json(crash: Crash, *, explain: bool = False) -> dict[str, Any]:
     report = crash.report
     out: dict[str, Any] = {
         "format": report.format.value,
-        "exception": report.exception.to_json() if report.exception else None,
+        # an exception known only by where it happened (cdb's FOLLOWUP_IP, no code) has no kind to show
+        "exception": report.exception.to_json() if report.exception and report.exception.code else None,
         "assertion": report.assertion.to_json() if report.assertion else None,
         "revision": report.build.revision,
         "frames": [f.to_json() for f in crash.frames],

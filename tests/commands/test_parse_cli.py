@@ -61,6 +61,17 @@ def test_parse_json_prints_the_design_contract(capsys: pytest.CaptureFixture[str
     assert obj["frames"][0]["function"] == "Field::GetUInt32"
 
 
+def test_parse_json_exception_without_a_code_is_null(capsys: pytest.CaptureFixture[str]) -> None:
+    """The contract's exception is {code, name} or null: a cdb excerpt that names only the faulting
+    module (FOLLOWUP_IP) has no code to show, so it is null, never an empty code."""
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "ac-issue-818-cdb.txt"
+    code, out, err = run(capsys, "parse", str(sample), "--json")
+    assert code == 0, err
+    obj = json.loads(out)
+    assert obj["exception"] is None
+    assert obj["signature"] == "UNKNOWN | kernelbase+0x1a06d"
+
+
 def test_parse_json_explain_adds_decisions(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "parse", str(AC), "--json", "--explain")
     assert code == 0
