@@ -145,22 +145,17 @@ class Intake:
                 path, sha=sha, size=len(data), text="", redactions="", dump_path=dump_path, error=error
             )
         redactions = _counts_text(dict(scrubbed.counts))
+        failure: str | None
         try:
             crash = analyse(parse_report(scrubbed.text))
         except CrashParseError as e:
-            error = _one_line(str(e)) or "unrecognised crash report"
-            return self._quarantine(
-                path,
-                sha=sha,
-                size=len(data),
-                text=scrubbed.text,
-                redactions=redactions,
-                dump_path=dump_path,
-                error=error,
-            )
+            failure = _one_line(str(e)) or "unrecognised crash report"
         except Exception as e:  # per-file isolation: a parser bug quarantines this file, not the queue
             logger.debug("parser failure on %s", path, exc_info=True)
-            error = _one_line(f"internal parser error: {type(e).__name__}: {e}")
+            failure = _one_line(f"internal parser error: {type(e).__name__}: {e}")
+        else:
+            failure = None
+        if failure is not None:
             return self._quarantine(
                 path,
                 sha=sha,
@@ -168,7 +163,7 @@ class Intake:
                 text=scrubbed.text,
                 redactions=redactions,
                 dump_path=dump_path,
-                error=error,
+                error=failure,
             )
         report = self._spool.add(
             sha256=sha,
