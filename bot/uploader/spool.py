@@ -53,8 +53,7 @@ CREATE INDEX IF NOT EXISTS reports_batch ON reports (batch_id);
 CREATE TABLE IF NOT EXISTS signatures (
     signature_id     TEXT PRIMARY KEY,
     issue_number     INTEGER,
-    last_write_at    REAL NOT NULL DEFAULT 0,
-    last_comment_at  REAL NOT NULL DEFAULT 0
+    last_write_at    REAL NOT NULL DEFAULT 0
 );
 """
 
