@@ -31,12 +31,14 @@ from bot.payload import (
 
 __all__ = [
     "CRASH_LABEL",
+    "FIX_BRANCH_PREFIX",
     "LABEL_SPECS",
     "MAX_BODY_CHARS",
     "SEEN_AGAIN_MARKER",
     "LabelSpec",
     "Occurrences",
     "Payload",
+    "fix_branch",
     "label_spec",
     "labels_for",
     "labels_specs_for",
@@ -56,6 +58,7 @@ MAX_LABEL_CHARS = 50  # "name is too long (maximum is 50 characters)"
 DEFAULT_SERVER_URL = "https://github.com"
 SEEN_AGAIN_MARKER = "crashbot:seen-again"
 CRASH_LABEL = "crash"  # every crash issue carries it; the fix workflow triggers on it
+FIX_BRANCH_PREFIX = "crashfix/"  # one fix branch per signature (shared/DESIGN.md)
 
 _PAYLOAD_LINE_RE = re.compile(r"<!-- crashbot:payload v(\d+) (\S+) -->")
 _HMAC_LINE_RE = re.compile(r"<!-- crashbot:hmac (\S+) -->")
@@ -236,6 +239,12 @@ def _title_safe(text: str) -> str:
 def sig_label(signature_id: str) -> str:
     """The dedup label for a signature: ``sig:<id>``, the id cut to fit GitHub's 50 characters."""
     return ("sig:" + _LABEL_UNSAFE_RE.sub("-", signature_id.strip().lower()))[:MAX_LABEL_CHARS]
+
+
+def fix_branch(signature_id: str) -> str:
+    """The fix branch of a signature, ``crashfix/<id>``, with the id cleaned exactly as :func:`sig_label`
+    cleans it, so the branch can be derived from the issue's label alone."""
+    return FIX_BRANCH_PREFIX + sig_label(signature_id).removeprefix("sig:")
 
 
 def realm_label(realm: str) -> str | None:

@@ -59,10 +59,10 @@ from bot.deploy.releases import Release, Releases
 from bot.deploy.soap import SoapClient
 from bot.errors import BotError, UsageError
 from bot.fix.analysis import ANALYSIS_MARKER
-from bot.fix.state import HANDLED_LABEL, branch_for
+from bot.fix.state import HANDLED_LABEL
 from bot.git import Git
 from bot.github import Comment, GitHubClient, IssueRef, PullRef, connect
-from bot.issue import read_payload, sig_label
+from bot.issue import fix_branch, read_payload, sig_label
 from bot.standin import StandIn
 
 logger = logging.getLogger(__name__)
@@ -476,7 +476,7 @@ class _Demo:
             "fix", self.app, "fix", "--issue", str(self.issue_number), "--workspace", str(self.runner)
         )
         self.expect_exit("fix", run, 0)
-        branch = branch_for(self.crash.signature.id)
+        branch = fix_branch(self.crash.signature.id)
         pulls = [p for p in self.pulls() if p.head_ref == branch]
         if len(pulls) != 1:
             raise StepFailed(

@@ -37,7 +37,7 @@ from bot.fix.report import (
 )
 from bot.git import Git
 from bot.github import Comment, GitHubClient, IssueRef, PullRef
-from bot.issue import read_payload, sig_label
+from bot.issue import CRASH_LABEL, fix_branch, read_payload, sig_label
 from bot.payload import Payload
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def sweep(run: FixRun, *, cap: int) -> list[FixResult]:
     This recovers runs that GitHub's concurrency groups dropped. One issue failing (GitHub, git, the
     engine) is recorded as an error and the sweep goes on; a configuration error stops it.
     """
-    issues = run.client.find_issues([state.CRASH_LABEL], state="open")
+    issues = run.client.find_issues([CRASH_LABEL], state="open")
     candidates = state.unhandled(issues, uploader=run.uploader)
     logger.info("sweep: %d unhandled crash issue(s); working on at most %d", len(candidates), cap)
     results: list[FixResult] = []
@@ -213,7 +213,7 @@ class _Job:
         self.payload = payload
         self.started = started
         self.sig = payload.signature.id
-        self.branch = state.branch_for(self.sig)
+        self.branch = fix_branch(self.sig)
         self.git = Git(run.workspace, env=run.env)
         self.builds = state.current_builds(payload.occurrences.builds, payload.build.revision)
         self.engine_s = 0.0

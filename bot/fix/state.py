@@ -25,13 +25,11 @@ from dataclasses import dataclass
 
 from bot.fix.analysis import PreviousAttempt
 from bot.github import IssueRef, PullRef
-from bot.issue import LabelSpec, sig_label
+from bot.issue import CRASH_LABEL, FIX_BRANCH_PREFIX, LabelSpec
 
 HANDLED_LABEL = "crash-fix-attempted"
 PR_LABEL = "crash-fix"
 OPEN_PR_LABEL = "crash-fix-pr"
-CRASH_LABEL = "crash"
-BRANCH_PREFIX = "crashfix/"
 COMMIT_TRAILER = "Crashbot-Signature"
 RESULT_MARKER = "crashbot:fix-result"  # the one "what happened" comment on the issue
 HUMAN_PUSH_MARKER = "crashbot:human-pushed"  # the one "I left your branch alone" comment on the PR
@@ -50,17 +48,11 @@ _MAX_RECORDED_BUILDS = 20
 Descends = Callable[[str, str], bool | None]
 
 
-def branch_for(signature_id: str) -> str:
-    """``crashfix/<id>`` with the id cleaned exactly as the issue's ``sig:`` label cleans it, so the
-    branch can be derived from the label alone."""
-    return BRANCH_PREFIX + sig_label(signature_id).removeprefix("sig:")
-
-
 def branch_from_labels(labels: Iterable[str]) -> str | None:
     """The fix branch of an issue, from its ``sig:<id>`` label (None without one)."""
     for label in labels:
         if label.startswith("sig:") and len(label) > len("sig:"):
-            return BRANCH_PREFIX + label.removeprefix("sig:")
+            return FIX_BRANCH_PREFIX + label.removeprefix("sig:")
     return None
 
 

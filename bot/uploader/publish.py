@@ -26,6 +26,7 @@ from bot.issue import (
     CRASH_LABEL,
     LabelSpec,
     Occurrences,
+    fix_branch,
     label_spec,
     labels_for,
     read_payload,
@@ -258,11 +259,9 @@ class Publisher:
         build = crash.report.build.revision
         if not build:
             return True
-        from bot.fix.state import branch_for  # only on this rare path: the watcher stays small
-
         fixes = [
             p.merge_commit_sha
-            for p in self._client.find_pulls(branch_for(crash.signature.id), state="closed")
+            for p in self._client.find_pulls(fix_branch(crash.signature.id), state="closed")
             if p.merged and p.merge_commit_sha
         ]
         if not fixes:

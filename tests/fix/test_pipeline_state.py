@@ -10,7 +10,6 @@ import pytest
 from bot.fix.state import (
     HANDLED_LABEL,
     FixRecord,
-    branch_for,
     branch_from_labels,
     current_builds,
     is_bot_commit,
@@ -20,7 +19,7 @@ from bot.fix.state import (
     unhandled,
 )
 from bot.github import IssueRef, PullRef
-from bot.issue import sig_label
+from bot.issue import fix_branch, sig_label
 
 # a tiny history: base -> mid -> tip, and a fork commit elsewhere
 HISTORY = {"mid": {"base"}, "tip": {"base", "mid"}, "base": set()}
@@ -73,7 +72,7 @@ def issue(
     ],
 )
 def test_branch_for_cleans_the_id_like_the_sig_label(signature_id: str, branch: str) -> None:
-    assert branch_for(signature_id) == branch
+    assert fix_branch(signature_id) == branch
     assert branch_from_labels(["crash", sig_label(signature_id)]) == branch
 
 

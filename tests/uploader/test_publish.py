@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.issue import read_payload, render_title, sig_label
+from bot.issue import fix_branch, read_payload, render_title, sig_label
 from bot.standin import Fault, StandIn
 from bot.uploader.publish import Outcome, Published, web_url_for
 from bot.uploader.spool import Batch
@@ -264,8 +264,6 @@ def test_publish_recurrence_on_a_build_without_the_merged_fix_is_no_regression(
 ) -> None:
     """A realm still running the old binary (not redeployed yet) crashing again must not reopen the
     fixed issue as a regression; the same crash on a build that contains the fix must."""
-    from bot.fix.state import branch_for
-
     spool_and_publish(rig, (0, 0))
     [issue] = rig.issues()
     work = tmp_path / "work"
@@ -275,7 +273,7 @@ def test_publish_recurrence_on_a_build_without_the_merged_fix_is_no_regression(
     _git(work, "commit", "-qm", "server v1")
     _git(work, "push", "-q", "origin", "HEAD:main")
     old_build = _git(work, "rev-parse", "--short=12", "HEAD")
-    branch = branch_for(SIG)
+    branch = fix_branch(SIG)
     _git(work, "checkout", "-qb", branch)
     (work / "server.cpp").write_text("int main() { return 0; } // null check\n")
     _git(work, "commit", "-qam", "Fix the crash")
