@@ -399,6 +399,73 @@ def test_sniff_arbitrary_lines_stays_in_range(lines: list[str]) -> None:
     assert 0 <= wheaty.sniff(lines) <= 100
 
 
+HEX = "0123456789abcdefABCDEF"
+# Characters real frame lines hold, plus the ones the two readings treat specially (``+``, ``?``, `` line``).
+NAME_CHARS = HEX + "xyz:_<>(),*&`'?@$ +[]"
+PATH_CHARS = HEX + "\\/:._- +"
+
+
+def _hex(size: int) -> st.SearchStrategy[str]:
+    return st.text(HEX, min_size=size, max_size=size)
+
+
+@st.composite
+def frame_lines(draw: st.DrawFn) -> str:
+    """Lines shaped like a Wheaty frame (both shapes), with the damage and odd characters pastes bring."""
+    width = draw(st.sampled_from([8, 16]))
+    gap = draw(st.sampled_from(["  ", "  ", "  ", " ", "\t", "   "]))  # mostly undamaged
+    head = draw(_hex(width)) + gap + draw(_hex(draw(st.sampled_from([width, 8, 16])))) + gap
+    head += draw(st.sampled_from(["", "[inline] ", "[inline]  ", "[inline]"]))
+    if draw(st.booleans()):
+        body = draw(_hex(4)) + ":" + draw(_hex(draw(st.sampled_from([8, 16]))))
+        if draw(st.booleans()):
+            body += draw(st.sampled_from([" ", " ", "  "])) + draw(st.text(PATH_CHARS, max_size=40))
+    else:
+        body = (
+            draw(st.text(NAME_CHARS, min_size=1, max_size=40))
+            + "+"
+            + draw(st.text(HEX, min_size=1, max_size=5))
+        )
+        if draw(st.booleans()):
+            body += draw(st.sampled_from(["  ", "  ", " "])) + draw(
+                st.text(PATH_CHARS, min_size=1, max_size=40)
+            )
+            body += draw(st.sampled_from([" line ", " line ", " line", " "])) + draw(
+                st.text("0123456789", max_size=4)
+            )
+    return (head + body).rstrip()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(frame_lines())
+def test_fast_frame_reading_gives_the_general_readings_frame(line: str) -> None:
+    """The one-regex reading of undamaged frame lines must agree with the general reading, field for field,
+    on every line it accepts (it exists only for speed)."""
+    match = wheaty._FAST_FRAME.fullmatch(line)
+    if match is None:
+        return
+    assert wheaty._fast_frame(match, line, {}, {}) == wheaty._frame(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "00007FF77FCEFCA3  000000AB65BFFCD0  0001:000000000003ECA3 C:\\Users\\SV\\bin\\worldserver.exe",
+        "00007FF77FCEFCA3  000000AB65BFFCD0  0000:0000000000000000",
+        "00717C67  32353A84  [inline] 0001:00546C67 C:/srv/worldserver.exe",
+        "00007FF6581F2647  000000F6AC53F470  World::Update+937  C:\\TC\\src\\World.cpp line 2363",
+        "00007FFE59CC2274  000000F6AC53F350  ZwDelayExecution+14",
+        "00007FF6578B6EC3  000000F6ACBFF5A0  [inline] main::__l55::<lambda_4>::operator()+8  C:\\Main.cpp line 290",
+        "00007FF6578B6EC3  000000F6ACBFF5A0  ?AddSpellMod@Player@@QEAAXPEAUSpellModifier@@_N@Z+1F",
+    ],
+)
+def test_fast_frame_reading_takes_the_usual_lines(line: str) -> None:
+    """The shapes nearly every real frame line has are read by the fast path (and read the same)."""
+    match = wheaty._FAST_FRAME.fullmatch(line)
+    assert match is not None
+    assert wheaty._fast_frame(match, line, {}, {}) == wheaty._frame(line)
+
+
 REAL_REPORTS = [SAMPLES / name for name in WHEATY_SAMPLES] + sorted(OWN.glob("*.txt"))
 
 

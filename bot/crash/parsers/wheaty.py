@@ -50,16 +50,18 @@ _DISPLACEMENT_THEN_PATH = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16}) (?=[A-Za-z]
 _LONE_HEX = re.compile(r"[ \t]*[0-9A-Fa-f]{1,16}")
 # A frame line cut right after its program counter, or inside the frame-pointer column that follows it.
 _ADDRESS_ONLY = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+[0-9A-Fa-f]{1,15})?")
-# The frame line as Wheaty writes it, undamaged: ``PC  FP  [[inline] ]symbol+HEX[  path line N]`` with
-# exactly two spaces between columns and no ``+`` in the symbol or path. Nearly every frame of a real
-# report has this shape, and one fullmatch reads all its fields; any other line takes the general path
-# (:func:`_frame`), which gives the same Frame for the lines this pattern accepts.
+# The frame line as Wheaty writes it, undamaged, in its two shapes: ``PC  FP  [[inline] ]symbol+HEX[  path
+# line N]`` and ``PC  FP  [[inline] ]ssss:offset[ module-path]``, with exactly two spaces between columns and
+# no ``+`` in the symbol or either path. Nearly every frame of a real report has one of these shapes, and one
+# fullmatch reads all its fields; any other line takes the general path (:func:`_frame`), which gives the
+# same Frame for the lines this pattern accepts (tests/crash/test_wheaty.py checks that on generated lines).
 # The symbol may not start like a ``section:offset`` frame or like cdb's argument columns (_LOGICAL and
 # _CDB_ARGS, which the general path tests on the same text).
-_COMMON_FRAME = re.compile(
+_FAST_FRAME = re.compile(
     r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?P<inline>\[inline\] )?"
-    r"(?P<symbol>(?![0-9A-Fa-f]{4}:|[0-9A-Fa-f]{8}[ \t`])[^\s+\[][^+]*)\+(?P<disp>[0-9A-Fa-f]{1,16})"
-    r"(?:  (?P<path>[^\s+](?:[^+]*[^\s+])?) line (?P<line>[0-9]+))?"
+    r"(?:(?P<section>[0-9A-Fa-f]{4}):(?P<logical>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?: (?P<module>[^\s+][^+]*))?"
+    r"|(?P<symbol>(?![0-9A-Fa-f]{4}:|[0-9A-Fa-f]{8}[ \t`])[^\s+\[][^+]*)\+(?P<disp>[0-9A-Fa-f]{1,16})"
+    r"(?:  (?P<path>[^\s+](?:[^+]*[^\s+])?) line (?P<line>[0-9]+))?)"
 )
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
@@ -110,6 +112,7 @@ class _Reader:
     # One copy of each function name, path and offset text: the idle threads of a report repeat the same
     # few frames, and without sharing these strings were most of a parsed report's memory.
     strings: dict[str, str] = field(default_factory=dict)
+    modules: dict[str, str | None] = field(default_factory=dict)
     budget: FrameBudget = field(default_factory=FrameBudget)
 
 
@@ -296,16 +299,17 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
     n = len(lines)
     current: list[Frame] | None = None
     last_nonblank = ""
-    common_frame = _COMMON_FRAME.fullmatch
+    fast_frame = _FAST_FRAME.fullmatch
     budget = r.budget
     strings = r.strings
+    modules = r.modules
     while i < n:
         line = lines[i]
         i += 1
         if not line:
             continue
-        common = common_frame(line)
-        if common is not None:
+        fast = fast_frame(line)
+        if fast is not None:
             thread = r.leading if current is None else current
             if len(thread) >= MAX_THREAD_FRAMES or budget.kept >= MAX_REPORT_FRAMES:  # budget.full, inlined
                 # Counted without being built: a 100 MB stack costs its scan, not its frames.
@@ -314,7 +318,7 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
                 continue
             current = thread
             budget.kept += 1
-            current.append(_common_frame(common, line, strings))
+            current.append(_fast_frame(fast, line, strings, modules))
             last_nonblank = line
             continue
         stripped = line.strip()
@@ -425,9 +429,29 @@ def _frame(line: str) -> Frame | None:
     )
 
 
-def _common_frame(match: re.Match[str], line: str, strings: dict[str, str]) -> Frame:
-    """The Frame of a :data:`_COMMON_FRAME` line; texts seen before come from ``strings``."""
-    pc, inline, symbol, disp, path, number = match.groups()
+def _fast_frame(
+    match: re.Match[str], line: str, strings: dict[str, str], modules: dict[str, str | None]
+) -> Frame:
+    """The Frame of a :data:`_FAST_FRAME` line; texts seen before come from ``strings`` and ``modules``
+    (module path -> its file name)."""
+    pc, inline, section, logical, module_path, symbol, disp, path, number = match.groups()
+    if symbol is None:
+        offset = f"{section}:{logical}".lower()
+        module: str | None = None
+        if module_path is not None:
+            if module_path not in modules:
+                modules[module_path] = _basename(module_path)
+            module = modules[module_path]
+        return new_frame(
+            function=None,
+            module=module,
+            file=None,
+            line=None,
+            offset=strings.setdefault(offset, offset),
+            address="0x" + pc.lower(),
+            inline=inline is not None,
+            raw=line,
+        )
     function = readable_name(symbol) if symbol[0] == "?" else symbol
     offset = "0x" + disp.lower()
     return new_frame(
