@@ -15,7 +15,7 @@ from dataclasses import fields
 
 from bot.crash.model import Frame
 
-__all__ = ["new_frame"]
+__all__ = ["frame_of", "new_frame"]
 
 # The field order new_frame's parameters follow; the fast path is used only while Frame matches it.
 FRAME_FIELDS = ("function", "module", "file", "line", "offset", "address", "inline", "raw")
@@ -30,6 +30,35 @@ def _slot_setters() -> tuple[Callable[[Frame, object], None], ...] | None:
 
 
 _SETTERS = _slot_setters()
+_new = object.__new__
+
+
+def frame_of(  # noqa: PLR0917 - positional on purpose: this is the per-frame-line call
+    function: str | None,
+    module: str | None,
+    file: str | None,
+    line: int | None,
+    offset: str | None,
+    address: str | None,
+    inline: bool,
+    raw: str,
+    /,
+) -> Frame:
+    """:func:`new_frame` with positional arguments in :data:`FRAME_FIELDS` order, for the hottest loop (a
+    Wheaty report's frame lines), where keyword passing was a tenth of the cost of a frame."""
+    if _SETTERS is None:
+        return Frame(function, module, file, line, offset, address, inline, raw)
+    frame: Frame = _new(Frame)
+    set_function, set_module, set_file, set_line, set_offset, set_address, set_inline, set_raw = _SETTERS
+    set_function(frame, function)
+    set_module(frame, module)
+    set_file(frame, file)
+    set_line(frame, line)
+    set_offset(frame, offset)
+    set_address(frame, address)
+    set_inline(frame, inline)
+    set_raw(frame, raw)
+    return frame
 
 
 def new_frame(
@@ -44,25 +73,4 @@ def new_frame(
     raw: str,
 ) -> Frame:
     """``Frame(function=…, module=…, …)``, built faster; every field is given (no defaults to forget)."""
-    if _SETTERS is None:
-        return Frame(
-            function=function,
-            module=module,
-            file=file,
-            line=line,
-            offset=offset,
-            address=address,
-            inline=inline,
-            raw=raw,
-        )
-    frame: Frame = object.__new__(Frame)
-    set_function, set_module, set_file, set_line, set_offset, set_address, set_inline, set_raw = _SETTERS
-    set_function(frame, function)
-    set_module(frame, module)
-    set_file(frame, file)
-    set_line(frame, line)
-    set_offset(frame, offset)
-    set_address(frame, address)
-    set_inline(frame, inline)
-    set_raw(frame, raw)
-    return frame
+    return frame_of(function, module, file, line, offset, address, inline, raw)

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.crash import analyse, parse_report
@@ -436,15 +436,22 @@ def frame_lines(draw: st.DrawFn) -> str:
     return (head + body).rstrip()
 
 
+def read_fast(line: str) -> bool:
+    """Whether the parser reads ``line`` on its fast path (the two-match reading of undamaged lines)."""
+    columns = wheaty._FAST_COLUMNS.match(line)
+    return columns is not None and wheaty._FAST_SITE.fullmatch(line[columns.end() :]) is not None
+
+
 @settings(max_examples=1500, deadline=None)
 @given(frame_lines())
-def test_fast_frame_reading_gives_the_general_readings_frame(line: str) -> None:
-    """The one-regex reading of undamaged frame lines must agree with the general reading, field for field,
-    on every line it accepts (it exists only for speed)."""
-    match = wheaty._FAST_FRAME.fullmatch(line)
-    if match is None:
-        return
-    assert wheaty._fast_frame(match, line, {}, {}) == wheaty._frame(line)
+def test_parser_frame_for_any_frame_line_is_the_general_readings_frame(line: str) -> None:
+    """The fast reading of undamaged frame lines exists only for speed: whichever way the parser reads a
+    line, its Frame is the general reading's, field for field."""
+    expected = wheaty._frame(line)
+    assume(expected is not None)
+    report = wheaty.parse(["Call stack:", line, "", "Call stack:", line])
+    assert report.threads[0].frames == (expected,)
+    assert report.threads[1].frames == (expected,)  # the second time from the per-report site cache
 
 
 @pytest.mark.parametrize(
@@ -459,11 +466,9 @@ def test_fast_frame_reading_gives_the_general_readings_frame(line: str) -> None:
         "00007FF6578B6EC3  000000F6ACBFF5A0  ?AddSpellMod@Player@@QEAAXPEAUSpellModifier@@_N@Z+1F",
     ],
 )
-def test_fast_frame_reading_takes_the_usual_lines(line: str) -> None:
-    """The shapes nearly every real frame line has are read by the fast path (and read the same)."""
-    match = wheaty._FAST_FRAME.fullmatch(line)
-    assert match is not None
-    assert wheaty._fast_frame(match, line, {}, {}) == wheaty._frame(line)
+def test_parser_reads_the_usual_frame_lines_on_its_fast_path(line: str) -> None:
+    assert read_fast(line)
+    assert wheaty.parse(["Call stack:", line]).threads[0].frames == (wheaty._frame(line),)
 
 
 REAL_REPORTS = [SAMPLES / name for name in WHEATY_SAMPLES] + sorted(OWN.glob("*.txt"))

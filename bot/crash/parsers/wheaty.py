@@ -18,7 +18,7 @@ from itertools import compress, islice, repeat
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
-from bot.crash.frames import new_frame
+from bot.crash.frames import frame_of
 from bot.crash.limits import MAX_REPORT_FRAMES, MAX_THREAD_FRAMES, FrameBudget
 from bot.crash.model import (
     Build,
@@ -52,17 +52,22 @@ _LONE_HEX = re.compile(r"[ \t]*[0-9A-Fa-f]{1,16}")
 _ADDRESS_ONLY = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+[0-9A-Fa-f]{1,15})?")
 # The frame line as Wheaty writes it, undamaged, in its two shapes: ``PC  FP  [[inline] ]symbol+HEX[  path
 # line N]`` and ``PC  FP  [[inline] ]ssss:offset[ module-path]``, with exactly two spaces between columns and
-# no ``+`` in the symbol or either path. Nearly every frame of a real report has one of these shapes, and one
-# fullmatch reads all its fields; any other line takes the general path (:func:`_frame`), which gives the
-# same Frame for the lines this pattern accepts (tests/crash/test_wheaty.py checks that on generated lines).
+# no ``+`` in the symbol or either path. Nearly every frame of a real report has one of these shapes and is
+# read by two matches: _FAST_COLUMNS for the program counter and frame pointer, _FAST_SITE for the rest (the
+# site: what the frame runs, the same text in every thread parked at the same place, so it is read once
+# per report). Any other line takes the general path (:func:`_frame`), which gives the same Frame for the
+# lines these patterns accept (tests/crash/test_wheaty.py checks that on generated lines).
 # The symbol may not start like a ``section:offset`` frame or like cdb's argument columns (_LOGICAL and
 # _CDB_ARGS, which the general path tests on the same text).
-_FAST_FRAME = re.compile(
-    r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?P<inline>\[inline\] )?"
+_FAST_COLUMNS = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  ")
+_FAST_SITE = re.compile(
+    r"(?P<inline>\[inline\] )?"
     r"(?:(?P<section>[0-9A-Fa-f]{4}):(?P<logical>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?: (?P<module>[^\s+][^+]*))?"
     r"|(?P<symbol>(?![0-9A-Fa-f]{4}:|[0-9A-Fa-f]{8}[ \t`])[^\s+\[][^+]*)\+(?P<disp>[0-9A-Fa-f]{1,16})"
     r"(?:  (?P<path>[^\s+](?:[^+]*[^\s+])?) line (?P<line>[0-9]+))?)"
 )
+# A frame site's fields in Frame order: function, module, file, line, offset, inline.
+_Site = tuple[str | None, str | None, str | None, int | None, str, bool]
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
 _CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
@@ -113,6 +118,8 @@ class _Reader:
     # few frames, and without sharing these strings were most of a parsed report's memory.
     strings: dict[str, str] = field(default_factory=dict)
     modules: dict[str, str | None] = field(default_factory=dict)
+    # The site of each distinct frame text after the two address columns (bounded by the kept frames).
+    sites: dict[str, _Site] = field(default_factory=dict)
     budget: FrameBudget = field(default_factory=FrameBudget)
 
 
@@ -299,28 +306,42 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
     n = len(lines)
     current: list[Frame] | None = None
     last_nonblank = ""
-    fast_frame = _FAST_FRAME.fullmatch
+    fast_columns = _FAST_COLUMNS.match
+    fast_site = _FAST_SITE.fullmatch
     budget = r.budget
-    strings = r.strings
-    modules = r.modules
+    sites = r.sites
     while i < n:
         line = lines[i]
         i += 1
         if not line:
             continue
-        fast = fast_frame(line)
-        if fast is not None:
+        columns = fast_columns(line)
+        if columns is not None:
+            rest = line[columns.end() :]
             thread = r.leading if current is None else current
             if len(thread) >= MAX_THREAD_FRAMES or budget.kept >= MAX_REPORT_FRAMES:  # budget.full, inlined
-                # Counted without being built: a 100 MB stack costs its scan, not its frames.
-                budget.dropped += 1
-                last_nonblank = line
-                continue
-            current = thread
-            budget.kept += 1
-            current.append(_fast_frame(fast, line, strings, modules))
-            last_nonblank = line
-            continue
+                if rest in sites or fast_site(rest) is not None:
+                    # Counted without being built: a 100 MB stack costs its scan, not its frames.
+                    budget.dropped += 1
+                    last_nonblank = line
+                    continue
+            else:
+                site = sites.get(rest)
+                if site is None:
+                    match = fast_site(rest)
+                    if match is not None:
+                        site = sites[rest] = _site(match, r.strings, r.modules)
+                if site is not None:
+                    function, module, file, number, offset, inline = site
+                    current = thread
+                    budget.kept += 1
+                    current.append(
+                        frame_of(
+                            function, module, file, number, offset, "0x" + columns["pc"].lower(), inline, line
+                        )
+                    )
+                    last_nonblank = line
+                    continue
         stripped = line.strip()
         if not stripped:
             continue
@@ -429,12 +450,10 @@ def _frame(line: str) -> Frame | None:
     )
 
 
-def _fast_frame(
-    match: re.Match[str], line: str, strings: dict[str, str], modules: dict[str, str | None]
-) -> Frame:
-    """The Frame of a :data:`_FAST_FRAME` line; texts seen before come from ``strings`` and ``modules``
+def _site(match: re.Match[str], strings: dict[str, str], modules: dict[str, str | None]) -> _Site:
+    """The fields of a :data:`_FAST_SITE` match; texts seen before come from ``strings`` and ``modules``
     (module path -> its file name)."""
-    pc, inline, section, logical, module_path, symbol, disp, path, number = match.groups()
+    inline, section, logical, module_path, symbol, disp, path, number = match.groups()
     if symbol is None:
         offset = f"{section}:{logical}".lower()
         module: str | None = None
@@ -442,27 +461,16 @@ def _fast_frame(
             if module_path not in modules:
                 modules[module_path] = _basename(module_path)
             module = modules[module_path]
-        return new_frame(
-            function=None,
-            module=module,
-            file=None,
-            line=None,
-            offset=strings.setdefault(offset, offset),
-            address="0x" + pc.lower(),
-            inline=inline is not None,
-            raw=line,
-        )
+        return (None, module, None, None, strings.setdefault(offset, offset), inline is not None)
     function = readable_name(symbol) if symbol[0] == "?" else symbol
     offset = "0x" + disp.lower()
-    return new_frame(
-        function=strings.setdefault(function, function),
-        module=None,
-        file=strings.setdefault(path, path) if path is not None else None,
-        line=int(number) if number is not None else None,
-        offset=strings.setdefault(offset, offset),
-        address="0x" + pc.lower(),
-        inline=inline is not None,
-        raw=line,
+    return (
+        strings.setdefault(function, function),
+        None,
+        strings.setdefault(path, path) if path is not None else None,
+        int(number) if number is not None else None,
+        strings.setdefault(offset, offset),
+        inline is not None,
     )
 
 
