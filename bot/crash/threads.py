@@ -40,7 +40,7 @@ def _hex(value: str | None) -> int | None:
     if not value:
         return None
     try:
-        return int(value, 16)  # accepts 0x and surrounding whitespace; this runs for every frame
+        return int(value, 16)  # accepts 0x and surrounding whitespace
     except ValueError:
         pass
     try:
@@ -61,13 +61,46 @@ def _section_offset(value: str | None) -> str | None:
     return normalize_offset(value)
 
 
-@dataclass(frozen=True)
 class _FaultSite:
-    """The exception's location in the forms frames are compared in (computed once per report)."""
+    """The exception's location in the forms frames are compared in, and a matcher for it.
 
-    address: int | None
-    section_offset: str | None
-    module: str | None
+    Every frame of every thread is compared, and the unsymbolised frames of threads parked at the same place
+    repeat the same offset texts, so each distinct one is normalised once per report (``_offsets``).
+    """
+
+    __slots__ = ("_offsets", "address", "module", "section_offset")
+
+    def __init__(self, address: int | None, section_offset: str | None, module: str | None) -> None:
+        self.address = address
+        self.section_offset = section_offset
+        self.module = module
+        self._offsets: dict[str, str | None] = {}
+
+    def index_in(self, thread: Thread) -> int | None:
+        """The index of the first frame of ``thread`` at the fault location, or None."""
+        address = self.address
+        section_offset = self.section_offset
+        offsets = self._offsets
+        for i, frame in enumerate(thread.frames):
+            if address and frame.address:
+                value: int | None
+                try:
+                    value = int(frame.address, 16)  # inline: cheaper than a cache of unique addresses
+                except ValueError:
+                    value = _hex(frame.address)
+                if value == address:
+                    return i
+            if section_offset and not frame.function and frame.offset:
+                offset = frame.offset
+                if offset in offsets:
+                    normalised = offsets[offset]
+                else:
+                    normalised = offsets[offset] = _section_offset(offset)
+                if normalised == section_offset:
+                    frame_module = normalize_module(frame.module) if frame.module else None
+                    if self.module is None or frame_module is None or frame_module == self.module:
+                        return i
+        return None
 
 
 def _fault_site(report: CrashReport) -> _FaultSite | None:
@@ -81,30 +114,10 @@ def _fault_site(report: CrashReport) -> _FaultSite | None:
     return _FaultSite(address, section_offset, normalize_module(exc.module) if exc.module else None)
 
 
-def _fault_index(site: _FaultSite, thread: Thread) -> int | None:
-    address = site.address
-    section_offset = site.section_offset
-    for i, frame in enumerate(thread.frames):
-        if address and frame.address:
-            # Every frame of every thread passes here: int() inline, the forgiving _hex only on failure.
-            value: int | None
-            try:
-                value = int(frame.address, 16)
-            except ValueError:
-                value = _hex(frame.address)
-            if value == address:
-                return i
-        if section_offset and not frame.function and _section_offset(frame.offset) == section_offset:
-            frame_module = normalize_module(frame.module) if frame.module else None
-            if site.module is None or frame_module is None or frame_module == site.module:
-                return i
-    return None
-
-
 def fault_frame_index(report: CrashReport, thread: Thread) -> int | None:
     """The index of the first frame of ``thread`` at the fault address, or None."""
     site = _fault_site(report)
-    return _fault_index(site, thread) if site is not None else None
+    return site.index_in(thread) if site is not None else None
 
 
 def _handler_depth(frames: tuple[Frame, ...], lists: SigLists) -> int | None:
@@ -125,7 +138,7 @@ def choose_crashing_thread(report: CrashReport) -> ThreadChoice:
 
     site = _fault_site(report)
     hits = (
-        [(idx, i) for i in non_empty if (idx := _fault_index(site, threads[i])) is not None]
+        [(idx, i) for i in non_empty if (idx := site.index_in(threads[i])) is not None]
         if site is not None
         else []
     )
