@@ -439,7 +439,7 @@ def frame_lines(draw: st.DrawFn) -> str:
 def read_fast(line: str) -> bool:
     """Whether the parser reads ``line`` on its fast path (the two-match reading of undamaged lines)."""
     columns = wheaty._FAST_COLUMNS.match(line)
-    return columns is not None and wheaty._FAST_SITE.fullmatch(line[columns.end() :]) is not None
+    return columns is not None and wheaty._FAST_SITE.fullmatch(columns["rest"]) is not None
 
 
 @settings(max_examples=1500, deadline=None)

@@ -18,7 +18,7 @@ from itertools import compress, islice, repeat
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
-from bot.crash.frames import frame_of
+from bot.crash.frames import frame_of, thread_of
 from bot.crash.limits import MAX_REPORT_FRAMES, MAX_THREAD_FRAMES, FrameBudget
 from bot.crash.model import (
     Build,
@@ -59,7 +59,9 @@ _ADDRESS_ONLY = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+[0-9
 # lines these patterns accept (tests/crash/test_wheaty.py checks that on generated lines).
 # The symbol may not start like a ``section:offset`` frame or like cdb's argument columns (_LOGICAL and
 # _CDB_ARGS, which the general path tests on the same text).
-_FAST_COLUMNS = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  ")
+_FAST_COLUMNS = re.compile(
+    r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?P<rest>.*)"
+)
 _FAST_SITE = re.compile(
     r"(?P<inline>\[inline\] )?"
     r"(?:(?P<section>[0-9A-Fa-f]{4}):(?P<logical>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?: (?P<module>[^\s+][^+]*))?"
@@ -169,8 +171,8 @@ def parse(lines: Sequence[str]) -> CrashReport:
 
     threads: list[Thread] = []
     if reader.leading:
-        threads.append(Thread(frames=tuple(reader.leading)))
-    threads.extend(Thread(frames=tuple(block)) for block in reader.blocks)
+        threads.append(thread_of(tuple(reader.leading)))
+    threads.extend(thread_of(tuple(block)) for block in reader.blocks)
     crashing: int | None = None
     # The first ``Call stack:`` block is walked from the exception context; a run of frames before any
     # ``Call stack:`` is the middle of some unknown block, so no claim is made about it.
@@ -302,10 +304,15 @@ def _assertion_block(lines: Sequence[str], i: int, first: str, r: _Reader) -> in
 
 
 def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
-    """One Thread per ``Call stack:`` block; stop at the locals section or an appended second report."""
+    """One Thread per ``Call stack:`` block; stop at the locals section or an appended second report.
+
+    Frames before any ``Call stack:`` (an excerpt starting mid-block) go to ``r.leading``. This loop runs
+    once per line of the report, so its common case (an undamaged frame line whose site was seen before)
+    is kept to one match, one lookup and one Frame.
+    """
+    start = i
     n = len(lines)
-    current: list[Frame] | None = None
-    last_nonblank = ""
+    current = r.leading
     fast_columns = _FAST_COLUMNS.match
     fast_site = _FAST_SITE.fullmatch
     budget = r.budget
@@ -317,35 +324,28 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
             continue
         columns = fast_columns(line)
         if columns is not None:
-            rest = line[columns.end() :]
-            thread = r.leading if current is None else current
-            if len(thread) >= MAX_THREAD_FRAMES or budget.kept >= MAX_REPORT_FRAMES:  # budget.full, inlined
-                if rest in sites or fast_site(rest) is not None:
-                    # Counted without being built: a 100 MB stack costs its scan, not its frames.
-                    budget.dropped += 1
-                    last_nonblank = line
-                    continue
-            else:
+            pc, rest = columns.groups()
+            if len(current) < MAX_THREAD_FRAMES and budget.kept < MAX_REPORT_FRAMES:  # not budget.full(…)
                 site = sites.get(rest)
                 if site is None:
                     match = fast_site(rest)
                     if match is not None:
                         site = sites[rest] = _site(match, r.strings, r.modules)
                 if site is not None:
-                    function, module, file, number, offset, inline = site
-                    current = thread
                     budget.kept += 1
+                    function, module, file, number, offset, inline = site
                     current.append(
-                        frame_of(
-                            function, module, file, number, offset, "0x" + columns["pc"].lower(), inline, line
-                        )
+                        frame_of(function, module, file, number, offset, "0x" + pc.lower(), inline, line)
                     )
-                    last_nonblank = line
                     continue
+            elif rest in sites or fast_site(rest) is not None:
+                budget.dropped += (
+                    1  # counted without being built: a 100 MB stack costs its scan, not its frames
+                )
+                continue
         stripped = line.strip()
         if not stripped:
             continue
-        last_nonblank = stripped
         head = stripped[:40]
         if head.startswith("Call stack:"):
             current = []
@@ -353,17 +353,13 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
             continue
         if head.startswith("Address"):
             continue  # the column header under every ``Call stack:`` (never a frame: 'r' is not hex)
-        if budget.full(len(r.leading if current is None else current)) and (
-            _FRAME.match(line) or _ADDRESS_ONLY.fullmatch(stripped)
-        ):
+        if budget.full(len(current)) and (_FRAME.match(line) or _ADDRESS_ONLY.fullmatch(stripped)):
             budget.dropped += 1
             continue
         frame = _frame(line)
         if frame is None:
             frame = _address_only_frame(stripped)
         if frame is not None:
-            if current is None:
-                current = r.leading
             budget.kept += 1
             current.append(frame)
             continue
@@ -374,7 +370,16 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
         if head.startswith(("Revision:", "*** Hardware ***", "Exception code:")):
             r.notes.append("a second report is appended after the first; only the first was read")
             return
-    r.last_frame_incomplete = _looks_cut(last_nonblank)
+    r.last_frame_incomplete = _looks_cut(_last_nonblank(lines, start))
+
+
+def _last_nonblank(lines: Sequence[str], start: int) -> str:
+    """The last line from ``start`` on that is not blank, stripped ("" when there is none)."""
+    for k in range(len(lines) - 1, start - 1, -1):
+        stripped = lines[k].strip()
+        if stripped:
+            return stripped
+    return ""
 
 
 def _skip_to_second_report(lines: Sequence[str], i: int, r: _Reader) -> None:
