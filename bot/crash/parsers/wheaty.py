@@ -71,6 +71,12 @@ _FAST_SITE = re.compile(
 # A frame site's fields in Frame order: function, module, file, line, offset, inline.
 _Site = tuple[str | None, str | None, str | None, int | None, str, bool]
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# The start of each header line the reader acts on (one match per line instead of a dozen prefix tests).
+_HEADER_KEY = re.compile(
+    r"Call stack:|Revision:|Build:|Date|Crash date|Processor:|Number Of Processors:|Physical Memory:"
+    r"|\*\*\* Operation System|Exception code:|Assertion message:|Fault address:"
+    r"|Uncaught C\+\+ exception info:|Local Variables And Parameters"
+)
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
 _CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
 
@@ -212,54 +218,62 @@ def _read_header(lines: Sequence[str], r: _Reader) -> int:
     """Read everything before the first ``Call stack:``/frame line; returns the index to continue at."""
     n = len(lines)
     i = 0
+    header_key = _HEADER_KEY.match
     while i < n:
         line = lines[i][:_FIELD_CHARS]
         stripped = line.strip()
         if not stripped:
             i += 1
             continue
-        if stripped.startswith("Call stack:") or _is_frame_start(line):
+        key = header_key(stripped)
+        if key is None:  # registers, hardware details, the assertion's other lines, a frame
+            if _is_frame_start(line):
+                return i
+            i += 1
+            if "SYMBOL HANDLER ERROR" in stripped or "Couldn't initialize the symbol handler" in stripped:
+                r.notes.append("symbol handler error reported by the crashing process")
+            continue
+        word = key.group()
+        if word == "Call stack:":
             return i
         i += 1
-        if stripped.startswith("Revision:"):
+        if word == "Revision:":
             if r.revision_seen:
                 continue
             r.revision_seen = r.header_seen = True
             match = _REVISION.match(line)
             r.build = build_from_revision(match.group("text") if match else "")
-        elif stripped.startswith("Build:"):
+        elif word == "Build:":
             r.build_line = stripped[len("Build:") :].strip() or None
-        elif stripped.startswith(("Date", "Crash date")):
+        elif word in ("Date", "Crash date"):
             r.header_seen = True
             r.crashed_at = _crash_date(line)
-        elif stripped.startswith("Processor:"):
+        elif word == "Processor:":
             r.header_seen = True
             value = stripped[len("Processor:") :].strip()
             r.cpu = None if value in ("", "<unknown>") else value
-        elif stripped.startswith("Number Of Processors:"):
+        elif word == "Number Of Processors:":
             digits = stripped[len("Number Of Processors:") :].strip()
             r.cpu_count = int(digits) if digits.isdecimal() else None
-        elif stripped.startswith("Physical Memory:"):
+        elif word == "Physical Memory:":
             memory = _MEMORY.match(line)
             if memory:
                 unit = memory.group("unit").upper()
                 r.memory_kb = int(memory.group("n")) * {"KB": 1, "MB": 1024, "GB": 1024 * 1024}[unit]
-        elif stripped.startswith("*** Operation System"):
+        elif word == "*** Operation System":
             r.header_seen = True
             i, r.os = _operating_system(lines, i)
-        elif stripped.startswith("Exception code:"):
+        elif word == "Exception code:":
             r.header_seen = True
             r.exception = _exception(line)
-        elif stripped.startswith("Assertion message:"):
+        elif word == "Assertion message:":
             i = _assertion_block(lines, i, stripped, r)
-        elif stripped.startswith("Fault address:"):
+        elif word == "Fault address:":
             r.header_seen = True
             r.exception = _with_fault_address(r.exception, line)
-        elif stripped.startswith("Uncaught C++ exception info:"):
+        elif word == "Uncaught C++ exception info:":
             r.extra["uncaught_exception"] = stripped.partition(":")[2].strip()
-        elif "SYMBOL HANDLER ERROR" in stripped or "Couldn't initialize the symbol handler" in stripped:
-            r.notes.append("symbol handler error reported by the crashing process")
-        elif stripped.startswith("Local Variables And Parameters"):
+        else:  # "Local Variables And Parameters"
             r.notes.append("locals section skipped")
             return n
     return n
