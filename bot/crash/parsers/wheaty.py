@@ -77,6 +77,7 @@ _HEADER_KEY = re.compile(
     r"|\*\*\* Operation System|Exception code:|Assertion message:|Fault address:"
     r"|Uncaught C\+\+ exception info:|Local Variables And Parameters"
 )
+_ADDRESS_HEADER = "Address   Frame     Function      SourceFile"
 _CALL_STACK_HEADER = re.compile(r"Address\s+Frame(?:\s+Function(?:\s+SourceFile)?)?")
 _CDB_ARGS = re.compile(r"[0-9A-Fa-f]{8}[ \t`]")
 
@@ -334,7 +335,11 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
     while i < n:
         line = lines[i]
         i += 1
-        if not line:
+        if not line or line == _ADDRESS_HEADER:  # the header under each block, as Wheaty prints it
+            continue
+        if line == "Call stack:":
+            current = []
+            r.blocks.append(current)
             continue
         columns = fast_columns(line)
         if columns is not None:
@@ -415,10 +420,7 @@ def _looks_cut(line: str) -> bool:
         return False
     match = _FRAME.match(line)
     if match is None:
-        return (
-            bool(_LONE_HEX.fullmatch(line) or _ADDRESS_ONLY.fullmatch(line))
-            or line in "Address   Frame     Function      SourceFile"
-        )
+        return bool(_LONE_HEX.fullmatch(line) or _ADDRESS_ONLY.fullmatch(line)) or line in _ADDRESS_HEADER
     rest = line[match.end() :].strip()
     if rest.startswith("[inline]"):
         rest = rest[len("[inline]") :].strip()
