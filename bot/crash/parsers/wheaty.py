@@ -358,9 +358,8 @@ def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
                     )
                     continue
             elif rest in sites or fast_site(rest) is not None:
-                budget.dropped += (
-                    1  # counted without being built: a 100 MB stack costs its scan, not its frames
-                )
+                # Counted without being built: a 100 MB stack costs its scan, not its frames.
+                budget.dropped += 1
                 continue
         stripped = line.strip()
         if not stripped:
