@@ -29,8 +29,10 @@ class Knobs:
     newline: str = "\r\n"
 
 
-def _frame_line(address: int, function: str, path: str | None, line: int | None) -> str:
-    text = f"{address:016X}  000000C1E2FFF5D0  {function}+{(address & 0xFFF):X}"
+def _frame_line(
+    address: int, function: str, path: str | None, line: int | None, *, frame: int = 0xC1E2FFF5D0
+) -> str:
+    text = f"{address:016X}  {frame:016X}  {function}+{(address & 0xFFF):X}"
     if path is not None and line is not None:
         text += f"  {path} line {line}"
     return text
@@ -46,6 +48,59 @@ def _thread(functions: Sequence[str], knobs: Knobs, salt: int) -> list[str]:
         lines.append(_frame_line(address, function, path, line))
     lines.extend(["00007FFB3C7A7344  000000C1E2FFFC00  BaseThreadInitThunk+14", ""])
     return lines
+
+
+# One worker pool's idle stack, as a report from a server without its .pdb prints it (innermost first), and
+# the names in it that are OS DLL exports (printed even without the server's .pdb).
+OS_EXPORTS = frozenset(
+    {
+        "NtRemoveIoCompletion",
+        "GetQueuedCompletionStatus",
+        "_recalloc",
+        "BaseThreadInitThunk",
+        "RtlUserThreadStart",
+    }
+)
+POOL_THREAD = (
+    "NtRemoveIoCompletion",
+    "GetQueuedCompletionStatus",
+    "boost::asio::detail::win_iocp_io_context::do_one",
+    "boost::asio::detail::win_iocp_io_context::run",
+    "Trinity::Asio::IoContext::run",
+    "boost::asio::detail::win_thread_function",
+    "_recalloc",
+    "BaseThreadInitThunk",
+    "RtlUserThreadStart",
+)
+
+
+def _unsymbolised_thread(functions: Sequence[str], knobs: Knobs, stack: int, *, pool: bool) -> list[str]:
+    """A block from a server run without its .pdb (common for builds copied to a game host): frames in
+    worldserver.exe print as ``0001:offset path``, OS DLL frames keep their export names. Threads of one
+    pool run the same code, so they print the same addresses; only their frame pointers differ."""
+    exe = f"{knobs.root}bin\\worldserver.exe"
+    lines = ["Call stack:", "Address   Frame     Function      SourceFile"]
+    for depth, function in enumerate(functions):
+        address = knobs.base + 0x1000 * ((1 if pool else 0) * 64 + depth) + 0x2E  # the fault is stack 0's top
+        frame = 0xAB65000000 + stack * 0x100000 + depth * 0x60
+        if function not in OS_EXPORTS:
+            lines.append(f"{address:016X}  {frame:016X}  0001:{address - knobs.base:016X} {exe}")
+        else:
+            lines.append(_frame_line(address, function, None, None, frame=frame))
+    lines.append("")
+    return lines
+
+
+def unsymbolised_wheaty_report(functions: Sequence[str], *, pool_threads: int, knobs: Knobs = Knobs()) -> str:
+    """A Wheaty report whose crashing thread is ``functions`` and whose other threads are ``pool_threads``
+    idle workers of one pool, from a server without its .pdb (see :func:`_unsymbolised_thread`)."""
+    lines = list(wheaty_lines(functions, knobs=knobs, other_threads=0))
+    start = lines.index("Call stack:")
+    del lines[start:]
+    lines += _unsymbolised_thread(functions, knobs, 0, pool=False)
+    for stack in range(1, pool_threads + 1):
+        lines += _unsymbolised_thread(POOL_THREAD, knobs, stack, pool=True)
+    return knobs.newline.join(lines) + knobs.newline
 
 
 def wheaty_lines(

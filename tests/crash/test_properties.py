@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Signature
-from tests.crash.synth import Knobs, gdb_report, wheaty_lines, wheaty_report
+from tests.crash.synth import Knobs, gdb_report, unsymbolised_wheaty_report, wheaty_lines, wheaty_report
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SAMPLE_TEXTS = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(SAMPLES.glob("*.txt"))]
@@ -93,6 +93,18 @@ def test_signature_wheaty_invariant_under_aslr_paths_dates_revisions_newlines_li
     assert one.id == two.id
     assert one.full_id == two.full_id
     assert one.text == two.text
+
+
+@FAST
+@given(stack, knobs, knobs, st.integers(min_value=0, max_value=40))
+def test_signature_of_a_report_without_pdb_is_invariant_under_aslr_paths_and_idle_threads(
+    functions: list[str], a: Knobs, b: Knobs, pool: int
+) -> None:
+    """Without symbols the signature is module-relative offsets, which no load address or path moves."""
+    one = sign(unsymbolised_wheaty_report(functions, knobs=a, pool_threads=pool))
+    two = sign(unsymbolised_wheaty_report(functions, knobs=b, pool_threads=3))
+    assert (one.id, one.full_id, one.text) == (two.id, two.full_id, two.text)
+    assert "worldserver.exe+1:2e" in one.text  # the crashing thread's top frame, found by the fault address
 
 
 @FAST
