@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/parse.py [--runs N]``. Prints tables; asserts noth
 1. Throughput for a typical ~30 KB Wheaty report in its two common shapes (symbolised: 76 threads, 309
    frames, every program counter distinct; from a server without its .pdb: 37 threads, 332 mostly
    ``0001:offset`` frames, one worker pool), a ~5 MB Wheaty report with locals, and a gdb log: reports/s and
-   MB/s (median of ``--runs`` timed batches) and peak traced memory for one report.
+   MB/s (median of ``--runs`` timed batches, with the slowest and fastest batch: this is often a shared
+   VM, and the spread says how much to trust the median) and peak traced memory for one report.
    Baseline in the same run: siggen (Mozilla's Socorro signature generator) signing the same crashing
    thread's frames, which is the signing step alone, without reading any text.
 2. Frame-dense large inputs (a 50 MB gdb ``bt`` of a runaway recursion, a 50 MB ``thread apply all bt``):
@@ -91,8 +92,8 @@ def map_all(fn: Callable[[str], object], names: list[str]) -> list[object]:
     return [fn(name) for name in names]
 
 
-def median_rate(fn: Callable[[], object], *, runs: int, min_seconds: float = 0.3) -> float:
-    """Calls per second: the median over ``runs`` batches, each long enough to time."""
+def batch_rates(fn: Callable[[], object], *, runs: int, min_seconds: float = 0.3) -> list[float]:
+    """Calls per second of ``runs`` timed batches, each long enough to time."""
     fn()
     batch = 1
     while True:
@@ -108,7 +109,12 @@ def median_rate(fn: Callable[[], object], *, runs: int, min_seconds: float = 0.3
         for _ in range(batch):
             fn()
         rates.append(batch / (time.perf_counter() - start))
-    return statistics.median(rates)
+    return rates
+
+
+def median_rate(fn: Callable[[], object], *, runs: int, min_seconds: float = 0.3) -> float:
+    """Calls per second: the median over ``runs`` batches."""
+    return statistics.median(batch_rates(fn, runs=runs, min_seconds=min_seconds))
 
 
 def peak_bytes(fn: Callable[[], object]) -> int:
@@ -141,7 +147,10 @@ def throughput(runs: int) -> None:
     big = wheaty_report(STACK, other_threads=190, locals_per_frame=70).encode()
     gdb = gdb_report(STACK * 3, knobs=Knobs(newline="\n"), locals_per_frame=6).encode()
     generator = SignatureGenerator()
-    print(f"{'input':28} {'size':>9} {'reports/s':>10} {'MB/s':>8} {'ms/report':>10} {'peak/size':>9}")
+    print(
+        f"{'input':28} {'size':>9} {'reports/s':>10} {'MB/s':>8} {'ms/report':>10} {'peak/size':>9}"
+        f"  {'batches: slowest-fastest/s':>26}"
+    )
     inputs = (
         ("wheaty typical", typical),
         ("wheaty typical, no .pdb", typical_no_pdb),
@@ -150,11 +159,12 @@ def throughput(runs: int) -> None:
     )
     for label, data in inputs:
         size = len(data)
-        rate = median_rate(partial(read_and_sign, data), runs=runs)
+        rates = batch_rates(partial(read_and_sign, data), runs=runs)
+        rate = statistics.median(rates)
         peak = peak_bytes(partial(read_and_sign, data))
         print(
             f"{'crashbot ' + label:28} {size / 1024:8.0f}K {rate:10.0f} {rate * size / 2**20:8.1f} "
-            f"{1000 / rate:10.2f} {peak / size:8.1f}x"
+            f"{1000 / rate:10.2f} {peak / size:8.1f}x  {f'{min(rates):.0f}-{max(rates):.0f}':>26}"
         )
         crash = analyse(parse_report(data))
         payload = siggen_input(crash)
