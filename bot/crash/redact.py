@@ -60,17 +60,26 @@ _DB_INFO_SETTING = re.compile(r'(?P<key>\b\w*DatabaseInfo\s*=\s*")(?P<value>[^"\
 # ``scheme://user:password@host``: the password, whatever the host part looks like.
 _URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@\"']*:)(?P<value>[^\s/@\"']+)(?=@)")
 
+# Words that make a name secret wherever they appear in it (``newPassword``, ``m_sessionKey``); the SRP6
+# verifier stored for an account is as good as its password.
 _SENSITIVE_WORDS = (
     r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key"
-    r"|auth[_\-]?(?:key|token)|client[_\-]?secret|credentials?|bearer"
+    r"|auth[_\-]?(?:key|token)|client[_\-]?secret|credentials?|bearer|session[_\-]?key|verifier"
 )
+# A name that is secret: one holding a sensitive word, or ``pw`` as the whole name (not ``upward``).
+_SENSITIVE_NAME = rf"(?<![\w:])[\w.\-]*(?:{_SENSITIVE_WORDS})[\w.\-]*|(?<![\w:])(?:m_|_)?pw(?![\w.\-])"
+# A quoted value as debuggers print it (``\"`` inside), or the rest of the line when the copy cut it open.
+_QUOTED = r""""(?:[^"\\\n]|\\.)*(?:"|(?=\n)|\Z)|'(?:[^'\\\n]|\\.)*(?:'|(?=\n)|\Z)"""
 # ``password=…``, ``passwd: …``, ``"token": "…"``, ``SOAP password = …``; the key keeps its name.
 _KEY_VALUE = re.compile(
-    rf"""(?P<key>(?<![\w:])["']?[\w.\-]*(?:{_SENSITIVE_WORDS})[\w.\-]*["']?)
+    rf"""(?P<key>["']?(?:{_SENSITIVE_NAME})["']?)
         (?P<sep>\s*(?:=|:(?!:))\s*)
-        (?P<value>(?:0x[0-9A-Fa-f]+[ \t]+)?"[^"\n]*"|'[^'\n]*'|(?!<sensitive)[^\s,;)\]}}>"']+)""",
+        (?P<value>(?:0x[0-9A-Fa-f]+[ \t]+)?(?:{_QUOTED})|(?!<sensitive)[^\s,;)\]}}>"']+)""",
     re.VERBOSE | re.IGNORECASE,
 )
+# ``password = {…}``: gdb's struct form of a std::string (the text is in ``_M_p`` and ``_M_local_buf``) or
+# of a key array; the whole brace-balanced value goes (:func:`_struct_end`).
+_STRUCT_VALUE = re.compile(rf"(?P<key>{_SENSITIVE_NAME})(?P<sep>\s*=\s*)\{{", re.IGNORECASE)
 # A long hex or base64 run right after a key-ish word (``key 3f9a…``, ``Authorization: Bearer …``).
 _KEYED_BLOB = re.compile(
     rf"""(?P<key>\b(?:{_SENSITIVE_WORDS}|key|signature|authorization)\b\W{{1,3}})
@@ -159,6 +168,50 @@ def _key_value(m: re.Match[str]) -> str | None:
     return f"{m.group('key')}{m.group('sep')}{_marker('secret')}"
 
 
+def _struct_end(text: str, start: int) -> int:
+    """The index just past the ``}`` closing the ``{`` at ``start`` (quoted text and escapes respected), or
+    the end of the line when the line ends first (a cut copy: everything to it is taken)."""
+    depth = 0
+    quote = ""
+    i = start
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            return i
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+def _redact_structs(text: str, counts: Counter[str]) -> str:
+    """Replace the brace-balanced value of every ``<secret name> = {…}`` (one left-to-right pass)."""
+    out: list[str] = []
+    pos = 0
+    while (m := _STRUCT_VALUE.search(text, pos)) is not None:
+        end = _struct_end(text, m.end() - 1)
+        out.append(text[pos : m.start()])
+        out.append(f"{m.group('key')}{m.group('sep')}{_marker('secret')}")
+        counts["secret"] += 1
+        pos = end
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     """Compile user-supplied patterns; ValueError naming the bad one."""
     compiled = []
@@ -189,6 +242,7 @@ def redact(
     text = _sub(_DB_INFO_SETTING, text, counts, "db", lambda m: f"{m.group('key')}{_marker('db')}")
     text = _sub(_DB_CONNECTION, text, counts, "db", lambda m: _marker("db"))
     text = _sub(_URL_USERINFO, text, counts, "secret", lambda m: f"{m.group('head')}{_marker('secret')}")
+    text = _redact_structs(text, counts)
     text = _sub(_KEY_VALUE, text, counts, "secret", _key_value)
     text = _sub(_KEYED_BLOB, text, counts, "secret", lambda m: f"{m.group('key')}{_marker('secret')}")
     if emails:

@@ -190,9 +190,63 @@ def test_redact_seeding_really_moves_frame_paths_under_user_profiles() -> None:
             '#3  0x5 in AccountMgr::ChangePassword (accountId=5, password=0x7ffd1 "hunter4") at A.cpp:1',
             "hunter4",
         ),
+        # an escaped quote inside the quoted value: the whole value goes, not just up to the quote
+        (r'password = "hunt\"er5tail"', "er5tail"),
+        (r"Local char * passwd = 'it\'s-s3cret'", "s3cret"),
+        # gdb's struct form of a std::string local in ``bt full``: the text is in _M_p and _M_local_buf
+        (
+            "        password = {static npos = 18446744073709551615, _M_dataplus = {<std::allocator<char>> = "
+            "{<__gnu_cxx::new_allocator<char>> = {<No data fields>}, <No data fields>}, _M_p = 0x7ffd20 "
+            '"hunter6"}, _M_string_length = 7, {_M_local_buf = "hunter6\\000\\000", '
+            "_M_allocated_capacity = 3}}",
+            "hunter6",
+        ),
+        (
+            'newPassword = {_M_dataplus = {_M_p = 0x55 "a {b} \\"c\\" hunter7"}, _M_string_length = 9}',
+            "hunter7",
+        ),
+        # short and member-style names of the same things
+        ('pw = 0x7ffd1 "hunter8"', "hunter8"),
+        ('m_pw = "hunter9"', "hunter9"),
+        ("m_sessionKey = 9f86d081884c7d659a2feaa0c55ad015", "9f86d081884c7d659a2feaa0c55ad015"),
+        ('_sessionKey = {_M_elems = "\\001\\002secretbytes"}', "secretbytes"),
+        ("verifier = 0x4a6f686e446f65", "4a6f686e446f65"),
     ],
 )
 def test_redact_secret_shapes_leave_nothing(text: str, secret: str) -> None:
     out = redact(text, ip_addresses=False, emails=False).text
     assert secret not in out, out
     assert "[REDACTED" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "upward = 5, power = 7, pwrLevel = 3, spw = 1",  # ``pw`` only as a whole name
+        "m_session = 0x5, keyring = 3",
+        'this = 0x55555, unit = {m_guid = 5, m_name = "Arthas"}',  # a struct whose name is not a secret
+    ],
+)
+def test_redact_names_that_only_resemble_secret_names_are_kept(text: str) -> None:
+    assert redact(text, ip_addresses=False, emails=False).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password = {" * 200_000,
+        "password = {" + '"\\' * 300_000,
+        'password = "' + "\\\\" * 300_000 + "\n" + "pw = {" * 100_000,
+    ],
+    ids=["nested-opens", "quotes-and-escapes", "escapes-then-opens"],
+)
+def test_redact_hostile_secret_values_finish_and_leave_nothing_after_the_name(text: str) -> None:
+    """One pass, linear in the text: a megabyte of unclosed values neither hangs nor leaks."""
+    out = redact(text).text
+    assert out.count("[REDACTED:secret]") >= 1
+    assert len(out) < 200
+
+
+def test_redact_struct_value_keeps_the_line_after_it_balanced() -> None:
+    line = 'f (password = {_M_p = 0x5 "x}y"}, id = 7) at A.cpp:3'
+    assert redact(line).text == "f (password = [REDACTED:secret], id = 7) at A.cpp:3"
