@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from typing import cast
+from typing import TypeVar, cast
 
 from bot.crash.model import Frame, Thread
 
 __all__ = ["FRAME_FIELDS", "THREAD_FIELDS", "fast_construction", "frame_of", "new_frame", "thread_of"]
+
+_Model = TypeVar("_Model")
 
 # The field order of the twins' __init__ (and of frame_of's and thread_of's parameters).
 FRAME_FIELDS = ("function", "module", "file", "line", "offset", "address", "inline", "raw")
@@ -82,30 +84,22 @@ def _matches(model: type, twin: type, names: tuple[str, ...]) -> bool:
     return getattr(twin, "__slots__", None) == names
 
 
-def _frame_constructor() -> Callable[..., Frame]:
-    if _matches(Frame, _FrameTwin, FRAME_FIELDS):
+def _constructor(
+    model: type[_Model], twin: type, names: tuple[str, ...], *sample: object
+) -> Callable[..., _Model]:
+    """``twin`` if it builds ``model`` exactly (checked on one built from ``sample``), else ``model``."""
+    if _matches(model, twin, names):
         try:
-            built: object = _FrameTwin(None, None, None, None, None, None, False, "")
-            if type(built) is Frame:
-                return cast("Callable[..., Frame]", _FrameTwin)
-        except TypeError:  # "object layout differs": the twin cannot become a Frame
+            built: object = twin(*sample)
+            if type(built) is model:
+                return cast("Callable[..., _Model]", twin)
+        except TypeError:  # "object layout differs": the twin cannot become the model class
             pass
-    return Frame
+    return model
 
 
-def _thread_constructor() -> Callable[..., Thread]:
-    if _matches(Thread, _ThreadTwin, THREAD_FIELDS):
-        try:
-            built: object = _ThreadTwin(())
-            if type(built) is Thread:
-                return cast("Callable[..., Thread]", _ThreadTwin)
-        except TypeError:
-            pass
-    return Thread
-
-
-_FRAME = _frame_constructor()
-_THREAD = _thread_constructor()
+_FRAME = _constructor(Frame, _FrameTwin, FRAME_FIELDS, None, None, None, None, None, None, False, "")
+_THREAD = _constructor(Thread, _ThreadTwin, THREAD_FIELDS, ())
 
 
 def fast_construction() -> bool:
