@@ -45,8 +45,8 @@ _TOKENS = re.compile(
 # ``host;port;user;password;database`` (TrinityCore/AzerothCore *DatabaseInfo), or the socket form
 # ``.;/path/to/socket;user;password;database``.
 _DB_CONNECTION = re.compile(
-    r"""(?<![\w;])
-        (?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\])  # host, or [ipv6]
+    r"""(?<![\w;.\-])                           # (a host starts a run and is taken whole: linear time)
+        (?:[A-Za-z0-9_.\-]++|\[[0-9A-Fa-f:]++\])  # host, or [ipv6]
         ;(?:\d{1,5}|[^;\s"']*/[^;\s"']*)        # port or socket path
         ;[^;\s"']+                              # user
         ;[^;\s"']*                              # password (may be empty)
@@ -58,28 +58,58 @@ _DB_CONNECTION = re.compile(
 # The *DatabaseInfo settings themselves: the whole quoted value, whatever the password contains.
 _DB_INFO_SETTING = re.compile(r'(?P<key>\b\w*DatabaseInfo\s*=\s*")(?P<value>[^"\n]+)(?=")', re.IGNORECASE)
 # ``scheme://user:password@host``: the password, whatever the host part looks like.
-_URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@\"']*:)(?P<value>[^\s/@\"']+)(?=@)")
-
-# Words that make a name secret wherever they appear in it (``newPassword``, ``m_sessionKey``); the SRP6
-# verifier stored for an account is as good as its password.
-_SENSITIVE_WORDS = (
-    r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key"
-    r"|auth[_\-]?(?:key|token)|client[_\-]?secret|credentials?|bearer|session[_\-]?key|verifier"
+# The scheme is matched from the start of its run only and possessively, so a long run of name characters
+# costs one scan, not one per word in it.
+_URL_USERINFO = re.compile(
+    r"(?P<head>(?<![\w+.\-])[A-Za-z][A-Za-z0-9+.\-]*+://[^\s:/@\"']*+:)(?P<value>[^\s/@\"']++)(?=@)"
 )
-# A name that is secret: one holding a sensitive word, or ``pw`` as the whole name (not ``upward``).
-_SENSITIVE_NAME = rf"(?<![\w:])[\w.\-]*(?:{_SENSITIVE_WORDS})[\w.\-]*|(?<![\w:])(?:m_|_)?pw(?![\w.\-])"
-# A quoted value as debuggers print it (``\"`` inside), or the rest of the line when the copy cut it open.
-_QUOTED = r""""(?:[^"\\\n]|\\.)*(?:"|(?=\n)|\Z)|'(?:[^'\\\n]|\\.)*(?:'|(?=\n)|\Z)"""
+
+# Words that make a name secret wherever they appear in it (``newPassword``, ``db_pass``, ``m_sessionKey``);
+# the SRP6 verifier stored for an account is as good as its password. A bare ``pass`` must not run on into
+# a lower-case letter, so ``passengers`` and ``PassiveAI`` are not secret names.
+_SENSITIVE_WORDS = (
+    r"pass(?:word|wd|phrase)|pass(?-i:(?![a-z]))|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key"
+    r"|private[_\-]?key|auth[_\-]?(?:key|token)|client[_\-]?secret|credentials?|bearer|session[_\-]?key"
+    r"|verifier"
+)
+# A name that is secret: a whole run of name characters holding a sensitive word, or ``pw`` as the whole
+# name (not ``upward``). The run is taken whole and possessively, from its start only, so a megabyte of
+# dots or of repeated words costs one linear scan (a backtracking name pattern took minutes on 8 KB).
+# Source file names are not secret names: gdb's ``at …/PassiveAI.cpp:30`` is a location, not ``key: value``.
+_SOURCE_SUFFIXES = ("cpp", "cxx", "hpp", "hxx", "inl", "ipp", "tpp", "cc", "hh", "c", "h")
+_NOT_A_SOURCE_FILE = "".join(rf"(?<!\.{ext})" for ext in _SOURCE_SUFFIXES)
+_SENSITIVE_NAME = (
+    rf"(?<![\w.\-:])(?:(?=[\w.\-]*(?:{_SENSITIVE_WORDS}))[\w.\-]++{_NOT_A_SOURCE_FILE}"
+    rf"|(?:m_|_)?pw(?![\w.\-]))"
+)
+# A quoted value as debuggers print it: an encoding prefix (``L"…"``, ``u8"…"``), ``\"`` inside, gdb's
+# ``'x' <repeats 24 times>, "…"`` pieces; a quote the copy cut open takes the rest of the line.
+_ONE_QUOTED = r"""(?:L|u8|u|U)?(?:"(?:[^"\\\n]|\\.)*(?:"|(?=\n)|\Z)|'(?:[^'\\\n]|\\.)*(?:'|(?=\n)|\Z))"""
+_REPEATS = r"(?:[ \t]*<repeats[ ]\d+[ ]times>)?"  # [ ]: these are used in verbose patterns
+_QUOTED = rf"{_ONE_QUOTED}{_REPEATS}(?:,[ \t]*{_ONE_QUOTED}{_REPEATS})*"
+# What gdb prints before a pointer's or reference's target: ``0x7ffd1 "…"``, ``@0x7ffe: "…"``.
+_ADDRESS_PREFIX = r"(?:@?0x[0-9A-Fa-f]+:?[ \t]+)?"
+# gdb's own words for a value it has not got: not a secret, and kept whole.
+_GDB_NO_VALUE = (
+    r"<(?:optimized[ ]out|value[ ]optimized[ ]out|synthetic[ ]pointer|incomplete[ ]type|error:[^>\n]*)>"
+)
 # ``password=…``, ``passwd: …``, ``"token": "…"``, ``SOAP password = …``; the key keeps its name.
 _KEY_VALUE = re.compile(
     rf"""(?P<key>["']?(?:{_SENSITIVE_NAME})["']?)
         (?P<sep>\s*(?:=|:(?!:))\s*)
-        (?P<value>(?:0x[0-9A-Fa-f]+[ \t]+)?(?:{_QUOTED})|(?!<sensitive)[^\s,;)\]}}>"']+)""",
+        (?P<value>{_ADDRESS_PREFIX}(?:{_QUOTED})|(?!<sensitive|{_GDB_NO_VALUE})[^\s,;)\]}}>"']+)""",
     re.VERBOSE | re.IGNORECASE,
 )
-# ``password = {…}``: gdb's struct form of a std::string (the text is in ``_M_p`` and ``_M_local_buf``) or
-# of a key array; the whole brace-balanced value goes (:func:`_struct_end`).
-_STRUCT_VALUE = re.compile(rf"(?P<key>{_SENSITIVE_NAME})(?P<sep>\s*=\s*)\{{", re.IGNORECASE)
+# ``password = {…}``: gdb's struct form of a std::string (the text is in ``_M_p`` and ``_M_local_buf``),
+# of a key array, or of a container (``std::vector of length 3, capacity 3 = {115 's', …}``), also behind
+# a reference (``@0x7ffe: {…}``); the whole brace-balanced value goes (:func:`_struct_end`).
+_STRUCT_VALUE = re.compile(
+    rf"""(?P<key>{_SENSITIVE_NAME})(?P<sep>\s*=\s*)
+        (?:@0x[0-9A-Fa-f]+:\s*)?
+        (?:[\w:<>]+\ (?:of\ length\ \d+(?:,\ capacity\ \d+)?|with\ \d+\ elements?)\ =\ )?
+        \{{""",
+    re.VERBOSE | re.IGNORECASE,
+)
 # A long hex or base64 run right after a key-ish word (``key 3f9a…``, ``Authorization: Bearer …``).
 _KEYED_BLOB = re.compile(
     rf"""(?P<key>\b(?:{_SENSITIVE_WORDS}|key|signature|authorization)\b\W{{1,3}})
@@ -168,9 +198,19 @@ def _key_value(m: re.Match[str]) -> str | None:
     return f"{m.group('key')}{m.group('sep')}{_marker('secret')}"
 
 
+# How far a pretty-printed (``set print pretty on``) struct value may run before it is taken as cut off.
+_MAX_STRUCT_LINES = 1000
+
+
 def _struct_end(text: str, start: int) -> int:
-    """The index just past the ``}`` closing the ``{`` at ``start`` (quoted text and escapes respected), or
-    the end of the line when the line ends first (a cut copy: everything to it is taken)."""
+    """The index just past the ``}`` closing the ``{`` at ``start`` (quoted text and escapes respected).
+
+    A ``{`` that ends its line opens gdb's pretty-printed form, which runs over the following lines (up to
+    :data:`_MAX_STRUCT_LINES`); any other value that the line ends inside was cut by the copy, and
+    everything to the end of the line is taken.
+    """
+    multiline = text[start + 1 : start + 2] in ("\n", "\r") or text[start + 1 :].startswith((" \n", "\t\n"))
+    lines_left = _MAX_STRUCT_LINES if multiline else 0
     depth = 0
     quote = ""
     i = start
@@ -178,8 +218,11 @@ def _struct_end(text: str, start: int) -> int:
     while i < n:
         ch = text[i]
         if ch == "\n":
-            return i
-        if quote:
+            if lines_left == 0:
+                return i
+            lines_left -= 1
+            quote = ""  # a quote never spans lines; an unclosed one ended with its line
+        elif quote:
             if ch == "\\":
                 i += 1
             elif ch == quote:
