@@ -87,7 +87,8 @@ def _matches(model: type, twin: type, names: tuple[str, ...]) -> bool:
 def _constructor(
     model: type[_Model], twin: type, names: tuple[str, ...], *sample: object
 ) -> Callable[..., _Model]:
-    """``twin`` if it builds ``model`` exactly (checked on one built from ``sample``), else ``model``."""
+    """``twin`` if it builds ``model`` exactly (checked on one built from ``sample``), else ``model`` called
+    by keyword, so a field added or moved in the model can never receive another field's value."""
     if _matches(model, twin, names):
         try:
             built: object = twin(*sample)
@@ -95,7 +96,11 @@ def _constructor(
                 return cast("Callable[..., _Model]", twin)
         except TypeError:  # "object layout differs": the twin cannot become the model class
             pass
-    return model
+
+    def by_keyword(*values: object) -> _Model:
+        return model(**dict(zip(names, values, strict=True)))
+
+    return by_keyword
 
 
 _FRAME = _constructor(Frame, _FrameTwin, FRAME_FIELDS, None, None, None, None, None, None, False, "")
@@ -104,7 +109,9 @@ _THREAD = _constructor(Thread, _ThreadTwin, THREAD_FIELDS, ())
 
 def fast_construction() -> bool:
     """Whether both twins are in use (False means a model class changed shape and the constructors run)."""
-    return _FRAME is not Frame and _THREAD is not Thread
+    frame_twin: object = _FrameTwin
+    thread_twin: object = _ThreadTwin
+    return _FRAME is frame_twin and _THREAD is thread_twin
 
 
 # ``frame_of(function, module, file, line, offset, address, inline, raw)``: a Frame, built fast. Positional

@@ -68,7 +68,8 @@ def _alternation(entries: Sequence[str], *, flags: int = 0) -> re.Pattern[str]:
 class PathPatterns:
     """A list of path patterns, any of which may match anywhere in a path.
 
-    Entries that start with ``^`` are tried at the start of the path only, in an alternation of their own:
+    Entries that start with ``^`` (and hold no ``|``) are tried at the start of the path only, in an
+    alternation of their own:
     mixed into one alternation with the others, they kept the regex engine from skipping ahead to the
     others' first character, and every entry was tried at every position of the path (5x slower).
     """
@@ -78,10 +79,11 @@ class PathPatterns:
 
     @classmethod
     def of(cls, entries: Sequence[str], *, flags: int = 0) -> PathPatterns:
-        anchored = [e for e in entries if e.startswith("^")]
+        # An entry with a ``|`` may be anchored in one branch only (``^a|b``): it stays with the others.
+        anchored = [e for e in entries if e.startswith("^") and "|" not in e]
         return cls(
             _alternation(anchored, flags=flags),
-            _alternation([e for e in entries if not e.startswith("^")], flags=flags),
+            _alternation([e for e in entries if e not in anchored], flags=flags),
         )
 
     def search(self, path: str) -> bool:

@@ -104,3 +104,20 @@ def test_a_model_class_that_changed_shape_gets_its_ordinary_constructor() -> Non
     assert frames._matches(Thread, frames._ThreadTwin, THREAD_FIELDS)
     for changed in (Grown, Unslotted, PostInit):
         assert not frames._matches(changed, frames._ThreadTwin, THREAD_FIELDS), changed.__name__
+
+
+def test_the_fallback_constructor_passes_fields_by_name_when_a_field_was_inserted() -> None:
+    """Positional values must never shift into the wrong field if the model changes shape."""
+
+    @dataclass(frozen=True, slots=True)
+    class Moved:  # ``state`` inserted before the fields the twin knows
+        state: str = "kept"
+        frames: tuple[Frame, ...] = ()
+        id: str | None = None
+        name: str | None = None
+        current: bool = False
+        section: str = ""
+
+    build = frames._constructor(Moved, frames._ThreadTwin, THREAD_FIELDS, ())
+    built = build((), "7", "MapUpdater", True, "backtrace")
+    assert built == Moved(frames=(), id="7", name="MapUpdater", current=True, section="backtrace")

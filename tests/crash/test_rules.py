@@ -17,6 +17,7 @@ from bot.crash.rules import (
     GarbageFrames,
     HandlerFrames,
     OsFrames,
+    PathPatterns,
     RuleContext,
     RuntimeFrames,
     ServerCode,
@@ -190,6 +191,13 @@ class TestApplyRules:
 def test_siglists_load_once_and_compile() -> None:
     assert siglists() is siglists()
     assert siglists().os_modules.fullmatch("ntdll.dll")
+
+
+def test_path_patterns_entry_anchored_in_one_branch_only_keeps_its_meaning() -> None:
+    patterns = PathPatterns.of([r"^\./nptl/|/vendor/", "/boost/"])
+    assert patterns.search("/src/vendor/lib.h")
+    assert patterns.search("./nptl/pthread_create.c")
+    assert not patterns.search("/src/./nptl/x.c")
 
 
 @pytest.mark.parametrize(

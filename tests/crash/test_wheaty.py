@@ -457,6 +457,24 @@ def test_parser_frame_for_any_frame_line_is_the_general_readings_frame(line: str
 @pytest.mark.parametrize(
     "line",
     [
+        "0094C003  00000000  0001:0054B003 C:\\m.exe\r",
+        "0094C003  00000000  0001:0054B003 C:\\m.exe  ",
+        "00007FF6A1B2002E  000000C1E2FFF5D0  memset+20\n98",
+        "00007FF6A1B2002E  000000C1E2FFF5D0  Foo\nBar+20",
+        "00007FF6A1B2002E  000000C1E2FFF5D0  Unit::Kill+20 \t",
+    ],
+    ids=["cr", "trailing-spaces", "newline-after", "newline-inside", "trailing-tab"],
+)
+def test_parser_frame_for_lines_that_skipped_clean_lines_is_the_general_readings_frame(line: str) -> None:
+    """parse() is also called with lines that were not cleaned (line ends, trailing blanks left in)."""
+    expected = wheaty._frame(line)
+    assert expected is not None
+    assert wheaty.parse(["Call stack:", line]).threads[0].frames == (expected,)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
         "00007FF77FCEFCA3  000000AB65BFFCD0  0001:000000000003ECA3 C:\\Users\\SV\\bin\\worldserver.exe",
         "00007FF77FCEFCA3  000000AB65BFFCD0  0000:0000000000000000",
         "00717C67  32353A84  [inline] 0001:00546C67 C:/srv/worldserver.exe",
@@ -555,6 +573,19 @@ def test_parse_uncaught_cpp_exception_text_and_symbol_handler_error_are_kept() -
     assert report.exception.name == "Unhandled C++ exception"
     assert report.extra["uncaught_exception"] == "invalid unordered_map<K, T> key"
     assert any("symbol handler" in note for note in report.notes)
+
+
+def test_parse_symbol_handler_error_on_a_locals_header_line_is_a_note_not_the_end_of_the_report() -> None:
+    report = wheaty.parse(
+        [
+            "Exception code: C0000005 ACCESS_VIOLATION",
+            "Local Variables And Parameters SYMBOL HANDLER ERROR",
+            "Call stack:",
+            "00007FF6A1C0FFEE  000000C1E2FFF620  Player::LoadFromDB+2E1",
+        ]
+    )
+    assert [f.function for f in report.threads[0].frames] == ["Player::LoadFromDB"]
+    assert "symbol handler error reported by the crashing process" in report.notes
 
 
 def test_parse_non_decimal_digits_in_numbers_are_text_not_a_traceback() -> None:

@@ -60,11 +60,12 @@ _ADDRESS_ONLY = re.compile(r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+[0-9
 # The symbol may not start like a ``section:offset`` frame or like cdb's argument columns (_LOGICAL and
 # _CDB_ARGS, which the general path tests on the same text).
 _FAST_COLUMNS = re.compile(
-    r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?P<rest>.*)"
+    r"(?P<pc>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})  (?P<rest>.*)", re.DOTALL
 )
 _FAST_SITE = re.compile(
     r"(?P<inline>\[inline\] )?"
-    r"(?:(?P<section>[0-9A-Fa-f]{4}):(?P<logical>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?: (?P<module>[^\s+][^+]*))?"
+    r"(?:(?P<section>[0-9A-Fa-f]{4}):(?P<logical>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})"
+    r"(?: (?P<module>[^\s+](?:[^+]*[^\s+])?))?"
     r"|(?P<symbol>(?![0-9A-Fa-f]{4}:|[0-9A-Fa-f]{8}[ \t`])[^\s+\[][^+]*)\+(?P<disp>[0-9A-Fa-f]{1,16})"
     r"(?:  (?P<path>[^\s+](?:[^+]*[^\s+])?) line (?P<line>[0-9]+))?)"
 )
@@ -231,8 +232,8 @@ def _read_header(lines: Sequence[str], r: _Reader) -> int:
             if _is_frame_start(line):
                 return i
             i += 1
-            if "SYMBOL HANDLER ERROR" in stripped or "Couldn't initialize the symbol handler" in stripped:
-                r.notes.append("symbol handler error reported by the crashing process")
+            if _symbol_handler_error(stripped):
+                r.notes.append(_SYMBOL_HANDLER_NOTE)
             continue
         word = key.group()
         if word == "Call stack:":
@@ -274,10 +275,19 @@ def _read_header(lines: Sequence[str], r: _Reader) -> int:
             r.exception = _with_fault_address(r.exception, line)
         elif word == "Uncaught C++ exception info:":
             r.extra["uncaught_exception"] = stripped.partition(":")[2].strip()
+        elif _symbol_handler_error(stripped):  # tested before the locals header, as it always was
+            r.notes.append(_SYMBOL_HANDLER_NOTE)
         else:  # "Local Variables And Parameters"
             r.notes.append("locals section skipped")
             return n
     return n
+
+
+_SYMBOL_HANDLER_NOTE = "symbol handler error reported by the crashing process"
+
+
+def _symbol_handler_error(stripped: str) -> bool:
+    return "SYMBOL HANDLER ERROR" in stripped or "Couldn't initialize the symbol handler" in stripped
 
 
 def _is_frame_start(line: str) -> bool:
