@@ -15,6 +15,7 @@ from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import Build, CrashReport, Format, Frame
 from bot.crash.parsers import gdb
 from bot.crash.text import clean_lines, decode
+from tests.crash.contract import assert_reads_or_refuses
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
@@ -650,9 +651,7 @@ def test_parse_gdb_shaped_noise_raises_only_crash_parse_error(parts: list[str]) 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(max_size=120), max_size=30))
 def test_parse_arbitrary_text_raises_only_crash_parse_error(lines: list[str]) -> None:
-    assert 0 <= gdb.sniff(lines) <= 100
-    with contextlib.suppress(CrashParseError):
-        gdb.parse(lines)
+    assert_reads_or_refuses(gdb, lines)
 
 
 @settings(max_examples=150, deadline=None)
@@ -669,9 +668,7 @@ def test_parse_truncated_spliced_fixtures_raise_only_crash_parse_error(
     cut %= len(text) + 1
     splice %= cut + 1
     lines = clean_lines(text[:splice] + junk + text[splice:cut])
-    assert 0 <= gdb.sniff(lines) <= 100
-    with contextlib.suppress(CrashParseError):
-        gdb.parse(lines)
+    assert_reads_or_refuses(gdb, lines)
 
 
 def test_parse_recursion_deeper_than_the_thread_limit_keeps_its_top_and_says_so() -> None:
