@@ -117,6 +117,13 @@ class SoapClient:
             raise ControlUnavailable(
                 f"SOAP endpoint {self.url} did not answer within {self.timeout:g}s; the server may be hung"
             ) from e
+        except requests.RequestException as e:
+            # The request went out and the answer was cut (a worldserver that crashes or exits while
+            # answering, e.g. on ``server shutdown 0``): whether the command took effect is unknown.
+            raise ControlUnavailable(
+                f"SOAP endpoint {self.url} broke off while answering ({e.__class__.__name__}); "
+                "the server may have crashed or exited"
+            ) from e
         if response.status_code == 401:
             raise SoapAuthError(
                 f"SOAP login refused at {self.url} (HTTP 401): check the account in {self.credentials_hint} "

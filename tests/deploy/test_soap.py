@@ -38,6 +38,7 @@ class SoapServer:
     port: int = 0
     answer: tuple[int, str] = (200, RESULT.format("ok"))
     requests: list[dict[str, str]] = field(default_factory=list)
+    cut_after: int | None = None  # bytes of the body sent before the server goes away (a crash mid-answer)
 
 
 @pytest.fixture
@@ -57,7 +58,12 @@ def soap_server() -> Iterator[SoapServer]:
             self.send_header("Content-Type", "text/xml; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if state.cut_after is None:
+                self.wfile.write(data)
+                return
+            self.wfile.write(data[: state.cut_after])
+            self.wfile.flush()
+            self.close_connection = True
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.port = server.server_address[1]
@@ -116,6 +122,15 @@ def test_soap_execute_fault_raises_soap_fault_with_server_text(soap_server: Soap
 def test_soap_execute_connection_refused_raises_control_unavailable() -> None:
     with pytest.raises(ControlUnavailable, match=r"not reachable \(connection refused\).*SOAP.Enabled"):
         client(free_port()).execute("server info")
+
+
+def test_soap_execute_answer_cut_off_mid_body_raises_control_unavailable(soap_server: SoapServer) -> None:
+    """A worldserver that crashes (or exits on ``server shutdown 0``) while answering must not escape as a
+    requests exception: the graceful stop goes on to the backend's own stop."""
+    soap_server.cut_after = 40
+    with pytest.raises(ControlUnavailable, match="broke off while answering"):
+        client(soap_server.port).execute("server shutdown 0")
+    assert soap_server.requests  # the command did reach it
 
 
 def test_soap_execute_doctype_in_response_is_refused(soap_server: SoapServer) -> None:
