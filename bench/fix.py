@@ -46,16 +46,9 @@ from bot.fix.engines.replay import ReplayEngine
 from bot.fix.pipeline import FixRun, fix_issue
 from bot.fix.report import FixResult
 from bot.github import connect
-from bot.issue import (
-    LABEL_SPECS,
-    Occurrences,
-    labels_for,
-    labels_specs_for,
-    render_body,
-    render_title,
-    sig_label,
-)
+from bot.issue import Occurrences, labels_for, labels_specs_for, render_body, render_title
 from bot.standin import StandIn
+from bot.vocabulary import LABEL_SPECS, sig_label
 
 REPO = "acme/worldserver"
 KEY = b"bench-signing-key"

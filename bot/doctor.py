@@ -24,14 +24,10 @@ from bot import github
 from bot.config import Config, DeploySettings, secret
 from bot.deploy.control import Backend, CommandChannel, ControlKind, make_commander
 from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable
-from bot.deploy.github_reporter import FIX_DEPLOYED
 from bot.errors import BotError, ConfigError, GitHubError
 from bot.fix.build import resolve_build_dir
 from bot.fix.engines import ENGINES, make_engine
-from bot.fix.state import LABELS as FIX_LABELS
-from bot.fix.state import PR_LABEL
-from bot.issue import LABEL_SPECS, LabelSpec
-from bot.uploader.publish import REGRESSION_SPEC
+from bot.vocabulary import REQUIRED_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +49,6 @@ _WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 Which = Callable[[str], str | None]
 Connect = Callable[..., github.GitHubClient]
 Commander = Callable[[DeploySettings, Mapping[str, str]], CommandChannel | None]
-
-
-def required_labels() -> tuple[LabelSpec, ...]:
-    """The repository labels the loop relies on: crash (uploader), crash-fix (fix PRs), regression
-    (reopened crashes), fix-deployed (deploy)."""
-    crash = next(spec for spec in LABEL_SPECS if spec.name == "crash")
-    fix = next(spec for spec in FIX_LABELS if spec.name == PR_LABEL)
-    return (crash, fix, REGRESSION_SPEC, FIX_DEPLOYED)
 
 
 class Status(enum.StrEnum):
@@ -428,7 +416,7 @@ def check_labels(p: Probe) -> CheckResult:
     state = _usable(p)
     if state is None or state.client is None or state.repo_error is not None:
         return skipped(name, "needs access to the repository (see above)")
-    wanted = required_labels()
+    wanted = REQUIRED_LABELS
     existing = {label.lower() for label in state.client.list_labels()}
     missing = [spec for spec in wanted if spec.name.lower() not in existing]
     if not missing:

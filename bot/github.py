@@ -30,11 +30,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import GitHubSettings
 from bot.errors import ConfigError, GitHubError, UsageError
-from bot.issue import LabelSpec
 
 if TYPE_CHECKING:
     import github
@@ -130,6 +129,19 @@ TRANSIENT_ERRORS: tuple[type[GitHubError], ...] = (RateLimited, Unavailable)
 
 # ---------------------------------------------------------------------------------------------------
 # our types
+
+
+class NewLabel(Protocol):
+    """What creating a repository label takes (crashbot's specs: :class:`bot.vocabulary.LabelSpec`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def color(self) -> str: ...  # 6 hex digits, no ``#``
+
+    @property
+    def description(self) -> str: ...
 
 
 def _login(user: Any) -> str:
@@ -988,7 +1000,7 @@ class GitHubClient:
         items = self._get_all(f"{self._prefix}/labels", what="list repository labels")
         return [str(d.get("name", "")) for d in items if isinstance(d, Mapping)]
 
-    def ensure_labels(self, specs: Sequence[LabelSpec]) -> list[str]:
+    def ensure_labels(self, specs: Sequence[NewLabel]) -> list[str]:
         """Create the repository labels in ``specs`` that don't exist yet; returns the names created."""
         existing = {name.lower() for name in self.list_labels()}
         created = []
@@ -1040,15 +1052,15 @@ class GitHubClient:
         return Comment.from_json(data)
 
     def upsert_comment(
-        self, number: int, marker: str, body: str, *, author: str | None = None
+        self, number: int, tag: str, body: str, *, author: str | None = None
     ) -> tuple[Comment, bool]:
-        """Edit our comment on ``number`` that carries ``<!-- marker -->`` (the latest one), else create
-        it; returns (comment, created). ``body`` gets the marker line prepended when it lacks it.
+        """Edit our comment on ``number`` that contains ``tag`` (the latest one), else create it; returns
+        (comment, created). ``body`` gets the tag line prepended when it lacks it. crashbot's tags are
+        invisible HTML comments (:class:`bot.vocabulary.Marker`); this module knows none of them.
 
         "Our" means written by ``author`` (default :meth:`whoami`); when that is unknown, by any bot
-        account, so a human who pastes the marker never has their comment taken over.
+        account, so a human who pastes the tag never has their comment taken over.
         """
-        tag = f"<!-- {marker} -->"
         text = body if tag in body else f"{tag}\n{body}"
         me = author if author is not None else self.whoami()
 

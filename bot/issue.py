@@ -28,49 +28,45 @@ from bot.payload import (
     seal,
     unseal,
 )
+from bot.vocabulary import (
+    CRASH_LABEL,
+    HMAC,
+    PAYLOAD,
+    SEEN_AGAIN,
+    LabelSpec,
+    label_spec,
+    realm_label,
+    sig_label,
+)
 
 __all__ = [
-    "CRASH_LABEL",
-    "FIX_BRANCH_PREFIX",
-    "LABEL_SPECS",
     "MAX_BODY_CHARS",
-    "SEEN_AGAIN_MARKER",
-    "LabelSpec",
     "Occurrences",
     "Payload",
-    "fix_branch",
-    "label_spec",
     "labels_for",
     "labels_specs_for",
     "payload_block",
     "read_payload",
-    "realm_label",
     "render_body",
     "render_seen_again",
     "render_title",
     "should_comment",
-    "sig_label",
 ]
 
 MAX_BODY_CHARS = 65_536  # GitHub's documented issue/comment body limit (platform facts §4.1)
 MAX_TITLE_CHARS = 256
-MAX_LABEL_CHARS = 50  # "name is too long (maximum is 50 characters)"
 DEFAULT_SERVER_URL = "https://github.com"
-SEEN_AGAIN_MARKER = "crashbot:seen-again"
-CRASH_LABEL = "crash"  # every crash issue carries it; the fix workflow triggers on it
-FIX_BRANCH_PREFIX = "crashfix/"  # one fix branch per signature (shared/DESIGN.md)
 
-_PAYLOAD_LINE_RE = re.compile(r"<!-- crashbot:payload v(\d+) (\S+) -->")
-_HMAC_LINE_RE = re.compile(r"<!-- crashbot:hmac (\S+) -->")
-_ANY_PAYLOAD_RE = re.compile(r"<!--\s*crashbot:payload\b")
-_ANY_HMAC_RE = re.compile(r"<!--\s*crashbot:hmac\b")
+_PAYLOAD_LINE_RE = PAYLOAD.pattern(r"v(\d+) (\S+)")
+_HMAC_LINE_RE = HMAC.pattern(r"(\S+)")
+_ANY_PAYLOAD_RE = PAYLOAD.loose()
+_ANY_HMAC_RE = HMAC.loose()
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _WS_RE = re.compile(r"\s+")
 _REVISION_RE = re.compile(r"[0-9a-fA-F]{7,40}")
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _SOURCE_ROOT_RE = re.compile(r"(?:^|/)((?:src|modules|dep)/.+)$", re.IGNORECASE)
 _IDENTIFIER_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]{2,40}")
-_LABEL_UNSAFE_RE = re.compile(r"[^a-z0-9._-]+")
 
 # Windows exception codes and POSIX signals -> (canonical name for titles, kind label).
 _KNOWN_CODES: dict[str, tuple[str, str]] = {
@@ -95,49 +91,6 @@ _KNOWN_CODES: dict[str, tuple[str, str]] = {
     "SIGILL": ("SIGILL", "crash:illegal-instruction"),
     "SIGTRAP": ("SIGTRAP", "crash:breakpoint"),
 }
-
-
-@dataclass(frozen=True)
-class LabelSpec:
-    """A repository label crashbot creates when missing (colour is 6 hex digits, no ``#``)."""
-
-    name: str
-    color: str
-    description: str
-
-
-_KIND_DESCRIPTIONS: dict[str, str] = {
-    "crash:assert": "A failed ASSERT in the server",
-    "crash:access-violation": "Access violation / segmentation fault",
-    "crash:stack-overflow": "Stack overflow",
-    "crash:abort": "abort(), fail-fast or fatal exit",
-    "crash:cxx-exception": "Unhandled C++ exception",
-    "crash:breakpoint": "Breakpoint or trap instruction reached",
-    "crash:heap-corruption": "Heap corruption detected",
-    "crash:divide-by-zero": "Division by zero / arithmetic fault",
-    "crash:illegal-instruction": "Illegal or privileged instruction",
-    "crash:out-of-memory": "Out of memory",
-    "crash:signal": "Killed by another signal",
-    "crash:exception": "Another structured exception",
-    "crash:unknown": "Crash of unknown kind",
-}
-
-LABEL_SPECS: tuple[LabelSpec, ...] = (
-    LabelSpec(CRASH_LABEL, "b60205", "A server crash filed by crashbot"),
-    *(LabelSpec(name, "d93f0b", text) for name, text in _KIND_DESCRIPTIONS.items()),
-)
-
-
-def label_spec(name: str) -> LabelSpec:
-    """The spec for any label :func:`labels_for` produces (``sig:``/``realm:`` labels included)."""
-    for spec in LABEL_SPECS:
-        if spec.name == name:
-            return spec
-    if name.startswith("sig:"):
-        return LabelSpec(name, "ededed", "crashbot signature id (one issue per signature)")
-    if name.startswith("realm:"):
-        return LabelSpec(name, "1d76db", "Crashes from this realm")
-    return LabelSpec(name, "ededed", "crashbot label")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,25 +187,6 @@ def render_title(crash: Crash) -> str:
 
 def _title_safe(text: str) -> str:
     return md.defuse(_one_line(text).replace("`", "'"))
-
-
-def sig_label(signature_id: str) -> str:
-    """The dedup label for a signature: ``sig:<id>``, the id cut to fit GitHub's 50 characters."""
-    return ("sig:" + _LABEL_UNSAFE_RE.sub("-", signature_id.strip().lower()))[:MAX_LABEL_CHARS]
-
-
-def fix_branch(signature_id: str) -> str:
-    """The fix branch of a signature, ``crashfix/<id>``, with the id cleaned exactly as :func:`sig_label`
-    cleans it, so the branch can be derived from the issue's label alone."""
-    return FIX_BRANCH_PREFIX + sig_label(signature_id).removeprefix("sig:")
-
-
-def realm_label(realm: str) -> str | None:
-    """``realm:<name>`` with the name lower-cased to ``[a-z0-9._-]``; None when nothing is left."""
-    name = _LABEL_UNSAFE_RE.sub("-", realm.strip().lower()).strip("-.")
-    if not name:
-        return None
-    return ("realm:" + name)[:MAX_LABEL_CHARS].rstrip("-.")
 
 
 def labels_for(crash: Crash, *, realm: str | None) -> tuple[str, ...]:
@@ -548,7 +482,7 @@ class _Renderer:
 def payload_block(payload: Payload, key: bytes) -> str:
     """The two HTML comment lines carrying ``payload`` and its HMAC (see :mod:`bot.payload`)."""
     b64, mac = seal(payload, key)
-    return f"<!-- crashbot:payload v{payload.version} {b64} -->\n<!-- crashbot:hmac {mac} -->"
+    return f"{PAYLOAD.render(f'v{payload.version} {b64}')}\n{HMAC.render(mac)}"
 
 
 def render_body(
@@ -626,7 +560,7 @@ def render_seen_again(occurrences: Occurrences) -> str:
     since = occ.last_comment_at or occ.first_seen
     times = "time" if occ.since_comment == 1 else "times"
     lines = [
-        f"<!-- {SEEN_AGAIN_MARKER} -->",
+        SEEN_AGAIN.tag,
         f"Seen again **{occ.since_comment}** {times}"
         + (f" since {_text(since)}" if since else "")
         + f" (**{occ.count}** in total; last at {_text(occ.last_seen or '?')}).",

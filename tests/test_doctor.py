@@ -22,8 +22,8 @@ from bot.cli import main
 from bot.config import Config, GitHubSettings, load
 from bot.doctor import CheckResult, Probe, Status
 from bot.github import connect
-from bot.issue import LabelSpec
 from bot.standin import StandIn
+from bot.vocabulary import REQUIRED_LABELS, LabelSpec
 
 REPO = "acme/worldserver"
 TOKEN = "ghp_fix_runner"
@@ -116,7 +116,7 @@ class Setup:
     env: dict[str, str]
     tools: dict[str, str] = field(default_factory=lambda: dict(LINUX_TOOLS))
     platform: str = "linux"
-    labels: tuple[LabelSpec, ...] = field(default_factory=doctor.required_labels)
+    labels: tuple[LabelSpec, ...] = field(default=REQUIRED_LABELS)
     label_repo: str = REPO  # where the owner creates ``labels`` before the run
     create_labels: bool = False
     skip_network: bool = False
@@ -233,7 +233,7 @@ def read_only(s: Setup) -> None:
 
 
 def labels_missing(s: Setup) -> None:
-    s.labels = doctor.required_labels()[:1]
+    s.labels = REQUIRED_LABELS[:1]
 
 
 def uploader_unset(s: Setup) -> None:

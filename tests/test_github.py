@@ -33,7 +33,7 @@ from bot.github import (
     connect,
     is_loopback,
 )
-from bot.issue import LabelSpec
+from bot.vocabulary import LabelSpec
 from tests.fakes import T0, FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
@@ -495,7 +495,7 @@ def test_upsert_comment_edits_our_marked_comment(rsps, gh):
         json=fixture("comment", id=2, body=new_body),
         match=[matchers.json_params_matcher({"body": new_body})],
     )
-    comment, created = gh.upsert_comment(7, "crashbot:seen-again", "Seen again **5** times")
+    comment, created = gh.upsert_comment(7, "<!-- crashbot:seen-again -->", "Seen again **5** times")
     assert (comment.id, created) == (2, False)
 
 
@@ -508,7 +508,7 @@ def test_upsert_comment_without_ours_creates_it(rsps, gh):
         json=fixture("comment", id=3),
         match=[matchers.json_params_matcher({"body": "<!-- m -->\nhello"})],
     )
-    assert gh.upsert_comment(7, "m", "hello")[1] is True
+    assert gh.upsert_comment(7, "<!-- m -->", "hello")[1] is True
 
 
 # ----- refs, compare

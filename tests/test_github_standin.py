@@ -10,8 +10,9 @@ import pytest
 from bot.config import GitHubSettings
 from bot.crash.model import Crash
 from bot.github import AmbiguousWrite, GitHubClient, IssueRef, RateLimited, Unavailable, connect
-from bot.issue import LABEL_SPECS, Occurrences, labels_for, read_payload, render_body, render_title, sig_label
+from bot.issue import Occurrences, labels_for, read_payload, render_body, render_title
 from bot.standin import Fault, StandIn
+from bot.vocabulary import LABEL_SPECS, SEEN_AGAIN, sig_label
 from tests.crashes import make_crash
 from tests.fakes import T0, FakeClock
 
@@ -117,8 +118,8 @@ def test_standin_dropped_connection_on_comment_is_ambiguous(standin, gh):
 
 def test_standin_upsert_comment_keeps_one_comment(standin, gh):
     _, (issue, _) = file_crash(gh)
-    gh.upsert_comment(issue.number, "crashbot:seen-again", "seen 2 times")
-    comment, created = gh.upsert_comment(issue.number, "crashbot:seen-again", "seen 3 times")
+    gh.upsert_comment(issue.number, SEEN_AGAIN.tag, "seen 2 times")
+    comment, created = gh.upsert_comment(issue.number, SEEN_AGAIN.tag, "seen 3 times")
     assert not created
     assert comment.body.endswith("seen 3 times")
     assert len(standin.comments(REPO, issue.number)) == 1

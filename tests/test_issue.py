@@ -12,19 +12,17 @@ from hypothesis import strategies as st
 from bot.crash.model import Assertion, Environment, ExceptionInfo, Frame, Thread, TopFrame
 from bot.errors import TrustError
 from bot.issue import (
-    LABEL_SPECS,
     MAX_BODY_CHARS,
     Occurrences,
     Payload,
-    label_spec,
     labels_for,
     read_payload,
     render_body,
     render_seen_again,
     render_title,
     should_comment,
-    sig_label,
 )
+from bot.vocabulary import LABEL_SPECS, label_spec, sig_label
 from tests.crashes import make_crash
 
 KEY = b"k" * 32

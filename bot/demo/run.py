@@ -58,12 +58,11 @@ from bot.deploy.process import ProcessControl
 from bot.deploy.releases import Release, Releases
 from bot.deploy.soap import SoapClient
 from bot.errors import BotError, UsageError
-from bot.fix.analysis import ANALYSIS_MARKER
-from bot.fix.state import HANDLED_LABEL
 from bot.git import Git
 from bot.github import Comment, GitHubClient, IssueRef, PullRef, connect
-from bot.issue import fix_branch, read_payload, sig_label
+from bot.issue import read_payload
 from bot.standin import StandIn
+from bot.vocabulary import ANALYSIS, HANDLED_LABEL, fix_branch, sig_label
 
 logger = logging.getLogger(__name__)
 
@@ -772,7 +771,7 @@ class _Demo:
     def analysis_comment(self) -> Comment | None:
         if not self.issue_number:
             return None
-        return next((c for c in self.comments(self.issue_number) if ANALYSIS_MARKER in c.body), None)
+        return next((c for c in self.comments(self.issue_number) if ANALYSIS.in_text(c.body)), None)
 
     def deployments(self) -> list[DeploymentView]:
         return [
@@ -799,7 +798,7 @@ class _Demo:
         issue = next((i for i in self.issues() if not i.is_pull), None)
         if issue is not None:
             comments = tuple(CommentView(c.author, c.body, c.html_url) for c in self.comments(issue.number))
-            analysis = next((c for c in comments if ANALYSIS_MARKER in c.body), None)
+            analysis = next((c for c in comments if ANALYSIS.in_text(c.body)), None)
             view = _replace_view(
                 view,
                 issue=IssueView(

@@ -22,13 +22,18 @@ from typing import Any, Protocol
 from bot.config import DeploySettings
 from bot.deploy.pipeline import DeployMode, DeployOutcome
 from bot.errors import GitHubError
-from bot.fix.state import OPEN_PR_LABEL
 from bot.github import Comment, CommitRef, DeploymentRef, DeploymentStatusRef, IssueRef, NotFound, PullRef
-from bot.issue import CRASH_LABEL, LabelSpec
+from bot.vocabulary import (
+    CRASH_LABEL,
+    FIX_DEPLOYED,
+    OPEN_PR_LABEL,
+    LabelSpec,
+    deploy_marker,
+    realm_down_label,
+)
 
 logger = logging.getLogger(__name__)
 
-FIX_DEPLOYED = LabelSpec("fix-deployed", "0e8a16", "The fix for this crash is live on a realm")
 DEFAULT_ENVIRONMENT = "production"
 MAX_DESCRIPTION = 140  # GitHub refuses longer deployment (status) descriptions
 SHORT_SHA = 12
@@ -45,8 +50,6 @@ CLOSING_RE = re.compile(
 # The subject GitHub writes for a merge commit, and the "(#12)" it appends to a squash commit's subject
 MERGE_SUBJECT_RE = re.compile(r"^Merge pull request #(?P<number>\d+) from \S+")
 SQUASH_SUBJECT_RE = re.compile(r"\(#(?P<number>\d+)\)\s*$")
-_MARKER_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_.:/-]+")
-_LABEL_UNSAFE_RE = re.compile(r"[^a-z0-9._-]+")
 
 
 class DeployGitHub(Protocol):
@@ -74,7 +77,7 @@ class DeployGitHub(Protocol):
     def get_issue(self, number: int) -> IssueRef: ...
 
     def upsert_comment(
-        self, number: int, marker: str, body: str, *, author: str | None = None
+        self, number: int, tag: str, body: str, *, author: str | None = None
     ) -> tuple[Comment, bool]: ...
 
     def ensure_labels(self, specs: Sequence[LabelSpec]) -> list[str]: ...
@@ -183,11 +186,6 @@ def fixed_issues(client: DeployGitHub, *, base: str, head: str) -> list[FixedIss
     return issues
 
 
-def marker(kind: str, realm: str, sha: str) -> str:
-    """The invisible comment marker for one kind of deploy comment, per realm and sha."""
-    return _MARKER_UNSAFE_RE.sub("_", f"crashbot:{kind} {realm} {sha}".replace("--", "-"))
-
-
 def deployed_comment(issue: FixedIssue, *, sha: str, realm: str, release: str, run_url: str = "") -> str:
     run = f" ([deploy run]({run_url}))" if run_url else ""
     return (
@@ -203,12 +201,6 @@ def failed_comment(issue: FixedIssue, *, sha: str, realm: str, reason: str, run_
         f"**Deploying {sha} to {realm} failed, and so did the rollback: the realm may be down.**\n\n"
         f"The fix ({issue.via}) is not live. {reason}\n\nSomeone needs to look at the server now.{run}"
     )
-
-
-def realm_down_label(realm: str) -> LabelSpec:
-    """The label of the one standing issue that says a realm may be down (≤ 50 characters)."""
-    name = "realm-down:" + (_LABEL_UNSAFE_RE.sub("-", realm.lower()).strip("-") or "default")
-    return LabelSpec(name[:50], "b60205", "crashbot could not bring this realm back up")
 
 
 def realm_down_comment(*, sha: str, realm: str, reason: str, run_url: str = "") -> str:
@@ -284,7 +276,9 @@ class GitHubDeployReporter:
             body = deployed_comment(
                 issue, sha=outcome.sha, realm=self.realm, release=outcome.release or "", run_url=self.run_url
             )
-            self.client.upsert_comment(issue.number, marker("deployed", self.realm, outcome.sha), body)
+            self.client.upsert_comment(
+                issue.number, deploy_marker("deployed", self.realm, outcome.sha).tag, body
+            )
             self.client.add_labels(issue.number, [FIX_DEPLOYED.name])
             if OPEN_PR_LABEL in issue.labels:  # its PR is merged: the fix pipeline's "PR open" mark is stale
                 self.client.remove_label(issue.number, OPEN_PR_LABEL)
@@ -306,7 +300,7 @@ class GitHubDeployReporter:
                     issue, sha=outcome.sha, realm=self.realm, reason=outcome.reason, run_url=self.run_url
                 )
                 self.client.upsert_comment(
-                    issue.number, marker("deploy-failed", self.realm, outcome.sha), body
+                    issue.number, deploy_marker("deploy-failed", self.realm, outcome.sha).tag, body
                 )
                 self.told.append(issue)
         if not self.told:
@@ -329,7 +323,7 @@ class GitHubDeployReporter:
             if issue.state == "closed":
                 self.client.edit_issue(issue.number, state="open", state_reason="reopened")
             self.client.upsert_comment(
-                issue.number, marker("deploy-failed", self.realm, outcome.sha or "none"), body
+                issue.number, deploy_marker("deploy-failed", self.realm, outcome.sha or "none").tag, body
             )
         logger.error("realm %s may be down: told issue #%d", self.realm, issue.number)
 

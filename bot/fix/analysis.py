@@ -19,10 +19,10 @@ from bot.fix.blame import SuspectCommit, blame_around, suspects
 from bot.fix.context import CodeContext, extract
 from bot.fix.sourcemap import Resolved, SourceMap
 from bot.git import BlameLine, Commit, Git, changed_lines_from_hunks, map_line
+from bot.vocabulary import ANALYSIS
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_MARKER = "<!-- crashbot:analysis -->"
 DRIFT_RADIUS = 3  # a change this close to the faulting line counts as touching it
 MAX_COMMENT_CHARS = 60_000  # GitHub's limit is 65,536; leave room for the orchestrator's additions
 MAX_UNMAPPED_SHOWN = 8
@@ -299,8 +299,9 @@ def _assertion_text(crash: Crash) -> str | None:
 
 
 def render_analysis_comment(analysis: Analysis, *, max_chars: int = MAX_COMMENT_CHARS) -> str:
-    """The issue comment (markdown) that shows this analysis; starts with :data:`ANALYSIS_MARKER` so the
-    orchestrator can find and edit it on reruns. Code contexts are dropped from the end to fit."""
+    """The issue comment (markdown) that shows this analysis; starts with the tag of
+    :data:`bot.vocabulary.ANALYSIS` so the orchestrator can find and edit it on reruns. Code contexts are
+    dropped from the end to fit."""
     contexts = list(analysis.contexts)
     while True:
         text = _render(analysis, contexts)
@@ -310,7 +311,7 @@ def render_analysis_comment(analysis: Analysis, *, max_chars: int = MAX_COMMENT_
 
 
 def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
-    out = [ANALYSIS_MARKER, "### Crash analysis", ""]
+    out = [ANALYSIS.tag, "### Crash analysis", ""]
     facts = [f"**Signature** {md.inline_code(a.signature_text)} ({md.inline_code(a.signature_id)})"]
     if a.exception:
         facts.append(f"**Exception** {md.inline_code(a.exception)}")

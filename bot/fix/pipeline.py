@@ -9,7 +9,6 @@ After it, every write is idempotent by marker or label, so a rerun edits what an
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from bot.config import FixSettings
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
-from bot.fix.analysis import ANALYSIS_MARKER, Analysis, analyse, render_analysis_comment
+from bot.fix.analysis import Analysis, analyse, render_analysis_comment
 from bot.fix.build import Step as BuildStep
 from bot.fix.build import build
 from bot.fix.engines import Abstain, Engine, EngineContext
@@ -37,17 +36,31 @@ from bot.fix.report import (
 )
 from bot.git import Git
 from bot.github import Comment, GitHubClient, IssueRef, PullRef
-from bot.issue import CRASH_LABEL, fix_branch, read_payload, sig_label
+from bot.issue import read_payload
 from bot.payload import Payload
+from bot.vocabulary import (
+    ANALYSIS,
+    CRASH_LABEL,
+    FIX_LABELS,
+    FIX_RESULT,
+    HANDLED_LABEL,
+    HUMAN_PUSHED,
+    OPEN_PR_LABEL,
+    PR_LABEL,
+    TOKENS,
+    branch_from_labels,
+    fix_branch,
+    has_any_marker,
+    is_bot_commit,
+    sig_label,
+)
 
 logger = logging.getLogger(__name__)
 
 _TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
-_TOKENS_RE = re.compile(r"<!-- crashbot:tokens (\d{1,12}) -->")
+_TOKENS_RE = TOKENS.pattern(r"(\d{1,12})")
 
-ANALYSIS_MARKER_NAME = ANALYSIS_MARKER.removeprefix("<!--").removesuffix("-->").strip()
 MAX_HUMAN_COMMENTS = 10  # the most recent comments people wrote; older ones rarely add to a crash
-_BOT_MARKER = "<!-- crashbot:"
 
 
 @dataclass(frozen=True)
@@ -279,9 +292,7 @@ class _Job:
             analysis = analyse(
                 self.payload.to_crash(), self.git, self.settings, previous_attempts=prior.previous
             )
-            comment, _ = self.client.upsert_comment(
-                n, ANALYSIS_MARKER_NAME, render_analysis_comment(analysis)
-            )
+            comment, _ = self.client.upsert_comment(n, ANALYSIS.tag, render_analysis_comment(analysis))
             attempts = self._attempts(analysis, base_sha)
             last = attempts[-1]
             if last.step is Step.BUILT:
@@ -310,21 +321,19 @@ class _Job:
         if self._remote_sha is None:
             return []
         commits = self.client.compare(self.run.base_branch, self.branch)
-        return [c.author or c.sha[:10] for c in commits if not state.is_bot_commit(c.message, self.sig)]
+        return [c.author or c.sha[:10] for c in commits if not is_bot_commit(c.message, self.sig)]
 
     def _open_fix_pulls(self) -> int:
         """Open crash-fix PRs, counted through the crash issues labelled ``crash-fix-pr`` (stale labels,
         whose PR was closed or merged since, are removed on the way)."""
         count = 0
-        for issue in self.client.find_issues([state.OPEN_PR_LABEL], state="all"):
-            branch = state.branch_from_labels(issue.labels)
+        for issue in self.client.find_issues([OPEN_PR_LABEL], state="all"):
+            branch = branch_from_labels(issue.labels)
             if branch and self.client.find_pulls(branch, state="open"):
                 count += 1
                 continue
-            logger.info(
-                "issue #%d has no open fix PR any more; removing %s", issue.number, state.OPEN_PR_LABEL
-            )
-            self.client.remove_label(issue.number, state.OPEN_PR_LABEL)
+            logger.info("issue #%d has no open fix PR any more; removing %s", issue.number, OPEN_PR_LABEL)
+            self.client.remove_label(issue.number, OPEN_PR_LABEL)
         return count
 
     # -- the engine loop -----------------------------------------------------------------------------
@@ -337,7 +346,7 @@ class _Job:
         texts = [
             HumanText(author=c.author, text=c.body, where="comment")
             for c in self.client.list_comments(self.issue.number)
-            if _BOT_MARKER not in c.body
+            if not has_any_marker(c.body)
             and not c.author.endswith("[bot]")
             and c.author.casefold() != me
             and c.author_association in _TRUSTED_ASSOCIATIONS
@@ -524,7 +533,7 @@ class _Job:
         if not created:
             pull = self.client.edit_pull(pull.number, title=title, body=body)
         self._ensure_labels()
-        self.client.add_labels(pull.number, [state.PR_LABEL])
+        self.client.add_labels(pull.number, [PR_LABEL])
         verb = "opened" if created else "updated"
         result = self.result(
             Outcome.PR_OPENED if created else Outcome.PR_UPDATED,
@@ -532,7 +541,7 @@ class _Job:
             attempts=attempts,
             pull=pull,
         )
-        self._conclude(result, extra_labels=(state.OPEN_PR_LABEL,))
+        self._conclude(result, extra_labels=(OPEN_PR_LABEL,))
         return result
 
     def _leave_alone(
@@ -549,10 +558,10 @@ class _Job:
         )
         if open_pull is not None:
             self.client.upsert_comment(
-                open_pull.number, state.HUMAN_PUSH_MARKER, human_push_comment(self.branch, authors)
+                open_pull.number, HUMAN_PUSHED.tag, human_push_comment(self.branch, authors)
             )
             self._ensure_labels()
-            self.client.add_labels(self.issue.number, [state.HANDLED_LABEL])
+            self.client.add_labels(self.issue.number, [HANDLED_LABEL])
         else:
             self._conclude(result)
         return result
@@ -562,16 +571,16 @@ class _Job:
         self._ensure_labels()
         self.client.upsert_comment(
             self.issue.number,
-            state.RESULT_MARKER,
+            FIX_RESULT.tag,
             result_comment(result, max_attempts=self.settings.max_attempts)
-            + f"\n<!-- crashbot:tokens {self.tokens} -->\n",
+            + f"\n{TOKENS.render(str(self.tokens))}\n",
         )
-        self.client.add_labels(self.issue.number, [state.HANDLED_LABEL, *extra_labels])
+        self.client.add_labels(self.issue.number, [HANDLED_LABEL, *extra_labels])
 
     def _tokens_spent_before(self) -> int:
         """Engine tokens earlier runs spent on this issue, from crashbot's own result comment: the
         ceiling (``fix.max_tokens_per_issue``) holds per issue, across reruns, not per run."""
-        tag = f"<!-- {state.RESULT_MARKER} -->"
+        tag = FIX_RESULT.tag
         me = self.client.whoami()
         spent = 0
         for comment in self.client.list_comments(self.issue.number):
@@ -586,7 +595,7 @@ class _Job:
 
     def _ensure_labels(self) -> None:
         if not self._labels_ready:
-            self.client.ensure_labels(state.LABELS)
+            self.client.ensure_labels(FIX_LABELS)
             self._labels_ready = True
 
     def _restore(self, original: str | None, base_sha: str) -> None:

@@ -15,8 +15,9 @@ from enum import StrEnum
 from bot import markdown as md
 from bot.fix.analysis import Analysis
 from bot.fix.diagnostics import Diagnostic
-from bot.fix.state import FixRecord, trailer
+from bot.fix.state import FixRecord
 from bot.payload import Payload
+from bot.vocabulary import trailer
 
 MAX_COMMENT_CHARS = 60_000  # GitHub allows 65,536; the marker line and slack fit in the rest
 MAX_REASONING_CHARS = 4_000
@@ -213,7 +214,7 @@ def pr_body(
 
 
 def result_comment(result: FixResult, *, max_attempts: int) -> str:
-    """The issue's one result comment (upserted under :data:`bot.fix.state.RESULT_MARKER`)."""
+    """The issue's one result comment (upserted under :data:`bot.vocabulary.FIX_RESULT`)."""
     o = result.outcome
     engine = f"{code(result.engine)} / {code(result.model or '-')}"
     if o in (Outcome.PR_OPENED, Outcome.PR_UPDATED):

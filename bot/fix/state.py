@@ -1,17 +1,8 @@
-"""What crashbot already did for a crash signature (labels, markers, branch, PRs) and what that allows now.
+"""What crashbot already did for a crash signature (its PRs and their records) and what that allows now.
 
-Pure: GitHub and git answers in, decisions out. The markers and labels defined here are crashbot's only
-memory between runs, so they are the contract between a run and its reruns:
-
-* the crash issue gets ``crash-fix-attempted`` once a run reached a conclusion (a PR, or an honest "no
-  fix"); ``crashbot fix --pending`` sweeps open ``crash`` issues without it. Removing the label queues the
-  issue for the next sweep; ``crashbot fix --issue N`` ignores it.
-* the crash issue carries ``crash-fix-pr`` while crashbot believes it has an open PR for it: counting the
-  open fix PRs (the cap) reads these issues and drops stale labels, because the REST API cannot list
-  pull requests by label.
-* the fix PR comes from branch ``crashfix/<signature id>``, is labelled ``crash-fix`` and its body records
-  the builds the crash had been seen on (:class:`FixRecord`); each crashbot commit ends with the trailer
-  ``Crashbot-Signature: <id>``, so a commit without it on the branch was pushed by a person.
+Pure: GitHub and git answers in, decisions out. The labels, markers and branch names a run leaves for its
+reruns are :mod:`bot.vocabulary`; the record here is the one a fix PR's body keeps (:class:`FixRecord`):
+the builds the crash had been seen on when the PR was last written.
 """
 
 from __future__ import annotations
@@ -19,51 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.fix.analysis import PreviousAttempt
 from bot.github import IssueRef, PullRef
-from bot.issue import CRASH_LABEL, FIX_BRANCH_PREFIX, LabelSpec
+from bot.vocabulary import CRASH_LABEL, FIX_RECORD, HANDLED_LABEL
 
-HANDLED_LABEL = "crash-fix-attempted"
-PR_LABEL = "crash-fix"
-OPEN_PR_LABEL = "crash-fix-pr"
-COMMIT_TRAILER = "Crashbot-Signature"
-RESULT_MARKER = "crashbot:fix-result"  # the one "what happened" comment on the issue
-HUMAN_PUSH_MARKER = "crashbot:human-pushed"  # the one "I left your branch alone" comment on the PR
-
-LABELS: tuple[LabelSpec, ...] = (
-    LabelSpec(PR_LABEL, "0e8a16", "A fix proposed and built by crashbot"),
-    LabelSpec(HANDLED_LABEL, "c5def5", "crashbot tried to fix this crash (remove to retry in the sweep)"),
-    LabelSpec(OPEN_PR_LABEL, "c5def5", "crashbot has an open fix PR for this crash"),
-)
-
-_FIX_RECORD_RE = re.compile(r"<!-- crashbot:fix ([A-Za-z0-9+/=]+) -->")
+_FIX_RECORD_RE = FIX_RECORD.pattern(r"([A-Za-z0-9+/=]+)")
 _MAX_RECORDED_BUILDS = 20
 
 # (build, recorded build) -> True when ``build`` contains ``recorded`` and more, False when not, None when
 # either is unknown to the repository
 Descends = Callable[[str, str], bool | None]
-
-
-def branch_from_labels(labels: Iterable[str]) -> str | None:
-    """The fix branch of an issue, from its ``sig:<id>`` label (None without one)."""
-    for label in labels:
-        if label.startswith("sig:") and len(label) > len("sig:"):
-            return FIX_BRANCH_PREFIX + label.removeprefix("sig:")
-    return None
-
-
-def trailer(signature_id: str) -> str:
-    return f"{COMMIT_TRAILER}: {signature_id}"
-
-
-def is_bot_commit(message: str, signature_id: str) -> bool:
-    """True when ``message`` ends with crashbot's trailer for this signature."""
-    lines = [line.strip() for line in message.strip().splitlines()]
-    return trailer(signature_id) in lines[-3:]
 
 
 # -- the record in the PR body -------------------------------------------------------------------------
@@ -84,7 +43,7 @@ class FixRecord:
             separators=(",", ":"),
         )
         # base64: build strings come from crash reports and must not be able to close the comment
-        return f"<!-- crashbot:fix {base64.b64encode(data.encode('utf-8')).decode('ascii')} -->"
+        return FIX_RECORD.render(base64.b64encode(data.encode("utf-8")).decode("ascii"))
 
     @classmethod
     def read(cls, body: str) -> FixRecord | None:

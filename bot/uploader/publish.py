@@ -23,26 +23,27 @@ from bot.crash.model import Crash
 from bot.errors import GitHubError, TrustError
 from bot.github import GitHubClient, IssueRef
 from bot.issue import (
-    CRASH_LABEL,
-    LabelSpec,
     Occurrences,
-    fix_branch,
-    label_spec,
     labels_for,
     read_payload,
-    realm_label,
     render_body,
     render_seen_again,
     render_title,
     should_comment,
-    sig_label,
 )
 from bot.uploader.spool import Batch, SpooledReport
+from bot.vocabulary import (
+    CRASH_LABEL,
+    REGRESSION_LABEL,
+    fix_branch,
+    is_sig_label,
+    label_spec,
+    realm_label,
+    sig_label,
+)
 
 logger = logging.getLogger(__name__)
 
-REGRESSION_LABEL = "regression"
-REGRESSION_SPEC = LabelSpec(REGRESSION_LABEL, "e11d21", "A crash that came back after its issue was closed")
 # A closed issue stays closed when a maintainer said the crash is not worth fixing (or tracked elsewhere).
 _STAYS_CLOSED = frozenset({"not_planned", "duplicate"})
 # Batches merged into one edit: the payload remembers 50 ids, and every id of an edit must still be
@@ -134,10 +135,10 @@ class Publisher:
     def _ensure_labels(self, names: Sequence[str]) -> None:
         """Create crashbot's labels (colour, description) the first time this process uses them; GitHub
         would otherwise create them bare. ``sig:`` labels are left to GitHub: one write less per crash."""
-        wanted = [n for n in names if n not in self._labels_ready and not n.startswith("sig:")]
+        wanted = [n for n in names if n not in self._labels_ready and not is_sig_label(n)]
         if not wanted:
             return
-        specs = [REGRESSION_SPEC if n == REGRESSION_LABEL else label_spec(n) for n in wanted]
+        specs = [label_spec(n) for n in wanted]
         created = self._client.ensure_labels(specs)
         if created:
             logger.info("created labels: %s", ", ".join(created))

@@ -33,7 +33,7 @@ from bot.demo.run import (
 from bot.deploy.process import ProcessControl
 from bot.deploy.releases import Releases
 from bot.errors import UsageError
-from bot.fix.analysis import ANALYSIS_MARKER
+from bot.vocabulary import ANALYSIS
 
 STEPS = ("github", "repo", "deploy-v1", "crash", "upload", "fix", "merge", "deploy-v2", "verify", "stop")
 
@@ -97,7 +97,7 @@ def test_demo_fresh_run_every_step_happens_and_github_shows_the_loop(
     assert "<!-- crashbot:payload v1 " in issue and "<!-- crashbot:hmac " in issue
     assert "ChatHandler::SendWhisper" in issue
     analysis = (output / "analysis-comment.md").read_text(encoding="utf-8")
-    assert ANALYSIS_MARKER in analysis and "src/server/game/Handlers/ChatHandler.cpp" in analysis
+    assert ANALYSIS.tag in analysis and "src/server/game/Handlers/ChatHandler.cpp" in analysis
     assert "Fixes #1" in (output / "pr.md").read_text(encoding="utf-8")
 
     # the timeline: every step ran, in order, and each checked what GitHub shows

@@ -21,11 +21,11 @@ import pytest
 
 from bot import cli
 from bot.config import GitHubSettings
-from bot.deploy.github_reporter import marker
 from bot.deploy.process import ProcessControl
 from bot.deploy.releases import Releases, read_record
 from bot.github import GitHubClient, connect
 from bot.standin import StandIn
+from bot.vocabulary import deploy_marker
 from tests.deploy.conftest import FAKE_SERVER, SOAP_ENV, free_port, must, posix_only
 
 pytestmark = [posix_only]
@@ -235,7 +235,7 @@ def test_deploy_v2_stops_gracefully_records_deployment_and_tells_fixed_crash_iss
     assert [s["state"] for s in newest["statuses"]] == ["success", "in_progress"]
     [comment] = host.standin.comments(REPO, crash.number)
     assert f"Deployed in {v2} to test-realm" in comment["body"]
-    assert marker("deployed", "test-realm", v2) in comment["body"]
+    assert deploy_marker("deployed", "test-realm", v2).tag in comment["body"]
     assert "fix-deployed" in host.gh.get_issue(crash.number).labels
     assert host.standin.comments(REPO, other.number) == []
     assert f"told #{crash.number}" in out

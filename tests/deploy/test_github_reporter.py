@@ -12,13 +12,11 @@ import pytest
 
 from bot.config import DeploySettings
 from bot.deploy.github_reporter import (
-    FIX_DEPLOYED,
     GitHubDeployReporter,
     candidate_issues,
     closing_references,
     environment_name,
     fixed_issues,
-    marker,
     pull_number,
 )
 from bot.deploy.pipeline import DeployMode, DeployOutcome, DeployStatus
@@ -32,7 +30,7 @@ from bot.github import (
     NotFound,
     PullRef,
 )
-from bot.issue import LabelSpec
+from bot.vocabulary import FIX_DEPLOYED, LabelSpec, deploy_marker
 
 REPO = "acme/worldserver"
 BASE, HEAD = "a" * 40, "f" * 40
@@ -131,9 +129,8 @@ class FakeGitHub:
         return self.issues[number]
 
     def upsert_comment(
-        self, number: int, marker: str, body: str, *, author: str | None = None
+        self, number: int, tag: str, body: str, *, author: str | None = None
     ) -> tuple[Comment, bool]:
-        tag = f"<!-- {marker} -->"
         text = f"{tag}\n{body}"
         existing = self.comments.setdefault(number, [])
         for i, c in enumerate(existing):
@@ -269,12 +266,6 @@ def test_environment_name_prefers_environment_then_realm_then_production() -> No
     assert environment_name(DeploySettings()) == "production"
 
 
-def test_marker_is_an_html_comment_safe_token_per_kind_realm_and_sha() -> None:
-    made = marker("deployed", "Black Rock--EU", HEAD)
-    assert "--" not in made and " " not in made.replace("crashbot:deployed ", "")
-    assert made != marker("deployed", "other", HEAD) != marker("deployed", "Black Rock--EU", BASE)
-
-
 # ------------------------------------------------------------------------------------------------
 # fixed_issues over the client
 
@@ -320,7 +311,7 @@ def test_reporter_success_comments_once_per_fixed_issue_and_labels_it() -> None:
     for number in (7, 8, 9):
         [only] = gh.comments[number]
         assert f"Deployed in {HEAD} to blackrock" in only.body
-        assert f"<!-- {marker('deployed', 'blackrock', HEAD)} -->" in only.body
+        assert deploy_marker("deployed", "blackrock", HEAD).tag in only.body
         assert gh.labels[number] == [FIX_DEPLOYED.name]
     assert "(#12)" in gh.comments[7][0].body and "(#13)" in gh.comments[8][0].body
     assert gh.repo_labels == ["fix-deployed"]

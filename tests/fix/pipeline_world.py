@@ -24,8 +24,9 @@ from bot.fix.engines import Abstain, EngineContext, EngineError, Patch, Proposal
 from bot.fix.pipeline import FixRun
 from bot.git import Git
 from bot.github import GitHubClient, IssueRef, connect
-from bot.issue import LABEL_SPECS, Occurrences, label_spec, labels_for, render_body, render_title, sig_label
+from bot.issue import Occurrences, labels_for, render_body, render_title
 from bot.standin import StandIn
+from bot.vocabulary import LABEL_SPECS, label_spec, sig_label
 from tests.crashes import make_crash
 
 REPO = "acme/worldserver"

@@ -19,9 +19,10 @@ from bot.crash.model import (
     Thread,
     TopFrame,
 )
-from bot.fix.analysis import ANALYSIS_MARKER, PreviousAttempt, analyse, render_analysis_comment
+from bot.fix.analysis import PreviousAttempt, analyse, render_analysis_comment
 from bot.fix.blame import suspects
 from bot.git import BlameLine, Git
+from bot.vocabulary import ANALYSIS
 from tests.fix.conftest import CommitFn
 
 UNIT = "src/server/game/Entities/Unit/Unit.cpp"
@@ -184,7 +185,7 @@ def test_analyse_nothing_maps_gives_note_and_renders(git_repo: Git, history: dic
     analysis = analyse(_crash(None, frames=frames), git_repo, FixSettings())
     assert analysis.frames == () and analysis.contexts == () and analysis.suspects == ()
     assert any("no frame" in n for n in analysis.notes)
-    assert render_analysis_comment(analysis).startswith(ANALYSIS_MARKER)
+    assert render_analysis_comment(analysis).startswith(ANALYSIS.tag)
 
 
 def test_render_analysis_comment_sections_and_previous_attempts(
@@ -193,7 +194,7 @@ def test_render_analysis_comment_sections_and_previous_attempts(
     attempts = (PreviousAttempt(1, "build failed", "C2065 in Unit.cpp", "https://github.example/pr/3"),)
     analysis = analyse(_crash(history["bug"]), git_repo, FixSettings(), previous_attempts=attempts)
     comment = render_analysis_comment(analysis)
-    assert comment.startswith(ANALYSIS_MARKER + "\n")
+    assert comment.startswith(ANALYSIS.tag + "\n")
     assert "`ACCESS_VIOLATION | Unit::Kill | Player::Update`" in comment
     assert "`C0000005 ACCESS_VIOLATION`" in comment
     assert "```cpp" in comment and "victim->SetHealth(health);" in comment

@@ -28,16 +28,9 @@ from bot.crash import analyse, parse_report
 from bot.crash.model import Crash
 from bot.demo import server as demo
 from bot.fix.build import build
-from bot.issue import (
-    LABEL_SPECS,
-    Occurrences,
-    labels_for,
-    labels_specs_for,
-    render_body,
-    render_title,
-    sig_label,
-)
+from bot.issue import Occurrences, labels_for, labels_specs_for, render_body, render_title
 from bot.standin import StandIn
+from bot.vocabulary import LABEL_SPECS, sig_label
 from tests.fix.pipeline_world import REPO, UPLOADER, client_for, git
 
 pytestmark = [

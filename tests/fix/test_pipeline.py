@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.fix.analysis import ANALYSIS_MARKER
 from bot.fix.engines import EngineError
 from bot.fix.pipeline import fix_issue, sweep
 from bot.fix.report import Outcome, Step
 from bot.fix.state import FixRecord
+from bot.vocabulary import ANALYSIS
 from tests.fix.pipeline_world import (
     BROKEN_DIFF,
     CHAT_CPP,
@@ -81,7 +81,7 @@ def test_fix_good_patch_posts_one_analysis_and_one_result_comment_and_labels_the
     comments = world.comments(issue.number)
     assert [c["user"]["login"] for c in comments] == [FIXER, FIXER]
     analysis, outcome = (str(c["body"]) for c in comments)
-    assert analysis.startswith(ANALYSIS_MARKER) and CHAT_CPP in analysis
+    assert analysis.startswith(ANALYSIS.tag) and CHAT_CPP in analysis
     assert f"#{result.pull_number}" in outcome and "crashbot opened" in outcome
     assert {"crash-fix-attempted", "crash-fix-pr"} <= world.issue_labels(issue.number)
 
@@ -162,7 +162,7 @@ def test_fix_rerun_updates_the_same_pr_and_edits_its_comments(world: World) -> N
     assert git(world.remote, "rev-parse", f"refs/heads/{sig_branch()}") != head_before
     assert len(world.remote_log(sig_branch())) == 2  # force-updated, not stacked
     assert "// not online" in world.remote_file(sig_branch(), CHAT_CPP)
-    assert len(_bodies(world, issue.number, ANALYSIS_MARKER)) == 1
+    assert len(_bodies(world, issue.number, ANALYSIS.tag)) == 1
     assert len(_bodies(world, issue.number, "crashbot:fix-result")) == 1
 
 
@@ -222,7 +222,7 @@ def test_fix_engine_abstains_posts_the_reason_once_and_opens_no_pr(world: World)
     assert world.pulls() == []
     [note] = _bodies(world, issue.number, "crashbot:fix-result")
     assert "abstained" in note and "code the analysis does not show" in note
-    assert len(_bodies(world, issue.number, ANALYSIS_MARKER)) == 1
+    assert len(_bodies(world, issue.number, ANALYSIS.tag)) == 1
     assert "crash-fix-attempted" in world.issue_labels(issue.number)
     assert not (world.build_dir / "runs.txt").exists()
 
@@ -381,7 +381,7 @@ def test_fix_engine_error_propagates_restores_the_workspace_and_leaves_the_issue
 
     assert workspace_is_clean(world.workspace)
     assert "crash-fix-attempted" not in world.issue_labels(issue.number)  # the sweep will retry it
-    assert len(_bodies(world, issue.number, ANALYSIS_MARKER)) == 1
+    assert len(_bodies(world, issue.number, ANALYSIS.tag)) == 1
 
 
 def test_sweep_goes_on_after_an_issue_fails_and_reports_it(world: World) -> None:

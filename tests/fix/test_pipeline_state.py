@@ -7,19 +7,9 @@ import dataclasses
 
 import pytest
 
-from bot.fix.state import (
-    HANDLED_LABEL,
-    FixRecord,
-    branch_from_labels,
-    current_builds,
-    is_bot_commit,
-    newer_builds,
-    prior,
-    trailer,
-    unhandled,
-)
+from bot.fix.state import FixRecord, current_builds, newer_builds, prior, unhandled
 from bot.github import IssueRef, PullRef
-from bot.issue import fix_branch, sig_label
+from bot.vocabulary import HANDLED_LABEL
 
 # a tiny history: base -> mid -> tip, and a fork commit elsewhere
 HISTORY = {"mid": {"base"}, "tip": {"base", "mid"}, "base": set()}
@@ -60,24 +50,7 @@ def issue(
     return IssueRef(number, "t", "b", state, None, labels, author, "", "", "", 0, is_pull)
 
 
-# -- names and markers --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("signature_id", "branch"),
-    [
-        ("0123456789abcdef", "crashfix/0123456789abcdef"),
-        ("ABCDEF012345", "crashfix/abcdef012345"),
-        ("weird id/../x", "crashfix/weird-id-..-x"),
-    ],
-)
-def test_branch_for_cleans_the_id_like_the_sig_label(signature_id: str, branch: str) -> None:
-    assert fix_branch(signature_id) == branch
-    assert branch_from_labels(["crash", sig_label(signature_id)]) == branch
-
-
-def test_branch_from_labels_without_sig_label_is_none() -> None:
-    assert branch_from_labels(["crash", "sig:"]) is None
+# -- the PR record --------------------------------------------------------------------------------------
 
 
 def test_fix_record_round_trips_and_cannot_close_its_html_comment() -> None:
@@ -101,12 +74,6 @@ def test_fix_record_round_trips_and_cannot_close_its_html_comment() -> None:
 )
 def test_fix_record_missing_or_damaged_reads_as_none(body: str) -> None:
     assert FixRecord.read(body) is None
-
-
-def test_is_bot_commit_needs_the_trailer_for_this_signature() -> None:
-    assert is_bot_commit(f"Fix crash\n\nFixes #1\n\n{trailer('abc')}\n", "abc")
-    assert not is_bot_commit(f"Fix crash\n\n{trailer('other')}\n", "abc")
-    assert not is_bot_commit("Alice's tweak", "abc")
 
 
 def test_current_builds_joins_occurrences_and_the_report_revision_without_duplicates() -> None:

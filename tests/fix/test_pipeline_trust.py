@@ -14,7 +14,7 @@ from bot.errors import ConfigError, TrustError
 from bot.fix.pipeline import fix_issue, verify
 from bot.fix.report import Outcome
 from bot.github import IssueRef
-from bot.issue import sig_label
+from bot.vocabulary import sig_label
 from tests.fix.pipeline_world import FIX_DIFF, KEY, SIG, UPLOADER, ScriptedEngine, World, make_world
 
 

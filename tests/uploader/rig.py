@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.config import GitHubSettings, RedactionSettings
 from bot.github import GitHubClient, connect
-from bot.issue import Payload, read_payload, sig_label
+from bot.issue import Payload, read_payload
 from bot.standin import Limits, StandIn
 from bot.uploader.budget import Windows
 from bot.uploader.intake import Intake
@@ -25,6 +25,7 @@ from bot.uploader.notify import Notifier, WebhookKind
 from bot.uploader.publish import Publisher, PublishSettings
 from bot.uploader.service import ServiceSettings, UploadService
 from bot.uploader.spool import ReportState, Spool
+from bot.vocabulary import sig_label
 
 REPO = "acme/worldserver"
 TOKEN = "uploader-token"

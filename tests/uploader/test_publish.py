@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.issue import fix_branch, read_payload, render_title, sig_label
+from bot.issue import read_payload, render_title
 from bot.standin import Fault, StandIn
 from bot.uploader.publish import Outcome, Published, web_url_for
 from bot.uploader.spool import Batch
+from bot.vocabulary import fix_branch, sig_label
 from tests.uploader.reports import BASE_REVISION, signature_id, write_report
 from tests.uploader.rig import HOST, KEY, REPO, FakeClock, Rig, make_rig, start_standin
 
