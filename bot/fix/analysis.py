@@ -311,7 +311,21 @@ def render_analysis_comment(analysis: Analysis, *, max_chars: int = MAX_COMMENT_
 
 
 def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
-    out = [ANALYSIS.tag, "### Crash analysis", ""]
+    out = [ANALYSIS.tag, "### Crash analysis", "", _facts(a), ""]
+    out += _perhaps_fixed(a)
+    out += _frames_table(a)
+    out += _unmapped(a)
+    out += _code_section(contexts)
+    out += _suspects(a)
+    out += _previous(a)
+    if a.notes:
+        out += ["<details><summary>Notes</summary>", ""]
+        out += [f"- {md.cell(n)}" for n in a.notes]
+        out += ["", "</details>", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _facts(a: Analysis) -> str:
     facts = [f"**Signature** {md.inline_code(a.signature_text)} ({md.inline_code(a.signature_id)})"]
     if a.exception:
         facts.append(f"**Exception** {md.inline_code(a.exception)}")
@@ -322,87 +336,107 @@ def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
     elif a.crash_revision:
         facts.append(f"**Crashing build** {md.inline_code(a.crash_revision)} (not in this repository)")
     facts.append(f"**Analysed at** {md.inline_code(a.head[:12])}")
-    out += [" · ".join(facts), ""]
-    if a.perhaps_fixed and a.top is not None:
-        drift = next(d for d in a.drift if d.path == a.top.path and d.line == a.top.line)
-        shas = ", ".join(md.inline_code(c.sha[:10]) for c in drift.commits[:5]) or "commits since the crash"
-        out += [
-            "> [!WARNING]",
-            f"> **Perhaps already fixed:** lines near {md.inline_code(f'{a.top.path}:{a.top.line}')} "
-            "changed since "
-            f"the crashing build ({shas}). Check whether a current build still crashes before fixing.",
-            "",
-        ]
-    if a.frames:
-        out += [
-            "#### Frames in this checkout",
-            "",
-            "| # | function | reported | checkout |",
-            "|---|---|---|---|",
-        ]
-        for m in a.frames:
-            idx = "assert" if m.index is None else str(m.index)
-            head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line rewritten)"
-            out.append(
-                f"| {idx} | {md.inline_code(m.function or '?', table=True)} "
-                f"| {md.inline_code(_basename(m.file) + ':' + str(m.line), table=True)} "
-                f"| {md.inline_code(head, table=True)} {md.cell(m.how)} |"
+    return " · ".join(facts)
+
+
+def _perhaps_fixed(a: Analysis) -> list[str]:
+    if not a.perhaps_fixed or a.top is None:
+        return []
+    drift = next(d for d in a.drift if d.path == a.top.path and d.line == a.top.line)
+    shas = ", ".join(md.inline_code(c.sha[:10]) for c in drift.commits[:5]) or "commits since the crash"
+    return [
+        "> [!WARNING]",
+        f"> **Perhaps already fixed:** lines near {md.inline_code(f'{a.top.path}:{a.top.line}')} "
+        "changed since "
+        f"the crashing build ({shas}). Check whether a current build still crashes before fixing.",
+        "",
+    ]
+
+
+def _frames_table(a: Analysis) -> list[str]:
+    if not a.frames:
+        return []
+    out = [
+        "#### Frames in this checkout",
+        "",
+        "| # | function | reported | checkout |",
+        "|---|---|---|---|",
+    ]
+    for m in a.frames:
+        idx = "assert" if m.index is None else str(m.index)
+        head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line rewritten)"
+        out.append(
+            f"| {idx} | {md.inline_code(m.function or '?', table=True)} "
+            f"| {md.inline_code(_basename(m.file) + ':' + str(m.line), table=True)} "
+            f"| {md.inline_code(head, table=True)} {md.cell(m.how)} |"
+        )
+    out.append("")
+    return out
+
+
+def _unmapped(a: Analysis) -> list[str]:
+    if not a.unmapped:
+        return []
+    out = ["<details><summary>Frames not found in this checkout</summary>\n"]
+    for u in a.unmapped[:MAX_UNMAPPED_SHOWN]:
+        out.append(
+            f"- {md.inline_code(u.function or '?')} {md.inline_code(u.file or '')}: {md.cell(u.reason)}"
+        )
+    if len(a.unmapped) > MAX_UNMAPPED_SHOWN:
+        out.append(f"- … {len(a.unmapped) - MAX_UNMAPPED_SHOWN} more")
+    out += ["", "</details>", ""]
+    return out
+
+
+def _code_section(contexts: Sequence[CodeContext]) -> list[str]:
+    if not contexts:
+        return []
+    out = ["#### Code", ""]
+    for i, ctx in enumerate(contexts):
+        block = [md.fenced(ctx.text, "cpp")]
+        if i == 0:
+            title = (
+                md.inline_code(ctx.function or ctx.path) + " — " + md.inline_code(f"{ctx.path}:{ctx.line}")
             )
-        out.append("")
-    if a.unmapped:
-        out.append("<details><summary>Frames not found in this checkout</summary>\n")
-        for u in a.unmapped[:MAX_UNMAPPED_SHOWN]:
-            out.append(
-                f"- {md.inline_code(u.function or '?')} {md.inline_code(u.file or '')}: {md.cell(u.reason)}"
-            )
-        if len(a.unmapped) > MAX_UNMAPPED_SHOWN:
-            out.append(f"- … {len(a.unmapped) - MAX_UNMAPPED_SHOWN} more")
-        out += ["", "</details>", ""]
-    if contexts:
-        out += ["#### Code", ""]
-        for i, ctx in enumerate(contexts):
-            block = [md.fenced(ctx.text, "cpp")]
-            if i == 0:
-                out += [
-                    md.inline_code(ctx.function or ctx.path)
-                    + " — "
-                    + md.inline_code(f"{ctx.path}:{ctx.line}"),
-                    "",
-                    *block,
-                    "",
-                ]
-            else:
-                # GitHub renders no markdown inside <summary>: use escaped HTML there
-                name = html.escape(ctx.function or ctx.path)
-                where = html.escape(f"{ctx.path}:{ctx.line}")
-                summary = f"<summary><code>{name}</code> — <code>{where}</code></summary>"
-                out += ["<details>", summary, "", *block, "", "</details>", ""]
-    if a.suspects:
-        out += ["#### Suspect commits (last to touch the faulting lines, newest first)", ""]
-        out += ["| commit | date | author | summary | lines |", "|---|---|---|---|---|"]
-        for s in a.suspects[:MAX_SUSPECTS_SHOWN]:
-            date = datetime.fromtimestamp(s.author_time, tz=UTC).strftime("%Y-%m-%d")
-            lines = ", ".join(_basename(loc) for loc in s.locations[:3])
-            cells = [
-                md.inline_code(s.short),
-                date,
-                md.inline_code(s.author, table=True),
-                md.inline_code(s.summary[:100], table=True),
-            ]
-            out.append(f"| {' | '.join(cells)} | {md.inline_code(lines, table=True)} |")
-        out.append("")
-    if a.previous_attempts:
-        out += ["#### Previous attempts", ""]
-        for p in a.previous_attempts:
-            link = f" ({p.url})" if p.url else ""
-            summary = f": {md.cell(p.summary)}" if p.summary else ""
-            out.append(f"- attempt {p.number} — {md.cell(p.outcome)}{summary}{link}")
-        out.append("")
-    if a.notes:
-        out += ["<details><summary>Notes</summary>", ""]
-        out += [f"- {md.cell(n)}" for n in a.notes]
-        out += ["", "</details>", ""]
-    return "\n".join(out).rstrip() + "\n"
+            out += [title, "", *block, ""]
+        else:
+            # GitHub renders no markdown inside <summary>: use escaped HTML there
+            name = html.escape(ctx.function or ctx.path)
+            where = html.escape(f"{ctx.path}:{ctx.line}")
+            summary = f"<summary><code>{name}</code> — <code>{where}</code></summary>"
+            out += ["<details>", summary, "", *block, "", "</details>", ""]
+    return out
+
+
+def _suspects(a: Analysis) -> list[str]:
+    if not a.suspects:
+        return []
+    out = ["#### Suspect commits (last to touch the faulting lines, newest first)", ""]
+    out += ["| commit | date | author | summary | lines |", "|---|---|---|---|---|"]
+    for s in a.suspects[:MAX_SUSPECTS_SHOWN]:
+        date = datetime.fromtimestamp(s.author_time, tz=UTC).strftime("%Y-%m-%d")
+        lines = ", ".join(_basename(loc) for loc in s.locations[:3])
+        cells = [
+            md.inline_code(s.short),
+            date,
+            md.inline_code(s.author, table=True),
+            md.inline_code(s.summary[:100], table=True),
+        ]
+        out.append(f"| {' | '.join(cells)} | {md.inline_code(lines, table=True)} |")
+    out.append("")
+    return out
+
+
+def _previous(a: Analysis) -> list[str]:
+    if not a.previous_attempts:
+        return []
+    out = ["#### Previous attempts", ""]
+    for p in a.previous_attempts:
+        link = f" ({p.url})" if p.url else ""
+        summary = f": {md.cell(p.summary)}" if p.summary else ""
+        out.append(f"- attempt {p.number} — {md.cell(p.outcome)}{summary}{link}")
+    out.append("")
+    return out
 
 
 def _basename(path: str) -> str:

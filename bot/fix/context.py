@@ -88,12 +88,6 @@ def code_view(source: str) -> str:
     n = len(source)
     i = 0
     at_line_start = True
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, min(b, n)):
-            if out[k] != "\n":
-                out[k] = " "
-
     while i < n:
         c = source[i]
         if c == "\n":
@@ -103,50 +97,62 @@ def code_view(source: str) -> str:
         if at_line_start and c in " \t":
             i += 1
             continue
-        if at_line_start and c == "#":
-            j = i
-            while j < n:
-                if source[j] == "\n" and source[j - 1] != "\\":
-                    break
-                if source.startswith("/*", j):  # a block comment may start on a directive and run on
-                    close = source.find("*/", j + 2)
-                    j = n if close < 0 else close + 2
-                    continue
-                j += 1
-            blank(i, j)
-            i = j
-            continue
+        span = _directive(source, i) if at_line_start and c == "#" else _not_code(source, i)
         at_line_start = False
-        if source.startswith("//", i):
-            j = i
-            while j < n and not (source[j] == "\n" and source[j - 1] != "\\"):
-                j += 1
-            blank(i, j)
-            i = j
+        if span is None:
+            i += 1
             continue
-        if source.startswith("/*", i):
-            close = source.find("*/", i + 2)
-            j = n if close < 0 else close + 2
-            blank(i, j)
-            i = j
-            continue
-        raw = re.match(r'(?:u8|[uUL])?R"([^()\\\s]{0,16})\(', source[i : i + 24])
-        if raw and (i == 0 or not _ident_char(source[i - 1])):
-            end_marker = ")" + raw[1] + '"'
-            close = source.find(end_marker, i + raw.end())
-            j = n if close < 0 else close + len(end_marker)
-            blank(i + raw.end() - 1, j - 1)
-            i = j
-            continue
-        if c == '"' or (c == "'" and not _digit_separator(source, i)):
-            j = i + 1
-            while j < n and source[j] != c and source[j] != "\n":
-                j += 2 if source[j] == "\\" else 1
-            blank(i + 1, j)
-            i = j + 1 if j < n and source[j] == c else j
-            continue
-        i += 1
+        start, stop, i = span
+        for k in range(start, min(stop, n)):
+            if out[k] != "\n":
+                out[k] = " "
     return "".join(out)
+
+
+# (first index to blank, index after the last one, where scanning goes on)
+_Span = tuple[int, int, int]
+
+
+def _directive(source: str, i: int) -> _Span:
+    """A preprocessor line at ``i`` (the ``#``), with its continuation lines."""
+    n = len(source)
+    j = i
+    while j < n:
+        if source[j] == "\n" and source[j - 1] != "\\":
+            break
+        if source.startswith("/*", j):  # a block comment may start on a directive and run on
+            close = source.find("*/", j + 2)
+            j = n if close < 0 else close + 2
+            continue
+        j += 1
+    return i, j, j
+
+
+def _not_code(source: str, i: int) -> _Span | None:
+    """The comment, or the contents of the string or character literal, starting at ``i``; None for code."""
+    n = len(source)
+    c = source[i]
+    if source.startswith("//", i):
+        j = i
+        while j < n and not (source[j] == "\n" and source[j - 1] != "\\"):
+            j += 1
+        return i, j, j
+    if source.startswith("/*", i):
+        close = source.find("*/", i + 2)
+        j = n if close < 0 else close + 2
+        return i, j, j
+    raw = re.match(r'(?:u8|[uUL])?R"([^()\\\s]{0,16})\(', source[i : i + 24])
+    if raw and (i == 0 or not _ident_char(source[i - 1])):
+        end_marker = ")" + raw[1] + '"'
+        close = source.find(end_marker, i + raw.end())
+        j = n if close < 0 else close + len(end_marker)
+        return i + raw.end() - 1, j - 1, j
+    if c == '"' or (c == "'" and not _digit_separator(source, i)):
+        j = i + 1
+        while j < n and source[j] != c and source[j] != "\n":
+            j += 2 if source[j] == "\\" else 1
+        return i + 1, j, (j + 1 if j < n and source[j] == c else j)
+    return None
 
 
 def _blank_alternative_branches(source: str) -> str:

@@ -1,5 +1,5 @@
 """``crashbot fix`` for crash issues: the trust gate first, then state checks, the analysis comment, the
-engine loop (propose -> validate -> apply -> build, diagnostics fed back) and the pull request.
+engine loop (:mod:`bot.fix.attempts`) and the branch and pull request (:mod:`bot.fix.publish`).
 
 Nothing is written to GitHub before the trust gate passes: the issue must have been opened by the
 configured uploader, carry a payload whose HMAC verifies, and carry the ``sig:`` label of that payload.
@@ -8,6 +8,7 @@ After it, every write is idempotent by marker or label, so a rerun edits what an
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,48 +19,27 @@ from bot.config import FixSettings
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
-from bot.fix.build import Step as BuildStep
-from bot.fix.build import build
-from bot.fix.engines import Abstain, Engine, EngineContext
-from bot.fix.patch import PatchRejected, check
-from bot.fix.prompt import Feedback, HumanText, build_prompt
-from bot.fix.report import (
-    Attempt,
-    FixResult,
-    Outcome,
-    Step,
-    commit_message,
-    human_push_comment,
-    pr_body,
-    pr_title,
-    result_comment,
+from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
+from bot.fix.engines import Engine
+from bot.fix.prompt import HumanText
+from bot.fix.publish import (
+    BranchState,
+    IssueWriter,
+    open_fix_pulls,
+    open_or_update_pull,
+    push_branch,
+    read_branch,
 )
+from bot.fix.report import Attempt, FixResult, Outcome, Step, commit_message, pr_body, pr_title
 from bot.git import Git
 from bot.github import Comment, GitHubClient, IssueRef, PullRef
 from bot.issue import read_payload
 from bot.payload import Payload
-from bot.vocabulary import (
-    ANALYSIS,
-    CRASH_LABEL,
-    FIX_LABELS,
-    FIX_RESULT,
-    HANDLED_LABEL,
-    HUMAN_PUSHED,
-    OPEN_PR_LABEL,
-    PR_LABEL,
-    TOKENS,
-    branch_from_labels,
-    fix_branch,
-    has_any_marker,
-    is_bot_commit,
-    sig_label,
-)
+from bot.vocabulary import ANALYSIS, CRASH_LABEL, OPEN_PR_LABEL, fix_branch, has_any_marker, sig_label
 
 logger = logging.getLogger(__name__)
 
 _TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
-_TOKENS_RE = TOKENS.pattern(r"(\d{1,12})")
-
 MAX_HUMAN_COMMENTS = 10  # the most recent comments people wrote; older ones rarely add to a crash
 
 
@@ -166,7 +146,7 @@ def fix_issue(run: FixRun, number: int) -> FixResult:
     except TrustError as e:
         logger.warning("issue #%d: not acting on it: %s", number, e.diagnostic())
         return FixResult(number, Outcome.UNTRUSTED, e.diagnostic(), total_s=run.clock() - started)
-    return _Job(run, issue, payload, started).execute()
+    return _Job.start(run, issue, payload, started).execute()
 
 
 def sweep(run: FixRun, *, cap: int) -> list[FixResult]:
@@ -212,38 +192,152 @@ def ensure_clean(git: Git) -> None:
         )
 
 
+# -- what the engine gets besides the crash -------------------------------------------------------------
+
+
+def human_text(client: GitHubClient, issue: IssueRef, *, uploader: str) -> tuple[HumanText, ...]:
+    """The title and the latest comments of people with a role on the repository: quoted for the
+    engine, never instructions. On a public repository anyone can comment; a stranger's text never
+    reaches the engine, even as data."""
+    me = uploader.strip().casefold()
+    texts = [
+        HumanText(author=c.author, text=c.body, where="comment")
+        for c in client.list_comments(issue.number)
+        if not has_any_marker(c.body)
+        and not c.author.endswith("[bot]")
+        and c.author.casefold() != me
+        and c.author_association in _TRUSTED_ASSOCIATIONS
+    ]
+    return (HumanText(author="issue", text=issue.title, where="issue title"), *texts[-MAX_HUMAN_COMMENTS:])
+
+
+def descends(git: Git, build: str, recorded: str) -> bool | None:
+    """True when commit ``build`` contains commit ``recorded`` and more; None when either is unknown."""
+    new, old = git.rev_parse(build), git.rev_parse(recorded)
+    if new is None or old is None:
+        return None
+    if new == old:
+        return False
+    # commits reachable from `old` but not from `new`: none means `old` is an ancestor of `new`
+    return git.run("rev-list", "--count", f"{new}..{old}").strip() == "0"
+
+
+def no_fix(attempts: Sequence[Attempt]) -> tuple[Outcome, str]:
+    """Why no attempt built: the engine abstained, nothing built, or every patch broke the rules."""
+    last = attempts[-1]
+    if last.step is Step.ABSTAINED:
+        return Outcome.ABSTAINED, last.detail
+    if any(a.step in (Step.BUILD_FAILED, Step.TEST_FAILED) for a in attempts):
+        return Outcome.BUILD_FAILED, f"no patch built in {len(attempts)} attempt(s); last: {last.detail}"
+    first = last.detail.splitlines()[0]
+    return Outcome.REJECTED, f"every patch was rejected ({len(attempts)} attempt(s)); last: {first}"
+
+
 # -- one trusted issue -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Job:
-    """The state of one trusted issue's run."""
+    """One trusted issue's run. Nothing here changes while it runs (but the writer's note that the labels
+    exist): the engine loop returns what it did and spent, and the fix branch is read into a
+    :class:`~bot.fix.publish.BranchState` that the push then insists on."""
 
-    def __init__(self, run: FixRun, issue: IssueRef, payload: Payload, started: float) -> None:
-        self.run = run
-        self.client = run.client
-        self.settings = run.settings
-        self.issue = issue
-        self.payload = payload
-        self.started = started
-        self.sig = payload.signature.id
-        self.branch = fix_branch(self.sig)
-        self.git = Git(run.workspace, env=run.env)
-        self.builds = state.current_builds(payload.occurrences.builds, payload.build.revision)
-        self.engine_s = 0.0
-        self.build_s = 0.0
-        self.tokens = 0
-        self.model = ""
-        self._labels_ready = False
-        self._remote_sha: str | None = None  # the fix branch's sha when last checked for human commits
+    run: FixRun
+    issue: IssueRef
+    payload: Payload
+    started: float
+    git: Git
+    writer: IssueWriter
+    branch: str
+    builds: tuple[str, ...]
+
+    @classmethod
+    def start(cls, run: FixRun, issue: IssueRef, payload: Payload, started: float) -> _Job:
+        sig = payload.signature.id
+        return cls(
+            run,
+            issue,
+            payload,
+            started,
+            Git(run.workspace, env=run.env),
+            IssueWriter(run.client, issue.number, max_attempts=run.settings.max_attempts),
+            fix_branch(sig),
+            state.current_builds(payload.occurrences.builds, payload.build.revision),
+        )
+
+    @property
+    def sig(self) -> str:
+        return self.payload.signature.id
+
+    def execute(self) -> FixResult:
+        if self.issue.state != "open":
+            logger.info("issue #%d is closed; nothing to fix", self.issue.number)
+            return self.result(Outcome.SKIPPED, "the issue is closed")
+        pulls = self.run.client.find_pulls(self.branch, state="all")
+        prior = state.prior(pulls, self.builds, functools.partial(descends, self.git))
+        stop = self._stop(prior)
+        if stop is not None:
+            return stop
+        tokens_before = self.writer.tokens_spent_before()
+        original, base_sha = self.git.current_branch(), self.git.head()
+        try:
+            analysis = analyse(
+                self.payload.to_crash(), self.git, self.run.settings, previous_attempts=prior.previous
+            )
+            comment, _ = self.run.client.upsert_comment(
+                self.issue.number, ANALYSIS.tag, render_analysis_comment(analysis)
+            )
+            loop = run_attempts(self._bench(), self._task(analysis, base_sha, tokens_before))
+            if loop.built is None:
+                return self._no_fix(loop)
+            return self._publish(analysis, comment, loop, prior.open_pull)
+        finally:
+            self._restore(original, base_sha)
+
+    def _stop(self, prior: state.Prior) -> FixResult | None:
+        """The result when the PR history, a person's commits or the open-PR cap says not to go on."""
+        n = self.issue.number
+        if prior.blocked:
+            logger.info("issue #%d: %s", n, prior.blocked)
+            return self.result(Outcome.SKIPPED, prior.blocked)
+        if prior.note:
+            logger.info("issue #%d: %s", n, prior.note)
+        if prior.open_pull is not None:
+            branch = self._read_branch()
+            if branch.foreign_authors:
+                return self._leave_alone(prior.open_pull, branch.foreign_authors)
+            return None  # an open PR is updated, whatever the cap
+        open_prs = open_fix_pulls(self.run.client)
+        cap = self.run.settings.max_open_prs
+        if open_prs < cap:
+            return None
+        reason = (
+            f"{open_prs} crash-fix PRs are open (fix.max_open_prs = {cap}); "
+            "the sweep will come back to this issue"
+        )
+        logger.warning("issue #%d: %s", n, reason)
+        return self.result(Outcome.CAPPED, reason)
+
+    def _bench(self) -> Bench:
+        run = self.run
+        build_env = {k: v for k, v in run.env.items() if k not in run.secret_names}
+        return Bench(run.engine, run.settings, self.git, run.workspace, build_env, run.clock)
+
+    def _task(self, analysis: Analysis, base_sha: str, tokens_before: int) -> Task:
+        human = human_text(self.run.client, self.issue, uploader=self.run.uploader)
+        return Task(self.issue.number, analysis, crash_text(self.payload), human, base_sha, tokens_before)
+
+    def _read_branch(self) -> BranchState:
+        return read_branch(
+            self.run.client, self.branch, base_branch=self.run.base_branch, signature_id=self.sig
+        )
+
+    # -- conclusions ---------------------------------------------------------------------------------
 
     def result(
-        self,
-        outcome: Outcome,
-        reason: str,
-        *,
-        attempts: Sequence[Attempt] = (),
-        pull: PullRef | None = None,
+        self, outcome: Outcome, reason: str, *, loop: Attempts | None = None, pull: PullRef | None = None
     ) -> FixResult:
+        usage = loop.usage if loop is not None else Usage()
         return FixResult(
             issue=self.issue.number,
             outcome=outcome,
@@ -251,352 +345,74 @@ class _Job:
             signature_id=self.sig,
             branch=self.branch,
             engine=self.run.engine.name,
-            model=self.model,
-            tokens=self.tokens,
+            model=usage.model,
+            tokens=loop.tokens if loop is not None else 0,
             total_s=self.run.clock() - self.started,
-            engine_s=self.engine_s,
-            build_s=self.build_s,
-            attempts=tuple(attempts),
+            engine_s=usage.engine_s,
+            build_s=usage.build_s,
+            attempts=loop.attempts if loop is not None else (),
             pull_number=pull.number if pull is not None else None,
             pull_url=pull.html_url if pull is not None else "",
         )
 
-    def execute(self) -> FixResult:
-        n = self.issue.number
-        if self.issue.state != "open":
-            logger.info("issue #%d is closed; nothing to fix", n)
-            return self.result(Outcome.SKIPPED, "the issue is closed")
-        prior = state.prior(self.client.find_pulls(self.branch, state="all"), self.builds, self._descends)
-        if prior.blocked:
-            logger.info("issue #%d: %s", n, prior.blocked)
-            return self.result(Outcome.SKIPPED, prior.blocked)
-        if prior.note:
-            logger.info("issue #%d: %s", n, prior.note)
-        if prior.open_pull is not None:
-            authors = self._human_commits()
-            if authors:
-                return self._leave_alone(prior.open_pull, authors, ())
-        else:
-            open_prs = self._open_fix_pulls()
-            if open_prs >= self.settings.max_open_prs:
-                reason = (
-                    f"{open_prs} crash-fix PRs are open (fix.max_open_prs = {self.settings.max_open_prs}); "
-                    "the sweep will come back to this issue"
-                )
-                logger.warning("issue #%d: %s", n, reason)
-                return self.result(Outcome.CAPPED, reason)
-        self.tokens = self._tokens_spent_before()
-        original = self.git.current_branch()
-        base_sha = self.git.head()
-        try:
-            analysis = analyse(
-                self.payload.to_crash(), self.git, self.settings, previous_attempts=prior.previous
-            )
-            comment, _ = self.client.upsert_comment(n, ANALYSIS.tag, render_analysis_comment(analysis))
-            attempts = self._attempts(analysis, base_sha)
-            last = attempts[-1]
-            if last.step is Step.BUILT:
-                return self._publish(analysis, comment, attempts, prior.open_pull)
-            return self._no_fix(attempts)
-        finally:
-            self._restore(original, base_sha)
-
-    # -- state -------------------------------------------------------------------------------------
-
-    def _descends(self, build: str, recorded: str) -> bool | None:
-        """True when commit ``build`` contains commit ``recorded`` and more; None when either is unknown."""
-        new, old = self.git.rev_parse(build), self.git.rev_parse(recorded)
-        if new is None or old is None:
-            return None
-        if new == old:
-            return False
-        # commits reachable from `old` but not from `new`: none means `old` is an ancestor of `new`
-        return self.git.run("rev-list", "--count", f"{new}..{old}").strip() == "0"
-
-    def _human_commits(self) -> list[str]:
-        """Authors of commits on the fix branch that crashbot did not make (empty: no branch, or ours).
-
-        Remembers the branch's sha, so the push can insist that nothing moved since this check."""
-        self._remote_sha = self.client.get_ref_sha(self.branch)
-        if self._remote_sha is None:
-            return []
-        commits = self.client.compare(self.run.base_branch, self.branch)
-        return [c.author or c.sha[:10] for c in commits if not is_bot_commit(c.message, self.sig)]
-
-    def _open_fix_pulls(self) -> int:
-        """Open crash-fix PRs, counted through the crash issues labelled ``crash-fix-pr`` (stale labels,
-        whose PR was closed or merged since, are removed on the way)."""
-        count = 0
-        for issue in self.client.find_issues([OPEN_PR_LABEL], state="all"):
-            branch = branch_from_labels(issue.labels)
-            if branch and self.client.find_pulls(branch, state="open"):
-                count += 1
-                continue
-            logger.info("issue #%d has no open fix PR any more; removing %s", issue.number, OPEN_PR_LABEL)
-            self.client.remove_label(issue.number, OPEN_PR_LABEL)
-        return count
-
-    # -- the engine loop -----------------------------------------------------------------------------
-
-    def _human_text(self) -> list[HumanText]:
-        """The title and the latest comments of people with a role on the repository: quoted for the
-        engine, never instructions. On a public repository anyone can comment; a stranger's text never
-        reaches the engine, even as data."""
-        me = self.run.uploader.strip().casefold()
-        texts = [
-            HumanText(author=c.author, text=c.body, where="comment")
-            for c in self.client.list_comments(self.issue.number)
-            if not has_any_marker(c.body)
-            and not c.author.endswith("[bot]")
-            and c.author.casefold() != me
-            and c.author_association in _TRUSTED_ASSOCIATIONS
-        ]
-        return [
-            HumanText(author="issue", text=self.issue.title, where="issue title"),
-            *texts[-MAX_HUMAN_COMMENTS:],
-        ]
-
-    def _attempts(self, analysis: Analysis, base_sha: str) -> list[Attempt]:
-        s = self.settings
-        feedback: list[Feedback] = []
-        attempts: list[Attempt] = []
-        human = self._human_text()
-        text = crash_text(self.payload)
-        for number in range(1, max(1, s.max_attempts) + 1):
-            prompt = build_prompt(
-                analysis,
-                crash_text=text,
-                allowed_paths=s.allowed_paths,
-                max_changed_lines=s.max_changed_lines,
-                human_text=human,
-                feedback=feedback,
-            )
-            asked = self.run.clock()
-            proposal = self.run.engine.propose(
-                EngineContext(
-                    prompt=prompt, workdir=self.run.workspace, attempt=number, tokens_used=self.tokens
-                )
-            )
-            engine_s = self.run.clock() - asked
-            self.engine_s += engine_s
-            self.tokens += proposal.usage.total
-            self.model = proposal.model or self.model
-            self.git.reset_hard(base_sha)  # whatever an agent engine left behind
-            if isinstance(proposal, Abstain):
-                logger.info(
-                    "issue #%d attempt %d: the engine abstained: %s",
-                    self.issue.number,
-                    number,
-                    proposal.reason,
-                )
-                attempts.append(
-                    Attempt(number, Step.ABSTAINED, proposal.reason, model=proposal.model, engine_s=engine_s)
-                )
-                break
-            try:
-                patch = check(
-                    proposal.diff,
-                    allowed_paths=s.allowed_paths,
-                    max_changed_lines=s.max_changed_lines,
-                    repo=self.git,
-                    allow_protected=s.allow_protected_paths,
-                )
-            except PatchRejected as e:
-                detail = "\n".join(str(v) for v in e.violations)
-                logger.info("issue #%d attempt %d: patch rejected: %s", self.issue.number, number, detail)
-                attempts.append(
-                    Attempt(
-                        number,
-                        Step.REJECTED,
-                        detail,
-                        diff=proposal.diff,
-                        reasoning=proposal.reasoning,
-                        model=proposal.model,
-                        engine_s=engine_s,
-                    )
-                )
-                feedback.append(
-                    Feedback(
-                        number,
-                        proposal.diff,
-                        "the patch was rejected: " + "; ".join(str(v) for v in e.violations),
-                    )
-                )
-                continue
-            self.git.apply(patch.text)
-            build_env = {k: v for k, v in self.run.env.items() if k not in self.run.secret_names}
-            built = build(self.run.workspace, s, env=build_env)
-            self.build_s += built.duration_s
-            if built.ok:
-                attempts.append(
-                    Attempt(
-                        number,
-                        Step.BUILT,
-                        "built",
-                        diff=patch.text,
-                        reasoning=proposal.reasoning,
-                        model=proposal.model,
-                        engine_s=engine_s,
-                        build_s=built.duration_s,
-                        tests_ok=built.tests_ok,
-                    )
-                )
-                return attempts  # the patched tree stays for the commit
-            failed = built.failed_step or BuildStep.BUILD
-            step = Step.TEST_FAILED if failed is BuildStep.TEST else Step.BUILD_FAILED
-            problem = f"the {failed.value} step failed" + (" (timed out)" if built.timed_out else "")
-            logger.info(
-                "issue #%d attempt %d: %s (log: %s)", self.issue.number, number, problem, built.log_path
-            )
-            attempts.append(
-                Attempt(
-                    number,
-                    step,
-                    problem,
-                    diff=patch.text,
-                    reasoning=proposal.reasoning,
-                    model=proposal.model,
-                    diagnostics=built.errors or built.diagnostics,
-                    log_tail=built.tail,
-                    engine_s=engine_s,
-                    build_s=built.duration_s,
-                    tests_ok=built.tests_ok,
-                )
-            )
-            feedback.append(
-                Feedback(number, patch.text, problem, diagnostics=built.errors, log_tail=built.tail)
-            )
-            self.git.reset_hard(base_sha)
-        return attempts
-
-    # -- conclusions ---------------------------------------------------------------------------------
-
-    def _no_fix(self, attempts: Sequence[Attempt]) -> FixResult:
-        last = attempts[-1]
-        if last.step is Step.ABSTAINED:
-            outcome, reason = Outcome.ABSTAINED, last.detail
-        elif any(a.step in (Step.BUILD_FAILED, Step.TEST_FAILED) for a in attempts):
-            outcome = Outcome.BUILD_FAILED
-            reason = f"no patch built in {len(attempts)} attempt(s); last: {last.detail}"
-        else:
-            outcome = Outcome.REJECTED
-            reason = (
-                f"every patch was rejected ({len(attempts)} attempt(s)); last: {last.detail.splitlines()[0]}"
-            )
-        result = self.result(outcome, reason, attempts=attempts)
-        self._conclude(result)
+    def _no_fix(self, loop: Attempts) -> FixResult:
+        outcome, reason = no_fix(loop.attempts)
+        result = self.result(outcome, reason, loop=loop)
+        self.writer.conclude(result)
         return result
 
     def _publish(
-        self, analysis: Analysis, comment: Comment, attempts: Sequence[Attempt], open_pull: PullRef | None
+        self, analysis: Analysis, comment: Comment, loop: Attempts, open_pull: PullRef | None
     ) -> FixResult:
-        built = attempts[-1]
-        s = self.settings
+        s, n = self.run.settings, self.issue.number
+        engine, model = self.run.engine.name, loop.usage.model
+        built = loop.attempts[-1]
         message = commit_message(
-            self.payload,
-            issue=self.issue.number,
-            result_attempt=built,
-            attempts=s.max_attempts,
-            engine=self.run.engine.name,
-            model=self.model,
+            self.payload, issue=n, result_attempt=built, attempts=s.max_attempts, engine=engine, model=model
         )
         self.git.branch(self.branch, start="HEAD")
         sha = self.git.commit_all(message, s.commit_author)
-        # again, right before pushing: a person may have pushed while the build ran
-        authors = self._human_commits()
-        if authors:
-            return self._leave_alone(open_pull, authors, attempts)
-        self.git.push(
-            s.push_remote,
-            f"HEAD:refs/heads/{self.branch}",
-            force=True,
-            expect=self._remote_sha or "",  # a push that lands between the check and ours is kept
-            token_env=self.run.push_token_env,
-        )
-        logger.info("issue #%d: pushed %s to %s", self.issue.number, sha[:12], self.branch)
+        branch = self._read_branch()  # again, right before pushing: a person may have pushed while it built
+        if branch.foreign_authors:
+            return self._leave_alone(open_pull, branch.foreign_authors, loop)
+        push_branch(self.git, self.branch, branch, remote=s.push_remote, token_env=self.run.push_token_env)
+        logger.info("issue #%d: pushed %s to %s", n, sha[:12], self.branch)
         body = pr_body(
             self.payload,
-            issue=self.issue.number,
+            issue=n,
             analysis=analysis,
             analysis_url=comment.html_url,
-            attempts=attempts,
+            attempts=loop.attempts,
             max_attempts=s.max_attempts,
-            engine=self.run.engine.name,
-            model=self.model,
-            tokens=self.tokens,
+            engine=engine,
+            model=model,
+            tokens=loop.tokens,
             builds=self.builds,
         )
-        title = pr_title(self.payload)
-        pull, created = self.client.ensure_pull(
-            self.branch, self.run.base_branch, title, body, draft=s.draft_pr
+        pull, created = open_or_update_pull(
+            self.run.client,
+            self.branch,
+            self.run.base_branch,
+            title=pr_title(self.payload),
+            body=body,
+            draft=s.draft_pr,
         )
-        if not created:
-            pull = self.client.edit_pull(pull.number, title=title, body=body)
-        self._ensure_labels()
-        self.client.add_labels(pull.number, [PR_LABEL])
+        self.writer.label_pull(pull)
         verb = "opened" if created else "updated"
-        result = self.result(
-            Outcome.PR_OPENED if created else Outcome.PR_UPDATED,
-            f"{verb} #{pull.number} from {self.branch}",
-            attempts=attempts,
-            pull=pull,
-        )
-        self._conclude(result, extra_labels=(OPEN_PR_LABEL,))
+        outcome = Outcome.PR_OPENED if created else Outcome.PR_UPDATED
+        result = self.result(outcome, f"{verb} #{pull.number} from {self.branch}", loop=loop, pull=pull)
+        self.writer.conclude(result, extra_labels=(OPEN_PR_LABEL,))
         return result
 
     def _leave_alone(
-        self, open_pull: PullRef | None, authors: Sequence[str], attempts: Sequence[Attempt]
+        self, open_pull: PullRef | None, authors: Sequence[str], loop: Attempts | None = None
     ) -> FixResult:
         """A person pushed to the fix branch: say so once (on the PR, else the issue) and touch nothing."""
         reason = f"{self.branch} has commits crashbot did not make (by {', '.join(dict.fromkeys(authors))})"
         logger.warning("issue #%d: %s; not force-pushing", self.issue.number, reason)
-        result = self.result(
-            Outcome.HUMAN_PUSHED,
-            reason,
-            attempts=attempts,
-            pull=open_pull,
-        )
-        if open_pull is not None:
-            self.client.upsert_comment(
-                open_pull.number, HUMAN_PUSHED.tag, human_push_comment(self.branch, authors)
-            )
-            self._ensure_labels()
-            self.client.add_labels(self.issue.number, [HANDLED_LABEL])
-        else:
-            self._conclude(result)
+        result = self.result(Outcome.HUMAN_PUSHED, reason, loop=loop, pull=open_pull)
+        self.writer.left_alone(result, open_pull, authors)
         return result
-
-    def _conclude(self, result: FixResult, *, extra_labels: Sequence[str] = ()) -> None:
-        """The issue's one result comment (edited on reruns) and the label that marks it handled."""
-        self._ensure_labels()
-        self.client.upsert_comment(
-            self.issue.number,
-            FIX_RESULT.tag,
-            result_comment(result, max_attempts=self.settings.max_attempts)
-            + f"\n{TOKENS.render(str(self.tokens))}\n",
-        )
-        self.client.add_labels(self.issue.number, [HANDLED_LABEL, *extra_labels])
-
-    def _tokens_spent_before(self) -> int:
-        """Engine tokens earlier runs spent on this issue, from crashbot's own result comment: the
-        ceiling (``fix.max_tokens_per_issue``) holds per issue, across reruns, not per run."""
-        tag = FIX_RESULT.tag
-        me = self.client.whoami()
-        spent = 0
-        for comment in self.client.list_comments(self.issue.number):
-            if tag not in comment.body or not (comment.author == me or comment.author.endswith("[bot]")):
-                continue
-            found = _TOKENS_RE.search(comment.body)
-            if found:
-                spent = max(spent, int(found[1]))
-        if spent:
-            logger.info("issue #%d: earlier runs spent %d engine tokens", self.issue.number, spent)
-        return spent
-
-    def _ensure_labels(self) -> None:
-        if not self._labels_ready:
-            self.client.ensure_labels(FIX_LABELS)
-            self._labels_ready = True
 
     def _restore(self, original: str | None, base_sha: str) -> None:
         """Put the workspace back on its branch at the base commit, whatever the attempts left."""

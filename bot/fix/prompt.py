@@ -128,39 +128,9 @@ def _user_part(
     feedback: Sequence[Feedback],
 ) -> str:
     out: list[str] = ["# Crash analysis", ""]
-    facts = [f"signature id: {a.signature_id}", f"checkout HEAD: {a.head}"]
-    if a.crash_commit:
-        facts.append(f"crashing build: {a.crash_commit}")
-    elif a.crash_revision:
-        facts.append(
-            "crashing build: a revision this repository does not have; line numbers may have drifted"
-        )
-    else:
-        facts.append("crashing build: unknown revision; line numbers may have drifted")
-    out += [f"- {f}" for f in facts]
-    if a.perhaps_fixed:
-        out.append("- WARNING: the lines around the top frame changed since the crashing build (see below)")
-    out.append("")
-    summary = [f"signature: {a.signature_text}"]
-    if a.exception:
-        summary.append(f"exception: {a.exception}")
-    if a.assertion:
-        summary.append(f"assertion: {a.assertion}")
-    for m in a.frames:
-        head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line since rewritten)"
-        summary.append(f"frame {'assert' if m.index is None else m.index}: {m.function or '?'} at {head}")
-    out += [quote("\n".join(summary), label="crash summary from the report"), ""]
-    for d in a.drift:
-        commits = "; ".join(f"{c.sha[:10]} {c.subject}" for c in d.commits[:5])
-        out.append(
-            f"Changed since the crashing build near {d.path}:{d.line}: lines {list(d.changed)} ({commits})"
-        )
-    if a.drift:
-        out.append("")
-    if a.suspects:
-        out += ["Commits that last touched the faulting lines (newest first):"]
-        out += [f"- {s.short} {s.summary} ({', '.join(s.locations[:3])})" for s in a.suspects[:6]]
-        out.append("")
+    out += _facts(a)
+    out += _summary(a)
+    out += _history(a)
     out += ["# Source code (checkout HEAD; `>` marks the line each frame points at)", ""]
     for ctx in contexts:
         function = ctx.function or "(no enclosing function found)"
@@ -172,6 +142,58 @@ def _user_part(
         out += ["# What people wrote on the issue", ""]
         for h in human_text:
             out += [quote(h.text, label=f"{h.where} by {h.author}", max_chars=MAX_HUMAN_CHARS), ""]
+    out += _feedback(feedback)
+    return "\n".join(out)
+
+
+def _facts(a: Analysis) -> list[str]:
+    facts = [f"signature id: {a.signature_id}", f"checkout HEAD: {a.head}"]
+    if a.crash_commit:
+        facts.append(f"crashing build: {a.crash_commit}")
+    elif a.crash_revision:
+        facts.append(
+            "crashing build: a revision this repository does not have; line numbers may have drifted"
+        )
+    else:
+        facts.append("crashing build: unknown revision; line numbers may have drifted")
+    out = [f"- {f}" for f in facts]
+    if a.perhaps_fixed:
+        out.append("- WARNING: the lines around the top frame changed since the crashing build (see below)")
+    out.append("")
+    return out
+
+
+def _summary(a: Analysis) -> list[str]:
+    summary = [f"signature: {a.signature_text}"]
+    if a.exception:
+        summary.append(f"exception: {a.exception}")
+    if a.assertion:
+        summary.append(f"assertion: {a.assertion}")
+    for m in a.frames:
+        head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line since rewritten)"
+        summary.append(f"frame {'assert' if m.index is None else m.index}: {m.function or '?'} at {head}")
+    return [quote("\n".join(summary), label="crash summary from the report"), ""]
+
+
+def _history(a: Analysis) -> list[str]:
+    """What changed near the crash since the crashing build, and who last touched the faulting lines."""
+    out: list[str] = []
+    for d in a.drift:
+        commits = "; ".join(f"{c.sha[:10]} {c.subject}" for c in d.commits[:5])
+        out.append(
+            f"Changed since the crashing build near {d.path}:{d.line}: lines {list(d.changed)} ({commits})"
+        )
+    if a.drift:
+        out.append("")
+    if a.suspects:
+        out += ["Commits that last touched the faulting lines (newest first):"]
+        out += [f"- {s.short} {s.summary} ({', '.join(s.locations[:3])})" for s in a.suspects[:6]]
+        out.append("")
+    return out
+
+
+def _feedback(feedback: Sequence[Feedback]) -> list[str]:
+    out: list[str] = []
     for fb in feedback:
         out += [
             f"# Attempt {fb.attempt} did not work: {fb.problem}",
@@ -194,4 +216,4 @@ def _user_part(
             "or ABSTAIN.",
             "",
         ]
-    return "\n".join(out)
+    return out
