@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.init import template_text
 from bot.vocabulary import (
     ANALYSIS,
+    CRASH_LABEL,
     FIX_LABELS,
     FIX_RECORD,
     FIX_RESULT,
@@ -89,6 +91,11 @@ def test_label_spec_of_a_named_label_is_the_one_doctor_creates() -> None:
     for spec in (*REQUIRED_LABELS, *FIX_LABELS, *LABEL_SPECS):
         assert label_spec(spec.name) == spec
     assert [s.name for s in REQUIRED_LABELS] == ["crash", "crash-fix", "regression", "fix-deployed"]
+
+
+def test_the_fix_workflow_init_writes_starts_on_the_crash_label_the_uploader_sets() -> None:
+    workflow = template_text("workflows", "crash-fix.yml")
+    assert f"github.event.label.name == '{CRASH_LABEL}'" in workflow
 
 
 def test_realm_down_label_is_per_realm_and_never_empty() -> None:
