@@ -34,14 +34,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.commands.deploy import LocalReporter  # noqa: E402
 from bot.config import DeploySettings, FixSettings, SoapSettings  # noqa: E402
 from bot.demo import server as demo  # noqa: E402
+from bot.deploy.backends import make_commander, make_control  # noqa: E402
 from bot.deploy.builder import CheckoutBuilder  # noqa: E402
-from bot.deploy.control import make_commander, make_control  # noqa: E402
 from bot.deploy.pipeline import DeployOutcome, DeployStatus, deploy  # noqa: E402
 from bot.deploy.process import ProcessControl  # noqa: E402
 from bot.deploy.releases import Releases  # noqa: E402
+from bot.deploy.report import LocalReporter  # noqa: E402
 
 USER, PASSWORD = "Bench", "s3cret"
 GIT = ("git", "-c", "user.name=Bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false")
@@ -110,7 +110,7 @@ def crashbot_runs(
     fix = FixSettings(build_dir=str(build_dir))
     env = {**os.environ, "CRASHBOT_SOAP_USER": USER, "CRASHBOT_SOAP_PASSWORD": PASSWORD}
     releases = Releases(install)
-    builder = CheckoutBuilder(source, fix, executable=settings.executable)
+    builder = CheckoutBuilder(source, fix, executable=settings.executable, env=env)
     samples: list[Sample] = []
     # run 0 only puts a server in place (nothing to stop yet); runs 1..N are measured swaps
     for i in range(runs + 1):
@@ -120,7 +120,7 @@ def crashbot_runs(
             sha=sha,
             settings=settings,
             builder=builder,
-            control=make_control(settings, releases=releases),
+            control=make_control(settings, releases=releases, env=env),
             commander=make_commander(settings, env),
             releases=releases,
             reporter=LocalReporter(),
@@ -137,7 +137,7 @@ def crashbot_runs(
             f"  deploy {i}: {sha[:12]} downtime {outcome.downtime_s:.2f}s (stop {stop.duration_s:.2f}s, "
             f"start {outcome.server_start_s:.2f}s) in {took:.1f}s total"
         )
-    control = make_control(settings, releases=releases)
+    control = make_control(settings, releases=releases, env=env)
     assert isinstance(control, ProcessControl)
     control.stop(30.0)
     return samples

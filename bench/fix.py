@@ -120,7 +120,7 @@ def demo_crash(workspace: Path, revision: str) -> Crash:
 
 
 def timed_build(workspace: Path, settings: FixSettings) -> float:
-    result = build(workspace, settings)
+    result = build(workspace, settings, env=os.environ)
     if not result.ok:
         raise SystemExit(f"the demo build failed; see {result.log_path}\n{result.tail}")
     return result.duration_s

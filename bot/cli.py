@@ -1,7 +1,9 @@
 """The ``crashbot`` command: argparse, config loading, and the one error boundary.
 
 Each subcommand lives in ``bot/commands/<name>.py`` with ``register(subparsers)``; the handler it sets
-receives ``(args, config)`` and returns an exit code. Nothing below this module prints a traceback.
+receives ``(args, config, env)`` and returns an exit code. This is the one place that reads the process
+environment: ``env`` is handed down from here, and nothing below reads ``os.environ`` itself. Nothing
+below this module prints a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 from bot import __version__
@@ -22,7 +24,7 @@ from bot.errors import BotError
 
 logger = logging.getLogger("bot")
 
-Handler = Callable[[argparse.Namespace, config_mod.Config], int]
+Handler = Callable[[argparse.Namespace, config_mod.Config, Mapping[str, str]], int]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,9 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     _configure_logging(args.verbose)
     handler: Handler = args.handler
+    env = os.environ
     try:
-        config = config_mod.load(args.config)
-        return handler(args, config)
+        config = config_mod.load(args.config, env=env)
+        return handler(args, config, env)
     except CrashParseError as e:
         _fail(" ".join(str(e).split()) or "unrecognised crash report")
         return 2

@@ -8,8 +8,12 @@ default and a one-line comment, and the loader validates it with no further code
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import enum
+import functools
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -23,6 +27,110 @@ from bot.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "crashbot.toml"
 CONFIG_ENV = "CRASHBOT_CONFIG"
+MAX_REASON_CHARS = 200  # TrinityCore copies the shutdown reason into a 256-byte buffer
+
+
+# ---------------------------------------------------------------------------------------------------
+# closed sets: a value outside them is refused when the file is loaded, with the nearest valid one
+
+
+class Backend(enum.StrEnum):
+    """``deploy.backend``: how the worldserver is run."""
+
+    PROCESS = "process"
+    SYSTEMD = "systemd"
+    WINDOWS_SERVICE = "windows-service"
+
+
+class ControlKind(enum.StrEnum):
+    """``deploy.control``: the remote console the graceful shutdown is sent over."""
+
+    SOAP = "soap"
+    RA = "ra"
+    NONE = "none"
+
+
+class FixEngine(enum.StrEnum):
+    """``fix.engine``: who proposes the patch."""
+
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    COMMAND = "command"
+    REPLAY = "replay"
+    NONE = "none"
+
+
+class WebhookKind(enum.StrEnum):
+    """``notify.kind``: the chat service the incoming webhook belongs to."""
+
+    DISCORD = "discord"
+    SLACK = "slack"
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def closest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The choice a misspelt ``word`` most likely meant (None when none is close)."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def choice(kind: type[E], value: object, key: str) -> E:
+    """``value`` as a member of the closed set ``kind`` (case and surrounding blanks ignored);
+    ConfigError naming ``key``, the allowed values and the nearest one otherwise."""
+    if isinstance(value, kind):
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"config key {key!r}: expected a string, got {value!r}")
+    wanted = value.strip().lower()
+    allowed = [str(m.value) for m in kind]
+    if wanted in allowed:
+        return kind(wanted)
+    near = closest(wanted, allowed)
+    hint = f" (did you mean {near!r}?)" if near else ""
+    raise ConfigError(f"{key} {value!r} is unknown, not one of {', '.join(allowed)}{hint}")
+
+
+@functools.cache
+def _enum_fields(cls: Any) -> tuple[tuple[str, type[enum.Enum]], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (name, hint) for name, hint in hints.items() if isinstance(hint, type) and issubclass(hint, enum.Enum)
+    )
+
+
+def _coerce_choices(section: Any, prefix: str) -> None:
+    """Make every enum-typed field of a frozen ``section`` a member (a plain string from code or a CLI
+    overlay becomes one), so the rest of crashbot dispatches on members and never re-checks them."""
+    for name, kind in _enum_fields(section.__class__):
+        object.__setattr__(section, name, choice(kind, getattr(section, name), f"{prefix}.{name}"))
+
+
+def _check_shutdown(delay_s: int, reason: str) -> None:
+    """``deploy.shutdown_delay_s``/``shutdown_reason`` as the server will read them.
+
+    TrinityCore takes the first numeric word after the delay as the exit code, so a reason starting
+    with a number would silently change the exit code and lose that word.
+    """
+    if delay_s < 0:
+        raise ConfigError(f"deploy.shutdown_delay_s must be >= 0, got {delay_s}")
+    reason = " ".join(reason.split())
+    if len(reason) > MAX_REASON_CHARS:
+        raise ConfigError(f"deploy.shutdown_reason is {len(reason)} chars; keep it under {MAX_REASON_CHARS}")
+    if reason and reason.split()[0].lstrip("-").isdigit():
+        raise ConfigError(
+            f"deploy.shutdown_reason {reason!r} starts with a number, which the server reads as an exit "
+            "code; start it with a word"
+        )
+
+
+def _regex_problem(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        return f"{pattern!r} is not a valid regular expression: {e}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,6 +147,37 @@ class GitHubSettings:
     uploader_login: str = ""  # the identity that files crash issues; the fix workflow trusts only it
     timeout_s: float = 15.0
     max_rate_limit_wait_s: float = 900.0  # never sleep longer than this for a rate limit; spool instead
+
+    def __post_init__(self) -> None:
+        problem = url_problem(self.api_url) if self.api_url else None
+        if problem:
+            raise ConfigError(f"config key 'github.api_url': {problem}")
+        if any((self.app_id, self.app_installation_id)):
+            if not all((self.app_id, self.app_installation_id)):
+                raise ConfigError(
+                    "GitHub App auth needs both github.app_id and github.app_installation_id "
+                    f"(got app_id={self.app_id!r}, app_installation_id={self.app_installation_id!r})"
+                )
+            if not self.app_installation_id.isdigit():
+                raise ConfigError(
+                    f"github.app_installation_id must be a number, got {self.app_installation_id!r}"
+                )
+
+    def trusted_uploader(self) -> str:
+        """``uploader_login``, the only author whose crash issues ``crashbot fix`` acts on; ConfigError
+        when it is empty (a command that trusts crash issues cannot run without it)."""
+        who = self.uploader_login.strip()
+        if not who:
+            raise ConfigError(
+                "github.uploader_login is empty: crashbot fix acts only on issues opened by the uploader; "
+                "set it in crashbot.toml (an App's login is '<app-slug>[bot]')"
+            )
+        return who
+
+    @property
+    def app_auth(self) -> bool:
+        """GitHub App auth replaces the token (both ids are set; checked at load)."""
+        return bool(self.app_id and self.app_installation_id)
 
 
 @dataclass(frozen=True)
@@ -57,13 +196,22 @@ class RedactionSettings:
     user_paths: bool = True
     extra_patterns: tuple[str, ...] = ()  # regular expressions; each match becomes [REDACTED:custom]
 
+    def __post_init__(self) -> None:
+        for pattern in self.extra_patterns:
+            problem = _regex_problem(pattern)
+            if problem:
+                raise ConfigError(f"redaction.extra_patterns: redaction pattern {problem}")
+
 
 @dataclass(frozen=True)
 class NotifySettings:
     """Optional Discord/Slack incoming webhook on a new signature or a regression."""
 
     webhook_url_env: str = ""  # env var holding the webhook URL; empty disables notifications
-    kind: str = "discord"  # discord | slack
+    kind: WebhookKind = WebhookKind.DISCORD
+
+    def __post_init__(self) -> None:
+        _coerce_choices(self, "notify")
 
 
 @dataclass(frozen=True)
@@ -86,12 +234,25 @@ class UploaderSettings:
     patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
     edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
 
+    def __post_init__(self) -> None:
+        if self.edit_interval_s < 0:
+            raise ConfigError(f"uploader.edit_interval_s must be 0 or more (got {self.edit_interval_s})")
+        if self.writes_per_minute < 1 or self.writes_per_hour < 1:
+            raise ConfigError(
+                "uploader.writes_per_minute and uploader.writes_per_hour must be at least 1 "
+                f"(got {self.writes_per_minute} and {self.writes_per_hour})"
+            )
+        if not self.patterns:
+            raise ConfigError("uploader.patterns is empty: no file would ever be read as a crash report")
+        if self.max_report_bytes < 1:
+            raise ConfigError(f"uploader.max_report_bytes must be at least 1, got {self.max_report_bytes}")
+
 
 @dataclass(frozen=True)
 class FixSettings:
     """The runner side: analysis, fix engine, validation, build, PR."""
 
-    engine: str = "none"  # anthropic | openai | command | replay | none
+    engine: FixEngine = FixEngine.NONE
     model: str = ""
     api_key_env: str = ""  # env var holding the engine's API key
     base_url: str = ""  # engine endpoint override (Azure, Ollama, llama.cpp, vLLM, a test server)
@@ -122,6 +283,9 @@ class FixSettings:
     push_token_env: str = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name) git push token; unset = API/App token
     draft_pr: bool = False  # open fix PRs as drafts
 
+    def __post_init__(self) -> None:
+        _coerce_choices(self, "fix")
+
 
 @dataclass(frozen=True)
 class SoapSettings:
@@ -140,12 +304,17 @@ class RaSettings:
     password_env: str = "CRASHBOT_RA_PASSWORD"  # noqa: S105 (the name of the variable, not a secret)
     prompt_regex: str = r"(?:TC|AC|mangos)>\s*$"  # the console prompt after login and after each command
 
+    def __post_init__(self) -> None:
+        problem = _regex_problem(self.prompt_regex)
+        if problem:
+            raise ConfigError(f"deploy.ra.prompt_regex {problem}")
+
 
 @dataclass(frozen=True)
 class DeploySettings:
     """After merge: build, graceful stop, release swap, start, health, rollback."""
 
-    backend: str = "process"  # process | systemd | windows-service
+    backend: Backend = Backend.PROCESS
     realm: str = ""
     environment: str = ""  # GitHub environment name; empty = the realm name or "production"
     service_name: str = "worldserver"
@@ -155,7 +324,7 @@ class DeploySettings:
     arguments: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ("worldserver", "worldserver.exe", "*.dll", "*.pdb")
     keep_releases: int = 5
-    control: str = "soap"  # soap | ra | none (signal / service stop only)
+    control: ControlKind = ControlKind.SOAP  # none: signal / service stop only
     control_timeout_s: float = 15.0  # per SOAP request / RA dialogue
     shutdown_delay_s: int = 60
     shutdown_reason: str = "Restarting to deploy a crash fix"
@@ -167,6 +336,13 @@ class DeploySettings:
     watch_window_s: float = 120.0
     soap: SoapSettings = field(default_factory=SoapSettings)
     ra: RaSettings = field(default_factory=RaSettings)
+
+    def __post_init__(self) -> None:
+        _coerce_choices(self, "deploy")
+        _check_shutdown(self.shutdown_delay_s, self.shutdown_reason)
+        problem = _regex_problem(self.ready_regex)
+        if problem:
+            raise ConfigError(f"deploy.ready_regex {problem}")
 
 
 @dataclass(frozen=True)
@@ -191,9 +367,9 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"config key {key!r}: expected a table, got {type(value).__name__}")
-        return _build(hint, value, key)
+        return _build(hint, _table(value, key), key)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return choice(hint, value, key)
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in args:
             return None
@@ -204,40 +380,60 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"config key {key!r}: expected a list, got {type(value).__name__}")
         return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
     if origin in (Mapping, dict) or hint is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"config key {key!r}: expected a table, got {type(value).__name__}")
-        return {str(k): _convert(v, args[1] if args else str, f"{key}.{k}") for k, v in value.items()}
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"config key {key!r}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"config key {key!r}: expected a whole number, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"config key {key!r}: expected a number, got {value!r}")
-        if not math.isfinite(value):  # TOML allows nan and inf; no timeout or interval means either
-            raise ConfigError(f"config key {key!r}: expected a finite number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"config key {key!r}: expected a string, got {value!r}")
-        return value
+        table = _table(value, key)
+        return {str(k): _convert(v, args[1] if args else str, f"{key}.{k}") for k, v in table.items()}
+    scalar = _SCALARS.get(hint)
+    return value if scalar is None else scalar(value, key)
+
+
+def _table(value: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"config key {key!r}: expected a table, got {type(value).__name__}")
     return value
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"config key {key!r}: expected true or false, got {value!r}")
+    return value
+
+
+def _int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"config key {key!r}: expected a whole number, got {value!r}")
+    return value
+
+
+def _float(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"config key {key!r}: expected a number, got {value!r}")
+    if not math.isfinite(value):  # TOML allows nan and inf; no timeout or interval means either
+        raise ConfigError(f"config key {key!r}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"config key {key!r}: expected a string, got {value!r}")
+    return value
+
+
+_SCALARS: Mapping[Any, typing.Callable[[Any, str], Any]] = {bool: _bool, int: _int, float: _float, str: _str}
+
+
+def _dotted(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
 
 
 def _build(cls: type[T], table: Mapping[str, Any], prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = [f.name for f in dataclasses.fields(cls) if f.name != "source"]  # type: ignore[arg-type]
     for key in table:
-        if key not in names or key == "source":
-            where = f"{prefix}.{key}" if prefix else key
-            raise ConfigError(f"config key {where!r} is not a crashbot setting (check the spelling)")
-    kwargs = {
-        key: _convert(value, hints[key], f"{prefix}.{key}" if prefix else key) for key, value in table.items()
-    }
+        if key not in names:
+            near = closest(str(key), names)
+            hint = f"did you mean {_dotted(prefix, near)!r}?" if near else "check the spelling"
+            raise ConfigError(f"config key {_dotted(prefix, str(key))!r} is not a crashbot setting ({hint})")
+    kwargs = {key: _convert(value, hints[key], _dotted(prefix, key)) for key, value in table.items()}
     return cls(**kwargs)
 
 
@@ -259,11 +455,7 @@ def url_problem(url: str) -> str | None:
 
 def from_mapping(table: Mapping[str, Any], *, source: str = "") -> Config:
     """Build a Config from a parsed TOML table (validating every key and type)."""
-    config = _build(Config, table)
-    problem = url_problem(config.github.api_url) if config.github.api_url else None
-    if problem:
-        raise ConfigError(f"config key 'github.api_url': {problem}")
-    return dataclasses.replace(config, source=source)
+    return dataclasses.replace(_build(Config, table), source=source)
 
 
 def _read_text(path: Path) -> str:
@@ -283,11 +475,11 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Config:
-    """Load ``path``, else ``$CRASHBOT_CONFIG``, else ``./crashbot.toml`` if present, else defaults."""
-    environ = os.environ if env is None else env
-    explicit = path is not None or bool(environ.get(CONFIG_ENV))
-    candidate = Path(path if path is not None else environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME)
+def load(path: str | os.PathLike[str] | None, *, env: Mapping[str, str]) -> Config:
+    """Load ``path``, else ``$CRASHBOT_CONFIG`` (looked up in ``env``), else ``./crashbot.toml`` if
+    present, else defaults. Every section's checks run here: a Config that loads is a valid one."""
+    explicit = path is not None or bool(env.get(CONFIG_ENV))
+    candidate = Path(path if path is not None else env.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME)
     name = str(candidate)
     if not candidate.exists():
         if explicit:
@@ -336,9 +528,8 @@ def secret_env_names(config: Config) -> frozenset[str]:
     return frozenset(n for n in names if n)
 
 
-def secret(env_name: str, env: Mapping[str, str] | None = None) -> str | None:
-    """The value of the secret held in environment variable ``env_name`` (None when unset or empty)."""
+def secret(env_name: str, env: Mapping[str, str]) -> str | None:
+    """The value of the secret held in variable ``env_name`` of ``env`` (None when unset or empty)."""
     if not env_name:
         return None
-    value = (os.environ if env is None else env).get(env_name)
-    return value or None
+    return env.get(env_name) or None

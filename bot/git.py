@@ -73,16 +73,14 @@ class DiffHunk:
 class Git:
     """Run git in ``repo``.
 
-    ``env`` is the environment git runs with (default: this process's); secrets such as a push token are
-    read from it by *name* and handed to git through ``GIT_CONFIG_*`` variables, so they never appear in
-    argv, ``.git/config`` or a log line.
+    ``env`` is the environment git runs with (the command layer passes its own down); secrets such as
+    a push token are read from it by *name* and handed to git through ``GIT_CONFIG_*`` variables, so
+    they never appear in argv, ``.git/config`` or a log line.
     """
 
-    def __init__(
-        self, repo: Path, *, env: Mapping[str, str] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
-    ) -> None:
+    def __init__(self, repo: Path, *, env: Mapping[str, str], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.repo = Path(repo)
-        self._env = dict(os.environ if env is None else env)
+        self._env = dict(env)
         self._timeout_s = timeout_s
 
     def __repr__(self) -> str:

@@ -21,7 +21,6 @@ import ipaddress
 import json
 import logging
 import math
-import os
 import random
 import re
 import time
@@ -359,17 +358,7 @@ def _no_retry() -> urllib3.Retry:
 def _check_credentials(settings: GitHubSettings, env: Mapping[str, str]) -> tuple[str, str]:
     """Which credentials the settings select, checked without PyGithub: ``("app", pem)`` for GitHub App
     auth, ``("token", token)`` otherwise; ConfigError (one line) when they are missing or half-set."""
-    app_fields = (settings.app_id, settings.app_installation_id)
-    if any(app_fields):
-        if not all(app_fields):
-            raise ConfigError(
-                "GitHub App auth needs both github.app_id and github.app_installation_id "
-                f"(got app_id={settings.app_id!r}, app_installation_id={settings.app_installation_id!r})"
-            )
-        if not settings.app_installation_id.isdigit():
-            raise ConfigError(
-                f"github.app_installation_id must be a number, got {settings.app_installation_id!r}"
-            )
+    if settings.app_auth:  # both ids present and numeric: GitHubSettings checks that when it is made
         return "app", _app_private_key(settings, env)
     for name in settings.token_env:
         token = env.get(name)
@@ -427,7 +416,7 @@ def is_loopback(url: str) -> bool:
 def connect(
     settings: GitHubSettings,
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     repo: str | None = None,
     api_url: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -447,18 +436,17 @@ def connect(
     present). With ``defer`` PyGithub itself is loaded on the first request: an idle ``crashbot watch``
     stays small until a crash arrives (a GitHub App key that cannot sign surfaces then, as ConfigError).
     """
-    environ = os.environ if env is None else env
     full_name = (repo or settings.repo).strip()
     if not _REPO_RE.fullmatch(full_name):
         raise ConfigError(f"GitHub repository must be OWNER/NAME (--repo or github.repo), got {full_name!r}")
     base_url = (api_url or settings.api_url or "https://api.github.com").rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"GitHub API URL must start with http:// or https://, got {base_url!r}")
-    kind, _ = _check_credentials(settings, environ)
+    kind, _ = _check_credentials(settings, env)
 
     def session() -> _Session:
         _load_libraries()
-        auth, app_auth = _auth(settings, environ)
+        auth, app_auth = _auth(settings, env)
         gh = github.Github(
             auth=auth,
             base_url=base_url,

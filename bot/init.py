@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -176,12 +176,15 @@ def find_crash_dirs(repo_dir: Path) -> tuple[str, ...]:
     return tuple(found.values())
 
 
-def detect(repo_dir: Path, *, repo: str | None = None, default_branch: str | None = None) -> RepoFacts:
-    """Facts about the checkout at ``repo_dir``; explicit ``repo``/``default_branch`` win over detection."""
+def detect(
+    repo_dir: Path, *, env: Mapping[str, str], repo: str | None = None, default_branch: str | None = None
+) -> RepoFacts:
+    """Facts about the checkout at ``repo_dir`` (git runs with ``env``); explicit ``repo``/``default_branch``
+    win over detection."""
     if not repo_dir.is_dir():
         raise UsageError(f"--repo-dir {str(repo_dir)!r} is not a directory; pass the server checkout")
     notes: list[str] = []
-    git = Git(repo_dir)
+    git = Git(repo_dir, env=env)
     is_repo = _git_out(git, "rev-parse", "--is-inside-work-tree") == "true"
     if not is_repo:
         notes.append(f"{repo_dir} is not a git checkout: nothing was detected from git")

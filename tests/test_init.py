@@ -177,7 +177,7 @@ def test_init_default_branch_comes_from_origin_head(server_repo: Path) -> None:
     git(server_repo, "update-ref", "refs/remotes/origin/master", git_empty_commit(server_repo))
     git(server_repo, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/master")
 
-    facts = init.detect(server_repo)
+    facts = init.detect(server_repo, env=os.environ)
 
     assert facts.default_branch == "master"
 
@@ -341,11 +341,11 @@ def test_init_missing_repo_dir_is_a_usage_error(tmp_path: Path, capsys: Any) -> 
 
 def test_init_branch_name_that_is_not_plain_is_refused(server_repo: Path) -> None:
     with pytest.raises(UsageError, match="default branch"):
-        init.detect(server_repo, default_branch="main branch")
+        init.detect(server_repo, env=os.environ, default_branch="main branch")
 
 
 def test_init_plain_folder_gets_defaults_and_a_note(tmp_path: Path) -> None:
-    facts = init.detect(tmp_path)
+    facts = init.detect(tmp_path, env=os.environ)
 
     assert (facts.repo, facts.default_branch) == ("", "main")
     assert any("not a git checkout" in note for note in facts.notes)
@@ -356,7 +356,7 @@ def test_init_plain_folder_gets_defaults_and_a_note(tmp_path: Path) -> None:
 
 
 def test_init_next_steps_name_every_permission_secret_variable_and_label(server_repo: Path) -> None:
-    text = init.next_steps(init.detect(server_repo))
+    text = init.next_steps(init.detect(server_repo, env=os.environ))
 
     for needed in (
         "Issues: Read and write",

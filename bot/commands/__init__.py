@@ -9,10 +9,16 @@ keeps equal to each module's own ``help=``.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 
 from bot.config import url_problem
+
+logger = logging.getLogger(__name__)
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"  # set by GitHub Actions: markdown appended there shows on the run
 
 # command name -> (module that registers it, one-line summary for `crashbot --help`), in help order
 COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
@@ -66,3 +72,19 @@ def add_github_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="GitHub REST API base URL (default: config, else https://api.github.com)",
     )
+
+
+def append_step_summary(env: Mapping[str, str], text: str) -> None:
+    """Append ``text`` to the GitHub Actions job summary (nothing outside Actions, where it is unset).
+
+    The summary is a courtesy: the run it describes already happened, so a write that fails is logged,
+    never raised.
+    """
+    path = env.get(STEP_SUMMARY_ENV)
+    if not path:
+        return
+    try:
+        with Path(path).open("a", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        logger.warning("could not write the job summary to %s: %s", path, e)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.config import Config
@@ -77,7 +78,7 @@ class _Printer:
         print(f"work directory: {report.workdir}\nPress Ctrl-C to stop them.", flush=True)
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
+def run(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     output = Path(args.output).resolve()
     printer = _Printer(output)
     print(

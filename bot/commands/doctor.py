@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+from collections.abc import Mapping
 
 from bot import doctor
 from bot.commands import add_github_options
@@ -35,10 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_doctor)
 
 
-def run_doctor(args: argparse.Namespace, config: Config) -> int:
+def run_doctor(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     probe = doctor.Probe(
         config=config,
-        env=os.environ,
+        env=env,
         repo=args.repo or "",
         api_url=args.api_url or "",
         skip_network=args.skip_network,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from bot import config as config_mod
-from bot.commands import add_github_options
+from bot.commands import add_github_options, append_step_summary
 from bot.config import Config
 from bot.errors import ConfigError, UsageError
 from bot.fix.engines import ENGINES
@@ -17,7 +16,6 @@ from bot.fix.report import FixResult, Outcome, step_summary
 
 logger = logging.getLogger(__name__)
 
-STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 _MAX_ISSUE_NUMBER = 2**31 - 1  # GitHub's issue numbers are 32-bit
 DEFAULT_PUSH_TOKEN_ENV = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name, not a secret)
 
@@ -69,16 +67,12 @@ def _issue_number(text: str) -> int:
     return value
 
 
-def run_fix(args: argparse.Namespace, config: Config) -> int:
+def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     if args.max is not None and not args.pending:
         raise UsageError("--max applies to --pending only")
     config = config_mod.overlay(config, "fix", engine=args.engine)
-    if not config.github.uploader_login.strip():
-        raise ConfigError(
-            "github.uploader_login is empty: crashbot fix acts only on issues opened by the uploader; "
-            "set it in crashbot.toml (an App's login is '<app-slug>[bot]')"
-        )
-    key = config_mod.secret(config.signing.key_env)
+    uploader = config.github.trusted_uploader()
+    key = config_mod.secret(config.signing.key_env, env)
     if key is None:
         raise ConfigError(
             f"the payload signing key is not set: export {config.signing.key_env or '(signing.key_env)'} "
@@ -93,7 +87,7 @@ def run_fix(args: argparse.Namespace, config: Config) -> int:
     from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
     from bot.git import Git
 
-    checkout = Git(workspace)
+    checkout = Git(workspace, env=env)
     ensure_clean(checkout)
     remote = config.fix.push_remote
     if not checkout.run("remote", "get-url", "--", remote, check=False).strip():
@@ -102,27 +96,23 @@ def run_fix(args: argparse.Namespace, config: Config) -> int:
             "(fix.push_remote); check out the server repository with actions/checkout"
         )
     api_url = args.api_url or config.github.api_url
-    client = github.connect(
-        config.github,
-        repo=args.repo or None,
-        api_url=api_url,
-    )
-    env = dict(os.environ)
-    push_token_env = push_token(config, client, env)
+    client = github.connect(config.github, env=env, repo=args.repo or None, api_url=api_url)
+    run_env = dict(env)  # push_token may add a minted token: to this run's copy, never the process's
+    push_token_env = push_token(config, client, run_env)
     secrets = config_mod.secret_env_names(config)
     run = FixRun(
         client=client,
         settings=config.fix,
-        uploader=config.github.uploader_login,
+        uploader=uploader,
         key=key.encode("utf-8"),
         # the engine reads its own key; every other secret stays out of what an agent CLI inherits
         engine=make_engine(
             config.fix,
-            env={k: v for k, v in os.environ.items() if k not in secrets or k == config.fix.api_key_env},
+            env={k: v for k, v in env.items() if k not in secrets or k == config.fix.api_key_env},
         ),
         workspace=workspace,
         base_branch=config.fix.base_branch or client.repo_info().default_branch,
-        env=env,
+        env=run_env,
         push_token_env=push_token_env,
         secret_names=secrets,
     )
@@ -142,9 +132,8 @@ def run_fix(args: argparse.Namespace, config: Config) -> int:
     for result in results:
         if result.outcome is not Outcome.UNTRUSTED:  # the log line already said it; nothing more
             print(render_line(result))
-    summary_path = os.environ.get(STEP_SUMMARY_ENV)
-    if summary_path and (args.pending or any(r.outcome is not Outcome.UNTRUSTED for r in results)):
-        _append(Path(summary_path), step_summary(results))
+    if args.pending or any(r.outcome is not Outcome.UNTRUSTED for r in results):
+        append_step_summary(env, step_summary(results))
     return max((r.exit_code for r in results), default=0)
 
 
@@ -175,11 +164,3 @@ def render_line(result: FixResult) -> str:
     """One line per issue on stdout."""
     timing = f"{result.total_s:.1f}s (engine {result.engine_s:.1f}s, build {result.build_s:.1f}s)"
     return f"crashbot fix: #{result.issue} {result.outcome.value}: {result.reason} [{timing}]"
-
-
-def _append(path: Path, text: str) -> None:
-    try:
-        with path.open("a", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:  # the summary is a courtesy; the run itself already happened
-        logger.warning("could not write the job summary to %s: %s", path, e)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot import init
@@ -36,10 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_init)
 
 
-def run_init(args: argparse.Namespace, config: Config) -> int:
+def run_init(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     remote = init.RemoteWorkflows.parse(args.uses_remote) if args.uses_remote else None
     repo_dir = Path(args.repo_dir).resolve()
-    facts = init.detect(repo_dir, repo=args.repo, default_branch=args.default_branch)
+    facts = init.detect(repo_dir, env=env, repo=args.repo, default_branch=args.default_branch)
     result = init.write(repo_dir, init.plan(facts, remote=remote), force=args.force)
 
     print(f"crashbot init in {repo_dir}")

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.config import Config
@@ -113,7 +114,7 @@ def _human(crash: Crash, *, explain: bool) -> str:
     return "\n".join(out)
 
 
-def run_parse(args: argparse.Namespace, config: Config) -> int:
+def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     crash = load_crash(Path(args.file), _format(args.format))
     if args.json:
         print(json.dumps(crash_to_json(crash, explain=args.explain), indent=2, ensure_ascii=False))
@@ -122,7 +123,7 @@ def run_parse(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def run_signature(args: argparse.Namespace, config: Config) -> int:
+def run_signature(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     fmt = _format(args.format)
     failed = 0
     for name in args.files:

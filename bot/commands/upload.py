@@ -3,37 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
 import re
-import signal
 import socket
-import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from bot.commands import add_github_options
 from bot.config import Config, secret
 from bot.errors import ConfigError, UsageError
 from bot.github import GitHubClient, connect
 from bot.uploader import notify
+from bot.uploader.backfill import backfill
 from bot.uploader.budget import Windows
 from bot.uploader.intake import Intake, IntakeResult, Outcome
 from bot.uploader.publish import Outcome as IssueOutcome
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
-from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
-from bot.uploader.spool import ReportState, Spool, SpooledReport
+from bot.uploader.service import PassResult, ServiceSettings, UploadService, interruptible_sleep
+from bot.uploader.signals import stop_signals
+from bot.uploader.spool import ReportState, Spool, SpooledReport, default_spool_path, open_spool
 from bot.uploader.watcher import CrashWatcher, existing_reports
 
 logger = logging.getLogger(__name__)
-
-SPOOL_FILE = "spool.sqlite3"
-_STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGBREAK")  # SIGBREAK: Ctrl+Break / a Windows service manager
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,34 +63,6 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 # assembly
 
 
-def default_spool_path(env: Mapping[str, str], *, platform: str = sys.platform) -> Path:
-    """The per-user spool: ``%LOCALAPPDATA%\\crashbot`` on Windows; systemd's ``$STATE_DIRECTORY``
-    (``StateDirectory=crashbot``), else ``$XDG_STATE_HOME/crashbot`` (``~/.local/state``) elsewhere."""
-    if platform == "win32":
-        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "crashbot" / SPOOL_FILE
-    state_directory = env.get("STATE_DIRECTORY")
-    if state_directory:
-        return Path(state_directory.split(":", 1)[0]) / SPOOL_FILE
-    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "crashbot" / SPOOL_FILE
-
-
-def open_spool(path: Path, config: Config) -> Spool:
-    """The spool at ``path``; ConfigError (one line, exit 2) when it cannot be opened or is no spool."""
-    where = f"the spool {str(path)!r}"
-    fix = "pass --spool (or uploader.spool) a writable file path"
-    if path.is_dir():
-        raise ConfigError(f"{where} is a directory; {fix} such as {str(path / SPOOL_FILE)!r}")
-    up = config.uploader
-    try:
-        return Spool(path, backoff_base_s=up.backoff_base_s, backoff_cap_s=up.backoff_cap_s)
-    except sqlite3.DatabaseError as e:  # also "file is not a database": something else lives there
-        raise ConfigError(f"{where} cannot be used: {e}; {fix}") from None
-    except OSError as e:  # the folder cannot be created
-        raise ConfigError(f"{where} cannot be opened: {e.strerror or e}; {fix}") from None
-
-
 @dataclass
 class Uploader:
     """Everything both commands run: intake and service have a spool connection each (two threads)."""
@@ -112,41 +78,32 @@ class Uploader:
         self.service_spool.close()
 
 
-def assemble(args: argparse.Namespace, config: Config, *, env: Mapping[str, str] | None = None) -> Uploader:
-    """Build the uploader from config + flags; ConfigError (one line) when something is missing."""
-    environ = os.environ if env is None else env
+def assemble(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> Uploader:
+    """Build the uploader from config + flags; ConfigError (one line) when something is missing.
+    (``config`` was checked when it was loaded: only what depends on ``env`` is checked here.)"""
     up = config.uploader
     key_env = config.signing.key_env
-    key = secret(key_env, environ)
+    key = secret(key_env, env)
     if key is None:
         raise ConfigError(
             f"no payload signing key: set the environment variable {key_env or '(signing.key_env)'} "
             "(the same secret the fix workflow verifies issues with)"
         )
-    if up.edit_interval_s < 0:
-        raise ConfigError(f"uploader.edit_interval_s must be 0 or more (got {up.edit_interval_s})")
-    if up.writes_per_minute < 1 or up.writes_per_hour < 1:
-        raise ConfigError(
-            "uploader.writes_per_minute and uploader.writes_per_hour must be at least 1 "
-            f"(got {up.writes_per_minute} and {up.writes_per_hour})"
-        )
-    if not up.patterns:
-        raise ConfigError("uploader.patterns is empty: no file would ever be read as a crash report")
-    notifier = notify.from_settings(config.notify, environ)
+    notifier = notify.from_settings(config.notify, env)
     stop = threading.Event()
     client = connect(
         config.github,
-        env=environ,
+        env=env,
         repo=args.repo,
         api_url=args.api_url,
         sleep=interruptible_sleep(stop),
         defer=True,  # PyGithub loads with the first crash: an idle watcher stays small
     )
     api_url = args.api_url or config.github.api_url
-    spool_path = Path(args.spool or up.spool or default_spool_path(environ))
-    intake_spool = open_spool(spool_path, config)
+    spool_path = Path(args.spool or up.spool or default_spool_path(env))
+    intake_spool = open_spool(spool_path, up)
     try:
-        service_spool = open_spool(spool_path, config)
+        service_spool = open_spool(spool_path, up)
     except ConfigError:
         intake_spool.close()
         raise
@@ -182,58 +139,6 @@ def assemble(args: argparse.Namespace, config: Config, *, env: Mapping[str, str]
 
 
 # ---------------------------------------------------------------------------------------------------
-# clean stop
-
-
-@contextlib.contextmanager
-def stop_signals(on_stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT/SIGTERM/SIGBREAK call ``on_stop`` once, on a listener thread; a second one exits at once.
-
-    The C-level handler writes the signal number to a socket (``signal.set_wakeup_fd``) even while the
-    main thread is blocked in a wait that Python cannot interrupt (a lock on Windows before 3.14), and
-    no lock is ever taken inside a signal handler. The spool is kill-safe, so the hard exit loses nothing.
-    """
-    wanted = {int(getattr(signal, name)) for name in _STOP_SIGNALS if hasattr(signal, name)}
-    reader, writer = socket.socketpair()
-    writer.setblocking(False)
-
-    def ignore(signum: int, frame: FrameType | None) -> None:
-        return  # the wakeup socket carries the signal to the listener
-
-    def listen() -> None:
-        stopping = False
-        while True:
-            try:
-                data = reader.recv(64)
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:
-                if signum not in wanted:
-                    continue
-                if stopping:
-                    logger.warning("second stop signal: exiting now (the spool keeps every report)")
-                    os._exit(130)
-                stopping = True
-                logger.info("signal %d: stopping after the current request", signum)
-                on_stop()
-
-    previous = {s: signal.signal(s, ignore) for s in wanted}
-    old_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-    listener = threading.Thread(target=listen, name="crashbot-signals", daemon=True)
-    listener.start()
-    try:
-        yield
-    finally:
-        signal.set_wakeup_fd(old_fd)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        writer.close()
-        reader.close()
-
-
-# ---------------------------------------------------------------------------------------------------
 # upload
 
 
@@ -250,8 +155,8 @@ def _describe(report: SpooledReport, outcome: IssueOutcome | None) -> str:
     return f"counted on {number}"
 
 
-def run_upload(args: argparse.Namespace, config: Config) -> int:
-    up = assemble(args, config)
+def run_upload(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
+    up = assemble(args, config, env)
 
     def interrupt() -> None:
         # upload is interactive: say at once why it has not exited yet, and how to make it
@@ -272,72 +177,77 @@ def run_upload(args: argparse.Namespace, config: Config) -> int:
             # a file an earlier run spooled but could not send is this run's to send, and to report on
             waiting = {r.sha256: r.id for r in up.service_spool.reports(ReportState.NEW)}
             drained = up.service.drain(max_wait_s=config.uploader.edit_interval_s + 1.0)
-        outcomes = {r.id: p.outcome for p in drained.published for b in p.batches for r in b.reports}
-        uploaded = spooled = bad = 0
-        for result in results:
-            if result.outcome in (Outcome.UNREADABLE, Outcome.QUARANTINED):
-                bad += 1
-                quarantined = result.outcome is Outcome.QUARANTINED
-                what = "quarantined: kept in the spool, not filed" if quarantined else "skipped"
-                print(f"crashbot: error: {result.error or result.path} [{what}]", file=sys.stderr)
-                continue
-            report_id = result.report.id if result.report is not None else waiting.get(result.sha256 or "")
-            if report_id is None:
-                print(f"already spooled  {result.path}", flush=True)
-                continue
-            report = up.service_spool.get(report_id)
-            text = _describe(report, outcomes.get(report.id))
-            if report.state is ReportState.NEW:
-                spooled += 1
-            else:
-                uploaded += 1
-            print(f"{text}  {result.path}", flush=True)
+        tally = _print_results(up, results, waiting, drained)
         interrupted = up.service.stop_event.is_set()
         for name in args.files[len(results) :]:
             print(f"not read (interrupted)  {name}", flush=True)
-        summary = f"{uploaded} uploaded, {spooled} spooled for later, {bad} not readable as crash reports"
-        if spooled:
-            if interrupted:
-                why = "interrupted"
-            else:
-                why = "GitHub unreachable" if drained.unreachable else "GitHub asked us to wait"
-            summary += f" ({why}; the next `crashbot upload` or `crashbot watch` sends them)"
-        elif interrupted:
-            summary += " (interrupted)"
-        print(summary)
+        print(_summary(tally, drained, interrupted=interrupted))
     finally:
         up.close()
     if interrupted:
         return 130
-    return 2 if bad else 0
+    return 2 if tally.bad else 0
+
+
+@dataclass
+class _Tally:
+    uploaded: int = 0
+    spooled: int = 0
+    bad: int = 0
+
+
+def _print_results(
+    up: Uploader, results: list[IntakeResult], waiting: Mapping[str, int], drained: PassResult
+) -> _Tally:
+    """One line per file read: what became of it (errors on stderr); the counts for the summary."""
+    outcomes = {r.id: p.outcome for p in drained.published for b in p.batches for r in b.reports}
+    tally = _Tally()
+    for result in results:
+        if result.outcome in (Outcome.UNREADABLE, Outcome.QUARANTINED):
+            tally.bad += 1
+            quarantined = result.outcome is Outcome.QUARANTINED
+            what = "quarantined: kept in the spool, not filed" if quarantined else "skipped"
+            print(f"crashbot: error: {result.error or result.path} [{what}]", file=sys.stderr)
+            continue
+        report_id = result.report.id if result.report is not None else waiting.get(result.sha256 or "")
+        if report_id is None:
+            print(f"already spooled  {result.path}", flush=True)
+            continue
+        report = up.service_spool.get(report_id)
+        if report.state is ReportState.NEW:
+            tally.spooled += 1
+        else:
+            tally.uploaded += 1
+        print(f"{_describe(report, outcomes.get(report.id))}  {result.path}", flush=True)
+    return tally
+
+
+def _summary(tally: _Tally, drained: PassResult, *, interrupted: bool) -> str:
+    summary = (
+        f"{tally.uploaded} uploaded, {tally.spooled} spooled for later, "
+        f"{tally.bad} not readable as crash reports"
+    )
+    if tally.spooled:
+        if interrupted:
+            why = "interrupted"
+        else:
+            why = "GitHub unreachable" if drained.unreachable else "GitHub asked us to wait"
+        return summary + f" ({why}; the next `crashbot upload` or `crashbot watch` sends them)"
+    return summary + (" (interrupted)" if interrupted else "")
 
 
 # ---------------------------------------------------------------------------------------------------
 # watch
 
 
-def _progress(done: int, total: int) -> None:
+def progress_bar(done: int, total: int) -> None:
+    """The backfill's progress on stderr (when it is a terminal)."""
     width = 30
     filled = width * done // max(total, 1)
     sys.stderr.write(f"\rbackfill [{'#' * filled}{'.' * (width - filled)}] {done}/{total} reports")
     if done == total:
         sys.stderr.write("\n")
     sys.stderr.flush()
-
-
-def backfill(intake: Intake, paths: Sequence[Path], stop: threading.Event, *, progress: bool) -> int:
-    """Spool reports that arrived while the uploader was down; returns how many were new."""
-    new = 0
-    for i, path in enumerate(paths, 1):
-        if stop.is_set():
-            break
-        if intake.take(path).outcome in (Outcome.SPOOLED, Outcome.QUARANTINED):
-            new += 1
-        if progress:
-            _progress(i, len(paths))
-    if new:
-        logger.info("backfill: %d new report(s) of %d in the folders", new, len(paths))
-    return new
 
 
 def _looks_like_windows_path(text: str) -> bool:
@@ -347,7 +257,7 @@ def _looks_like_windows_path(text: str) -> bool:
     return bool(re.match(r"[A-Za-z]:[\\/]", text)) or text.startswith("\\\\")
 
 
-def run_watch(args: argparse.Namespace, config: Config) -> int:
+def run_watch(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     dirs = [Path(d) for d in (args.dirs or config.uploader.crash_dirs)]
     if not dirs:
         raise UsageError("no crash folder to watch: pass DIR... or set uploader.crash_dirs in crashbot.toml")
@@ -360,7 +270,7 @@ def run_watch(args: argparse.Namespace, config: Config) -> int:
                 f"{str(d)!r} is a Windows path, but this host is {sys.platform}: "
                 "pass the crash folder as this host names it (e.g. /srv/wow/Crashes)"
             )
-    up = assemble(args, config)
+    up = assemble(args, config, env)
     patterns = config.uploader.patterns
 
     def on_report(path: Path) -> None:
@@ -390,7 +300,7 @@ def run_watch(args: argparse.Namespace, config: Config) -> int:
                     up.intake,
                     existing_reports(dirs, patterns),
                     up.service.stop_event,
-                    progress=sys.stderr.isatty(),
+                    on_progress=progress_bar if sys.stderr.isatty() else None,
                 )
                 up.service.serve()
             finally:

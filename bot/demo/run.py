@@ -52,7 +52,8 @@ from bot.demo.report import (
     StepRecord,
     write_outputs,
 )
-from bot.deploy.control import ServerState, StopMethod, graceful_stop, make_commander
+from bot.deploy.backends import make_commander
+from bot.deploy.control import ServerState, StopMethod, graceful_stop
 from bot.deploy.errors import ControlError, ControlUnavailable, SoapFault
 from bot.deploy.process import ProcessControl
 from bot.deploy.releases import Release, Releases
@@ -327,7 +328,9 @@ class _Demo:
             jobs=self.jobs,
         )
         (self.dev / config_mod.DEFAULT_CONFIG_NAME).write_text(config_text, encoding="utf-8", newline="\n")
-        config_mod.load(self.dev / config_mod.DEFAULT_CONFIG_NAME)  # the showcase config must be valid
+        config_mod.load(
+            self.dev / config_mod.DEFAULT_CONFIG_NAME, env={}
+        )  # the showcase config must be valid
         dev = Git(self.dev, env=self.git_env())
         dev.run("init", "--quiet")
         dev.run("symbolic-ref", "HEAD", "refs/heads/main")
@@ -626,7 +629,7 @@ class _Demo:
         return config_mod.load(self.runner / config_mod.DEFAULT_CONFIG_NAME, env={})
 
     def control(self) -> ProcessControl:
-        return ProcessControl(releases=Releases(self.install), executable=EXECUTABLE)
+        return ProcessControl(releases=Releases(self.install), executable=EXECUTABLE, env=self.base_env())
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith(DROPPED_ENV_PREFIXES)}

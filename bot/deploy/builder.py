@@ -4,7 +4,6 @@ persistent build directory (so a deploy after a fix PR recompiles only what the 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -75,12 +74,12 @@ class CheckoutBuilder:
         settings: FixSettings,
         *,
         executable: str,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str],
     ) -> None:
         self.source = Path(source)
         self.settings = settings
         self.executable = executable
-        self._env = dict(os.environ if env is None else env)
+        self._env = dict(env)
         self.git = Git(self.source, env=self._env)
         self.last: fix_build.BuildResult | None = None
 

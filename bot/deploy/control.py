@@ -1,28 +1,25 @@
-"""Server control: the backend protocol, the command channel, the backend registry and graceful stop."""
+"""Server control: the protocol every backend implements, the command channel, and graceful stop.
+
+The registry that picks a backend from the settings is ``bot.deploy.backends``.
+"""
 
 from __future__ import annotations
 
 import enum
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from bot.config import DeploySettings, secret
+from bot.config import DeploySettings
 from bot.deploy.errors import ControlError, ServerControlError
-from bot.errors import ConfigError
-
-if TYPE_CHECKING:
-    from bot.deploy.releases import Releases
-    from bot.deploy.shell import CommandRunner
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-MAX_REASON_CHARS = 200  # TrinityCore copies the reason into a 256-byte buffer
 
 
 class ServerState(enum.Enum):
@@ -100,110 +97,11 @@ class CommandChannel(Protocol):
     def execute(self, command: str) -> str: ...
 
 
-class Backend(enum.StrEnum):
-    PROCESS = "process"
-    SYSTEMD = "systemd"
-    WINDOWS_SERVICE = "windows-service"
-
-
-class ControlKind(enum.StrEnum):
-    SOAP = "soap"
-    RA = "ra"
-    NONE = "none"
-
-
 def shutdown_command(delay_s: int, reason: str) -> str:
-    """``server shutdown <delay> <reason>``, checked so the server cannot misread it.
-
-    TrinityCore takes the first numeric word after the delay as the exit code, so a reason starting
-    with a number would silently change the exit code and lose that word.
-    """
-    if delay_s < 0:
-        raise ConfigError(f"deploy.shutdown_delay_s must be >= 0, got {delay_s}")
+    """``server shutdown <delay> <reason>`` on one line. ``DeploySettings`` refuses, when it is made, a
+    delay or a reason the server would misread (see ``bot.config``)."""
     reason = " ".join(reason.split())
-    if len(reason) > MAX_REASON_CHARS:
-        raise ConfigError(f"deploy.shutdown_reason is {len(reason)} chars; keep it under {MAX_REASON_CHARS}")
-    if reason and reason.split()[0].lstrip("-").isdigit():
-        raise ConfigError(
-            f"deploy.shutdown_reason {reason!r} starts with a number, which the server reads as an exit "
-            "code; start it with a word"
-        )
     return f"server shutdown {delay_s} {reason}".rstrip()
-
-
-def make_commander(settings: DeploySettings, env: Mapping[str, str] | None = None) -> CommandChannel | None:
-    """The SOAP or RA client ``settings.control`` asks for (None for ``none``); secrets come from ``env``."""
-    try:
-        kind = ControlKind(settings.control)
-    except ValueError as e:
-        raise ConfigError(f"deploy.control {settings.control!r} is not one of soap, ra, none") from e
-    if kind is ControlKind.NONE:
-        return None
-    if kind is ControlKind.SOAP:
-        from bot.deploy.soap import SoapClient
-
-        soap = settings.soap
-        user, password = _credentials(soap.user_env, soap.password_env, "SOAP", env)
-        return SoapClient(
-            soap.host,
-            soap.port,
-            user,
-            password,
-            urn=soap.urn,
-            timeout=settings.control_timeout_s,
-            credentials_hint=f"env vars {soap.user_env}/{soap.password_env}",
-        )
-    from bot.deploy.ra import RaClient
-
-    ra = settings.ra
-    user, password = _credentials(ra.user_env, ra.password_env, "RA", env)
-    return RaClient(
-        ra.host,
-        ra.port,
-        user,
-        password,
-        timeout=settings.control_timeout_s,
-        prompt_regex=ra.prompt_regex,
-        credentials_hint=f"env vars {ra.user_env}/{ra.password_env}",
-    )
-
-
-def _credentials(
-    user_env: str, password_env: str, what: str, env: Mapping[str, str] | None
-) -> tuple[str, str]:
-    user, password = secret(user_env, env), secret(password_env, env)
-    if user is None or password is None:
-        missing = [name for name, value in ((user_env, user), (password_env, password)) if value is None]
-        raise ConfigError(
-            f"{what} credentials missing: set {' and '.join(missing)} (a GM level 3+ account), "
-            "or set deploy.control = 'none' to stop the server without warning players"
-        )
-    return user, password
-
-
-def make_control(
-    settings: DeploySettings, *, releases: Releases, runner: CommandRunner | None = None
-) -> ServerControl:
-    """The backend ``settings.backend`` names."""
-    try:
-        backend = Backend(settings.backend)
-    except ValueError as e:
-        raise ConfigError(
-            f"deploy.backend {settings.backend!r} is not one of {', '.join(b.value for b in Backend)}"
-        ) from e
-    from bot.deploy.shell import run_command
-
-    if backend is Backend.PROCESS:
-        from bot.deploy.process import ProcessControl
-
-        return ProcessControl(releases=releases, executable=settings.executable, arguments=settings.arguments)
-    if backend is Backend.SYSTEMD:
-        from bot.deploy.systemd import SystemdControl
-
-        return SystemdControl(settings.service_name, user=settings.systemd_user, runner=runner or run_command)
-    from bot.deploy.winservice import WindowsServiceControl
-
-    return WindowsServiceControl(settings.service_name, runner=runner or run_command)
 
 
 def wait_until(

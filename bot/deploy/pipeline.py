@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, assert_never
 
 from bot.config import DeploySettings
 from bot.deploy.control import (
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_DEPLOY_FAILED = 1  # nothing deployed, or rolled back: the realm runs the previous release
 EXIT_REALM_DOWN = 4  # the rollback failed too: a human must look now
+
+R = TypeVar("R")
 
 
 class Builder(Protocol):
@@ -171,7 +174,7 @@ class _Run:
     def now(self) -> float:
         return self.clock() - self.t0
 
-    def timed(self, name: str, fn: Callable[[], object]) -> object:
+    def timed(self, name: str, fn: Callable[[], R]) -> R:
         start = self.now()
         try:
             value = fn()
@@ -181,13 +184,19 @@ class _Run:
         self.steps.append(StepTiming(name, start, self.now(), True))
         return value
 
-    def report(self, method: str, *args: object, **kwargs: object) -> None:
-        """Call the reporter; a reporting failure (GitHub down) must not abort a half-done deploy."""
+    def tell(self, event: str, call: Callable[[], None]) -> None:
+        """Make one reporter ``call``; a reporting failure (GitHub down) must not abort a half-done deploy."""
         try:
-            getattr(self.reporter, method)(*args, **kwargs)
+            call()
         except BotError as e:
-            logger.warning("could not report %s: %s", method, e.diagnostic())
-            self.notes.append(f"reporting {method} failed: {e.diagnostic()}")
+            logger.warning("could not report %s: %s", event, e.diagnostic())
+            self.notes.append(f"reporting {event} failed: {e.diagnostic()}")
+
+    def finish(self, outcome: DeployOutcome) -> DeployOutcome:
+        """Tell the reporter how the run ended (the method that matches ``outcome.status``)."""
+        event, call = _announcement(self.reporter, outcome.status)
+        self.tell(event, lambda: call(outcome))
+        return outcome
 
     def stop(self, name: str, *, quick: bool = False) -> StopReport:
         """Graceful stop, timed; ``quick`` skips the countdown (the server being stopped just failed)."""
@@ -243,6 +252,21 @@ class _Run:
         return self.control.log_path()
 
 
+def _announcement(
+    reporter: DeployReporter, status: DeployStatus
+) -> tuple[str, Callable[[DeployOutcome], None]]:
+    """The reporter method for a run that ended in ``status``, and its name for the notes."""
+    if status is DeployStatus.SUCCEEDED:
+        return "succeeded", reporter.succeeded
+    if status is DeployStatus.ROLLED_BACK:
+        return "rolled_back", reporter.rolled_back
+    if status is DeployStatus.FAILED:
+        return "failed_loudly", reporter.failed_loudly
+    if status is DeployStatus.ABORTED:
+        return "aborted", reporter.aborted
+    assert_never(status)
+
+
 def deploy(
     *,
     sha: str,
@@ -265,16 +289,13 @@ def deploy(
         return _rollback_only(run)
     try:
         output = run.timed("build", lambda: builder.build(sha))
-        assert isinstance(output, Path)
         release = run.timed(
             "collect",
             lambda: releases.create(sha, output, settings.artifacts, executable=settings.executable),
         )
-        assert isinstance(release, Release)
     except BotError as e:
         outcome = _outcome(run, DeployStatus.ABORTED, f"nothing changed: {e.diagnostic()}")
-        run.report("aborted", outcome)
-        return outcome
+        return run.finish(outcome)
     return _switch(run, release, releases.live())
 
 
@@ -285,8 +306,7 @@ def _rollback_only(run: _Run) -> DeployOutcome:
     if target is None:
         reason = "nothing changed: no earlier healthy release to roll back to"
         outcome = _outcome(run, DeployStatus.ABORTED, reason, live=run.previous)
-        run.report("aborted", outcome)
-        return outcome
+        return run.finish(outcome)
     run.sha = target.sha
     return _switch(run, target, live)
 
@@ -294,15 +314,17 @@ def _rollback_only(run: _Run) -> DeployOutcome:
 def _switch(run: _Run, release: Release, previous: Release | None) -> DeployOutcome:
     """Stop what runs, make ``release`` live, start and check it; on failure bring ``previous`` back."""
     run.release, run.previous = release.name, previous.name if previous else None
-    run.report("started", sha=run.sha, release=release.name, previous=run.previous)
+    started = functools.partial(
+        run.reporter.started, sha=run.sha, release=release.name, previous=run.previous
+    )
+    run.tell("started", started)
     try:
         stop = run.stop("stop")
     except BotError as e:
         if run.control.status() is ServerState.RUNNING:
             reason = f"the server could not be stopped ({e.diagnostic()}); it still runs the previous release"
             outcome = _outcome(run, DeployStatus.ROLLED_BACK, reason, live=run.previous)
-            run.report("rolled_back", outcome)
-            return outcome
+            return run.finish(outcome)
         return _restore(run, release, previous, f"stop failed: {e.diagnostic()}", stop=None)
     try:
         health = run.start_and_check(release, prefix="", action=run.mode.value)
@@ -312,8 +334,7 @@ def _switch(run: _Run, release: Release, previous: Release | None) -> DeployOutc
         pruned = _prune(run)
         reason = f"{release.name} is live: {health.reason}" + (f"; pruned {pruned}" if pruned else "")
         outcome = _outcome(run, DeployStatus.SUCCEEDED, reason, live=release.name, stop=stop, health=health)
-        run.report("succeeded", outcome)
-        return outcome
+        return run.finish(outcome)
     run.releases.mark_failed(release, health.reason)
     return _restore(run, release, previous, health.reason, stop=stop, health=health)
 
@@ -332,8 +353,7 @@ def _restore(
     if previous is None:
         reason = f"{release.name} failed ({failure}) and there is no previous release to roll back to"
         outcome = _outcome(run, DeployStatus.FAILED, reason, stop=stop, health=health)
-        run.report("failed_loudly", outcome)
-        return outcome
+        return run.finish(outcome)
     try:
         if run.control.status() is not ServerState.STOPPED:
             run.stop("rollback-stop", quick=True)
@@ -351,8 +371,7 @@ def _restore(
             health=health,
             rollback_health=back,
         )
-        run.report("rolled_back", outcome)
-        return outcome
+        return run.finish(outcome)
     reason = (
         f"{release.name} failed ({failure}) and the rollback to {previous.name} failed too ({back.reason})"
     )
@@ -367,8 +386,7 @@ def _restore(
         health=health,
         rollback_health=back,
     )
-    run.report("failed_loudly", outcome)
-    return outcome
+    return run.finish(outcome)
 
 
 def _prune(run: _Run) -> list[str]:

@@ -81,8 +81,8 @@ class ProcessControl:
         releases: Releases,
         executable: str,
         arguments: Sequence[str] = (),
+        env: Mapping[str, str],
         log_file: Path | None = None,
-        env: Mapping[str, str] | None = None,
         poll_s: float = 0.1,
     ) -> None:
         self.releases = releases
@@ -91,7 +91,7 @@ class ProcessControl:
         self.arguments = tuple(arguments)
         self.pid_path = self.install_dir / PID_FILE
         self._log = log_file or self.install_dir / LOG_FILE
-        self._env = dict(os.environ if env is None else env)
+        self._env = dict(env)
         self._poll_s = poll_s
         self._child: subprocess.Popen[bytes] | None = None  # set when this run started the server
 

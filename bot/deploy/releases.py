@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
 from bot.deploy.errors import ReleaseError
+from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,24 @@ def _read_records(path: Path) -> tuple[DeployRecord | None, list[DeployRecord]]:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def install_dir(configured: str) -> Path:
+    """``deploy.install_dir`` as an existing directory; ConfigError (one line, with the fix) otherwise."""
+    if not configured:
+        raise ConfigError(
+            "deploy.install_dir is empty: set it in crashbot.toml to the directory holding worldserver.conf, "
+            "where crashbot keeps releases/ and the current link"
+        )
+    path = Path(configured).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"deploy.install_dir {str(path)!r} is not a directory; set it to the folder holding "
+            "worldserver.conf"
+        )
+    if not path.is_dir():
+        raise ConfigError(f"deploy.install_dir {str(path)!r} does not exist; create it or fix the path")
+    return path
 
 
 class Releases:

@@ -95,20 +95,19 @@ class BuildResult:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
 
 
-def user_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+def user_cache_dir(env: Mapping[str, str]) -> Path:
     """The per-user cache directory: %LOCALAPPDATA% on Windows, ~/Library/Caches on macOS, else
     $XDG_CACHE_HOME or ~/.cache."""
-    environ = os.environ if env is None else env
     if sys.platform == "win32":
-        base = environ.get("LOCALAPPDATA")
+        base = env.get("LOCALAPPDATA")
         return Path(base) if base else Path.home() / "AppData" / "Local"
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches"
-    xdg = environ.get("XDG_CACHE_HOME")
+    xdg = env.get("XDG_CACHE_HOME")
     return Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
 
 
-def default_build_dir(source: Path, *, env: Mapping[str, str] | None = None) -> Path:
+def default_build_dir(source: Path, *, env: Mapping[str, str]) -> Path:
     """``<cache>/crashbot/build/<checkout name>-<hash of its path>``: one per checkout, because a CMake
     build tree remembers its source directory."""
     resolved = str(Path(source).resolve())
@@ -117,7 +116,7 @@ def default_build_dir(source: Path, *, env: Mapping[str, str] | None = None) -> 
     return user_cache_dir(env) / "crashbot" / "build" / f"{name}-{digest}"
 
 
-def resolve_build_dir(settings: FixSettings, source: Path, *, env: Mapping[str, str] | None = None) -> Path:
+def resolve_build_dir(settings: FixSettings, source: Path, *, env: Mapping[str, str]) -> Path:
     """The configured build directory (or the default), refusing one inside the checkout: the runner's
     ``actions/checkout`` runs ``git clean -ffdx`` and would wipe it before every job."""
     build_dir = (
@@ -155,7 +154,7 @@ def run_logged(
     cwd: Path,
     log: IO[bytes],
     timeout_s: float,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     stdin_text: str | None = None,
 ) -> CommandResult:
     """Run ``argv`` with stdout and stderr appended to ``log``; on timeout kill its whole process tree."""
@@ -173,7 +172,7 @@ def run_logged(
         proc = subprocess.Popen(  # type: ignore[call-overload]
             list(argv),
             cwd=cwd,
-            env=dict(os.environ if env is None else env),
+            env=dict(env),
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -224,8 +223,8 @@ def build(
     settings: FixSettings,
     *,
     build_dir: Path | None = None,
+    env: Mapping[str, str],
     log_path: Path | None = None,
-    env: Mapping[str, str] | None = None,
     run_tests: bool = True,
 ) -> BuildResult:
     """Configure (when the configure command or source changed since the last success), build, and
@@ -236,7 +235,7 @@ def build(
     build_dir.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_path) if log_path else build_dir / "crashbot-build.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    child_env = scrub_env(os.environ if env is None else env)
+    child_env = scrub_env(env)
     values = {"source": str(source), "build_dir": str(build_dir)}
     custom = bool(settings.build_command)
     configure = expand(settings.configure_command or (() if custom else DEFAULT_CONFIGURE), **values)

@@ -15,17 +15,22 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from bot.config import UploaderSettings
+from bot.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+SPOOL_FILE = "spool.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -388,3 +393,30 @@ class Spool:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             logger.info("spool pruned: %d aged out, %d trimmed for size", aged, trimmed)
         return aged + trimmed
+
+
+def default_spool_path(env: Mapping[str, str], *, platform: str = sys.platform) -> Path:
+    """The per-user spool: ``%LOCALAPPDATA%\\crashbot`` on Windows; systemd's ``$STATE_DIRECTORY``
+    (``StateDirectory=crashbot``), else ``$XDG_STATE_HOME/crashbot`` (``~/.local/state``) elsewhere."""
+    if platform == "win32":
+        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "crashbot" / SPOOL_FILE
+    state_directory = env.get("STATE_DIRECTORY")
+    if state_directory:
+        return Path(state_directory.split(":", 1)[0]) / SPOOL_FILE
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "crashbot" / SPOOL_FILE
+
+
+def open_spool(path: Path, settings: UploaderSettings) -> Spool:
+    """The spool at ``path``; ConfigError (one line, exit 2) when it cannot be opened or is no spool."""
+    where = f"the spool {str(path)!r}"
+    fix = "pass --spool (or uploader.spool) a writable file path"
+    if path.is_dir():
+        raise ConfigError(f"{where} is a directory; {fix} such as {str(path / SPOOL_FILE)!r}")
+    try:
+        return Spool(path, backoff_base_s=settings.backoff_base_s, backoff_cap_s=settings.backoff_cap_s)
+    except sqlite3.DatabaseError as e:  # also "file is not a database": something else lives there
+        raise ConfigError(f"{where} cannot be used: {e}; {fix}") from None
+    except OSError as e:  # the folder cannot be created
+        raise ConfigError(f"{where} cannot be opened: {e.strerror or e}; {fix}") from None

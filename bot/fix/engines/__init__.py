@@ -9,15 +9,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, assert_never
 
 import requests
 
-from bot.config import FixSettings, secret
+from bot.config import FixEngine, FixSettings, secret
 from bot.errors import BotError, ConfigError
 from bot.fix.prompt import Prompt
 
-ENGINES = ("anthropic", "openai", "command", "replay", "none")
+ENGINES = tuple(e.value for e in FixEngine)  # the --engine choices
 MAX_REASONING_CHARS = 4_000
 CHARS_PER_TOKEN = 3.5  # a conservative estimate for C++ and English, used before a request is sent
 MIN_OUTPUT_TOKENS = 1_024  # below this a diff cannot fit; abstain instead of paying for a cut-off answer
@@ -90,35 +90,35 @@ def make_engine(
     session: requests.Session | None = None,
 ) -> Engine:
     """The engine ``settings.engine`` names, configured from ``settings`` and keys read from ``env``."""
-    name = settings.engine.strip().lower()
-    if name == "none":
+    name = settings.engine
+    if name is FixEngine.NONE:
         from bot.fix.engines.none import NoneEngine
 
         return NoneEngine()
-    if name == "replay":
+    if name is FixEngine.REPLAY:
         from bot.fix.engines.replay import ReplayEngine
 
         return ReplayEngine.from_settings(settings)
-    if name == "command":
+    if name is FixEngine.COMMAND:
         from bot.fix.engines.command import CommandEngine
 
         return CommandEngine.from_settings(settings, env=env)
-    if name in ("anthropic", "openai"):
-        if not settings.model:
-            example = (
-                "claude-sonnet-4-5"
-                if name == "anthropic"
-                else "gpt-4.1 (or your Azure deployment / Ollama model)"
-            )
-            raise ConfigError(f"fix.model is empty: engine {name!r} needs a model name, e.g. {example}")
-        key = secret(settings.api_key_env, env)
-        http = session or requests.Session()
-        if name == "anthropic":
-            from bot.fix.engines.anthropic import AnthropicEngine
+    if not settings.model:
+        example = (
+            "claude-sonnet-4-5"
+            if name is FixEngine.ANTHROPIC
+            else "gpt-4.1 (or your Azure deployment / Ollama model)"
+        )
+        raise ConfigError(f"fix.model is empty: engine {name.value!r} needs a model name, e.g. {example}")
+    key = secret(settings.api_key_env, env)
+    http = session or requests.Session()
+    if name is FixEngine.ANTHROPIC:
+        from bot.fix.engines.anthropic import AnthropicEngine
 
-            if key is None:
-                raise ConfigError(_missing_key(settings, "anthropic"))
-            return AnthropicEngine(settings, api_key=key, session=http, sleep=sleep)
+        if key is None:
+            raise ConfigError(_missing_key(settings, "anthropic"))
+        return AnthropicEngine(settings, api_key=key, session=http, sleep=sleep)
+    if name is FixEngine.OPENAI:
         from bot.fix.engines.openai import OpenAIEngine
 
         if key is None and not settings.base_url:
@@ -126,7 +126,7 @@ def make_engine(
                 _missing_key(settings, "openai") + " (only a local server via fix.base_url may go without)"
             )
         return OpenAIEngine(settings, api_key=key, session=http, sleep=sleep)
-    raise ConfigError(f"fix.engine {settings.engine!r} is unknown; choose one of {', '.join(ENGINES)}")
+    assert_never(name)
 
 
 def _missing_key(settings: FixSettings, name: str) -> str:
