@@ -18,7 +18,7 @@ def test_config_defaults_without_a_file(tmp_path: Path) -> None:
 def test_config_file_overlays_defaults_and_names_its_source(tmp_path: Path) -> None:
     path = tmp_path / "crashbot.toml"
     path.write_text('[github]\nrepo = "acme/realm"\n[deploy.soap]\nport = 7879\n', encoding="utf-8")
-    config = config_mod.load(path)
+    config = config_mod.load(path, env={})
     assert (config.github.repo, config.deploy.soap.port, config.source) == ("acme/realm", 7879, str(path))
 
 
@@ -36,7 +36,7 @@ def test_config_invalid_file_is_one_error_naming_the_key(tmp_path: Path, toml: s
     path = tmp_path / "crashbot.toml"
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=message) as error:
-        config_mod.load(path)
+        config_mod.load(path, env={})
     assert "\n" not in error.value.diagnostic()
 
 
@@ -47,7 +47,7 @@ def test_secret_env_names_lists_every_variable_the_config_names_as_secret(tmp_pa
         '[notify]\nwebhook_url_env = "DISCORD_HOOK"\n',
         encoding="utf-8",
     )
-    names = config_mod.secret_env_names(config_mod.load(path))
+    names = config_mod.secret_env_names(config_mod.load(path, env={}))
     assert {"REALM_HMAC", "LLM_KEY", "DISCORD_HOOK", "CRASHBOT_TOKEN", "GITHUB_TOKEN"} <= names
     assert {"CRASHBOT_APP_PRIVATE_KEY", "CRASHBOT_SOAP_PASSWORD", "CRASHBOT_RA_PASSWORD"} <= names
     assert "" not in names

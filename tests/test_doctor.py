@@ -21,6 +21,7 @@ from bot import doctor
 from bot.cli import main
 from bot.config import Config, GitHubSettings, load
 from bot.doctor import CheckResult, Probe, Status
+from bot.errors import ConfigError
 from bot.github import connect
 from bot.standin import StandIn
 from bot.vocabulary import REQUIRED_LABELS, LabelSpec
@@ -323,13 +324,16 @@ def test_doctor_one_thing_broken_fails_that_row_with_its_fix(
     assert not doctor.all_passed(results)
 
 
-def test_doctor_unknown_control_fails_the_config_row(setup: Setup) -> None:
+def test_doctor_unknown_control_stops_at_load_naming_deploy_control(setup: Setup) -> None:
+    """An unknown deploy.control used to reach doctor's config row; config.load refuses it now, so
+    every command (doctor included) fails with the one line naming the key and the valid values."""
     unknown_control(setup)
 
-    results = setup.run()
+    with pytest.raises(ConfigError) as error:
+        setup.run()
 
-    assert "config" in failures(results)
-    assert "deploy.control" in row(results, "config").detail
+    assert "deploy.control" in error.value.diagnostic()
+    assert "not one of soap, ra, none" in error.value.diagnostic()
 
 
 def test_doctor_bad_token_skips_the_rows_that_need_github(setup: Setup) -> None:

@@ -50,7 +50,7 @@ def test_git_run_failure_raises_git_error_with_last_stderr_line(repo: Git) -> No
 
 def test_git_missing_directory_raises_git_error(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="does not exist"):
-        Git(tmp_path / "nope").head()
+        Git(tmp_path / "nope", env=os.environ).head()
 
 
 def test_git_ls_files_non_ascii_path_unquoted(repo: Git) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.commands.upload import backfill, default_spool_path
+from bot.commands.upload import progress_bar
 from bot.config import RedactionSettings
 from bot.issue import read_payload
 from bot.standin import StandIn
+from bot.uploader.backfill import backfill
 from bot.uploader.intake import Intake
 from bot.uploader.spool import ReportState, Spool
 from tests.uploader.reports import CUT_REPORT, write_report
@@ -144,23 +145,6 @@ def test_watch_without_folders_is_a_usage_error(
     assert "uploader.crash_dirs" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    ("platform", "env", "expected"),
-    [
-        (
-            "win32",
-            {"LOCALAPPDATA": r"C:\Users\gm\AppData\Local"},
-            Path(r"C:\Users\gm\AppData\Local") / "crashbot",
-        ),
-        ("linux", {"STATE_DIRECTORY": "/var/lib/crashbot:/var/lib/other"}, Path("/var/lib/crashbot")),
-        ("linux", {"XDG_STATE_HOME": "/home/gm/.state"}, Path("/home/gm/.state/crashbot")),
-        ("linux", {}, Path.home() / ".local" / "state" / "crashbot"),
-    ],
-)
-def test_default_spool_path_is_per_user_state(platform: str, env: dict[str, str], expected: Path) -> None:
-    assert default_spool_path(env, platform=platform) == expected / "spool.sqlite3"
-
-
 def wait_for(predicate: Any, timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -212,19 +196,6 @@ def test_backfill_shows_progress_on_stderr_and_spools_each_report_once(
     paths = [write_report(tmp_path / "Crashes", 0, n) for n in range(3)]
     with Spool(tmp_path / "s.db") as spool:
         intake = Intake(spool, redaction=RedactionSettings(), max_bytes=10**6)
-        assert backfill(intake, [*paths, paths[0]], threading.Event(), progress=True) == 3
+        assert backfill(intake, [*paths, paths[0]], threading.Event(), on_progress=progress_bar) == 3
     err = capsys.readouterr().err
     assert "\rbackfill [" in err and err.endswith("4/4 reports\n")
-
-
-def test_backfill_stops_when_asked(tmp_path: Path) -> None:
-    paths = [write_report(tmp_path / "Crashes", 0, n) for n in range(3)]
-    stop = threading.Event()
-    stop.set()
-    with Spool(tmp_path / "s.db") as spool:
-        assert (
-            backfill(
-                Intake(spool, redaction=RedactionSettings(), max_bytes=10**6), paths, stop, progress=False
-            )
-            == 0
-        )

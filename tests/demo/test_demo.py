@@ -8,6 +8,7 @@ config the demo commits, and how a failing step stops the run.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -128,7 +129,10 @@ def test_demo_fresh_run_every_step_happens_and_github_shows_the_loop(
     assert "default-src 'none'" in page
 
     # nothing is left running: the server was stopped, the stand-in closed
-    assert ProcessControl(releases=Releases(workdir / "realm"), executable="worldserver").pid() is None
+    assert (
+        ProcessControl(releases=Releases(workdir / "realm"), executable="worldserver", env=os.environ).pid()
+        is None
+    )
     api = re.search(r"GitHub \(stand-in\): (http://[^\s/]+)", printed.out)
     assert api is not None
     address = urllib.parse.urlsplit(api.group(1))

@@ -149,7 +149,7 @@ def realm(tmp_path: Path) -> Iterator[Realm]:
         soap=SoapSettings(port=port),
     )
     releases = Releases(install)
-    control = ProcessControl(releases=releases, executable="worldserver", poll_s=0.05)
+    control = ProcessControl(releases=releases, executable="worldserver", env=os.environ, poll_s=0.05)
     yield Realm(install, settings, releases, control)
     if control.pid() is not None:  # never leave a server behind
         control.kill()

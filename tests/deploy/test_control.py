@@ -1,4 +1,4 @@
-"""graceful_stop's escalation order, the shutdown command, and the backend/channel registry."""
+"""graceful_stop's escalation order and the shutdown command (the registry: test_backends.py)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,9 @@ from bot.deploy.control import (
     StopOutcome,
     StopReport,
     graceful_stop,
-    make_commander,
-    make_control,
     shutdown_command,
 )
 from bot.deploy.errors import ControlUnavailable, ServerControlError
-from bot.deploy.process import ProcessControl
-from bot.deploy.ra import RaClient
-from bot.deploy.releases import Releases
-from bot.deploy.soap import SoapClient
-from bot.deploy.systemd import SystemdControl
-from bot.deploy.winservice import WindowsServiceControl
-from bot.errors import ConfigError
-from tests.deploy.conftest import RecordingRunner
 
 SETTINGS = DeploySettings(shutdown_delay_s=30, stop_timeout_s=60.0)
 
@@ -174,55 +164,3 @@ def test_graceful_stop_without_channel_notes_that_players_got_no_warning() -> No
 )
 def test_shutdown_command_formats(delay: int, reason: str, expected: str) -> None:
     assert shutdown_command(delay, reason) == expected
-
-
-@pytest.mark.parametrize(
-    ("delay", "reason", "match"),
-    [
-        (-1, "x", "must be >= 0"),
-        (60, "3 minutes to patch", "reads as an exit code"),
-        (60, "x" * 201, "under 200"),
-    ],
-)
-def test_shutdown_command_rejects_what_the_server_would_misread(delay: int, reason: str, match: str) -> None:
-    with pytest.raises(ConfigError, match=match):
-        shutdown_command(delay, reason)
-
-
-def test_make_commander_soap_reads_credentials_from_the_named_env_vars() -> None:
-    channel = make_commander(SETTINGS, {"CRASHBOT_SOAP_USER": "gm", "CRASHBOT_SOAP_PASSWORD": "pw"})
-    assert isinstance(channel, SoapClient)
-    assert channel.url == "http://127.0.0.1:7878/" and channel.urn == "urn:TC"
-
-
-def test_make_commander_ra_builds_an_ra_client() -> None:
-    settings = dataclasses.replace(SETTINGS, control="ra")
-    channel = make_commander(settings, {"CRASHBOT_RA_USER": "gm", "CRASHBOT_RA_PASSWORD": "pw"})
-    assert isinstance(channel, RaClient) and channel.port == 3443
-
-
-def test_make_commander_missing_secret_names_the_env_var() -> None:
-    with pytest.raises(ConfigError, match="set CRASHBOT_SOAP_PASSWORD"):
-        make_commander(SETTINGS, {"CRASHBOT_SOAP_USER": "gm"})
-
-
-def test_make_commander_none_and_unknown() -> None:
-    assert make_commander(dataclasses.replace(SETTINGS, control="none"), {}) is None
-    with pytest.raises(ConfigError, match="not one of soap, ra, none"):
-        make_commander(dataclasses.replace(SETTINGS, control="telnet"), {})
-
-
-@pytest.mark.parametrize(
-    ("backend", "kind"),
-    [("process", ProcessControl), ("systemd", SystemdControl), ("windows-service", WindowsServiceControl)],
-)
-def test_make_control_picks_the_configured_backend(tmp_path: Path, backend: str, kind: type) -> None:
-    control = make_control(
-        dataclasses.replace(SETTINGS, backend=backend), releases=Releases(tmp_path), runner=RecordingRunner()
-    )
-    assert isinstance(control, kind)
-
-
-def test_make_control_unknown_backend_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"deploy\.backend 'docker'"):
-        make_control(dataclasses.replace(SETTINGS, backend="docker"), releases=Releases(tmp_path))

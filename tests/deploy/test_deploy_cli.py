@@ -184,7 +184,7 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
             write_interval_s=0,
         )
         yield Host(tmp_path, source, install, config, standin, gh)
-        control = ProcessControl(releases=Releases(install), executable="worldserver")
+        control = ProcessControl(releases=Releases(install), executable="worldserver", env=os.environ)
         if control.pid() is not None:  # never leave a server behind, even when the test failed
             control.kill()
             control.stop(5.0)
@@ -303,7 +303,7 @@ def test_deploy_build_failure_aborts_with_the_compiler_error_and_leaves_the_serv
     host: Host, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert host.deploy() == 0
-    pid = ProcessControl(releases=Releases(host.install), executable="worldserver").pid()
+    pid = ProcessControl(releases=Releases(host.install), executable="worldserver", env=os.environ).pid()
     bad = host.commit_mode("v2", "syntax-error")
     capsys.readouterr()
 
@@ -312,7 +312,9 @@ def test_deploy_build_failure_aborts_with_the_compiler_error_and_leaves_the_serv
     out = capsys.readouterr().out
     assert code == 1, out
     assert "ABORTED" in out and "src/World.cpp:12:5" in out and "expected ';'" in out
-    assert ProcessControl(releases=Releases(host.install), executable="worldserver").pid() == pid
+    assert (
+        ProcessControl(releases=Releases(host.install), executable="worldserver", env=os.environ).pid() == pid
+    )
     newest = host.standin.deployments(REPO)[0]
     assert newest["sha"] == bad and [s["state"] for s in newest["statuses"]] == ["failure"]
 

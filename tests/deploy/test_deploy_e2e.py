@@ -57,7 +57,7 @@ class Realm:
         return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=300, check=False)
 
     def control(self) -> ProcessControl:
-        return ProcessControl(releases=Releases(self.install), executable="worldserver")
+        return ProcessControl(releases=Releases(self.install), executable="worldserver", env=os.environ)
 
     def console(self) -> str:
         return (self.install / LOG_FILE).read_text(encoding="utf-8", errors="replace")

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.deploy.control import StopMethod, graceful_stop, make_commander
+from bot.deploy.backends import make_commander
+from bot.deploy.control import StopMethod, graceful_stop
 from bot.deploy.pipeline import DeployMode, DeployOutcome, DeployStatus, deploy
 from bot.deploy.releases import read_record
 from tests.deploy.conftest import SOAP_ENV, Realm, RecordingReporter, ScriptBuilder, must, posix_only

@@ -109,7 +109,9 @@ def test_process_later_run_finds_the_server_by_pid_file_and_stops_it(
 ) -> None:
     control.start()
     pid = control.pid()
-    later = ProcessControl(releases=releases, executable="worldserver")  # a new `crashbot deploy` run
+    later = ProcessControl(
+        releases=releases, executable="worldserver", env=os.environ
+    )  # a new `crashbot deploy` run
     assert later.pid() == pid and later.status() is ServerState.RUNNING
 
     outcome = later.stop(10.0)
@@ -131,13 +133,16 @@ def test_process_pid_file_naming_an_unrelated_process_means_stopped(releases: Re
     (releases.install_dir / PID_FILE).write_text(
         json.dumps({"pid": os.getpid(), "argv": ["/srv/other/worldserver"], "started_at": 0})
     )
-    control = ProcessControl(releases=releases, executable="worldserver")
+    control = ProcessControl(releases=releases, executable="worldserver", env=os.environ)
     assert control.pid() is None and control.status() is ServerState.STOPPED
 
 
 def test_process_garbage_pid_file_means_stopped(releases: Releases) -> None:
     (releases.install_dir / PID_FILE).write_text("12 34")
-    assert ProcessControl(releases=releases, executable="worldserver").status() is ServerState.STOPPED
+    assert (
+        ProcessControl(releases=releases, executable="worldserver", env=os.environ).status()
+        is ServerState.STOPPED
+    )
 
 
 def test_process_start_twice_is_refused(control: ProcessControl) -> None:
@@ -147,7 +152,7 @@ def test_process_start_twice_is_refused(control: ProcessControl) -> None:
 
 
 def test_process_start_without_live_release_says_deploy_first(tmp_path: Path) -> None:
-    control = ProcessControl(releases=Releases(tmp_path), executable="worldserver")
+    control = ProcessControl(releases=Releases(tmp_path), executable="worldserver", env=os.environ)
     with pytest.raises(ServerControlError, match="no live release"):
         control.start()
 

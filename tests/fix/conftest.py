@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ def make_repo(path: Path) -> Git:
     run_git(path, "config", "user.name", "Dev One")
     run_git(path, "config", "user.email", "dev1@example.invalid")
     run_git(path, "config", "commit.gpgsign", "false")
-    return Git(path)
+    return Git(path, env=os.environ)
 
 
 def commit_files(

@@ -310,6 +310,6 @@ def workspace_is_clean(workspace: Path) -> bool:
     """Back on main, nothing changed, no local fix branch left behind."""
     return (
         git(workspace, "status", "--porcelain") == ""
-        and Git(workspace).current_branch() == "main"
+        and Git(workspace, env=os.environ).current_branch() == "main"
         and git(workspace, "branch", "--list", "crashfix/*") == ""
     )

@@ -49,7 +49,7 @@ def test_build_clean_then_incremental_rebuild_only_recompiles_touched_file(
     project: Path, tmp_path: Path, settings: FixSettings
 ) -> None:
     build_dir = tmp_path / "build"
-    first = build(project, settings, build_dir=build_dir)
+    first = build(project, settings, build_dir=build_dir, env=os.environ)
     assert first.ok, first.tail
     assert first.failed_step is None and first.errors == ()
     assert (build_dir / "worldserver").exists() or (build_dir / "worldserver.exe").exists()
@@ -62,7 +62,7 @@ def test_build_clean_then_incremental_rebuild_only_recompiles_touched_file(
     # make compares mtimes; make sure the edit is visibly newer than the object file
     future = time.time() + 5
     os.utime(util, (future, future))
-    second = build(project, settings, build_dir=build_dir)
+    second = build(project, settings, build_dir=build_dir, env=os.environ)
     assert second.ok, second.tail
     log = second.log_path.read_text()
     assert "cmake -S" not in log  # configure is skipped when nothing about it changed
@@ -76,7 +76,7 @@ def test_build_compile_error_parsed_with_file_and_line(
     project: Path, tmp_path: Path, settings: FixSettings
 ) -> None:
     (project / "util.cpp").write_text("int Twice(int value)\n{\n    return valu * 2;\n}\n")
-    result = build(project, settings, build_dir=tmp_path / "build")
+    result = build(project, settings, build_dir=tmp_path / "build", env=os.environ)
     assert not result.ok
     assert result.failed_step is Step.BUILD and not result.timed_out
     first = result.errors[0]
@@ -91,11 +91,11 @@ def test_build_compile_error_parsed_with_file_and_line(
 @needs_toolchain
 def test_build_runs_test_command_after_success(project: Path, tmp_path: Path, settings: FixSettings) -> None:
     exe = "{build_dir}/worldserver"
-    ok = build(project, replace(settings, test_command=(exe,)), build_dir=tmp_path / "build")
+    ok = build(project, replace(settings, test_command=(exe,)), build_dir=tmp_path / "build", env=os.environ)
     assert ok.ok and ok.tests_ok is True
     assert "42" in ok.log_path.read_text()
     failing = replace(settings, test_command=(sys.executable, "-c", "raise SystemExit(3)"))
-    bad = build(project, failing, build_dir=tmp_path / "build")
+    bad = build(project, failing, build_dir=tmp_path / "build", env=os.environ)
     assert not bad.ok and bad.failed_step is Step.TEST and bad.tests_ok is False
 
 
@@ -110,7 +110,7 @@ def test_build_timeout_kills_process_tree(project: Path, tmp_path: Path) -> None
         "time.sleep(120)"
     )
     settings = FixSettings(build_command=(sys.executable, "-c", parent), build_timeout_s=2.0)
-    result = build(project, settings, build_dir=tmp_path / "build")
+    result = build(project, settings, build_dir=tmp_path / "build", env=os.environ)
     assert not result.ok
     assert result.timed_out and result.failed_step is Step.BUILD
     assert "timeout" in result.tail
@@ -120,7 +120,7 @@ def test_build_timeout_kills_process_tree(project: Path, tmp_path: Path) -> None
 
 def test_build_custom_command_without_configure_step(project: Path, tmp_path: Path) -> None:
     settings = FixSettings(build_command=(sys.executable, "-c", "print('built {source}')"))
-    result = build(project, settings, build_dir=tmp_path / "b")
+    result = build(project, settings, build_dir=tmp_path / "b", env=os.environ)
     assert result.ok
     assert f"built {project.resolve()}" in result.log_path.read_text()
     assert "cmake" not in result.log_path.read_text()
@@ -129,7 +129,7 @@ def test_build_custom_command_without_configure_step(project: Path, tmp_path: Pa
 def test_build_missing_tool_raises_build_error(project: Path, tmp_path: Path) -> None:
     settings = FixSettings(build_command=("definitely-not-a-compiler-xyz",))
     with pytest.raises(BuildError, match="not found on PATH"):
-        build(project, settings, build_dir=tmp_path / "b")
+        build(project, settings, build_dir=tmp_path / "b", env=os.environ)
 
 
 def test_build_secrets_not_passed_to_commands(project: Path, tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_build_secrets_not_passed_to_commands(project: Path, tmp_path: Path) -> 
 
 def test_resolve_build_dir_inside_checkout_refused(project: Path) -> None:
     with pytest.raises(ConfigError, match="inside the checkout"):
-        resolve_build_dir(FixSettings(build_dir=str(project / "build")), project)
+        resolve_build_dir(FixSettings(build_dir=str(project / "build")), project, env=os.environ)
 
 
 def test_default_build_dir_under_user_cache_and_per_checkout(tmp_path: Path) -> None:
@@ -177,7 +177,10 @@ def test_scrub_env_drops_secrets_keeps_rest() -> None:
 def test_build_result_errors_property_filters_severity(project: Path, tmp_path: Path) -> None:
     script = "print('a.cpp:1:1: warning: w'); print('a.cpp:2:1: error: e'); raise SystemExit(1)"
     result = build(
-        project, FixSettings(build_command=(sys.executable, "-c", script)), build_dir=tmp_path / "b"
+        project,
+        FixSettings(build_command=(sys.executable, "-c", script)),
+        build_dir=tmp_path / "b",
+        env=os.environ,
     )
     assert [d.severity for d in result.diagnostics] == [Severity.ERROR, Severity.WARNING]
     assert len(result.errors) == 1

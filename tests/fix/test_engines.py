@@ -7,6 +7,7 @@ import http.server
 import json
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,21 +339,22 @@ class _Redirect(requests.adapters.HTTPAdapter):
 @pytest.mark.parametrize(
     ("settings", "env", "match"),
     [
-        (FixSettings(engine="gpt"), {}, "unknown"),
-        (FixSettings(engine="anthropic", model=""), {}, "fix.model is empty"),
-        (FixSettings(engine="anthropic", model="m", api_key_env=""), {}, "fix.api_key_env"),
-        (FixSettings(engine="anthropic", model="m", api_key_env="NOPE"), {}, "'NOPE' is not set"),
-        (FixSettings(engine="openai", model="m", api_key_env="NOPE"), {}, "local server"),
-        (FixSettings(engine="command"), {}, "fix.command is empty"),
-        (FixSettings(engine="replay"), {}, "fix.replay_patch is empty"),
-        (FixSettings(engine="replay", replay_patch="/nonexistent/x.diff"), {}, "does not exist"),
+        (lambda: FixSettings(engine="gpt"), {}, "unknown"),
+        (lambda: FixSettings(engine="anthropic", model=""), {}, "fix.model is empty"),
+        (lambda: FixSettings(engine="anthropic", model="m", api_key_env=""), {}, "fix.api_key_env"),
+        (lambda: FixSettings(engine="anthropic", model="m", api_key_env="NOPE"), {}, "'NOPE' is not set"),
+        (lambda: FixSettings(engine="openai", model="m", api_key_env="NOPE"), {}, "local server"),
+        (lambda: FixSettings(engine="command"), {}, "fix.command is empty"),
+        (lambda: FixSettings(engine="replay"), {}, "fix.replay_patch is empty"),
+        (lambda: FixSettings(engine="replay", replay_patch="/nonexistent/x.diff"), {}, "does not exist"),
     ],
 )
 def test_make_engine_misconfiguration_raises_config_error(
-    settings: FixSettings, env: dict[str, str], match: str
+    settings: Callable[[], FixSettings], env: dict[str, str], match: str
 ) -> None:
+    """The settings are made inside the check: an unknown engine is refused as FixSettings is made."""
     with pytest.raises(ConfigError, match=match):
-        make_engine(settings, env=env)
+        make_engine(settings(), env=env)
 
 
 def test_none_engine_always_abstains(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ tests, so only the first build compiles everything; later ones recompile the fil
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -64,7 +65,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Checkout:
     git(workspace, "commit", "-q", "-m", "Import worldserver", author="Demo Dev <dev@example.invalid>")
     base_sha = git(workspace, "rev-parse", "HEAD")
     build_dir = root / "build"
-    result = build(workspace, FixSettings(build_dir=str(build_dir)))
+    result = build(workspace, FixSettings(build_dir=str(build_dir)), env=os.environ)
     assert result.ok, result.tail
     exe = shutil.copy2(build_dir / "bin" / "worldserver", root / "worldserver-base")
     run_dir = root / "run"

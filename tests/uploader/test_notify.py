@@ -4,7 +4,7 @@ and failures that are logged, never raised."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -101,12 +101,17 @@ def test_from_settings_reads_the_url_from_the_named_variable(sink: WebhookSink) 
 @pytest.mark.parametrize(
     ("settings", "env", "message"),
     [
-        (NotifySettings(webhook_url_env="HOOK", kind="teams"), {"HOOK": "https://x"}, "notify.kind"),
-        (NotifySettings(webhook_url_env="HOOK"), {"HOOK": "discord.com/x"}, "must start with https://"),
+        (lambda: NotifySettings(webhook_url_env="HOOK", kind="teams"), {"HOOK": "https://x"}, "notify.kind"),
+        (
+            lambda: NotifySettings(webhook_url_env="HOOK"),
+            {"HOOK": "discord.com/x"},
+            "must start with https://",
+        ),
     ],
 )
 def test_from_settings_bad_values_are_config_errors(
-    settings: NotifySettings, env: dict[str, str], message: str
+    settings: Callable[[], NotifySettings], env: dict[str, str], message: str
 ) -> None:
+    """The settings are made inside the check: an unknown kind is refused as NotifySettings is made."""
     with pytest.raises(ConfigError, match=message):
-        from_settings(settings, env=env)
+        from_settings(settings(), env=env)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.uploader.spool import ReportState, Spool
+from bot.uploader.spool import ReportState, Spool, default_spool_path
 
 
 class FakeClock:
@@ -200,3 +200,20 @@ def test_spool_survives_kill_9_during_writes(tmp_path: Path) -> None:
                 assert r.state in (ReportState.NEW, ReportState.UPLOADED)
                 assert (r.state is ReportState.UPLOADED) == (r.issue_number is not None)
                 assert r.sha256 == hashlib.sha256(r.text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("platform", "env", "expected"),
+    [
+        (
+            "win32",
+            {"LOCALAPPDATA": r"C:\Users\gm\AppData\Local"},
+            Path(r"C:\Users\gm\AppData\Local") / "crashbot",
+        ),
+        ("linux", {"STATE_DIRECTORY": "/var/lib/crashbot:/var/lib/other"}, Path("/var/lib/crashbot")),
+        ("linux", {"XDG_STATE_HOME": "/home/gm/.state"}, Path("/home/gm/.state/crashbot")),
+        ("linux", {}, Path.home() / ".local" / "state" / "crashbot"),
+    ],
+)
+def test_default_spool_path_is_per_user_state(platform: str, env: dict[str, str], expected: Path) -> None:
+    assert default_spool_path(env, platform=platform) == expected / "spool.sqlite3"
