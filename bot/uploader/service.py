@@ -69,6 +69,17 @@ class PassResult:
     unreachable: bool = False  # the pass ended because GitHub could not be reached
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """How publishing one signature's group went, for the pass that made it."""
+
+    published: Published | None = None
+    failed: bool = False
+    end_pass: bool = False  # stopping, or GitHub refused or was unreachable: the other groups wait
+    blocked: float | None = None  # GitHub refused us (rate limit) or was unreachable until then
+    unreachable: bool = False
+
+
 class UploadService:
     """Drives :class:`Publisher` from the spool. One instance per process, with its own spool connection."""
 
@@ -174,56 +185,15 @@ class UploadService:
                 postponed += 1
                 continue
             self._held.pop(signature_id, None)
-            before = self._writes()
-            try:
-                result = self._publisher.publish(group)
-            except Stopping:
-                logger.info("stopping during %s; its batch stays spooled as it is", signature_id)
+            attempt = self._publish_group(signature_id, group, now)
+            failed += attempt.failed
+            if attempt.published is not None:
+                published.append(attempt.published)
+            if attempt.blocked is not None:
+                blocked = attempt.blocked
+            unreachable = unreachable or attempt.unreachable
+            if attempt.end_pass:
                 break
-            except RateLimited as e:
-                logger.warning("%s", e)
-                for batch in group:
-                    self._spool.defer(batch, str(e), not_before=e.retry_at)
-                blocked = e.retry_at
-                failed += 1
-                break
-            except Unavailable as e:
-                when = max(self._spool.defer(batch, str(e)) for batch in group)
-                logger.warning("%s; %d batch(es) spooled, next attempt in %.0fs", e, len(group), when - now)
-                blocked = when
-                unreachable = True
-                failed += 1
-                break
-            except GitHubError as e:
-                when = max(self._spool.defer(batch, str(e)) for batch in group)
-                logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
-                failed += 1
-                continue
-            except BotError as e:  # e.g. a GitHub App key that cannot sign, found at the first request
-                when = max(self._spool.defer(batch, e.diagnostic()) for batch in group)
-                logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
-                failed += 1
-                continue
-            except Exception as e:  # per-signature isolation: one bad batch never stalls the others
-                # one line for the operator (no traceback reaches a user); the details at -vv
-                logger.error(
-                    "signature %s: internal error (%s: %s); its batches stay spooled (run with -vv and "
-                    "report it)",
-                    signature_id,
-                    type(e).__name__,
-                    e,
-                )
-                logger.debug("signature %s: internal error", signature_id, exc_info=True)
-                for batch in group:
-                    self._spool.defer(batch, f"internal error: {type(e).__name__}: {e}")
-                failed += 1
-                continue
-            finally:
-                self._budget.record(max(self._writes() - before, 0))
-            for batch in group:
-                self._spool.mark_uploaded(batch, result.issue.number)
-            published.append(result)
-            self._announce(result)
         if blocked is not None:
             self._blocked_until = blocked
         next_at = self._spool.stats().next_attempt_at
@@ -237,6 +207,51 @@ class UploadService:
             blocked_until=blocked,
             unreachable=unreachable,
         )
+
+    def _publish_group(self, signature_id: str, group: Sequence[Batch], now: float) -> _Attempt:
+        """Publish one signature's batches; a failure defers them (see the module docstring)."""
+        before = self._writes()
+        try:
+            result = self._publisher.publish(group)
+        except Stopping:
+            logger.info("stopping during %s; its batch stays spooled as it is", signature_id)
+            return _Attempt(end_pass=True)
+        except RateLimited as e:
+            logger.warning("%s", e)
+            for batch in group:
+                self._spool.defer(batch, str(e), not_before=e.retry_at)
+            return _Attempt(failed=True, end_pass=True, blocked=e.retry_at)
+        except Unavailable as e:
+            when = max(self._spool.defer(batch, str(e)) for batch in group)
+            logger.warning("%s; %d batch(es) spooled, next attempt in %.0fs", e, len(group), when - now)
+            return _Attempt(failed=True, end_pass=True, blocked=when, unreachable=True)
+        except GitHubError as e:
+            when = max(self._spool.defer(batch, str(e)) for batch in group)
+            logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
+            return _Attempt(failed=True)
+        except BotError as e:  # e.g. a GitHub App key that cannot sign, found at the first request
+            when = max(self._spool.defer(batch, e.diagnostic()) for batch in group)
+            logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
+            return _Attempt(failed=True)
+        except Exception as e:  # per-signature isolation: one bad batch never stalls the others
+            # one line for the operator (no traceback reaches a user); the details at -vv
+            logger.error(
+                "signature %s: internal error (%s: %s); its batches stay spooled (run with -vv and "
+                "report it)",
+                signature_id,
+                type(e).__name__,
+                e,
+            )
+            logger.debug("signature %s: internal error", signature_id, exc_info=True)
+            for batch in group:
+                self._spool.defer(batch, f"internal error: {type(e).__name__}: {e}")
+            return _Attempt(failed=True)
+        finally:
+            self._budget.record(max(self._writes() - before, 0))
+        for batch in group:
+            self._spool.mark_uploaded(batch, result.issue.number)
+        self._announce(result)
+        return _Attempt(published=result)
 
     def _hold_until(self, signature_id: str) -> float | None:
         """When this signature's batches may go, or None for now.
