@@ -104,6 +104,23 @@ def test_process_start_hands_the_server_none_of_crashbots_secrets(releases: Rele
     assert "tc=8086" in log
 
 
+def test_process_start_uses_the_env_it_was_given_not_the_process_environment(
+    releases: Releases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TC_WORLD_SERVER_PORT", "from-os-environ")
+    env = {k: v for k, v in os.environ.items() if k != "TC_WORLD_SERVER_PORT"} | {
+        "TC_WORLD_SERVER_PORT": "given"
+    }
+    control = ProcessControl(releases=releases, executable="worldserver", env=env)
+    try:
+        control.start()
+        log = wait_for_log(control.log_path(), "secrets=")
+    finally:
+        control.kill()
+        control.stop(2.0)
+    assert "tc=given" in log
+
+
 def test_process_later_run_finds_the_server_by_pid_file_and_stops_it(
     control: ProcessControl, releases: Releases
 ) -> None:
