@@ -1,9 +1,9 @@
 """The ``crashbot`` command: argparse, config loading, and the one error boundary.
 
 Each subcommand lives in ``bot/commands/<name>.py`` with ``register(subparsers)``; the handler it sets
-receives ``(args, config, env)`` and returns an exit code. This is the one place that reads the process
-environment: ``env`` is handed down from here, and nothing below reads ``os.environ`` itself. Nothing
-below this module prints a traceback.
+receives ``(args, config, env)`` and returns an exit code. This is where the process environment is
+read: ``env`` is handed down from here, and the config, the commands and the domain code take it as a
+parameter instead of reading ``os.environ``. Nothing below this module prints a traceback.
 """
 
 from __future__ import annotations

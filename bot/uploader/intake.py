@@ -73,10 +73,7 @@ class Intake:
     ) -> None:
         if max_bytes < 1:
             raise ConfigError(f"uploader.max_report_bytes must be at least 1, got {max_bytes}")
-        try:
-            self._extra = compile_patterns(redaction.extra_patterns)
-        except ValueError as e:
-            raise ConfigError(f"redaction.extra_patterns: {e}") from e
+        self._extra = compile_patterns(redaction.extra_patterns)  # RedactionSettings checked them when made
         self._spool = spool
         self._redaction = redaction
         self._max_bytes = max_bytes
