@@ -5,27 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import socket
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.commands import add_github_options
-from bot.config import Config, secret
-from bot.errors import ConfigError, UsageError
-from bot.github import GitHubClient, connect
-from bot.uploader import notify
-from bot.uploader.backfill import backfill
-from bot.uploader.budget import Windows
-from bot.uploader.intake import Intake, IntakeResult, Outcome
+from bot.config import Config
+from bot.errors import UsageError
+from bot.uploader.assembly import Uploader, assemble
+from bot.uploader.intake import IntakeResult, Outcome
 from bot.uploader.publish import Outcome as IssueOutcome
-from bot.uploader.publish import Publisher, PublishSettings, web_url_for
-from bot.uploader.service import PassResult, ServiceSettings, UploadService, interruptible_sleep
+from bot.uploader.service import PassResult
 from bot.uploader.signals import stop_signals
-from bot.uploader.spool import ReportState, Spool, SpooledReport, default_spool_path, open_spool
-from bot.uploader.watcher import CrashWatcher, existing_reports
+from bot.uploader.spool import ReportState, SpooledReport
 
 logger = logging.getLogger(__name__)
 
@@ -59,83 +52,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     add_github_options(parser)
 
 
-# ---------------------------------------------------------------------------------------------------
-# assembly
-
-
-@dataclass
-class Uploader:
-    """Everything both commands run: intake and service have a spool connection each (two threads)."""
-
-    client: GitHubClient
-    intake_spool: Spool
-    service_spool: Spool
-    intake: Intake
-    service: UploadService
-
-    def close(self) -> None:
-        self.intake_spool.close()
-        self.service_spool.close()
-
-
-def assemble(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> Uploader:
-    """Build the uploader from config + flags; ConfigError (one line) when something is missing.
-    (``config`` was checked when it was loaded: only what depends on ``env`` is checked here.)"""
-    up = config.uploader
-    key_env = config.signing.key_env
-    key = secret(key_env, env)
-    if key is None:
-        raise ConfigError(
-            f"no payload signing key: set the environment variable {key_env or '(signing.key_env)'} "
-            "(the same secret the fix workflow verifies issues with)"
-        )
-    notifier = notify.from_settings(config.notify, env)
-    stop = threading.Event()
-    client = connect(
-        config.github,
-        env=env,
-        repo=args.repo,
-        api_url=args.api_url,
-        sleep=interruptible_sleep(stop),
-        defer=True,  # PyGithub loads with the first crash: an idle watcher stays small
-    )
-    api_url = args.api_url or config.github.api_url
-    spool_path = Path(args.spool or up.spool or default_spool_path(env))
-    intake_spool = open_spool(spool_path, up)
-    try:
-        service_spool = open_spool(spool_path, up)
-    except ConfigError:
-        intake_spool.close()
-        raise
-    realm = (args.realm if args.realm is not None else up.realm) or None
-    publisher = Publisher(
-        client,
-        PublishSettings(
-            key=key.encode("utf-8"),
-            host=up.host or socket.gethostname(),
-            realm=realm,
-            server_url=web_url_for(api_url),
-            comment_interval_s=float(up.seen_again_comment_interval_s),
-        ),
-    )
-    service = UploadService(
-        service_spool,
-        publisher,
-        settings=ServiceSettings(
-            edit_interval_s=up.edit_interval_s,
-            windows=Windows(per_minute=up.writes_per_minute, per_hour=up.writes_per_hour),
-            spool_max_bytes=up.spool_max_mb * 1024 * 1024,
-            spool_max_age_s=up.spool_max_age_days * 86400.0,
-        ),
-        notifier=notifier,
-        writes=lambda: client.writes,
-        stop=stop,
-    )
-    intake = Intake(
-        intake_spool, redaction=config.redaction, max_bytes=up.max_report_bytes, on_spooled=service.wakeup
-    )
-    logger.info("spool: %s", spool_path)
-    return Uploader(client, intake_spool, service_spool, intake, service)
+def _assemble(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> Uploader:
+    return assemble(config, env, repo=args.repo, api_url=args.api_url, spool=args.spool, realm=args.realm)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -156,7 +74,7 @@ def _describe(report: SpooledReport, outcome: IssueOutcome | None) -> str:
 
 
 def run_upload(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
-    up = assemble(args, config, env)
+    up = _assemble(args, config, env)
 
     def interrupt() -> None:
         # upload is interactive: say at once why it has not exited yet, and how to make it
@@ -270,41 +188,10 @@ def run_watch(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
                 f"{str(d)!r} is a Windows path, but this host is {sys.platform}: "
                 "pass the crash folder as this host names it (e.g. /srv/wow/Crashes)"
             )
-    up = assemble(args, config, env)
-    patterns = config.uploader.patterns
-
-    def on_report(path: Path) -> None:
-        try:
-            up.intake.take(path)
-        except Exception as e:  # isolation: the watcher thread must survive any one file (e.g. disk full)
-            logger.error(
-                "intake of %s failed (%s: %s); the next backfill retries it", path, type(e).__name__, e
-            )
-            logger.debug("intake of %s failed", path, exc_info=True)
-
-    def on_dump(path: Path) -> None:
-        try:
-            up.intake.take_dump(path)
-        except Exception as e:  # same isolation as on_report
-            logger.error("recording dump %s failed (%s: %s)", path, type(e).__name__, e)
-            logger.debug("recording dump %s failed", path, exc_info=True)
-
-    watcher = CrashWatcher(
-        dirs, on_report=on_report, on_dump=on_dump, patterns=patterns, stability_s=config.uploader.stability_s
-    )
+    up = _assemble(args, config, env)
     try:
         with stop_signals(up.service.stop):
-            watcher.start()  # before the backfill, so nothing written meanwhile is missed
-            try:
-                backfill(
-                    up.intake,
-                    existing_reports(dirs, patterns),
-                    up.service.stop_event,
-                    on_progress=progress_bar if sys.stderr.isatty() else None,
-                )
-                up.service.serve()
-            finally:
-                watcher.stop()
+            up.watch(dirs, on_progress=progress_bar if sys.stderr.isatty() else None)
     finally:
         up.close()
     return 0
