@@ -2,7 +2,10 @@
 
 Every setting has a default that works. Secrets never live here: only the *names* of the environment
 variables that hold them (``*_env`` keys). Each room owns its section dataclass below; add a field with a
-default and a one-line comment, and the loader validates it with no further code.
+default and a one-line comment, and the loader validates it with no further code. A closed set of
+strings is an enum field (the loader refuses any other value and names the nearest one); a rule about a
+section's values goes in its ``__post_init__``, so it holds however the section is made: from the
+file, in code, or by a command-line overlay. A Config that exists is a valid one.
 """
 
 from __future__ import annotations
