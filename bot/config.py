@@ -73,6 +73,11 @@ class WebhookKind(enum.StrEnum):
 E = TypeVar("E", bound=enum.Enum)
 
 
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` quoted for a one-line message, cut short when it is long (a hostile file's key or value)."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def closest(word: str, choices: typing.Iterable[str]) -> str | None:
     """The choice a misspelt ``word`` most likely meant (None when none is close)."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -92,7 +97,7 @@ def choice(kind: type[E], value: object, key: str) -> E:
         return kind(wanted)
     near = closest(wanted, allowed)
     hint = f" (did you mean {near!r}?)" if near else ""
-    raise ConfigError(f"{key} {value!r} is unknown, not one of {', '.join(allowed)}{hint}")
+    raise ConfigError(f"{key} {_shown(value)} is unknown, not one of {', '.join(allowed)}{hint}")
 
 
 @functools.cache
@@ -435,7 +440,8 @@ def _build(cls: type[T], table: Mapping[str, Any], prefix: str = "") -> T:
         if key not in names:
             near = closest(str(key), names)
             hint = f"did you mean {_dotted(prefix, near)!r}?" if near else "check the spelling"
-            raise ConfigError(f"config key {_dotted(prefix, str(key))!r} is not a crashbot setting ({hint})")
+            where = _shown(_dotted(prefix, str(key)))
+            raise ConfigError(f"config key {where} is not a crashbot setting ({hint})")
     kwargs = {key: _convert(value, hints[key], _dotted(prefix, key)) for key, value in table.items()}
     return cls(**kwargs)
 

@@ -227,3 +227,16 @@ def test_secret_reads_only_the_env_it_is_given(monkeypatch: pytest.MonkeyPatch) 
     assert config_mod.secret("CRASHBOT_TEST_SECRET", {}) is None
     assert config_mod.secret("CRASHBOT_TEST_SECRET", {"CRASHBOT_TEST_SECRET": "given"}) == "given"
     assert os.environ["CRASHBOT_TEST_SECRET"] == "from-the-process"
+
+
+@pytest.mark.parametrize(
+    "table",
+    [{"deploy": {"control": "x" * 1_000_000}}, {"deploy": {"y" * 1_000_000: 1}}],
+    ids=["huge-value", "huge-key"],
+)
+def test_config_hostile_huge_key_or_value_is_one_short_line(table: dict[str, object]) -> None:
+    with pytest.raises(ConfigError) as error:
+        config_mod.from_mapping(table)
+    message = error.value.diagnostic()
+    assert "\n" not in message and len(message) < 300
+    assert "deploy." in message
