@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -314,10 +313,8 @@ def _rollback_only(run: _Run) -> DeployOutcome:
 def _switch(run: _Run, release: Release, previous: Release | None) -> DeployOutcome:
     """Stop what runs, make ``release`` live, start and check it; on failure bring ``previous`` back."""
     run.release, run.previous = release.name, previous.name if previous else None
-    started = functools.partial(
-        run.reporter.started, sha=run.sha, release=release.name, previous=run.previous
-    )
-    run.tell("started", started)
+    reporter, previous_name = run.reporter, run.previous
+    run.tell("started", lambda: reporter.started(sha=run.sha, release=release.name, previous=previous_name))
     try:
         stop = run.stop("stop")
     except BotError as e:

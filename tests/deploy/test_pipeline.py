@@ -11,6 +11,7 @@ from bot.deploy.backends import make_commander
 from bot.deploy.control import StopMethod, graceful_stop
 from bot.deploy.pipeline import DeployMode, DeployOutcome, DeployStatus, deploy
 from bot.deploy.releases import read_record
+from bot.errors import GitHubError
 from tests.deploy.conftest import SOAP_ENV, Realm, RecordingReporter, ScriptBuilder, must, posix_only
 
 pytestmark = [posix_only]
@@ -223,3 +224,25 @@ def test_deploy_with_control_none_stops_by_signal(realm: Realm, tmp_path: Path) 
     assert must(outcome.stop).method is StopMethod.SIGNAL and not must(outcome.stop).forced
     assert "v1 exit 0 via sigterm" in realm.events()
     assert any("no shutdown warning" in n for n in outcome.notes)
+
+
+class _GitHubDownReporter(RecordingReporter):
+    """GitHub answers nothing: every report fails after it is recorded."""
+
+    def started(self, *, sha: str, release: str, previous: str | None) -> None:
+        super().started(sha=sha, release=release, previous=previous)
+        raise GitHubError("GitHub is unreachable")
+
+    def succeeded(self, outcome: DeployOutcome) -> None:
+        super().succeeded(outcome)
+        raise GitHubError("GitHub is unreachable")
+
+
+def test_deploy_reporting_failures_never_abort_the_deploy_and_are_noted(realm: Realm, tmp_path: Path) -> None:
+    reporter = _GitHubDownReporter()
+
+    outcome = run(realm, ScriptBuilder(tmp_path / "build", MODES), V1, reporter)
+
+    assert outcome.status is DeployStatus.SUCCEEDED, outcome.reason
+    assert reporter.names == ["started", "succeeded"]
+    assert any(n.startswith("reporting started failed: ") for n in outcome.notes)
