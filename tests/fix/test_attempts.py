@@ -80,8 +80,8 @@ def test_run_attempts_that_never_build_leave_the_checkout_at_the_base(world: Wor
     assert [a.step for a in loop.attempts] == [Step.BUILD_FAILED, Step.BUILD_FAILED]
     assert loop.built is None
     assert loop.attempts[0].diagnostics and loop.attempts[0].log_tail
-    assert Git(world.workspace).run("status", "--porcelain").strip() == ""
-    assert Git(world.workspace).head() == world.base_sha
+    assert Git(world.workspace, env=os.environ).run("status", "--porcelain").strip() == ""
+    assert Git(world.workspace, env=os.environ).head() == world.base_sha
 
 
 def test_usage_adds_up_and_keeps_the_last_model_named() -> None:
