@@ -354,6 +354,18 @@ class DeploySettings:
 
 
 @dataclass(frozen=True)
+class SymbolsSettings:
+    """The release symbol store and the symbolizer (see README "Symbols")."""
+
+    store: str = ""  # folder of the symbol store; empty = no store (deploys keep no debug files)
+    keep_releases: int = 10  # releases whose debug files `crashbot symbols prune` keeps
+    max_bytes: int = 0  # prune older releases while the store is bigger than this; 0 = no cap
+    symbolizer: str = ""  # llvm-symbolizer to run; empty = the first on PATH
+    cdb: str = ""  # cdb.exe to run on minidumps (Windows); empty = the Debugging Tools' usual place
+    timeout_s: float = 60.0  # longest llvm-symbolizer or cdb run per report
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, one section per room."""
 
@@ -364,6 +376,7 @@ class Config:
     uploader: UploaderSettings = field(default_factory=UploaderSettings)
     fix: FixSettings = field(default_factory=FixSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
+    symbols: SymbolsSettings = field(default_factory=SymbolsSettings)
     source: str = ""  # where this config came from (a path, or "" for defaults)
 
 

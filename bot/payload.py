@@ -265,6 +265,7 @@ class Payload:
                 "full_id": sig.full_id,
                 "version": sig.version,
                 "frames": list(sig.frames),
+                **({"aliases": list(sig.aliases)} if sig.aliases else {}),
             },
             "exception": None
             if exc is None
@@ -309,6 +310,8 @@ class Payload:
                 full_id=s.text("full_id"),
                 version=s.whole("version"),
                 frames=s.texts("frames"),
+                # absent in payloads sealed before symbolication kept the unresolved id
+                aliases=s.texts("aliases") if s.has("aliases") else (),
             ),
             exception=None
             if exc is None

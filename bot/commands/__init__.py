@@ -25,6 +25,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "parse": ("bot.commands.parse", "parse one crash report and show its crashing thread and signature"),
         "signature": ("bot.commands.parse", "print '<signature_id>  <signature>  <file>' for each report"),
+        "symbols": ("bot.commands.symbols", "keep release debug files in the symbol store: add, list, prune"),
         "deploy": (
             "bot.commands.deploy",
             "build a commit, stop the server gracefully, make the new release live, check it, roll back",

@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.config import Config
 from bot.crash import analyse, crash_to_json, parse_report
 from bot.crash.errors import CrashParseError
-from bot.crash.model import Crash, Format
+from bot.crash.model import Crash, CrashReport, Format
 from bot.crash.text import MAX_BYTES, read_prefix
 from bot.errors import UsageError
 
@@ -32,6 +32,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="skip sniffing and read the file as this format",
     )
     p.add_argument("--explain", action="store_true", help="also show why each frame was kept or skipped")
+    p.add_argument(
+        "--symbols",
+        metavar="DIR",
+        type=Path,
+        help="resolve unresolved frames from the debug files in DIR (release folder, build output, store)",
+    )
+    p.add_argument(
+        "--dump",
+        metavar="FILE",
+        type=Path,
+        help="the minidump of this crash (default: the .dmp of the same name beside FILE, if any)",
+    )
     p.set_defaults(handler=run_parse)
 
     s = sub.add_parser("signature", help="print '<signature_id>  <signature>  <file>' for each report")
@@ -59,14 +71,18 @@ def read_report(path: Path, *, limit: int = MAX_BYTES) -> bytes:
     return data
 
 
-def load_crash(path: Path, fmt: Format | None) -> Crash:
-    """Read, parse and analyse one file; CrashParseError names the file."""
+def load_report(path: Path, fmt: Format | None) -> CrashReport:
+    """Read and parse one file; CrashParseError names the file."""
     data = read_report(path)
     try:
-        report = parse_report(data, fmt=fmt)
+        return parse_report(data, fmt=fmt)
     except CrashParseError as e:
         raise CrashParseError(f"{path}: {e}") from None
-    return analyse(report)
+
+
+def load_crash(path: Path, fmt: Format | None) -> Crash:
+    """Read, parse and analyse one file; CrashParseError names the file."""
+    return analyse(load_report(path, fmt))
 
 
 def _format(value: str | None) -> Format | None:
@@ -115,12 +131,28 @@ def _human(crash: Crash, *, explain: bool) -> str:
 
 
 def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
-    crash = load_crash(Path(args.file), _format(args.format))
-    if args.json:
-        print(json.dumps(crash_to_json(crash, explain=args.explain), indent=2, ensure_ascii=False))
-    else:
-        print(_human(crash, explain=args.explain))
-    return 0
+    path = Path(args.file)
+    symbols: Path | None = args.symbols
+    dump = args.dump
+    if symbols is None and dump is None:
+        crash = load_crash(path, _format(args.format))
+        if args.json:
+            print(json.dumps(crash_to_json(crash, explain=args.explain), indent=2, ensure_ascii=False))
+        else:
+            print(_human(crash, explain=args.explain))
+        return 0
+    from bot.symbols import cli as symbols_cli  # only `parse --symbols/--dump` needs the symbols room
+
+    return symbols_cli.parse_with_symbols(
+        path,
+        report=load_report(path, _format(args.format)),
+        symbols=symbols,
+        dump=dump,
+        settings=config.symbols,
+        as_json=args.json,
+        explain=args.explain,
+        human=_human,
+    )
 
 
 def run_signature(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:

@@ -212,7 +212,8 @@ class Signature:
     ``text`` is human-readable (``ACCESS_VIOLATION | Field::GetUInt32 | ResultSet::...``); ``id`` is the
     stable primary id (hex) over the top meaningful frames, exception kind and normalised assertion;
     ``full_id`` covers all in-app frames (kept so rule changes don't split issues, as Sentry does);
-    ``version`` is the algorithm version, stored beside every id.
+    ``version`` is the algorithm version, stored beside every id. ``aliases`` are the ids the same crash
+    had before its frames were symbolicated: an issue filed under one still matches the other.
     """
 
     text: str
@@ -220,6 +221,7 @@ class Signature:
     full_id: str
     version: int
     frames: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,243 @@
+"""Symbolicate a parsed report: find each unresolved frame's module and debug files, ask llvm-symbolizer
+once for all of them, and hand the answers to the crash core (:func:`with_resolved_frames`).
+
+What stays unresolved is explained in notes that say what to do (ship the .pdb, add the build to the
+store, turn the store on); the report is returned either way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.crash.model import CrashReport, ExceptionInfo, Frame, Thread
+from bot.crash.resolved import with_resolved_frames
+from bot.symbols.errors import SymbolError
+from bot.symbols.identity import PeImage
+from bot.symbols.locate import Locator, windows_basename
+from bot.symbols.minidump import Minidump
+from bot.symbols.store import DebugFile
+from bot.symbols.symbolizer import DEFAULT_TIMEOUT_S, Location, Query, symbolize
+
+_SECTION_OFFSET = re.compile(r"([0-9a-f]{1,8}):([0-9a-f]{1,16})")
+_HEX = re.compile(r"0x([0-9a-f]{1,16})")
+MAX_QUERIES = 20_000  # unique sites; a 100,000-frame report repeats a few hundred sites
+
+NO_SYMBOLS_ADVICE = (
+    "ship the .pdb next to the server's .exe (Wheaty then prints names itself), or keep the build's debug "
+    "files where crashbot finds them: `crashbot symbols add <build folder> --revision <hash>`, or set "
+    "`[symbols] store` so that `crashbot deploy` keeps every release's debug files"
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where an unresolved frame points: a module and an RVA (or Wheaty's section:offset)."""
+
+    module: str
+    rva: int | None = None
+    section: int | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Symbolication:
+    report: CrashReport
+    resolved: int  # unresolved frames (counting repeats) that now have a function
+    unresolved: int
+    notes: tuple[str, ...]
+
+
+def site_of(frame: Frame, dump: Minidump | None = None) -> Site | None:
+    """The site of an unsymbolised frame, or None when it is symbolised or points nowhere known."""
+    if frame.function:
+        return None
+    offset = (frame.offset or "").lower()
+    if frame.module and (m := _SECTION_OFFSET.fullmatch(offset)):
+        return Site(frame.module, section=int(m.group(1), 16), offset=int(m.group(2), 16))
+    if frame.module and (m := _HEX.fullmatch(offset)):
+        return Site(frame.module, rva=int(m.group(1), 16))
+    if dump is not None and frame.address and (m := _HEX.fullmatch(frame.address.lower())):
+        address = int(m.group(1), 16)
+        module = dump.module_at(address)
+        if module is not None:
+            return Site(module.file_name, rva=address - module.base)
+    return None
+
+
+def _unresolved(report: CrashReport, dump: Minidump | None) -> dict[Frame, Site]:
+    sites: dict[Frame, Site] = {}
+    for thread in report.threads:
+        for frame in thread.frames:
+            if frame not in sites and (site := site_of(frame, dump)) is not None:
+                sites[frame] = site
+                if len(sites) >= MAX_QUERIES:
+                    return sites
+    return sites
+
+
+def _frames(frame: Frame, locations: tuple[Location, ...]) -> tuple[Frame, ...]:
+    """The resolved frames of ``frame``: one per location, innermost inlined call first; every frame but
+    the outermost is marked inline (it was inlined into the next)."""
+    out = []
+    for i, loc in enumerate(locations):
+        out.append(
+            dataclasses.replace(
+                frame,
+                function=loc.function,
+                file=loc.file,
+                line=loc.line,
+                offset=None if loc.function else frame.offset,
+                inline=i < len(locations) - 1 or frame.inline,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass
+class _Images:
+    """Per-report cache of located images and their PDBs, and the staging folder llvm-symbolizer reads."""
+
+    locator: Locator
+    revision: str | None
+    dump: Minidump | None
+    stage: Path
+    notes: list[str] = dataclasses.field(default_factory=list)
+    cache: dict[str, tuple[Path, PeImage] | None] = dataclasses.field(default_factory=dict)
+
+    def _dump_key(self, module: str) -> str | None:
+        if self.dump is None:
+            return None
+        lowered = module.lower()
+        for m in self.dump.modules:
+            name = m.file_name.lower()
+            if name == lowered or name.rsplit(".", 1)[0] == lowered:
+                return m.key
+        return None
+
+    def get(self, module: str) -> tuple[Path, PeImage] | None:
+        lowered = module.lower()
+        if lowered not in self.cache:
+            self.cache[lowered] = self._locate(module)
+        return self.cache[lowered]
+
+    def _locate(self, module: str) -> tuple[Path, PeImage] | None:
+        found = self.locator.image(module, revision=self.revision, key=self._dump_key(module))
+        if found.file is None or found.file.pe is None:
+            self.notes.append(f"{module}: {found.reason}")
+            return None
+        return self._stage(module, found.file, found.file.pe)
+
+    def _stage(self, module: str, image: DebugFile, pe: PeImage) -> tuple[Path, PeImage] | None:
+        if pe.codeview is None:
+            self.notes.append(f"{module}: the image names no PDB (linked without /DEBUG)")
+            return None
+        pdb = self.locator.pdb(pe.codeview)
+        if pdb.file is None:
+            self.notes.append(f"{module}: {pdb.reason}")
+            return None
+        folder = self.stage / str(len(self.cache))
+        folder.mkdir()
+        target = folder / image.path.name
+        _link(image.path, target)
+        _link(pdb.file.path, folder / windows_basename(pe.codeview.pdb_name))
+        return target, pe
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.symlink(source.resolve(), target)
+    except OSError:  # Windows without the symlink privilege
+        shutil.copyfile(source, target)
+
+
+def _queries(sites: dict[Frame, Site], images: _Images) -> Iterator[tuple[Frame, Query]]:
+    for frame, site in sites.items():
+        located = images.get(site.module)
+        if located is None:
+            continue
+        path, pe = located
+        rva = site.rva if site.rva is not None else pe.rva(site.section or 0, site.offset or 0)
+        if rva is None or rva >= pe.size_of_image:
+            images.notes.append(f"{site.module}: {frame.offset} lies outside the image (another build?)")
+            continue
+        yield frame, Query(path, pe.image_base + rva)
+
+
+def symbolicate(
+    report: CrashReport,
+    locator: Locator,
+    *,
+    symbolizer: str | None,
+    dump: Minidump | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Symbolication:
+    """``report`` with what ``locator``'s debug files resolve; notes say why the rest stays unresolved."""
+    if dump is not None:
+        report = merge_dump(report, dump)
+    sites = _unresolved(report, dump)
+    if not sites:
+        return Symbolication(report, 0, 0, ())
+    if symbolizer is None:
+        note = "llvm-symbolizer is not installed: install LLVM (`crashbot doctor` says how) to resolve frames"
+        return _done(report, {}, sites, [note])
+    with tempfile.TemporaryDirectory(prefix="crashbot-symbols-") as stage:
+        images = _Images(locator, report.build.revision, dump, Path(stage))
+        pairs = list(_queries(sites, images))
+        try:
+            answers = symbolize([q for _, q in pairs], executable=symbolizer, timeout_s=timeout_s)
+        except SymbolError as e:
+            images.notes.append(str(e))
+            answers = [() for _ in pairs]
+    resolved = {frame: _frames(frame, locs) for (frame, _), locs in zip(pairs, answers, strict=True) if locs}
+    return _done(report, resolved, sites, images.notes)
+
+
+def _done(
+    report: CrashReport, resolved: dict[Frame, tuple[Frame, ...]], sites: dict[Frame, Site], notes: list[str]
+) -> Symbolication:
+    left = [f for f in sites if f not in resolved]
+    if left:
+        notes = [*notes, f"{len(left)} frame site(s) stay unresolved: {NO_SYMBOLS_ADVICE}"]
+    new = with_resolved_frames(report, resolved, notes=notes)
+    count = sum(1 for t in report.threads for f in t.frames if f in resolved)
+    remaining = sum(1 for t in report.threads for f in t.frames if f in sites and f not in resolved)
+    return Symbolication(new, count, remaining, tuple(dict.fromkeys(notes)))
+
+
+def merge_dump(report: CrashReport, dump: Minidump) -> CrashReport:
+    """What the minidump adds to a report: the exception when the report lacks one, and the faulting
+    frame for a report without frames (a dump alone)."""
+    exc = dump.exception
+    if exc is None:
+        return report
+    module = dump.module_at(exc.address)
+    info = report.exception or ExceptionInfo(
+        code=exc.code_text,
+        address=f"0x{exc.address:016x}",
+        module=module.file_name if module else None,
+        module_offset=f"0x{exc.address - module.base:x}" if module else None,
+    )
+    extra = dict(report.extra)
+    extra.setdefault("dump_thread", str(exc.thread_id))
+    threads = report.threads
+    if not any(t.frames for t in threads):
+        frame = Frame(
+            module=module.file_name if module else None,
+            offset=f"0x{exc.address - module.base:x}" if module else None,
+            address=f"0x{exc.address:016x}",
+        )
+        threads = (Thread(frames=(frame,), id=str(exc.thread_id), current=True),)
+    return dataclasses.replace(
+        report,
+        exception=info,
+        extra=extra,
+        threads=threads,
+        crashing_thread=report.crashing_thread if report.threads else 0,
+    )

@@ -1,0 +1,106 @@
+"""The symbols room's entry for commands and the uploader: a parsed report plus whatever debug files and
+minidump are at hand -> a signed :class:`Crash` that keeps its unresolved signature as an alias."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.crash import analyse
+from bot.crash.model import Crash, CrashReport
+from bot.crash.resolved import with_alias
+from bot.symbols.errors import SymbolError
+from bot.symbols.locate import FolderLocator, Locator, StoreLocator
+from bot.symbols.minidump import Minidump, read_minidump_file
+from bot.symbols.resolve import Symbolication, merge_dump, symbolicate
+from bot.symbols.store import INDEX_NAME, SymbolStore
+from bot.symbols.symbolizer import DEFAULT_TIMEOUT_S, find_symbolizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    crash: Crash
+    symbolication: Symbolication | None
+    dump: Minidump | None
+    notes: tuple[str, ...]
+
+
+def dump_beside(report_path: Path) -> Path | None:
+    """The minidump the crash handler wrote beside ``report_path`` (same name, ``.dmp``), if any."""
+    candidate = report_path.with_suffix(".dmp")
+    return candidate if candidate != report_path and candidate.is_file() else None
+
+
+def locator_for(folder: Path) -> Locator:
+    """A symbol store when ``folder`` holds a store index, else any folder of debug files."""
+    if (folder / INDEX_NAME).is_file():
+        return StoreLocator(SymbolStore(folder))
+    return FolderLocator(folder)
+
+
+def read_dump(path: Path | None) -> tuple[Minidump | None, tuple[str, ...]]:
+    if path is None:
+        return None, ()
+    try:
+        return read_minidump_file(path), ()
+    except SymbolError as e:
+        return None, (f"minidump not used: {e}",)
+
+
+def analyse_with_symbols(
+    report: CrashReport,
+    *,
+    symbols: Path | None,
+    dump_path: Path | None = None,
+    symbolizer: str = "",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Outcome:
+    """Analyse ``report`` after resolving what the debug files under ``symbols`` (a store or a folder)
+    and the minidump at ``dump_path`` allow. Never raises for bad debug files or dumps: they become
+    notes, and the crash is signed from whatever could be read."""
+    before = analyse(report)
+    dump, notes = read_dump(dump_path)
+    if symbols is None and dump is None:
+        return Outcome(before, None, None, notes)
+    try:
+        locator = locator_for(symbols) if symbols is not None else None
+    except SymbolError as e:
+        locator, notes = None, (*notes, str(e))
+    if locator is None:
+        if dump is None:
+            return Outcome(before, None, None, notes)
+        return Outcome(with_alias(analyse(merge_dump(report, dump)), before.signature), None, dump, notes)
+    if isinstance(locator, FolderLocator):
+        notes = (*notes, *locator.notes)
+    result = symbolicate(
+        report, locator, symbolizer=find_symbolizer(symbolizer), dump=dump, timeout_s=timeout_s
+    )
+    after = with_alias(analyse(result.report), before.signature)
+    return Outcome(after, result, dump, (*notes, *result.notes))
+
+
+def dump_to_json(dump: Minidump) -> dict[str, Any]:
+    exc = dump.exception
+    return {
+        "exception": None
+        if exc is None
+        else {"code": exc.code_text, "address": f"0x{exc.address:016x}", "thread_id": exc.thread_id},
+        "threads": len(dump.thread_ids),
+        "modules": [
+            {
+                "name": m.file_name,
+                "base": f"0x{m.base:x}",
+                "size": m.size,
+                "timestamp": m.timestamp,
+                "version": m.version,
+                "pdb": None
+                if m.codeview is None
+                else {"name": m.codeview.pdb_name, "guid": m.codeview.guid, "age": m.codeview.age},
+            }
+            for m in dump.modules
+        ],
+    }
