@@ -13,7 +13,6 @@ from bot.config import SymbolsSettings
 from bot.crash import crash_to_json
 from bot.crash.model import Crash, CrashReport
 from bot.errors import UsageError
-from bot.symbols.errors import SymbolError
 from bot.symbols.service import Outcome, analyse_with_symbols, dump_beside, dump_to_json
 from bot.symbols.store import SymbolStore
 
@@ -80,8 +79,6 @@ def run_add(folder: Path, *, revision: str, settings: SymbolsSettings, store: st
     release, notes = target.add(folder, revision=revision)
     for note in notes:
         print(f"crashbot: warning: {note}", file=sys.stderr)
-    if not release.files:
-        raise SymbolError(f"{folder}: no .exe/.dll/.pdb or ELF file with a build-id found; nothing stored")
     print(f"{release.revision}: {len(release.files)} debug file(s) in {target.root}")
     for rel in release.files:
         print(f"  {rel}")

@@ -181,6 +181,10 @@ class SymbolStore:
         """Copy the debug files under ``folder`` into the store as ``revision``; returns the release and
         the notes about files that could not be read."""
         result = scan(folder)
+        if not result.files:
+            raise SymbolError(
+                f"{folder}: no .exe/.dll/.pdb or ELF file with a build-id found; nothing stored"
+            )
         stored: list[str] = []
         for debug in result.files:
             target = self.root / debug.relative

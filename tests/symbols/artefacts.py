@@ -37,7 +37,9 @@ def wine64() -> str | None:
 def _run(argv: list[str], cwd: Path, **kw: object) -> str:
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300, check=False, **kw)  # type: ignore[call-overload]
     if done.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{argv[0]} failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     return str(done.stdout)
 
 
@@ -85,10 +87,22 @@ def build_windows(cache: Path, *, variant: int = 0) -> WindowsBuild:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         source = work / "worldserver.cpp"
-        source.write_text(SOURCE.read_text() + f"\nextern \"C\" int kVariant = {variant};\n")
+        source.write_text(SOURCE.read_text() + f'\nextern "C" int kVariant = {variant};\n')
         _run(["clang++", *flags, "-c", "worldserver.cpp", "-o", "worldserver.obj"], work)
-        _run(["lld-link", "/entry:mainCRTStartup", "/subsystem:console", "/nodefaultlib", "/debug",
-              "/pdb:worldserver.pdb", f"/pdbaltpath:{PDB_ALT_PATH}", "/out:worldserver.exe", "worldserver.obj"], work)
+        _run(
+            [
+                "lld-link",
+                "/entry:mainCRTStartup",
+                "/subsystem:console",
+                "/nodefaultlib",
+                "/debug",
+                "/pdb:worldserver.pdb",
+                f"/pdbaltpath:{PDB_ALT_PATH}",
+                "/out:worldserver.exe",
+                "worldserver.obj",
+            ],
+            work,
+        )
         try:
             os.replace(work, folder)
         except OSError:  # another worker won the race: use its build
@@ -106,8 +120,11 @@ def _truth(folder: Path) -> WindowsBuild:
     symbols = _run(["llvm-pdbutil", "dump", "-symbols", str(pdb)], folder)
     functions = tuple(
         Function(m.group(1), int(m.group(2)), int(m.group(3)))
-        for m in re.finditer(r"S_GPROC32 \[size = \d+\] `([^`]+)`\s+parent = \d+, end = \d+, "
-                             r"addr = 0001:(\d+), code size = (\d+)", symbols)
+        for m in re.finditer(
+            r"S_GPROC32 \[size = \d+\] `([^`]+)`\s+parent = \d+, end = \d+, "
+            r"addr = 0001:(\d+), code size = (\d+)",
+            symbols,
+        )
     )
     inlinees: dict[str, tuple[str, ...]] = {}
     for block in re.split(r"(?=S_GPROC32 )", symbols)[1:]:
@@ -119,8 +136,17 @@ def _truth(folder: Path) -> WindowsBuild:
     summary = _run(["llvm-pdbutil", "dump", "-summary", str(pdb)], folder)
     guid = re.search(r"GUID: \{([0-9A-F-]+)\}", summary)
     assert guid, summary
-    return WindowsBuild(folder, exe, pdb, image_base, text_va - image_base, guid.group(1).replace("-", ""),
-                        functions, lines, inlinees)
+    return WindowsBuild(
+        folder,
+        exe,
+        pdb,
+        image_base,
+        text_va - image_base,
+        guid.group(1).replace("-", ""),
+        functions,
+        lines,
+        inlinees,
+    )
 
 
 @dataclass(frozen=True)
@@ -161,11 +187,20 @@ def wine_crash(cache: Path, build: WindowsBuild, wine: str) -> WineCrash:
             '"Debugger"="winedbg --minidump C:\\\\crash.dmp %ld %ld"\n"Auto"="1"\n'
         )
         _run([wine, "regedit", "aedebug.reg"], work, env=env)
-        done = subprocess.run([wine, "worldserver.exe"], cwd=work, env=env, capture_output=True, text=True,
-                              timeout=300, check=False)
+        done = subprocess.run(
+            [wine, "worldserver.exe"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         (work / "wine-output.txt").write_text(done.stdout + done.stderr)
         shutil.copy(work / "prefix" / "drive_c" / "crash.dmp", work / "crash.dmp")
-        subprocess.run([wine.replace("wine64", "wineserver"), "-k"], env=env, check=False, capture_output=True)
+        subprocess.run(
+            [wine.replace("wine64", "wineserver"), "-k"], env=env, check=False, capture_output=True
+        )
         shutil.rmtree(work / "prefix", ignore_errors=True)
         try:
             os.replace(work, folder)
@@ -183,8 +218,12 @@ def wine_crash(cache: Path, build: WindowsBuild, wine: str) -> WineCrash:
 
 def wheaty_report(build: WindowsBuild, offsets: list[int], *, revision: str | None = "3c5e0d7a91b2") -> str:
     """A WheatyExceptionReport of a server without its .pdb: every frame ``0001:<offset> <path>``."""
-    head = f"Revision: TrinityCore rev. {revision} 2026-03-14 20:41:07 +0100 (master branch) (Windows, AMD64, " \
-        "RelWithDebInfo, Static)\n" if revision else ""
+    head = (
+        f"Revision: TrinityCore rev. {revision} 2026-03-14 20:41:07 +0100 (master branch) (Windows, AMD64, "
+        "RelWithDebInfo, Static)\n"
+        if revision
+        else ""
+    )
     fault = build.image_base + build.text_rva + offsets[0]
     rows = "".join(
         f"{build.image_base + build.text_rva + o:016X}  {0x11FDA0 + 0x20 * i:016X}  0001:{o:016X} "

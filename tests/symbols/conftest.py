@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.symbols.artefacts import WINDOWS_TOOLS, WindowsBuild, WineCrash, build_windows, missing, wine64, wine_crash
+from tests.symbols.artefacts import (
+    WINDOWS_TOOLS,
+    WindowsBuild,
+    WineCrash,
+    build_windows,
+    missing,
+    wine64,
+    wine_crash,
+)
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +30,9 @@ def artefact_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 def windows_build(artefact_cache: Path) -> WindowsBuild:
     absent = missing(WINDOWS_TOOLS)
     if absent:
-        pytest.skip(f"{', '.join(absent)} not installed (runner-setup/dev-setup.sh installs clang, lld, llvm)")
+        pytest.skip(
+            f"{', '.join(absent)} not installed (runner-setup/dev-setup.sh installs clang, lld, llvm)"
+        )
     return build_windows(artefact_cache)
 
 

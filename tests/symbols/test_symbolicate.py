@@ -17,7 +17,6 @@ from bot.symbols.store import SymbolStore
 from bot.symbols.symbolizer import find_symbolizer
 from tests.symbols.artefacts import SOURCE, WindowsBuild, wheaty_report
 
-
 # The line each function's body is written on in the fixture source.
 SOURCE_LINE = {
     name: next(i for i, text in enumerate(SOURCE.read_text().splitlines(), 1) if f" {name}(" in text)

@@ -1,0 +1,101 @@
+"""``crashbot symbols add|list|prune`` and ``crashbot parse --symbols DIR --json`` through the real entry."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.symbols.artefacts import WindowsBuild, wheaty_report
+
+
+@pytest.fixture(autouse=True)
+def _no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CRASHBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def build_dir(tmp_path: Path, windows_build: WindowsBuild) -> Path:
+    folder = tmp_path / "build" / "bin" / "RelWithDebInfo"
+    folder.mkdir(parents=True)
+    shutil.copy(windows_build.exe, folder)
+    shutil.copy(windows_build.pdb, folder)
+    return folder
+
+
+def test_parse_with_symbols_json_resolves_and_reports_the_alias(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, windows_build: WindowsBuild, build_dir: Path
+) -> None:
+    report = tmp_path / "crash.txt"
+    report.write_text(wheaty_report(windows_build, [0x63, 0x4C, 0x9]))
+    code, out, _ = run(capsys, "parse", str(report), "--json")
+    assert code == 0
+    plain = json.loads(out)
+
+    code, out, err = run(capsys, "parse", str(report), "--symbols", str(build_dir), "--json")
+
+    assert code == 0, err
+    obj = json.loads(out)
+    assert obj["top_frame"]["function"] == "ReadMapId"
+    assert obj["top_frame"]["file"].endswith("worldserver.cpp")
+    assert obj["signature_id"] != plain["signature_id"]
+    assert obj["signature_aliases"] == [plain["signature_id"]]
+    assert obj["symbols"]["resolved"] == 3 and obj["symbols"]["unresolved"] == 0
+    assert obj["frames"][0]["inline"] is True and obj["frames"][1]["inline"] is False
+
+
+def test_parse_with_a_missing_symbols_folder_is_one_usage_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, windows_build: WindowsBuild
+) -> None:
+    report = tmp_path / "crash.txt"
+    report.write_text(wheaty_report(windows_build, [0x63]))
+    code, out, err = run(capsys, "parse", str(report), "--symbols", str(tmp_path / "nope"))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "--symbols" in err and "not a folder" in err
+
+
+def test_add_list_prune_round_trip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, build_dir: Path
+) -> None:
+    store = str(tmp_path / "store")
+    code, out, err = run(
+        capsys, "symbols", "add", str(build_dir), "--revision", "3c5e0d7a91b2", "--store", store
+    )
+    assert code == 0, err
+    assert "3c5e0d7a91b2: 2 debug file(s)" in out and "worldserver.pdb/" in out
+
+    code, out, _ = run(
+        capsys, "symbols", "add", str(build_dir), "--revision", "4d6f1e8b02c3", "--store", store
+    )
+    code, out, _ = run(capsys, "symbols", "list", "--store", store)
+    assert code == 0
+    assert "3c5e0d7a91b2" in out and "4d6f1e8b02c3" in out and "2 release(s)" in out
+
+    code, out, _ = run(capsys, "symbols", "prune", "--keep", "1", "--store", store)
+    assert code == 0 and "pruned 3c5e0d7a91b2" in out
+    # the newest release brought the same files: nothing it needs is gone
+    assert len(list((tmp_path / "store").rglob("worldserver.*"))) >= 2
+
+
+def test_symbols_without_a_store_is_one_usage_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "symbols", "list")
+    assert code == 2 and "[symbols] store" in err
+
+
+def test_adding_a_folder_without_debug_files_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("hello")
+    code, _, err = run(capsys, "symbols", "add", str(tmp_path / "empty"), "--store", str(tmp_path / "s"))
+    assert code == 1 and "nothing stored" in err
