@@ -16,6 +16,7 @@ from datetime import datetime
 
 from bot import markdown as md
 from bot.crash.model import Crash, Frame, Thread
+from bot.crash.resolved import SYMBOLS_NOTE_KEY
 from bot.errors import TrustError
 from bot.payload import (
     PAYLOAD_MAX_B64_CHARS,
@@ -192,6 +193,8 @@ def _title_safe(text: str) -> str:
 def labels_for(crash: Crash, *, realm: str | None) -> tuple[str, ...]:
     """``crash``, ``sig:<id>``, a kind label and (when given) ``realm:<name>``; each ≤ 50 characters."""
     labels = [CRASH_LABEL, sig_label(crash.signature.id), _kind(crash)[1]]
+    # the id it had before symbolication: a report of the same crash that stays unresolved finds this issue
+    labels.extend(sig_label(a) for a in crash.signature.aliases[:2])
     realm_name = realm_label(realm) if realm else None
     if realm_name:
         labels.append(realm_name)
@@ -297,7 +300,14 @@ class _Renderer:
         return f"[{shown}]({url})" if url else shown
 
     def render(self) -> str:
-        parts = [self.summary(), self.assertion(), self.stack(), self.environment(), self.other_threads()]
+        parts = [
+            self.summary(),
+            self.assertion(),
+            self.stack(),
+            self.symbols(),
+            self.environment(),
+            self.other_threads(),
+        ]
         if any(self.cut_fields):
             self.notes.append(f"table values longer than {self.lim.field_cap} characters shortened")
         if any(self.cut_text):
@@ -406,6 +416,30 @@ class _Renderer:
             self.notes.append(f"{collapsed} non-meaningful frames counted instead of listed")
         table = "\n".join(rows)
         return f"{head}\n\n| # | Function | Source | Module |\n|--:|---|---|---|\n{table}"
+
+    def symbols(self) -> str:
+        """Why frames are bare addresses and what the operator can do about it (issue 12, item 7)."""
+        frames = self.crash.frames
+        bare = [frames[i] for i in self.crash.meaningful if i < len(frames) and not frames[i].symbolised]
+        if not bare:
+            return ""
+        example = self.code(_frame_name(bare[0]))
+        module = bare[0].module or "the server executable"
+        notes = self.crash.report.extra.get(SYMBOLS_NOTE_KEY, "")
+        why = "".join(f"\n- {self.text(n)}" for n in notes.splitlines()[:8] if n.strip())
+        return (
+            f"### Symbols missing\n\n{len(bare)} meaningful frame(s) are bare addresses (such as {example}): "
+            f"this report came from a build whose debug files crashbot could not use."
+            + (f"\n\nWhat crashbot tried:{why}" if why else "")
+            + "\n\nTo get function, file and line for crashes like this one, either\n"
+            f"- ship the `.pdb` next to {self.code(module)} on the game host (the crash handler then names "
+            "the functions itself), or\n"
+            "- add the build's debug files to the symbol store on the runner: "
+            "`crashbot symbols add <build folder> --revision <hash>`, or\n"
+            '- turn the store on (`[symbols] store = "..."` in `crashbot.toml`): `crashbot deploy` '
+            "then keeps every release's debug files, and later crashes of that build are symbolicated "
+            "before they are signed. The unresolved signature stays an alias, so they land on this issue."
+        )
 
     def frame_row(self, i: int, frame: Frame, *, faint: bool) -> str:
         name = self.code(_frame_name(frame))

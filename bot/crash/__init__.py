@@ -7,7 +7,7 @@ the top frame and signs; ``crash_to_json`` is the ``crashbot parse --json`` cont
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.crash.errors import CrashParseError
@@ -19,7 +19,11 @@ from bot.crash.sniff import parser_for, sniff
 from bot.crash.text import MAX_BYTES, clean_lines, decode
 from bot.crash.threads import choose_crashing_thread
 
-__all__ = ["CrashParseError", "analyse", "crash_to_json", "parse_report"]
+__all__ = ["CrashParseError", "CrashReader", "analyse", "crash_to_json", "parse_report", "plain_crash"]
+
+# How the uploader turns a spooled report's text (and the path of its minidump, if any) into a crash;
+# the symbols room offers one that symbolicates first (bot.symbols.service.crash_reader).
+CrashReader = Callable[[str, "str | None"], "Crash"]
 
 logger = logging.getLogger(__name__)
 
@@ -146,3 +150,8 @@ def crash_to_json(crash: Crash, *, explain: bool = False) -> dict[str, Any]:
     if explain:
         out["decisions"] = [d.to_json() for d in crash.decisions]
     return out
+
+
+def plain_crash(text: str, dump_path: str | None = None) -> Crash:
+    """Parse and analyse ``text`` as it is (the minidump, if any, is not read)."""
+    return analyse(parse_report(text))

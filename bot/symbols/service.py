@@ -3,12 +3,15 @@ minidump are at hand -> a signed :class:`Crash` that keeps its unresolved signat
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.crash import analyse
+from bot.config import SymbolsSettings
+from bot.crash import CrashReader, analyse, parse_report
 from bot.crash.model import Crash, CrashReport
 from bot.crash.resolved import with_alias
 from bot.symbols.errors import SymbolError
@@ -54,7 +57,8 @@ def read_dump(path: Path | None) -> tuple[Minidump | None, tuple[str, ...]]:
 def analyse_with_symbols(
     report: CrashReport,
     *,
-    symbols: Path | None,
+    symbols: Path | None = None,
+    locator: Locator | None = None,
     dump_path: Path | None = None,
     symbolizer: str = "",
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -64,12 +68,13 @@ def analyse_with_symbols(
     notes, and the crash is signed from whatever could be read."""
     before = analyse(report)
     dump, notes = read_dump(dump_path)
-    if symbols is None and dump is None:
+    if symbols is None and locator is None and dump is None:
         return Outcome(before, None, None, notes)
-    try:
-        locator = locator_for(symbols) if symbols is not None else None
-    except SymbolError as e:
-        locator, notes = None, (*notes, str(e))
+    if locator is None and symbols is not None:
+        try:
+            locator = locator_for(symbols)
+        except SymbolError as e:
+            notes = (*notes, str(e))
     if locator is None:
         if dump is None:
             return Outcome(before, None, None, notes)
@@ -104,3 +109,32 @@ def dump_to_json(dump: Minidump) -> dict[str, Any]:
             for m in dump.modules
         ],
     }
+
+
+def crash_reader(settings: SymbolsSettings, *, cache_size: int = 64) -> CrashReader:
+    """The uploader's :data:`~bot.crash.CrashReader` when a store is configured: symbolicate from the
+    store (and the report's minidump) before signing. The intake and the publisher read the same text,
+    so answers are kept for the last ``cache_size`` reports rather than running llvm-symbolizer twice."""
+    locator = StoreLocator(SymbolStore(Path(settings.store)))
+    cache: OrderedDict[tuple[str, str | None], Crash] = OrderedDict()
+
+    def read(text: str, dump_path: str | None = None) -> Crash:
+        key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), dump_path)
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        outcome = analyse_with_symbols(
+            parse_report(text),
+            locator=locator,
+            dump_path=Path(dump_path) if dump_path else None,
+            symbolizer=settings.symbolizer,
+            timeout_s=settings.timeout_s,
+        )
+        for note in outcome.notes:
+            logger.info("symbols: %s", note)
+        cache[key] = outcome.crash
+        while len(cache) > cache_size:
+            cache.popitem(last=False)
+        return outcome.crash
+
+    return read

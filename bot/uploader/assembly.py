@@ -115,6 +115,11 @@ def assemble(
     except ConfigError:
         intake_spool.close()
         raise
+    crash_of = None
+    if config.symbols.store:  # symbolicate before signing where the store is reachable (issue 12)
+        from bot.symbols.service import crash_reader
+
+        crash_of = crash_reader(config.symbols)
     publisher = Publisher(
         client,
         PublishSettings(
@@ -124,6 +129,7 @@ def assemble(
             server_url=web_url_for(api_url or config.github.api_url),
             comment_interval_s=float(up.seen_again_comment_interval_s),
         ),
+        crash_of=crash_of,
     )
     service = UploadService(
         service_spool,
@@ -139,7 +145,11 @@ def assemble(
         stop=stop,
     )
     intake = Intake(
-        intake_spool, redaction=config.redaction, max_bytes=up.max_report_bytes, on_spooled=service.wakeup
+        intake_spool,
+        redaction=config.redaction,
+        max_bytes=up.max_report_bytes,
+        on_spooled=service.wakeup,
+        crash_of=crash_of,
     )
     logger.info("spool: %s", spool_path)
     return Uploader(client, intake_spool, service_spool, intake, service, config)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import RedactionSettings
-from bot.crash import analyse, parse_report
+from bot.crash import CrashReader, plain_crash
 from bot.crash.errors import CrashParseError
 from bot.crash.redact import compile_patterns, redact
 from bot.crash.text import decode, read_prefix
@@ -70,6 +70,7 @@ class Intake:
         redaction: RedactionSettings,
         max_bytes: int,
         on_spooled: Callable[[SpooledReport], None] | None = None,
+        crash_of: CrashReader | None = None,
     ) -> None:
         if max_bytes < 1:
             raise ConfigError(f"uploader.max_report_bytes must be at least 1, got {max_bytes}")
@@ -78,6 +79,7 @@ class Intake:
         self._redaction = redaction
         self._max_bytes = max_bytes
         self._on_spooled = on_spooled
+        self._crash_of = crash_of or plain_crash
         # report path -> content hash, so a .dmp that settles after its .txt finds its row
         self._by_path: dict[Path, str] = {}
         self._lock = threading.Lock()
@@ -144,7 +146,7 @@ class Intake:
         redactions = _counts_text(dict(scrubbed.counts))
         failure: str | None
         try:
-            crash = analyse(parse_report(scrubbed.text))
+            crash = self._crash_of(scrubbed.text, dump_path)
         except CrashParseError as e:
             failure = _one_line(str(e)) or "unrecognised crash report"
         except Exception as e:  # per-file isolation: a parser bug quarantines this file, not the queue

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.crash import analyse, parse_report
+from bot.crash import CrashReader, plain_crash
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Crash
 from bot.errors import GitHubError, TrustError
@@ -122,8 +122,10 @@ class Publisher:
         settings: PublishSettings,
         *,
         clock: Callable[[], float] = time.time,
+        crash_of: CrashReader | None = None,
     ) -> None:
         self._client = client
+        self._crash_of = crash_of or plain_crash
         self._settings = settings
         self._clock = clock
         self._labels_ready: set[str] = set()
@@ -149,7 +151,7 @@ class Publisher:
     def _crash(self, report: SpooledReport) -> Crash | None:
         if report.id not in self._crashes:
             try:
-                crash: Crash | None = analyse(parse_report(report.text))
+                crash: Crash | None = self._crash_of(report.text, report.dump_path)
             except CrashParseError as e:
                 logger.warning("spooled report %d (%s) no longer parses: %s", report.id, report.path, e)
                 crash = None
@@ -160,7 +162,9 @@ class Publisher:
         """The newest report's crash (the body shows the latest build); it must sign as the batch did."""
         for report in sorted(reports, key=lambda r: (r.received_at, r.id), reverse=True):
             crash = self._crash(report)
-            if crash is not None and crash.signature.id == signature_id:
+            # symbolicated since it was spooled (its dump settled, the store gained the build): the batch's
+            # id is then the crash's alias
+            if crash is not None and signature_id in (crash.signature.id, *crash.signature.aliases):
                 return crash
         raise PublishError(
             f"none of the {len(reports)} spooled report(s) of signature {signature_id} parses to that "
@@ -199,7 +203,7 @@ class Publisher:
         reports = [r for b in batches for r in b.reports]
         try:
             crash = self._representative(signature_id, reports)
-            existing = self.find(signature_id) or self._find_by_full_id(crash)
+            existing = self.find(signature_id) or self._find_by_alias(crash) or self._find_by_full_id(crash)
             if existing is None:
                 return self._create(crash, batches)
             return self._update(existing, crash, batches)
@@ -225,6 +229,18 @@ class Publisher:
         # Someone else's issue (another realm's uploader won the race, or a lost response was
         # answered by an issue we did not write): count on it like on any existing issue.
         return self._update(issue, crash, batches)
+
+    def _find_by_alias(self, crash: Crash) -> IssueRef | None:
+        """The issue of the unresolved signature this crash had before symbolication (issue 12): the same
+        crash on the same build is one issue whether or not its frames could be resolved."""
+        for alias in crash.signature.aliases:
+            found = self.find(alias)
+            if found is not None:
+                logger.info(
+                    "%s was filed as %s before symbolication: counting there", crash.signature.id, alias
+                )
+                return found
+        return None
 
     def _find_by_full_id(self, crash: Crash) -> IssueRef | None:
         """The crash issue whose signed payload has this crash's fuller id, when none carries its
@@ -312,7 +328,8 @@ class Publisher:
         labels = list(issue.labels)
         realm = realm_label(settings.realm) if settings.realm else None
         # found through its full id: it gets this primary id's label too, so the next lookup is direct
-        for wanted in (REGRESSION_LABEL if reopen else None, realm, sig_label(crash.signature.id)):
+        sigs = (sig_label(crash.signature.id), *(sig_label(a) for a in crash.signature.aliases))
+        for wanted in (REGRESSION_LABEL if reopen else None, realm, *sigs):
             if wanted and wanted not in labels:
                 labels.append(wanted)
         if labels != list(issue.labels):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import GitHubSettings, RedactionSettings
+from bot.crash import CrashReader
 from bot.github import GitHubClient, connect
 from bot.issue import Payload, read_payload
 from bot.standin import Limits, StandIn
@@ -121,6 +122,7 @@ def make_rig(
     backoff_base_s: float = 0.01,
     backoff_cap_s: float = 0.05,
     stop: threading.Event | None = None,
+    crash_of: CrashReader | None = None,
 ) -> Rig:
     """A rig on ``standin``; with ``clock`` every component shares that fake time."""
     import time
@@ -149,6 +151,7 @@ def make_rig(
             key=KEY, host=HOST, realm=realm, server_url=standin.web_url, comment_interval_s=comment_interval_s
         ),
         clock=now,
+        crash_of=crash_of,
     )
     service = UploadService(
         spool,
@@ -160,7 +163,11 @@ def make_rig(
         stop=stop,
     )
     intake = Intake(
-        intake_spool, redaction=RedactionSettings(), max_bytes=8 * 1024 * 1024, on_spooled=service.wakeup
+        intake_spool,
+        redaction=RedactionSettings(),
+        max_bytes=8 * 1024 * 1024,
+        on_spooled=service.wakeup,
+        crash_of=crash_of,
     )
     return Rig(standin, spool, intake_spool, client, publisher, service, intake, now, tmp)
 
