@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import RedactionSettings
-from bot.crash import CrashReader, plain_crash
+from bot.crash import CrashReader, analyse, parse_report
 from bot.crash.errors import CrashParseError
+from bot.crash.model import Crash
 from bot.crash.redact import compile_patterns, redact
 from bot.crash.text import decode, read_prefix
 from bot.errors import ConfigError
@@ -60,6 +61,11 @@ def _counts_text(counts: dict[str, int]) -> str:
     return ",".join(f"{kind}={n}" for kind, n in sorted(counts.items()) if n)
 
 
+def _plain_crash(text: str, dump_path: str | None = None) -> Crash:
+    """The crash as the report says it, without symbols (looked up at call time, so tests can inject)."""
+    return analyse(parse_report(text))
+
+
 class Intake:
     """Takes crash files into the spool; ``on_spooled(report)`` runs after each report is committed."""
 
@@ -79,7 +85,7 @@ class Intake:
         self._redaction = redaction
         self._max_bytes = max_bytes
         self._on_spooled = on_spooled
-        self._crash_of = crash_of or plain_crash
+        self._crash_of = crash_of or _plain_crash
         # report path -> content hash, so a .dmp that settles after its .txt finds its row
         self._by_path: dict[Path, str] = {}
         self._lock = threading.Lock()
