@@ -533,6 +533,52 @@ def check_debugger(p: Probe) -> CheckResult:
     return skipped("tool: debugger", f"no debugger check for platform {p.platform}")
 
 
+SYMBOLIZERS = ("llvm-symbolizer", *(f"llvm-symbolizer-{v}" for v in range(20, 12, -1)))
+
+
+def check_symbolizer(p: Probe) -> CheckResult:
+    """llvm-symbolizer resolves unresolved frames through PDBs and DWARF (issue 12)."""
+    name = "tool: llvm-symbolizer"
+    configured = p.config.symbols.symbolizer
+    found = (
+        (p.which(configured) or (configured if Path(configured).is_file() else None)) if configured else None
+    )
+    found = found or next((path for path in map(p.which, SYMBOLIZERS) if path), None)
+    if found:
+        return passed(name, found)
+    fix = (
+        "install LLVM (`winget install LLVM.LLVM`, or runner-setup\\Install-CrashbotRunner.ps1 -InstallLlvm)"
+        if p.platform == "win32"
+        else "install LLVM (e.g. apt install llvm)"
+    )
+    where = f"{configured} not found" if configured else "not on PATH"
+    return warned(name, f"{where}: crashes from builds without their .pdb stay bare addresses", fix)
+
+
+def check_symbol_store(p: Probe) -> CheckResult:
+    name = "symbol store"
+    root = p.config.symbols.store
+    if not root:
+        return warned(
+            name,
+            "no [symbols] store: deploys keep no debug files, so bare frames cannot be resolved later",
+            'set [symbols] store = "<folder>" in crashbot.toml (see README "Symbols")',
+        )
+    from bot.symbols.store import SymbolStore  # only the store check needs the symbols room
+
+    store = SymbolStore(Path(root))
+    if not store.root.exists():
+        return passed(
+            name, f"{root} does not exist yet; the first `crashbot deploy` or `symbols add` makes it"
+        )
+    if not os.access(store.root, os.W_OK):
+        return failed(
+            name, f"{root} is not writable by this account", "give the runner's account write access"
+        )
+    releases = store.releases()  # a damaged index raises a BotError: run_checks makes it this row's FAIL
+    return passed(name, f"{root}: {len(releases)} release(s), {store.size() / 1e6:.1f} MB")
+
+
 # ---------------------------------------------------------------------------------------------------
 # host folders
 
@@ -651,6 +697,8 @@ CHECKS: tuple[Check, ...] = (
     check_cmake,
     check_compiler,
     check_debugger,
+    check_symbolizer,
+    check_symbol_store,
     check_crash_dirs,
     check_server_control,
     check_engine,

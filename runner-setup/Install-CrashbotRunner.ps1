@@ -2,7 +2,7 @@
 .SYNOPSIS
     Install a GitHub Actions runner for crashbot on a Windows game host: a dedicated local account,
     the runner as a service under it, the right to stop/start worldserver, Python and crashbot,
-    and optionally cdb (Debugging Tools for Windows).
+    and optionally cdb (Debugging Tools for Windows) and LLVM (llvm-symbolizer, for symbolication).
 
 .DESCRIPTION
     Idempotent: each step checks before it acts and says what it found. Supports -WhatIf.
@@ -28,7 +28,8 @@ param(
     [string]$WorldserverService = '',
     [string]$CrashbotSpec = 'crashbot',
     [string]$CrashbotHome = 'C:\crashbot',
-    [switch]$InstallCdb
+    [switch]$InstallCdb,
+    [switch]$InstallLlvm
 )
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
@@ -133,6 +134,19 @@ if ($InstallCdb) {
     } elseif ($PSCmdlet.ShouldProcess('Debugging Tools for Windows', 'install with winget')) {
         winget install --id Microsoft.WindowsSDK.10.0.22621 --silent --accept-package-agreements `
             --accept-source-agreements --override '/features OptionId.WindowsDesktopDebuggers /quiet /norestart'
+    }
+}
+
+# 7. Optional: LLVM, whose llvm-symbolizer resolves bare frames through the release symbol store
+#    (crashbot looks for it on PATH, or at [symbols] symbolizer in crashbot.toml).
+if ($InstallLlvm) {
+    $onPath = Get-Command llvm-symbolizer -ErrorAction SilentlyContinue
+    $llvm = if ($onPath) { $onPath.Source } else { 'C:\Program Files\LLVM\bin\llvm-symbolizer.exe' }
+    if (Test-Path $llvm) {
+        Write-Host "OK: llvm-symbolizer is installed ($llvm)."
+    } elseif ($PSCmdlet.ShouldProcess('LLVM', 'install with winget')) {
+        winget install --id LLVM.LLVM --silent --accept-package-agreements --accept-source-agreements
+        Write-Host 'Set [symbols] symbolizer = "C:\Program Files\LLVM\bin\llvm-symbolizer.exe" if it is not on PATH.'
     }
 }
 

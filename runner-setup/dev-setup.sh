@@ -6,14 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in git cmake g++ gdb make; do
+# clang/lld/llvm build the Windows PE + PDB the symbols tests symbolicate; wine64 runs it to write a real
+# minidump (Debian's wine64 puts its binary at /usr/lib/wine/wine64, not on PATH).
+for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
 if ((${#need[@]})); then
     pkgs=()
     for tool in "${need[@]}"; do
         case "$tool" in
             g++) pkgs+=(g++) ;;
+            clang++) pkgs+=(clang) ;;
+            lld-link) pkgs+=(lld) ;;
+            llvm-symbolizer | llvm-pdbutil) pkgs+=(llvm) ;;
             *) pkgs+=("$tool") ;;
         esac
     done
@@ -22,6 +28,7 @@ if ((${#need[@]})); then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq </dev/null
+    mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
     $sudo apt-get install -y -qq "${pkgs[@]}" </dev/null >/dev/null
 fi
 

@@ -39,7 +39,13 @@ SOAP_RESULT = (
     "<ns1:executeCommandResponse><result>TrinityCore rev. 0123abcd 2026-01-01 (Win64, RelWithDebInfo)\n"
     "Connected players: 3</result></ns1:executeCommandResponse></SOAP-ENV:Body></SOAP-ENV:Envelope>"
 )
-LINUX_TOOLS = {"git": "/usr/bin/git", "cmake": "/usr/bin/cmake", "g++": "/usr/bin/g++", "gdb": "/usr/bin/gdb"}
+LINUX_TOOLS = {
+    "git": "/usr/bin/git",
+    "cmake": "/usr/bin/cmake",
+    "g++": "/usr/bin/g++",
+    "gdb": "/usr/bin/gdb",
+    "llvm-symbolizer": "/usr/bin/llvm-symbolizer",
+}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -166,6 +172,7 @@ def setup(tmp_path: Path, soap: SoapServer) -> Iterator[Setup]:
                 "uploader": {"crash_dirs": [str(tmp_path / "Crashes")]},
                 "fix": {"build_dir": str(tmp_path / "build")},
                 "deploy": {"control": "soap", "soap": {"host": "127.0.0.1", "port": soap.port}},
+                "symbols": {"store": str(tmp_path / "symbols")},
             },
             env={
                 "CRASHBOT_TOKEN": TOKEN,
@@ -578,3 +585,30 @@ def test_doctor_cli_failure_exits_1(setup: Setup, monkeypatch: pytest.MonkeyPatc
     assert code == 1
     assert "signing key" in out
     assert os.environ.get("CRASHBOT_SIGNING_KEY") is None
+
+
+# ---------------------------------------------------------------------------------------------------
+# symbols (issue 12)
+
+
+def test_doctor_without_llvm_symbolizer_warns_with_the_install_command(setup: Setup) -> None:
+    del setup.tools["llvm-symbolizer"]
+    result = row(setup.run(), "tool: llvm-symbolizer")
+    assert result.status is Status.WARN and "apt install llvm" in result.fix
+
+    setup.platform = "win32"
+    result = row(setup.run(), "tool: llvm-symbolizer")
+    assert result.status is Status.WARN and "LLVM" in result.fix and "-InstallLlvm" in result.fix
+
+
+def test_doctor_without_a_symbol_store_warns_how_to_turn_it_on(setup: Setup) -> None:
+    del setup.table["symbols"]
+    result = row(setup.run(), "symbol store")
+    assert result.status is Status.WARN and "[symbols] store" in result.fix
+
+
+def test_doctor_symbol_store_with_a_damaged_index_fails_naming_it(setup: Setup, tmp_path: Path) -> None:
+    (tmp_path / "symbols").mkdir()
+    (tmp_path / "symbols" / "index.json").write_text("{", encoding="utf-8")
+    result = row(setup.run(), "symbol store")
+    assert result.status is Status.FAIL and "index.json" in result.detail
