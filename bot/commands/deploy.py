@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot import config as config_mod
@@ -45,6 +45,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_deploy)
 
 
+def _symbol_keeper(config: Config) -> Callable[[str, Path], object] | None:
+    """With ``[symbols] store`` set, each deploy adds its build's debug files and prunes by retention."""
+    if not config.symbols.store:
+        return None
+    from bot.symbols.store import SymbolStore
+
+    store = SymbolStore(Path(config.symbols.store))
+    keep, max_bytes = config.symbols.keep_releases, config.symbols.max_bytes
+
+    def keep_symbols(sha: str, output: Path) -> object:
+        release, _notes = store.add(output, revision=sha)
+        return release, store.prune(keep_releases=keep, max_bytes=max_bytes)
+
+    return keep_symbols
+
+
 def run_deploy(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     config = config_mod.overlay(config, "deploy", realm=args.realm)
     settings = config.deploy
@@ -68,6 +84,7 @@ def run_deploy(args: argparse.Namespace, config: Config, env: Mapping[str, str])
         releases=releases,
         reporter=reporter,
         rollback_only=args.rollback,
+        keep_symbols=_symbol_keeper(config),
     )
 
     live = releases.get(outcome.live) if outcome.live else None

@@ -279,8 +279,12 @@ def deploy(
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
     poll_s: float = 0.2,
+    keep_symbols: Callable[[str, Path], object] | None = None,
 ) -> DeployOutcome:
-    """Deploy ``sha`` (or, with ``rollback_only``, switch back to the previous release) and report it."""
+    """Deploy ``sha`` (or, with ``rollback_only``, switch back to the previous release) and report it.
+
+    ``keep_symbols(sha, build_output)`` runs after a successful build (the symbol store keeps the
+    release's debug files); its failure is logged and never stops the deploy."""
     run = _Run(settings, control, commander, releases, reporter, clock, sleep, poll_s, sha=sha)
     run.t0 = clock()
     if rollback_only:
@@ -295,6 +299,11 @@ def deploy(
     except BotError as e:
         outcome = _outcome(run, DeployStatus.ABORTED, f"nothing changed: {e.diagnostic()}")
         return run.finish(outcome)
+    if keep_symbols is not None:
+        try:
+            run.timed("symbols", lambda: keep_symbols(sha, output))
+        except BotError as e:
+            logger.warning("the symbol store did not take %s's debug files: %s", sha[:12], e.diagnostic())
     return _switch(run, release, releases.live())
 
 

@@ -79,8 +79,10 @@ def identify(path: Path) -> DebugFile | None:
     """The debug identity of ``path``, or None when it is not a PE, PDB or ELF with a build-id.
 
     Raises SymbolError when it looks like one but cannot be read (permission, truncation)."""
+    kind = kind_of(read_head(path, 32))
+    if kind is None:  # most files of a build folder: decided from 32 bytes
+        return None
     head = read_head(path, HEADER_BYTES)
-    kind = kind_of(head)
     if kind is Kind.PE:
         pe = read_pe(head, str(path))
         return DebugFile(Kind.PE, path.name.lower(), pe.key, path, pe)
@@ -167,10 +169,13 @@ class SymbolStore:
         return _Index(releases)
 
     def _save(self, index: _Index) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.index_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(index.to_json(), indent=1), encoding="utf-8")
-        os.replace(tmp, self.index_path)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(index.to_json(), indent=1), encoding="utf-8")
+            os.replace(tmp, self.index_path)
+        except OSError as e:
+            raise SymbolError(f"{self.index_path}: cannot be written: {e.strerror or e}") from None
 
     def releases(self) -> tuple[Release, ...]:
         return tuple(self._load().releases)
@@ -189,9 +194,9 @@ class SymbolStore:
         for debug in result.files:
             target = self.root / debug.relative
             if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(target.name + ".part")
                 try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(debug.path, tmp)
                     os.replace(tmp, target)
                 except OSError as e:

@@ -54,6 +54,8 @@ BUILD_SCRIPT = textwrap.dedent(
     exe.write_text(f"#!{sys.executable}\\n" + server.read_text())
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     (out / "build-info.json").write_text(json.dumps(info))
+    if "debug_file" in info:  # an unstripped binary with a GNU build-id, for the symbol store
+        (out / "worldserver.debug").write_bytes(Path(info["debug_file"]).read_bytes())
     """
 )
 
@@ -346,3 +348,32 @@ def test_deploy_without_install_dir_is_a_config_error(
     code = cli.main(["--config", str(config), "deploy", "--source", str(host.source)])
     assert code == 2
     assert "deploy.install_dir is empty" in capsys.readouterr().err
+
+
+def test_deploy_keeps_the_builds_debug_files_in_the_symbol_store(
+    host: Host, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: with ``[symbols] store`` set, each deploy keeps its build's debug files by revision."""
+    from bot.symbols.identity import read_build_id
+    from bot.symbols.store import SymbolStore
+
+    elf = Path(sys.executable).resolve()  # any real ELF with a build-id stands for worldserver's
+    build_id = read_build_id(elf.read_bytes())
+    if build_id is None:
+        pytest.skip(f"{elf} has no GNU build-id to store")
+    store = host.root / "symbols"
+    host.config.write_text(host.config.read_text() + f"\n[symbols]\nstore = {json.dumps(str(store))}\n")
+    (host.source / "mode.json").write_text(
+        json.dumps({"version": "v2", "mode": "ok", "debug_file": str(elf)})
+    )
+    git(host.source, "commit", "-qam", "v2 with debug info")
+    head = git(host.source, "rev-parse", "HEAD")
+
+    code = host.deploy(github=False)
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "    symbols " in out
+    releases = SymbolStore(store).releases()
+    assert [r.revision for r in releases] == [head]
+    assert SymbolStore(store).build_id_path(build_id) is not None
