@@ -13,7 +13,7 @@ from bot.config import Config
 from bot.crash import analyse, crash_to_json, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Crash, CrashReport, Format
-from bot.crash.text import MAX_BYTES, read_prefix
+from bot.crash.text import MAX_BYTES, decode, read_prefix
 from bot.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
     return symbols_cli.parse_with_symbols(
         path,
         report=load_report(path, _format(args.format)),
+        text=decode(read_report(path)),  # the module map of a gdb log lives in lines no parser keeps
         symbols=symbols,
         dump=dump,
         settings=config.symbols,

@@ -21,6 +21,7 @@ def parse_with_symbols(
     path: Path,
     *,
     report: CrashReport,
+    text: str,
     symbols: Path | None,
     dump: Path | None,
     settings: SymbolsSettings,
@@ -38,6 +39,7 @@ def parse_with_symbols(
         report,
         symbols=symbols,
         dump_path=dump or dump_beside(path),
+        text=text,
         symbolizer=settings.symbolizer,
         timeout_s=settings.timeout_s,
     )

@@ -306,3 +306,28 @@ def _build_id_note(r: _Reader, offset: int, size: int) -> str | None:
             return r.bytes(desc_at, descsz).hex()
         offset = desc_at + ((descsz + 3) & ~3)
     return None
+
+
+def read_elf_load_vaddr(data: bytes, what: str = "ELF file") -> int:
+    """The lowest PT_LOAD virtual address (0 for PIE executables and shared objects): an address in a
+    module loaded at base B is ``pc - B + this``."""
+    r = _Reader(data, what)
+    if not data.startswith(_ELF_MAGIC):
+        raise SymbolError(f"{what}: not an ELF file")
+    wide = r.unpack("<B", 4)[0] == 2
+    if wide:
+        phoff = r.unpack("<Q", 0x20)[0]
+        phentsize, phnum = r.unpack("<HH", 0x36)
+    else:
+        phoff = r.u32(0x1C)
+        phentsize, phnum = r.unpack("<HH", 0x2A)
+    lowest: int | None = None
+    for i in range(min(phnum, 256)):
+        entry = phoff + i * phentsize
+        if r.u32(entry) != 1:  # PT_LOAD
+            continue
+        vaddr = r.unpack("<Q", entry + 16)[0] if wide else r.u32(entry + 8)
+        offset = r.unpack("<Q", entry + 8)[0] if wide else r.u32(entry + 4)
+        base = vaddr - offset
+        lowest = base if lowest is None else min(lowest, base)
+    return lowest or 0

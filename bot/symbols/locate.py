@@ -42,6 +42,13 @@ class Locator(Protocol):
 
     def pdb(self, codeview: CodeView) -> Found: ...
 
+    def elf(self, module: str, *, revision: str | None) -> Found: ...
+
+
+def _elf_named(files: Sequence[DebugFile], module: str) -> list[DebugFile]:
+    """An ELF module's debug file: the unstripped binary of that name, or ``name.debug``."""
+    return [f for f in files if f.kind is Kind.ELF and f.name in (module, module + ".debug")]
+
 
 def _pdb_miss(codeview: CodeView, others: Sequence[DebugFile], where: str) -> Found:
     name = windows_basename(codeview.pdb_name)
@@ -90,6 +97,10 @@ class FolderLocator:
         named = [f for f in self.files if f.kind is Kind.PDB and f.name == name]
         exact = [f for f in named if f.key == codeview.key]
         return Found(exact[0]) if exact else _pdb_miss(codeview, named, str(self.folder))
+
+    def elf(self, module: str, *, revision: str | None) -> Found:
+        named = _elf_named(self.files, module)
+        return Found(named[0]) if named else Found(None, f"no {module} with a GNU build-id in {self.folder}")
 
 
 class StoreLocator:
@@ -142,3 +153,19 @@ class StoreLocator:
         if found is not None and found.key == codeview.key:
             return Found(found)
         return _pdb_miss(codeview, (), self.describe())
+
+    def elf(self, module: str, *, revision: str | None) -> Found:
+        release = self.store.release(revision) if revision else None
+        if release is None:
+            why = (
+                f"no release {revision[:12]}"
+                if revision
+                else "the report names no build revision, so no release"
+            )
+            return Found(None, f"{why} in {self.describe()} for {module}")
+        for rel, name in release.names.items():
+            if name in (module, module + ".debug"):
+                found = self._identify(self.store.root / rel)
+                if found is not None:
+                    return Found(found)
+        return Found(None, f"release {release.revision[:12]} in {self.describe()} has no {module}")

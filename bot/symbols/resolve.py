@@ -22,6 +22,7 @@ from bot.symbols.errors import SymbolError
 from bot.symbols.identity import PeImage
 from bot.symbols.locate import Locator, windows_basename
 from bot.symbols.minidump import Minidump
+from bot.symbols.modmap import ModuleMap
 from bot.symbols.store import DebugFile
 from bot.symbols.symbolizer import DEFAULT_TIMEOUT_S, Location, Query, symbolize
 
@@ -44,6 +45,7 @@ class Site:
     rva: int | None = None
     section: int | None = None
     offset: int | None = None
+    elf: bool = False  # an ELF module from a gdb log's module map (else a PE module)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Symbolication:
     notes: tuple[str, ...]
 
 
-def site_of(frame: Frame, dump: Minidump | None = None) -> Site | None:
+def site_of(frame: Frame, dump: Minidump | None = None, modules: ModuleMap | None = None) -> Site | None:
     """The site of an unsymbolised frame, or None when it is symbolised or points nowhere known."""
     if frame.function:
         return None
@@ -63,19 +65,24 @@ def site_of(frame: Frame, dump: Minidump | None = None) -> Site | None:
         return Site(frame.module, section=int(m.group(1), 16), offset=int(m.group(2), 16))
     if frame.module and (m := _HEX.fullmatch(offset)):
         return Site(frame.module, rva=int(m.group(1), 16))
-    if dump is not None and frame.address and (m := _HEX.fullmatch(frame.address.lower())):
-        address = int(m.group(1), 16)
-        module = dump.module_at(address)
-        if module is not None:
-            return Site(module.file_name, rva=address - module.base)
+    m = _HEX.fullmatch((frame.address or "").lower())
+    if m is None:
+        return None
+    address = int(m.group(1), 16)
+    in_dump = dump.module_at(address) if dump is not None else None
+    if in_dump is not None:
+        return Site(in_dump.file_name, rva=address - in_dump.base)
+    mapped = modules.find(address) if modules is not None else None
+    if mapped is not None:
+        return Site(mapped.name, rva=address - mapped.base, elf=True)
     return None
 
 
-def _unresolved(report: CrashReport, dump: Minidump | None) -> dict[Frame, Site]:
+def _unresolved(report: CrashReport, dump: Minidump | None, modules: ModuleMap | None) -> dict[Frame, Site]:
     sites: dict[Frame, Site] = {}
     for thread in report.threads:
         for frame in thread.frames:
-            if frame not in sites and (site := site_of(frame, dump)) is not None:
+            if frame not in sites and (site := site_of(frame, dump, modules)) is not None:
                 sites[frame] = site
                 if len(sites) >= MAX_QUERIES:
                     return sites
@@ -110,6 +117,15 @@ class _Images:
     stage: Path
     notes: list[str] = dataclasses.field(default_factory=list)
     cache: dict[str, tuple[Path, PeImage] | None] = dataclasses.field(default_factory=dict)
+    elves: dict[str, DebugFile | None] = dataclasses.field(default_factory=dict)
+
+    def get_elf(self, module: str) -> DebugFile | None:
+        if module not in self.elves:
+            found = self.locator.elf(module, revision=self.revision)
+            if found.file is None:
+                self.notes.append(f"{module}: {found.reason}")
+            self.elves[module] = found.file
+        return self.elves[module]
 
     def _dump_key(self, module: str) -> str | None:
         if self.dump is None:
@@ -159,6 +175,11 @@ def _link(source: Path, target: Path) -> None:
 
 def _queries(sites: dict[Frame, Site], images: _Images) -> Iterator[tuple[Frame, Query]]:
     for frame, site in sites.items():
+        if site.elf:
+            elf = images.get_elf(site.module)
+            if elf is not None and site.rva is not None:
+                yield frame, Query(elf.path, elf.load_vaddr + site.rva)
+            continue
         located = images.get(site.module)
         if located is None:
             continue
@@ -176,19 +197,23 @@ def symbolicate(
     *,
     symbolizer: str | None,
     dump: Minidump | None = None,
+    modules: ModuleMap | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Symbolication:
-    """``report`` with what ``locator``'s debug files resolve; notes say why the rest stays unresolved."""
+    """``report`` with what ``locator``'s debug files resolve; notes say why the rest stays unresolved.
+
+    ``modules`` is the module map of a gdb log (:func:`read_module_map`), which places ``??`` frames."""
     if dump is not None:
         report = merge_dump(report, dump)
-    sites = _unresolved(report, dump)
+    sites = _unresolved(report, dump, modules)
+    unplaced = _unplaced_note(report, sites)
     if not sites:
-        return Symbolication(report, 0, 0, ())
+        return Symbolication(with_resolved_frames(report, {}, notes=unplaced), 0, 0, tuple(unplaced))
     if symbolizer is None:
         note = "llvm-symbolizer is not installed: install LLVM (`crashbot doctor` says how) to resolve frames"
         return _done(report, {}, sites, [note])
     with tempfile.TemporaryDirectory(prefix="crashbot-symbols-") as stage:
-        images = _Images(locator, report.build.revision, dump, Path(stage))
+        images = _Images(locator, report.build.revision, dump, Path(stage), notes=unplaced)
         pairs = list(_queries(sites, images))
         try:
             answers = symbolize([q for _, q in pairs], executable=symbolizer, timeout_s=timeout_s)
@@ -197,6 +222,22 @@ def symbolicate(
             answers = [() for _ in pairs]
     resolved = {frame: _frames(frame, locs) for (frame, _), locs in zip(pairs, answers, strict=True) if locs}
     return _done(report, resolved, sites, images.notes)
+
+
+def _unplaced_note(report: CrashReport, sites: dict[Frame, Site]) -> list[str]:
+    """Bare-address frames that no module map or dump places (a gdb log without mappings)."""
+    bare = sum(
+        1
+        for t in report.threads
+        for f in t.frames
+        if not f.function and not f.offset and f.address and f not in sites
+    )
+    if not bare:
+        return []
+    return [
+        f"{bare} frame(s) are bare addresses in no module the report maps: add `info proc mappings` to the "
+        "gdb script that writes the crash log, so they can be placed in their modules"
+    ]
 
 
 def _done(

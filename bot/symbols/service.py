@@ -17,6 +17,7 @@ from bot.crash.resolved import with_alias
 from bot.symbols.errors import SymbolError
 from bot.symbols.locate import FolderLocator, Locator, StoreLocator
 from bot.symbols.minidump import Minidump, read_minidump_file
+from bot.symbols.modmap import read_module_map
 from bot.symbols.resolve import Symbolication, merge_dump, symbolicate
 from bot.symbols.store import INDEX_NAME, SymbolStore
 from bot.symbols.symbolizer import DEFAULT_TIMEOUT_S, find_symbolizer
@@ -60,6 +61,7 @@ def analyse_with_symbols(
     symbols: Path | None = None,
     locator: Locator | None = None,
     dump_path: Path | None = None,
+    text: str | None = None,
     symbolizer: str = "",
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Outcome:
@@ -81,8 +83,14 @@ def analyse_with_symbols(
         return Outcome(with_alias(analyse(merge_dump(report, dump)), before.signature), None, dump, notes)
     if isinstance(locator, FolderLocator):
         notes = (*notes, *locator.notes)
+    modules = read_module_map(text.splitlines()) if text else None
     result = symbolicate(
-        report, locator, symbolizer=find_symbolizer(symbolizer), dump=dump, timeout_s=timeout_s
+        report,
+        locator,
+        symbolizer=find_symbolizer(symbolizer),
+        dump=dump,
+        modules=modules,
+        timeout_s=timeout_s,
     )
     after = with_alias(analyse(result.report), before.signature)
     return Outcome(after, result, dump, (*notes, *result.notes))
@@ -127,6 +135,7 @@ def crash_reader(settings: SymbolsSettings, *, cache_size: int = 64) -> CrashRea
             parse_report(text),
             locator=locator,
             dump_path=Path(dump_path) if dump_path else None,
+            text=text,
             symbolizer=settings.symbolizer,
             timeout_s=settings.timeout_s,
         )

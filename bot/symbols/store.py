@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from bot.symbols.identity import (
     PeImage,
     kind_of,
     read_build_id,
+    read_elf_load_vaddr,
     read_head,
     read_pdb,
     read_pe,
@@ -54,6 +55,7 @@ class DebugFile:
     key: str  # <TIMESTAMP><SIZE>, <GUID><AGE> or the build-id
     path: Path
     pe: PeImage | None = None
+    load_vaddr: int = 0  # ELF: the lowest PT_LOAD address minus its file offset (0 for PIE)
 
     @property
     def relative(self) -> str:
@@ -67,6 +69,7 @@ class Release:
     revision: str
     added_at: float
     files: tuple[str, ...]  # store-relative paths
+    names: Mapping[str, str] = field(default_factory=dict)  # .build-id path -> the ELF's file name
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def identify(path: Path) -> DebugFile | None:
         return DebugFile(Kind.PDB, path.name.lower(), info.key, path)
     if kind is Kind.ELF:
         build_id = read_build_id(head, str(path))
-        return DebugFile(Kind.ELF, path.name, build_id, path) if build_id else None
+        if not build_id:
+            return None
+        return DebugFile(Kind.ELF, path.name, build_id, path, load_vaddr=read_elf_load_vaddr(head, str(path)))
     return None
 
 
@@ -156,7 +161,12 @@ class SymbolStore:
         try:
             data = json.loads(self.index_path.read_text(encoding="utf-8"))
             releases = [
-                Release(str(r["revision"]), float(r["added_at"]), tuple(str(f) for f in r["files"]))
+                Release(
+                    str(r["revision"]),
+                    float(r["added_at"]),
+                    tuple(str(f) for f in r["files"]),
+                    {str(k): str(v) for k, v in dict(r.get("names", {})).items()},
+                )
                 for r in data["releases"]
             ]
         except FileNotFoundError:
@@ -191,7 +201,10 @@ class SymbolStore:
                 f"{folder}: no .exe/.dll/.pdb or ELF file with a build-id found; nothing stored"
             )
         stored: list[str] = []
+        names: dict[str, str] = {}
         for debug in result.files:
+            if debug.kind is Kind.ELF:
+                names[debug.relative] = debug.name
             target = self.root / debug.relative
             if not target.exists():
                 tmp = target.with_name(target.name + ".part")
@@ -203,7 +216,9 @@ class SymbolStore:
                     raise SymbolError(f"cannot store {debug.path} as {target}: {e.strerror or e}") from None
             stored.append(debug.relative)
         index = self._load()
-        release = Release(revision, time.time() if clock is None else clock, tuple(sorted(set(stored))))
+        release = Release(
+            revision, time.time() if clock is None else clock, tuple(sorted(set(stored))), names
+        )
         index.releases = [r for r in index.releases if r.revision != revision] + [release]
         self._save(index)
         return release, result.notes
@@ -254,13 +269,18 @@ class SymbolStore:
         candidate = self.root / ".build-id" / build_id[:2] / f"{build_id[2:]}.debug"
         return candidate if candidate.is_file() else None
 
-    def for_revision(self, revision: str) -> tuple[Path, ...]:
-        """The files a revision brought (a report's ``Revision:`` hash, full or abbreviated)."""
+    def release(self, revision: str) -> Release | None:
+        """The newest release of ``revision`` (a report's hash, full or abbreviated to 7+ digits)."""
         wanted = revision.lower()
         if len(wanted) < 7:
-            return ()
+            return None
         for release in reversed(self.releases()):
             have = release.revision.lower()
             if have.startswith(wanted) or wanted.startswith(have):
-                return tuple(self.root / f for f in release.files)
-        return ()
+                return release
+        return None
+
+    def for_revision(self, revision: str) -> tuple[Path, ...]:
+        """The files a revision brought."""
+        release = self.release(revision)
+        return tuple(self.root / f for f in release.files) if release else ()
