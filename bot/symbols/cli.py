@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from bot.config import SymbolsSettings
 from bot.crash import crash_to_json
 from bot.crash.model import Crash, CrashReport
 from bot.errors import UsageError
+from bot.symbols.cdb import find_cdb
 from bot.symbols.service import Outcome, analyse_with_symbols, dump_beside, dump_to_json
 from bot.symbols.store import SymbolStore
 
@@ -41,6 +43,7 @@ def parse_with_symbols(
         dump_path=dump or dump_beside(path),
         text=text,
         symbolizer=settings.symbolizer,
+        cdb=find_cdb(settings.cdb, os.environ),
         timeout_s=settings.timeout_s,
     )
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from bot.config import SymbolsSettings
 from bot.crash import CrashReader, analyse, parse_report
 from bot.crash.model import Crash, CrashReport
 from bot.crash.resolved import with_alias
+from bot.symbols.cdb import cdb_argv, find_cdb, merge_cdb, run_cdb
 from bot.symbols.errors import SymbolError
 from bot.symbols.locate import FolderLocator, Locator, StoreLocator
 from bot.symbols.minidump import Minidump, read_minidump_file
@@ -63,6 +65,7 @@ def analyse_with_symbols(
     dump_path: Path | None = None,
     text: str | None = None,
     symbolizer: str = "",
+    cdb: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Outcome:
     """Analyse ``report`` after resolving what the debug files under ``symbols`` (a store or a folder)
@@ -70,6 +73,10 @@ def analyse_with_symbols(
     notes, and the crash is signed from whatever could be read."""
     before = analyse(report)
     dump, notes = read_dump(dump_path)
+    if dump is not None and dump_path is not None and cdb:
+        store = symbols or (locator.store.root if isinstance(locator, StoreLocator) else None)
+        report, cdb_notes = _with_cdb(report, cdb, dump_path, store, timeout_s)
+        notes = (*notes, *cdb_notes)
     if symbols is None and locator is None and dump is None:
         return Outcome(before, None, None, notes)
     if locator is None and symbols is not None:
@@ -94,6 +101,17 @@ def analyse_with_symbols(
     )
     after = with_alias(analyse(result.report), before.signature)
     return Outcome(after, result, dump, (*notes, *result.notes))
+
+
+def _with_cdb(
+    report: CrashReport, cdb: str, dump: Path, store: Path | None, timeout_s: float
+) -> tuple[CrashReport, tuple[str, ...]]:
+    """cdb's stacks of the dump (Windows runner only; see :mod:`bot.symbols.cdb`)."""
+    try:
+        answer = run_cdb(cdb_argv(cdb, dump, store=store), timeout_s=timeout_s)
+        return merge_cdb(report, answer), ()
+    except SymbolError as e:
+        return report, (str(e),)
 
 
 def dump_to_json(dump: Minidump) -> dict[str, Any]:
@@ -124,6 +142,7 @@ def crash_reader(settings: SymbolsSettings, *, cache_size: int = 64) -> CrashRea
     store (and the report's minidump) before signing. The intake and the publisher read the same text,
     so answers are kept for the last ``cache_size`` reports rather than running llvm-symbolizer twice."""
     locator = StoreLocator(SymbolStore(Path(settings.store)))
+    cdb = find_cdb(settings.cdb, os.environ)
     cache: OrderedDict[tuple[str, str | None], Crash] = OrderedDict()
 
     def read(text: str, dump_path: str | None = None) -> Crash:
@@ -137,6 +156,7 @@ def crash_reader(settings: SymbolsSettings, *, cache_size: int = 64) -> CrashRea
             dump_path=Path(dump_path) if dump_path else None,
             text=text,
             symbolizer=settings.symbolizer,
+            cdb=cdb,
             timeout_s=settings.timeout_s,
         )
         for note in outcome.notes:
