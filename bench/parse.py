@@ -14,6 +14,9 @@ Run: ``.venv/bin/python bench/parse.py [--runs N]``. Prints tables; asserts noth
 3. Grouping quality on the real samples and glue fixtures: siggen (bundled lists) vs crashbot.
 4. Name normalisation: how many debugger spellings of one function each normaliser reduces to one name,
    and the cost per name.
+5. Symbolication (issue 12): frames/s resolving a Wheaty report of a server without its .pdb from a warm
+   symbol store (one llvm-symbolizer process per report), on the PE + PDB the tests build with clang and
+   lld-link (``--no-symbols`` skips it; it needs clang, lld and llvm).
 """
 
 from __future__ import annotations
@@ -233,10 +236,51 @@ def normalisers(runs: int) -> None:
         print(f"{label:32} {merged:>7}/{len(SPELLINGS):<6} {rate:10.0f}")
 
 
+def symbolication(runs: int) -> None:
+    """Frames/s of :func:`bot.symbols.resolve.symbolicate` with a warm store, per report size."""
+    import shutil
+    import tempfile
+
+    from bot.symbols.locate import StoreLocator
+    from bot.symbols.resolve import symbolicate
+    from bot.symbols.store import SymbolStore
+    from bot.symbols.symbolizer import find_symbolizer
+    from tests.symbols.artefacts import WINDOWS_TOOLS, build_windows, missing
+    from tests.symbols.artefacts import wheaty_report as pe_wheaty_report
+
+    absent = missing(WINDOWS_TOOLS)
+    if absent:
+        print(f"skipped: {', '.join(absent)} not installed (runner-setup/dev-setup.sh installs them)")
+        return
+    with tempfile.TemporaryDirectory(prefix="crashbot-bench-symbols-") as tmp:
+        build = build_windows(Path(tmp))
+        release = Path(tmp) / "release"
+        release.mkdir()
+        shutil.copy(build.exe, release)
+        shutil.copy(build.pdb, release)
+        store = SymbolStore(Path(tmp) / "store")
+        store.add(release, revision="3c5e0d7a91b2")
+        locator, tool = StoreLocator(store), find_symbolizer()
+        code = [o for f in build.functions for o in range(f.offset, f.offset + f.size)]
+        print(f"{'report':34} {'frames':>7} {'sites':>6} {'frames/s':>9} {'ms/report':>10}")
+        for frames in (10, 100, 332, 2000):
+            offsets = [code[i % len(code)] for i in range(frames)]
+            report = parse_report(pe_wheaty_report(build, offsets, revision="3c5e0d7a91b2"))
+            run = partial(symbolicate, report, locator, symbolizer=tool)
+            assert run().resolved == frames
+            rates = batch_rates(run, runs=runs)
+            rate = statistics.median(rates)
+            print(
+                f"{'wheaty without .pdb, warm store':34} {frames:7} {len(set(offsets)):6} {rate * frames:9.0f} "
+                f"{1000 / rate:10.1f}"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed batches per figure (median is shown)")
     parser.add_argument("--no-large", action="store_true", help="skip the 50 MB frame-dense inputs")
+    parser.add_argument("--no-symbols", action="store_true", help="skip symbolication (needs clang/lld/llvm)")
     args = parser.parse_args()
     print("== throughput (one core) ==")
     throughput(args.runs)
@@ -247,6 +291,9 @@ def main() -> int:
     grouping()
     print("\n== function-name normalisation ==")
     normalisers(args.runs)
+    if not args.no_symbols:
+        print("\n== symbolication (warm store, one llvm-symbolizer per report) ==")
+        symbolication(args.runs)
     return 0
 
 

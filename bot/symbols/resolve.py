@@ -215,8 +215,11 @@ def symbolicate(
     with tempfile.TemporaryDirectory(prefix="crashbot-symbols-") as stage:
         images = _Images(locator, report.build.revision, dump, Path(stage), notes=unplaced)
         pairs = list(_queries(sites, images))
+        unique = list(dict.fromkeys(q for _, q in pairs))  # idle threads repeat the same few sites
         try:
-            answers = symbolize([q for _, q in pairs], executable=symbolizer, timeout_s=timeout_s)
+            found = symbolize(unique, executable=symbolizer, timeout_s=timeout_s)
+            by_query = dict(zip(unique, found, strict=True))
+            answers = [by_query[q] for _, q in pairs]
         except SymbolError as e:
             images.notes.append(str(e))
             answers = [() for _ in pairs]
