@@ -6,6 +6,7 @@ import argparse
 import logging
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import config as config_mod
 from bot.commands import add_github_options, append_step_summary
@@ -13,6 +14,10 @@ from bot.config import Config
 from bot.errors import ConfigError, UsageError
 from bot.fix.engines import ENGINES
 from bot.fix.report import FixResult, Outcome, step_summary
+
+if TYPE_CHECKING:
+    from bot.github import GitHubClient
+    from bot.symbols.runner import Symbolicator
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,16 @@ def _issue_number(text: str) -> int:
     return value
 
 
+def _symbolicator(config: Config, client: GitHubClient, key: bytes, api_url: str) -> Symbolicator | None:
+    """With ``[symbols] store`` set, the runner resolves bare frames before the engine reads them."""
+    if not config.symbols.store:
+        return None
+    from bot.symbols.runner import issue_symbolicator
+    from bot.uploader.publish import web_url_for
+
+    return issue_symbolicator(config.symbols, client=client, key=key, server_url=web_url_for(api_url))
+
+
 def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     if args.max is not None and not args.pending:
         raise UsageError("--max applies to --pending only")
@@ -115,6 +130,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         env=run_env,
         push_token_env=push_token_env,
         secret_names=secrets,
+        symbolicate=_symbolicator(config, client, key.encode("utf-8"), api_url),
     )
     tip = client.get_ref_sha(run.base_branch)
     head = checkout.head()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import FixSettings
+from bot.crash.model import Crash
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
@@ -58,6 +59,8 @@ class FixRun:
     push_token_env: str | None = None  # the variable in ``env`` holding the push token
     clock: Callable[[], float] = time.monotonic
     secret_names: frozenset[str] = frozenset()  # never passed to the build and test commands
+    # resolves the issue's bare frames from the symbol store and updates the issue (bot.symbols.service)
+    symbolicate: Callable[[IssueRef, Payload], Crash | None] | None = None
 
 
 # -- trust -------------------------------------------------------------------------------------------
@@ -281,8 +284,12 @@ class _Job:
         tokens_before = self.writer.tokens_spent_before()
         original, base_sha = self.git.current_branch(), self.git.head()
         try:
+            crash = self.run.symbolicate(self.issue, self.payload) if self.run.symbolicate else None
             analysis = analyse(
-                self.payload.to_crash(), self.git, self.run.settings, previous_attempts=prior.previous
+                crash or self.payload.to_crash(),
+                self.git,
+                self.run.settings,
+                previous_attempts=prior.previous,
             )
             comment, _ = self.run.client.upsert_comment(
                 self.issue.number, ANALYSIS.tag, render_analysis_comment(analysis)
