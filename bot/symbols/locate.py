@@ -108,6 +108,7 @@ class StoreLocator:
 
     def __init__(self, store: SymbolStore) -> None:
         self.store = store
+        self.unreadable: list[str] = []
 
     def describe(self) -> str:
         return f"the symbol store {self.store.root}"
@@ -115,8 +116,13 @@ class StoreLocator:
     def _identify(self, path: Path) -> DebugFile | None:
         try:
             return identify(path)
-        except SymbolError:
+        except SymbolError as e:
+            self.unreadable.append(str(e))
             return None
+
+    def _missing(self, what: str) -> Found:
+        damaged = f" (unreadable: {self.unreadable[-1]})" if self.unreadable else ""
+        return Found(None, f"{what}{damaged}")
 
     def image(self, module: str, *, revision: str | None, key: str | None) -> Found:
         if key is not None:
@@ -144,7 +150,7 @@ class StoreLocator:
                 found = self._identify(path)
                 if found is not None and found.kind is Kind.PE:
                     return Found(found)
-        return Found(None, f"release {revision[:12]} in {self.describe()} has no {module}")
+        return self._missing(f"release {revision[:12]} in {self.describe()} has no {module}")
 
     def pdb(self, codeview: CodeView) -> Found:
         name = windows_basename(codeview.pdb_name)
@@ -152,6 +158,8 @@ class StoreLocator:
         found = self._identify(path) if path is not None else None
         if found is not None and found.key == codeview.key:
             return Found(found)
+        if path is not None and self.unreadable:
+            return self._missing(f"{name} {codeview.key} in {self.describe()} cannot be used")
         return _pdb_miss(codeview, (), self.describe())
 
     def elf(self, module: str, *, revision: str | None) -> Found:
@@ -168,4 +176,4 @@ class StoreLocator:
                 found = self._identify(self.store.root / rel)
                 if found is not None:
                     return Found(found)
-        return Found(None, f"release {release.revision[:12]} in {self.describe()} has no {module}")
+        return self._missing(f"release {release.revision[:12]} in {self.describe()} has no {module}")

@@ -121,7 +121,12 @@ class _Images:
 
     def get_elf(self, module: str) -> DebugFile | None:
         if module not in self.elves:
-            found = self.locator.elf(module, revision=self.revision)
+            try:
+                found = self.locator.elf(module, revision=self.revision)
+            except SymbolError as e:
+                self.notes.append(str(e))
+                self.elves[module] = None
+                return None
             if found.file is None:
                 self.notes.append(f"{module}: {found.reason}")
             self.elves[module] = found.file
@@ -144,7 +149,11 @@ class _Images:
         return self.cache[lowered]
 
     def _locate(self, module: str) -> tuple[Path, PeImage] | None:
-        found = self.locator.image(module, revision=self.revision, key=self._dump_key(module))
+        try:
+            found = self.locator.image(module, revision=self.revision, key=self._dump_key(module))
+        except SymbolError as e:  # a damaged store index: one note, the report is still filed
+            self.notes.append(str(e))
+            return None
         if found.file is None or found.file.pe is None:
             self.notes.append(f"{module}: {found.reason}")
             return None
@@ -154,7 +163,11 @@ class _Images:
         if pe.codeview is None:
             self.notes.append(f"{module}: the image names no PDB (linked without /DEBUG)")
             return None
-        pdb = self.locator.pdb(pe.codeview)
+        try:
+            pdb = self.locator.pdb(pe.codeview)
+        except SymbolError as e:
+            self.notes.append(str(e))
+            return None
         if pdb.file is None:
             self.notes.append(f"{module}: {pdb.reason}")
             return None

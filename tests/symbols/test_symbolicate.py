@@ -209,3 +209,31 @@ def test_an_offset_beyond_the_image_is_a_note_not_a_wrong_name(
 
     assert result.resolved == 0
     assert any("outside the image" in n for n in result.notes)
+
+
+def test_a_store_with_a_damaged_file_is_one_note_and_the_report_is_still_signed(
+    tmp_path: Path, windows_build: WindowsBuild, release: Path
+) -> None:
+    store = SymbolStore(tmp_path / "store")
+    added, _ = store.add(release, revision="3c5e0d7a91b2")
+    pdb = next(store.root / f for f in added.files if f.endswith(".pdb"))
+    pdb.write_bytes(pdb.read_bytes()[:60])  # the disk lost the end of the stored PDB
+    report = parse_report(wheaty_report(windows_build, _offsets(windows_build)))
+
+    outcome = analyse_with_symbols(report, locator=StoreLocator(store))
+
+    assert outcome.symbolication is not None and outcome.symbolication.resolved == 0
+    damaged = [n for n in outcome.notes if "unreadable" in n]
+    assert len(damaged) == 1 and "truncated" in damaged[0]
+    assert outcome.crash.signature.id == analyse(report).signature.id
+
+
+def test_a_store_with_a_damaged_index_is_one_note(tmp_path: Path, windows_build: WindowsBuild) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "index.json").write_text("[", encoding="utf-8")
+    report = parse_report(wheaty_report(windows_build, _offsets(windows_build)))
+
+    outcome = analyse_with_symbols(report, symbols=tmp_path / "store")
+
+    assert [n for n in outcome.notes if "index.json" in n and "cannot be read" in n]
+    assert outcome.crash.signature.id == analyse(report).signature.id
