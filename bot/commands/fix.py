@@ -79,7 +79,9 @@ def _symbolicator(config: Config, client: GitHubClient, key: bytes, api_url: str
     from bot.symbols.runner import issue_symbolicator
     from bot.uploader.publish import web_url_for
 
-    return issue_symbolicator(config.symbols, client=client, key=key, server_url=web_url_for(api_url))
+    return issue_symbolicator(
+        config.symbols, client=client, key=key, server_url=web_url_for(api_url), redaction=config.redaction
+    )
 
 
 def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:

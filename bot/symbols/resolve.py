@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from bot.symbols.symbolizer import DEFAULT_TIMEOUT_S, Location, Query, symbolize
 
 _SECTION_OFFSET = re.compile(r"([0-9a-f]{1,8}):([0-9a-f]{1,16})")
 _HEX = re.compile(r"0x([0-9a-f]{1,16})")
+Scrub = Callable[[str], str]
 MAX_QUERIES = 20_000  # unique sites; a 100,000-frame report repeats a few hundred sites
 
 NO_SYMBOLS_ADVICE = (
@@ -89,16 +90,17 @@ def _unresolved(report: CrashReport, dump: Minidump | None, modules: ModuleMap |
     return sites
 
 
-def _frames(frame: Frame, locations: tuple[Location, ...]) -> tuple[Frame, ...]:
+def _frames(frame: Frame, locations: tuple[Location, ...], scrub: Scrub) -> tuple[Frame, ...]:
     """The resolved frames of ``frame``: one per location, innermost inlined call first; every frame but
-    the outermost is marked inline (it was inlined into the next)."""
+    the outermost is marked inline (it was inlined into the next). Names and paths from the debug files
+    pass ``scrub`` (the host's redaction: a PDB remembers its build machine's user paths)."""
     out = []
     for i, loc in enumerate(locations):
         out.append(
             dataclasses.replace(
                 frame,
-                function=loc.function,
-                file=loc.file,
+                function=scrub(loc.function) if loc.function else None,
+                file=scrub(loc.file) if loc.file else None,
                 line=loc.line,
                 offset=None if loc.function else frame.offset,
                 inline=i < len(locations) - 1 or frame.inline,
@@ -212,6 +214,7 @@ def symbolicate(
     dump: Minidump | None = None,
     modules: ModuleMap | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    scrub: Scrub = str,
 ) -> Symbolication:
     """``report`` with what ``locator``'s debug files resolve; notes say why the rest stays unresolved.
 
@@ -236,7 +239,9 @@ def symbolicate(
         except SymbolError as e:
             images.notes.append(str(e))
             answers = [() for _ in pairs]
-    resolved = {frame: _frames(frame, locs) for (frame, _), locs in zip(pairs, answers, strict=True) if locs}
+    resolved = {
+        frame: _frames(frame, locs, scrub) for (frame, _), locs in zip(pairs, answers, strict=True) if locs
+    }
     return _done(report, resolved, sites, images.notes)
 
 

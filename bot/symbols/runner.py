@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import SymbolsSettings
+from bot.config import RedactionSettings, SymbolsSettings
 from bot.crash import analyse
 from bot.crash.model import Crash
 from bot.crash.resolved import with_alias
@@ -16,6 +16,7 @@ from bot.issue import render_body, sig_label
 from bot.payload import Payload
 from bot.symbols.locate import StoreLocator
 from bot.symbols.resolve import symbolicate
+from bot.symbols.service import scrubber
 from bot.symbols.store import SymbolStore
 from bot.symbols.symbolizer import find_symbolizer
 
@@ -25,12 +26,18 @@ Symbolicator = Callable[[IssueRef, Payload], Crash | None]
 
 
 def issue_symbolicator(
-    settings: SymbolsSettings, *, client: GitHubClient, key: bytes, server_url: str
+    settings: SymbolsSettings,
+    *,
+    client: GitHubClient,
+    key: bytes,
+    server_url: str,
+    redaction: RedactionSettings | None = None,
 ) -> Symbolicator:
     """The runner's side (``crashbot fix``): resolve the crash an issue carries from the store and, when
     anything resolved, rewrite the issue (body and payload re-sealed, the resolved ``sig:`` label added
     beside the unresolved one, which stays as alias). Returns the resolved crash, or None."""
     locator = StoreLocator(SymbolStore(Path(settings.store)))
+    scrub = scrubber(redaction or RedactionSettings())
 
     def resolve(issue: IssueRef, payload: Payload) -> Crash | None:
         crash = payload.to_crash()
@@ -39,6 +46,7 @@ def issue_symbolicator(
             locator,
             symbolizer=find_symbolizer(settings.symbolizer),
             timeout_s=settings.timeout_s,
+            scrub=scrub,
         )
         for note in result.notes:
             logger.info("issue #%d: symbols: %s", issue.number, note)

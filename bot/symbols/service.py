@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.config import SymbolsSettings
+from bot.config import RedactionSettings, SymbolsSettings
 from bot.crash import CrashReader, analyse, parse_report
 from bot.crash.model import Crash, CrashReport
+from bot.crash.redact import compile_patterns, redact
 from bot.crash.resolved import with_alias
 from bot.symbols.cdb import cdb_argv, find_cdb, merge_cdb, run_cdb
 from bot.symbols.errors import SymbolError
 from bot.symbols.locate import FolderLocator, Locator, StoreLocator
 from bot.symbols.minidump import Minidump, read_minidump_file
 from bot.symbols.modmap import read_module_map
-from bot.symbols.resolve import Symbolication, merge_dump, symbolicate
+from bot.symbols.resolve import Scrub, Symbolication, merge_dump, symbolicate
 from bot.symbols.store import INDEX_NAME, SymbolStore
 from bot.symbols.symbolizer import DEFAULT_TIMEOUT_S, find_symbolizer
 
@@ -67,6 +68,7 @@ def analyse_with_symbols(
     symbolizer: str = "",
     cdb: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    scrub: Scrub = str,
 ) -> Outcome:
     """Analyse ``report`` after resolving what the debug files under ``symbols`` (a store or a folder)
     and the minidump at ``dump_path`` allow. Never raises for bad debug files or dumps: they become
@@ -98,6 +100,7 @@ def analyse_with_symbols(
         dump=dump,
         modules=modules,
         timeout_s=timeout_s,
+        scrub=scrub,
     )
     after = with_alias(analyse(result.report), before.signature)
     return Outcome(after, result, dump, (*notes, *result.notes))
@@ -137,12 +140,31 @@ def dump_to_json(dump: Minidump) -> dict[str, Any]:
     }
 
 
-def crash_reader(settings: SymbolsSettings, *, cache_size: int = 64) -> CrashReader:
+def scrubber(redaction: RedactionSettings) -> Scrub:
+    """The host's redaction for names and paths that come from debug files, not from the report."""
+    patterns = compile_patterns(redaction.extra_patterns)
+
+    def scrub(text: str) -> str:
+        return redact(
+            text,
+            ip_addresses=redaction.ip_addresses,
+            emails=redaction.emails,
+            user_paths=redaction.user_paths,
+            extra_patterns=patterns,
+        ).text
+
+    return scrub
+
+
+def crash_reader(
+    settings: SymbolsSettings, *, redaction: RedactionSettings | None = None, cache_size: int = 64
+) -> CrashReader:
     """The uploader's :data:`~bot.crash.CrashReader` when a store is configured: symbolicate from the
     store (and the report's minidump) before signing. The intake and the publisher read the same text,
     so answers are kept for the last ``cache_size`` reports rather than running llvm-symbolizer twice."""
     locator = StoreLocator(SymbolStore(Path(settings.store)))
     cdb = find_cdb(settings.cdb, os.environ)
+    scrub = scrubber(redaction or RedactionSettings())
     cache: OrderedDict[tuple[str, str | None], Crash] = OrderedDict()
 
     def read(text: str, dump_path: str | None = None) -> Crash:
@@ -158,6 +180,7 @@ def crash_reader(settings: SymbolsSettings, *, cache_size: int = 64) -> CrashRea
             symbolizer=settings.symbolizer,
             cdb=cdb,
             timeout_s=settings.timeout_s,
+            scrub=scrub,
         )
         for note in outcome.notes:
             logger.info("symbols: %s", note)

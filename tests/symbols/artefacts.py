@@ -77,18 +77,23 @@ class WindowsBuild:
         return [line for start, line in self.lines if start <= offset][-1]
 
 
-def build_windows(cache: Path, *, variant: int = 0) -> WindowsBuild:
+# Where a Windows build machine kept the source (the PDB records it; -fdebug-prefix-map puts it there).
+SOURCE_DIR = r"D:\build\src\server\game"
+
+
+def build_windows(cache: Path, *, variant: int = 0, source_dir: str = SOURCE_DIR) -> WindowsBuild:
     """Compile and link the fixture (``variant`` changes one constant, so its PDB GUID differs)."""
     flags = ["--target=x86_64-pc-windows-msvc", "-O1", "-g", "-gcodeview", f"-DVARIANT={variant}"]
     version = _run(["clang++", "--version"], cache)
-    folder = cache / f"win-{_key(SOURCE.read_bytes(), *flags, version)}"
+    folder = cache / f"win-{_key(SOURCE.read_bytes(), *flags, source_dir, version)}"
     if not (folder / "worldserver.pdb").is_file():
         work = cache / f"tmp-{os.getpid()}-{variant}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         source = work / "worldserver.cpp"
         source.write_text(SOURCE.read_text() + f'\nextern "C" int kVariant = {variant};\n')
-        _run(["clang++", *flags, "-c", "worldserver.cpp", "-o", "worldserver.obj"], work)
+        prefix = f"-fdebug-prefix-map={work}={source_dir}"
+        _run(["clang++", *flags, prefix, "-c", "worldserver.cpp", "-o", "worldserver.obj"], work)
         _run(
             [
                 "lld-link",

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import RedactionSettings
 from bot.crash import analyse, parse_report
 from bot.crash.model import Format
 from bot.symbols.locate import FolderLocator, StoreLocator
 from bot.symbols.resolve import NO_SYMBOLS_ADVICE, site_of, symbolicate
-from bot.symbols.service import analyse_with_symbols
+from bot.symbols.service import analyse_with_symbols, scrubber
 from bot.symbols.store import SymbolStore
 from bot.symbols.symbolizer import find_symbolizer
-from tests.symbols.artefacts import SOURCE, WindowsBuild, wheaty_report
+from tests.symbols.artefacts import SOURCE, WindowsBuild, build_windows, wheaty_report
 
 # The line each function's body is written on in the fixture source.
 SOURCE_LINE = {
@@ -237,3 +238,19 @@ def test_a_store_with_a_damaged_index_is_one_note(tmp_path: Path, windows_build:
 
     assert [n for n in outcome.notes if "index.json" in n and "cannot be read" in n]
     assert outcome.crash.signature.id == analyse(report).signature.id
+
+
+def test_paths_from_the_pdb_pass_the_hosts_redaction(tmp_path: Path, artefact_cache: Path) -> None:
+    """A PDB remembers its build machine's paths; a user profile in them must not reach the issue."""
+    build = build_windows(artefact_cache, variant=2, source_dir=r"C:\Users\alice\source\worldserver")
+    release = tmp_path / "release"
+    release.mkdir()
+    shutil.copy(build.exe, release)
+    shutil.copy(build.pdb, release)
+    report = parse_report(wheaty_report(build, [0x63]))
+
+    outcome = analyse_with_symbols(report, symbols=release, scrub=scrubber(RedactionSettings()))
+
+    files = [f.file or "" for f in outcome.crash.frames[:2]]
+    assert all(f.endswith("worldserver.cpp") for f in files)
+    assert not any("alice" in f for f in files), files
