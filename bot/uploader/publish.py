@@ -31,6 +31,7 @@ from bot.issue import (
     render_title,
     should_comment,
 )
+from bot.payload import Payload
 from bot.uploader.spool import Batch, SpooledReport
 from bot.vocabulary import (
     CRASH_LABEL,
@@ -300,13 +301,19 @@ class Publisher:
 
     def _update(self, issue: IssueRef, crash: Crash, batches: Sequence[Batch]) -> Published:
         settings = self._settings
+        existing: Payload | None = None
         try:
-            current = read_payload(issue.body, settings.key).occurrences
+            existing = read_payload(issue.body, settings.key)
+            current = existing.occurrences
         except TrustError as e:
             # Not ours, edited by hand, or signed with another key: the body is rebuilt from our record
             # and the count starts again from what this uploader knows.
             logger.warning("issue #%d: %s; rewriting its body and count", issue.number, e)
             current = Occurrences()
+        shown = crash
+        if existing is not None and crash.signature.id in existing.signature.aliases:
+            # a host without the symbol store reported a crash this issue already shows symbolicated
+            shown = existing.to_crash()
         already = tuple(b.id for b in batches if b.id in current.batches)
         fresh = [b for b in batches if b.id not in current.batches]
         if not fresh:
@@ -323,7 +330,7 @@ class Publisher:
         if comment:
             occ = occ.mark_commented(now)
         body = render_body(
-            crash, occ, repo=self._client.repo, server_url=settings.server_url, payload_key=settings.key
+            shown, occ, repo=self._client.repo, server_url=settings.server_url, payload_key=settings.key
         )
         labels = list(issue.labels)
         realm = realm_label(settings.realm) if settings.realm else None

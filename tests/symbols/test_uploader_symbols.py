@@ -93,5 +93,9 @@ def test_symbolicated_first_then_unresolved_counts_on_the_same_issue(
 
     assert second == first and len(plain.issues()) == 1
     assert plain.payload(first).occurrences.count == 2
+    # the issue keeps showing the symbolicated crash rather than the bare report that came second
+    top = plain.payload(first).top_frame
+    assert top is not None and top.function == "ReadMapId"
+    assert "### Symbols missing" not in plain.issue(first)["body"]
     plain.close()
     resolving.close()
