@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -165,3 +166,18 @@ def test_unseal_non_ascii_mac_raises_trust_error_not_type_error():
     b64, mac = seal(Payload.from_crash(make_crash(), Occurrences()), b"k")
     with pytest.raises(TrustError):
         unseal(b64, mac[:-1] + "\u0661", b"k")  # ARABIC-INDIC DIGIT ONE
+
+
+def test_signature_aliases_round_trip_and_old_payloads_read_without_them():
+    """Issue 12: a symbolicated crash carries its unresolved signature id; payloads sealed before that
+    have no ``aliases`` key and still read."""
+    crash = make_crash()
+    aliased = dataclasses.replace(
+        crash, signature=dataclasses.replace(crash.signature, aliases=("feedface00000000",))
+    )
+    p = Payload.from_crash(aliased, Occurrences().record(T0, host="game1"))
+    assert unseal(*seal(p, KEY), KEY).signature.aliases == ("feedface00000000",)
+
+    plain = payload()
+    assert "aliases" not in plain.to_json()["signature"]
+    assert Payload.from_json(plain.to_json()).signature.aliases == ()
