@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.symbols.artefacts import WindowsBuild, wheaty_report
+from bot.symbols.identity import read_pe
+from tests.symbols.artefacts import WindowsBuild, WineCrash, wheaty_report
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +100,27 @@ def test_adding_a_folder_without_debug_files_says_so(
     (tmp_path / "empty" / "readme.txt").write_text("hello")
     code, _, err = run(capsys, "symbols", "add", str(tmp_path / "empty"), "--store", str(tmp_path / "s"))
     assert code == 1 and "nothing stored" in err
+
+
+def test_parse_reads_the_dump_beside_the_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, windows_build: WindowsBuild, wine_dump: WineCrash
+) -> None:
+    """Wheaty writes ``X.txt`` and ``X.dmp``: the dump is found by name and its facts are printed."""
+    report = tmp_path / "3c5e0d7a91b2_worldserver.exe_[2026_3_14_21_47_1].txt"
+    report.write_text(wheaty_report(windows_build, [0x63]))
+    shutil.copy(wine_dump.dump, report.with_suffix(".dmp"))
+
+    code, out, err = run(capsys, "parse", str(report), "--symbols", str(tmp_path / "empty"), "--json")
+
+    assert code == 2 and "not a folder" in err  # --symbols must exist
+    (tmp_path / "empty").mkdir()
+    code, out, err = run(capsys, "parse", str(report), "--symbols", str(tmp_path / "empty"), "--json")
+    assert code == 0, err
+    dump = json.loads(out)["dump"]
+    assert dump["exception"] == {
+        "code": "C0000005",
+        "address": f"0x{wine_dump.frames[0].address:016x}",
+        "thread_id": wine_dump.thread_id,
+    }
+    exe = next(m for m in dump["modules"] if m["name"] == "worldserver.exe")
+    assert exe["timestamp"] == read_pe(windows_build.exe.read_bytes()).timestamp
