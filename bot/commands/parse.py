@@ -74,6 +74,11 @@ def read_report(path: Path, *, limit: int = MAX_BYTES) -> bytes:
 def load_report(path: Path, fmt: Format | None) -> CrashReport:
     """Read and parse one file; CrashParseError names the file."""
     data = read_report(path)
+    if data.startswith(b"MDMP"):
+        raise UsageError(
+            f"{path}: a minidump, not a crash report: give the report it belongs to "
+            f"(`crashbot parse REPORT.txt --dump {path}`); a .dmp beside its report is read without asking"
+        )
     try:
         return parse_report(data, fmt=fmt)
     except CrashParseError as e:

@@ -124,3 +124,11 @@ def test_parse_reads_the_dump_beside_the_report(
     }
     exe = next(m for m in dump["modules"] if m["name"] == "worldserver.exe")
     assert exe["timestamp"] == read_pe(windows_build.exe.read_bytes()).timestamp
+
+
+def test_parse_of_a_minidump_alone_says_how_to_use_it(
+    capsys: pytest.CaptureFixture[str], wine_dump: WineCrash
+) -> None:
+    code, out, err = run(capsys, "parse", str(wine_dump.dump))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "a minidump" in err and "--dump" in err
