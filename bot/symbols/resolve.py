@@ -173,18 +173,34 @@ class _Images:
         if pdb.file is None:
             self.notes.append(f"{module}: {pdb.reason}")
             return None
+        pdb_name = windows_basename(pe.codeview.pdb_name)
+        if pdb.file.path.parent == image.path.parent and pdb.file.path.name.lower() == pdb_name.lower():
+            return image.path, pe  # a release folder: llvm-symbolizer finds the PDB beside the image
+        # The store keeps them apart (name.pdb/<GUID><AGE>/…): put them side by side for llvm-symbolizer.
         folder = self.stage / str(len(self.cache))
-        folder.mkdir()
-        target = folder / image.path.name
-        _link(image.path, target)
-        _link(pdb.file.path, folder / windows_basename(pe.codeview.pdb_name))
+        try:
+            folder.mkdir()
+            target = folder / image.path.name
+            _link(image.path, target)
+            _link(pdb.file.path, folder / pdb_name)
+        except OSError as e:
+            self.notes.append(
+                f"{module}: cannot stage its debug files for llvm-symbolizer: {e.strerror or e}"
+            )
+            return None
         return target, pe
 
 
 def _link(source: Path, target: Path) -> None:
+    """A symbolic link, else a hard link (Windows without the symlink privilege), else a copy."""
     try:
         os.symlink(source.resolve(), target)
-    except OSError:  # Windows without the symlink privilege
+        return
+    except OSError:
+        pass
+    try:
+        os.link(source, target)
+    except OSError:  # another volume
         shutil.copyfile(source, target)
 
 
