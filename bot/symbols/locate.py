@@ -108,7 +108,7 @@ class StoreLocator:
 
     def __init__(self, store: SymbolStore) -> None:
         self.store = store
-        self.unreadable: list[str] = []
+        self.unreadable = ""  # why the last lookup's stored file could not be read
 
     def describe(self) -> str:
         return f"the symbol store {self.store.root}"
@@ -117,14 +117,15 @@ class StoreLocator:
         try:
             return identify(path)
         except SymbolError as e:
-            self.unreadable.append(str(e))
+            self.unreadable = str(e)
             return None
 
     def _missing(self, what: str) -> Found:
-        damaged = f" (unreadable: {self.unreadable[-1]})" if self.unreadable else ""
+        damaged = f" (unreadable: {self.unreadable})" if self.unreadable else ""
         return Found(None, f"{what}{damaged}")
 
     def image(self, module: str, *, revision: str | None, key: str | None) -> Found:
+        self.unreadable = ""
         if key is not None:
             for name in (module, *(module + s for s in PE_SUFFIXES)):
                 path = self.store.path(name, key)
@@ -153,6 +154,7 @@ class StoreLocator:
         return self._missing(f"release {revision[:12]} in {self.describe()} has no {module}")
 
     def pdb(self, codeview: CodeView) -> Found:
+        self.unreadable = ""
         name = windows_basename(codeview.pdb_name)
         path = self.store.path(name, codeview.key)
         found = self._identify(path) if path is not None else None
@@ -163,6 +165,7 @@ class StoreLocator:
         return _pdb_miss(codeview, (), self.describe())
 
     def elf(self, module: str, *, revision: str | None) -> Found:
+        self.unreadable = ""
         release = self.store.release(revision) if revision else None
         if release is None:
             why = (
