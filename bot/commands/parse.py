@@ -155,6 +155,7 @@ def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
         symbols=symbols,
         dump=dump,
         settings=config.symbols,
+        env=env,
         as_json=args.json,
         explain=args.explain,
         human=_human,

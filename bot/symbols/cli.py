@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +26,7 @@ def parse_with_symbols(
     symbols: Path | None,
     dump: Path | None,
     settings: SymbolsSettings,
+    env: Mapping[str, str],
     as_json: bool,
     explain: bool,
     human: Callable[..., str],
@@ -43,7 +43,7 @@ def parse_with_symbols(
         dump_path=dump or dump_beside(path),
         text=text,
         symbolizer=settings.symbolizer,
-        cdb=find_cdb(settings.cdb, os.environ),
+        cdb=find_cdb(settings.cdb, env),
         timeout_s=settings.timeout_s,
     )
     if as_json:

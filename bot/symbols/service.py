@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,13 +157,17 @@ def scrubber(redaction: RedactionSettings) -> Scrub:
 
 
 def crash_reader(
-    settings: SymbolsSettings, *, redaction: RedactionSettings | None = None, cache_size: int = 64
+    settings: SymbolsSettings,
+    *,
+    env: Mapping[str, str],
+    redaction: RedactionSettings | None = None,
+    cache_size: int = 64,
 ) -> CrashReader:
     """The uploader's :data:`~bot.crash.CrashReader` when a store is configured: symbolicate from the
     store (and the report's minidump) before signing. The intake and the publisher read the same text,
     so answers are kept for the last ``cache_size`` reports rather than running llvm-symbolizer twice."""
     locator = StoreLocator(SymbolStore(Path(settings.store)))
-    cdb = find_cdb(settings.cdb, os.environ)
+    cdb = find_cdb(settings.cdb, env)
     scrub = scrubber(redaction or RedactionSettings())
     cache: OrderedDict[tuple[str, str | None], Crash] = OrderedDict()
 

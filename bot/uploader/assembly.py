@@ -119,7 +119,7 @@ def assemble(
     if config.symbols.store:  # symbolicate before signing where the store is reachable (issue 12)
         from bot.symbols.service import crash_reader
 
-        crash_of = crash_reader(config.symbols, redaction=config.redaction)
+        crash_of = crash_reader(config.symbols, env=env, redaction=config.redaction)
     publisher = Publisher(
         client,
         PublishSettings(

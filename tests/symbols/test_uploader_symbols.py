@@ -40,7 +40,7 @@ def store(tmp_path: Path, windows_build: WindowsBuild) -> SymbolStore:
 
 
 def _rig(tmp: Path, standin: StandIn, store: SymbolStore | None) -> Rig:
-    reader = crash_reader(SymbolsSettings(store=str(store.root))) if store is not None else None
+    reader = crash_reader(SymbolsSettings(store=str(store.root)), env={}) if store is not None else None
     return make_rig(tmp, standin, crash_of=reader)
 
 
