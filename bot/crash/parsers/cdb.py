@@ -10,14 +10,14 @@ survived an excerpt, that IP becomes a single frame.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from bot.crash.errors import CrashParseError
-from bot.crash.limits import FrameBudget
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.msvc import readable_name
+from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 __all__ = ["build_from_dump_name", "parse", "sniff"]
 
@@ -122,153 +122,248 @@ def sniff(lines: Sequence[str]) -> int:
 
 def parse(lines: Sequence[str]) -> CrashReport:
     """Read cdb output; raise CrashParseError when it holds no analysis field and no stack."""
-    fields: dict[str, str] = {}
-    key_values: dict[str, str] = {}
-    stacks: list[tuple[str, list[Frame]]] = []
-    images: dict[str, str] = {}
-    ip_symbols: dict[str, str] = {}
-    exception_code: str | None = None
-    exception_name: str | None = None
-    exception_address: str | None = None
+    reader = _Reader(lines)
+    reader.read()
+    return reader.finish()
+
+
+# A stack listing: ``STACK_TEXT:`` of ``!analyze -v`` or the column header of a ``k`` command.
+_STACK_SECTIONS = ("STACK_TEXT", "STACK")
+_K_HEADERS = ("Child-SP", "ChildEBP", "# Child-SP", "# ChildEBP")
+
+
+@dataclass
+class _Record:
+    """The exception as the debugger's own lines tell it (event line, ``.exr``, dump file name)."""
+
+    code: str | None = None
+    name: str | None = None
+    address: str | None = None
+    site: Frame | None = None
     dump_name: str | None = None
 
-    section: str | None = None
-    current: list[Frame] | None = None
-    budget = FrameBudget()
-    pending_key: str | None = None
-    lm_module: str | None = None
-    return_address: str | None = None
-    exception_site: Frame | None = None
 
-    for raw in lines:
-        line = raw[:_LINE_CHARS]
-        stripped = line.strip()
-        if not stripped:
-            if section == "STACK_TEXT" and current:
-                section = None
-                current = None
-            continue
-        if section in ("STACK_TEXT", "STACK") and stripped.startswith("WARNING:"):
-            continue
-        field = _FIELD.match(line)
-        if field is not None:
-            key = field.group("key")
-            value = (field.group("value") or "").strip()
-            section = key
-            current = None
-            if key == "STACK_TEXT":
-                current = []
-                stacks.append(("STACK_TEXT", current))
-            if key in _KEPT_FIELDS and value:
-                fields.setdefault(key, value)
-            continue
-        if section in _IP_FIELDS:
-            ip_symbols.setdefault(section, stripped)
-            fields.setdefault(section, stripped)
-            section = None
-            continue
-        if section == "KEY_VALUES_STRING":
-            key_match = _KEY.match(line)
-            if key_match is not None:
-                pending_key = key_match.group("key").strip()
+@dataclass
+class _Stack:
+    """One listed stack: where it came from (``STACK_TEXT``, ``k`` or a pasted ``excerpt``) and its
+    frames; ``return_address`` is the last line's RetAddr, the program counter of the next frame."""
+
+    origin: str
+    frames: list[Frame] = field(default_factory=list)
+    return_address: str | None = None
+
+
+class _Reader:
+    """One pass over cdb output: each line goes to the reader of the section it is in (the last
+    ``KEY:`` field seen, see :data:`_SECTION_READERS`), else to the stack or exception-record readers."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.cursor = Cursor(lines)
+        self.out = ReportBuilder(Format.CDB)
+        self.fields = self.out.extra  # analysis fields worth keeping: the report's ``extra``
+        self.key_values: dict[str, str] = {}
+        self.stacks: list[_Stack] = []
+        self.images: dict[str, str] = {}
+        self.ip_symbols: dict[str, str] = {}
+        self.record = _Record()
+        self.section: str | None = None
+        self.current: _Stack | None = None
+        self.pending_key: str | None = None
+        self.lm_module: str | None = None
+
+    # -- the pass
+
+    def read(self) -> None:
+        for raw in self.cursor:
+            line = raw[:_LINE_CHARS]
+            stripped = line.strip()
+            if not stripped:
+                if self.section == "STACK_TEXT" and self.current is not None and self.current.frames:
+                    self.section = None
+                    self.current = None
                 continue
-            value_match = _VALUE_LINE.match(line)
-            if value_match is not None and pending_key is not None:
-                key_values[pending_key] = value_match.group("value").strip()
-                pending_key = None
+            if self.section in _STACK_SECTIONS and stripped.startswith("WARNING:"):
                 continue
-        if stripped.startswith(("Child-SP", "ChildEBP", "# Child-SP", "# ChildEBP")):
-            section = "STACK"
-            current = []
-            stacks.append(("k", current))
-            continue
-        if section in ("STACK_TEXT", "STACK") and current is not None and budget.full(len(current)):
+            field_match = _FIELD.match(line)
+            if field_match is not None:
+                self._field(field_match.group("key"), (field_match.group("value") or "").strip())
+                continue
+            section_reader = _SECTION_READERS.get(self.section or "")
+            if section_reader is not None and section_reader(self, line, stripped):
+                continue
+            if stripped.startswith(_K_HEADERS):
+                self.section = "STACK"
+                self.current = self._open_stack("k")
+                continue
+            if self._stack_line(line, stripped):
+                continue
+            self._record_line(raw, line, stripped)
+
+    def _field(self, key: str, value: str) -> None:
+        """A ``KEY:  value`` line: kept when worth it, and it opens the section named KEY."""
+        self.section = key
+        self.current = self._open_stack("STACK_TEXT") if key == "STACK_TEXT" else None
+        if key in _KEPT_FIELDS and value:
+            self.fields.setdefault(key, value)
+
+    def _open_stack(self, origin: str) -> _Stack:
+        stack = _Stack(origin)
+        self.stacks.append(stack)
+        return stack
+
+    def _ip(self, line: str, stripped: str) -> bool:
+        """The line under ``FAULTING_IP:``/``FOLLOWUP_IP:`` (its symbol), which ends the section."""
+        section = self.section or ""
+        self.ip_symbols.setdefault(section, stripped)
+        self.fields.setdefault(section, stripped)
+        self.section = None
+        return True
+
+    def _key_value(self, line: str, stripped: str) -> bool:
+        """``Key  : X`` then ``Value: Y`` pairs of ``KEY_VALUES_STRING``; False for any other line."""
+        key_match = _KEY.match(line)
+        if key_match is not None:
+            self.pending_key = key_match.group("key").strip()
+            return True
+        value_match = _VALUE_LINE.match(line)
+        if value_match is not None and self.pending_key is not None:
+            self.key_values[self.pending_key] = value_match.group("value").strip()
+            self.pending_key = None
+            return True
+        return False
+
+    def _stack_line(self, line: str, stripped: str) -> bool:
+        """A frame line of a stack section, or a stray one of a pasted excerpt; False when not a frame."""
+        in_stack = self.section in _STACK_SECTIONS
+        budget = self.out.budget
+        if in_stack and self.current is not None and budget.full(len(self.current.frames)):
             budget.dropped += 1  # past the frame limits: counted, not parsed
-            continue
-        if section in ("STACK_TEXT", "STACK") or _BACKTICK_VALUE.match(line):
-            parsed = _stack_frame(stripped)
-            if parsed is not None:
-                if current is None:
-                    current = []
-                    stacks.append(("excerpt", current))
-                    return_address = None
-                frame, ret = parsed
-                if not current:
-                    return_address = None
-                if return_address is not None:
-                    frame = replace(frame, address=return_address)
-                if ret is not None:
-                    return_address = ret
-                if budget.admits(len(current)):
-                    current.append(frame)
-                continue
+            return True
+        if not (in_stack or _BACKTICK_VALUE.match(line)):
+            return False
+        parsed = _stack_frame(stripped)
+        if parsed is None:
+            return False
+        stack = self.current
+        if stack is None:
+            stack = self.current = self._open_stack("excerpt")
+        frame, ret = parsed
+        if not stack.frames:
+            stack.return_address = None
+        if stack.return_address is not None:
+            frame = replace(frame, address=stack.return_address)
+        if ret is not None:
+            stack.return_address = ret
+        if budget.admits(len(stack.frames)):
+            stack.frames.append(frame)
+        return True
+
+    def _record_line(self, raw: str, line: str, stripped: str) -> None:
+        """Lines outside the analysis sections: the exception record, the event, the dump, ``lmvm``."""
+        record = self.record
         if stripped.startswith("ExceptionCode:"):
-            exception_code = exception_code or _code(stripped)
+            record.code = record.code or _code(stripped)
             name = stripped.partition("(")[2].rpartition(")")[0].strip()
-            exception_name = exception_name or name or None
+            record.name = record.name or name or None
         elif stripped.startswith("ExceptionAddress:"):
             value = stripped[len("ExceptionAddress:") :].strip()
             address = _ADDRESS.match(value)
             if address is not None:
-                exception_address = _normalise_address(address.group("hex"))
+                record.address = _normalise_address(address.group("hex"))
             symbol = value.partition("(")[2].rpartition(")")[0].strip()
-            exception_site = _call_site_frame(symbol, raw=symbol) if symbol else None
+            record.site = _call_site_frame(symbol, raw=symbol) if symbol else None
         elif stripped.startswith("(") and "code" in stripped:
             event = _EVENT.match(stripped)
             if event is not None:
-                exception_code = exception_code or event.group("code").upper()
-                exception_name = exception_name or event.group("name").strip()
-        elif "Dump File" in stripped and dump_name is None:
-            dump_name = stripped
+                record.code = record.code or event.group("code").upper()
+                record.name = record.name or event.group("name").strip()
+        elif "Dump File" in stripped and record.dump_name is None:
+            record.dump_name = stripped
         else:
-            lm_row = _LM_ROW.match(line)
-            if lm_row is not None:
-                lm_module = lm_row.group("module")
-            elif lm_module and stripped.startswith("Image name:"):
-                images[lm_module.lower()] = stripped.partition(":")[2].strip()
-                lm_module = None
+            self._module_line(line, stripped)
 
-    for key, value in key_values.items():
-        fields.setdefault(key, value)
-    notes_extra: list[str] = []
-    if exception_code is None and "Failure.Exception.Code" in key_values:
-        exception_code = _code(key_values["Failure.Exception.Code"])
-    # The AV.* analysis keys are only emitted for access violations.
-    if (
-        exception_code is None
-        and not any(k in fields for k in ("EXCEPTION_CODE_STR", "EXCEPTION_CODE", "ERROR_CODE"))
-        and any(k.startswith("AV.") for k in key_values)
-    ):
-        exception_code = "C0000005"
-        notes_extra.append("exception code inferred from the AV.* analysis keys")
-    module_name, image_name = fields.get("MODULE_NAME"), fields.get("IMAGE_NAME")
-    if module_name and image_name and " " not in image_name:
-        images.setdefault(module_name.lower(), image_name)
+    def _module_line(self, line: str, stripped: str) -> None:
+        """``lmvm``: a module row, then its ``Image name:`` (the file name cdb's frames leave out)."""
+        lm_row = _LM_ROW.match(line)
+        if lm_row is not None:
+            self.lm_module = lm_row.group("module")
+        elif self.lm_module and stripped.startswith("Image name:"):
+            self.images[self.lm_module.lower()] = stripped.partition(":")[2].strip()
+            self.lm_module = None
 
-    threads, notes = _threads(stacks, ip_symbols, images, fields)
-    notes += notes_extra
-    budget_note = budget.note()
-    if budget_note:
-        notes.append(budget_note)
-    exception = _exception(
-        fields,
-        code=exception_code,
-        name=exception_name,
-        address=exception_address,
-        images=images,
-        site=exception_site,
-    )
-    build = build_from_dump_name(fields.get("FILE_IN_CAB") or dump_name or "")
-    process = fields.get("PROCESS_NAME")
-    if process and build.executable is None:
-        build = replace(build, executable=process)
+    # -- the report
 
-    if not threads and exception is None and not fields:
-        raise CrashParseError(
-            "not cdb output: no STACK_TEXT, analysis fields or exception record found; "
-            "paste the whole '!analyze -v' output"
+    def finish(self) -> CrashReport:
+        fields, out = self.fields, self.out
+        for key, value in self.key_values.items():
+            fields.setdefault(key, value)
+        inferred = self._infer_code()
+        module_name, image_name = fields.get("MODULE_NAME"), fields.get("IMAGE_NAME")
+        if module_name and image_name and " " not in image_name:
+            self.images.setdefault(module_name.lower(), image_name)
+        stacks = [(stack.origin, stack.frames) for stack in self.stacks]
+        threads, notes = _threads(stacks, self.ip_symbols, self.images, fields)
+        out.notes += notes
+        if inferred:
+            out.note("exception code inferred from the AV.* analysis keys")
+        out.note_budget()
+        record = self.record
+        out.exception = _exception(
+            fields,
+            code=record.code,
+            name=record.name,
+            address=record.address,
+            images=self.images,
+            site=record.site,
         )
-    faulting = fields.get("FAULTING_THREAD")
+        out.build = self._build()
+        if not threads and out.exception is None and not fields:
+            raise CrashParseError(
+                "not cdb output: no STACK_TEXT, analysis fields or exception record found; "
+                "paste the whole '!analyze -v' output"
+            )
+        out.threads = _faulting_first(threads, fields.get("FAULTING_THREAD"), out.exception)
+        out.crashing_thread = 0 if threads and threads[0].frames else None
+        return out.report()
+
+    def _infer_code(self) -> bool:
+        """The exception code from the analysis keys when no record gave one; True when it was inferred
+        (the AV.* analysis keys are only emitted for access violations)."""
+        record, key_values = self.record, self.key_values
+        if record.code is None and "Failure.Exception.Code" in key_values:
+            record.code = _code(key_values["Failure.Exception.Code"])
+        if (
+            record.code is None
+            and not any(k in self.fields for k in ("EXCEPTION_CODE_STR", "EXCEPTION_CODE", "ERROR_CODE"))
+            and any(k.startswith("AV.") for k in key_values)
+        ):
+            record.code = "C0000005"
+            return True
+        return False
+
+    def _build(self) -> Build:
+        build = build_from_dump_name(self.fields.get("FILE_IN_CAB") or self.record.dump_name or "")
+        process = self.fields.get("PROCESS_NAME")
+        if process and build.executable is None:
+            build = replace(build, executable=process)
+        return build
+
+
+_SectionReader = Callable[[_Reader, str, str], bool]
+# The sections whose lines have a reader of their own: it returns False for a line it does not take,
+# which then goes on to the stack and exception-record readers.
+_SECTION_READERS: dict[str, _SectionReader] = {
+    "FAULTING_IP": _Reader._ip,
+    "FOLLOWUP_IP": _Reader._ip,
+    "KEY_VALUES_STRING": _Reader._key_value,
+}
+
+
+def _faulting_first(
+    threads: list[Thread], faulting: str | None, exception: ExceptionInfo | None
+) -> list[Thread]:
+    """The faulting thread (listed first) gets FAULTING_THREAD's id, and the exception's address on its
+    first frame when its stack line had none."""
     if threads and faulting:
         threads[0] = replace(threads[0], id=_thread_id(faulting))
     if threads and threads[0].frames and exception is not None and exception.address:
@@ -276,15 +371,7 @@ def parse(lines: Sequence[str]) -> CrashReport:
         if first.address is None:
             frames = (replace(first, address=exception.address), *threads[0].frames[1:])
             threads[0] = replace(threads[0], frames=frames)
-    return CrashReport(
-        format=Format.CDB,
-        threads=tuple(threads),
-        exception=exception,
-        build=build,
-        crashing_thread=0 if threads and threads[0].frames else None,
-        extra=fields,
-        notes=tuple(notes),
-    )
+    return threads
 
 
 def _threads(
