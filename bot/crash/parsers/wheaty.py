@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import compress, islice, repeat
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import frame_of, thread_of
-from bot.crash.limits import MAX_REPORT_FRAMES, MAX_THREAD_FRAMES, FrameBudget
+from bot.crash.limits import MAX_REPORT_FRAMES, MAX_THREAD_FRAMES
 from bot.crash.model import (
     Build,
     CrashReport,
@@ -27,9 +27,9 @@ from bot.crash.model import (
     ExceptionInfo,
     Format,
     Frame,
-    Thread,
 )
 from bot.crash.msvc import readable_name
+from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 __all__ = ["build_from_revision", "parse", "sniff"]
 
@@ -102,35 +102,7 @@ _PRODUCT = re.compile(r"(?P<product>[^()]{1,80}?)[ \t]+rev(?:\.|:|[ \t])", re.IG
 _REV_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?:[ \t]*[+-]\d{4})?")
 _PARENS = re.compile(r"\(([^()]*)\)")
 _CONFIGURATIONS = ("RelWithDebInfo", "MinSizeRel", "Release", "Debug")
-
-
-@dataclass
-class _Reader:
-    """What one pass over the report has collected so far."""
-
-    blocks: list[list[Frame]] = field(default_factory=list)
-    leading: list[Frame] = field(default_factory=list)
-    build: Build = field(default_factory=Build)
-    revision_seen: bool = False
-    build_line: str | None = None
-    os: str | None = None
-    cpu: str | None = None
-    cpu_count: int | None = None
-    memory_kb: int | None = None
-    crashed_at: str | None = None
-    exception: ExceptionInfo | None = None
-    assertion_lines: list[str] | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    header_seen: bool = False
-    last_frame_incomplete: bool = False
-    # One copy of each function name, path and offset text: the idle threads of a report repeat the same
-    # few frames, and without sharing these strings were most of a parsed report's memory.
-    strings: dict[str, str] = field(default_factory=dict)
-    modules: dict[str, str | None] = field(default_factory=dict)
-    # The site of each distinct frame text after the two address columns (bounded by the kept frames).
-    sites: dict[str, _Site] = field(default_factory=dict)
-    budget: FrameBudget = field(default_factory=FrameBudget)
+_MAX_ASSERTION_LINES = 2000
 
 
 def sniff(lines: Sequence[str]) -> int:
@@ -167,123 +139,309 @@ def sniff(lines: Sequence[str]) -> int:
 
 def parse(lines: Sequence[str]) -> CrashReport:
     """Read a Wheaty report; raise CrashParseError when the text holds no part of one."""
-    reader = _Reader()
-    i = _read_header(lines, reader)
-    _read_stacks(lines, i, reader)
-
-    if not reader.blocks and not reader.leading and reader.exception is None and not reader.revision_seen:
-        raise CrashParseError(
-            "not a WheatyExceptionReport: no 'Exception code:', 'Revision:' or 'Call stack:' found; "
-            "pass the whole Crashes/*.txt file"
-        )
-
-    threads: list[Thread] = []
-    if reader.leading:
-        threads.append(thread_of(tuple(reader.leading)))
-    threads.extend(thread_of(tuple(block)) for block in reader.blocks)
-    crashing: int | None = None
-    # The first ``Call stack:`` block is walked from the exception context; a run of frames before any
-    # ``Call stack:`` is the middle of some unknown block, so no claim is made about it.
-    if not reader.leading and reader.blocks and reader.blocks[0]:
-        crashing = 0
-    budget_note = reader.budget.note()
-    if budget_note:
-        reader.notes.append(budget_note)
-    if reader.last_frame_incomplete:
-        reader.notes.append("truncated: the last frame line is incomplete")
-    if not reader.header_seen:
-        reader.notes.append("no report header: stack-only excerpt")
-
-    build = reader.build
-    if reader.build_line and build.date is None:
-        build = replace(build, date=reader.build_line)
-    return CrashReport(
-        format=Format.WHEATY,
-        threads=tuple(threads),
-        exception=reader.exception,
-        assertion=parse_assertion(reader.assertion_lines) if reader.assertion_lines else None,
-        build=build,
-        environment=Environment(
-            os=reader.os,
-            cpu=reader.cpu,
-            cpu_count=reader.cpu_count,
-            memory_kb=reader.memory_kb,
-            crashed_at=reader.crashed_at,
-        ),
-        crashing_thread=crashing,
-        extra=reader.extra,
-        notes=tuple(reader.notes),
-    )
-
-
-def _read_header(lines: Sequence[str], r: _Reader) -> int:
-    """Read everything before the first ``Call stack:``/frame line; returns the index to continue at."""
-    n = len(lines)
-    i = 0
-    header_key = _HEADER_KEY.match
-    while i < n:
-        line = lines[i][:_FIELD_CHARS]
-        stripped = line.strip()
-        if not stripped:
-            i += 1
-            continue
-        key = header_key(stripped)
-        if key is None:  # registers, hardware details, the assertion's other lines, a frame
-            if _is_frame_start(line):
-                return i
-            i += 1
-            if _symbol_handler_error(stripped):
-                r.notes.append(_SYMBOL_HANDLER_NOTE)
-            continue
-        word = key.group()
-        if word == "Call stack:":
-            return i
-        i += 1
-        if word == "Revision:":
-            if r.revision_seen:
-                continue
-            r.revision_seen = r.header_seen = True
-            match = _REVISION.match(line)
-            r.build = build_from_revision(match.group("text") if match else "")
-        elif word == "Build:":
-            r.build_line = stripped[len("Build:") :].strip() or None
-        elif word in ("Date", "Crash date"):
-            r.header_seen = True
-            r.crashed_at = _crash_date(line)
-        elif word == "Processor:":
-            r.header_seen = True
-            value = stripped[len("Processor:") :].strip()
-            r.cpu = None if value in ("", "<unknown>") else value
-        elif word == "Number Of Processors:":
-            digits = stripped[len("Number Of Processors:") :].strip()
-            r.cpu_count = int(digits) if digits.isdecimal() else None
-        elif word == "Physical Memory:":
-            memory = _MEMORY.match(line)
-            if memory:
-                unit = memory.group("unit").upper()
-                r.memory_kb = int(memory.group("n")) * {"KB": 1, "MB": 1024, "GB": 1024 * 1024}[unit]
-        elif word == "*** Operation System":
-            r.header_seen = True
-            i, r.os = _operating_system(lines, i)
-        elif word == "Exception code:":
-            r.header_seen = True
-            r.exception = _exception(line)
-        elif word == "Assertion message:":
-            i = _assertion_block(lines, i, stripped, r)
-        elif word == "Fault address:":
-            r.header_seen = True
-            r.exception = _with_fault_address(r.exception, line)
-        elif word == "Uncaught C++ exception info:":
-            r.extra["uncaught_exception"] = stripped.partition(":")[2].strip()
-        elif _symbol_handler_error(stripped):  # tested before the locals header, as it always was
-            r.notes.append(_SYMBOL_HANDLER_NOTE)
-        else:  # "Local Variables And Parameters"
-            r.notes.append("locals section skipped")
-            return n
-    return n
+    reader = _Reader(lines)
+    reader.read()
+    return reader.finish()
 
 
 _SYMBOL_HANDLER_NOTE = "symbol handler error reported by the crashing process"
+_SECOND_REPORT_NOTE = "a second report is appended after the first; only the first was read"
+
+
+class _Reader:
+    """One pass over a report: the header, line by line, each keyed line going to its reader in
+    :data:`_HEADER_READERS`; then the call stacks (:meth:`_read_stacks`, the hot loop)."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.cursor = Cursor(lines)
+        self.out = ReportBuilder(Format.WHEATY)
+        self.blocks: list[list[Frame]] = []
+        self.leading: list[Frame] = []  # frames before any ``Call stack:`` (an excerpt starting mid-block)
+        self.current = self.leading  # the block frames go to
+        self.revision_seen = False
+        self.header_seen = False
+        self.build_line: str | None = None
+        self.os: str | None = None
+        self.cpu: str | None = None
+        self.cpu_count: int | None = None
+        self.memory_kb: int | None = None
+        self.crashed_at: str | None = None
+        self.assertion_lines: list[str] | None = None
+        self.last_frame_incomplete = False
+        # One copy of each function name, path and offset text: the idle threads of a report repeat the
+        # same few frames, and without sharing these strings were most of a parsed report's memory.
+        self.strings: dict[str, str] = {}
+        self.modules: dict[str, str | None] = {}
+        # The site of each distinct frame text after the two address columns (bounded by the kept frames).
+        self.sites: dict[str, _Site] = {}
+
+    def read(self) -> None:
+        self._read_header()
+        self._read_stacks()
+
+    # -- the header
+
+    def _read_header(self) -> None:
+        """Read everything before the first ``Call stack:``/frame line, leaving the cursor on it."""
+        cursor = self.cursor
+        lines = cursor.lines
+        n = len(lines)
+        header_key = _HEADER_KEY.match
+        while cursor.index < n:
+            line = lines[cursor.index][:_FIELD_CHARS]
+            stripped = line.strip()
+            if not stripped:
+                cursor.index += 1
+                continue
+            key = header_key(stripped)
+            if key is None:  # registers, hardware details, the assertion's other lines, a frame
+                if _is_frame_start(line):
+                    return
+                cursor.index += 1
+                if _symbol_handler_error(stripped):
+                    self.out.note(_SYMBOL_HANDLER_NOTE)
+                continue
+            word = key.group()
+            if word == "Call stack:":
+                return
+            cursor.index += 1
+            _HEADER_READERS[word](self, line, stripped)
+
+    def _revision(self, line: str, stripped: str) -> None:
+        if self.revision_seen:
+            return
+        self.revision_seen = self.header_seen = True
+        match = _REVISION.match(line)
+        self.out.build = build_from_revision(match.group("text") if match else "")
+
+    def _build_line(self, line: str, stripped: str) -> None:
+        self.build_line = stripped[len("Build:") :].strip() or None
+
+    def _date(self, line: str, stripped: str) -> None:
+        self.header_seen = True
+        self.crashed_at = _crash_date(line)
+
+    def _processor(self, line: str, stripped: str) -> None:
+        self.header_seen = True
+        value = stripped[len("Processor:") :].strip()
+        self.cpu = None if value in ("", "<unknown>") else value
+
+    def _processor_count(self, line: str, stripped: str) -> None:
+        digits = stripped[len("Number Of Processors:") :].strip()
+        self.cpu_count = int(digits) if digits.isdecimal() else None
+
+    def _memory(self, line: str, stripped: str) -> None:
+        memory = _MEMORY.match(line)
+        if memory:
+            unit = memory.group("unit").upper()
+            kilobytes = int(memory.group("n")) * {"KB": 1, "MB": 1024, "GB": 1024 * 1024}[unit]
+            self.memory_kb = kilobytes
+
+    def _operating_system(self, line: str, stripped: str) -> None:
+        """The OS caption is the first non-empty line after the ``*** Operation System ***`` header."""
+        self.header_seen = True
+        cursor = self.cursor
+        while not cursor.done and not cursor.peek().strip():
+            cursor.index += 1
+        if cursor.done:
+            self.os = None
+            return
+        value = cursor.peek()[:_FIELD_CHARS].strip()
+        if value.startswith(("//====", "Exception code:", "Call stack:")):
+            self.os = None
+            return
+        cursor.index += 1
+        self.os = None if value == "<unknown>" else value
+
+    def _exception_code(self, line: str, stripped: str) -> None:
+        self.header_seen = True
+        self.out.exception = _exception(line)
+
+    def _assertion_message(self, line: str, stripped: str) -> None:
+        """Collect the (multi-line, LF-inside-CRLF) assertion text up to ``Fault address:``."""
+        collected = [stripped]
+        cursor = self.cursor
+        while not cursor.done:
+            following = cursor.peek()
+            if following.strip().startswith(("Fault address:", "Registers:", "Call stack:")):
+                break
+            collected.append(following[:_FIELD_CHARS])
+            cursor.index += 1
+            if len(collected) > _MAX_ASSERTION_LINES:
+                self.out.note(f"assertion message cut at {_MAX_ASSERTION_LINES} lines")
+                break
+        self.assertion_lines = collected
+
+    def _fault_address(self, line: str, stripped: str) -> None:
+        self.header_seen = True
+        self.out.exception = _with_fault_address(self.out.exception, line)
+
+    def _uncaught_exception(self, line: str, stripped: str) -> None:
+        self.out.extra["uncaught_exception"] = stripped.partition(":")[2].strip()
+
+    def _locals(self, line: str, stripped: str) -> None:
+        """The locals section repeats every stack with variables: skipped unread, and the stacks with it."""
+        if _symbol_handler_error(stripped):  # tested before the locals header, as it always was
+            self.out.note(_SYMBOL_HANDLER_NOTE)
+            return
+        self.out.note("locals section skipped")
+        self.cursor.index = len(self.cursor.lines)
+
+    # -- the call stacks
+
+    def _read_stacks(self) -> None:
+        """One Thread per ``Call stack:`` block; stop at the locals section or an appended second report.
+
+        Frames before any ``Call stack:`` (an excerpt starting mid-block) go to ``self.leading``. This loop
+        runs once per line of the report, so its common case (an undamaged frame line whose site was seen
+        before) is kept to one match, one lookup and one Frame; every other line goes to
+        :meth:`_other_line`.
+        """
+        lines = self.cursor.lines
+        start = i = self.cursor.index
+        n = len(lines)
+        current = self.current
+        blocks = self.blocks
+        fast_columns = _FAST_COLUMNS.match
+        fast_site = _FAST_SITE.fullmatch
+        budget = self.out.budget
+        sites = self.sites
+        while i < n:
+            line = lines[i]
+            i += 1
+            if not line or line == _ADDRESS_HEADER:  # the header under each block, as Wheaty prints it
+                continue
+            if line == "Call stack:":
+                current = []
+                blocks.append(current)
+                continue
+            columns = fast_columns(line)
+            if columns is not None:
+                pc, rest = columns.groups()
+                if len(current) < MAX_THREAD_FRAMES and budget.kept < MAX_REPORT_FRAMES:  # not budget.full
+                    site = sites.get(rest)
+                    if site is None:
+                        match = fast_site(rest)
+                        if match is not None:
+                            site = sites[rest] = _site(match, self.strings, self.modules)
+                    if site is not None:
+                        budget.kept += 1
+                        function, module, file, number, offset, inline = site
+                        current.append(
+                            frame_of(function, module, file, number, offset, "0x" + pc.lower(), inline, line)
+                        )
+                        continue
+                elif rest in sites or fast_site(rest) is not None:
+                    # Counted without being built: a 100 MB stack costs its scan, not its frames.
+                    budget.dropped += 1
+                    continue
+            self.current = current
+            self.cursor.index = i
+            if self._other_line(line):
+                return
+            current = self.current
+        self.cursor.index = i
+        self.last_frame_incomplete = _looks_cut(_last_nonblank(lines, start))
+
+    def _other_line(self, line: str) -> bool:
+        """A line of the stacks the fast path did not take (damaged, collapsed, cut, or no frame at all);
+        True when the stacks end here."""
+        stripped = line.strip()
+        if not stripped:
+            return False
+        head = stripped[:40]
+        if head.startswith("Call stack:"):
+            self.current = []
+            self.blocks.append(self.current)
+            return False
+        if head.startswith("Address"):
+            return False  # the column header under every ``Call stack:`` (never a frame: 'r' is not hex)
+        budget = self.out.budget
+        if budget.full(len(self.current)) and (_FRAME.match(line) or _ADDRESS_ONLY.fullmatch(stripped)):
+            budget.dropped += 1
+            return False
+        frame = _frame(line)
+        if frame is None:
+            frame = _address_only_frame(stripped)
+        if frame is not None:
+            budget.kept += 1
+            self.current.append(frame)
+            return False
+        if head.startswith("Local Variables And Parameters"):
+            self.out.note("locals section skipped")
+            self._skip_to_second_report()
+            return True
+        if head.startswith(("Revision:", "*** Hardware ***", "Exception code:")):
+            self.out.note(_SECOND_REPORT_NOTE)
+            return True
+        return False
+
+    def _skip_to_second_report(self) -> None:
+        """Scan the (possibly multi-MB) locals section only for an appended report's ``Revision:`` line.
+
+        The substring test runs in C over every line (map/compress, no Python code per line); only the rare
+        lines holding ``Revision:`` are looked at here.
+        """
+        lines, i = self.cursor.lines, self.cursor.index
+        holding = map(operator.contains, islice(lines, i, None), repeat("Revision:"))
+        for line in compress(islice(lines, i, None), holding):
+            if line[:1] in ("R", " ") and line.lstrip().startswith("Revision:"):
+                self.out.note(_SECOND_REPORT_NOTE)
+                return
+
+    # -- the report
+
+    def finish(self) -> CrashReport:
+        out = self.out
+        if not self.blocks and not self.leading and out.exception is None and not self.revision_seen:
+            raise CrashParseError(
+                "not a WheatyExceptionReport: no 'Exception code:', 'Revision:' or 'Call stack:' found; "
+                "pass the whole Crashes/*.txt file"
+            )
+        if self.leading:
+            out.threads.append(thread_of(tuple(self.leading)))
+        out.threads.extend(thread_of(tuple(block)) for block in self.blocks)
+        # The first ``Call stack:`` block is walked from the exception context; a run of frames before any
+        # ``Call stack:`` is the middle of some unknown block, so no claim is made about it.
+        if not self.leading and self.blocks and self.blocks[0]:
+            out.crashing_thread = 0
+        out.note_budget()
+        if self.last_frame_incomplete:
+            out.note("truncated: the last frame line is incomplete")
+        if not self.header_seen:
+            out.note("no report header: stack-only excerpt")
+        if self.build_line and out.build.date is None:
+            out.build = replace(out.build, date=self.build_line)
+        if self.assertion_lines:
+            out.assertion = parse_assertion(self.assertion_lines)
+        out.environment = Environment(
+            os=self.os,
+            cpu=self.cpu,
+            cpu_count=self.cpu_count,
+            memory_kb=self.memory_kb,
+            crashed_at=self.crashed_at,
+        )
+        return out.report()
+
+
+_HeaderReader = Callable[[_Reader, str, str], None]
+# The header's keyed lines (what :data:`_HEADER_KEY` matches) and their readers; ``Call stack:`` ends the
+# header and is read by :meth:`_Reader._read_stacks`.
+_HEADER_READERS: dict[str, _HeaderReader] = {
+    "Revision:": _Reader._revision,
+    "Build:": _Reader._build_line,
+    "Date": _Reader._date,
+    "Crash date": _Reader._date,
+    "Processor:": _Reader._processor,
+    "Number Of Processors:": _Reader._processor_count,
+    "Physical Memory:": _Reader._memory,
+    "*** Operation System": _Reader._operating_system,
+    "Exception code:": _Reader._exception_code,
+    "Assertion message:": _Reader._assertion_message,
+    "Fault address:": _Reader._fault_address,
+    "Uncaught C++ exception info:": _Reader._uncaught_exception,
+    "Local Variables And Parameters": _Reader._locals,
+}
 
 
 def _symbol_handler_error(stripped: str) -> bool:
@@ -298,109 +456,6 @@ def _is_frame_start(line: str) -> bool:
     return "+0x" not in rest and not _CDB_ARGS.match(rest)
 
 
-def _operating_system(lines: Sequence[str], i: int) -> tuple[int, str | None]:
-    """The OS caption is the first non-empty line after the ``*** Operation System ***`` header."""
-    n = len(lines)
-    while i < n and not lines[i].strip():
-        i += 1
-    if i >= n:
-        return i, None
-    value = lines[i][:_FIELD_CHARS].strip()
-    if value.startswith(("//====", "Exception code:", "Call stack:")):
-        return i, None
-    return i + 1, None if value == "<unknown>" else value
-
-
-def _assertion_block(lines: Sequence[str], i: int, first: str, r: _Reader) -> int:
-    """Collect the (multi-line, LF-inside-CRLF) assertion text up to ``Fault address:``."""
-    collected = [first]
-    n = len(lines)
-    while i < n:
-        stripped = lines[i].strip()
-        if stripped.startswith(("Fault address:", "Registers:", "Call stack:")):
-            break
-        collected.append(lines[i][:_FIELD_CHARS])
-        i += 1
-        if len(collected) > 2000:
-            r.notes.append("assertion message cut at 2000 lines")
-            break
-    r.assertion_lines = collected
-    return i
-
-
-def _read_stacks(lines: Sequence[str], i: int, r: _Reader) -> None:
-    """One Thread per ``Call stack:`` block; stop at the locals section or an appended second report.
-
-    Frames before any ``Call stack:`` (an excerpt starting mid-block) go to ``r.leading``. This loop runs
-    once per line of the report, so its common case (an undamaged frame line whose site was seen before)
-    is kept to one match, one lookup and one Frame.
-    """
-    start = i
-    n = len(lines)
-    current = r.leading
-    fast_columns = _FAST_COLUMNS.match
-    fast_site = _FAST_SITE.fullmatch
-    budget = r.budget
-    sites = r.sites
-    while i < n:
-        line = lines[i]
-        i += 1
-        if not line or line == _ADDRESS_HEADER:  # the header under each block, as Wheaty prints it
-            continue
-        if line == "Call stack:":
-            current = []
-            r.blocks.append(current)
-            continue
-        columns = fast_columns(line)
-        if columns is not None:
-            pc, rest = columns.groups()
-            if len(current) < MAX_THREAD_FRAMES and budget.kept < MAX_REPORT_FRAMES:  # not budget.full(…)
-                site = sites.get(rest)
-                if site is None:
-                    match = fast_site(rest)
-                    if match is not None:
-                        site = sites[rest] = _site(match, r.strings, r.modules)
-                if site is not None:
-                    budget.kept += 1
-                    function, module, file, number, offset, inline = site
-                    current.append(
-                        frame_of(function, module, file, number, offset, "0x" + pc.lower(), inline, line)
-                    )
-                    continue
-            elif rest in sites or fast_site(rest) is not None:
-                # Counted without being built: a 100 MB stack costs its scan, not its frames.
-                budget.dropped += 1
-                continue
-        stripped = line.strip()
-        if not stripped:
-            continue
-        head = stripped[:40]
-        if head.startswith("Call stack:"):
-            current = []
-            r.blocks.append(current)
-            continue
-        if head.startswith("Address"):
-            continue  # the column header under every ``Call stack:`` (never a frame: 'r' is not hex)
-        if budget.full(len(current)) and (_FRAME.match(line) or _ADDRESS_ONLY.fullmatch(stripped)):
-            budget.dropped += 1
-            continue
-        frame = _frame(line)
-        if frame is None:
-            frame = _address_only_frame(stripped)
-        if frame is not None:
-            budget.kept += 1
-            current.append(frame)
-            continue
-        if head.startswith("Local Variables And Parameters"):
-            r.notes.append("locals section skipped")
-            _skip_to_second_report(lines, i, r)
-            return
-        if head.startswith(("Revision:", "*** Hardware ***", "Exception code:")):
-            r.notes.append("a second report is appended after the first; only the first was read")
-            return
-    r.last_frame_incomplete = _looks_cut(_last_nonblank(lines, start))
-
-
 def _last_nonblank(lines: Sequence[str], start: int) -> str:
     """The last line from ``start`` on that is not blank, stripped ("" when there is none)."""
     for k in range(len(lines) - 1, start - 1, -1):
@@ -408,19 +463,6 @@ def _last_nonblank(lines: Sequence[str], start: int) -> str:
         if stripped:
             return stripped
     return ""
-
-
-def _skip_to_second_report(lines: Sequence[str], i: int, r: _Reader) -> None:
-    """Scan the (possibly multi-MB) locals section only for an appended report's ``Revision:`` line.
-
-    The substring test runs in C over every line (map/compress, no Python code per line); only the rare
-    lines holding ``Revision:`` are looked at here.
-    """
-    holding = map(operator.contains, islice(lines, i, None), repeat("Revision:"))
-    for line in compress(islice(lines, i, None), holding):
-        if line[:1] in ("R", " ") and line.lstrip().startswith("Revision:"):
-            r.notes.append("a second report is appended after the first; only the first was read")
-            return
 
 
 def _looks_cut(line: str) -> bool:
