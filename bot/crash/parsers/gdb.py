@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
 from bot.crash.itanium import demangle
-from bot.crash.limits import FrameBudget
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
+from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def parse(lines: Sequence[str]) -> CrashReport:
     """Read a gdb log into a :class:`CrashReport`; CrashParseError when it has no stack, signal or assert."""
     reader = _Reader(lines)
     reader.read()
-    return reader.report()
+    return reader.finish()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -493,7 +493,8 @@ class _Reader:
     """A single pass over the log collecting stacks, thread identities, stop events and assert text."""
 
     def __init__(self, lines: Sequence[str]) -> None:
-        self.lines = lines
+        self.cursor = Cursor(lines)
+        self.out = ReportBuilder(Format.GDB)
         self.blocks: list[_Block] = []
         self.block: _Block | None = None
         self.pending: tuple[str | None, str | None] | None = None  # thread header awaiting its frames
@@ -513,7 +514,6 @@ class _Reader:
         self.executable: str | None = None
         self.evidence = 0
         self.strings: dict[str, str] = {}
-        self.budget = FrameBudget()
 
     # -- identities
 
@@ -533,16 +533,17 @@ class _Reader:
     # -- the pass
 
     def read(self) -> None:
-        lines = self.lines
-        index = 0
+        cursor = self.cursor
+        lines = cursor.lines
         count = len(lines)
-        while index < count:
+        while cursor.index < count:
+            index = cursor.index
+            cursor.index = index + 1  # a frame reader moves it on past the lines the frame wraps over
             raw = lines[index][:MAX_LINE] if len(lines[index]) > MAX_LINE else lines[index]
             line = _normalise(raw)
             stripped = line.strip()
             # ``bt full`` locals are most of a big log and never matter: skip them before any pattern.
             if not stripped or line.startswith("        ") or stripped in _NO_LOCALS:
-                index += 1
                 continue
             frame_match = _FRAME.match(line) if "#" in line[:12] else None
             if frame_match is None and stripped[:1].isdigit():
@@ -550,10 +551,8 @@ class _Reader:
             if frame_match and _looks_like_frame(frame_match["body"]):
                 number = int(frame_match["num"])
                 self.expect_stop_frame = False
-                if self._drops(number):
-                    index += 1
-                    continue
-                index = self._frame(index, number, frame_match["body"])
+                if not self._drops(number):
+                    self._frame(index, number, frame_match["body"])
                 continue
             if self.expect_stop_frame:
                 self.expect_stop_frame = False
@@ -562,74 +561,98 @@ class _Reader:
                 ):
                     self.pending = None
                     self._close()
-                    if self._drops(0):
-                        index += 1
-                        continue
-                    index = self._frame(index, 0, stripped, stop=True)
+                    if not self._drops(0):
+                        self._frame(index, 0, stripped, stop=True)
                     continue
-            self._line(index, raw, line, stripped)
-            index += 1
+            for reader in _LINE_READERS:
+                if reader(self, index, raw, line, stripped):
+                    break
 
     def _drops(self, number: int) -> bool:
         """Whether frame ``number`` is past the frame limits (it is then counted and not read at all)."""
         block = self.block
         continues = block is not None and number > block.last
-        if self.budget.admits(len(block.frames) if block is not None and continues else 0):
+        if self.out.budget.admits(len(block.frames) if block is not None and continues else 0):
             return False
         if block is not None and continues:
             block.last = number  # the listing goes on; later frames still belong to this block
         return True
 
-    def _line(self, index: int, raw: str, line: str, stripped: str) -> None:
+    # -- line readers (:data:`_LINE_READERS`): each returns whether the line was its kind
+
+    def _thread_header(self, index: int, raw: str, line: str, stripped: str) -> bool:
         header = _THREAD_HEADER.match(line) if "Thread" in line else None
-        if header:
-            num, target = header["num"], header["target"]
-            lwp = _lwp_of(target)
-            self._learn(num, lwp, _name_of(target))
-            self._close()
-            self.pending = (num, lwp)
-            return
-        if "signal" in line:
-            stop = _SIGNAL.match(line)
-            if stop:
-                self._stop(index, stop)
-                return
-        if stripped.startswith("["):
-            self._bracket(index, stripped)
-            return
+        if not header:
+            return False
+        num, target = header["num"], header["target"]
+        lwp = _lwp_of(target)
+        self._learn(num, lwp, _name_of(target))
+        self._close()
+        self.pending = (num, lwp)
+        return True
+
+    def _signal(self, index: int, raw: str, line: str, stripped: str) -> bool:
+        stop = _SIGNAL.match(line) if "signal" in line else None
+        if not stop:
+            return False
+        self._stop(index, stop)
+        return True
+
+    def _bracketed(self, index: int, raw: str, line: str, stripped: str) -> bool:
+        if not stripped.startswith("["):
+            return False
+        self._bracket(index, stripped)
+        return True
+
+    def _info_row(self, index: int, raw: str, line: str, stripped: str) -> bool:
         row = _INFO_ROW.match(line) if stripped[:1] in "*0123456789" else None
-        if row:
-            lwp = _lwp_of(row["target"])
-            self._learn(row["num"], lwp, row["name"])
-            if row["star"]:
-                self.star = row["num"]
-            self._close()
-            return
-        if _COMMAND.match(raw) or _SECTION.match(line):
-            self._close()
-            self.pending = None
-            self.section = stripped[:80]
-            crash_on = _CRASH_ON.match(line)
-            if crash_on and self.crashed_at is None:
-                self.crashed_at = crash_on["date"]
-            return
-        if stripped.startswith("$") and any(word in line for word in _ASSERT_WORDS):
-            value = _VALUE.match(line)
-            if value:
-                decoded = _decode_c_value(value["value"])
-                if decoded:
-                    self.assert_values.append(decoded)
-            return
+        if not row:
+            return False
+        lwp = _lwp_of(row["target"])
+        self._learn(row["num"], lwp, row["name"])
+        if row["star"]:
+            self.star = row["num"]
+        self._close()
+        return True
+
+    def _section(self, index: int, raw: str, line: str, stripped: str) -> bool:
+        if not (_COMMAND.match(raw) or _SECTION.match(line)):
+            return False
+        self._close()
+        self.pending = None
+        self.section = stripped[:80]
+        crash_on = _CRASH_ON.match(line)
+        if crash_on and self.crashed_at is None:
+            self.crashed_at = crash_on["date"]
+        return True
+
+    def _assert_value(self, index: int, raw: str, line: str, stripped: str) -> bool:
+        if not (stripped.startswith("$") and any(word in line for word in _ASSERT_WORDS)):
+            return False
+        value = _VALUE.match(line)
+        if value:
+            decoded = _decode_c_value(value["value"])
+            if decoded:
+                self.assert_values.append(decoded)
+        return True
+
+    def _running_image(self, index: int, raw: str, line: str, stripped: str) -> bool:
         running = _RUNNING_IMAGE.match(line)
-        if running:
-            lwp = _lwp_of(running["target"])
-            self.last_switch = (lwp, index)
-            self._attach_lwp(lwp, index)
-            return
+        if not running:
+            return False
+        lwp = _lwp_of(running["target"])
+        self.last_switch = (lwp, index)
+        self._attach_lwp(lwp, index)
+        return True
+
+    def _stopped_at(self, index: int, raw: str, line: str, stripped: str) -> bool:
         stopped_at = _STOPPED_AT.match(line)
-        if stopped_at:
-            self.stop_address = stopped_at["address"].lower()
-            return
+        if not stopped_at:
+            return False
+        self.stop_address = stopped_at["address"].lower()
+        return True
+
+    def _executable(self, index: int, raw: str, line: str, stripped: str) -> bool:
         if self.executable is None and (
             line.startswith(("Core was", "Starting program", "Reading symbols")) or "Core was" in line
         ):
@@ -638,6 +661,7 @@ class _Reader:
                 command = exe["core"] or exe["start"] or exe["symbols"] or ""
                 first = command.split()[0] if command.split() else ""
                 self.executable = _basename(first) or None
+        return True
 
     def _bracket(self, index: int, stripped: str) -> None:
         user = _SWITCH_USER.match(stripped)
@@ -689,9 +713,9 @@ class _Reader:
         self.selected = None
         self.expect_stop_frame = True
 
-    def _frame(self, index: int, number: int, body: str, *, stop: bool = False) -> int:
-        """Read one frame (joining wrapped continuation lines); returns the index of the next line."""
-        lines = self.lines
+    def _frame(self, index: int, number: int, body: str, *, stop: bool = False) -> None:
+        """Read the frame at line ``index`` (joining wrapped continuation lines); the cursor moves past it."""
+        lines = self.cursor.lines
         address, text = _split_address(body.rstrip())
         raw_parts = [lines[index][:MAX_FRAME_CHARS].strip()]
         nxt = index + 1
@@ -714,7 +738,7 @@ class _Reader:
                 nxt += 1
         frame = _make_frame(address, call, " ".join(raw_parts), number=number, strings=self.strings)
         self._add(number, frame, stop=stop)
-        return nxt
+        self.cursor.index = nxt
 
     def _add(self, number: int, frame: Frame, *, stop: bool) -> None:
         block = self.block
@@ -757,8 +781,36 @@ class _Reader:
             return signalled[-1]
         return self.stops[-1] if self.stops else None
 
-    def report(self) -> CrashReport:
+    def finish(self) -> CrashReport:
         stop = self._chosen_stop()
+        current_key = self._current_key(stop)
+        stacks, first_seen, bare_unresolved, current_key = self._stacks(current_key)
+        threads, crashing = self._threads(stacks, first_seen, current_key)
+
+        out = self.out
+        out.exception = self._exception(stop, threads, crashing)
+        out.assertion = self._assertion()
+        if not threads and out.exception is None and out.assertion is None:
+            raise CrashParseError(
+                "no gdb backtrace, signal or assertion found in the log; "
+                "pass the output of gdb's 'bt full' / 'thread apply all bt' (e.g. TC's crashreport.gdb log)"
+            )
+        build = find_build(self.cursor.lines) or Build()
+        if self.executable and build.executable is None:
+            build = replace(build, executable=self.executable)
+        out.build = build
+        out.note_budget()
+        if bare_unresolved and current_key == "current":
+            out.note("current thread not identified by number; its stack is kept apart")
+        if not threads:
+            out.note("no stack frames in the log")
+        out.threads = threads
+        out.environment = Environment(crashed_at=self.crashed_at)
+        out.crashing_thread = crashing
+        return out.report()
+
+    def _current_key(self, stop: _Stop | None) -> str | None:
+        """The key of the thread the log says stopped (:meth:`_key`), or of the ``*`` row."""
         current_key: str | None = None
         if stop:
             current_key = self._key(stop.num, stop.lwp)
@@ -770,7 +822,13 @@ class _Reader:
                         break
         if current_key is None and self.star:
             current_key = f"n{self.star}"
+        return current_key
 
+    def _stacks(
+        self, current_key: str | None
+    ) -> tuple[dict[str, _Block], dict[str, int], list[_Block], str | None]:
+        """One stack per thread key (the most complete of its copies), when each key was first seen, the
+        bare ``bt`` blocks no key named, and the current key (a bare block's, when nothing named one)."""
         stacks: dict[str, _Block] = {}
         first_seen: dict[str, int] = {}
         bare_unresolved: list[_Block] = []
@@ -787,7 +845,12 @@ class _Reader:
             if current_key is None:
                 current_key = key
             self._keep(stacks, first_seen, key, block)
+        return stacks, first_seen, bare_unresolved, current_key
 
+    def _threads(
+        self, stacks: dict[str, _Block], first_seen: dict[str, int], current_key: str | None
+    ) -> tuple[list[Thread], int | None]:
+        """The threads in the order the log first showed them, and the index of the current one."""
         threads: list[Thread] = []
         crashing: int | None = None
         for key in sorted(stacks, key=lambda k: first_seen[k]):
@@ -809,35 +872,7 @@ class _Reader:
                     section=block.section,
                 )
             )
-
-        exception = self._exception(stop, threads, crashing)
-        assertion = self._assertion()
-        if not threads and exception is None and assertion is None:
-            raise CrashParseError(
-                "no gdb backtrace, signal or assertion found in the log; "
-                "pass the output of gdb's 'bt full' / 'thread apply all bt' (e.g. TC's crashreport.gdb log)"
-            )
-        build = find_build(self.lines) or Build()
-        if self.executable and build.executable is None:
-            build = replace(build, executable=self.executable)
-        notes: list[str] = []
-        budget_note = self.budget.note()
-        if budget_note:
-            notes.append(budget_note)
-        if bare_unresolved and current_key == "current":
-            notes.append("current thread not identified by number; its stack is kept apart")
-        if not threads:
-            notes.append("no stack frames in the log")
-        return CrashReport(
-            format=Format.GDB,
-            threads=tuple(threads),
-            exception=exception,
-            assertion=assertion,
-            build=build,
-            environment=Environment(crashed_at=self.crashed_at),
-            crashing_thread=crashing,
-            notes=tuple(notes),
-        )
+        return threads, crashing
 
     @staticmethod
     def _keep(stacks: dict[str, _Block], first_seen: dict[str, int], key: str, block: _Block) -> None:
@@ -879,4 +914,21 @@ class _Reader:
             assertion = parse_assertion(value.splitlines())
             if assertion:
                 return assertion
-        return parse_assertion(self.lines)
+        return parse_assertion(self.cursor.lines)
+
+
+_LineReader = Callable[[_Reader, int, str, str, str], bool]
+# What a line that is not a frame can be, in the order it is tried: each reader takes its kind of line
+# (and returns True) or leaves it to the next. ``(index, raw, line, stripped)``: the line's number, its
+# text, that text without gdb's prompt and timestamps, and that stripped.
+_LINE_READERS: tuple[_LineReader, ...] = (
+    _Reader._thread_header,
+    _Reader._signal,
+    _Reader._bracketed,
+    _Reader._info_row,
+    _Reader._section,
+    _Reader._assert_value,
+    _Reader._running_image,
+    _Reader._stopped_at,
+    _Reader._executable,
+)
