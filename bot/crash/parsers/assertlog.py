@@ -16,6 +16,7 @@ from bot.crash.errors import CrashParseError
 from bot.crash.itanium import demangle
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.gdb import find_build
+from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 SNIFF_LINES = 400
 # How far after the assertion block the process' end (signal text, backtrace) is looked for.
@@ -78,24 +79,44 @@ def sniff(lines: Sequence[str]) -> int:
 
 def parse(lines: Sequence[str]) -> CrashReport:
     """Read console assertion output; CrashParseError when the text holds no assertion block."""
-    block = find_assertion(lines)
-    if block is None:
-        raise CrashParseError(
-            "no assertion block ('<file>:<line> in <function> ASSERTION FAILED:' or AC's '# Location' box) "
-            "found in the console text; pass the worldserver console output around the crash"
-        )
-    trailer = lines[block.end : block.end + TRAILER_LINES]
-    frames = _frames(trailer)
-    threads = (Thread(frames=tuple(frames), current=True, section="backtrace"),) if frames else ()
-    return CrashReport(
-        format=Format.ASSERT_LOG,
-        threads=threads,
-        exception=_exception(lines, block.start, trailer),
-        assertion=block.assertion,
-        build=find_build(lines[: block.start]) or Build(),
-        crashing_thread=0 if threads else None,
-        notes=() if frames else ("no backtrace after the assertion",),
-    )
+    reader = _Reader(lines)
+    reader.read()
+    return reader.finish()
+
+
+class _Reader:
+    """Two sections: the assertion block (wherever it is, :func:`find_assertion`), then the trailer
+    after it (the backtrace and the process' end), with the server's banner before it for the build."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.cursor = Cursor(lines)
+        self.out = ReportBuilder(Format.ASSERT_LOG)
+        self.frames: list[Frame] = []
+
+    def read(self) -> None:
+        lines = self.cursor.lines
+        block = find_assertion(lines)
+        if block is None:
+            raise CrashParseError(
+                "no assertion block ('<file>:<line> in <function> ASSERTION FAILED:' or AC's '# Location' "
+                "box) found in the console text; pass the worldserver console output around the crash"
+            )
+        self.cursor.index = block.end
+        trailer = lines[block.end : block.end + TRAILER_LINES]
+        self.frames = _frames(trailer)
+        out = self.out
+        out.exception = _exception(lines, block.start, trailer)
+        out.assertion = block.assertion
+        out.build = find_build(lines[: block.start]) or Build()
+
+    def finish(self) -> CrashReport:
+        out = self.out
+        if self.frames:
+            out.threads = [Thread(frames=tuple(self.frames), current=True, section="backtrace")]
+            out.crashing_thread = 0
+        else:
+            out.note("no backtrace after the assertion")
+        return out.report()
 
 
 def _exception(lines: Sequence[str], start: int, trailer: Sequence[str]) -> ExceptionInfo | None:

@@ -13,9 +13,9 @@ from itertools import islice
 
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
-from bot.crash.limits import FrameBudget
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.msvc import readable_name, strip_arguments
+from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 __all__ = ["parse", "sniff"]
 
@@ -63,70 +63,94 @@ def sniff(lines: Sequence[str]) -> int:
 
 def parse(lines: Sequence[str]) -> CrashReport:
     """Read a VS call stack copy; raise CrashParseError when no call stack row is present."""
-    frames: list[Frame] = []
-    current_seen = False
-    preamble: list[str] = []
-    exception: ExceptionInfo | None = None
-    executable: str | None = None
-    external = 0
-    cut_row = False
-    budget = FrameBudget()
-    notes: list[str] = []
-    for raw in lines:
-        line = raw[:_LINE_CHARS]
-        stripped = line.strip()
-        if not stripped:
-            if not frames:
-                preamble.append("")
-            continue
+    reader = _Reader(lines)
+    reader.read()
+    return reader.finish()
+
+
+class _Reader:
+    """One pass over the copy: the preamble (the assert text and the exception line pasted above the
+    rows) until the first row, then the rows (:meth:`_line`)."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.cursor = Cursor(lines)
+        self.out = ReportBuilder(Format.VS_CALLSTACK)
+        self.frames: list[Frame] = []
+        self.current_seen = False
+        self.preamble: list[str] = []
+        self.executable: str | None = None
+        self.external = 0  # ``[External Code]`` rows
+        self.cut_row = False  # whether the last line read looks like a row cut short
+
+    def read(self) -> None:
+        for raw in self.cursor:
+            line = raw[:_LINE_CHARS]
+            stripped = line.strip()
+            if not stripped:
+                if not self.frames:
+                    self.preamble.append("")
+                continue
+            if self._line(line, stripped):
+                return
+
+    def _line(self, line: str, stripped: str) -> bool:
+        """One non-blank line: a row, an annotation, or preamble text; True when reading stops here."""
         marker = stripped.startswith(">")
         body = stripped[1:].strip() if marker else stripped
         if body.startswith("[External Code]"):
-            external += 1
-            continue
+            self.external += 1
+            return False
         if body.startswith("[") and not body.startswith("[Inline Frame]"):
             # ``[Frames below may be incorrect and/or missing…]`` and similar annotations.
-            continue
+            return False
         frame = _frame(line)
         if frame is not None:
-            if budget.full(len(frames)):
-                # One thread only, and nothing after the rows is read (the preamble and the exception
-                # come before them): stop instead of parsing rows that would all be dropped.
-                notes.append(
-                    f"truncated: the call stack goes on past {len(frames)} rows; the rest was not read"
-                )
-                cut_row = False
-                break
-            budget.kept += 1
-            frames.append(frame)
-            current_seen = current_seen or marker
-            cut_row = False
-            continue
-        cut_row = bool(frames) and _MODULE.match(body) is not None
-        if not frames:
-            # Markdown/HTML wrappers of an issue paste (``<details>``, ``<summary>…</summary>``).
-            if not (stripped.startswith("<") and stripped.endswith(">")):
-                preamble.append(line)
-            if exception is None and stripped.startswith(("Exception thrown at", "Unhandled exception at")):
-                exception, executable = _exception(stripped)
-    if not frames:
-        raise CrashParseError(
-            "no Visual Studio call stack rows found (expected 'module!Function(args) Line N<TAB>C++'); "
-            "copy the whole Call Stack window"
-        )
-    if external:
-        notes.insert(0, f"{external} [External Code] block(s) hidden by the debugger")
-    if cut_row:
-        notes.append("truncated: the last call stack row is incomplete")
-    return CrashReport(
-        format=Format.VS_CALLSTACK,
-        threads=(Thread(frames=tuple(frames), current=current_seen),),
-        exception=exception,
-        assertion=parse_assertion(preamble),
-        build=Build(executable=executable),
-        crashing_thread=0,
-        notes=tuple(notes),
-    )
+            return self._row(frame, marker=marker)
+        self.cut_row = bool(self.frames) and _MODULE.match(body) is not None
+        if not self.frames:
+            self._preamble(line, stripped)
+        return False
+
+    def _row(self, frame: Frame, *, marker: bool) -> bool:
+        budget = self.out.budget
+        self.cut_row = False
+        if budget.full(len(self.frames)):
+            # One thread only, and nothing after the rows is read (the preamble and the exception
+            # come before them): stop instead of parsing rows that would all be dropped.
+            self.out.note(
+                f"truncated: the call stack goes on past {len(self.frames)} rows; the rest was not read"
+            )
+            return True
+        budget.kept += 1
+        self.frames.append(frame)
+        self.current_seen = self.current_seen or marker
+        return False
+
+    def _preamble(self, line: str, stripped: str) -> None:
+        # Markdown/HTML wrappers of an issue paste (``<details>``, ``<summary>…</summary>``).
+        if not (stripped.startswith("<") and stripped.endswith(">")):
+            self.preamble.append(line)
+        if self.out.exception is None and stripped.startswith(
+            ("Exception thrown at", "Unhandled exception at")
+        ):
+            self.out.exception, self.executable = _exception(stripped)
+
+    def finish(self) -> CrashReport:
+        out = self.out
+        if not self.frames:
+            raise CrashParseError(
+                "no Visual Studio call stack rows found (expected 'module!Function(args) Line N<TAB>C++'); "
+                "copy the whole Call Stack window"
+            )
+        if self.external:
+            out.notes.insert(0, f"{self.external} [External Code] block(s) hidden by the debugger")
+        if self.cut_row:
+            out.note("truncated: the last call stack row is incomplete")
+        out.threads = [Thread(frames=tuple(self.frames), current=self.current_seen)]
+        out.assertion = parse_assertion(self.preamble)
+        out.build = Build(executable=self.executable)
+        out.crashing_thread = 0
+        return out.report()
 
 
 def _row_parts(line: str) -> tuple[str, str | None, int | None, str | None, bool] | None:
