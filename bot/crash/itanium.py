@@ -298,32 +298,39 @@ class _Reader:
                 last = parts.rsplit("::", 1)[-1].split("<", 1)[0]
                 templated = False
                 continue  # already in the table: not a new candidate
-            elif c == "T":
-                if parts:
-                    raise _Malformed("template parameter inside a nested name")
-                parts = self.template_param()
-                templated = False
-            elif c == "D" and self.peek(1) in ("t", "T"):
-                if parts:
-                    raise _Malformed("decltype inside a nested name")
-                self.i += 2
-                self.skip_expression()
-                self.expect("E")
-                parts = "decltype(...)"
+            elif c == "T" or (c == "D" and self.peek(1) in ("t", "T")):
+                parts = self._nested_prefix(c, parts)
                 templated = False
             else:
-                if not parts and self.consume("St"):
-                    parts = "std"
-                    component = self.unqualified_name()
-                elif c in ("C", "D") and self.peek(1) != "C":
-                    component = self.ctor_dtor(last)
-                else:
-                    component = self.unqualified_name()
-                parts = f"{parts}::{component}" if parts else component
-                last = component
+                parts, last = self._nested_component(c, parts, last)
                 templated = False
             if self.peek() != "E":
                 self.subs.append(parts)
+
+    def _nested_prefix(self, c: str, parts: str) -> str:
+        """A nested name's first part when it is a template parameter (``T_``) or a ``decltype``."""
+        if c == "T":
+            if parts:
+                raise _Malformed("template parameter inside a nested name")
+            return self.template_param()
+        if parts:
+            raise _Malformed("decltype inside a nested name")
+        self.i += 2
+        self.skip_expression()
+        self.expect("E")
+        return "decltype(...)"
+
+    def _nested_component(self, c: str, parts: str, last: str) -> tuple[str, str]:
+        """``parts`` with the next ``::component`` of a nested name, and that component (a constructor or
+        destructor is named after ``last``, the component before it)."""
+        if not parts and self.consume("St"):
+            parts = "std"
+            component = self.unqualified_name()
+        elif c in ("C", "D") and self.peek(1) != "C":
+            component = self.ctor_dtor(last)
+        else:
+            component = self.unqualified_name()
+        return (f"{parts}::{component}" if parts else component), component
 
     def local_name(self) -> str:
         """``Z <function encoding> E <entity>``: the entity is spelled inside its function, as gdb does."""
@@ -541,9 +548,10 @@ class _Reader:
         if c in _BUILTIN:
             self.i += 1
             return _BUILTIN[c]
-        if c == "D" and self.peek(1) in _BUILTIN_D:
-            self.i += 2
-            return _BUILTIN_D[self.text[self.i - 1]]
+        if c == "D":
+            special = self._d_type()
+            if special is not None:
+                return special
         if c == "u":
             self.i += 1
             return self.source_name()
@@ -559,21 +567,6 @@ class _Reader:
             rendered = self.type() + {"P": "*", "R": "&", "O": "&&", "C": " _Complex", "G": " _Imaginary"}[c]
             self.subs.append(rendered)
             return rendered
-        if c == "D" and self.peek(1) == "p":
-            self.i += 2
-            rendered = self.type() + "..."
-            self.subs.append(rendered)
-            return rendered
-        if c == "D" and self.peek(1) in ("t", "T"):
-            self.i += 2
-            self.skip_expression()
-            self.expect("E")
-            rendered = "decltype(...)"
-            self.subs.append(rendered)
-            return rendered
-        if c == "D" and self.peek(1) in ("o", "O", "w", "x"):
-            self.skip_exception_spec()
-            return self.type()
         if c == "F":
             return self.function_type()
         if c == "A":
@@ -604,6 +597,30 @@ class _Reader:
         rendered, _ = self.name()
         self.subs.append(rendered)
         return rendered
+
+    def _d_type(self) -> str | None:
+        """The ``D…`` types: builtins (``Dn``, ``Di``…), pack expansions, ``decltype`` and a function type's
+        exception specification; None for any other ``D`` (a name)."""
+        d = self.peek(1)
+        if d in _BUILTIN_D:
+            self.i += 2
+            return _BUILTIN_D[self.text[self.i - 1]]
+        if d == "p":
+            self.i += 2
+            rendered = self.type() + "..."
+            self.subs.append(rendered)
+            return rendered
+        if d in ("t", "T"):
+            self.i += 2
+            self.skip_expression()
+            self.expect("E")
+            rendered = "decltype(...)"
+            self.subs.append(rendered)
+            return rendered
+        if d in ("o", "O", "w", "x"):
+            self.skip_exception_spec()
+            return self.type()
+        return None
 
     def skip_exception_spec(self) -> None:
         if self.consume("Do"):

@@ -432,16 +432,7 @@ class _Demangler:
             self.i += 2
             return str(self.number())
         if self.startswith("$1") or self.startswith("$H") or self.startswith("$I") or self.startswith("$J"):
-            kind = self.s[self.i + 1]
-            self.i += 2
-            target = "nullptr"
-            if self.peek() == "?":
-                target = "&" + self.symbol()
-            elif self.consume("@"):
-                target = "nullptr"
-            for _ in range("1HIJ".index(kind)):
-                self.number()
-            return target
+            return self.entity_argument()
         if self.consume("$E"):
             return self.symbol()
         if self.consume("$F") or self.consume("$G"):
@@ -456,6 +447,19 @@ class _Demangler:
         if self.consume("$D"):
             return f"`template-parameter{self.number()}'"
         return self.type().render()
+
+    def entity_argument(self) -> str:
+        """``$1``/``$H``/``$I``/``$J``: a pointer to an entity (and 0-3 offsets), or nullptr."""
+        kind = self.s[self.i + 1]
+        self.i += 2
+        target = "nullptr"
+        if self.peek() == "?":
+            target = "&" + self.symbol()
+        elif self.consume("@"):
+            target = "nullptr"
+        for _ in range("1HIJ".index(kind)):
+            self.number()
+        return target
 
     # -- encoding --------------------------------------------------------------------------------------
     def encoding(self) -> str | None:
@@ -481,21 +485,7 @@ class _Demangler:
             return None
         if c == "$":
             self.i += 1
-            kind = self.take()
-            if kind == "B":
-                self.number()
-                self.take()
-                return None
-            if kind == "R":
-                self.take()
-                for _ in range(4):
-                    self.number()
-            elif kind in "012345":
-                for _ in range(2):
-                    self.number()
-            else:
-                raise _Malformed("unknown thunk")
-            return self.function_type(member=True)
+            return self.thunk()
         self.i += 1
         if c in _ADJUSTOR:
             self.number()
@@ -504,6 +494,24 @@ class _Demangler:
         if c in _STATIC_OR_GLOBAL:
             return self.function_type(member=False)
         raise _Malformed("unknown function class")
+
+    def thunk(self) -> str | None:
+        """What follows ``$`` in a thunk's encoding (vcall, virtual-base adjustor, displacement)."""
+        kind = self.take()
+        if kind == "B":
+            self.number()
+            self.take()
+            return None
+        if kind == "R":
+            self.take()
+            for _ in range(4):
+                self.number()
+        elif kind in "012345":
+            for _ in range(2):
+                self.number()
+        else:
+            raise _Malformed("unknown thunk")
+        return self.function_type(member=True)
 
     def storage_qualifiers(self) -> None:
         while self.peek() in ("E", "F", "I"):
@@ -583,19 +591,12 @@ class _Demangler:
             self.i += 1
             return _Type(_PRIMITIVES[c])
         if c == "_":
-            self.i += 1
-            d = self.take()
-            if d not in _UNDERSCORE_PRIMITIVES:
-                raise _Malformed("unknown primitive")
-            return _Type(_UNDERSCORE_PRIMITIVES[d])
+            return self.underscore_primitive()
         if c in "TUV":
             self.i += 1
             return _Type(self.qualified_name(symbol_level=False)[0])
         if c == "W":
-            self.i += 1
-            if not self.take().isdigit():
-                raise _Malformed("bad enum")
-            return _Type(self.qualified_name(symbol_level=False)[0])
+            return self.enum_type()
         if c == "Y":
             return self.array()
         if c in "PQRS":
@@ -619,6 +620,21 @@ class _Demangler:
         if c == "$":
             return self.dollar_type()
         raise _Malformed("unknown type")
+
+    def underscore_primitive(self) -> _Type:
+        """``_J`` (``__int64``), ``_N`` (``bool``) and the other two-letter primitives."""
+        self.i += 1
+        d = self.take()
+        if d not in _UNDERSCORE_PRIMITIVES:
+            raise _Malformed("unknown primitive")
+        return _Type(_UNDERSCORE_PRIMITIVES[d])
+
+    def enum_type(self) -> _Type:
+        """``W4Name@@``: an enum (its underlying-type digit is not shown)."""
+        self.i += 1
+        if not self.take().isdigit():
+            raise _Malformed("bad enum")
+        return _Type(self.qualified_name(symbol_level=False)[0])
 
     def dollar_type(self) -> _Type:
         if self.consume("$$T"):

@@ -128,6 +128,26 @@ def normalize_function(function: str) -> str:
         return ""
     # Each substitution runs only when a substring its pattern cannot match without is present: most
     # names are plain ``Class::Method`` and skip nearly all of them.
+    name = _unify_scopes(_undecorated(name))
+    if "<" in name:
+        name = _collapse(name, "<", ">", "<T>")
+    if "(" in name:
+        name = _collapse(name, "(", ")", "")
+    if name.rstrip().endswith(_QUALIFIER_ENDS) and not (
+        "operator" in name and _ENDS_WITH_OPERATOR.search(name)
+    ):
+        name = _TRAILING_QUALIFIERS.sub("", name)
+    # str.split and the regex ``\s`` agree on what whitespace is (both use Py_UNICODE_ISSPACE).
+    name = " ".join(name.split())
+    name = _drop_return_type(name)
+    if " " in name:
+        name = _SPACE_BEFORE_PUNCT.sub("", name)
+    return name[:MAX_NAME]
+
+
+def _undecorated(name: str) -> str:
+    """The name without what a debugger adds around it (``[inline]``, ``module!``, ``+0x1f``, ``.cold``)
+    and, when it is a mangled or decorated symbol, demangled."""
     if name.startswith("[inline]"):
         name = _INLINE_TAG.sub("", name)
     if "!" in name:
@@ -140,6 +160,12 @@ def normalize_function(function: str) -> str:
         name = demangle(name) or name
     if "." in name or "[clone " in name:
         name = _CLONE.sub("", name)
+    return name
+
+
+def _unify_scopes(name: str) -> str:
+    """One spelling for what compilers spell differently: MSVC's quoted scopes, anonymous namespaces,
+    lambdas, libstdc++/MSVC inline namespaces and calling conventions."""
     if "`" in name:
         name = _MSVC_DYNAMIC.sub(r"\1", name)
         name = _MSVC_DELETING_DTOR.sub("{deleting-dtor}", name)
@@ -159,20 +185,7 @@ def normalize_function(function: str) -> str:
         name = _STD_INLINE_NS.sub("std::", name)
     if "__" in name:
         name = _CALLING_CONV.sub("", name)
-    if "<" in name:
-        name = _collapse(name, "<", ">", "<T>")
-    if "(" in name:
-        name = _collapse(name, "(", ")", "")
-    if name.rstrip().endswith(_QUALIFIER_ENDS) and not (
-        "operator" in name and _ENDS_WITH_OPERATOR.search(name)
-    ):
-        name = _TRAILING_QUALIFIERS.sub("", name)
-    # str.split and the regex ``\s`` agree on what whitespace is (both use Py_UNICODE_ISSPACE).
-    name = " ".join(name.split())
-    name = _drop_return_type(name)
-    if " " in name:
-        name = _SPACE_BEFORE_PUNCT.sub("", name)
-    return name[:MAX_NAME]
+    return name
 
 
 def normalize_module(module: str) -> str:
