@@ -74,6 +74,23 @@ class RecordedRequest:
     headers: Mapping[str, str] = field(default_factory=dict)  # response headers
 
 
+@dataclass
+class _Exchange:
+    """One request as the stand-in reads it, and what it learns while answering (for the record)."""
+
+    method: str
+    path: str
+    relative: str
+    query: dict[str, list[str]]
+    authorization: str | None
+    now: float
+    request_id: str
+    identity: Identity | None = None
+    budget: Budget | None = None
+    body: Any = None
+    fault: str | None = None
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: int
@@ -332,59 +349,18 @@ class StandIn:
         query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
         path = split.path
         relative = (path[len(API_PREFIX) :].rstrip("/") or "/") if path.startswith(API_PREFIX) else path
-        identity: Identity | None = None
-        budget: Budget | None = None
-        body: Any = None
-        fault_name: str | None = None
+        seen = _Exchange(method, path, relative, query, authorization, now, request_id)
         try:
-            if not (path == API_PREFIX or path.startswith(f"{API_PREFIX}/")):
-                raise not_found()
-            outage = self._faults.take_outage(method, relative, now)
-            if outage is not None:
-                fault_name = outage.kind.value
-                if outage.drop_connection:
-                    self._record(
-                        RecordedRequest(
-                            method, relative, query, 0, now, method in WRITE_METHODS, fault=fault_name
-                        )
-                    )
-                    return None
-                raise ApiError(outage.effective_status, http.HTTPStatus(outage.effective_status).phrase)
-            body = _parse_body(raw)
-            with self.world.lock:
-                identity = authenticate(self.world, authorization)
-            if identity is None and method in WRITE_METHODS:
-                raise ApiError(401, "Requires authentication")
-            resource = resource_of(relative)
-            spent = False
-            if relative == "/rate_limit":
-                budget = self._limiter.peek(identity, resource)
-            else:
-                budget, spent = self._limiter.charge(identity, resource)
-            fault = self._faults.take_before(method, relative, now)
-            if fault is not None:
-                fault_name = fault.kind.value
-                raise self._fault_error(fault, identity, budget, request_id, now)
-            if spent:
-                raise primary_limit_error(identity, budget, request_id)
-            if is_content_creating(method, relative):
-                wait = self._limiter.admit_content(identity)
-                if wait is not None:
-                    raise secondary_limit_error(request_id, wait)
-            response = self._route(method, relative, query, body, identity)
-            if 200 <= response.status < 300:
-                after = self._faults.take_after(method, relative, now)
-                if after is not None:
-                    fault_name = after.kind.value
-                    logger.debug(
-                        "stand-in committed %s %s, answering %d", method, relative, after.effective_status
-                    )
-                    response = ApiError(after.effective_status, "Server Error").response()
+            answered = self._respond(seen, raw)
+            if answered is None:
+                return None
+            response = answered
         except ApiError as exc:
             response = exc.response()
         except GitError as exc:
             logger.exception("stand-in git failure on %s %s", method, relative)
             response = ApiError(500, f"Server Error: {exc}").response()
+        identity, budget, body, fault_name = seen.identity, seen.budget, seen.body, seen.fault
         if budget is None:
             budget = self._limiter.peek(identity, resource_of(relative))
         headers = {
@@ -411,6 +387,57 @@ class StandIn:
             )
         )
         return _Answer(response.status, headers, response.encoded())
+
+    def _respond(self, seen: _Exchange, raw: bytes) -> Response | None:
+        """The response to one request (planned faults and limits included); None means drop the connection.
+        What it learns on the way (who asked, the budget, the body, a fault) goes on ``seen`` even when it
+        raises, because the request is recorded either way."""
+        method, relative, now = seen.method, seen.relative, seen.now
+        if not (seen.path == API_PREFIX or seen.path.startswith(f"{API_PREFIX}/")):
+            raise not_found()
+        outage = self._faults.take_outage(method, relative, now)
+        if outage is not None:
+            seen.fault = outage.kind.value
+            if outage.drop_connection:
+                self._record(
+                    RecordedRequest(
+                        method, relative, seen.query, 0, now, method in WRITE_METHODS, fault=seen.fault
+                    )
+                )
+                return None
+            raise ApiError(outage.effective_status, http.HTTPStatus(outage.effective_status).phrase)
+        seen.body = _parse_body(raw)
+        with self.world.lock:
+            identity = seen.identity = authenticate(self.world, seen.authorization)
+        if identity is None and method in WRITE_METHODS:
+            raise ApiError(401, "Requires authentication")
+        resource = resource_of(relative)
+        spent = False
+        if relative == "/rate_limit":
+            budget = seen.budget = self._limiter.peek(identity, resource)
+        else:
+            budget, spent = self._limiter.charge(identity, resource)
+            seen.budget = budget
+        fault = self._faults.take_before(method, relative, now)
+        if fault is not None:
+            seen.fault = fault.kind.value
+            raise self._fault_error(fault, identity, budget, seen.request_id, now)
+        if spent:
+            raise primary_limit_error(identity, budget, seen.request_id)
+        if is_content_creating(method, relative):
+            wait = self._limiter.admit_content(identity)
+            if wait is not None:
+                raise secondary_limit_error(seen.request_id, wait)
+        response = self._route(method, relative, seen.query, seen.body, identity)
+        if 200 <= response.status < 300:
+            after = self._faults.take_after(method, relative, now)
+            if after is not None:
+                seen.fault = after.kind.value
+                logger.debug(
+                    "stand-in committed %s %s, answering %d", method, relative, after.effective_status
+                )
+                response = ApiError(after.effective_status, "Server Error").response()
+        return response
 
     def _route(
         self, method: str, relative: str, query: dict[str, list[str]], body: Any, identity: Identity | None
