@@ -197,7 +197,7 @@ class _Reader:
                 continue
             if self._stack_line(line, stripped):
                 continue
-            self._record_line(raw, line, stripped)
+            self._record_line(line, stripped)
 
     def _field(self, key: str, value: str) -> None:
         """A ``KEY:  value`` line: kept when worth it, and it opens the section named KEY."""
@@ -258,7 +258,7 @@ class _Reader:
             stack.frames.append(frame)
         return True
 
-    def _record_line(self, raw: str, line: str, stripped: str) -> None:
+    def _record_line(self, line: str, stripped: str) -> None:
         """Lines outside the analysis sections: the exception record, the event, the dump, ``lmvm``."""
         record = self.record
         if stripped.startswith("ExceptionCode:"):
