@@ -40,9 +40,6 @@ class Cursor:
         self.lines = lines
         self.index = index
 
-    def __len__(self) -> int:
-        return len(self.lines)
-
     @property
     def done(self) -> bool:
         """Whether every line has been read."""
@@ -51,12 +48,6 @@ class Cursor:
     def peek(self) -> str:
         """The next line, not consumed (the caller checks :attr:`done` first)."""
         return self.lines[self.index]
-
-    def take(self) -> str:
-        """The next line, consumed (the caller checks :attr:`done` first)."""
-        line = self.lines[self.index]
-        self.index += 1
-        return line
 
     def __iter__(self) -> Iterator[str]:
         """The remaining lines, each consumed as it is yielded (a reader may advance further itself)."""
