@@ -536,14 +536,14 @@ class _Reader:
         cursor = self.cursor
         lines = cursor.lines
         count = len(lines)
-        while cursor.index < count:
-            index = cursor.index
-            cursor.index = index + 1  # a frame reader moves it on past the lines the frame wraps over
+        index = cursor.index  # a local in the loop (most lines are locals, skipped at once)
+        while index < count:
             raw = lines[index][:MAX_LINE] if len(lines[index]) > MAX_LINE else lines[index]
             line = _normalise(raw)
             stripped = line.strip()
             # ``bt full`` locals are most of a big log and never matter: skip them before any pattern.
             if not stripped or line.startswith("        ") or stripped in _NO_LOCALS:
+                index += 1
                 continue
             frame_match = _FRAME.match(line) if "#" in line[:12] else None
             if frame_match is None and stripped[:1].isdigit():
@@ -551,8 +551,7 @@ class _Reader:
             if frame_match and _looks_like_frame(frame_match["body"]):
                 number = int(frame_match["num"])
                 self.expect_stop_frame = False
-                if not self._drops(number):
-                    self._frame(index, number, frame_match["body"])
+                index = index + 1 if self._drops(number) else self._frame(index, number, frame_match["body"])
                 continue
             if self.expect_stop_frame:
                 self.expect_stop_frame = False
@@ -561,12 +560,13 @@ class _Reader:
                 ):
                     self.pending = None
                     self._close()
-                    if not self._drops(0):
-                        self._frame(index, 0, stripped, stop=True)
+                    index = index + 1 if self._drops(0) else self._frame(index, 0, stripped, stop=True)
                     continue
             for reader in _LINE_READERS:
                 if reader(self, index, raw, line, stripped):
                     break
+            index += 1
+        cursor.index = index
 
     def _drops(self, number: int) -> bool:
         """Whether frame ``number`` is past the frame limits (it is then counted and not read at all)."""
@@ -713,8 +713,9 @@ class _Reader:
         self.selected = None
         self.expect_stop_frame = True
 
-    def _frame(self, index: int, number: int, body: str, *, stop: bool = False) -> None:
-        """Read the frame at line ``index`` (joining wrapped continuation lines); the cursor moves past it."""
+    def _frame(self, index: int, number: int, body: str, *, stop: bool = False) -> int:
+        """Read the frame at line ``index`` (joining wrapped continuation lines); returns the index of the
+        line after it."""
         lines = self.cursor.lines
         address, text = _split_address(body.rstrip())
         raw_parts = [lines[index][:MAX_FRAME_CHARS].strip()]
@@ -738,7 +739,7 @@ class _Reader:
                 nxt += 1
         frame = _make_frame(address, call, " ".join(raw_parts), number=number, strings=self.strings)
         self._add(number, frame, stop=stop)
-        self.cursor.index = nxt
+        return nxt
 
     def _add(self, number: int, frame: Frame, *, stop: bool) -> None:
         block = self.block
