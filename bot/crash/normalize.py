@@ -128,7 +128,19 @@ def normalize_function(function: str) -> str:
         return ""
     # Each substitution runs only when a substring its pattern cannot match without is present: most
     # names are plain ``Class::Method`` and skip nearly all of them.
-    name = _unify_scopes(_undecorated(name))
+    if name.startswith("[inline]"):
+        name = _INLINE_TAG.sub("", name)
+    if "!" in name:
+        name = _MODULE_PREFIX.sub("", name)
+    if "+" in name:
+        name = _DISPLACEMENT.sub("", name)
+    if name.startswith("?"):
+        name = undecorate(name) or name
+    elif name.startswith("_Z"):
+        name = demangle(name) or name
+    if "." in name or "[clone " in name:
+        name = _CLONE.sub("", name)
+    name = _unify_scopes(name)
     if "<" in name:
         name = _collapse(name, "<", ">", "<T>")
     if "(" in name:
@@ -143,24 +155,6 @@ def normalize_function(function: str) -> str:
     if " " in name:
         name = _SPACE_BEFORE_PUNCT.sub("", name)
     return name[:MAX_NAME]
-
-
-def _undecorated(name: str) -> str:
-    """The name without what a debugger adds around it (``[inline]``, ``module!``, ``+0x1f``, ``.cold``)
-    and, when it is a mangled or decorated symbol, demangled."""
-    if name.startswith("[inline]"):
-        name = _INLINE_TAG.sub("", name)
-    if "!" in name:
-        name = _MODULE_PREFIX.sub("", name)
-    if "+" in name:
-        name = _DISPLACEMENT.sub("", name)
-    if name.startswith("?"):
-        name = undecorate(name) or name
-    elif name.startswith("_Z"):
-        name = demangle(name) or name
-    if "." in name or "[clone " in name:
-        name = _CLONE.sub("", name)
-    return name
 
 
 def _unify_scopes(name: str) -> str:
