@@ -1,6 +1,7 @@
 """Benchmark the crash core: parse+analyse throughput, peak memory, and siggen as the baseline.
 
 Run: ``.venv/bin/python bench/parse.py [--runs N]``. Prints tables; asserts nothing (timings vary by machine).
+Needs the ``bench`` extra (siggen; the ``dev`` extra includes it).
 
 1. Throughput for a typical ~30 KB Wheaty report in its two common shapes (symbolised: 76 threads, 309
    frames, every program counter distinct; from a server without its .pdb: 37 threads, 332 mostly
