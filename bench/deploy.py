@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import DeploySettings, FixSettings, SoapSettings  # noqa: E402
-from bot.demo import server as demo  # noqa: E402
+from bot.demo import worldserver as demo  # noqa: E402
 from bot.deploy.backends import make_commander, make_control  # noqa: E402
 from bot.deploy.builder import CheckoutBuilder  # noqa: E402
 from bot.deploy.pipeline import DeployOutcome, DeployStatus, deploy  # noqa: E402

@@ -40,7 +40,7 @@ from bot.crash.model import (
     Thread,
     TopFrame,
 )
-from bot.demo import server as demo
+from bot.demo import worldserver as demo
 from bot.fix.build import build
 from bot.fix.engines.replay import ReplayEngine
 from bot.fix.pipeline import FixRun, fix_issue

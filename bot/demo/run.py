@@ -40,8 +40,8 @@ from bot import config as config_mod
 from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Crash
-from bot.demo import server as demo_server
 from bot.demo import wheaty
+from bot.demo import worldserver as demo_server
 from bot.demo.report import (
     CommentView,
     DemoReport,

@@ -21,7 +21,7 @@ import pytest
 
 from bot import config as config_mod
 from bot.cli import main
-from bot.demo import server as demo_server
+from bot.demo import worldserver as demo_server
 from bot.demo.report import DemoReport, StepRecord
 from bot.demo.run import (
     CrashCapture,

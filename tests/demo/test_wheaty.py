@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.crash import analyse, parse_report
-from bot.demo import server as demo_server
 from bot.demo import wheaty
+from bot.demo import worldserver as demo_server
 from bot.demo.run import patched_files
 from bot.fix.sourcemap import SourceMap
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 
 from bot.config import DeploySettings, SoapSettings
-from bot.demo import server
+from bot.demo import worldserver
 from bot.deploy.errors import DeployError
 from bot.deploy.pipeline import DeployOutcome
 from bot.deploy.process import ProcessControl
@@ -35,8 +35,8 @@ def must(value: T | None) -> T:
 
 
 def free_port() -> int:
-    """A port nobody listens on right now (see bot.demo.server.free_port for why not bind(0))."""
-    return server.free_port()
+    """A port nobody listens on right now (see bot.demo.worldserver.free_port for why not bind(0))."""
+    return worldserver.free_port()
 
 
 class ScriptBuilder:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import GitHubSettings
-from bot.demo import server as demo
+from bot.demo import worldserver as demo
 from bot.deploy.process import LOG_FILE, ProcessControl
 from bot.deploy.releases import Releases, read_record
 from bot.github import GitHubClient, connect

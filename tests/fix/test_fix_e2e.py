@@ -27,7 +27,7 @@ from bot.cli import main
 from bot.config import FixSettings
 from bot.crash import analyse, parse_report
 from bot.crash.model import Crash
-from bot.demo import server as demo
+from bot.demo import worldserver as demo
 from bot.fix.build import build
 from bot.issue import Occurrences, labels_for, labels_specs_for, render_body, render_title
 from bot.standin import StandIn

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import server as demo
-from bot.demo.server import DemoServerError
+from bot.demo import worldserver as demo
+from bot.demo.worldserver import DemoServerError
 
 USER = "Admin"
 PASSWORD = "s3cret"

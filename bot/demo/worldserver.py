@@ -148,7 +148,7 @@ def write_config(
     dir.mkdir(parents=True, exist_ok=True)
     path = dir / CONFIG_NAME
     path.write_text(
-        "# Written by crashbot (bot/demo/server.py) for the demo worldserver.\n"
+        "# Written by crashbot (bot/demo/worldserver.py) for the demo worldserver.\n"
         'BindIP = "127.0.0.1"\n'
         f"WorldServerPort = {world_port}\n"
         "SOAP.Enabled = 1\n"
