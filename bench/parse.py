@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 from siggen.generator import SignatureGenerator  # noqa: E402
 from siggen.rules import CSignatureTool  # noqa: E402
 
+from bench.synth import Knobs, gdb_report, unsymbolised_wheaty_report, wheaty_report  # noqa: E402
 from bot.crash import analyse, parse_report  # noqa: E402
 from bot.crash.model import Crash  # noqa: E402
 from bot.crash.normalize import normalize_function  # noqa: E402
-from tests.crash.synth import Knobs, gdb_report, unsymbolised_wheaty_report, wheaty_report  # noqa: E402
 
 STACK = [
     "Field::GetUInt32",

@@ -39,10 +39,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.reports import report_name, report_text, signature_id  # noqa: E402
 from bot.issue import read_payload  # noqa: E402
 from bot.standin import Fault, Limits, StandIn  # noqa: E402
 from bot.vocabulary import sig_label  # noqa: E402
-from tests.uploader.reports import report_name, report_text, signature_id  # noqa: E402
 
 REPO = "acme/worldserver"
 TOKEN = "bench-uploader-token"

@@ -9,10 +9,12 @@ that imports its implementations takes.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 
 import grimp
 import pytest
@@ -49,6 +51,7 @@ HOST_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "init": ("bot.init",),
 }
 DEMO_ONLY = ("bot.standin", "bot.demo")
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -130,3 +133,23 @@ def test_the_demo_command_does_load_them() -> None:
     """The probe above can see them: `crashbot demo` is their one way in."""
     loaded = loaded_after_importing(["bot.cli", COMMANDS["demo"][0]])
     assert {"bot.standin", "bot.demo"} <= loaded
+
+
+def imported_names(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+
+
+def test_bench_imports_nothing_from_tests() -> None:
+    """bench/ reads the test fixtures' data but not the tests' code (what both need lives in bench/)."""
+    scripts = sorted(BENCH.glob("*.py"))
+    assert BENCH / "parse.py" in scripts
+    assert {
+        f"{path.name}: {name}"
+        for path in scripts
+        for name in imported_names(path)
+        if name == "tests" or name.startswith("tests.")
+    } == set()

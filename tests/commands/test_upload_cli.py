@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.reports import write_report
 from bot.cli import main
 from bot.commands.upload import progress_bar
 from bot.config import RedactionSettings
@@ -23,8 +24,7 @@ from bot.standin import StandIn
 from bot.uploader.backfill import backfill
 from bot.uploader.intake import Intake
 from bot.uploader.spool import ReportState, Spool
-from tests.uploader.reports import CUT_REPORT, write_report
-from tests.uploader.rig import KEY, LOGIN, REPO, TOKEN
+from tests.uploader.rig import CUT_REPORT, KEY, LOGIN, REPO, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.synth import Knobs, gdb_report, unsymbolised_wheaty_report, wheaty_lines, wheaty_report
 from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Signature
-from tests.crash.synth import Knobs, gdb_report, unsymbolised_wheaty_report, wheaty_lines, wheaty_report
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SAMPLE_TEXTS = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(SAMPLES.glob("*.txt"))]

@@ -28,6 +28,9 @@ from bot.uploader.service import ServiceSettings, UploadService
 from bot.uploader.spool import ReportState, Spool
 from bot.vocabulary import sig_label
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "uploader"
+SECRETS_REPORT = FIXTURES / "wheaty-with-secrets.txt"
+CUT_REPORT = FIXTURES / "wheaty-cut-before-stack.txt"
 REPO = "acme/worldserver"
 TOKEN = "uploader-token"
 LOGIN = "crashbot-uploader"

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.reports import report_text, signature_id, write_report
 from bot.config import RedactionSettings
 from bot.errors import ConfigError
 from bot.uploader import intake as intake_mod
 from bot.uploader.intake import Intake, Outcome
 from bot.uploader.spool import ReportState, Spool, SpooledReport
-from tests.uploader.reports import CUT_REPORT, SECRETS_REPORT, report_text, signature_id, write_report
+from tests.uploader.rig import CUT_REPORT, SECRETS_REPORT
 
 
 @pytest.fixture

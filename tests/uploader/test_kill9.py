@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from bench.reports import signature_id, write_report
 from bot.issue import read_payload
 from bot.standin import StandIn
-from tests.uploader.reports import signature_id, write_report
 from tests.uploader.rig import KEY, LOGIN, REPO, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.reports import BASE_REVISION, signature_id, write_report
 from bot.issue import read_payload, render_title
 from bot.standin import Fault, StandIn
 from bot.uploader.publish import Outcome, Published, web_url_for
 from bot.uploader.spool import Batch
 from bot.vocabulary import fix_branch, sig_label
-from tests.uploader.reports import BASE_REVISION, signature_id, write_report
 from tests.uploader.rig import HOST, KEY, REPO, FakeClock, Rig, make_rig, start_standin
 
 SIG = signature_id(0)
@@ -302,9 +302,9 @@ def test_publish_new_primary_id_with_a_known_full_id_counts_on_the_existing_issu
     from dataclasses import replace
     from datetime import UTC, datetime
 
+    from bench.reports import report_text
     from bot.crash import analyse, parse_report
     from bot.issue import Occurrences, labels_for, render_body, render_title
-    from tests.uploader.reports import report_text
 
     crash = analyse(parse_report(report_text(0, 0)))
     old_id = "0123456789abcdef"

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.reports import signature_id, write_report
 from bot.standin import Fault, StandIn
 from bot.uploader.budget import Windows
 from bot.uploader.notify import NoticeKind
 from bot.uploader.publish import Outcome
 from bot.uploader.service import interruptible_sleep
 from bot.uploader.spool import ReportState
-from tests.uploader.reports import CUT_REPORT, signature_id, write_report
-from tests.uploader.rig import REPO, FakeClock, Rig, WebhookSink, make_rig, start_standin
+from tests.uploader.rig import CUT_REPORT, REPO, FakeClock, Rig, WebhookSink, make_rig, start_standin
 
 ISSUES = f"/repos/{REPO}/issues"
 

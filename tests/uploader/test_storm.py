@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.reports import signature_id, write_report
 from bot.standin import Fault, Limits, StandIn
 from bot.uploader.service import PassResult
 from bot.uploader.spool import ReportState
-from tests.uploader.reports import signature_id, write_report
 from tests.uploader.rig import REPO, FakeClock, Rig, make_rig, start_standin
 
 SIGNATURES = 10

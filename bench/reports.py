@@ -3,6 +3,7 @@
 The base is a real TrinityCore WheatyExceptionReport (``tests/fixtures/crash/wheaty/collapsed-whitespace.txt``).
 Renaming its top function gives a new signature; changing its date/time line gives a new file (new
 content hash) of the same crash, as a crash loop writes them; changing the revision gives a new build.
+Used by ``bench/upload.py`` and the uploader's tests.
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ from pathlib import Path
 from bot.crash import analyse, parse_report
 from bot.crash.redact import redact
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"  # data only: bench imports no tests
 BASE_REPORT = FIXTURES / "crash" / "wheaty" / "collapsed-whitespace.txt"
-UPLOADER_FIXTURES = FIXTURES / "uploader"
-SECRETS_REPORT = UPLOADER_FIXTURES / "wheaty-with-secrets.txt"
-CUT_REPORT = UPLOADER_FIXTURES / "wheaty-cut-before-stack.txt"
 BASE_REVISION = "e9bcae1fada6"
 _BASE_TEXT = BASE_REPORT.read_text(encoding="utf-8")
 
