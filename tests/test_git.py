@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import http.server
 import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +13,10 @@ import pytest
 
 from bot.errors import GitError
 from bot.git import DiffHunk, Git, changed_lines_from_hunks, map_line, parse_numstat_z
-from tests.fix.conftest import commit_files, make_repo, run_git
+from tests import gitutil
+from tests.fix.conftest import commit_files, make_repo
 
 AUTHOR = "Crash Bot <crashbot@example.invalid>"
-
-
-def _git(repo: Path, *args: str) -> str:
-    return run_git(repo, *args)
 
 
 def _init(path: Path) -> Git:
@@ -146,13 +142,13 @@ def test_git_commit_all_bad_author_raises(repo: Git) -> None:
 def test_git_branch_and_push_to_bare_remote(repo: Git, tmp_path: Path) -> None:
     _commit(repo.repo, {"a": "1\n"}, "init")
     bare = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    gitutil.git(tmp_path, "init", "-q", "--bare", str(bare))
     repo.branch("crashfix/abc123")
     assert repo.current_branch() == "crashfix/abc123"
     (repo.repo / "a").write_text("2\n")
     sha = repo.commit_all("change", AUTHOR)
     repo.push(str(bare), "HEAD:refs/heads/crashfix/abc123")
-    assert _git(bare, "rev-parse", "crashfix/abc123").strip() == sha
+    assert gitutil.git(bare, "rev-parse", "crashfix/abc123").strip() == sha
     # rewriting the branch needs force
     repo.branch("crashfix/abc123", start="HEAD~1")
     (repo.repo / "a").write_text("3\n")
@@ -160,33 +156,33 @@ def test_git_branch_and_push_to_bare_remote(repo: Git, tmp_path: Path) -> None:
     with pytest.raises(GitError):
         repo.push(str(bare), "HEAD:refs/heads/crashfix/abc123")
     repo.push(str(bare), "HEAD:refs/heads/crashfix/abc123", force=True)
-    assert _git(bare, "rev-parse", "crashfix/abc123").strip() == repo.head()
+    assert gitutil.git(bare, "rev-parse", "crashfix/abc123").strip() == repo.head()
 
 
 def test_git_force_push_with_expected_sha_refuses_a_branch_that_moved(repo: Git, tmp_path: Path) -> None:
     """A person who pushes between crashbot's check and its push keeps their commit."""
     _commit(repo.repo, {"a": "1\n"}, "init")
     bare = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    gitutil.git(tmp_path, "init", "-q", "--bare", str(bare))
     ref = "HEAD:refs/heads/crashfix/abc123"
     repo.push(str(bare), ref, force=True, expect="")  # "" = must not exist yet
-    seen = _git(bare, "rev-parse", "crashfix/abc123").strip()
+    seen = gitutil.git(bare, "rev-parse", "crashfix/abc123").strip()
     (repo.repo / "a").write_text("2\n")
     repo.commit_all("second", AUTHOR)
     with pytest.raises(GitError):
         repo.push(str(bare), ref, force=True, expect="")  # it exists now
     human = tmp_path / "human"
-    subprocess.run(["git", "clone", "-q", str(bare), str(human)], check=True)
-    subprocess.run(["git", "-C", str(human), "checkout", "-q", "crashfix/abc123"], check=True)
+    gitutil.git(tmp_path, "clone", "-q", str(bare), str(human))
+    gitutil.git(human, "checkout", "-q", "crashfix/abc123")
     moved = _commit(human, {"a": "human\n"}, "a person's fix")
-    subprocess.run(["git", "-C", str(human), "push", "-q", "origin", "crashfix/abc123"], check=True)
+    gitutil.git(human, "push", "-q", "origin", "crashfix/abc123")
     (repo.repo / "a").write_text("bot\n")
     repo.commit_all("crashbot's rerun", AUTHOR)
     with pytest.raises(GitError):
         repo.push(str(bare), ref, force=True, expect=seen)
-    assert _git(bare, "rev-parse", "crashfix/abc123").strip() == moved
+    assert gitutil.git(bare, "rev-parse", "crashfix/abc123").strip() == moved
     repo.push(str(bare), ref, force=True, expect=moved)
-    assert _git(bare, "rev-parse", "crashfix/abc123").strip() == repo.head()
+    assert gitutil.git(bare, "rev-parse", "crashfix/abc123").strip() == repo.head()
 
 
 def test_git_diff_worktree_includes_new_files_and_reset_hard_discards(repo: Git) -> None:
@@ -264,7 +260,7 @@ def test_git_run_never_runs_hooks_or_fsmonitor_planted_in_the_repository(tmp_pat
     hook = git.repo / ".git" / "hooks" / "post-checkout"
     hook.write_text(f"#!/bin/sh\necho hook >> '{marker}'\n")
     hook.chmod(0o755)
-    run_git(git.repo, "config", "core.fsmonitor", f"echo fsmonitor >> '{marker}'; false")
+    gitutil.git(git.repo, "config", "core.fsmonitor", f"echo fsmonitor >> '{marker}'; false")
     git.run("checkout", "--quiet", "-B", "other", "HEAD", "--")
     git.run("status", "--porcelain")
     assert not marker.exists(), marker.read_text()

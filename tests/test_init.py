@@ -21,6 +21,7 @@ from bot import init
 from bot.cli import build_parser, main
 from bot.config import Config, FixSettings, from_mapping, load
 from bot.errors import UsageError
+from tests.gitutil import git
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,10 +42,6 @@ SAMPLE_ENV = {
     "DEPLOY_REF": SHA,
     "CRASHBOT_CONFIG": "crashbot.toml",
 }
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture
@@ -183,22 +180,8 @@ def test_init_default_branch_comes_from_origin_head(server_repo: Path) -> None:
 
 
 def git_empty_commit(repo: Path) -> str:
-    tree = git(repo, "mktree", "--missing")  # the empty tree, from empty input
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-    return subprocess.run(
-        ["git", "commit-tree", tree, "-m", "root"],
-        cwd=repo,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    tree = git(repo, "mktree", "--missing", stdin="")  # the empty tree, from empty input
+    return git(repo, "commit-tree", tree, "-m", "root", author="t <t@example.invalid>")
 
 
 # ---------------------------------------------------------------------------------------------------

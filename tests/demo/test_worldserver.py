@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -27,18 +26,10 @@ import pytest
 
 from bot.demo import worldserver as demo
 from bot.demo.worldserver import DemoServerError
+from tests.gitutil import git
 
 USER = "Admin"
 PASSWORD = "s3cret"
-GIT = (
-    "git",
-    "-c",
-    "user.name=Demo Dev",
-    "-c",
-    "user.email=dev@example.invalid",
-    "-c",
-    "commit.gpgsign=false",
-)
 READY_RE = re.compile(
     r"^TrinityCore rev\. (?P<hash>[0-9a-f]{12}) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \(master branch\) "
     r"\((?:Unix|Windows, AMD64), RelWithDebInfo, Static\) \(worldserver-daemon\) ready\.\.\.$"
@@ -64,10 +55,6 @@ class Builds:
     fixed_exe: Path
     fixed_hash: str
     broken_exe: Path
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def keep(exe: Path, dest_dir: Path) -> Path:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -27,17 +25,12 @@ from bot.github import GitHubClient, connect
 from bot.standin import StandIn
 from bot.vocabulary import deploy_marker
 from tests.deploy.conftest import FAKE_SERVER, SOAP_ENV, free_port, must, posix_only
+from tests.gitutil import git
 
 pytestmark = [posix_only]
 
 REPO = "acme/worldserver"
 TOKEN = "ghp_deployer"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.invalid",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.invalid",
-}
 # The "compiler": turns the checkout's mode.json into the fake worldserver plus its build-info.json.
 BUILD_SCRIPT = textwrap.dedent(
     """
@@ -58,18 +51,6 @@ BUILD_SCRIPT = textwrap.dedent(
         (out / "worldserver.debug").write_bytes(Path(info["debug_file"]).read_bytes())
     """
 )
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
-        cwd=cwd,
-        env={**os.environ, **GIT_ENV},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 @dataclass

@@ -27,7 +27,7 @@ from bot.deploy.releases import Releases, read_record
 from bot.github import GitHubClient, connect
 from bot.standin import StandIn
 from tests.deploy.conftest import must
-from tests.deploy.test_deploy_cli import git
+from tests.gitutil import git
 
 pytestmark = [
     pytest.mark.slow,

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.git import Git
+from tests.gitutil import git
 
 CommitFn = Callable[..., str]
 
 
-def run_git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
 def make_repo(path: Path) -> Git:
     path.mkdir(parents=True, exist_ok=True)
-    run_git(path, "init", "-q", "-b", "main")
-    run_git(path, "config", "user.name", "Dev One")
-    run_git(path, "config", "user.email", "dev1@example.invalid")
-    run_git(path, "config", "commit.gpgsign", "false")
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Dev One")
+    git(path, "config", "user.email", "dev1@example.invalid")
+    git(path, "config", "commit.gpgsign", "false")
     return Git(path, env=os.environ)
 
 
@@ -39,9 +35,9 @@ def commit_files(
         target = repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8", newline="\n")
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-q", "-m", message, f"--author={author}", f"--date={when} +0000")
-    return run_git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, f"--author={author}", f"--date={when} +0000")
+    return git(repo, "rev-parse", "HEAD")
 
 
 @pytest.fixture

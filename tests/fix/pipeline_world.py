@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from bot.issue import Occurrences, labels_for, render_body, render_title
 from bot.standin import StandIn
 from bot.vocabulary import LABEL_SPECS, label_spec, sig_label
 from tests.crashes import make_crash
+from tests.gitutil import git
 
 REPO = "acme/worldserver"
 KEY = b"test-signing-key"
@@ -84,29 +84,6 @@ runs = build_dir / "runs.txt"
 runs.write_text(runs.read_text() + "x" if runs.exists() else "x")
 sys.exit(1 if failed else 0)
 """
-
-
-def git(cwd: Path, *args: str, author: str = "Dev One <dev1@example.invalid>") -> str:
-    name, email = author[:-1].split(" <")
-    env = {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": email,
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(cwd),
-    }
-    done = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
-    return done.stdout.strip()
 
 
 @dataclass

@@ -14,7 +14,8 @@ from bot.cli import build_parser, main
 from bot.commands.fix import push_token
 from bot.config import Config, FixSettings, GitHubSettings
 from bot.errors import ConfigError
-from tests.fix.pipeline_world import FIX_DIFF, REPO, UPLOADER, World, git, make_world
+from tests.fix.pipeline_world import FIX_DIFF, REPO, UPLOADER, World, make_world
+from tests.gitutil import git
 
 
 @pytest.fixture

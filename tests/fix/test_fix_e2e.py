@@ -32,7 +32,8 @@ from bot.fix.build import build
 from bot.issue import Occurrences, labels_for, labels_specs_for, render_body, render_title
 from bot.standin import StandIn
 from bot.vocabulary import LABEL_SPECS, sig_label
-from tests.fix.pipeline_world import REPO, UPLOADER, client_for, git
+from tests.fix.pipeline_world import REPO, UPLOADER, client_for
+from tests.gitutil import git
 
 pytestmark = [
     pytest.mark.slow,

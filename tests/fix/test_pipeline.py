@@ -24,11 +24,11 @@ from tests.fix.pipeline_world import (
     SIG,
     ScriptedEngine,
     World,
-    git,
     make_world,
     sig_branch,
     workspace_is_clean,
 )
+from tests.gitutil import git
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +10,12 @@ import requests
 from github import Auth, Github
 
 from bot.standin import StandIn
+from tests.gitutil import git
 
 REPO = "acme/worldserver"
 TOKEN = "ghp_uploader_token"
 LOGIN = "uploader"
+DEV = "Dev <dev@example.com>"  # who commits in the clones (tests/standin/test_git.py reads it back)
 
 
 class FakeClock:
@@ -64,25 +64,6 @@ def http(standin: StandIn) -> Iterator[requests.Session]:
     session.close()
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "Dev",
-        "GIT_COMMITTER_EMAIL": "dev@example.com",
-    }
-    done = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 class Clone:
     """A working clone of a stand-in repo, pushing to its bare path like a developer would."""
 
@@ -93,7 +74,7 @@ class Clone:
         (self.path / filename).parent.mkdir(parents=True, exist_ok=True)
         (self.path / filename).write_text(text, encoding="utf-8")
         git(self.path, "add", filename)
-        git(self.path, "commit", "-q", "-m", message)
+        git(self.path, "commit", "-q", "-m", message, author=DEV)
         return git(self.path, "rev-parse", "HEAD")
 
     def checkout(self, branch: str, *, new: bool = False, start: str | None = None) -> None:
@@ -118,18 +99,7 @@ def commit_in_bare(
     env_index = {"GIT_INDEX_FILE": str(index)}
 
     def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-        full = {
-            **os.environ,
-            "GIT_AUTHOR_NAME": "Dev",
-            "GIT_AUTHOR_EMAIL": "dev@example.com",
-            "GIT_COMMITTER_NAME": "Dev",
-            "GIT_COMMITTER_EMAIL": "dev@example.com",
-            **(env or {}),
-        }
-        done = subprocess.run(
-            ["git", "-C", str(bare), *args], input=stdin, env=full, capture_output=True, text=True, check=True
-        )
-        return done.stdout.strip()
+        return git(bare, *args, author=DEV, env=env, stdin=stdin)
 
     parent = run("rev-parse", f"refs/heads/{start}")
     blob = run("hash-object", "-w", "--stdin", stdin=text)

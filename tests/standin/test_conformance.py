@@ -18,7 +18,8 @@ import requests
 
 from bot.standin import StandIn
 from tests.conftest import FIXTURES
-from tests.standin.conftest import REPO, TOKEN, commit_in_bare, git
+from tests.gitutil import git
+from tests.standin.conftest import REPO, TOKEN, commit_in_bare
 
 # a verbatim copy of shared/reference/github-openapi-subset.json, so CI outside this workspace has it
 SUBSET = FIXTURES / "github" / "openapi-subset.json"

@@ -7,7 +7,8 @@ import requests
 from github import Github, GithubException
 
 from bot.standin import StandIn
-from tests.standin.conftest import REPO, Clone, git
+from tests.gitutil import git
+from tests.standin.conftest import REPO, Clone
 
 
 def test_git_push_from_clone_is_visible_through_refs_api(gh: Github, clone: Clone) -> None:

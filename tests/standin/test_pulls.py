@@ -7,7 +7,8 @@ import requests
 from github import Github, GithubException
 
 from bot.standin import StandIn
-from tests.standin.conftest import LOGIN, REPO, Clone, git
+from tests.gitutil import git
+from tests.standin.conftest import LOGIN, REPO, Clone
 
 OWNER = REPO.split("/")[0]
 

@@ -13,6 +13,7 @@ from bot.standin import Fault, StandIn
 from bot.uploader.publish import Outcome, Published, web_url_for
 from bot.uploader.spool import Batch
 from bot.vocabulary import fix_branch, sig_label
+from tests.gitutil import git
 from tests.uploader.rig import HOST, KEY, REPO, FakeClock, Rig, make_rig, start_standin
 
 SIG = signature_id(0)
@@ -251,15 +252,6 @@ def test_web_url_for_api_url(api_url: str, web: str) -> None:
     assert web_url_for(api_url) == web
 
 
-def _git(cwd: Path, *args: str) -> str:
-    import subprocess
-
-    env_args = ["-c", "user.name=Dev", "-c", "user.email=dev@example.invalid"]
-    return subprocess.run(
-        ["git", *env_args, *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def test_publish_recurrence_on_a_build_without_the_merged_fix_is_no_regression(
     rig: Rig, standin: StandIn, tmp_path: Path
 ) -> None:
@@ -268,17 +260,17 @@ def test_publish_recurrence_on_a_build_without_the_merged_fix_is_no_regression(
     spool_and_publish(rig, (0, 0))
     [issue] = rig.issues()
     work = tmp_path / "work"
-    _git(tmp_path, "clone", "-q", str(standin.repo_path(REPO)), str(work))
+    git(tmp_path, "clone", "-q", str(standin.repo_path(REPO)), str(work))
     (work / "server.cpp").write_text("int main() { return 0; }\n")
-    _git(work, "add", "-A")
-    _git(work, "commit", "-qm", "server v1")
-    _git(work, "push", "-q", "origin", "HEAD:main")
-    old_build = _git(work, "rev-parse", "--short=12", "HEAD")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "server v1")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    old_build = git(work, "rev-parse", "--short=12", "HEAD")
     branch = fix_branch(SIG)
-    _git(work, "checkout", "-qb", branch)
+    git(work, "checkout", "-qb", branch)
     (work / "server.cpp").write_text("int main() { return 0; } // null check\n")
-    _git(work, "commit", "-qam", "Fix the crash")
-    _git(work, "push", "-q", "origin", branch)
+    git(work, "commit", "-qam", "Fix the crash")
+    git(work, "push", "-q", "origin", branch)
     pull, _ = rig.client.ensure_pull(branch, "main", "Fix crash", f"Fixes #{issue['number']}")
     merged = rig.client.merge_pull(pull.number)
     assert rig.issue(issue["number"])["state"] == "closed"
