@@ -13,6 +13,7 @@ from bot.github import AmbiguousWrite, GitHubClient, IssueRef, RateLimited, Unav
 from bot.issue import Occurrences, labels_for, read_payload, render_body, render_title
 from bot.standin import Fault, StandIn
 from bot.vocabulary import LABEL_SPECS, SEEN_AGAIN, sig_label
+from tests.conftest import StandInSetup
 from tests.crashes import make_crash
 from tests.fakes import T0, FakeClock
 
@@ -26,11 +27,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def standin(tmp_path, clock):
-    with StandIn(tmp_path / "gh", clock=clock.time) as server:
-        server.add_repo(REPO, auto_init=True)
-        server.add_token("uploader-token", "crashbot-uploader", kind="Bot")
-        yield server
+def standin_setup(clock: FakeClock) -> StandInSetup:
+    return StandInSetup(repo=REPO, token="uploader-token", login="crashbot-uploader", clock=clock.time)
 
 
 def client_for(standin: StandIn, clock: FakeClock, *, max_wait: float = 900.0) -> GitHubClient:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,9 @@ from bot.standin import StandIn
 from bot.uploader.backfill import backfill
 from bot.uploader.intake import Intake
 from bot.uploader.spool import ReportState, Spool
-from tests.uploader.rig import CUT_REPORT, KEY, LOGIN, REPO, TOKEN
+from tests.uploader.rig import CUT_REPORT, KEY, REPO, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = StandIn(tmp_path / "gh").start()
-    server.add_repo(REPO, auto_init=True)
-    server.add_token(TOKEN, LOGIN, kind="Bot")
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import requests
 from github import Auth, Github
 
 from bot.standin import StandIn
+from tests.conftest import StandInSetup
 from tests.gitutil import git
 
 REPO = "acme/worldserver"
@@ -43,11 +44,8 @@ def make_client(api_url: str, token: str = TOKEN, **kwargs: object) -> Github:
 
 
 @pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    with StandIn(tmp_path / "standin") as server:
-        server.add_repo(REPO, auto_init=True)
-        server.add_token(TOKEN, LOGIN)
-        yield server
+def standin_setup() -> StandInSetup:
+    return StandInSetup(repo=REPO, token=TOKEN, login=LOGIN, kind="User")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from bot.config import GitHubSettings, RedactionSettings
 from bot.crash import CrashReader
 from bot.github import GitHubClient, connect
 from bot.issue import Payload, read_payload
-from bot.standin import Limits, StandIn
+from bot.standin import StandIn
 from bot.uploader.budget import Windows
 from bot.uploader.intake import Intake
 from bot.uploader.notify import Notifier, WebhookKind
@@ -27,13 +27,13 @@ from bot.uploader.publish import Publisher, PublishSettings
 from bot.uploader.service import ServiceSettings, UploadService
 from bot.uploader.spool import ReportState, Spool
 from bot.vocabulary import sig_label
+from tests.conftest import REPO, UPLOADER_LOGIN, UPLOADER_TOKEN
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "uploader"
 SECRETS_REPORT = FIXTURES / "wheaty-with-secrets.txt"
 CUT_REPORT = FIXTURES / "wheaty-cut-before-stack.txt"
-REPO = "acme/worldserver"
-TOKEN = "uploader-token"
-LOGIN = "crashbot-uploader"
+TOKEN = UPLOADER_TOKEN
+LOGIN = UPLOADER_LOGIN
 KEY = b"uploader-test-signing-key"
 HOST = "game1"
 T0 = 1_800_000_000.0
@@ -173,18 +173,6 @@ def make_rig(
         crash_of=crash_of,
     )
     return Rig(standin, spool, intake_spool, client, publisher, service, intake, now, tmp)
-
-
-def start_standin(
-    root: Path, *, clock: Callable[[], float] | None = None, limits: Limits | None = None
-) -> StandIn:
-    kwargs: dict[str, Any] = {"limits": limits}
-    if clock is not None:
-        kwargs["clock"] = clock
-    standin = StandIn(root, **kwargs).start()
-    standin.add_repo(REPO, auto_init=True)
-    standin.add_token(TOKEN, LOGIN, kind="Bot")
-    return standin
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ left) and tells the test, which kills the process right there.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -20,7 +21,8 @@ import pytest
 from bench.reports import signature_id, write_report
 from bot.issue import read_payload
 from bot.standin import StandIn
-from tests.uploader.rig import KEY, LOGIN, REPO, TOKEN
+from tests.conftest import StandInSetup, start_standin
+from tests.uploader.rig import KEY, REPO, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 SIG = signature_id(0)
@@ -71,11 +73,12 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def standin(tmp_path: Path, **stall: Any) -> StallingStandIn:
-    server = StallingStandIn(tmp_path / "gh", **stall)
-    server.start()
-    server.add_repo(REPO, auto_init=True)
-    server.add_token(TOKEN, LOGIN, kind="Bot")
+def stalling_standin(tmp_path: Path, **stall: Any) -> StallingStandIn:
+    """The uploader's stand-in (as the ``standin`` fixture serves it), stalling the request ``stall`` names."""
+    server = start_standin(
+        tmp_path / "standin", StandInSetup(server=functools.partial(StallingStandIn, **stall))
+    )
+    assert isinstance(server, StallingStandIn)
     return server
 
 
@@ -120,7 +123,7 @@ def crashes(tmp_path: Path) -> list[Path]:
 def test_kill9_during_the_create_then_restart_files_exactly_one_issue_with_the_right_count(
     tmp_path: Path, env: dict[str, str], crashes: list[Path], committed: bool
 ) -> None:
-    server = standin(tmp_path, method="POST", suffix=f"/repos/{REPO}/issues", committed=committed)
+    server = stalling_standin(tmp_path, method="POST", suffix=f"/repos/{REPO}/issues", committed=committed)
     spool = tmp_path / "spool.sqlite3"
     try:
         kill_when_stalled(server, upload(server, env, spool, crashes[:3]))
@@ -139,7 +142,7 @@ def test_kill9_during_the_create_then_restart_files_exactly_one_issue_with_the_r
 def test_kill9_after_the_edit_was_committed_then_restart_counts_each_report_once(
     tmp_path: Path, env: dict[str, str], crashes: list[Path]
 ) -> None:
-    server = standin(tmp_path, method="PATCH", suffix="/issues/1", committed=True)
+    server = stalling_standin(tmp_path, method="PATCH", suffix="/issues/1", committed=True)
     spool = tmp_path / "spool.sqlite3"
     try:
         finish(upload(server, env, spool, crashes[:1]))  # issue #1, count 1

@@ -14,16 +14,9 @@ from bot.uploader.publish import Outcome, Published, web_url_for
 from bot.uploader.spool import Batch
 from bot.vocabulary import fix_branch, sig_label
 from tests.gitutil import git
-from tests.uploader.rig import HOST, KEY, REPO, FakeClock, Rig, make_rig, start_standin
+from tests.uploader.rig import HOST, KEY, REPO, FakeClock, Rig, make_rig
 
 SIG = signature_id(0)
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh")
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -17,16 +17,9 @@ from bot.uploader.notify import NoticeKind
 from bot.uploader.publish import Outcome
 from bot.uploader.service import interruptible_sleep
 from bot.uploader.spool import ReportState
-from tests.uploader.rig import CUT_REPORT, REPO, FakeClock, Rig, WebhookSink, make_rig, start_standin
+from tests.uploader.rig import CUT_REPORT, REPO, FakeClock, Rig, WebhookSink, make_rig
 
 ISSUES = f"/repos/{REPO}/issues"
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh")
-    yield server
-    server.close()
 
 
 @pytest.fixture

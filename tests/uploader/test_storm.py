@@ -17,7 +17,8 @@ from bench.reports import signature_id, write_report
 from bot.standin import Fault, Limits, StandIn
 from bot.uploader.service import PassResult
 from bot.uploader.spool import ReportState
-from tests.uploader.rig import REPO, FakeClock, Rig, make_rig, start_standin
+from tests.conftest import StandInSetup
+from tests.uploader.rig import REPO, FakeClock, Rig, make_rig
 
 SIGNATURES = 10
 GITHUB = Limits(content_per_minute=80, content_per_hour=500)
@@ -30,11 +31,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def standin(tmp_path: Path, clock: FakeClock) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh", clock=clock, limits=GITHUB)
-    server.inject(Fault.error_after_commit("POST", ISSUES, times=3))  # the first three creates look failed
-    yield server
-    server.close()
+def standin_setup(clock: FakeClock) -> StandInSetup:
+    # GitHub's secondary limits, and the first three creates look failed (502 after the commit)
+    return StandInSetup(
+        clock=clock, limits=GITHUB, faults=(Fault.error_after_commit("POST", ISSUES, times=3),)
+    )
 
 
 @pytest.fixture
