@@ -7,6 +7,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +59,9 @@ def test_cli_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_cli_global_options_before_the_command_are_understood(tmp_path, capsys) -> None:
+def test_cli_global_options_before_the_command_are_understood(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "crashbot.toml"
     config.write_text("[uploader]\nstability_s = 0.5\n", encoding="utf-8")
     report = tmp_path / "r.txt"
@@ -68,7 +71,9 @@ def test_cli_global_options_before_the_command_are_understood(tmp_path, capsys) 
     assert err.startswith("crashbot: error:") and "Traceback" not in err
 
 
-def test_cli_invalid_config_is_one_line_naming_the_key(tmp_path, capsys) -> None:
+def test_cli_invalid_config_is_one_line_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "crashbot.toml"
     config.write_text("[uploader]\nstability_seconds = 1\n", encoding="utf-8")
     assert cli.main(["--config", str(config), "parse", str(config)]) == 2

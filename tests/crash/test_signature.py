@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from bot.crash import analyse
-from bot.crash.model import Assertion, Build, CrashReport, ExceptionInfo, Format, Frame, Thread
+from bot.crash.model import Assertion, Build, CrashReport, ExceptionInfo, Format, Frame, Signature, Thread
 from bot.crash.signature import SIGNATURE_VERSION, exception_kind, normalize_condition
 
 AV = ExceptionInfo("C0000005", "ACCESS_VIOLATION", address="0x00007ff774dae0de")
@@ -46,7 +46,7 @@ def report(
 STACK = ("Field::GetUInt32", "ResultSet::NextRow", "Player::LoadFromDB", "WorldSession::HandlePlayerLogin")
 
 
-def sign(r: CrashReport):
+def sign(r: CrashReport) -> Signature:
     return analyse(r).signature
 
 

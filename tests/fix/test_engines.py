@@ -20,6 +20,7 @@ from bot.config import FixSettings
 from bot.errors import ConfigError
 from bot.fix.engines import (
     Abstain,
+    Engine,
     EngineContext,
     EngineError,
     Patch,
@@ -147,7 +148,7 @@ def _ctx(tmp_path: Path, **kw: Any) -> EngineContext:
     return EngineContext(prompt=PROMPT, workdir=tmp_path, **kw)
 
 
-def _anthropic(api: FakeAPI, sleeps: list[float], **kw: Any):
+def _anthropic(api: FakeAPI, sleeps: list[float], **kw: Any) -> Engine:
     settings = FixSettings(
         engine="anthropic", model="claude-test-1", api_key_env="ANTHROPIC_KEY", base_url=api.url, **kw
     )
@@ -327,7 +328,7 @@ class _Redirect(requests.adapters.HTTPAdapter):
         super().__init__()
         self.target = target
 
-    def send(self, request, *args, **kwargs):  # type: ignore[override]
+    def send(self, request, *args, **kwargs):
         parts = urlsplit(request.url)
         request.url = self.target + parts.path + (f"?{parts.query}" if parts.query else "")
         return super().send(request, *args, **kwargs)
@@ -421,7 +422,7 @@ def checkout(git_repo: Git, commit: CommitFn, tmp_path: Path) -> tuple[Git, Path
     return git_repo, agent
 
 
-def _command(agent: Path, mode: str, *, timeout: float = 60.0, env: dict[str, str] | None = None):
+def _command(agent: Path, mode: str, *, timeout: float = 60.0, env: dict[str, str] | None = None) -> Engine:
     settings = FixSettings(
         engine="command", command=(sys.executable, str(agent), mode), engine_timeout_s=timeout
     )

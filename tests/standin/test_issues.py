@@ -362,7 +362,7 @@ def test_head_request_answers_like_get_without_body(standin: StandIn, http: requ
     assert (answer.status_code, answer.content) == (200, b"")
 
 
-def test_public_repository_lets_a_stranger_read_and_comment_with_association_none(tmp_path) -> None:
+def test_public_repository_lets_a_stranger_read_and_comment_with_association_none(tmp_path: Path) -> None:
     """GitHub: anyone signed in may comment on a public repository's issues; their author_association
     is NONE, which is how crashbot tells a stranger's words from a collaborator's."""
 

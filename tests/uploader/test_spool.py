@@ -9,11 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.uploader.spool import ReportState, Spool, default_spool_path
+from bot.uploader.spool import ReportState, Spool, SpooledReport, default_spool_path
 
 
 class FakeClock:
@@ -24,7 +26,7 @@ class FakeClock:
         return self.now
 
 
-def _add(spool: Spool, content: str, signature: str = "sig1", **kw):
+def _add(spool: Spool, content: str, signature: str | None = "sig1", **kw: Any) -> SpooledReport | None:
     sha = hashlib.sha256(content.encode()).hexdigest()
     return spool.add(
         sha256=sha,
@@ -42,7 +44,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def spool(tmp_path: Path, clock: FakeClock):
+def spool(tmp_path: Path, clock: FakeClock) -> Iterator[Spool]:
     with Spool(tmp_path / "spool.sqlite3", clock=clock, jitter=lambda: 1.0) as s:
         yield s
 
@@ -62,7 +64,7 @@ def test_spool_uses_wal_journal(spool: Spool, tmp_path: Path) -> None:
 
 
 def test_spool_due_batches_group_by_signature_and_persist_batch_ids(
-    spool: Spool, tmp_path: Path, clock
+    spool: Spool, tmp_path: Path, clock: FakeClock
 ) -> None:
     for i in range(5):
         _add(spool, f"a{i}", "sigA")
@@ -102,8 +104,7 @@ def test_spool_defer_backs_off_exponentially_with_a_cap(tmp_path: Path, clock: F
         _add(spool, "a0")
         delays = []
         for _ in range(6):
-            (batch,) = spool.due_batches() or [None]
-            assert batch is not None
+            (batch,) = spool.due_batches()
             when = spool.defer(batch, "502 Bad Gateway")
             delays.append(when - clock.now)
             clock.now = when
@@ -141,6 +142,7 @@ def test_spool_quarantined_report_is_kept_but_never_queued(spool: Spool) -> None
 
 def test_spool_prune_never_drops_unsent_reports_and_remembers_content(spool: Spool, clock: FakeClock) -> None:
     old = _add(spool, "old" * 1000, "sigA")
+    assert old is not None
     (batch,) = spool.due_batches()
     spool.mark_uploaded(batch, 1)
     _add(spool, "pending" * 1000, "sigB")
@@ -155,6 +157,7 @@ def test_spool_prune_by_size_trims_oldest_finished_first(spool: Spool) -> None:
     ids = []
     for i in range(3):
         r = _add(spool, f"{i}" * 100, f"s{i}")
+        assert r is not None
         ids.append(r.id)
     for b in spool.due_batches():
         spool.mark_uploaded(b, 1)
