@@ -120,6 +120,10 @@ def loaded_after_importing(modules: Iterable[str]) -> set[str]:
     return set(json.loads(done.stdout))
 
 
+def test_every_command_but_the_demo_is_a_host_command_checked_below() -> None:
+    assert set(HOST_COMMANDS) == set(COMMANDS) - {"demo"}
+
+
 @pytest.mark.parametrize("command", sorted(HOST_COMMANDS))
 def test_a_host_command_never_loads_the_stand_in_or_the_demo(command: str) -> None:
     """A game host's `crashbot watch` or a runner's `crashbot fix` carries no GitHub stand-in and no demo."""

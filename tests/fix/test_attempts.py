@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.fix.analysis import analyse
-from bot.fix.attempts import Bench, Task, Usage, run_attempts
+from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
 from bot.fix.report import Step
 from bot.git import Git
 from tests.fix.pipeline_world import BROKEN_DIFF, CHAT_CPP, FIX_DIFF, ScriptedEngine, World, make_world
@@ -24,7 +24,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     yield from make_world(tmp_path)
 
 
-def _loop(world: World, engine: ScriptedEngine, *, tokens_before: int = 0, **settings: object):
+def _loop(world: World, engine: ScriptedEngine, *, tokens_before: int = 0, **settings: object) -> Attempts:
     fix = world.settings(**settings)
     git = Git(world.workspace, env=os.environ)
     ticks = itertools.count(0.0, TICK_S)
