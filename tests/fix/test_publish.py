@@ -14,7 +14,8 @@ from bot.fix.publish import BranchState, IssueWriter, push_branch, read_branch
 from bot.fix.report import FixResult, Outcome
 from bot.git import Git
 from bot.vocabulary import FIX_RESULT, trailer
-from tests.fix.pipeline_world import CHAT_CPP, FIXER, SIG, World, git, make_world, sig_branch
+from tests.fix.pipeline_world import CHAT_CPP, FIXER, SIG, World, make_world, sig_branch
+from tests.gitutil import git
 
 BOT = "crashbot-fixer[bot] <fixer@bots.invalid>"
 
