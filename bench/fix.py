@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # ruff: noqa: E402 (the imports below need ROOT on sys.path)
 
-from bot.config import FixSettings, GitHubSettings
+from bot.config import FixEngine, FixSettings, GitHubSettings
 from bot.crash.model import (
     Build,
     Crash,
@@ -158,7 +158,7 @@ def demo_checkout(root: Path) -> tuple[Path, Path, str]:
 
 def demo_settings(root: Path, *, jobs: int) -> FixSettings:
     return FixSettings(
-        engine="replay",
+        engine=FixEngine.REPLAY,
         replay_patch=str(demo.FIX_PATCH),
         build_dir=str(root / "build"),
         build_command=(

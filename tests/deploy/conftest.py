@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 
-from bot.config import DeploySettings, SoapSettings
+from bot.config import ControlKind, DeploySettings, SoapSettings
 from bot.demo import worldserver
 from bot.deploy.errors import DeployError
 from bot.deploy.pipeline import DeployOutcome
@@ -139,7 +139,7 @@ def realm(tmp_path: Path) -> Iterator[Realm]:
         install_dir=str(install),
         realm="test-realm",
         artifacts=("worldserver", "build-info.json"),
-        control="soap",
+        control=ControlKind.SOAP,
         shutdown_delay_s=0,
         stop_timeout_s=5.0,
         start_timeout_s=15.0,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DeploySettings
+from bot.config import ControlKind, DeploySettings
 from bot.deploy.backends import make_commander, make_control
 from bot.deploy.process import ProcessControl
 from bot.deploy.ra import RaClient
@@ -28,7 +28,7 @@ def test_make_commander_soap_reads_credentials_from_the_named_env_vars() -> None
 
 
 def test_make_commander_ra_builds_an_ra_client() -> None:
-    settings = dataclasses.replace(SETTINGS, control="ra")
+    settings = dataclasses.replace(SETTINGS, control=ControlKind.RA)
     channel = make_commander(settings, {"CRASHBOT_RA_USER": "gm", "CRASHBOT_RA_PASSWORD": "pw"})
     assert isinstance(channel, RaClient) and channel.port == 3443
 
@@ -39,10 +39,10 @@ def test_make_commander_missing_secret_names_the_env_var() -> None:
 
 
 def test_make_commander_none_and_unknown() -> None:
-    assert make_commander(dataclasses.replace(SETTINGS, control="none"), {}) is None
+    assert make_commander(dataclasses.replace(SETTINGS, control=ControlKind.NONE), {}) is None
     # an unknown control never reaches the registry: the settings refuse it when they are made
     with pytest.raises(ConfigError, match="not one of soap, ra, none"):
-        make_commander(dataclasses.replace(SETTINGS, control="telnet"), {})
+        make_commander(dataclasses.replace(SETTINGS, control="telnet"), {})  # type: ignore[arg-type]  # a raw string, checked when the settings are made
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_make_commander_none_and_unknown() -> None:
 )
 def test_make_control_picks_the_configured_backend(tmp_path: Path, backend: str, kind: type) -> None:
     control = make_control(
-        dataclasses.replace(SETTINGS, backend=backend),
+        dataclasses.replace(SETTINGS, backend=backend),  # type: ignore[arg-type]  # a raw string, checked when the settings are made
         releases=Releases(tmp_path),
         env={},
         runner=RecordingRunner(),
@@ -61,4 +61,4 @@ def test_make_control_picks_the_configured_backend(tmp_path: Path, backend: str,
 
 def test_make_control_unknown_backend_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"deploy\.backend 'docker'"):
-        make_control(dataclasses.replace(SETTINGS, backend="docker"), releases=Releases(tmp_path), env={})
+        make_control(dataclasses.replace(SETTINGS, backend="docker"), releases=Releases(tmp_path), env={})  # type: ignore[arg-type]  # a raw string, checked when the settings are made

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DeploySettings
+from bot.config import ControlKind, DeploySettings
 from bot.deploy.control import (
     CommandChannel,
     ServerState,
@@ -105,7 +105,7 @@ def test_graceful_stop_server_obeying_shutdown_command_is_not_signalled() -> Non
 
 def test_graceful_stop_ra_channel_reports_ra() -> None:
     server = FakeServer(FakeClock())
-    report = stop(server, commander=server, settings=dataclasses.replace(SETTINGS, control="ra"))
+    report = stop(server, commander=server, settings=dataclasses.replace(SETTINGS, control=ControlKind.RA))
     assert report.method is StopMethod.RA
 
 
@@ -149,7 +149,7 @@ def test_graceful_stop_already_stopped_sends_nothing() -> None:
 
 def test_graceful_stop_without_channel_notes_that_players_got_no_warning() -> None:
     server = FakeServer(FakeClock())
-    report = stop(server, commander=None, settings=dataclasses.replace(SETTINGS, control="none"))
+    report = stop(server, commander=None, settings=dataclasses.replace(SETTINGS, control=ControlKind.NONE))
     assert report.method is StopMethod.SIGNAL
     assert any("no shutdown warning" in n for n in report.notes)
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.config import ControlKind
 from bot.deploy.backends import make_commander
 from bot.deploy.control import StopMethod, graceful_stop
 from bot.deploy.pipeline import DeployMode, DeployOutcome, DeployStatus, deploy
@@ -217,7 +218,7 @@ def test_graceful_stop_of_a_server_ignoring_shutdown_ends_in_a_reported_kill(
 
 def test_deploy_with_control_none_stops_by_signal(realm: Realm, tmp_path: Path) -> None:
     builder = ScriptBuilder(tmp_path / "build", MODES)
-    settings = dataclasses.replace(realm.settings, control="none")
+    settings = dataclasses.replace(realm.settings, control=ControlKind.NONE)
     run(realm, builder, V1, settings=settings)
     outcome = run(realm, builder, V2, settings=settings)
     assert outcome.status is DeployStatus.SUCCEEDED

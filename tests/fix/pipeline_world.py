@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import FixSettings, GitHubSettings
+from bot.config import FixEngine, FixSettings, GitHubSettings
 from bot.crash.model import Crash, Frame
 from bot.fix.engines import Abstain, EngineContext, EngineError, Patch, Proposal, Usage
 from bot.fix.pipeline import FixRun
@@ -176,7 +176,7 @@ class World:
 
     def settings(self, **overrides: object) -> FixSettings:
         base = FixSettings(
-            engine="none",
+            engine=FixEngine.NONE,
             build_dir=str(self.build_dir),
             configure_command=(),
             build_command=(sys.executable, str(self.build_script), "{source}", "{build_dir}"),

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from bot.config import FixSettings
+from bot.config import FixEngine, FixSettings
 from bot.errors import ConfigError
 from bot.fix.engines import (
     Abstain,
@@ -150,7 +150,7 @@ def _ctx(tmp_path: Path, **kw: Any) -> EngineContext:
 
 def _anthropic(api: FakeAPI, sleeps: list[float], **kw: Any) -> Engine:
     settings = FixSettings(
-        engine="anthropic", model="claude-test-1", api_key_env="ANTHROPIC_KEY", base_url=api.url, **kw
+        engine=FixEngine.ANTHROPIC, model="claude-test-1", api_key_env="ANTHROPIC_KEY", base_url=api.url, **kw
     )
     return make_engine(settings, env={"ANTHROPIC_KEY": KEY}, sleep=sleeps.append)
 
@@ -247,7 +247,7 @@ def test_engine_connection_refused_retries_then_raises(tmp_path: Path, sleeps: l
     with FakeAPI([]) as api:
         dead_url = api.url
     settings = FixSettings(
-        engine="anthropic",
+        engine=FixEngine.ANTHROPIC,
         model="m",
         api_key_env="K",
         base_url=dead_url,
@@ -266,7 +266,7 @@ def test_engine_connection_refused_retries_then_raises(tmp_path: Path, sleeps: l
 def test_openai_request_shape_bearer_and_local_max_tokens(tmp_path: Path, sleeps: list[float]) -> None:
     with FakeAPI([_openai_ok(f"Here:\n```diff\n{DIFF}```")]) as api:
         settings = FixSettings(
-            engine="openai",
+            engine=FixEngine.OPENAI,
             model="qwen2.5-coder",
             api_key_env="OAI",
             base_url=api.url + "/v1",
@@ -287,7 +287,7 @@ def test_openai_request_shape_bearer_and_local_max_tokens(tmp_path: Path, sleeps
 
 def test_openai_local_server_without_key_or_usage(tmp_path: Path, sleeps: list[float]) -> None:
     with FakeAPI([_openai_ok("ABSTAIN: not enough evidence", usage=False)]) as api:
-        settings = FixSettings(engine="openai", model="llama", base_url=api.url)
+        settings = FixSettings(engine=FixEngine.OPENAI, model="llama", base_url=api.url)
         proposal = make_engine(settings, env={}, sleep=sleeps.append).propose(_ctx(tmp_path))
     assert "authorization" not in api.seen[0].headers
     assert isinstance(proposal, Abstain) and proposal.usage.total > 0  # estimated
@@ -299,7 +299,7 @@ def test_openai_azure_style_uses_api_key_header_and_version(tmp_path: Path, slee
         session = requests.Session()
         session.mount("https://myres.openai.azure.com", _Redirect(api.url))
         settings = FixSettings(
-            engine="openai",
+            engine=FixEngine.OPENAI,
             model="gpt-4o",
             api_key_env="AZ",
             base_url="https://myres.openai.azure.com/openai/deployments/fixer",
@@ -316,7 +316,7 @@ def test_openai_azure_style_uses_api_key_header_and_version(tmp_path: Path, slee
 
 def test_openai_length_finish_abstains(tmp_path: Path, sleeps: list[float]) -> None:
     with FakeAPI([_openai_ok("```diff\n--- a/x", finish="length")]) as api:
-        settings = FixSettings(engine="openai", model="m", base_url=api.url)
+        settings = FixSettings(engine=FixEngine.OPENAI, model="m", base_url=api.url)
         proposal = make_engine(settings, env={}, sleep=sleeps.append).propose(_ctx(tmp_path))
     assert isinstance(proposal, Abstain) and "cut off" in proposal.reason
 
@@ -340,14 +340,22 @@ class _Redirect(requests.adapters.HTTPAdapter):
 @pytest.mark.parametrize(
     ("settings", "env", "match"),
     [
-        (lambda: FixSettings(engine="gpt"), {}, "unknown"),
-        (lambda: FixSettings(engine="anthropic", model=""), {}, "fix.model is empty"),
-        (lambda: FixSettings(engine="anthropic", model="m", api_key_env=""), {}, "fix.api_key_env"),
-        (lambda: FixSettings(engine="anthropic", model="m", api_key_env="NOPE"), {}, "'NOPE' is not set"),
-        (lambda: FixSettings(engine="openai", model="m", api_key_env="NOPE"), {}, "local server"),
-        (lambda: FixSettings(engine="command"), {}, "fix.command is empty"),
-        (lambda: FixSettings(engine="replay"), {}, "fix.replay_patch is empty"),
-        (lambda: FixSettings(engine="replay", replay_patch="/nonexistent/x.diff"), {}, "does not exist"),
+        (lambda: FixSettings(engine="gpt"), {}, "unknown"),  # type: ignore[arg-type]  # a raw string, checked when the settings are made
+        (lambda: FixSettings(engine=FixEngine.ANTHROPIC, model=""), {}, "fix.model is empty"),
+        (lambda: FixSettings(engine=FixEngine.ANTHROPIC, model="m", api_key_env=""), {}, "fix.api_key_env"),
+        (
+            lambda: FixSettings(engine=FixEngine.ANTHROPIC, model="m", api_key_env="NOPE"),
+            {},
+            "'NOPE' is not set",
+        ),
+        (lambda: FixSettings(engine=FixEngine.OPENAI, model="m", api_key_env="NOPE"), {}, "local server"),
+        (lambda: FixSettings(engine=FixEngine.COMMAND), {}, "fix.command is empty"),
+        (lambda: FixSettings(engine=FixEngine.REPLAY), {}, "fix.replay_patch is empty"),
+        (
+            lambda: FixSettings(engine=FixEngine.REPLAY, replay_patch="/nonexistent/x.diff"),
+            {},
+            "does not exist",
+        ),
     ],
 )
 def test_make_engine_misconfiguration_raises_config_error(
@@ -359,14 +367,14 @@ def test_make_engine_misconfiguration_raises_config_error(
 
 
 def test_none_engine_always_abstains(tmp_path: Path) -> None:
-    proposal = make_engine(FixSettings(engine="none"), env={}).propose(_ctx(tmp_path))
+    proposal = make_engine(FixSettings(engine=FixEngine.NONE), env={}).propose(_ctx(tmp_path))
     assert isinstance(proposal, Abstain) and "analysis only" in proposal.reason
 
 
 def test_replay_engine_answers_recorded_diff_and_abstention(tmp_path: Path) -> None:
     recorded = tmp_path / "fix.diff"
     recorded.write_text(DIFF)
-    engine = make_engine(FixSettings(engine="replay", replay_patch=str(recorded)), env={})
+    engine = make_engine(FixSettings(engine=FixEngine.REPLAY, replay_patch=str(recorded)), env={})
     proposal = engine.propose(_ctx(tmp_path))
     assert isinstance(proposal, Patch) and proposal.diff == DIFF and proposal.model == "replay:fix.diff"
     recorded.write_text("ABSTAIN: recorded abstention\n")
@@ -424,7 +432,7 @@ def checkout(git_repo: Git, commit: CommitFn, tmp_path: Path) -> tuple[Git, Path
 
 def _command(agent: Path, mode: str, *, timeout: float = 60.0, env: dict[str, str] | None = None) -> Engine:
     settings = FixSettings(
-        engine="command", command=(sys.executable, str(agent), mode), engine_timeout_s=timeout
+        engine=FixEngine.COMMAND, command=(sys.executable, str(agent), mode), engine_timeout_s=timeout
     )
     import os
 
@@ -498,7 +506,7 @@ def test_command_engine_failure_and_timeout_abstain(checkout: tuple[Git, Path]) 
 def test_command_engine_missing_program_raises(checkout: tuple[Git, Path]) -> None:
     git, _ = checkout
     engine = make_engine(
-        FixSettings(engine="command", command=("no-such-agent-cli-xyz",)), env={"PATH": "/usr/bin"}
+        FixSettings(engine=FixEngine.COMMAND, command=("no-such-agent-cli-xyz",)), env={"PATH": "/usr/bin"}
     )
     with pytest.raises(EngineError, match="cannot start"):
         engine.propose(EngineContext(prompt=PROMPT, workdir=git.repo))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from bench.reports import write_report
 from bot.config import RedactionSettings
 from bot.uploader.backfill import backfill
 from bot.uploader.intake import Intake
 from bot.uploader.spool import Spool
-from tests.uploader.reports import write_report
 
 
 def test_backfill_stops_when_asked(tmp_path: Path) -> None:
