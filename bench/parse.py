@@ -242,12 +242,12 @@ def symbolication(runs: int) -> None:
     import shutil
     import tempfile
 
+    from bench.artefacts import WINDOWS_TOOLS, build_windows, missing
+    from bench.artefacts import wheaty_report as pe_wheaty_report
     from bot.symbols.locate import StoreLocator
     from bot.symbols.resolve import symbolicate
     from bot.symbols.store import SymbolStore
     from bot.symbols.symbolizer import find_symbolizer
-    from tests.symbols.artefacts import WINDOWS_TOOLS, build_windows, missing
-    from tests.symbols.artefacts import wheaty_report as pe_wheaty_report
 
     absent = missing(WINDOWS_TOOLS)
     if absent:

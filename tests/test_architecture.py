@@ -46,6 +46,7 @@ HOST_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "signature": ("bot.crash",),
     "doctor": ("bot.doctor",),
     "init": ("bot.init",),
+    "symbols": ("bot.symbols",),
 }
 DEMO_ONLY = ("bot.standin", "bot.demo")
 BENCH = Path(__file__).resolve().parents[1] / "bench"

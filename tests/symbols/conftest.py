@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.symbols.artefacts import (
+from bench.artefacts import (
     WINDOWS_TOOLS,
     WindowsBuild,
     WineCrash,

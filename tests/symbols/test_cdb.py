@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.artefacts import FIXTURES, WindowsBuild, wheaty_report
 from bot.crash import parse_report
 from bot.symbols.cdb import COMMANDS, cdb_argv, find_cdb
 from bot.symbols.service import analyse_with_symbols
-from tests.symbols.artefacts import FIXTURES, WindowsBuild, wheaty_report
 
 ANSWER = FIXTURES / "cdb-analyze.txt"
 

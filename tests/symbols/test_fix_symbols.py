@@ -4,28 +4,18 @@ issue it rewrites still verifies (same uploader, re-sealed payload, both ``sig:`
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
+from bench.artefacts import WindowsBuild, wheaty_report
 from bot.config import SymbolsSettings
 from bot.fix.pipeline import verify
 from bot.issue import sig_label
 from bot.standin import StandIn
 from bot.symbols.runner import issue_symbolicator
 from bot.symbols.store import SymbolStore
-from tests.symbols.artefacts import WindowsBuild, wheaty_report
-from tests.uploader.rig import KEY, make_rig, start_standin
+from tests.uploader.rig import KEY, make_rig
 
 REVISION = "3c5e0d7a91b2"
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh")
-    yield server
-    server.close()
 
 
 def test_fix_resolves_the_issue_crash_and_rewrites_a_verifiable_issue(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.artefacts import FIXTURES
 from bot.crash import parse_report
 from bot.symbols.service import analyse_with_symbols
-from tests.symbols.artefacts import FIXTURES
 
 SOURCE = FIXTURES / "linux_worldserver.cpp"
 

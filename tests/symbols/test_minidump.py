@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.artefacts import WindowsBuild, WineCrash, wheaty_report
 from bot.crash import parse_report
 from bot.symbols.errors import SymbolError
 from bot.symbols.identity import read_pe
 from bot.symbols.minidump import read_minidump, read_minidump_file
 from bot.symbols.service import analyse_with_symbols
 from bot.symbols.store import SymbolStore
-from tests.symbols.artefacts import WindowsBuild, WineCrash, wheaty_report
 
 WINE_PRIVATE_STREAM = 0xFFF0  # the stream on which PyPI's `minidump` raises
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.artefacts import WindowsBuild
 from bot.symbols.errors import SymbolError
 from bot.symbols.identity import read_build_id, read_pdb, read_pe
 from bot.symbols.store import SymbolStore
-from tests.symbols.artefacts import WindowsBuild
 
 
 def _release(tmp_path: Path, name: str, build: WindowsBuild) -> Path:

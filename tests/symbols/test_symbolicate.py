@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.artefacts import SOURCE, WindowsBuild, build_windows, wheaty_report
 from bot.config import RedactionSettings
 from bot.crash import analyse, parse_report
 from bot.crash.model import Format
@@ -16,7 +17,6 @@ from bot.symbols.resolve import NO_SYMBOLS_ADVICE, site_of, symbolicate
 from bot.symbols.service import analyse_with_symbols, scrubber
 from bot.symbols.store import SymbolStore
 from bot.symbols.symbolizer import find_symbolizer
-from tests.symbols.artefacts import SOURCE, WindowsBuild, build_windows, wheaty_report
 
 # The line each function's body is written on in the fixture source.
 SOURCE_LINE = {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.artefacts import WindowsBuild, WineCrash, wheaty_report
 from bot.cli import main
 from bot.symbols.identity import read_pe
-from tests.symbols.artefacts import WindowsBuild, WineCrash, wheaty_report
 
 
 @pytest.fixture(autouse=True)

@@ -4,28 +4,20 @@ or not the uploader could symbolicate it, in either order."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.artefacts import WindowsBuild, wheaty_report
 from bot.config import SymbolsSettings
 from bot.crash import analyse, parse_report
 from bot.issue import sig_label
 from bot.standin import StandIn
 from bot.symbols.service import crash_reader
 from bot.symbols.store import SymbolStore
-from tests.symbols.artefacts import WindowsBuild, wheaty_report
-from tests.uploader.rig import Rig, make_rig, start_standin
+from tests.uploader.rig import Rig, make_rig
 
 REVISION = "3c5e0d7a91b2"
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh")
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "symbols"
+# data only: bench imports nothing from tests/
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "symbols"
 SOURCE = FIXTURES / "worldserver.cpp"
 # The PDB path a Windows build machine would have linked into the image.
 PDB_ALT_PATH = r"D:\build\bin\worldserver.pdb"
