@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from bot import markdown as md
 from bot.crash.model import Crash, Frame, Thread
@@ -256,6 +256,19 @@ def _source_url(
     return f"{url}#L{line}" if line is not None and line > 0 else url
 
 
+SPARK_DAYS = 30  # the Occurrences row's trend: one block per day, ending on the last day seen
+
+
+def _occurrences_cell(occ: Occurrences) -> str:
+    """The count, and (with a history) a per-day sparkline of the last :data:`SPARK_DAYS` days."""
+    if not occ.days:
+        return str(occ.count)
+    end = date.fromisoformat(occ.days[-1][0])
+    start = end - timedelta(days=SPARK_DAYS - 1)
+    spark = md.sparkline(occ.daily(end, SPARK_DAYS))
+    return f"{occ.count} `{spark}` ({start.isoformat()} … {end.isoformat()}, UTC)"
+
+
 def _frame_name(frame: Frame) -> str:
     if frame.function:
         return frame.function
@@ -338,7 +351,7 @@ class _Renderer:
         sig = crash.signature
         rows.append(("Signature", self.code(sig.text)))
         rows.append(("Signature id", f"{self.code(sig.id)} (full {self.code(sig.full_id)}, v{sig.version})"))
-        rows.append(("Occurrences", str(occ.count)))
+        rows.append(("Occurrences", _occurrences_cell(occ)))
         if occ.first_seen:
             rows.append(("First seen", self.text(occ.first_seen)))
         if occ.last_seen:

@@ -8,6 +8,7 @@ live in HTML comments), ping a user or link an issue.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 ZWSP = "\u200b"
 
@@ -69,3 +70,16 @@ def cell(text: str) -> str:
 def escaped(text: str) -> str:
     """Untrusted text as inline Markdown with every special character escaped (safe in a table cell)."""
     return defuse(_MD_SPECIAL_RE.sub(r"\\\1", one_line(text)))
+
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[int]) -> str:
+    """One block character per value, scaled to the largest (zero is the lowest block, so a quiet day
+    still shows as a day); empty for no values."""
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARK_BLOCKS[0] * len(values)
+    steps = len(SPARK_BLOCKS) - 1
+    return "".join(SPARK_BLOCKS[0 if v <= 0 else max(1, round(v * steps / top))] for v in values)

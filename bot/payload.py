@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.crash.model import (
@@ -48,6 +48,10 @@ PAYLOAD_VERSION = 1
 _MAC_PREFIX = b"crashbot:payload:v1\n"
 MAX_LIST_ENTRIES = 20  # hosts/realms/builds kept per signature (most recent last)
 MAX_BATCHES = 50  # uploader batch ids remembered per signature: a retried batch is recognised, not re-counted
+# Occurrence history (the dashboard's trends and fix verification read it): per-day counts (UTC) for the
+# last HISTORY_DAYS days before the newest recorded day, and per-build counts for the last
+# MAX_LIST_ENTRIES builds. 90 day buckets + 20 builds cost at most ~2.5 KB of the payload budget.
+HISTORY_DAYS = 90
 # A sealed payload (base64) never exceeds this many characters, leaving over half of GitHub's 65,536 for
 # the human-readable part of the issue body.
 PAYLOAD_MAX_B64_CHARS = 30_000
@@ -77,6 +81,36 @@ def scrub(text: str) -> str:
     return _SURROGATE_RE.sub("\ufffd", text)
 
 
+def day_of(moment: datetime) -> date:
+    """The UTC calendar day of ``moment`` (a naive datetime is taken to be UTC already)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
+
+
+Counts = tuple[tuple[str, int], ...]
+
+
+def _add_days(mine: Counts, other: Counts) -> Counts:
+    """Both day histories added up, sorted by day, keeping the :data:`HISTORY_DAYS` days up to the newest."""
+    total: dict[str, int] = dict(mine)
+    for day, n in other:
+        total[day] = total.get(day, 0) + n
+    if not total:
+        return ()
+    newest = date.fromisoformat(max(total))
+    oldest = (newest - timedelta(days=HISTORY_DAYS - 1)).isoformat()
+    return tuple((d, n) for d, n in sorted(total.items()) if d >= oldest and n > 0)
+
+
+def _add_builds(mine: Counts, other: Counts, keep: int = MAX_LIST_ENTRIES) -> Counts:
+    """Both per-build counts added up; a build counted again moves to the end; the last ``keep`` stay."""
+    total: dict[str, int] = dict(mine)
+    for build, n in other:
+        total[build] = total.pop(build, 0) + n
+    return tuple(total.items())[-keep:]
+
+
 def _fold(existing: tuple[str, ...], new: Iterable[str], keep: int = MAX_LIST_ENTRIES) -> tuple[str, ...]:
     """Unique values in first-seen order, a re-seen value moving to the end, keeping the last ``keep``."""
     values = list(existing)
@@ -97,6 +131,10 @@ class Occurrences:
     ``count`` as of ``last_comment_at``, so ``count - commented_count`` is "seen again since we last said".
     ``batches`` holds the ids of the last :data:`MAX_BATCHES` uploader batches counted here, so a batch
     retried after a kill or an ambiguous 5xx is recognised instead of being counted twice.
+
+    ``days`` (``("2024-05-01", 3)``, oldest first, bounded by :data:`HISTORY_DAYS`) and ``build_counts``
+    (per build, the last :data:`MAX_LIST_ENTRIES` builds) are the history; a payload sealed by an older
+    uploader has none, so ``count`` may exceed the sum of ``days``: those occurrences have no known day.
     """
 
     count: int = 0
@@ -108,6 +146,8 @@ class Occurrences:
     last_comment_at: str = ""
     commented_count: int = 0
     batches: tuple[str, ...] = ()
+    days: Counts = ()
+    build_counts: Counts = ()
 
     def record(
         self,
@@ -131,6 +171,8 @@ class Occurrences:
                 realms=(realm,) if realm else (),
                 builds=(build,) if build else (),
                 batches=(batch,) if batch else (),
+                days=((day_of(at).isoformat(), count),) if count > 0 else (),
+                build_counts=((build, count),) if build and count > 0 else (),
             )
         )
 
@@ -149,6 +191,8 @@ class Occurrences:
             last_comment_at=self.last_comment_at if mine_newer else other.last_comment_at,
             commented_count=self.commented_count if mine_newer else other.commented_count,
             batches=_fold(self.batches, other.batches, MAX_BATCHES),
+            days=_add_days(self.days, other.days),
+            build_counts=_add_builds(self.build_counts, other.build_counts),
         )
 
     def mark_commented(self, at: datetime) -> Occurrences:
@@ -161,8 +205,25 @@ class Occurrences:
         """Occurrences not yet reported in a comment."""
         return max(self.count - self.commented_count, 0)
 
+    @property
+    def dated(self) -> int:
+        """Occurrences whose day is known (the rest predate the history or fell out of its window)."""
+        return sum(n for _, n in self.days)
+
+    def on_day(self, day: date) -> int:
+        return dict(self.days).get(day.isoformat(), 0)
+
+    def daily(self, end: date, n_days: int) -> tuple[int, ...]:
+        """Counts per day for the ``n_days`` days ending with ``end`` (oldest first)."""
+        counts = dict(self.days)
+        start = end - timedelta(days=n_days - 1)
+        return tuple(counts.get((start + timedelta(days=i)).isoformat(), 0) for i in range(n_days))
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        history: dict[str, Any] = {}
+        if self.days or self.build_counts:  # absent when empty: older readers' bytes stay as they were
+            history["history"] = {"days": dict(self.days), "builds": [list(b) for b in self.build_counts]}
+        return history | {
             "count": self.count,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
@@ -188,7 +249,20 @@ class Occurrences:
             commented_count=d.whole("commented_count"),
             # absent in payloads sealed before batch ids were recorded
             batches=d.texts("batches") if d.has("batches") else (),
+            # absent in payloads sealed before the history was recorded
+            days=_history_days(d.obj("history")) if d.has("history") else (),
+            build_counts=d.obj("history").pairs("builds") if d.has("history") else (),
         )
+
+
+def _history_days(history: _Reader) -> Counts:
+    days = history.counts("days")
+    for day, _ in days:
+        try:
+            date.fromisoformat(day)
+        except ValueError as e:
+            raise TrustError(f"crash payload history has a malformed day {day[:40]!r}") from e
+    return tuple(sorted(days))
 
 
 @dataclass(frozen=True)
@@ -563,6 +637,30 @@ class _Reader:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             raise self._fail(key, "a list of whole numbers")
         return tuple(values)
+
+    def counts(self, key: str) -> tuple[tuple[str, int], ...]:
+        """An object of whole numbers ≥ 0, in its stored order."""
+        value = self.raw(key)
+        if not isinstance(value, Mapping) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value.values()
+        ):
+            raise self._fail(key, "an object of whole numbers")
+        return tuple((str(k), int(n)) for k, n in value.items())
+
+    def pairs(self, key: str) -> tuple[tuple[str, int], ...]:
+        """A list of ``[text, whole number ≥ 0]`` pairs, in order."""
+        values = self._list(key)
+        if not all(
+            isinstance(v, list)
+            and len(v) == 2
+            and isinstance(v[0], str)
+            and isinstance(v[1], int)
+            and not isinstance(v[1], bool)
+            and v[1] >= 0
+            for v in values
+        ):
+            raise self._fail(key, "a list of [text, count] pairs")
+        return tuple((v[0], v[1]) for v in values)
 
     def obj(self, key: str) -> _Reader:
         return _Reader(self.raw(key), f"{self._where}.{key}")
