@@ -239,6 +239,9 @@ class PullRef:
     draft: bool = False
     merge_commit_sha: str | None = None
     mergeable: bool | None = None  # None while GitHub is still computing it
+    created_at: str = ""
+    merged_at: str = ""
+    closed_at: str = ""
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> PullRef:
@@ -259,6 +262,9 @@ class PullRef:
             draft=bool(d.get("draft", False)),
             merge_commit_sha=d.get("merge_commit_sha"),
             mergeable=d.get("mergeable"),
+            created_at=str(d.get("created_at") or ""),
+            merged_at=str(d.get("merged_at") or ""),
+            closed_at=str(d.get("closed_at") or ""),
         )
 
 
@@ -1139,6 +1145,11 @@ class GitHubClient:
         )
         return [PullRef.from_json(d) for d in items]
 
+    def list_pulls(self, state: str = "all") -> list[PullRef]:
+        """Every pull request of the repository in ``state`` (all pages, newest first)."""
+        items = self._get_all(f"{self._prefix}/pulls", {"state": state}, what=f"list {state} pull requests")
+        return [PullRef.from_json(d) for d in items]
+
     def get_pull(self, number: int) -> PullRef:
         return PullRef.from_json(self._get(f"{self._prefix}/pulls/{int(number)}", what=f"read PR #{number}"))
 
@@ -1266,6 +1277,14 @@ class GitHubClient:
             what=f"set deployment {deployment_id} to {state}",
         )
         return DeploymentStatusRef.from_json(data)
+
+    def list_deployment_statuses(self, deployment_id: int) -> list[DeploymentStatusRef]:
+        """The statuses of one deployment, newest first."""
+        items = self._get_all(
+            f"{self._prefix}/deployments/{int(deployment_id)}/statuses",
+            what=f"list statuses of deployment {deployment_id}",
+        )
+        return [DeploymentStatusRef.from_json(d) for d in items]
 
     def list_deployments(self, environment: str) -> list[DeploymentRef]:
         """Deployments to ``environment``, newest first."""

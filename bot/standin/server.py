@@ -303,6 +303,15 @@ class StandIn:
             self._pulls.sync(found)
             return [issue_json(self.world, self.urls, found, found.issues[n]) for n in sorted(found.issues)]
 
+    def delete_issue(self, repo: str, number: int) -> None:
+        """Delete issue ``number`` as an admin can (GitHub's UI or GraphQL ``deleteIssue``; REST has no
+        endpoint): it vanishes from every list, and its number is never given out again."""
+        with self.world.lock:
+            found = self.world.known_repo(repo)
+            found.issue(number)
+            del found.issues[number]
+            found.deleted.add(number)
+
     def pulls(self, repo: str) -> list[dict[str, Any]]:
         with self.world.lock:
             found = self.world.known_repo(repo)

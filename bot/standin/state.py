@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.standin.errors import StandInError
 from bot.standin.gitrepo import GitRepo
-from bot.standin.wire import Identity, not_found
+from bot.standin.wire import ApiError, Identity, not_found
 
 Clock = Callable[[], float]
 
@@ -190,18 +190,20 @@ class Repo:
     issues: dict[int, Issue] = field(default_factory=dict)
     deployments: list[Deployment] = field(default_factory=list)
     permissions: dict[str, str] = field(default_factory=dict)  # login -> none|read|...|admin
+    deleted: set[int] = field(default_factory=set)  # issue numbers an admin deleted (never reused)
 
     @property
     def full_name(self) -> str:
         return f"{self.owner.login}/{self.name}"
 
     def next_number(self) -> int:
-        return max(self.issues, default=0) + 1
+        return max((*self.issues, *self.deleted), default=0) + 1
 
     def issue(self, number: int) -> Issue:
         found = self.issues.get(number)
         if found is None:
-            raise not_found()
+            # GitHub answers a deleted issue with 410 Gone ("This issue was deleted")
+            raise ApiError(410, "This issue was deleted") if number in self.deleted else not_found()
         return found
 
     def pull(self, number: int) -> Issue:
