@@ -52,6 +52,8 @@ HANDLED_LABEL = "crash-fix-attempted"
 PR_LABEL = "crash-fix"
 OPEN_PR_LABEL = "crash-fix-pr"
 FIX_DEPLOYED_LABEL = "fix-deployed"
+FIX_VERIFIED_LABEL = "fix-verified"
+DASHBOARD_LABEL = "crash-dashboard"
 
 CRASH = LabelSpec(CRASH_LABEL, "b60205", "A server crash filed by crashbot")
 REGRESSION = LabelSpec(REGRESSION_LABEL, "e11d21", "A crash that came back after its issue was closed")
@@ -61,6 +63,10 @@ HANDLED = LabelSpec(
 )
 OPEN_PR = LabelSpec(OPEN_PR_LABEL, "c5def5", "crashbot has an open fix PR for this crash")
 FIX_DEPLOYED = LabelSpec(FIX_DEPLOYED_LABEL, "0e8a16", "The fix for this crash is live on a realm")
+FIX_VERIFIED = LabelSpec(
+    FIX_VERIFIED_LABEL, "0e8a16", "The crash stopped after its fix went live (statistically significant)"
+)
+DASHBOARD = LabelSpec(DASHBOARD_LABEL, "5319e7", "crashbot's crash dashboard (one issue, kept current)")
 
 # the kind label of a crash issue (which one a crash gets is bot.issue's business)
 _KIND_DESCRIPTIONS: dict[str, str] = {
@@ -93,7 +99,7 @@ REQUIRED_LABELS: tuple[LabelSpec, ...] = (CRASH, FIX_PR, REGRESSION, FIX_DEPLOYE
 
 def label_spec(name: str) -> LabelSpec:
     """The spec of any label crashbot puts on an issue (``sig:``/``realm:`` labels included)."""
-    for spec in (*LABEL_SPECS, REGRESSION, *FIX_LABELS, FIX_DEPLOYED):
+    for spec in (*LABEL_SPECS, REGRESSION, *FIX_LABELS, FIX_DEPLOYED, FIX_VERIFIED, DASHBOARD):
         if spec.name == name:
             return spec
     if is_sig_label(name):
@@ -200,6 +206,10 @@ FIX_RESULT = Marker("crashbot:fix-result")  # the one "what happened" comment on
 TOKENS = Marker("crashbot:tokens")  # in the result comment: engine tokens spent on the issue so far
 HUMAN_PUSHED = Marker("crashbot:human-pushed")  # the one "I left your branch alone" comment on the PR
 FIX_RECORD = Marker("crashbot:fix")  # in a fix PR's body: its signature and builds (bot.fix.state)
+DASHBOARD_BODY = Marker("crashbot:dashboard")  # the dashboard issue's body (bot.dashboard)
+VERIFIED = Marker("crashbot:fix-verified")  # the one "fix verified" comment on a crash issue
+VERIFY_ESTIMATE = Marker("crashbot:verify-estimate")  # the one "too rare to verify soon" comment
+DEPLOYED_KIND = "deployed"  # deploy_marker(DEPLOYED_KIND, realm, sha): the "Deployed in" comment
 
 
 def has_any_marker(text: str) -> bool:
@@ -210,3 +220,9 @@ def has_any_marker(text: str) -> bool:
 def deploy_marker(kind: str, realm: str, sha: str) -> Marker:
     """The marker of one kind of deploy comment (``deployed``, ``deploy-failed``), per realm and sha."""
     return Marker(_MARKER_UNSAFE_RE.sub("_", f"{MARKER_NAMESPACE}{kind} {realm} {sha}".replace("--", "-")))
+
+
+def read_deploy_markers(kind: str, text: str) -> list[tuple[str, str]]:
+    """The ``(realm, sha)`` of each :func:`deploy_marker` of ``kind`` in ``text`` (realm as cleaned)."""
+    pattern = re.compile(rf"<!-- {re.escape(MARKER_NAMESPACE + kind)} (\S+) ([0-9a-fA-F]{{7,40}}) -->")
+    return [(m.group(1), m.group(2)) for m in pattern.finditer(text)]

@@ -1,0 +1,375 @@
+"""``crashbot dashboard``: read the crash issues, fix PRs and deployments; verify fixes; write the page.
+
+The only module of the dashboard that talks to GitHub (through :mod:`bot.github`'s client, passed in).
+It finds its issue by the dashboard label (never search), takes only an issue whose body carries its
+marker (a label a person put on some other issue is ignored), and writes only when the page changed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.dashboard import render as page
+from bot.dashboard.model import FixPull, Row, State, loop_figures, ranked
+from bot.dashboard.uptime import Deployed, LiveSpan, covered_since, hours_live, live_spans
+from bot.dashboard.verify import (
+    MAX_WAIT_DAYS,
+    Evidence,
+    Exposure,
+    Verdict,
+    assess,
+    too_rare_comment,
+    verified_comment,
+)
+from bot.errors import TrustError
+from bot.github import Comment, DeploymentRef, DeploymentStatusRef, GitHubError, IssueRef, PullRef
+from bot.issue import read_payload
+from bot.payload import Occurrences, parse_iso_utc
+from bot.vocabulary import (
+    ANALYSIS,
+    CRASH_LABEL,
+    DASHBOARD,
+    DASHBOARD_BODY,
+    DASHBOARD_LABEL,
+    DEPLOYED_KIND,
+    FIX_BRANCH_PREFIX,
+    FIX_DEPLOYED_LABEL,
+    FIX_VERIFIED,
+    FIX_VERIFIED_LABEL,
+    VERIFIED,
+    VERIFY_ESTIMATE,
+    LabelSpec,
+    branch_from_labels,
+    read_deploy_markers,
+)
+
+logger = logging.getLogger(__name__)
+
+DEPLOYMENTS_PER_REALM = 20  # the newest deployments read per realm: each costs one status request
+
+
+class DashboardGitHub(Protocol):
+    """The part of :class:`bot.github.GitHubClient` the dashboard uses."""
+
+    def whoami(self) -> str: ...
+    def find_issues(self, labels: Sequence[str], state: str = "all") -> list[IssueRef]: ...
+    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> IssueRef: ...
+    def edit_issue(
+        self,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+        state_reason: str | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> IssueRef: ...
+    def list_pulls(self, state: str = "all") -> list[PullRef]: ...
+    def list_comments(self, number: int) -> list[Comment]: ...
+    def upsert_comment(
+        self, number: int, tag: str, body: str, *, author: str | None = None
+    ) -> tuple[Comment, bool]: ...
+    def add_labels(self, number: int, labels: Sequence[str]) -> tuple[str, ...]: ...
+    def ensure_labels(self, specs: Sequence[LabelSpec]) -> list[str]: ...
+    def contains(self, commit: str, build: str) -> bool | None: ...
+    def list_deployments(self, environment: str) -> list[DeploymentRef]: ...
+    def list_deployment_statuses(self, deployment_id: int) -> list[DeploymentStatusRef]: ...
+
+
+class Action(enum.StrEnum):
+    CREATED = "created"
+    EDITED = "edited"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    key: bytes
+    environments: tuple[str, ...] = ()  # deploy environments beyond the realms the crashes name
+    max_wait_days: float = MAX_WAIT_DAYS
+
+
+@dataclass(frozen=True)
+class Result:
+    issue: int
+    action: Action
+    verified: tuple[int, ...] = ()
+    too_rare: tuple[int, ...] = ()
+    evidence: dict[int, Evidence] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------
+# reading
+
+
+def _occurrences(issue: IssueRef, key: bytes) -> Occurrences | None:
+    try:
+        return read_payload(issue.body, key).occurrences
+    except TrustError as e:
+        logger.info("issue #%d: %s; listed without numbers", issue.number, e)
+        return None
+
+
+def _fix_pulls(pulls: Iterable[PullRef]) -> dict[str, FixPull]:
+    """The newest crashbot fix PR per fix branch."""
+    found: dict[str, FixPull] = {}
+    for p in sorted(pulls, key=lambda p: p.number):
+        if p.head_ref.startswith(FIX_BRANCH_PREFIX):
+            found[p.head_ref] = FixPull(
+                p.number,
+                p.html_url,
+                p.state == "open",
+                p.merged,
+                p.created_at,
+                p.merged_at,
+                p.merge_commit_sha or "",
+            )
+    return found
+
+
+def _row(issue: IssueRef, key: bytes, pulls: dict[str, FixPull]) -> Row:
+    branch = branch_from_labels(issue.labels)
+    return Row(
+        number=issue.number,
+        title=issue.title,
+        url=issue.html_url,
+        is_open=issue.state == "open",
+        labels=issue.labels,
+        occurrences=_occurrences(issue, key),
+        pull=pulls.get(branch) if branch else None,
+    )
+
+
+def _mark_analysed(client: DashboardGitHub, rows: list[Row], issues: dict[int, IssueRef], me: str) -> None:
+    """Tell "analysed" from "new" for the rows the page shows in full (one read each, only when the
+    issue has comments at all)."""
+    for i, row in enumerate(rows[: page.TOP_ROWS]):
+        if row.state is not State.NEW or issues[row.number].comments == 0:
+            continue
+        comments = client.list_comments(row.number)
+        if any(ANALYSIS.in_text(c.body) and c.author == me for c in comments):
+            rows[i] = Row(**{**row.__dict__, "analysed": True})
+
+
+def _spans(client: DashboardGitHub, environments: Iterable[str], now: datetime) -> tuple[LiveSpan, ...]:
+    deployed: list[Deployed] = []
+    for env in sorted(set(environments)):
+        try:
+            refs = client.list_deployments(env)[:DEPLOYMENTS_PER_REALM]
+            for d in refs:
+                states = tuple(s.state for s in client.list_deployment_statuses(d.id))
+                deployed.append(Deployed(env, d.sha, parse_iso_utc(d.created_at), states))
+        except (GitHubError, ValueError) as e:
+            logger.warning("deployments to %s unreadable (%s); rates there are per day", env, e)
+    return live_spans(deployed, now)
+
+
+# ---------------------------------------------------------------------------------------------------
+# verifying
+
+
+@dataclass(frozen=True)
+class _Deploy:
+    at: datetime
+    sha: str
+    realms: tuple[str, ...]
+
+
+def _first_deploy(comments: Sequence[Comment], me: str) -> _Deploy | None:
+    """When and what crashbot first deployed the fix as, from its own "Deployed in" comments."""
+    found: list[tuple[datetime, str, str]] = []
+    for c in comments:
+        if c.author != me:
+            continue
+        for realm, sha in read_deploy_markers(DEPLOYED_KIND, c.body):
+            try:
+                found.append((parse_iso_utc(c.created_at), sha, realm))
+            except ValueError:
+                continue
+    if not found:
+        return None
+    first = min(found)
+    return _Deploy(first[0], first[1], tuple(sorted({r for _, _, r in found})))
+
+
+def _exposure(
+    spans: Sequence[LiveSpan], occ: Occurrences, deploy: _Deploy, now: datetime, fixed: Callable[[str], bool]
+) -> Exposure:
+    """Uptime before and after, when the deployments cover the whole history before the fix."""
+    if not occ.days or not spans:
+        return Exposure()
+    first = datetime.fromisoformat(occ.days[0][0]).replace(tzinfo=deploy.at.tzinfo)
+    since = covered_since(spans)
+    if since is None or since > first:
+        return Exposure()
+    day_start = datetime.combine(deploy.at.date(), datetime.min.time(), tzinfo=deploy.at.tzinfo)
+    return Exposure(
+        hours_before=hours_live(spans, first, day_start),
+        hours_after=hours_live(spans, deploy.at, now, build=fixed),
+    )
+
+
+class _Contains:
+    """``client.contains`` cached per (fix, build); unknown counts as "not containing the fix"."""
+
+    def __init__(self, client: DashboardGitHub) -> None:
+        self._client = client
+        self._seen: dict[tuple[str, str], bool] = {}
+
+    def __call__(self, fix: str, build: str) -> bool:
+        if (fix, build) not in self._seen:
+            self._seen[fix, build] = self._client.contains(fix, build) is True
+        return self._seen[fix, build]
+
+
+def _evidence_line(e: Evidence) -> str:
+    rate = f"{e.rate_per_hour:.3g}/h before ({e.crashes_before} in {e.hours_before:,.0f} {e.basis.value})"
+    match e.verdict:
+        case Verdict.VERIFIED:
+            return f"{rate}; 0 in {e.hours_after:,.1f} h since: P(0) = {e.p_zero:.2%}"
+        case Verdict.WAITING:
+            left = max(e.hours_needed - e.hours_after, 0)
+            return f"{rate}; 0 in {e.hours_after:,.1f} h since: P(0) = {e.p_zero:.1%}, {left:,.1f} h to go"
+        case Verdict.TOO_RARE:
+            return f"{rate}; too rare: about {e.days_needed:,.0f} days to verify"
+        case Verdict.REGRESSED:
+            return f"{e.crashes_after} crash(es) on builds containing the fix"
+        case Verdict.NO_HISTORY:
+            return "no dated crash before the fix: nothing to compare with"
+
+
+@dataclass
+class _Verifier:
+    client: DashboardGitHub
+    settings: DashboardSettings
+    me: str
+    spans: tuple[LiveSpan, ...]
+    now: datetime
+    contains: _Contains
+    evidence: dict[int, Evidence] = field(default_factory=dict)
+    deploys: dict[int, datetime] = field(default_factory=dict)
+    verified: list[int] = field(default_factory=list)
+    too_rare: list[int] = field(default_factory=list)
+
+    def check(self, row: Row) -> None:
+        """Read when the fix of a ``fix-deployed`` crash went live; verify it unless it already is."""
+        occ = row.occurrences
+        if occ is None or FIX_DEPLOYED_LABEL not in row.labels:
+            return
+        deploy = _first_deploy(self.client.list_comments(row.number), self.me)
+        if deploy is None:
+            return
+        self.deploys[row.number] = deploy.at
+        if FIX_VERIFIED_LABEL in row.labels:
+            return
+        fix = row.pull.merge_sha if row.pull is not None and row.pull.merge_sha else deploy.sha
+        after = sum(n for build, n in occ.build_counts if self.contains(fix, build))
+        exposure = _exposure(self.spans, occ, deploy, self.now, lambda sha: self.contains(fix, sha))
+        e = assess(
+            occ,
+            deployed_at=deploy.at,
+            now=self.now,
+            crashes_after=after,
+            exposure=exposure,
+            max_wait_days=self.settings.max_wait_days,
+        )
+        self.evidence[row.number] = e
+        if e.verdict is Verdict.VERIFIED:
+            fix_name = f"PR #{row.pull.number}" if row.pull else deploy.sha[:10]
+            body = verified_comment(e, fix=fix_name, realms=", ".join(deploy.realms))
+            self.client.upsert_comment(row.number, VERIFIED.tag, body, author=self.me)
+            self.client.ensure_labels([FIX_VERIFIED])
+            self.client.add_labels(row.number, [FIX_VERIFIED_LABEL])
+            self.verified.append(row.number)
+        elif e.verdict is Verdict.TOO_RARE:
+            self.client.upsert_comment(row.number, VERIFY_ESTIMATE.tag, too_rare_comment(e), author=self.me)
+            self.too_rare.append(row.number)
+
+
+# ---------------------------------------------------------------------------------------------------
+# writing
+
+
+def _ours(issue: IssueRef, me: str) -> bool:
+    return DASHBOARD_BODY.in_text(issue.body) and (not me or issue.author == me)
+
+
+def _write(client: DashboardGitHub, body: str, me: str) -> tuple[int, Action]:
+    """Create, reopen or edit the one dashboard issue; no write when its body is already ``body``."""
+    mine = sorted(
+        (i for i in client.find_issues([DASHBOARD_LABEL], state="all") if _ours(i, me)),
+        key=lambda i: (i.state != "open", i.number),
+    )
+    if not mine:
+        client.ensure_labels([DASHBOARD])
+        created = client.create_issue(page.TITLE, body, [DASHBOARD_LABEL])
+        logger.info("created the crash dashboard #%d", created.number)
+        return created.number, Action.CREATED
+    current = mine[0]
+    if current.state == "open" and current.body.replace("\r\n", "\n") == body:
+        return current.number, Action.UNCHANGED
+    client.edit_issue(
+        current.number,
+        body=body,
+        title=page.TITLE if current.title != page.TITLE else None,
+        state="open" if current.state != "open" else None,
+    )
+    return current.number, Action.EDITED
+
+
+def sync(client: DashboardGitHub, settings: DashboardSettings, *, now: datetime) -> Result:
+    """Verify what can be verified, then bring the dashboard issue up to date."""
+    me = client.whoami()
+    issues = {i.number: i for i in client.find_issues([CRASH_LABEL], state="all")}
+    issues = {n: i for n, i in issues.items() if DASHBOARD_LABEL not in i.labels}
+    pulls = client.list_pulls("all")
+    fix_pulls = _fix_pulls(pulls)
+    rows = [_row(i, settings.key, fix_pulls) for i in issues.values()]
+    realms = {r for row in rows if row.occurrences for r in row.occurrences.realms}
+    spans = _spans(client, {*realms, *settings.environments}, now)
+    verifier = _Verifier(client, settings, me, spans, now, _Contains(client))
+    for row in rows:
+        verifier.check(row)
+    rows = [_relabelled(r, verifier.verified) for r in rows]
+    today = now.date()
+    open_rows = ranked([r for r in rows if r.is_open], today)
+    _mark_analysed(client, open_rows, issues, me)
+    fixed = [r for r in rows if r.state in (State.DEPLOYED, State.VERIFIED)]
+    figures = loop_figures(
+        rows,
+        issue_created={n: i.created_at for n, i in issues.items()},
+        deployed_at=verifier.deploys,
+        closed_unmerged=sum(1 for p in fix_pulls.values() if not p.open and not p.merged),
+    )
+    week = now - timedelta(days=7)
+    inputs = page.Inputs(
+        today=today,
+        figures=figures,
+        evidence=_evidence_lines(fixed, verifier.evidence),
+        week_hours_live=hours_live(spans, week, now) if spans else None,
+    )
+    number, action = _write(client, page.render(open_rows, fixed, inputs), me)
+    return Result(number, action, tuple(verifier.verified), tuple(verifier.too_rare), verifier.evidence)
+
+
+def _relabelled(row: Row, verified: Sequence[int]) -> Row:
+    if row.number not in verified:
+        return row
+    return Row(**{**row.__dict__, "labels": (*row.labels, FIX_VERIFIED_LABEL)})
+
+
+def _evidence_lines(fixed: Sequence[Row], evidence: dict[int, Evidence]) -> dict[int, str]:
+    lines = {n: _evidence_line(e) for n, e in evidence.items()}
+    for row in fixed:
+        if row.number not in lines:
+            lines[row.number] = (
+                "verified (the numbers are on the issue)"
+                if row.state is State.VERIFIED
+                else "deploy time unknown: no crashbot deploy comment"
+            )
+    return lines
