@@ -223,6 +223,7 @@ def deploy_marker(kind: str, realm: str, sha: str) -> Marker:
 
 
 def read_deploy_markers(kind: str, text: str) -> list[tuple[str, str]]:
-    """The ``(realm, sha)`` of each :func:`deploy_marker` of ``kind`` in ``text`` (realm as cleaned)."""
-    pattern = re.compile(rf"<!-- {re.escape(MARKER_NAMESPACE + kind)} (\S+) ([0-9a-fA-F]{{7,40}}) -->")
+    """The ``(realm, sha)`` of each :func:`deploy_marker` of ``kind`` in ``text`` (realm as cleaned: the
+    marker's spaces became ``_``)."""
+    pattern = re.compile(rf"<!-- {re.escape(MARKER_NAMESPACE + kind)}_(\S+)_([0-9a-fA-F]{{7,40}}) -->")
     return [(m.group(1), m.group(2)) for m in pattern.finditer(text)]

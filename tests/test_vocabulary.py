@@ -144,3 +144,11 @@ def test_deploy_marker_is_an_html_comment_safe_token_per_kind_realm_and_sha() ->
     assert made != deploy_marker("deployed", "other", HEAD).name
     assert made != deploy_marker("deployed", "Black Rock--EU", BASE).name
     assert deploy_marker("deployed", "r", HEAD).tag != deploy_marker("deploy-failed", "r", HEAD).tag
+
+
+def test_read_deploy_markers_reads_back_realm_and_sha() -> None:
+    from bot.vocabulary import deploy_marker, read_deploy_markers
+
+    text = "x\n" + deploy_marker("deployed", "main realm", "abcdef1234567").tag + "\nDeployed"
+    assert read_deploy_markers("deployed", text) == [("main_realm", "abcdef1234567")]
+    assert read_deploy_markers("deploy-failed", text) == []

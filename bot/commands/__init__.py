@@ -36,6 +36,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
             "bot.commands.fix",
             "turn a signed crash issue into a built pull request (or an honest 'no fix' comment)",
         ),
+        "dashboard": (
+            "bot.commands.dashboard",
+            "keep the crash dashboard issue current and label fixes proven in production fix-verified",
+        ),
         "init": (
             "bot.commands.init",
             "write crashbot.toml and the crash-fix/crash-deploy workflows into a server repository",

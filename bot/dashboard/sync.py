@@ -107,6 +107,12 @@ class Result:
 # reading
 
 
+def _by_us(author: str, me: str) -> bool:
+    """Written by crashbot: by ``me``, or when GitHub won't say who we are (an installation token), by a
+    bot account, as :meth:`bot.github.GitHubClient.upsert_comment` decides."""
+    return author == me if me else author.endswith("[bot]")
+
+
 def _occurrences(issue: IssueRef, key: bytes) -> Occurrences | None:
     try:
         return read_payload(issue.body, key).occurrences
@@ -152,7 +158,7 @@ def _mark_analysed(client: DashboardGitHub, rows: list[Row], issues: dict[int, I
         if row.state is not State.NEW or issues[row.number].comments == 0:
             continue
         comments = client.list_comments(row.number)
-        if any(ANALYSIS.in_text(c.body) and c.author == me for c in comments):
+        if any(ANALYSIS.in_text(c.body) and _by_us(c.author, me) for c in comments):
             rows[i] = Row(**{**row.__dict__, "analysed": True})
 
 
@@ -184,7 +190,7 @@ def _first_deploy(comments: Sequence[Comment], me: str) -> _Deploy | None:
     """When and what crashbot first deployed the fix as, from its own "Deployed in" comments."""
     found: list[tuple[datetime, str, str]] = []
     for c in comments:
-        if c.author != me:
+        if not _by_us(c.author, me):
             continue
         for realm, sha in read_deploy_markers(DEPLOYED_KIND, c.body):
             try:
@@ -296,7 +302,7 @@ class _Verifier:
 
 
 def _ours(issue: IssueRef, me: str) -> bool:
-    return DASHBOARD_BODY.in_text(issue.body) and (not me or issue.author == me)
+    return DASHBOARD_BODY.in_text(issue.body) and _by_us(issue.author, me)
 
 
 def _write(client: DashboardGitHub, body: str, me: str) -> tuple[int, Action]:

@@ -305,3 +305,12 @@ def test_publish_new_primary_id_with_a_known_full_id_counts_on_the_existing_issu
     assert result.issue.number == issue.number and len(rig.issues()) == 1
     assert rig.payload(issue.number).occurrences.count == 2
     assert {sig_label(old_id), sig_label(crash.signature.id)} <= rig.labels(issue.number)
+
+
+def test_publish_records_each_occurrence_in_the_payload_history(rig: Rig, clock: FakeClock) -> None:
+    spool_and_publish(rig, (0, 0))
+    clock.advance(120)
+    spool_and_publish(rig, (0, 1))
+    occ = rig.payload(rig.issue_for(SIG)["number"]).occurrences
+    assert occ.dated == occ.count == 2
+    assert occ.build_counts == ((BASE_REVISION, 2),)
