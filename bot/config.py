@@ -241,6 +241,7 @@ class UploaderSettings:
     writes_per_hour: int = 450  # ... and 500/hour
     patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
     edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
+    dashboard_interval_s: float = 900.0  # run the crash-dashboard workflow at most this often; 0 = never
 
     def __post_init__(self) -> None:
         if self.edit_interval_s < 0:

@@ -1234,6 +1234,17 @@ class GitHubClient:
             message=str(data.get("message") or ""),
         )
 
+    # ----- actions
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str] | None = None) -> None:
+        """Ask GitHub to run ``workflow`` (a file name under .github/workflows, or its id) on ``ref``."""
+        self._send(
+            "POST",
+            f"{self._prefix}/actions/workflows/{urllib.parse.quote(workflow, safe='')}/dispatches",
+            body={"ref": ref, "inputs": dict(inputs or {})},
+            what=f"dispatch workflow {workflow!r} on {ref!r}",
+        )
+
     # ----- deployments
 
     def create_deployment(

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.errors import GitError
+from bot.standin.actions import ActionsApi, Dispatch
 from bot.standin.auth import AuthApi, authenticate, register_app, register_token
 from bot.standin.deployments import DeploymentsApi
 from bot.standin.errors import StandInError
@@ -184,6 +185,7 @@ class StandIn:
             self._pulls,
             RefsApi(self.world, self.urls),
             self._deployments,
+            ActionsApi(self.world, self.urls),
         ):
             api.register(self._router)
         self._thread: threading.Thread | None = None
@@ -334,6 +336,11 @@ class StandIn:
         with self.world.lock:
             found = self.world.known_repo(repo)
             return [label_json(self.urls, found, label) for label in found.labels.values()]
+
+    def dispatches(self, repo: str) -> list[Dispatch]:
+        """The workflow_dispatch requests ``repo`` accepted, oldest first."""
+        with self.world.lock:
+            return list(self.world.known_repo(repo).dispatches)
 
     def deployments(self, repo: str) -> list[dict[str, Any]]:
         """Deployments newest first, each with its ``statuses`` (newest first) inlined."""

@@ -23,6 +23,7 @@ from bot.uploader.intake import Intake
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
 from bot.uploader.spool import Spool, default_spool_path, open_spool
+from bot.uploader.trigger import DashboardTrigger
 from bot.uploader.watcher import CrashWatcher, existing_reports
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ def assemble(
         notifier=notifier,
         writes=lambda: client.writes,
         stop=stop,
+        after_publish=DashboardTrigger(client, interval_s=up.dashboard_interval_s).poke
+        if up.dashboard_interval_s > 0
+        else None,
     )
     intake = Intake(
         intake_spool,

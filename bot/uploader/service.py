@@ -93,7 +93,10 @@ class UploadService:
         writes: Callable[[], int] = lambda: 0,
         clock: Callable[[], float] = time.time,
         stop: threading.Event | None = None,
+        after_publish: Callable[[], object] | None = None,
     ) -> None:
+        """``after_publish`` runs after a pass that counted crashes (the dashboard trigger)."""
+        self._after_publish = after_publish
         self._spool = spool
         self._publisher = publisher
         self._settings = settings
@@ -196,6 +199,10 @@ class UploadService:
                 break
         if blocked is not None:
             self._blocked_until = blocked
+        if published and self._after_publish is not None:
+            before = self._writes()
+            self._after_publish()
+            self._budget.record(max(self._writes() - before, 0))
         next_at = self._spool.stats().next_attempt_at
         if blocked is not None:
             next_at = blocked if next_at is None else max(next_at, blocked)
