@@ -26,12 +26,15 @@ WORKFLOWS_DIR = PurePosixPath(".github/workflows")
 # crashbot's reusable workflows, copied into the server repository under these names ...
 LOCAL_FIX = WORKFLOWS_DIR / "crashbot-fix.yml"
 LOCAL_DEPLOY = WORKFLOWS_DIR / "crashbot-deploy.yml"
+LOCAL_DASHBOARD = WORKFLOWS_DIR / "crashbot-dashboard.yml"
 # ... and the thin callers that run them
 CALLER_FIX = WORKFLOWS_DIR / "crash-fix.yml"
 CALLER_DEPLOY = WORKFLOWS_DIR / "crash-deploy.yml"
+CALLER_DASHBOARD = WORKFLOWS_DIR / "crash-dashboard.yml"  # the name the uploader dispatches
 # names of the reusable workflows in crashbot's own repository (for --uses-remote)
 REMOTE_FIX = ".github/workflows/crash-fix.yml"
 REMOTE_DEPLOY = ".github/workflows/crash-deploy.yml"
+REMOTE_DASHBOARD = ".github/workflows/crash-dashboard.yml"
 
 # The server's sources: a push touching only these rebuilds and deploys.
 SOURCE_PATHS = ("src/**", "dep/**", "cmake/**", "CMakeLists.txt")
@@ -55,6 +58,7 @@ APP_PERMISSIONS = (
     ("Contents", "Read and write"),
     ("Pull requests", "Read and write"),
     ("Deployments", "Read and write"),
+    ("Actions", "Read and write"),  # the uploader starts the crash-dashboard workflow
     ("Metadata", "Read-only"),
 )
 SECRETS = (
@@ -262,6 +266,14 @@ def render_deploy_caller(uses: str, facts: RepoFacts) -> str:
     )
 
 
+def render_dashboard_caller(uses: str) -> str:
+    return _fill(
+        template_text("workflows", "crash-dashboard.yml"),
+        {"__DASHBOARD_WORKFLOW__": uses},
+        str(CALLER_DASHBOARD),
+    )
+
+
 def _fill(text: str, values: dict[str, str], name: str) -> str:
     for placeholder, value in values.items():
         if placeholder not in text:
@@ -283,13 +295,21 @@ def plan(facts: RepoFacts, *, remote: RemoteWorkflows | None = None) -> tuple[In
             InitFile(
                 LOCAL_DEPLOY, template_text("workflows", "reusable", "crash-deploy.yml"), "reusable deploy"
             ),
+            InitFile(
+                LOCAL_DASHBOARD,
+                template_text("workflows", "reusable", "crash-dashboard.yml"),
+                "reusable dashboard",
+            ),
         ]
         fix_uses, deploy_uses = f"$/{LOCAL_FIX}", f"$/{LOCAL_DEPLOY}"
+        dashboard_uses = f"$/{LOCAL_DASHBOARD}"
     else:
         fix_uses, deploy_uses = remote.uses(REMOTE_FIX), remote.uses(REMOTE_DEPLOY)
+        dashboard_uses = remote.uses(REMOTE_DASHBOARD)
     files += [
         InitFile(CALLER_FIX, render_fix_caller(fix_uses), "crash issue -> fix PR"),
         InitFile(CALLER_DEPLOY, render_deploy_caller(deploy_uses, facts), "merge -> deploy per realm"),
+        InitFile(CALLER_DASHBOARD, render_dashboard_caller(dashboard_uses), "crash dashboard, on schedule"),
     ]
     return tuple(files)
 

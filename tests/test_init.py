@@ -439,7 +439,7 @@ def test_config_template_holds_no_secret_values() -> None:
     assert secrets(table) == []
 
 
-@pytest.mark.parametrize("name", ["crash-fix.yml", "crash-deploy.yml"])
+@pytest.mark.parametrize("name", ["crash-fix.yml", "crash-deploy.yml", "crash-dashboard.yml"])
 def test_packaged_reusable_workflows_are_exact_copies_of_the_repository_ones(name: str) -> None:
     packaged = init.template_text("workflows", "reusable", name)
 
@@ -468,3 +468,20 @@ def test_plan_paths_are_relative_posix_paths() -> None:
     for item in init.plan(EMPTY_FACTS):
         assert isinstance(item.path, PurePosixPath)
         assert not item.path.is_absolute()
+
+
+def test_init_writes_the_dashboard_workflow_one_writer_at_a_time(server_repo: Path) -> None:
+    assert run_init(server_repo) == 0
+    caller = yaml.safe_load((server_repo / init.CALLER_DASHBOARD).read_text(encoding="utf-8"))
+    reusable = yaml.safe_load((server_repo / init.LOCAL_DASHBOARD).read_text(encoding="utf-8"))
+    assert caller["permissions"] == {} and reusable["permissions"] == {}
+    assert caller["jobs"]["dashboard"]["uses"] == f"$/{init.LOCAL_DASHBOARD}"
+    # YAML reads the bare key `on` as True
+    assert {"schedule", "workflow_dispatch"} <= set(caller[True])
+    job = reusable["jobs"]["dashboard"]
+    assert job["concurrency"] == {"group": "crash-dashboard", "cancel-in-progress": False}
+    assert job["permissions"] == {"contents": "read"}
+    # the uploader dispatches the caller by this file name
+    from bot.uploader.trigger import DEFAULT_WORKFLOW
+
+    assert init.CALLER_DASHBOARD.name == DEFAULT_WORKFLOW
