@@ -139,7 +139,7 @@ def _mermaid_label(text: str) -> str:
 
 
 def _daily_chart(rows: Sequence[Row], today: date) -> list[str]:
-    top = [r for r in rows[:CHART_SIGNATURES] if r.occurrences is not None and r.total > 0]
+    top = [r for r in rows if r.occurrences is not None and r.total > 0][:CHART_SIGNATURES]
     if not top:
         return []
     days = [(today - timedelta(days=CHART_DAYS - 1 - i)).strftime("%m-%d") for i in range(CHART_DAYS)]
@@ -173,7 +173,7 @@ def _build_chart(rows: Sequence[Row]) -> list[str]:
         "",
         "```mermaid",
         "xychart-beta",
-        '    title "Crashes per build (all open signatures)"',
+        '    title "Crashes per build"',
         "    x-axis [" + ", ".join(f'"{_mermaid_label(b[:10])}"' for b, _ in top) + "]",
         f'    y-axis "crashes" 0 --> {max(n for _, n in top)}',
         f"    bar [{', '.join(str(n) for _, n in top)}]",
@@ -219,11 +219,12 @@ def render(open_rows: Sequence[Row], fixed_rows: Sequence[Row], inputs: Inputs) 
     order = ranked(open_rows, today)
     head = [DASHBOARD_BODY.tag, f"# {TITLE}", "", _summary(order, inputs), ""]
     head += _top_table(order[:TOP_ROWS], today)
+    charted = ranked([*open_rows, *fixed_rows], today)  # a fixed crash's fall to zero is a trend too
     tail = [
         "",
-        *_daily_chart(order, today),
+        *_daily_chart(charted, today),
         "",
-        *_build_chart(order),
+        *_build_chart(charted),
         "",
         *_fixes(ranked(fixed_rows, today), inputs.evidence),
         "",

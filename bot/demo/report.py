@@ -20,6 +20,8 @@ PR_FILE = "pr.md"
 ANALYSIS_FILE = "analysis-comment.md"
 TIMELINE_FILE = "timeline.md"
 INDEX_FILE = "index.html"
+DASHBOARD_FILE = "dashboard.md"
+DASHBOARD_HTML_FILE = "dashboard.html"  # the dashboard alone, as the README's screenshot shows it
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class GitHubView:
     pull: PullView | None = None
     deployments: tuple[DeploymentView, ...] = ()  # newest first
     analysis_comment: CommentView | None = None
+    dashboard: IssueView | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,9 @@ def render_index(report: DemoReport) -> str:
         sections.append(
             (f"Pull request #{pull.number}: {pull.title} — {pull.head} → {pull.base} [{state}]", pull.body)
         )
+    if view is not None and view.dashboard is not None:
+        dash = view.dashboard
+        sections.append((f"Issue #{dash.number}: {dash.title} — labels {', '.join(dash.labels)}", dash.body))
     status = '<span class="ok">passed</span>' if report.ok else '<span class="failed">failed</span>'
     where = ""
     if view is not None:
@@ -257,12 +263,15 @@ def _bodies(report: DemoReport) -> dict[str, str]:
         bodies[PR_FILE] = view.pull.body
     if view is not None and view.analysis_comment is not None:
         bodies[ANALYSIS_FILE] = view.analysis_comment.body
+    if view is not None and view.dashboard is not None:
+        bodies[DASHBOARD_FILE] = view.dashboard.body
     return bodies
 
 
 def output_files(report: DemoReport) -> list[str]:
     """The names :func:`write_outputs` writes for ``report``."""
-    return [INDEX_FILE, TIMELINE_FILE, *_bodies(report)]
+    extra = [DASHBOARD_HTML_FILE] if report.github is not None and report.github.dashboard is not None else []
+    return [INDEX_FILE, TIMELINE_FILE, *extra, *_bodies(report)]
 
 
 def write_outputs(report: DemoReport, output_dir: Path) -> list[Path]:
@@ -273,7 +282,10 @@ def write_outputs(report: DemoReport, output_dir: Path) -> list[Path]:
         TIMELINE_FILE: render_timeline_markdown(report),
         **_bodies(report),
     }
-    for stale in (ISSUE_FILE, PR_FILE, ANALYSIS_FILE):
+    view = report.github
+    if view is not None and view.dashboard is not None:
+        files[DASHBOARD_HTML_FILE] = page(view.dashboard.title, [(view.dashboard.title, view.dashboard.body)])
+    for stale in (ISSUE_FILE, PR_FILE, ANALYSIS_FILE, DASHBOARD_FILE, DASHBOARD_HTML_FILE):
         if stale not in files:  # a failed run must not leave an earlier run's bodies looking current
             (output_dir / stale).unlink(missing_ok=True)
     written = []

@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,9 +61,10 @@ from bot.deploy.soap import SoapClient
 from bot.errors import BotError, UsageError
 from bot.git import Git
 from bot.github import Comment, GitHubClient, IssueRef, PullRef, connect
-from bot.issue import read_payload
+from bot.issue import read_payload, render_body
+from bot.payload import parse_iso_utc
 from bot.standin import StandIn
-from bot.vocabulary import ANALYSIS, HANDLED_LABEL, fix_branch, sig_label
+from bot.vocabulary import ANALYSIS, FIX_VERIFIED_LABEL, HANDLED_LABEL, fix_branch, sig_label
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +269,7 @@ class _Demo:
         self.pull_number = 0
         self.merge_sha = ""
         self.v2_pid: int | None = None
+        self.dashboard_number = 0
         self.twin: demo_server.GdbSession | demo_server.ServerProcess | None = None
 
     # -- the steps, in order ---------------------------------------------------------------------------
@@ -288,6 +290,7 @@ class _Demo:
             ("merge", "Maintainer merges the PR", self.merge),
             ("deploy-v2", "Deploy the merge (graceful swap)", self.deploy_v2),
             ("verify", "The crash no longer happens", self.verify_fixed),
+            ("dashboard", "crashbot dashboard; the fix verified", self.dashboard),
         ]
         if not self.options.keep:
             steps.append(("stop", "Stop the server gracefully", self.stop_server))
@@ -599,6 +602,57 @@ class _Demo:
             f"'{demo_server.CRASH_COMMAND}' → {answer!r}; still up (pid {self.v2_pid}): {_first_line(info)}"
         )
 
+    def dashboard(self) -> Done:
+        """``crashbot dashboard`` writes the dashboard; then, with time compressed, the fix is verified.
+
+        The demo cannot wait days for a crash rate to mean anything, so it does what two days of crashes
+        would have done to the issue: its signed history says the crash came 12 times a day on the two
+        days before the deploy (re-sealed with the uploader's key, as the uploader would have), and the
+        verification runs "ten silent hours after the deploy". λ = 24 / 48 h = 0.5/h, so
+        P(0 | 0.5/h × 10 h) = e^-5 = 0.67% < 1%: verified.
+        """
+        run = self.crashbot("dashboard", self.app, "dashboard")
+        self.expect_exit("dashboard", run, 0)
+        if "created" not in run.stdout:
+            raise StepFailed("dashboard", f"crashbot dashboard said {_last_line(run.stdout)!r}")
+        deployed = self.backdate_history()
+        from bot.dashboard.sync import DashboardSettings, sync
+
+        result = sync(
+            self.client(self.app),
+            DashboardSettings(key=self.key.encode("utf-8"), environments=(REALM,)),
+            now=deployed + timedelta(hours=10),
+        )
+        issue = self.issue(self.issue_number)
+        if result.verified != (self.issue_number,) or FIX_VERIFIED_LABEL not in issue.labels:
+            raise StepFailed("dashboard", f"issue #{self.issue_number} was not verified: {result}")
+        self.dashboard_number = result.issue
+        evidence = result.evidence[self.issue_number]
+        return Done(
+            f"dashboard #{result.issue} ({result.action.value}); #{self.issue_number} fix-verified",
+            f"{evidence.crashes_before} crashes in {evidence.hours_before:.0f} h before, 0 in "
+            f"{evidence.hours_after:.0f} h since: P(0) = {evidence.p_zero:.2%} (time compressed)",
+        )
+
+    def backdate_history(self) -> datetime:
+        """Re-seal the crash issue's payload with two days of crashes before the deploy; the deploy time."""
+        told = [c for c in self.comments(self.issue_number) if f"Deployed in {self.merge_sha}" in c.body]
+        if not told:
+            raise StepFailed("dashboard", f"issue #{self.issue_number} has no deploy comment")
+        deployed = parse_iso_utc(told[0].created_at)
+        issue = self.issue(self.issue_number)
+        payload = read_payload(issue.body, self.key.encode("utf-8"))
+        occ = payload.occurrences
+        build = occ.builds[-1] if occ.builds else None
+        for days_back in (2, 1):
+            occ = occ.record(deployed - timedelta(days=days_back), realm=REALM, build=build, count=12)
+        body = render_body(
+            payload.to_crash(), occ, repo=DEMO_REPO, server_url=self.require_standin().web_url,
+            payload_key=self.key.encode("utf-8"),
+        )  # fmt: skip
+        self.client(self.uploader).edit_issue(self.issue_number, body=body)
+        return deployed
+
     def stop_server(self) -> Done:
         settings = self.config().deploy
         control = self.control()
@@ -798,7 +852,16 @@ class _Demo:
         if self.standin is None:
             return None
         view = GitHubView(repo=DEMO_REPO, web_url=self.standin.web_url, deployments=tuple(self.deployments()))
-        issue = next((i for i in self.issues() if not i.is_pull), None)
+        issues = [i for i in self.issues() if not i.is_pull]
+        issue = next((i for i in issues if i.number == self.issue_number), issues[0] if issues else None)
+        dash = next((i for i in issues if i.number == self.dashboard_number), None)
+        if dash is not None:
+            view = _replace_view(
+                view,
+                dashboard=IssueView(
+                    dash.number, dash.title, dash.html_url, dash.state, dash.author, dash.labels, dash.body
+                ),
+            )
         if issue is not None:
             comments = tuple(CommentView(c.author, c.body, c.html_url) for c in self.comments(issue.number))
             analysis = next((c for c in comments if ANALYSIS.in_text(c.body)), None)

@@ -36,7 +36,19 @@ from bot.deploy.releases import Releases
 from bot.errors import UsageError
 from bot.vocabulary import ANALYSIS
 
-STEPS = ("github", "repo", "deploy-v1", "crash", "upload", "fix", "merge", "deploy-v2", "verify", "stop")
+STEPS = (
+    "github",
+    "repo",
+    "deploy-v1",
+    "crash",
+    "upload",
+    "fix",
+    "merge",
+    "deploy-v2",
+    "verify",
+    "dashboard",
+    "stop",
+)
 
 
 class Progress:
@@ -84,9 +96,10 @@ def test_demo_fresh_run_every_step_happens_and_github_shows_the_loop(
 
     printed = capsys.readouterr()
     assert code == 0, printed.out + printed.err
-    for name in ("timeline.md", "issue.md", "pr.md", "analysis-comment.md", "index.html"):
+    for name in ("timeline.md", "issue.md", "pr.md", "analysis-comment.md", "index.html", "dashboard.md"):
         assert (output / name).is_file(), name
     assert sorted(p.name for p in (output / "logs").iterdir()) == [
+        "dashboard.log",
         "deploy-v1.log",
         "deploy-v2.log",
         "fix.log",
@@ -117,6 +130,11 @@ def test_demo_fresh_run_every_step_happens_and_github_shows_the_loop(
     )
     assert "'whisper Nobody hi' → 'Player Nobody is not online.'" in timeline
     assert "stop: soap, not forced" in timeline
+    # the dashboard, and the fix verified with time compressed: 24 crashes in 48 h, none in 10 h since
+    assert "dashboard #3 (edited); #1 fix-verified" in timeline
+    assert "24 crashes in 48 h before, 0 in 10 h since: P(0) = 0.67%" in timeline
+    dashboard = (output / "dashboard.md").read_text(encoding="utf-8")
+    assert "| **verified** ([PR #2](" in dashboard and "```mermaid" in dashboard
 
     # what GitHub shows at the end
     assert re.search(r"issue #1 +crash: ChatHandler::SendWhisper \(SIGSEGV\) +\[closed\]", printed.out)
