@@ -84,11 +84,11 @@ def _short_row(row: Row, today: date) -> str:
     return f"| [#{row.number}]({row.url}) | {week} | {total} | {last} | {row.state.value} |"
 
 
-def _summary(rows: Sequence[Row], inputs: Inputs) -> str:
-    week = sum(r.week(inputs.today) for r in rows)
+def _summary(rows: Sequence[Row], fixed: Sequence[Row], inputs: Inputs) -> str:
+    week = sum(r.week(inputs.today) for r in (*rows, *fixed))
     line = (
-        f"**{len(rows)}** open crash signature(s), **{week}** crash(es) in the 7 days to "
-        f"{inputs.today.isoformat()} (UTC)"
+        f"**{len(rows)}** open crash signature(s); **{week}** crash(es) in the 7 days to "
+        f"{inputs.today.isoformat()} (UTC), fixed ones included"
     )
     if inputs.week_hours_live:
         hours = inputs.week_hours_live
@@ -98,6 +98,8 @@ def _summary(rows: Sequence[Row], inputs: Inputs) -> str:
 
 
 def _top_table(rows: Sequence[Row], today: date) -> list[str]:
+    if not rows:
+        return ["## Top crashes", "", "*No open crash signature.*"]
     return [
         f"## Top crashes, by occurrences in the last 7 days (trend: {TREND_DAYS} days)",
         "",
@@ -217,7 +219,7 @@ def render(open_rows: Sequence[Row], fixed_rows: Sequence[Row], inputs: Inputs) 
     """The dashboard body: deterministic for the same inputs, so an unchanged page is never rewritten."""
     today = inputs.today
     order = ranked(open_rows, today)
-    head = [DASHBOARD_BODY.tag, f"# {TITLE}", "", _summary(order, inputs), ""]
+    head = [DASHBOARD_BODY.tag, f"# {TITLE}", "", _summary(order, fixed_rows, inputs), ""]
     head += _top_table(order[:TOP_ROWS], today)
     charted = ranked([*open_rows, *fixed_rows], today)  # a fixed crash's fall to zero is a trend too
     tail = [

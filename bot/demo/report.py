@@ -284,7 +284,9 @@ def write_outputs(report: DemoReport, output_dir: Path) -> list[Path]:
     }
     view = report.github
     if view is not None and view.dashboard is not None:
-        files[DASHBOARD_HTML_FILE] = page(view.dashboard.title, [(view.dashboard.title, view.dashboard.body)])
+        dash = view.dashboard
+        heading = f"Issue #{dash.number}: {dash.title} — labels {', '.join(dash.labels)}"
+        files[DASHBOARD_HTML_FILE] = page(f"crashbot demo: issue #{dash.number}", [(heading, dash.body)])
     for stale in (ISSUE_FILE, PR_FILE, ANALYSIS_FILE, DASHBOARD_FILE, DASHBOARD_HTML_FILE):
         if stale not in files:  # a failed run must not leave an earlier run's bodies looking current
             (output_dir / stale).unlink(missing_ok=True)

@@ -108,3 +108,12 @@ def test_loop_figures_are_medians_and_counts() -> None:
     assert figures == LoopFigures(crash_to_pr_h=4.0, merge_to_deploy_h=2.0, merged=2, closed=1, abstained=1)
     body = render([], [], Inputs(TODAY, figures, {}))
     assert "| 4.0 h | 2.0 h | 2 | 1 | 1 |" in body
+
+
+def test_no_open_signature_says_so_and_still_charts_the_fixed_ones() -> None:
+    fixed = Row(1, "crash: X", "u", False, (FIX_DEPLOYED_LABEL,), row(1, (1, 4)).occurrences)
+    body = render([], [fixed], Inputs(TODAY, NO_FIGURES, {1: "waiting"}))
+    assert "*No open crash signature.*" in body
+    assert "**0** open crash signature(s); **4** crash(es) in the 7 days" in body
+    assert "    line [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0]" in body
+    assert "| waiting |" in body

@@ -111,7 +111,7 @@ def test_rows_are_ranked_by_the_last_seven_days_not_the_total(standin: StandIn, 
     body = gh.get_issue(result.issue).body
     order = [body.index(f"[#{n}](") for n in (burst, steady, old_storm)]
     assert order == sorted(order)
-    assert "**3** open crash signature(s), **15** crash(es) in the 7 days" in body
+    assert "**3** open crash signature(s); **15** crash(es) in the 7 days" in body
 
 
 def test_a_deleted_dashboard_is_recreated(standin: StandIn, gh: GitHubClient) -> None:

@@ -144,3 +144,17 @@ def test_write_outputs_without_an_issue_removes_an_earlier_runs_bodies(tmp_path:
     write_outputs(DemoReport(failed, "gdb", Path("w"), failed=failed[-1]), tmp_path)
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "timeline.md"]
+
+
+def test_write_outputs_writes_the_dashboard_as_markdown_and_its_own_page(tmp_path: Path) -> None:
+    import dataclasses
+
+    dash = IssueView(
+        3, "Crash dashboard", "u", "open", "crashbot[bot]", ("crash-dashboard",), "# Crash dashboard\n"
+    )
+    report = DemoReport(steps(), "gdb", Path("w"), github=dataclasses.replace(view(), dashboard=dash))
+    written = {p.name for p in write_outputs(report, tmp_path)}
+    assert {"dashboard.md", "dashboard.html"} <= written
+    page = (tmp_path / "dashboard.html").read_text(encoding="utf-8")
+    assert "Issue #3: Crash dashboard — labels crash-dashboard" in page and "<script" not in page
+    assert "Issue #3: Crash dashboard" in (tmp_path / "index.html").read_text(encoding="utf-8")
