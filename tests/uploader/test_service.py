@@ -15,7 +15,7 @@ from bot.standin import Fault, StandIn
 from bot.uploader.budget import Windows
 from bot.uploader.notify import NoticeKind
 from bot.uploader.publish import Outcome
-from bot.uploader.service import interruptible_sleep
+from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
 from bot.uploader.spool import ReportState
 from tests.uploader.rig import CUT_REPORT, REPO, FakeClock, Rig, WebhookSink, make_rig
 
@@ -307,3 +307,23 @@ def test_service_internal_error_is_one_log_line_and_the_batch_stays_spooled(
     assert len(errors) == 1 and "a bug in the publisher" in errors[0].getMessage()
     assert all(r.exc_info is None for r in caplog.records if r.levelno >= 20)
     assert rig.spool.stats().new == 1
+
+
+def test_after_publish_runs_once_per_pass_that_counted_crashes(tmp_path: Path, standin: StandIn) -> None:
+    """The dashboard trigger's seam: called after a pass that published, never after an idle one."""
+    calls: list[int] = []
+    rig = make_rig(tmp_path, standin)
+    try:
+        service = UploadService(
+            rig.spool,
+            rig.publisher,
+            settings=ServiceSettings(edit_interval_s=0),
+            after_publish=lambda: calls.append(1),
+        )
+        rig.intake.take(write_report(rig.crash_dir, 0, 0))
+        rig.intake.take(write_report(rig.crash_dir, 1, 0))
+        service.run_pass()
+        service.run_pass()
+        assert calls == [1]
+    finally:
+        rig.close()
