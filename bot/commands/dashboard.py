@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from bot import config as config_mod
@@ -29,8 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_dashboard)
 
 
-def run_dashboard(args: argparse.Namespace, config: Config) -> int:
-    key = config_mod.secret(config.signing.key_env)
+def run_dashboard(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
+    key = config_mod.secret(config.signing.key_env, env)
     if key is None:
         raise ConfigError(
             f"the payload signing key is not set: export {config.signing.key_env or '(signing.key_env)'} "
@@ -40,7 +41,7 @@ def run_dashboard(args: argparse.Namespace, config: Config) -> int:
     from bot.dashboard.sync import DashboardSettings, sync
 
     client = github.connect(
-        config.github, repo=args.repo or None, api_url=args.api_url or config.github.api_url
+        config.github, env=env, repo=args.repo or None, api_url=args.api_url or config.github.api_url
     )
     environments = tuple(
         e for e in (config.deploy.environment, config.deploy.realm, config.uploader.realm) if e
