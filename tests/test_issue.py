@@ -153,7 +153,8 @@ def test_body_server_url_is_used_for_enterprise_links():
 def test_body_summary_shows_signature_occurrences_hosts_and_builds():
     occ = OCC.record(T0 + timedelta(hours=2), host="game2", build="deadbeef1")
     body = body_of(make_crash(), occ)
-    assert "| Occurrences | 2 |" in body
+    # the count, then both crashes on May 1 as the last of 30 days of trend
+    assert f"| Occurrences | 2 `{'▁' * 29}█` (2024-04-02 … 2024-05-01, UTC) |" in body
     assert "| First seen | 2024-05-01T12:00:00Z |" in body
     assert "| Last seen | 2024-05-01T14:00:00Z |" in body
     assert "| Hosts | `game1`, `game2` |" in body
