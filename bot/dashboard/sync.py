@@ -7,6 +7,7 @@ marker (a label a person put on some other issue is ignored), and writes only wh
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -159,7 +160,7 @@ def _mark_analysed(client: DashboardGitHub, rows: list[Row], issues: dict[int, I
             continue
         comments = client.list_comments(row.number)
         if any(ANALYSIS.in_text(c.body) and _by_us(c.author, me) for c in comments):
-            rows[i] = Row(**{**row.__dict__, "analysed": True})
+            rows[i] = dataclasses.replace(row, analysed=True)
 
 
 def _spans(client: DashboardGitHub, environments: Iterable[str], now: datetime) -> tuple[LiveSpan, ...]:
@@ -366,7 +367,7 @@ def sync(client: DashboardGitHub, settings: DashboardSettings, *, now: datetime)
 def _relabelled(row: Row, verified: Sequence[int]) -> Row:
     if row.number not in verified:
         return row
-    return Row(**{**row.__dict__, "labels": (*row.labels, FIX_VERIFIED_LABEL)})
+    return dataclasses.replace(row, labels=(*row.labels, FIX_VERIFIED_LABEL))
 
 
 def _evidence_lines(fixed: Sequence[Row], evidence: dict[int, Evidence]) -> dict[int, str]:

@@ -15,8 +15,9 @@ from bot.dashboard.sync import Action, DashboardSettings, sync
 from bot.github import GitHubClient, connect
 from bot.issue import labels_for, read_payload, render_body, render_title
 from bot.payload import Occurrences
-from bot.standin import StandIn
+from bot.standin import Limits, StandIn
 from bot.vocabulary import (
+    ANALYSIS,
     DASHBOARD_LABEL,
     FIX_DEPLOYED_LABEL,
     FIX_VERIFIED_LABEL,
@@ -199,3 +200,29 @@ def test_a_crash_on_a_build_with_the_fix_is_not_verified(standin: StandIn, gh: G
     assert result.verified == ()
     assert "crash(es) on builds containing the fix" in gh.get_issue(result.issue).body
     assert FIX_VERIFIED_LABEL not in gh.get_issue(number).labels
+
+
+@pytest.mark.slow
+def test_a_thousand_signatures_on_the_stand_in_fit_in_one_body(standin: StandIn, gh: GitHubClient) -> None:
+    standin.limits = Limits(secondary=False, core_per_hour=100_000)  # filing 1,000 issues is the setup
+    for n in range(1, 1001):
+        file_crash(gh, n, history((n % 9, 1 + n % 4)), realm=None)
+    result = sync(gh, SETTINGS, now=NOW)
+    body = gh.get_issue(result.issue).body
+    assert len(body) < 65_536
+    assert "**1000** open crash signature(s)" in body
+    assert "<summary>975 more open signature(s)</summary>" in body
+    assert sync(gh, SETTINGS, now=NOW).action is Action.UNCHANGED
+
+
+def test_a_crash_with_crashbots_analysis_comment_is_analysed(standin: StandIn, gh: GitHubClient) -> None:
+    analysed = file_crash(gh, 1, history((0, 2)))
+    fresh = file_crash(gh, 2, history((0, 1)))
+    gh.create_comment(analysed, ANALYSIS.tag + "\n### Crash analysis")
+    gh.create_comment(fresh, "a person's comment that mentions no marker")
+    body = gh.get_issue(sync(gh, SETTINGS, now=NOW).issue).body
+    row = {
+        n: next(line for line in body.splitlines() if line.startswith(f"| [#{n}]("))
+        for n in (analysed, fresh)
+    }
+    assert row[analysed].endswith("| **analysed** |") and row[fresh].endswith("| **new** |")
