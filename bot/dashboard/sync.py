@@ -341,7 +341,10 @@ def sync(client: DashboardGitHub, settings: DashboardSettings, *, now: datetime)
     spans = _spans(client, {*realms, *settings.environments}, now)
     verifier = _Verifier(client, settings, me, spans, now, _Contains(client))
     for row in rows:
-        verifier.check(row)
+        try:
+            verifier.check(row)
+        except GitHubError as e:  # per-crash isolation: one unreadable issue never stops the page
+            logger.warning("issue #%d: fix not assessed this time: %s", row.number, e)
     rows = [_relabelled(r, verifier.verified) for r in rows]
     today = now.date()
     open_rows = ranked([r for r in rows if r.is_open], today)
@@ -351,7 +354,11 @@ def sync(client: DashboardGitHub, settings: DashboardSettings, *, now: datetime)
         rows,
         issue_created={n: i.created_at for n, i in issues.items()},
         deployed_at=verifier.deploys,
-        closed_unmerged=sum(1 for p in fix_pulls.values() if not p.open and not p.merged),
+        closed_unmerged=sum(
+            1
+            for p in pulls
+            if p.head_ref.startswith(FIX_BRANCH_PREFIX) and p.state == "closed" and not p.merged
+        ),
     )
     week = now - timedelta(days=7)
     inputs = page.Inputs(
@@ -377,6 +384,6 @@ def _evidence_lines(fixed: Sequence[Row], evidence: dict[int, Evidence]) -> dict
             lines[row.number] = (
                 "verified (the numbers are on the issue)"
                 if row.state is State.VERIFIED
-                else "deploy time unknown: no crashbot deploy comment"
+                else "not assessed: no readable history, or no crashbot deploy comment"
             )
     return lines

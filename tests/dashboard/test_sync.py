@@ -15,7 +15,7 @@ from bot.dashboard.sync import Action, DashboardSettings, sync
 from bot.github import GitHubClient, connect
 from bot.issue import labels_for, read_payload, render_body, render_title
 from bot.payload import Occurrences
-from bot.standin import Limits, StandIn
+from bot.standin import Fault, Limits, StandIn
 from bot.vocabulary import (
     ANALYSIS,
     DASHBOARD_LABEL,
@@ -226,3 +226,14 @@ def test_a_crash_with_crashbots_analysis_comment_is_analysed(standin: StandIn, g
         for n in (analysed, fresh)
     }
     assert row[analysed].endswith("| **analysed** |") and row[fresh].endswith("| **new** |")
+
+
+def test_an_issue_whose_fix_cannot_be_assessed_still_leaves_a_current_page(
+    standin: StandIn, gh: GitHubClient
+) -> None:
+    number = file_crash(gh, 1, history((2, 24), (1, 24)))
+    gh.add_labels(number, [FIX_DEPLOYED_LABEL])
+    standin.inject(Fault.validation("GET", f"/repos/{REPO}/issues/{number}/comments*"))
+    result = sync(gh, SETTINGS, now=NOW)
+    assert result.action is Action.CREATED and result.verified == ()
+    assert "not assessed" in gh.get_issue(result.issue).body
