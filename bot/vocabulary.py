@@ -209,6 +209,7 @@ FIX_RECORD = Marker("crashbot:fix")  # in a fix PR's body: its signature and bui
 DASHBOARD_BODY = Marker("crashbot:dashboard")  # the dashboard issue's body (bot.dashboard)
 VERIFIED = Marker("crashbot:fix-verified")  # the one "fix verified" comment on a crash issue
 VERIFY_ESTIMATE = Marker("crashbot:verify-estimate")  # the one "too rare to verify soon" comment
+RERUN = Marker("crashbot:rerun")  # on a dashboard checkbox: RERUN.render("<issue number>")
 DEPLOYED_KIND = "deployed"  # deploy_marker(DEPLOYED_KIND, realm, sha): the "Deployed in" comment
 
 

@@ -477,7 +477,12 @@ def test_init_writes_the_dashboard_workflow_one_writer_at_a_time(server_repo: Pa
     assert caller["permissions"] == {} and reusable["permissions"] == {}
     assert caller["jobs"]["dashboard"]["uses"] == f"$/{init.LOCAL_DASHBOARD}"
     # YAML reads the bare key `on` as True
-    assert {"schedule", "workflow_dispatch"} <= set(caller[True])
+    assert {"schedule", "workflow_dispatch", "issues"} <= set(caller[True])
+    # a dashboard edit reaches only the rerun job, and only from a person, on the dashboard issue
+    rerun = caller["jobs"]["rerun"]
+    assert "github.event.sender.type != 'Bot'" in rerun["if"] and "'crash-dashboard'" in rerun["if"]
+    assert caller["jobs"]["dashboard"]["if"] == "github.event_name != 'issues'"
+    assert "concurrency" not in reusable["jobs"]["rerun"]  # it writes no issue
     job = reusable["jobs"]["dashboard"]
     assert job["concurrency"] == {"group": "crash-dashboard", "cancel-in-progress": False}
     assert job["permissions"] == {"contents": "read"}

@@ -30,6 +30,8 @@ SAMPLE_VALUES = {
     "ENGINE": "none",
     "REALM": "main",
     "DEPLOY_REF": "0123456789abcdef0123456789abcdef01234567",
+    "SENDER": "alice",
+    "RUNNER_TEMP": "/runner/_work/_temp",
 }
 _ARGS_RE = re.compile(r"\bargs=\((?P<body>.*?)\)", re.DOTALL)
 _ADD_RE = re.compile(r"\bargs\+=\((?P<body>[^)]*)\)")

@@ -6,13 +6,20 @@ import argparse
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import config as config_mod
 from bot.commands import add_github_options
 from bot.config import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from bot.dashboard.rerun import RerunGitHub
 
 logger = logging.getLogger(__name__)
+
+MAX_BODY_CHARS = 65_536  # GitHub's body limit: a bigger file did not come from an issue event
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +32,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "statistically significant (Poisson, P(0) < 1%); then create or edit the one issue labelled "
             "crash-dashboard, only when its content changed."
         ),
+    )
+    p.add_argument(
+        "--rerun-by",
+        metavar="LOGIN",
+        help="instead: start crash-fix runs for the rerun boxes LOGIN ticked (the issues: edited event's "
+        "sender), when the API says LOGIN may write; needs --rerun-bodies",
+    )
+    p.add_argument(
+        "--rerun-bodies",
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
+        help="files holding the dashboard body before and after the edit (from the event)",
     )
     add_github_options(p)
     p.set_defaults(handler=run_dashboard)
@@ -40,9 +59,13 @@ def run_dashboard(args: argparse.Namespace, config: Config, env: Mapping[str, st
     from bot import github
     from bot.dashboard.sync import DashboardSettings, sync
 
+    if (args.rerun_by is None) != (args.rerun_bodies is None):
+        raise UsageError("--rerun-by and --rerun-bodies go together")
     client = github.connect(
         config.github, env=env, repo=args.repo or None, api_url=args.api_url or config.github.api_url
     )
+    if args.rerun_by is not None:
+        return _rerun(client, args.rerun_by, *args.rerun_bodies)
     environments = tuple(
         e for e in (config.deploy.environment, config.deploy.realm, config.uploader.realm) if e
     )
@@ -55,4 +78,22 @@ def run_dashboard(args: argparse.Namespace, config: Config, env: Mapping[str, st
     if result.verified:
         print("; fix verified on " + ", ".join(f"#{n}" for n in result.verified), end="")
     print()
+    return 0
+
+
+def _read_body(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")[:MAX_BODY_CHARS]
+    except OSError as e:
+        raise UsageError(f"cannot read the dashboard body {path!r}: {e.strerror or e}") from e
+
+
+def _rerun(client: RerunGitHub, sender: str, before: str, after: str) -> int:
+    from bot.dashboard.rerun import request_reruns
+
+    result = request_reruns(client, sender=sender, before=_read_body(before), after=_read_body(after))
+    if result.started:
+        print("rerun started for " + ", ".join(f"#{n}" for n in result.started))
+    else:
+        print(f"no rerun: {result.refused or 'no open crash issue among the ticked boxes'}")
     return 0

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot import markdown as md
-from bot.dashboard.model import LoopFigures, Row, ranked
-from bot.vocabulary import DASHBOARD_BODY
+from bot.dashboard.model import LoopFigures, Row, State, ranked
+from bot.vocabulary import DASHBOARD_BODY, RERUN
 
 MAX_BODY_CHARS = 60_000  # GitHub allows 65,536; the margin absorbs the closing sections
 TOP_ROWS = 25
@@ -136,6 +136,27 @@ def _folded(rows: Sequence[Row], today: date, budget: int) -> list[str]:
     ]
 
 
+def checkbox(number: int) -> str:
+    """The unticked rerun box of crash issue ``number`` (read back by :mod:`bot.dashboard.rerun`)."""
+    return f"- [ ] rerun `crashbot fix` for #{number} {RERUN.render(str(number))}"
+
+
+def _rerun_boxes(rows: Sequence[Row]) -> list[str]:
+    """One unticked box per top crash that got no fix; always unticked: a run consumes a tick."""
+    numbers = [r.number for r in rows if r.state is State.NO_FIX]
+    if not numbers:
+        return []
+    return [
+        "",
+        "## Rerun a fix",
+        "",
+        "Tick a box to run `crashbot fix` again on a crash that got no fix (people with write access",
+        "only; the box is unticked again once the run has started).",
+        "",
+        *(checkbox(n) for n in numbers),
+    ]
+
+
 def _mermaid_label(text: str) -> str:
     return _MERMAID_SAFE_RE.sub("-", text)[:16] or "?"
 
@@ -221,6 +242,7 @@ def render(open_rows: Sequence[Row], fixed_rows: Sequence[Row], inputs: Inputs) 
     order = ranked(open_rows, today)
     head = [DASHBOARD_BODY.tag, f"# {TITLE}", "", _summary(order, fixed_rows, inputs), ""]
     head += _top_table(order[:TOP_ROWS], today)
+    head += _rerun_boxes(order[:TOP_ROWS])
     charted = ranked([*open_rows, *fixed_rows], today)  # a fixed crash's fall to zero is a trend too
     tail = [
         "",

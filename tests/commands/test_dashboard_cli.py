@@ -65,3 +65,33 @@ def test_dashboard_without_signing_key_names_the_variable(
     monkeypatch.delenv("CRASHBOT_SIGNING_KEY", raising=False)
     assert main(["dashboard", "--repo", REPO, "--api-url", standin.api_url]) == 2
     assert "CRASHBOT_SIGNING_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("env")
+def test_dashboard_rerun_by_without_bodies_is_a_usage_error(
+    standin: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dashboard", "--repo", REPO, "--api-url", standin.api_url, "--rerun-by", "alice"]) == 2
+    assert "--rerun-by and --rerun-bodies go together" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("env")
+def test_dashboard_rerun_with_an_unreadable_body_file_is_one_line(
+    standin: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "nope.md")
+    argv = ["dashboard", "--repo", REPO, "--api-url", standin.api_url, "--rerun-by", "alice"]
+    assert main([*argv, "--rerun-bodies", missing, missing]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the dashboard body" in err and "Traceback" not in err
+
+
+@pytest.mark.usefixtures("env")
+def test_dashboard_rerun_with_nothing_ticked_says_so(
+    standin: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = tmp_path / "body.md"
+    body.write_text("# Crash dashboard\n", encoding="utf-8")
+    argv = ["dashboard", "--repo", REPO, "--api-url", standin.api_url, "--rerun-by", "alice"]
+    assert main([*argv, "--rerun-bodies", str(body), str(body)]) == 0
+    assert "no rerun: the edit ticked no rerun box" in capsys.readouterr().out

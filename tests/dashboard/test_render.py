@@ -117,3 +117,15 @@ def test_no_open_signature_says_so_and_still_charts_the_fixed_ones() -> None:
     assert "**0** open crash signature(s); **4** crash(es) in the 7 days" in body
     assert "    line [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0]" in body
     assert "| waiting |" in body
+
+
+def test_each_top_crash_without_a_fix_gets_an_unticked_rerun_box() -> None:
+    from dataclasses import replace
+
+    from bot.dashboard.render import checkbox
+    from bot.dashboard.rerun import ticked
+
+    rows = [replace(row(1, (0, 2)), labels=(HANDLED_LABEL,)), row(2, (0, 1))]
+    body = render(rows, [], Inputs(TODAY, NO_FIGURES, {}))
+    assert "## Rerun a fix" in body and checkbox(1) in body and checkbox(2) not in body
+    assert ticked(body) == ()  # a rendered page never carries a tick
