@@ -47,6 +47,7 @@ HOST_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "doctor": ("bot.doctor",),
     "init": ("bot.init",),
     "symbols": ("bot.symbols",),
+    "dashboard": ("bot.dashboard", "bot.github"),
 }
 DEMO_ONLY = ("bot.standin", "bot.demo")
 BENCH = Path(__file__).resolve().parents[1] / "bench"

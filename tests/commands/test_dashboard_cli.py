@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.reports import write_report
 from bot.cli import main
 from bot.standin import StandIn
 from bot.vocabulary import DASHBOARD_LABEL
-from tests.uploader.reports import write_report
-from tests.uploader.rig import KEY, REPO, TOKEN, start_standin
+from tests.conftest import start_standin
+from tests.uploader.rig import KEY, REPO, TOKEN
 
 
 @pytest.fixture

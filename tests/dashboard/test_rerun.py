@@ -15,7 +15,8 @@ from bot.dashboard.rerun import newly_ticked, request_reruns, ticked
 from bot.github import GitHubClient, connect
 from bot.standin import StandIn
 from bot.vocabulary import CRASH_LABEL
-from tests.uploader.rig import REPO, TOKEN, start_standin
+from tests.conftest import start_standin
+from tests.uploader.rig import REPO, TOKEN
 
 DISPATCHABLE = "on:\n  workflow_dispatch:\n"
 

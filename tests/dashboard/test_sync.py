@@ -24,8 +24,9 @@ from bot.vocabulary import (
     VERIFIED,
     deploy_marker,
 )
+from tests.conftest import start_standin
 from tests.crashes import make_crash
-from tests.uploader.rig import KEY, REPO, TOKEN, start_standin
+from tests.uploader.rig import KEY, REPO, TOKEN
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SETTINGS = DashboardSettings(key=KEY)
@@ -62,7 +63,7 @@ def history(*days_ago_counts: tuple[int, int], build: str = "8b1aa4b0d4ee") -> O
     return occ
 
 
-def dashboards(standin: StandIn) -> list[dict]:  # type: ignore[type-arg]
+def dashboards(standin: StandIn) -> list[dict]:
     return [
         i
         for i in standin.issues(REPO)

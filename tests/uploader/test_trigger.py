@@ -13,7 +13,8 @@ from bot.config import GitHubSettings
 from bot.github import connect
 from bot.standin import StandIn
 from bot.uploader.trigger import DashboardTrigger
-from tests.uploader.rig import REPO, TOKEN, FakeClock, start_standin
+from tests.conftest import start_standin
+from tests.uploader.rig import REPO, TOKEN, FakeClock
 
 CALLER = "name: crash-dashboard\non:\n  schedule:\n    - cron: '17 * * * *'\n  workflow_dispatch:\n"
 
