@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
-from bot import __version__
+from bot import __version__, credentials
 from bot import config as config_mod
 from bot.commands import COMMANDS, modules
 from bot.crash.errors import CrashParseError
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     _configure_logging(args.verbose)
     handler: Handler = args.handler
-    env = os.environ
+    env = credentials.with_credentials(os.environ)  # LoadCredential= / the Windows service's folder
     try:
         config = config_mod.load(args.config, env=env)
         return handler(args, config, env)

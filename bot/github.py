@@ -401,9 +401,12 @@ def _app_private_key(settings: GitHubSettings, env: Mapping[str, str]) -> str:
             raise ConfigError(f"cannot read the GitHub App private key file {str(path)!r}: {e}") from e
     key = env.get(settings.app_private_key_env) if settings.app_private_key_env else None
     if not key:
+        name = settings.app_private_key_env or "CRASHBOT_APP_PRIVATE_KEY"
         raise ConfigError(
-            "GitHub App auth needs a private key: set github.app_private_key_file or the env var "
-            f"{settings.app_private_key_env or '(github.app_private_key_env)'}"
+            "GitHub App auth needs a private key (github.app_id is set, so the App is used, not a token): "
+            f"set github.app_private_key_file, the env var {name}, or put the .pem in the credentials "
+            f"folder as {name} (Install-CrashbotUploader.ps1 -AppPrivateKeyFile; install-uploader.sh "
+            f"/etc/crashbot/credentials/{name})"
         )
     return key
 

@@ -14,7 +14,7 @@
 .EXAMPLE
     .\Install-CrashbotRunner.ps1 -RepoUrl https://github.com/me/my-server -RegistrationToken AABBCC... `
         -RunnerPackage C:\Downloads\actions-runner-win-x64-2.330.0.zip -Labels crashbot-build,realm-main `
-        -WorldserverService worldserver
+        -WorldserverService worldserver -CrashbotSpec C:\Downloads\crashbot-0.1.0-py3-none-any.whl
 #>
 [CmdletBinding(SupportsShouldProcess = $true)]
 param(
@@ -26,7 +26,7 @@ param(
     [string[]]$Labels = @('crashbot-build'),
     [string]$Account = 'crashbot-runner',
     [string]$WorldserverService = '',
-    [string]$CrashbotSpec = 'crashbot',
+    [Parameter(Mandatory = $true)][string]$CrashbotSpec,  # wheel path, git URL or checkout (see CrashbotSpec.ps1)
     [string]$CrashbotHome = 'C:\crashbot',
     [switch]$InstallCdb,
     [switch]$InstallLlvm
@@ -47,6 +47,8 @@ function New-RandomPassword {
     return [Convert]::ToBase64String($bytes) + 'aA1!'
 }
 
+. (Join-Path $PSScriptRoot 'CrashbotSpec.ps1')
+Assert-CrashbotSpec $CrashbotSpec
 Assert-Admin
 if (-not (Test-Path $RunnerPackage)) { throw "Runner package '$RunnerPackage' not found." }
 
@@ -90,14 +92,12 @@ if (-not $python) {
     }
 }
 $venv = Join-Path $CrashbotHome 'venv'
-if (-not (Test-Path (Join-Path $venv 'Scripts\crashbot.exe'))) {
-    if ($PSCmdlet.ShouldProcess($venv, "create virtualenv and pip install $CrashbotSpec")) {
-        New-Item -ItemType Directory -Force -Path $CrashbotHome | Out-Null
-        python -m venv $venv
-        & (Join-Path $venv 'Scripts\python.exe') -m pip install --upgrade pip $CrashbotSpec
-    }
-} else {
-    Write-Host "OK: crashbot is installed in $venv."
+# The spec is installed every time, so rerunning with a newer wheel upgrades crashbot in place.
+if ($PSCmdlet.ShouldProcess($venv, "pip install $CrashbotSpec into the virtualenv")) {
+    New-Item -ItemType Directory -Force -Path $CrashbotHome | Out-Null
+    if (-not (Test-Path (Join-Path $venv 'Scripts\python.exe'))) { python -m venv $venv }
+    & (Join-Path $venv 'Scripts\python.exe') -m pip install --upgrade pip $CrashbotSpec
+    if ($LASTEXITCODE -ne 0) { throw "pip install $CrashbotSpec failed with exit code $LASTEXITCODE." }
 }
 
 # 4. The runner itself, as a service under the dedicated account.
