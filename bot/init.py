@@ -13,11 +13,13 @@ import os
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from bot import profiles
 from bot.errors import GitError, UsageError
 from bot.git import Git
+from bot.profiles import Core, Profile
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,7 @@ REMOTE_FIX = ".github/workflows/crash-fix.yml"
 REMOTE_DEPLOY = ".github/workflows/crash-deploy.yml"
 REMOTE_DASHBOARD = ".github/workflows/crash-dashboard.yml"
 
-# The server's sources: a push touching only these rebuilds and deploys.
-SOURCE_PATHS = ("src/**", "dep/**", "cmake/**", "CMakeLists.txt")
-MODULES_PATH = "modules/**"  # AzerothCore modules, when the repository has them
+MODULES_PATH = "modules/**"  # a push touching modules rebuilds too, whatever the core's profile says
 
 # Where worldserver's crash reports land relative to a checkout with an in-tree build or install:
 # Windows writes Crashes/ next to worldserver.exe; AzerothCore's docker/install layout uses env/dist/bin.
@@ -51,7 +51,20 @@ CRASH_DIR_BASES = (
     "build/bin/RelWithDebInfo",
     "env/dist/bin",
 )
-CRASH_DIR_NAMES = ("Crashes", "crashes")
+CRASH_DIR_NAMES = ("Crashes", "crashes")  # plus the core's own (vMaNGOS writes "Crashs")
+# the configure and build argv when the core's build target is not the default's worldserver
+CONFIGURE_ARGV = ("cmake", "-S", "{source}", "-B", "{build_dir}", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
+BUILD_ARGV = (
+    "cmake",
+    "--build",
+    "{build_dir}",
+    "--config",
+    "RelWithDebInfo",
+    "--target",
+    "{target}",
+    "--parallel",
+)
+DEFAULT_BUILD_TARGET = "worldserver"
 
 APP_PERMISSIONS = (
     ("Issues", "Read and write"),
@@ -97,6 +110,9 @@ class RepoFacts:
     has_modules: bool
     crash_dirs: tuple[str, ...]  # existing crash-report folders found in the checkout (absolute)
     notes: tuple[str, ...] = ()  # what could not be detected, for the summary
+    profile: Profile = field(default_factory=lambda: profiles.load(profiles.FALLBACK))
+    modules: tuple[str, ...] = ()  # module folders under modules/ (AzerothCore)
+    core_source: str = "default"  # how the core was chosen: "detected", "--core" or "default"
 
 
 @dataclass(frozen=True)
@@ -167,11 +183,12 @@ def _git_out(git: Git, *args: str) -> str:
         return ""
 
 
-def find_crash_dirs(repo_dir: Path) -> tuple[str, ...]:
+def find_crash_dirs(repo_dir: Path, *, extra_name: str = "") -> tuple[str, ...]:
     """Existing crash-report folders of an in-tree build/install, as absolute paths."""
     found: dict[str, str] = {}
+    names = tuple(dict.fromkeys((*CRASH_DIR_NAMES, extra_name) if extra_name else CRASH_DIR_NAMES))
     for base in CRASH_DIR_BASES:
-        for name in CRASH_DIR_NAMES:
+        for name in names:
             candidate = repo_dir / base / name
             if candidate.is_dir():
                 resolved = candidate.resolve()
@@ -181,10 +198,15 @@ def find_crash_dirs(repo_dir: Path) -> tuple[str, ...]:
 
 
 def detect(
-    repo_dir: Path, *, env: Mapping[str, str], repo: str | None = None, default_branch: str | None = None
+    repo_dir: Path,
+    *,
+    env: Mapping[str, str],
+    repo: str | None = None,
+    default_branch: str | None = None,
+    core: Core | None = None,
 ) -> RepoFacts:
     """Facts about the checkout at ``repo_dir`` (git runs with ``env``); explicit ``repo``/``default_branch``
-    win over detection."""
+    and ``core`` win over detection."""
     if not repo_dir.is_dir():
         raise UsageError(f"--repo-dir {str(repo_dir)!r} is not a directory; pass the server checkout")
     notes: list[str] = []
@@ -205,13 +227,32 @@ def detect(
     branch = default_branch.strip() if default_branch is not None else _detect_branch(git, is_repo)
     if not _BRANCH_RE.fullmatch(branch) or branch.startswith(("-", "/")) or ".." in branch:
         raise UsageError(f"default branch {branch!r} is not a plain branch name; pass --default-branch")
+    profile, core_source = _choose_profile(repo_dir, core, notes)
     return RepoFacts(
         repo=found_repo,
         default_branch=branch,
-        has_modules=(repo_dir / "modules").is_dir(),
-        crash_dirs=find_crash_dirs(repo_dir),
+        has_modules=(repo_dir / profiles.MODULES_DIR).is_dir(),
+        crash_dirs=find_crash_dirs(repo_dir, extra_name=profile.crash_dir_name),
         notes=tuple(notes),
+        profile=profile,
+        modules=profiles.modules(repo_dir),
+        core_source=core_source,
     )
+
+
+def _choose_profile(repo_dir: Path, core: Core | None, notes: list[str]) -> tuple[Profile, str]:
+    if core is not None:
+        return profiles.load(core), "--core"
+    detected = profiles.detect(repo_dir)
+    if detected is not None:
+        return detected, "detected"
+    fallback = profiles.load(profiles.FALLBACK)
+    known = ", ".join(c.value for c in Core)
+    notes.append(
+        f"the core was not recognised (no marker file of {known}): {fallback.name} defaults written; "
+        "pass --core to choose"
+    )
+    return fallback, "default"
 
 
 def _detect_branch(git: Git, is_repo: bool) -> str:
@@ -239,14 +280,52 @@ def toml_string(value: str) -> str:
     return json.dumps(value)
 
 
+def toml_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(toml_string(v) for v in values) + "]"
+
+
+def core_line(facts: RepoFacts) -> str:
+    """The config's header line naming the core, how it was chosen and its modules."""
+    how = {"detected": "detected", "--core": "chosen with --core"}.get(facts.core_source, "not detected")
+    line = (
+        f"{facts.profile.name} ({how}; its defaults come from bot/profiles/{facts.profile.core.value}.toml)"
+    )
+    if facts.modules:
+        line += "; modules: " + ", ".join(facts.modules)
+    return line
+
+
 def render_config(facts: RepoFacts) -> str:
     text = template_text(str(CONFIG_FILE))
-    dirs = "[" + ", ".join(toml_string(d) for d in facts.crash_dirs) + "]"
-    return _fill(text, {"__REPO__": toml_string(facts.repo), "__CRASH_DIRS__": dirs}, str(CONFIG_FILE))
+    p = facts.profile
+    if p.build_target == DEFAULT_BUILD_TARGET:
+        configure, build = "[]", "[]"  # the built-in default builds worldserver
+    else:
+        configure = toml_list(CONFIGURE_ARGV)
+        build = toml_list([a.replace("{target}", p.build_target) for a in BUILD_ARGV])
+    values = {
+        "__CORE__": core_line(facts),
+        "__REPO__": toml_string(facts.repo),
+        "__CRASH_DIRS__": toml_list(facts.crash_dirs),
+        "__ALLOWED_PATHS__": toml_list(p.allowed_paths),
+        "__CONFIGURE_COMMAND__": configure,
+        "__BUILD_COMMAND__": build,
+        "__SERVICE_NAME__": toml_string(p.service_name),
+        "__EXECUTABLE__": toml_string(p.executable),
+        "__ARTIFACTS__": toml_list((p.executable, f"{p.executable}.exe", "*.dll", "*.pdb")),
+        "__READY_REGEX__": toml_string(p.ready_regex),
+        "__READY_PORT__": str(p.ready_port),
+        "__SOAP_URN__": toml_string(p.soap_urn),
+        "__RA_PROMPT__": toml_string(p.ra_prompt_regex),
+    }
+    return _fill(text, values, str(CONFIG_FILE))
 
 
 def deploy_paths(facts: RepoFacts) -> tuple[str, ...]:
-    return (*SOURCE_PATHS, MODULES_PATH) if facts.has_modules else SOURCE_PATHS
+    paths = facts.profile.source_paths
+    if facts.has_modules and MODULES_PATH not in paths:
+        paths = (*paths, MODULES_PATH)
+    return paths
 
 
 def render_fix_caller(uses: str) -> str:

@@ -408,11 +408,14 @@ def test_config_template_lists_every_setting() -> None:
     assert table_paths(table) == field_paths(Config)
 
 
-def test_config_template_values_are_the_defaults_except_the_engine_key_name() -> None:
+def test_config_template_values_are_the_defaults_except_the_engine_key_and_the_core_prompt() -> None:
     rendered = from_mapping(tomllib.loads(init.render_config(EMPTY_FACTS)))
 
     # the fix workflow maps secret CRASHBOT_ENGINE_API_KEY onto this env var; the code default is ""
     expected = dataclasses.replace(Config(), fix=FixSettings(api_key_env="CRASHBOT_ENGINE_API_KEY"))
+    # the code default accepts every core's RA prompt; the TrinityCore profile names its own
+    ra = dataclasses.replace(expected.deploy.ra, prompt_regex=r"TC>\s*$")
+    expected = dataclasses.replace(expected, deploy=dataclasses.replace(expected.deploy, ra=ra))
     assert rendered == expected
 
 
