@@ -104,7 +104,7 @@ def test_every_powershell_installer_requires_and_checks_an_explicit_spec(script:
     assert re.search(r"\[Parameter\(Mandatory = \$true\)\]\[string\]\$CrashbotSpec", text)
     assert ". (Join-Path $PSScriptRoot 'CrashbotSpec.ps1')" in text
     assert "Assert-CrashbotSpec $CrashbotSpec" in text
-    assert "'crashbot'" not in text  # no bare default left behind
+    assert not re.search(r"\$CrashbotSpec = '", text)  # no bare default left behind
 
 
 # ---------------------------------------------------------------------------------------------------

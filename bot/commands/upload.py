@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import logfile
 from bot.commands import add_github_options
 from bot.config import Config
 from bot.errors import UsageError
@@ -41,6 +42,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "it is complete (OS file events, no polling). SIGINT/SIGTERM stop it cleanly.",
     )
     w.add_argument("dirs", nargs="*", metavar="DIR", help="crash folders (default: uploader.crash_dirs)")
+    w.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="also log to PATH, rotated at 10 MB with 5 old files kept (the Windows service uses it)",
+    )
     _common_options(w)
     w.set_defaults(handler=run_watch)
 
@@ -188,6 +194,8 @@ def run_watch(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
                 f"{str(d)!r} is a Windows path, but this host is {sys.platform}: "
                 "pass the crash folder as this host names it (e.g. /srv/wow/Crashes)"
             )
+    if args.log_file:
+        logfile.attach(Path(args.log_file))
     up = _assemble(args, config, env)
     try:
         with stop_signals(up.service.stop):

@@ -396,10 +396,12 @@ class Spool:
 
 
 def default_spool_path(env: Mapping[str, str], *, platform: str = sys.platform) -> Path:
-    """The per-user spool: ``%LOCALAPPDATA%\\crashbot`` on Windows; systemd's ``$STATE_DIRECTORY``
-    (``StateDirectory=crashbot``), else ``$XDG_STATE_HOME/crashbot`` (``~/.local/state``) elsewhere."""
+    """The spool: ``%ProgramData%\\crashbot`` on Windows, one per machine, so the service and an
+    administrator running ``crashbot upload`` by hand share it (a per-user folder gave each its own
+    spool, and reports counted twice); systemd's ``$STATE_DIRECTORY`` (``StateDirectory=crashbot``),
+    else ``$XDG_STATE_HOME/crashbot`` (``~/.local/state``) elsewhere."""
     if platform == "win32":
-        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        base = env.get("ProgramData") or env.get("PROGRAMDATA") or "C:\\ProgramData"
         return Path(base) / "crashbot" / SPOOL_FILE
     state_directory = env.get("STATE_DIRECTORY")
     if state_directory:

@@ -208,15 +208,20 @@ def test_spool_survives_kill_9_during_writes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("platform", "env", "expected"),
     [
+        # one per machine on Windows: the service and an administrator's `crashbot upload` share it
         (
             "win32",
-            {"LOCALAPPDATA": r"C:\Users\gm\AppData\Local"},
-            Path(r"C:\Users\gm\AppData\Local") / "crashbot",
+            {"LOCALAPPDATA": r"C:\Users\gm\AppData\Local", "PROGRAMDATA": r"D:\ProgramData"},
+            Path(r"D:\ProgramData") / "crashbot",
         ),
+        ("win32", {"ProgramData": r"C:\ProgramData"}, Path(r"C:\ProgramData") / "crashbot"),
+        ("win32", {}, Path(r"C:\ProgramData") / "crashbot"),
         ("linux", {"STATE_DIRECTORY": "/var/lib/crashbot:/var/lib/other"}, Path("/var/lib/crashbot")),
         ("linux", {"XDG_STATE_HOME": "/home/gm/.state"}, Path("/home/gm/.state/crashbot")),
         ("linux", {}, Path.home() / ".local" / "state" / "crashbot"),
     ],
 )
-def test_default_spool_path_is_per_user_state(platform: str, env: dict[str, str], expected: Path) -> None:
+def test_default_spool_path_is_per_machine_on_windows_else_per_user_state(
+    platform: str, env: dict[str, str], expected: Path
+) -> None:
     assert default_spool_path(env, platform=platform) == expected / "spool.sqlite3"
