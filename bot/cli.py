@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
-from bot import __version__, credentials
+from bot import __version__, actions, credentials
 from bot import config as config_mod
 from bot.commands import COMMANDS, modules
 from bot.crash.errors import CrashParseError
@@ -54,6 +54,7 @@ def _requested_command(argv: Sequence[str]) -> str | None:
     pre = _PeekParser(add_help=False)
     pre.add_argument("--config")
     pre.add_argument("-v", "--verbose", action="count")
+    pre.add_argument("-q", "--quiet", action="count")
     pre.add_argument("--version", action="store_true")
     try:
         _, rest = pre.parse_known_args(list(argv))
@@ -79,7 +80,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"config file (default: ${config_mod.CONFIG_ENV}, else ./{config_mod.DEFAULT_CONFIG_NAME})",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    _add_verbosity(parser, dest_prefix="")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in modules():
         if name in load:
@@ -87,7 +88,29 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for command, (module, summary) in COMMANDS.items():
         if module not in load:
             sub.add_parser(command, help=summary, add_help=False)
+    for subparser in sub.choices.values():  # `crashbot parse -v x` as well as `crashbot -v parse x`
+        _add_verbosity(subparser, dest_prefix="sub_")
     return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, *, dest_prefix: str) -> None:
+    # separate dests: argparse copies a subcommand's namespace over the parent's, which would drop
+    # the -v given before the command
+    parser.add_argument(
+        "-v", "--verbose", dest=f"{dest_prefix}verbose", action="count", default=0,
+        help="more log output (-vv: debug); before or after the command",
+    )  # fmt: skip
+    parser.add_argument(
+        "-q", "--quiet", dest=f"{dest_prefix}quiet", action="count", default=0,
+        help="less log output (-q: errors only, -qq: nothing but the result); before or after the command",
+    )  # fmt: skip
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """-v counts up, -q counts down, wherever they were given."""
+    up = args.verbose + getattr(args, "sub_verbose", 0)
+    down = args.quiet + getattr(args, "sub_quiet", 0)
+    return up - down
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -103,17 +126,22 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * min(verbosity, 2)
+def _configure_logging(verbosity: int, env: Mapping[str, str]) -> None:
+    level = min(max(logging.WARNING - 10 * verbosity, logging.DEBUG), logging.CRITICAL + 10)
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("crashbot: %(levelname)s: %(message)s"))
+    fmt = "crashbot: %(levelname)s: %(message)s"
+    # in a workflow, warnings and errors become annotations on the run's page
+    handler.setFormatter(
+        actions.AnnotationFormatter(fmt) if actions.in_actions(env) else logging.Formatter(fmt)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
 
 
-def _fail(message: str) -> None:
-    print(f"crashbot: error: {message}", file=sys.stderr)
+def _fail(message: str, env: Mapping[str, str] | None = None) -> None:
+    line = f"crashbot: error: {message}"
+    print(actions.annotation("error", line) if env and actions.in_actions(env) else line, file=sys.stderr)
 
 
 def _tolerate_unencodable_output() -> None:
@@ -134,17 +162,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(arguments)
     args = parser.parse_args(arguments)
-    _configure_logging(args.verbose)
-    handler: Handler = args.handler
+    _configure_logging(verbosity(args), os.environ)
     env = credentials.with_credentials(os.environ)  # LoadCredential= / the Windows service's folder
+    handler: Handler = args.handler
     try:
         config = config_mod.load(args.config, env=env)
         return handler(args, config, env)
     except CrashParseError as e:
-        _fail(" ".join(str(e).split()) or "unrecognised crash report")
+        _fail(" ".join(str(e).split()) or "unrecognised crash report", env)
         return 2
     except BotError as e:
-        _fail(e.diagnostic())
+        _fail(e.diagnostic(), env)
         return e.exit_code
     except KeyboardInterrupt:
         print("crashbot: interrupted", file=sys.stderr)
@@ -156,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as e:  # the one deliberate catch-all: bugs become one line, not a traceback
         logger.debug("internal error", exc_info=True)
-        _fail(f"internal error: {type(e).__name__}: {e} (run with -vv for details and report it)")
+        _fail(f"internal error: {type(e).__name__}: {e} (run with -vv for details and report it)", env)
         return 3
 
 

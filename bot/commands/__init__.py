@@ -79,6 +79,15 @@ def add_github_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """``--json``: one JSON object with the command's results on stdout (shapes: bot/commands/results.py)."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with the results instead of lines (shape: bot/commands/results.py)",
+    )
+
+
 def append_step_summary(env: Mapping[str, str], text: str) -> None:
     """Append ``text`` to the GitHub Actions job summary (nothing outside Actions, where it is unset).
 

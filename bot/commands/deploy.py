@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from bot import actions
 from bot import config as config_mod
-from bot.commands import add_github_options, append_step_summary
+from bot.commands import add_github_options, add_json_option, append_step_summary
+from bot.commands.results import deploy_document
 from bot.config import Config
 from bot.deploy.backends import make_commander, make_control
 from bot.deploy.builder import CheckoutBuilder
@@ -41,6 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--source", metavar="DIR", help="the server checkout to build (default: current directory)"
     )
 
+    add_json_option(p)
     add_github_options(p)
     p.set_defaults(handler=run_deploy)
 
@@ -75,17 +79,20 @@ def run_deploy(args: argparse.Namespace, config: Config, env: Mapping[str, str])
     commander = make_commander(settings, env)
     reporter, github_reporter = _reporter(args, config, releases, env)
 
-    outcome = deploy(
-        sha=sha,
-        settings=settings,
-        builder=builder,
-        control=control,
-        commander=commander,
-        releases=releases,
-        reporter=reporter,
-        rollback_only=args.rollback,
-        keep_symbols=_symbol_keeper(config),
-    )
+    title = f"crashbot deploy {'rollback' if args.rollback else sha[:12]} to {settings.realm or '-'}"
+    # in a workflow the build and stop/start log folds (on stderr with --json: stdout holds the object)
+    with actions.group(title, env, stream=sys.stderr if args.json else None):
+        outcome = deploy(
+            sha=sha,
+            settings=settings,
+            builder=builder,
+            control=control,
+            commander=commander,
+            releases=releases,
+            reporter=reporter,
+            rollback_only=args.rollback,
+            keep_symbols=_symbol_keeper(config),
+        )
 
     live = releases.get(outcome.live) if outcome.live else None
     context = RunContext(
@@ -95,7 +102,7 @@ def run_deploy(args: argparse.Namespace, config: Config, env: Mapping[str, str])
         live_sha=live.sha if live else None,
         github=github_line(github_reporter, outcome),
     )
-    print(render_summary(outcome, context))
+    print(deploy_document(outcome) if args.json else render_summary(outcome, context))
     append_step_summary(env, render_markdown(outcome, context))
     return outcome.exit_code
 
@@ -121,7 +128,8 @@ def _reporter(
     if not repo:
         print(
             "crashbot deploy: no GitHub repository (--repo or github.repo): "
-            "deploying locally, reporting to GitHub nothing"
+            "deploying locally, reporting to GitHub nothing",
+            file=sys.stderr if args.json else sys.stdout,  # stdout holds only the JSON object then
         )
         return LocalReporter(), None
     from bot import github

@@ -6,7 +6,8 @@ import argparse
 from collections.abc import Mapping
 
 from bot import doctor
-from bot.commands import add_github_options
+from bot.commands import add_github_options, add_json_option
+from bot.commands.results import doctor_document
 from bot.config import Config
 
 
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="create the labels crashbot needs when they are missing (needs write access)",
     )
 
+    add_json_option(p)
     add_github_options(p)
     p.set_defaults(handler=run_doctor)
 
@@ -45,5 +47,5 @@ def run_doctor(args: argparse.Namespace, config: Config, env: Mapping[str, str])
         create_labels=args.create_labels,
     )
     results = doctor.run_checks(probe)
-    print(doctor.render_table(results))
+    print(doctor_document(results) if args.json else doctor.render_table(results))
     return 0 if doctor.all_passed(results) else 1

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import actions
 from bot import config as config_mod
-from bot.commands import add_github_options, append_step_summary
+from bot.commands import add_github_options, add_json_option, append_step_summary
+from bot.commands.results import fix_document
 from bot.config import Config
 from bot.errors import ConfigError, UsageError
 from bot.fix.engines import ENGINES
@@ -56,6 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --pending: work on at most N issues (default: fix.pending_cap)",
     )
 
+    add_json_option(p)
     add_github_options(p)
     p.set_defaults(handler=run_fix)
 
@@ -143,12 +147,17 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
             run.base_branch,
             tip[:12],
         )
-    if args.issue is not None:
-        results = [fix_issue(run, args.issue)]
-    else:
-        results = sweep(run, cap=args.max if args.max is not None else config.fix.pending_cap)
+    title = f"crashbot fix #{args.issue}" if args.issue is not None else "crashbot fix --pending"
+    # in a workflow the engine and build log folds; the result line stays (on stderr with --json)
+    with actions.group(title, env, stream=sys.stderr if args.json else None):
+        if args.issue is not None:
+            results = [fix_issue(run, args.issue)]
+        else:
+            results = sweep(run, cap=args.max if args.max is not None else config.fix.pending_cap)
+    if args.json:
+        print(fix_document(r for r in results if r.outcome is not Outcome.UNTRUSTED))
     for result in results:
-        if result.outcome is not Outcome.UNTRUSTED:  # the log line already said it; nothing more
+        if result.outcome is not Outcome.UNTRUSTED and not args.json:  # untrusted: the log line said it
             print(render_line(result))
     if args.pending or any(r.outcome is not Outcome.UNTRUSTED for r in results):
         append_step_summary(env, step_summary(results))

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.commands import add_json_option, results
 from bot.config import Config
 from bot.crash import analyse, crash_to_json, parse_report
 from bot.crash.errors import CrashParseError
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument(
         "--format", type=str.lower, choices=[f.value for f in Format], help="read every file as this format"
     )
+    add_json_option(s)
     s.set_defaults(handler=run_signature)
 
 
@@ -165,12 +167,22 @@ def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
 def run_signature(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     fmt = _format(args.format)
     failed = 0
+    entries = []
     for name in args.files:
         try:
             crash = load_crash(Path(name), fmt)
         except (CrashParseError, UsageError) as e:  # per-file isolation: the other files still print
             failed += 1
-            print(f"crashbot: error: {' '.join(str(e).split())}", file=sys.stderr)
+            message = " ".join(str(e).split())
+            print(f"crashbot: error: {message}", file=sys.stderr)
+            entries.append(results.signature_entry(name, error=message))
             continue
-        print(f"{crash.signature.id}  {crash.signature.text}  {name}", flush=True)
+        if args.json:
+            entries.append(
+                results.signature_entry(name, signature_id=crash.signature.id, signature=crash.signature.text)
+            )
+        else:
+            print(f"{crash.signature.id}  {crash.signature.text}  {name}", flush=True)
+    if args.json:
+        print(results.document("signature", results=entries))
     return 2 if failed else 0

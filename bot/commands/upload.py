@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import logfile
-from bot.commands import add_github_options
+from bot.commands import add_github_options, add_json_option
+from bot.commands.results import upload_document
 from bot.config import Config
 from bot.errors import UsageError
 from bot.uploader.assembly import Uploader, assemble
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     u.add_argument("files", nargs="+", metavar="FILE", help="crash reports (.txt, .log)")
     _common_options(u)
+    add_json_option(u)
     u.set_defaults(handler=run_upload)
 
     w = sub.add_parser(
@@ -64,6 +66,19 @@ def _assemble(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
 
 # ---------------------------------------------------------------------------------------------------
 # upload
+
+
+def _status(report: SpooledReport, outcome: IssueOutcome | None) -> str:
+    """The ``status`` of an uploaded or spooled report in ``--json`` (see bot/commands/results.py)."""
+    if report.state is ReportState.NEW:
+        return "spooled"
+    if outcome is IssueOutcome.CREATED:
+        return "filed"
+    if outcome is IssueOutcome.REOPENED:
+        return "reopened"
+    if outcome is IssueOutcome.ALREADY_COUNTED:
+        return "already-counted"
+    return "counted"
 
 
 def _describe(report: SpooledReport, outcome: IssueOutcome | None) -> str:
@@ -101,11 +116,19 @@ def run_upload(args: argparse.Namespace, config: Config, env: Mapping[str, str])
             # a file an earlier run spooled but could not send is this run's to send, and to report on
             waiting = {r.sha256: r.id for r in up.service_spool.reports(ReportState.NEW)}
             drained = up.service.drain(max_wait_s=config.uploader.edit_interval_s + 1.0)
-        tally = _print_results(up, results, waiting, drained)
+        rows: list[dict[str, object]] | None = [] if args.json else None
+        tally = _print_results(up, results, waiting, drained, rows)
         interrupted = up.service.stop_event.is_set()
         for name in args.files[len(results) :]:
-            print(f"not read (interrupted)  {name}", flush=True)
-        print(_summary(tally, drained, interrupted=interrupted))
+            if rows is None:
+                print(f"not read (interrupted)  {name}", flush=True)
+            else:
+                rows.append({"file": name, "status": "not-read", "issue": None, "error": None})
+        if rows is None:
+            print(_summary(tally, drained, interrupted=interrupted))
+        else:
+            counts = {"uploaded": tally.uploaded, "spooled": tally.spooled, "bad": tally.bad}
+            print(upload_document(rows, interrupted=interrupted, **counts))
     finally:
         up.close()
     if interrupted:
@@ -121,9 +144,14 @@ class _Tally:
 
 
 def _print_results(
-    up: Uploader, results: list[IntakeResult], waiting: Mapping[str, int], drained: PassResult
+    up: Uploader,
+    results: list[IntakeResult],
+    waiting: Mapping[str, int],
+    drained: PassResult,
+    rows: list[dict[str, object]] | None = None,
 ) -> _Tally:
-    """One line per file read: what became of it (errors on stderr); the counts for the summary."""
+    """One line per file read: what became of it (errors on stderr), or with ``rows`` one row each for
+    ``--json``; the counts for the summary."""
     outcomes = {r.id: p.outcome for p in drained.published for b in p.batches for r in b.reports}
     tally = _Tally()
     for result in results:
@@ -132,17 +160,33 @@ def _print_results(
             quarantined = result.outcome is Outcome.QUARANTINED
             what = "quarantined: kept in the spool, not filed" if quarantined else "skipped"
             print(f"crashbot: error: {result.error or result.path} [{what}]", file=sys.stderr)
+            if rows is not None:
+                status = "quarantined" if quarantined else "unreadable"
+                rows.append(
+                    {"file": str(result.path), "status": status, "issue": None, "error": result.error}
+                )
             continue
         report_id = result.report.id if result.report is not None else waiting.get(result.sha256 or "")
         if report_id is None:
-            print(f"already spooled  {result.path}", flush=True)
+            if rows is None:
+                print(f"already spooled  {result.path}", flush=True)
+            else:
+                rows.append(
+                    {"file": str(result.path), "status": "already-spooled", "issue": None, "error": None}
+                )
             continue
         report = up.service_spool.get(report_id)
         if report.state is ReportState.NEW:
             tally.spooled += 1
         else:
             tally.uploaded += 1
-        print(f"{_describe(report, outcomes.get(report.id))}  {result.path}", flush=True)
+        outcome = outcomes.get(report.id)
+        if rows is None:
+            print(f"{_describe(report, outcome)}  {result.path}", flush=True)
+        else:
+            status = _status(report, outcome)
+            issue = report.issue_number if status != "spooled" else None
+            rows.append({"file": str(result.path), "status": status, "issue": issue, "error": None})
     return tally
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -189,3 +190,30 @@ def test_backfill_shows_progress_on_stderr_and_spools_each_report_once(
         assert backfill(intake, [*paths, paths[0]], threading.Event(), on_progress=progress_bar) == 3
     err = capsys.readouterr().err
     assert "\rbackfill [" in err and err.endswith("4/4 reports\n")
+
+
+def test_upload_json_gives_one_row_per_file_and_the_counts(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_report(tmp_path / "Crashes", 0, 0)
+    missing = tmp_path / "missing.txt"
+    spool = tmp_path / "s.db"
+
+    code = main([*upload(standin.api_url, spool, good, missing), "--json"])
+
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    (issue,) = crash_issues(standin)
+    assert code == 2  # the unreadable file, as without --json
+    assert (result["version"], result["command"]) == (1, "upload")
+    assert result["results"] == [
+        {"file": str(good), "status": "filed", "issue": issue["number"], "error": None},
+        {"file": str(missing), "status": "unreadable", "issue": None, "error": result["results"][1]["error"]},
+    ]
+    assert "missing.txt" in result["results"][1]["error"]
+    assert (result["uploaded"], result["spooled"], result["bad"], result["interrupted"]) == (1, 0, 1, False)
+    assert "crashbot: error:" in captured.err
+
+    main([*upload(standin.api_url, spool, good), "--json"])
+    again = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in again["results"]] == ["already-spooled"]

@@ -359,3 +359,30 @@ def test_deploy_keeps_the_builds_debug_files_in_the_symbol_store(
     releases = SymbolStore(store).releases()
     assert [r.revision for r in releases] == [head]
     assert SymbolStore(store).build_id_path(build_id) is not None
+
+
+def test_deploy_json_is_one_object_with_the_outcome_and_its_steps(
+    host: Host, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = git(host.source, "rev-parse", "HEAD")
+
+    code = host.deploy("--json", github=False)
+
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # stdout is the object alone; the local-only note went to stderr
+    assert code == 0
+    assert "deploying locally" in captured.err
+    assert (result["version"], result["command"], result["status"], result["mode"]) == (
+        1,
+        "deploy",
+        "succeeded",
+        "deploy",
+    )
+    assert result["sha"] == head and result["live"] == result["release"] and result["forced"] is False
+    assert [s["name"] for s in result["steps"]][:2] == ["build", "collect"]
+    assert all(isinstance(s["duration_s"], float) and s["ok"] for s in result["steps"])
+    assert result["health"]["ok"] is True
+    assert set(result) == {
+        "version", "command", "status", "mode", "sha", "reason", "release", "previous", "live", "forced",
+        "steps", "stop", "health", "notes",
+    }  # fmt: skip
