@@ -117,3 +117,22 @@ def test_outside_a_workflow_the_error_line_is_plain(tmp_path: Path) -> None:
 
     (line,) = result.stderr.splitlines()
     assert line.startswith("crashbot: error: ")
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal() -> None:
+    """A service, a workflow or a pipe gets no bar (and never imports tqdm for it)."""
+    from bot import progress
+
+    assert progress.bar("backfill", "report", stream=io.StringIO()) is None
+
+
+def test_the_progress_bar_counts_up_to_the_total_and_closes() -> None:
+    from bot import progress
+
+    out = io.StringIO()
+    update = progress.bar("backfill", "report", stream=out, force=True)
+    assert update is not None
+    for done in range(1, 251):
+        update(done, 250)
+
+    assert "250/250" in out.getvalue() and out.getvalue().endswith("\n")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import logfile
+from bot import logfile, progress
 from bot.commands import add_github_options, add_json_option
 from bot.commands.results import upload_document
 from bot.config import Config
@@ -208,16 +208,6 @@ def _summary(tally: _Tally, drained: PassResult, *, interrupted: bool) -> str:
 # watch
 
 
-def progress_bar(done: int, total: int) -> None:
-    """The backfill's progress on stderr (when it is a terminal)."""
-    width = 30
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\rbackfill [{'#' * filled}{'.' * (width - filled)}] {done}/{total} reports")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
 def _looks_like_windows_path(text: str) -> bool:
     """A drive (``D:\\``, ``C:/``) or UNC (``\\\\host\\share``) path given on a host that is not Windows."""
     if sys.platform == "win32":
@@ -243,7 +233,7 @@ def run_watch(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
     up = _assemble(args, config, env)
     try:
         with stop_signals(up.service.stop):
-            up.watch(dirs, on_progress=progress_bar if sys.stderr.isatty() else None)
+            up.watch(dirs, on_progress=progress.bar("backfill", "report", stream=sys.stderr))
     finally:
         up.close()
     return 0

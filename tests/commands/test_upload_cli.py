@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bench.reports import write_report
+from bot import progress
 from bot.cli import main
-from bot.commands.upload import progress_bar
 from bot.config import RedactionSettings
 from bot.issue import read_payload
 from bot.standin import StandIn
@@ -187,9 +187,10 @@ def test_backfill_shows_progress_on_stderr_and_spools_each_report_once(
     paths = [write_report(tmp_path / "Crashes", 0, n) for n in range(3)]
     with Spool(tmp_path / "s.db") as spool:
         intake = Intake(spool, redaction=RedactionSettings(), max_bytes=10**6)
-        assert backfill(intake, [*paths, paths[0]], threading.Event(), on_progress=progress_bar) == 3
+        bar = progress.bar("backfill", "report", stream=sys.stderr, force=True)
+        assert backfill(intake, [*paths, paths[0]], threading.Event(), on_progress=bar) == 3
     err = capsys.readouterr().err
-    assert "\rbackfill [" in err and err.endswith("4/4 reports\n")
+    assert "backfill:" in err and "4/4" in err and err.endswith("\n")
 
 
 def test_upload_json_gives_one_row_per_file_and_the_counts(
