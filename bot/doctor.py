@@ -228,11 +228,14 @@ def credentials_problem(p: Probe) -> CheckResult | None:
                     "download the key from the App's settings page and fix github.app_private_key_file",
                 )
         elif not secret(settings.app_private_key_env, p.env):
+            key_env = settings.app_private_key_env or "CRASHBOT_APP_PRIVATE_KEY"
+            token_too = " (a token is set, but github.app_id selects the App)" if _token_set(p) else ""
             return failed(
                 name,
-                f"GitHub App configured but ${settings.app_private_key_env or '(unnamed)'} is not set",
-                f"set {settings.app_private_key_env or 'github.app_private_key_env'} to the App's private "
-                "key (.pem text), or github.app_private_key_file to its path",
+                f"GitHub App configured but ${key_env} is not set{token_too}",
+                f"set {key_env} to the App's private key (.pem text), put it in the credentials folder as "
+                f"{key_env} (Install-CrashbotUploader.ps1 -AppPrivateKeyFile; "
+                f"/etc/crashbot/credentials/{key_env}), or set github.app_private_key_file to its path",
             )
         return None
     if any(secret(env_name, p.env) for env_name in settings.token_env):
@@ -244,6 +247,10 @@ def credentials_problem(p: Probe) -> CheckResult | None:
         "set CRASHBOT_TOKEN to a token with write access to the repository, or configure the GitHub App "
         "(github.app_id, github.app_installation_id, $CRASHBOT_APP_PRIVATE_KEY)",
     )
+
+
+def _token_set(p: Probe) -> bool:
+    return any(secret(env_name, p.env) for env_name in p.config.github.token_env)
 
 
 def check_credentials(p: Probe) -> CheckResult:

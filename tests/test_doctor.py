@@ -539,6 +539,20 @@ def test_doctor_github_app_without_private_key_fails_credentials(setup: Setup) -
     assert "CRASHBOT_APP_PRIVATE_KEY" in row(results, "credentials").fix
 
 
+def test_doctor_app_ids_with_only_a_token_stored_says_the_app_wins_and_where_the_key_goes(
+    setup: Setup,
+) -> None:
+    """Issue 14: the README put the App id into crashbot.toml while the uploader stored only a token."""
+    setup.table["github"].update({"app_id": "4242", "app_installation_id": "77"})
+    assert setup.env["CRASHBOT_TOKEN"]
+
+    credentials = row(setup.run(), "credentials")
+
+    assert credentials.status is Status.FAIL
+    assert "a token is set, but github.app_id selects the App" in credentials.detail
+    assert "-AppPrivateKeyFile" in credentials.fix and "/etc/crashbot/credentials/" in credentials.fix
+
+
 # ---------------------------------------------------------------------------------------------------
 # through the command line
 
