@@ -89,6 +89,14 @@ if ($PSCmdlet.ShouldProcess($xmlPath, 'write the WinSW service definition')) {
     Set-Content -Path $xmlPath -Value $xml -Encoding UTF8
 }
 
+# An earlier install ran the uploader as a scheduled task of the same name: two uploaders would race.
+if (Get-ScheduledTask -TaskName $ServiceName -ErrorAction SilentlyContinue) {
+    if ($PSCmdlet.ShouldProcess($ServiceName, 'remove the old scheduled task (replaced by the service)')) {
+        Unregister-ScheduledTask -TaskName $ServiceName -Confirm:$false
+        Write-Warning "Removed the old $ServiceName scheduled task; $CrashbotHome\secrets.env is no longer read (delete it)."
+    }
+}
+
 # 3. Register (or refresh) the service, under its virtual account, restarting on failure.
 $existing = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
 if ($PSCmdlet.ShouldProcess($ServiceName, "install the service as $account")) {

@@ -52,6 +52,16 @@ $dry install -d -m 700 -o root -g root /etc/crashbot/credentials
 for name in CRASHBOT_TOKEN CRASHBOT_APP_PRIVATE_KEY CRASHBOT_SIGNING_KEY; do
     [ -f "/etc/crashbot/credentials/$name" ] || $dry install -m 600 -o root -g root /dev/null "/etc/crashbot/credentials/$name"
 done
+# An earlier install kept secrets in an EnvironmentFile; the unit no longer reads it: carry them over.
+if [ -f /etc/crashbot/secrets.env ] && [ -z "$dry" ]; then
+    while IFS='=' read -r key value; do
+        case "$key" in
+            CRASHBOT_TOKEN|CRASHBOT_APP_PRIVATE_KEY|CRASHBOT_SIGNING_KEY)
+                [ -s "/etc/crashbot/credentials/$key" ] || printf '%s' "$value" >"/etc/crashbot/credentials/$key" ;;
+        esac
+    done </etc/crashbot/secrets.env
+    echo "install-uploader: copied /etc/crashbot/secrets.env into /etc/crashbot/credentials/; delete secrets.env" >&2
+fi
 echo "install-uploader: put the signing key into /etc/crashbot/credentials/CRASHBOT_SIGNING_KEY and either a token into CRASHBOT_TOKEN or, when crashbot.toml sets github.app_id, the App's .pem into CRASHBOT_APP_PRIVATE_KEY (same folder)" >&2
 if [ ! -f /etc/crashbot/crashbot.toml ]; then
     dirs=$(printf '"%s", ' "$@"); dirs=${dirs%, }

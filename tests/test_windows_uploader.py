@@ -93,3 +93,9 @@ def test_it_reads_the_auth_choice_from_crashbot_toml_as_crashbot_does(
 
 def test_it_says_that_it_never_ran() -> None:
     assert "NEVER RUN" in TEXT
+
+
+def test_it_replaces_the_old_scheduled_task_so_two_uploaders_never_race() -> None:
+    removal = TEXT.index("Unregister-ScheduledTask -TaskName $ServiceName")
+    install = TEXT.index("& $wrapper install")
+    assert removal < install
