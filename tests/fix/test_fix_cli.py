@@ -138,6 +138,22 @@ def test_fix_cli_issue_opens_a_pr_prints_one_line_and_writes_the_job_summary(
     assert f"| #{issue.number} | ✅ pr-opened |" in summary.read_text(encoding="utf-8")
 
 
+def test_fix_cli_json_in_a_workflow_keeps_stdout_to_the_object_and_folds_the_log(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    issue = world.file_issue()
+
+    code, out, err = run(world, cli, capsys, "--issue", str(issue.number), "--json")
+
+    assert code == 0
+    (row,) = json.loads(out)["results"]  # the group markers went to stderr
+    [pull] = world.pulls()
+    assert (row["issue"], row["outcome"], row["pull_number"]) == (issue.number, "pr-opened", pull["number"])
+    assert row["branch"] == f"crashfix/{row['signature_id']}" and row["attempts"] >= 1
+    assert err.startswith(f"::group::crashbot fix #{issue.number}\n") and "::endgroup::\n" in err
+
+
 def test_fix_cli_untrusted_issue_exits_zero_with_one_log_line_and_no_output(
     world: World,
     cli: Path,
