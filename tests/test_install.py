@@ -167,3 +167,18 @@ def test_the_built_wheel_installs_into_a_clean_venv_and_runs(built_wheel: Path, 
     assert re.match(r"config\s+OK\s", lines[1])
     assert any(re.match(r"credentials\s+FAIL\s", line) for line in lines)
     assert re.fullmatch(r"\d+ OK, \d+ WARN, [1-9]\d* FAIL, \d+ SKIP", lines[-1])
+
+    # package data made it into the wheel: init reads its templates and the core profiles
+    server = tmp_path / "server"
+    (server / "src/server/apps/worldserver").mkdir(parents=True)
+    (server / "src/server/apps/worldserver/worldserver.conf.dist").touch()
+    made = subprocess.run(
+        [crashbot, "init", "--repo-dir", str(server), "--repo", "owner/server"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    assert 'urn = "urn:AC"' in (server / "crashbot.toml").read_text(encoding="utf-8")
