@@ -141,6 +141,18 @@ def _regex_problem(pattern: str) -> str | None:
     return None
 
 
+def require_uploader(login: str) -> str:
+    """``login`` stripped: the only author whose crash issues ``crashbot fix`` acts on; ConfigError when it
+    is empty (nothing that trusts crash issues may run without it)."""
+    who = login.strip()
+    if not who:
+        raise ConfigError(
+            "github.uploader_login is empty: crashbot fix acts only on issues opened by the uploader; "
+            "set it in crashbot.toml (an App's login is '<app-slug>[bot]')"
+        )
+    return who
+
+
 @dataclass(frozen=True)
 class GitHubSettings:
     """How to reach GitHub (or GitHub Enterprise, or the local stand-in)."""
@@ -174,13 +186,7 @@ class GitHubSettings:
     def trusted_uploader(self) -> str:
         """``uploader_login``, the only author whose crash issues ``crashbot fix`` acts on; ConfigError
         when it is empty (a command that trusts crash issues cannot run without it)."""
-        who = self.uploader_login.strip()
-        if not who:
-            raise ConfigError(
-                "github.uploader_login is empty: crashbot fix acts only on issues opened by the uploader; "
-                "set it in crashbot.toml (an App's login is '<app-slug>[bot]')"
-            )
-        return who
+        return require_uploader(self.uploader_login)
 
     @property
     def app_auth(self) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import FixSettings
+from bot.config import FixSettings, require_uploader
 from bot.crash.model import Crash
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
@@ -69,12 +69,7 @@ class FixRun:
 def verify(issue: IssueRef, *, uploader: str, key: bytes) -> Payload:
     """The issue's signed payload; TrustError unless the uploader opened it, the HMAC verifies and the
     issue carries the payload's own ``sig:`` label (a sealed payload pasted into another issue fails)."""
-    who = uploader.strip()
-    if not who:
-        raise ConfigError(
-            "github.uploader_login is empty: crashbot fix acts only on issues opened by the uploader; "
-            "set it to the uploader's login (an App's is '<app-slug>[bot]')"
-        )
+    who = require_uploader(uploader)
     if issue.is_pull:
         raise TrustError(f"#{issue.number} is a pull request, not a crash issue")
     if issue.author.casefold() != who.casefold():
