@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from bot.config import FixSettings
-from bot.fix.engines import (
+from bot.fix.engines.base import (
     Abstain,
     EngineContext,
     EngineError,

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.config import FixSettings
 from bot.errors import ConfigError, GitError
 from bot.fix.build import BuildError, run_logged
-from bot.fix.engines import Abstain, EngineContext, EngineError, Patch, Proposal, Usage, parse_answer
+from bot.fix.engines.base import Abstain, EngineContext, EngineError, Patch, Proposal, Usage, parse_answer
 from bot.git import Git
 
 logger = logging.getLogger(__name__)

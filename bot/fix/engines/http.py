@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from bot.fix.engines import EngineError, Sleep
+from bot.fix.engines.base import EngineError, Sleep
 
 logger = logging.getLogger(__name__)
 

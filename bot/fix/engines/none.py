@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.fix.engines import Abstain, EngineContext, Proposal, Usage
+from bot.fix.engines.base import Abstain, EngineContext, Proposal, Usage
 
 
 class NoneEngine:

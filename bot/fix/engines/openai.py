@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from bot.config import FixSettings
-from bot.fix.engines import (
+from bot.fix.engines.base import (
     Abstain,
     EngineContext,
     EngineError,

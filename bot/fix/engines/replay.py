@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.config import FixSettings
 from bot.errors import ConfigError
-from bot.fix.engines import EngineContext, Proposal, Usage, parse_answer
+from bot.fix.engines.base import EngineContext, Proposal, Usage, parse_answer
 
 
 class ReplayEngine:
