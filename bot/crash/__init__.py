@@ -146,6 +146,8 @@ def crash_to_json(crash: Crash, *, explain: bool = False) -> dict[str, Any]:
         "signature_id": crash.signature.id,
         "signature_full_id": crash.signature.full_id,
         "signature_version": crash.signature.version,
+        # stacks printed beside the crashing one (a sanitizer's free and allocation stacks), often the bug
+        "related_stacks": [s.to_json() for s in report.related],
     }
     if explain:
         out["decisions"] = [d.to_json() for d in crash.decisions]

@@ -52,8 +52,9 @@ JSON_KEYS = {
     "signature_id",
     "signature_full_id",
     "signature_version",
+    "related_stacks",
 }
-FRAME_KEYS = {"function", "module", "file", "line", "offset", "address", "inline"}
+FRAME_KEYS = {"function", "module", "file", "line", "column", "offset", "address", "inline"}
 
 
 def crash_of(path: Path) -> Crash:
