@@ -131,6 +131,13 @@ def _human(crash: Crash, *, explain: bool) -> str:
         inline = " [inline]" if frame.inline else ""
         loc = f"  {frame.file}:{frame.line}" if frame.file and frame.line is not None else ""
         out.append(f"  {mark} #{i:<3} {name}{inline}{loc}")
+    for related in report.related:
+        out.append(f"{related.title} ({related.role.value}), {len(related.frames)} frames:")
+        for i, frame in enumerate(related.frames):
+            name = frame.function or f"{frame.module or '?'}+{frame.offset or '?'}"
+            loc = f"  {frame.file}:{frame.line}" if frame.file and frame.line is not None else ""
+            out.append(f"    #{i:<3} {name}{loc}")
+    out.extend(f"note:       {note}" for note in report.notes)
     if explain:
         out.append("decisions:")
         out.extend(f"  [{d.rule}] {d.action}: {d.reason}" for d in crash.decisions)

@@ -16,6 +16,8 @@ from bot.crash.itanium import demangle
 _TRAILING_LOCATION = re.compile(r"(?:^|\s)(?P<file>[^\s:()]*[./\\][^\s:()]*):(?P<line>\d+)(?::(?P<column>\d+))?$")
 # ``(module+0x1f0f0)`` or ``(/lib/x86_64-linux-gnu/libc.so.6+0x29d8f)`` as the last word of a frame.
 _TRAILING_MODULE = re.compile(r"(?:^|\s)\((?P<module>[^()\s][^()]*?)\+(?P<offset>0x[0-9a-fA-F]+)\)$")
+# A path cut off before its ``:line`` (truncated output): ``/home/``, ``../src/x.c``, ``C:\\src\\x.cpp``.
+_TRAILING_PATH = re.compile(r"\s(?P<file>(?:/|\.{1,2}/|[A-Za-z]:\\)[^\s()]*)$")
 _BUILD_ID = re.compile(r"\s*\(BuildId: [0-9a-fA-F]+\)$")
 _TRAILING_QUALIFIERS = re.compile(r"(?:\s*(?:const|volatile|noexcept|&&|&))+$")
 MAX_NAME = 4096
@@ -56,6 +58,10 @@ def split_trailing(text: str) -> tuple[str, Location]:
         file, line = place["file"], int(place["line"])
         column = int(place["column"]) if place["column"] else None
         rest = rest[: place.start()].rstrip()
+    else:
+        cut = _TRAILING_PATH.search(rest)
+        if cut:
+            file, rest = cut["file"], rest[: cut.start()].rstrip()
     return rest, Location(file=file, line=line, column=column, module=module, offset=offset)
 
 

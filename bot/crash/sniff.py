@@ -26,6 +26,7 @@ PARSER_MODULES: tuple[tuple[Format, str], ...] = (
     (Format.SANITIZER, "bot.crash.parsers.sanitizer"),
     (Format.GDB, "bot.crash.parsers.gdb"),
     (Format.VS_CALLSTACK, "bot.crash.parsers.vscallstack"),
+    (Format.VMANGOS_LOG, "bot.crash.parsers.vmangos"),
     (Format.ASSERT_LOG, "bot.crash.parsers.assertlog"),
 )
 

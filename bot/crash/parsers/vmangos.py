@@ -1,0 +1,148 @@
+"""Parser for vMaNGOS's own crash log: a timestamped assertion line, then the backtrace it prints itself.
+
+vMaNGOS (and the MaNGOS family's ``MANGOS_ASSERT``) logs ``<file>:<line>: Error: Assertion in <function>
+failed: <condition>`` and then a stack, one frame per line, only the first line stamped::
+
+    2023-12-19 20:28:09 /wow/core/src/game/Objects/Object.cpp:2242: Error: Assertion in GetMap failed: m_currMap
+    2023-12-19 20:28:09 ./server/bin/mangosd(_ZN11ChatHandler24HandlePartyBotAddCommandEPc+0x6d) [0x5650ff4c9b8d]
+    ./server/bin/mangosd(+0x40e800) [0x5650ff226800]
+
+On Linux the frames are glibc's ``backtrace_symbols`` (``module(symbol+0xOFF) [0xADDR]``, mangled); on
+Windows vMaNGOS prints ``Item::WakeUp()+0x5a8 [0x2b74b8]``, or bare ``[0xbbf0d8]`` without a ``.pdb``.
+Real samples: tests/fixtures/samples/SOURCES.md (vmangos/core issues 143, 145, 226, 2272, 2359).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.crash.errors import CrashParseError
+from bot.crash.frames import new_frame
+from bot.crash.limits import FrameBudget
+from bot.crash.location import basename, bare_function
+from bot.crash.model import Assertion, Build, CrashReport, Environment, Format, Frame, Thread
+from bot.crash.parsers.gdb import find_build
+
+SNIFF_LINES = 2000
+MAX_LINE = 4096
+
+_STAMP = re.compile(r"^\s*(?P<stamp>\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2})\s+")
+_ASSERT = re.compile(
+    r"(?P<file>\S(?:.*?\S)?):(?P<line>\d+):\s*Error:\s*Assertion in (?P<function>\S.*?) failed:\s*(?P<cond>.*?)\s*$"
+)
+# glibc backtrace_symbols: ``module(symbol+0xOFF) [0xADDR]`` / ``module(+0xOFF) [0xADDR]`` / ``module [0xADDR]``
+_GLIBC_FRAME = re.compile(
+    r"^(?P<module>[^\s()\[\]][^()\[\]]*?)\((?P<symbol>[^()+]*)(?:\+(?P<offset>0x[0-9a-fA-F]+))?\)\s*"
+    r"\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
+)
+# vMaNGOS on Windows: ``Function()+0xOFF [0xADDR]``, or only ``[0xADDR]``
+_WINDOWS_FRAME = re.compile(
+    r"^(?:(?P<function>\S.*?)\+(?P<offset>0x[0-9a-fA-F]+)\s+)?\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
+)
+_CATCH = re.compile(r"^CATCH Exception '(?P<what>[^']*)'")
+
+
+def _text(raw: str) -> tuple[str | None, str]:
+    line = raw[:MAX_LINE]
+    stamp = _STAMP.match(line)
+    if stamp:
+        return stamp["stamp"], line[stamp.end() :].strip()
+    return None, line.strip()
+
+
+def _frame(text: str) -> Frame | None:
+    glibc = _GLIBC_FRAME.match(text)
+    if glibc:
+        symbol = glibc["symbol"].strip()
+        return new_frame(
+            function=bare_function(symbol) if symbol else None,
+            module=basename(glibc["module"]),
+            file=None,
+            line=None,
+            offset=glibc["offset"].lower() if glibc["offset"] else None,
+            address=glibc["address"].lower(),
+            inline=False,
+            raw=text,
+        )
+    windows = _WINDOWS_FRAME.match(text)
+    if windows:
+        function = windows["function"]
+        return new_frame(
+            function=bare_function(function) if function else None,
+            module=None,
+            file=None,
+            line=None,
+            offset=windows["offset"].lower() if windows["offset"] else None,
+            address=windows["address"].lower(),
+            inline=False,
+            raw=text,
+        )
+    return None
+
+
+def sniff(lines: Sequence[str]) -> int:
+    """How sure (0..100) that ``lines`` are a vMaNGOS assertion log; sure only with frames after the line."""
+    asserted = False
+    frames = 0
+    for raw in lines[:SNIFF_LINES]:
+        _, text = _text(raw)
+        if not asserted:
+            asserted = "Assertion in" in text and _ASSERT.search(text) is not None
+        elif text and _frame(text) is not None:
+            frames += 1
+            if frames >= 2:
+                return 95
+    return 60 if asserted and frames else (40 if asserted else 0)
+
+
+def parse(lines: Sequence[str]) -> CrashReport:
+    """Read the first assertion and the backtrace after it; CrashParseError when there is no assertion."""
+    budget = FrameBudget()
+    assertion: Assertion | None = None
+    crashed_at: str | None = None
+    frames: list[Frame] = []
+    notes: list[str] = []
+    for raw in lines:
+        stamp, text = _text(raw)
+        if assertion is None:
+            found = _ASSERT.search(text) if "Assertion in" in text else None
+            if found:
+                assertion = Assertion(
+                    condition=found["cond"] or None,
+                    file=found["file"],
+                    line=int(found["line"]),
+                    function=found["function"],
+                )
+                crashed_at = stamp
+            continue
+        if not text:
+            if frames:
+                break
+            continue
+        frame = _frame(text)
+        if frame is None:
+            if frames or _CATCH.match(text):
+                break
+            continue
+        if budget.admits(len(frames)):
+            frames.append(frame)
+    if assertion is None:
+        raise CrashParseError(
+            "no vMaNGOS assertion line found: expected '<file>:<line>: Error: Assertion in <function> "
+            "failed: <condition>'"
+        )
+    if not frames:
+        notes.append("no backtrace after the assertion line (vMaNGOS prints one only when it can)")
+    budget_note = budget.note()
+    if budget_note:
+        notes.append(budget_note)
+    return CrashReport(
+        format=Format.VMANGOS_LOG,
+        threads=(Thread(frames=tuple(frames), current=True),) if frames else (),
+        assertion=assertion,
+        build=find_build(lines) or Build(),
+        environment=Environment(crashed_at=crashed_at),
+        crashing_thread=0 if frames else None,
+        notes=tuple(notes),
+    )
