@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from bot.crash.itanium import demangle
 
 # ``/path/File.cpp:123`` or ``File.cpp:123:5`` as the last word of a frame; the path holds no spaces.
-_TRAILING_LOCATION = re.compile(r"(?:^|\s)(?P<file>[^\s:()]*[./\\][^\s:()]*):(?P<line>\d+)(?::(?P<column>\d+))?$")
+_TRAILING_LOCATION = re.compile(
+    r"(?:^|\s)(?P<file>[^\s:()]*[./\\][^\s:()]*):(?P<line>\d+)(?::(?P<column>\d+))?$"
+)
 # ``(module+0x1f0f0)`` or ``(/lib/x86_64-linux-gnu/libc.so.6+0x29d8f)`` as the last word of a frame.
 _TRAILING_MODULE = re.compile(r"(?:^|\s)\((?P<module>[^()\s][^()]*?)\+(?P<offset>0x[0-9a-fA-F]+)\)$")
 # A path cut off before its ``:line`` (truncated output): ``/home/``, ``../src/x.c``, ``C:\\src\\x.cpp``.

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot import markdown as md
 from bot.config import FixSettings
 from bot.crash.model import Crash, Frame
+from bot.crash.rules import DEFAULT_RULES, KEEP, FrameView, RuleContext, apply_rules
 from bot.errors import GitError
 from bot.fix.blame import SuspectCommit, blame_around, suspects
 from bot.fix.context import CodeContext, extract
@@ -27,6 +28,7 @@ DRIFT_RADIUS = 3  # a change this close to the faulting line counts as touching 
 MAX_COMMENT_CHARS = 60_000  # GitHub's limit is 65,536; leave room for the orchestrator's additions
 MAX_UNMAPPED_SHOWN = 8
 MAX_SUSPECTS_SHOWN = 10
+RELATED_FRAMES = 2  # server frames mapped per related stack (the free site and its caller)
 _REVISION_RE = re.compile(r"\b([0-9a-fA-F]{7,40})\b")
 
 
@@ -43,6 +45,7 @@ class MappedFrame:
     how: str
     head_line: int | None
     meaningful: bool
+    stack: str | None = None  # a related stack's role (``freed``, ``allocated``); None: the crashing thread
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def analyse(
     mapped: list[MappedFrame] = []
     unmapped: list[UnmappedFrame] = []
     seen: set[tuple[str, int]] = set()
-    for index, frame, meaningful in _candidates(crash):
+    for index, frame, meaningful, stack in _candidates(crash):
         if len(mapped) >= max(1, settings.analysis_frames):
             break
         if not frame.file:
@@ -145,6 +148,7 @@ def analyse(
                 how=result.how,
                 head_line=frame.line,
                 meaningful=meaningful,
+                stack=stack,
             )
         )
     drift: list[Drift] = []
@@ -191,25 +195,42 @@ def _resolve_revision(git: Git, revision: str | None, notes: list[str]) -> str |
     return commit
 
 
-def _candidates(crash: Crash) -> list[tuple[int | None, Frame, bool]]:
-    """Frames to map, best first: the assertion's location, the meaningful frames in order, then the
-    rest of the crashing thread."""
-    out: list[tuple[int | None, Frame, bool]] = []
+def _candidates(crash: Crash) -> list[tuple[int | None, Frame, bool, str | None]]:
+    """Frames to map, best first: the assertion's location, the meaningful frames in order, the first
+    server frames of each related stack (a sanitizer's free and allocation sites: usually where the bug
+    is), then the rest of the crashing thread. The last item names the related stack a frame is from."""
+    out: list[tuple[int | None, Frame, bool, str | None]] = []
     assertion = crash.report.assertion
     if assertion and assertion.file and assertion.line:
-        out.append((None, Frame(function=assertion.function, file=assertion.file, line=assertion.line), True))
+        frame = Frame(function=assertion.function, file=assertion.file, line=assertion.line)
+        out.append((None, frame, True, None))
     meaningful = [i for i in crash.meaningful if 0 <= i < len(crash.frames)]
-    out.extend((i, crash.frames[i], True) for i in meaningful)
-    out.extend((i, f, False) for i, f in enumerate(crash.frames) if i not in set(meaningful))
+    out.extend((i, crash.frames[i], True, None) for i in meaningful)
+    for stack in crash.report.related:
+        out.extend(
+            (None, f, True, stack.role.value) for f in _server_frames(crash, stack.frames)[:RELATED_FRAMES]
+        )
+    out.extend((i, f, False, None) for i, f in enumerate(crash.frames) if i not in set(meaningful))
     top = crash.top_frame
     if (
         top
         and top.file
         and top.line
-        and not any(f.file == top.file and f.line == top.line for _, f, _ in out)
+        and not any(f.file == top.file and f.line == top.line for _, f, _, _ in out)
     ):
-        out.insert(0, (None, Frame(function=top.function, file=top.file, line=top.line), True))
+        out.insert(0, (None, Frame(function=top.function, file=top.file, line=top.line), True, None))
     return out
+
+
+def _server_frames(crash: Crash, frames: Sequence[Frame]) -> list[Frame]:
+    """The frames of a related stack the crash core's frame rules keep (allocator and runtime skipped)."""
+    views = tuple(FrameView.from_frame(i, f) for i, f in enumerate(frames))
+    decisions = apply_rules(DEFAULT_RULES, RuleContext(report=crash.report, frames=views))
+    return [
+        frames[d.frame]
+        for d in decisions
+        if d.action == KEEP and d.frame is not None and frames[d.frame].file
+    ]
 
 
 def _with_drift(
@@ -240,6 +261,7 @@ def _with_drift(
         how=m.how,
         head_line=head_line,
         meaningful=m.meaningful,
+        stack=m.stack,
     )
 
 
@@ -363,7 +385,7 @@ def _frames_table(a: Analysis) -> list[str]:
         "|---|---|---|---|",
     ]
     for m in a.frames:
-        idx = "assert" if m.index is None else str(m.index)
+        idx = m.stack or ("assert" if m.index is None else str(m.index))
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line rewritten)"
         out.append(
             f"| {idx} | {md.inline_code(m.function or '?', table=True)} "

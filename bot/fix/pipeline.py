@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import FixSettings, require_uploader
-from bot.crash.model import Crash
+from bot.crash.model import Crash, Frame
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
@@ -114,22 +114,31 @@ def crash_text(payload: Payload) -> str:
     lines.append("crashing thread, innermost first (* = meaningful frame):")
     meaningful = set(payload.meaningful)
     for i, f in enumerate(payload.frames):
-        name = f.function or (
-            f"{f.module}+{f.offset}" if f.module and f.offset else f.module or f.address or "??"
-        )
-        where = f" at {f.file}:{f.line if f.line is not None else '?'}" if f.file else ""
-        module = f" [{f.module}]" if f.module and f.function else ""
         star = "*" if i in meaningful else " "
-        lines.append(f"{star}#{i} {name}{where}{module}{' (inlined)' if f.inline else ''}")
+        lines.append(f"{star}#{i} {_frame_text(f)}")
     if payload.frames_total > len(payload.frames):
         lines.append(
             f"... {payload.frames_total - len(payload.frames)} outer frames not carried by the issue"
         )
+    for stack in payload.related:
+        # a sanitizer's free and allocation stacks: usually where the bug is
+        lines.append(f"{stack.title} ({stack.role.value} stack, innermost first):")
+        lines.extend(f" #{i} {_frame_text(f)}" for i, f in enumerate(stack.frames))
     occ = payload.occurrences
     lines.append(f"seen {occ.count} time(s), first {occ.first_seen or '?'}, last {occ.last_seen or '?'}")
     if occ.builds:
         lines.append("on builds: " + ", ".join(occ.builds))
     return "\n".join(lines)
+
+
+def _frame_text(f: Frame) -> str:
+    name = f.function or (
+        f"{f.module}+{f.offset}" if f.module and f.offset else f.module or f.address or "??"
+    )
+    line = f.line if f.line is not None else "?"
+    where = f" at {f.file}:{line}{f':{f.column}' if f.column is not None else ''}" if f.file else ""
+    module = f" [{f.module}]" if f.module and f.function else ""
+    return f"{name}{where}{module}{' (inlined)' if f.inline else ''}"
 
 
 # -- entry points ----------------------------------------------------------------------------------

@@ -171,7 +171,8 @@ def _summary(a: Analysis) -> list[str]:
         summary.append(f"assertion: {a.assertion}")
     for m in a.frames:
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line since rewritten)"
-        summary.append(f"frame {'assert' if m.index is None else m.index}: {m.function or '?'} at {head}")
+        which = m.stack + " stack" if m.stack else ("assert" if m.index is None else m.index)
+        summary.append(f"frame {which}: {m.function or '?'} at {head}")
     return [quote("\n".join(summary), label="crash summary from the report"), ""]
 
 

@@ -56,7 +56,8 @@ def test_parse_json_prints_the_design_contract(capsys: pytest.CaptureFixture[str
         == "ACCESS_VIOLATION | Field::GetUInt32 | Player::LoadFromDB | WorldSession::HandlePlayerLogin"
     )
     assert all(
-        set(f) == {"function", "module", "file", "line", "column", "offset", "address", "inline"} for f in obj["frames"]
+        set(f) == {"function", "module", "file", "line", "column", "offset", "address", "inline"}
+        for f in obj["frames"]
     )
     assert obj["frames"][0]["function"] == "Field::GetUInt32"
 

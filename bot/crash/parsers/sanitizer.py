@@ -53,21 +53,32 @@ _HEADER = re.compile(
     rf"==\d+==\s*ERROR: (?P<tool>(?:{_TOOLS})Sanitizer):\s*(?P<text>.*?)\s*$"
     rf"|WARNING: (?P<wtool>(?:{_TOOLS})Sanitizer):\s*(?P<wtext>.*?)\s*$"
 )
-_UBSAN = re.compile(r"(?P<file>[^\s:]+):(?P<line>\d+):(?:(?P<column>\d+):)?\s*runtime error:\s*(?P<text>.*?)\s*$")
+_UBSAN = re.compile(
+    r"(?P<file>[^\s:]+):(?P<line>\d+):(?:(?P<column>\d+):)?\s*runtime error:\s*(?P<text>.*?)\s*$"
+)
 _SUMMARY = re.compile(rf"SUMMARY:\s*(?P<tool>(?:{_TOOLS})Sanitizer):\s*(?P<kind>\S.*)$")
+_REGISTERS = re.compile(
+    r"\s*(?:\(pc 0x[0-9a-fA-F]+ [^)]*\)|at pc 0x[0-9a-fA-F]+ bp 0x[0-9a-fA-F]+ sp 0x[0-9a-fA-F]+)"
+)
 _PLACE = re.compile(r":\d+(?::\d+)?$")
 _FRAME = re.compile(r"(?:^|\s)#(?P<num>\d+)\s+(?P<body>\S.*?)\s*$")
 _ADDRESS = re.compile(r"^(?P<address>0x[0-9a-fA-F]+)(?:\s+in\b)?\s*")
 _ON_ADDRESS = re.compile(r"\bon (?:unknown )?address (?P<address>0x[0-9a-fA-F]+)")
-_ACCESS = re.compile(r"^\s*(?:[A-Z]+ of size \d+ at \S+ thread (?P<thread>T\d+)|(?:Read|Write|Atomic \w+) of size \d+ at \S+ by (?:thread (?P<tthread>T\d+)|main thread))")
+_ACCESS = re.compile(
+    r"(?:^|\s)(?:[A-Z]+ of size \d+ at \S+ thread (?P<thread>T\d+)"  # ASan: READ of size 4 at 0x… thread T0
+    r"|(?:Read|Write|Atomic \w+) of size \d+ at \S+ by (?:thread (?P<tthread>T\d+)|main thread))"  # TSan
+)
 # Headings of the stacks printed beside the access stack, with the role each plays.
 _RELATED: tuple[tuple[re.Pattern[str], StackRole], ...] = (
-    (re.compile(r"^\s*freed by thread \S+ here:"), StackRole.FREED),
-    (re.compile(r"^\s*(?:previously )?allocated by thread \S+ here:"), StackRole.ALLOCATED),
-    (re.compile(r"^\s*Previous (?:read|write|atomic \w+) of size \d+ at \S+ by"), StackRole.PREVIOUS_ACCESS),
-    (re.compile(r"^\s*Thread T\d+ .*created by .*(?:here|at):"), StackRole.THREAD_CREATED),
-    (re.compile(r"^\s*(?:Direct|Indirect) leak of \d+ byte"), StackRole.ALLOCATED),
-    (re.compile(r"^\s*Mutex \S+ .*created at:"), StackRole.OTHER),
+    (re.compile(r"(?:^|\s)freed by thread \S+ here:"), StackRole.FREED),
+    (re.compile(r"(?:^|\s)(?:previously )?allocated by thread \S+ here:"), StackRole.ALLOCATED),
+    (
+        re.compile(r"(?:^|\s)Previous (?:read|write|atomic \w+) of size \d+ at \S+ by"),
+        StackRole.PREVIOUS_ACCESS,
+    ),
+    (re.compile(r"(?:^|\s)Thread T\d+ .*created by .*(?:here|at):"), StackRole.THREAD_CREATED),
+    (re.compile(r"(?:^|\s)(?:Direct|Indirect) leak of \d+ byte"), StackRole.ALLOCATED),
+    (re.compile(r"(?:^|\s)Mutex \S+ .*created at:"), StackRole.OTHER),
 )
 _LEAK_KIND = "detected memory leaks"
 
@@ -127,7 +138,7 @@ def _related_role(line: str) -> StackRole | None:
 
 
 class _Reader:
-    """One pass: the first report's header, access stack, related stacks and summary; later reports counted."""
+    """One pass: the first report's header, access stack, related stacks, summary; later reports counted."""
 
     def __init__(self, lines: Sequence[str]) -> None:
         self.lines = lines
@@ -164,7 +175,8 @@ class _Reader:
             return True
         if header is not None:
             self.tool = header["tool"] or header["wtool"]
-            self.header = (header["text"] or header["wtext"] or "").strip()
+            # the registers ASan adds (``at pc 0x… bp 0x… sp 0x…``) change every run and say nothing
+            self.header = _REGISTERS.sub("", (header["text"] or header["wtext"] or "")).strip()
             on = _ON_ADDRESS.search(self.header)
             self.address = on["address"].lower() if on else None
             self.stack = _Stack(title=self.header, role=None)
@@ -193,7 +205,9 @@ class _Reader:
             summary = _search(_SUMMARY, line)
             if summary:
                 self.summary = line[line.index("SUMMARY:") + len("SUMMARY:") :].strip()
-                self.kind = _kind_of(summary["tool"], summary["kind"])
+                # a leak report's SUMMARY names ASan when LSan runs inside it: the header's tool decides
+                tool = self.tool if self.tool == "LeakSanitizer" else summary["tool"]
+                self.kind = _kind_of(tool, summary["kind"])
                 self.done = True
                 return
         frame = _search(_FRAME, line) if "#" in line else None
@@ -257,7 +271,9 @@ class _Reader:
         if not frames:
             notes.append("no stack frames in the sanitizer report")
         if self.later_reports:
-            notes.append(f"{self.later_reports} more sanitizer report(s) follow in the log; the first is filed")
+            notes.append(
+                f"{self.later_reports} more sanitizer report(s) follow in the log; the first is filed"
+            )
         budget_note = self.budget.note()
         if budget_note:
             notes.append(budget_note)

@@ -3,8 +3,8 @@
 vMaNGOS (and the MaNGOS family's ``MANGOS_ASSERT``) logs ``<file>:<line>: Error: Assertion in <function>
 failed: <condition>`` and then a stack, one frame per line, only the first line stamped::
 
-    2023-12-19 20:28:09 /wow/core/src/game/Objects/Object.cpp:2242: Error: Assertion in GetMap failed: m_currMap
-    2023-12-19 20:28:09 ./server/bin/mangosd(_ZN11ChatHandler24HandlePartyBotAddCommandEPc+0x6d) [0x5650ff4c9b8d]
+    2023-12-19 20:28:09 /wow/core/src/game/Objects/Object.cpp:2242: Error: Assertion in GetMap failed: …
+    2023-12-19 20:28:09 ./server/bin/mangosd(_ZN11ChatHandler14ExecuteCommandEPKc+0x3dc) [0x5650ff22637c]
     ./server/bin/mangosd(+0x40e800) [0x5650ff226800]
 
 On Linux the frames are glibc's ``backtrace_symbols`` (``module(symbol+0xOFF) [0xADDR]``, mangled); on
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
 from bot.crash.limits import FrameBudget
-from bot.crash.location import basename, bare_function
+from bot.crash.location import bare_function, basename
 from bot.crash.model import Assertion, Build, CrashReport, Environment, Format, Frame, Thread
 from bot.crash.parsers.gdb import find_build
 
@@ -29,9 +29,10 @@ MAX_LINE = 4096
 
 _STAMP = re.compile(r"^\s*(?P<stamp>\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2})\s+")
 _ASSERT = re.compile(
-    r"(?P<file>\S(?:.*?\S)?):(?P<line>\d+):\s*Error:\s*Assertion in (?P<function>\S.*?) failed:\s*(?P<cond>.*?)\s*$"
+    r"(?P<file>\S(?:.*?\S)?):(?P<line>\d+):\s*Error:\s*"
+    r"Assertion in (?P<function>\S.*?) failed:\s*(?P<cond>.*?)\s*$"
 )
-# glibc backtrace_symbols: ``module(symbol+0xOFF) [0xADDR]`` / ``module(+0xOFF) [0xADDR]`` / ``module [0xADDR]``
+# glibc backtrace_symbols: ``module(symbol+0xOFF) [0xADDR]`` or ``module(+0xOFF) [0xADDR]``
 _GLIBC_FRAME = re.compile(
     r"^(?P<module>[^\s()\[\]][^()\[\]]*?)\((?P<symbol>[^()+]*)(?:\+(?P<offset>0x[0-9a-fA-F]+))?\)\s*"
     r"\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
