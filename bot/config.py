@@ -248,6 +248,12 @@ class UploaderSettings:
     patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
     edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
     dashboard_interval_s: float = 900.0  # run the crash-dashboard workflow at most this often; 0 = never
+    cores: str = "auto"  # auto: also watch where kernel.core_pattern writes cores (or coredumpctl); off
+    core_dirs: tuple[str, ...] = ()  # folders of core files to watch, besides the one core_pattern names
+    core_keep: int = 1  # analysed cores kept per folder (newest first); 0 = delete each once it is read
+    core_max_mb: int = 8192  # a bigger core is not given to gdb (its notes are still read and filed)
+    core_min_free_mb: int = 2048  # below this much free disk, a read core is deleted whatever core_keep says
+    gdb_timeout_s: float = 120.0  # gdb's time limit per core
 
     def __post_init__(self) -> None:
         if self.edit_interval_s < 0:
