@@ -22,6 +22,7 @@ from typing import Any
 
 from bot import github
 from bot.config import Config, ControlKind, DeploySettings, FixEngine, secret
+from bot.coredump.pattern import SUGGESTED_PATTERN, CorePattern, PatternKind, read_core_pattern
 from bot.deploy.backends import make_commander
 from bot.deploy.control import CommandChannel
 from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable
@@ -127,6 +128,7 @@ class Probe:
     connect: Connect = _default_connect
     commander: Commander = make_commander
     write_interval_s: float | None = None  # None: github.connect decides (none against loopback)
+    core_pattern: Callable[[], CorePattern | None] = read_core_pattern
     _github: GitHubState | BotError | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -534,7 +536,7 @@ def check_debugger(p: Probe) -> CheckResult:
             return passed(name, path)
         return warned(
             name,
-            "gdb not on PATH: the game host needs it to write crash logs (crashreport.gdb)",
+            "gdb not on PATH: the game host needs it to write crash logs (crashreport.gdb) and to read cores",
             "install gdb on the game host (e.g. apt install gdb); the build runner can do without",
         )
     return skipped("tool: debugger", f"no debugger check for platform {p.platform}")
@@ -602,6 +604,54 @@ def _readable_dir(path: Path) -> str | None:
     except OSError as e:
         return f"{path} cannot be read ({e.strerror or e})"
     return None
+
+
+_CORE_FIX = (
+    f"sudo sysctl -w kernel.core_pattern={SUGGESTED_PATTERN} (persist it in /etc/sysctl.d/60-crashbot.conf), "
+    "create the folder, and start worldserver with core dumps on (LimitCORE=infinity in its unit)"
+)
+
+
+def check_core_pattern(p: Probe) -> CheckResult:
+    """Where Linux cores go, and whether ``crashbot watch`` can pick them up from there."""
+    name = "core_pattern"
+    if not p.platform.startswith("linux"):
+        return skipped(name, f"cores are a Linux matter (this host is {p.platform})")
+    if p.config.uploader.cores == "off":
+        return skipped(name, "uploader.cores = off: core files are not watched")
+    pattern = p.core_pattern()
+    if pattern is None:
+        return skipped(name, "/proc/sys/kernel/core_pattern cannot be read here")
+    shown = f"kernel.core_pattern = {pattern.raw!r}"
+    if pattern.kind is PatternKind.FOLDER:
+        assert pattern.directory is not None
+        why = _readable_dir(pattern.directory)
+        if why:
+            return warned(
+                name, f"{shown}: {why}", f"create {pattern.directory} and let crashbot's account read it"
+            )
+        return passed(name, f"{shown}: cores land in {pattern.directory}, which crashbot watches")
+    if pattern.kind is PatternKind.SYSTEMD:
+        if p.which("coredumpctl"):
+            return passed(
+                name, f"{shown}: cores go to systemd-coredump; crashbot reads them with coredumpctl"
+            )
+        return warned(name, f"{shown}: piped to systemd-coredump, but coredumpctl is not on PATH", _CORE_FIX)
+    if pattern.kind is PatternKind.PIPE:
+        return warned(
+            name, f"{shown}: cores are piped to {pattern.program}, which crashbot cannot read", _CORE_FIX
+        )
+    if pattern.kind is PatternKind.RELATIVE and p.config.uploader.core_dirs:
+        watched = ", ".join(p.config.uploader.core_dirs)
+        return passed(name, f"{shown}: cores land in the server's working directory; watching {watched}")
+    where = (
+        "the server's working directory" if pattern.kind is PatternKind.RELATIVE else "a folder that varies"
+    )
+    return warned(
+        name,
+        f"{shown}: cores land in {where}, which crashbot does not know",
+        f"add that folder to uploader.core_dirs, or {_CORE_FIX}",
+    )
 
 
 def check_crash_dirs(p: Probe) -> CheckResult:
@@ -706,6 +756,7 @@ CHECKS: tuple[Check, ...] = (
     check_debugger,
     check_symbolizer,
     check_symbol_store,
+    check_core_pattern,
     check_crash_dirs,
     check_server_control,
     check_engine,
