@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
-from bot.coredump.pattern import CorePattern, parse_core_pattern
-
 from bot import doctor
 from bot.cli import main
 from bot.config import Config, GitHubSettings, load
+from bot.coredump.pattern import CorePattern, parse_core_pattern
 from bot.doctor import CheckResult, Probe, Status
 from bot.errors import ConfigError
 from bot.github import connect
