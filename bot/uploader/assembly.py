@@ -19,6 +19,7 @@ from bot.github import GitHubClient, connect
 from bot.uploader import notify
 from bot.uploader.backfill import Progress, backfill
 from bot.uploader.budget import Windows
+from bot.uploader.cores import core_watching
 from bot.uploader.intake import Intake
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
@@ -45,7 +46,8 @@ class Uploader:
         self.service_spool.close()
 
     def watch(self, dirs: Sequence[Path], *, on_progress: Progress | None = None) -> None:
-        """Watch ``dirs``, backfill what is already there, and upload until the service is stopped."""
+        """Watch ``dirs`` (and the folders Linux cores land in: :mod:`bot.uploader.cores`), backfill what is
+        already there, and upload until the service is stopped."""
         settings = self.config.uploader
         watcher = CrashWatcher(
             dirs,
@@ -54,13 +56,19 @@ class Uploader:
             patterns=settings.patterns,
             stability_s=settings.stability_s,
         )
+        core_watchers, core_backfill = core_watching(settings, self.intake)
         watcher.start()  # before the backfill, so nothing written meanwhile is missed
+        for core_watcher in core_watchers:
+            core_watcher.start()
         try:
             reports = existing_reports(dirs, settings.patterns)
             backfill(self.intake, reports, self.service.stop_event, on_progress=on_progress)
+            core_backfill(self.service.stop_event)
             self.service.serve()
         finally:
             watcher.stop()
+            for core_watcher in core_watchers:
+                core_watcher.stop()
 
     def _take_report(self, path: Path) -> None:
         try:
