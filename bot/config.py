@@ -355,6 +355,7 @@ class DeploySettings:
     log_file: str = ""  # server log to scan for the ready line; empty = the process backend's own log
     start_timeout_s: float = 300.0
     watch_window_s: float = 120.0
+    core_dumps: bool = False  # process backend: start the server with no core size limit (RLIMIT_CORE)
     soap: SoapSettings = field(default_factory=SoapSettings)
     ra: RaSettings = field(default_factory=RaSettings)
 
