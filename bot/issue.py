@@ -219,7 +219,8 @@ class _Limits:
     field_cap: int  # any single value in a table cell
 
 
-_RELATED_FRAMES = 30  # frames shown per related stack (a sanitizer prints a few dozen at most)
+_RELATED_FRAMES = 30
+_MAX_REPORT_NOTES = 8  # frames shown per related stack (a sanitizer prints a few dozen at most)
 
 # Least useful first: other threads, then skipped frames, then long messages, then the stack itself.
 _LADDER: tuple[_Limits, ...] = (
@@ -319,6 +320,7 @@ class _Renderer:
     def render(self) -> str:
         parts = [
             self.summary(),
+            self.report_notes(),
             self.assertion(),
             self.stack(),
             self.related(),
@@ -471,6 +473,16 @@ class _Renderer:
             source = f"<sub>{source}</sub>" if source else ""
             module = f"<sub>{module}</sub>" if module else ""
         return f"| {i} | {name} | {source} | {module} |"
+
+    def report_notes(self) -> str:
+        """What the parser (or crashbot reading a core) says it could not do: a core of another build, a
+        truncated report, gdb stopped at its time limit. Each is a line the operator can act on."""
+        notes = self.crash.report.notes[:_MAX_REPORT_NOTES]
+        if not notes:
+            return ""
+        cap = min(self.lim.field_cap, 600)
+        lines = "\n".join(f"> - {self.text(_clip(_one_line(n), cap))}" for n in notes)
+        return f"> [!NOTE]\n> What could not be read:\n>\n{lines}"
 
     def related(self) -> str:
         """The stacks printed beside the crashing one (a sanitizer's free and allocation stacks), folded:

@@ -99,3 +99,10 @@ def test_fix_prompt_crash_text_lists_the_free_and_allocation_sites() -> None:
     assert "freed by thread T0 here (freed stack, innermost first):" in text
     assert re.search(r"#1 Map::Despawn at /src/server/game/Maps/Map\.cpp:9:35", text)
     assert "previously allocated by thread T0 here (allocated stack" in text
+
+
+def test_issue_body_says_what_the_report_could_not_read() -> None:
+    text = "crashbot: note: the core is of 'worldserver' with build-id ab, but '/x' has build-id cd\n" + ASAN
+    body = render_body(analyse(parse_report(text)), Occurrences(count=1), repo="o/r", payload_key=KEY)
+    assert "> What could not be read:" in body
+    assert "> - the core is of 'worldserver' with build-id ab, but '/x' has build-id cd" in body

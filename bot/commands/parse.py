@@ -24,7 +24,11 @@ logger = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("parse", help="parse one crash report and show its crashing thread and signature")
-    p.add_argument("file", help="a crash report (Wheaty .txt, gdb log, cdb output, console assert, VS stack)")
+    p.add_argument(
+        "file",
+        help="a crash report (Wheaty .txt, gdb log, cdb output, console assert, VS stack, sanitizer report, "
+        "vMaNGOS log) or a Linux core file",
+    )
     p.add_argument(
         "--json", action="store_true", help="print the machine-readable object (DESIGN.md contract)"
     )
