@@ -169,9 +169,8 @@ class _Reader:
         if header is None and ub is None:
             return False
         if self.tool is not None:
-            if not (header is not None and self.tool == "ThreadSanitizer" and "reported" in line):
-                self.later_reports += 1
-                self.done = True
+            self.later_reports += 1
+            self.done = True
             return True
         if header is not None:
             self.tool = header["tool"] or header["wtool"]
