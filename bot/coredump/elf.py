@@ -12,6 +12,7 @@ a 1 MB one. 64-bit little-endian cores (x86-64, aarch64) are read; anything else
 
 from __future__ import annotations
 
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,8 +88,11 @@ class CoreInfo:
 
 
 def is_core(path: Path) -> bool:
-    """Whether ``path`` starts like an ELF core (a cheap check on the first 18 bytes)."""
+    """Whether ``path`` is a regular file that starts like an ELF core (a cheap check on 18 bytes; a FIFO or
+    device is never opened, since opening one can block)."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return False
         with path.open("rb") as f:
             head = f.read(18)
     except OSError:

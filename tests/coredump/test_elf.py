@@ -69,3 +69,12 @@ def test_file_build_id_of_a_text_file_is_none(tmp_path: Path) -> None:
     path = tmp_path / "x"
     path.write_text("hello", encoding="utf-8")
     assert file_build_id(path) is None
+
+
+def test_is_core_never_opens_a_fifo(tmp_path: Path) -> None:
+    """Regression: ``crashbot parse FIFO`` hung in the core check, which opened the FIFO and waited for a writer."""
+    import os
+
+    fifo = tmp_path / "report.txt"
+    os.mkfifo(fifo)
+    assert not is_core(fifo)
