@@ -63,6 +63,13 @@ class FixEngine(enum.StrEnum):
     NONE = "none"
 
 
+class CoreWatching(enum.StrEnum):
+    """``uploader.cores``: whether ``crashbot watch`` also reads Linux core files."""
+
+    AUTO = "auto"  # the folder kernel.core_pattern writes to (or coredumpctl), plus uploader.core_dirs
+    OFF = "off"
+
+
 class WebhookKind(enum.StrEnum):
     """``notify.kind``: the chat service the incoming webhook belongs to."""
 
@@ -248,7 +255,7 @@ class UploaderSettings:
     patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
     edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
     dashboard_interval_s: float = 900.0  # run the crash-dashboard workflow at most this often; 0 = never
-    cores: str = "auto"  # auto: also watch where kernel.core_pattern writes cores (or coredumpctl); off
+    cores: CoreWatching = CoreWatching.AUTO  # also read the Linux cores core_pattern leaves (or off)
     core_dirs: tuple[str, ...] = ()  # folders of core files to watch, besides the one core_pattern names
     core_keep: int = 1  # analysed cores kept per folder (newest first); 0 = delete each once it is read
     core_max_mb: int = 8192  # a bigger core is not given to gdb (its notes are still read and filed)
@@ -256,8 +263,15 @@ class UploaderSettings:
     gdb_timeout_s: float = 120.0  # gdb's time limit per core
 
     def __post_init__(self) -> None:
+        _coerce_choices(self, "uploader")
         if self.edit_interval_s < 0:
             raise ConfigError(f"uploader.edit_interval_s must be 0 or more (got {self.edit_interval_s})")
+        if self.core_keep < 0 or self.core_max_mb < 1 or self.core_min_free_mb < 0 or self.gdb_timeout_s <= 0:
+            raise ConfigError(
+                "uploader.core_keep and core_min_free_mb must be 0 or more, core_max_mb at least 1 and "
+                f"gdb_timeout_s above 0 (got {self.core_keep}, {self.core_min_free_mb}, {self.core_max_mb}, "
+                f"{self.gdb_timeout_s})"
+            )
         if self.writes_per_minute < 1 or self.writes_per_hour < 1:
             raise ConfigError(
                 "uploader.writes_per_minute and uploader.writes_per_hour must be at least 1 "

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import github
-from bot.config import Config, ControlKind, DeploySettings, FixEngine, secret
+from bot.config import Config, ControlKind, CoreWatching, DeploySettings, FixEngine, secret
 from bot.coredump.pattern import SUGGESTED_PATTERN, CorePattern, PatternKind, read_core_pattern
 from bot.deploy.backends import make_commander
 from bot.deploy.control import CommandChannel
@@ -617,7 +617,7 @@ def check_core_pattern(p: Probe) -> CheckResult:
     name = "core_pattern"
     if not p.platform.startswith("linux"):
         return skipped(name, f"cores are a Linux matter (this host is {p.platform})")
-    if p.config.uploader.cores == "off":
+    if p.config.uploader.cores is CoreWatching.OFF:
         return skipped(name, "uploader.cores = off: core files are not watched")
     pattern = p.core_pattern()
     if pattern is None:

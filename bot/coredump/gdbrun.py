@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,12 +90,15 @@ def run(
     *,
     debug_dirs: Sequence[Path],
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
 ) -> GdbOutput:
     """Run gdb on ``core``; OSError when gdb cannot be started. A run past ``timeout_s`` is killed and what
-    it printed so far is returned (``timed_out``)."""
+    it printed so far is returned (``timed_out``). gdb sees only PATH and HOME of ``env`` (default: this
+    process's environment) and a C locale."""
+    source = os.environ if env is None else env
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/"),
+        "PATH": source.get("PATH", "/usr/bin:/bin"),
+        "HOME": source.get("HOME", "/"),
         "LC_ALL": "C",
     }
     process = subprocess.Popen(

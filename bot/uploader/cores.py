@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import UploaderSettings
+from bot.config import CoreWatching, UploaderSettings
 from bot.coredump.elf import NotACore, is_core
 from bot.coredump.pattern import SYSTEMD_COREDUMP_DIR, CorePattern, PatternKind, read_core_pattern
 from bot.coredump.report import CoreSettings, core_log
@@ -54,7 +54,7 @@ def core_folders(
     which: Callable[[str], str | None] = shutil.which,
 ) -> list[CoreFolder]:
     """The folders ``crashbot watch`` takes cores from (none when ``uploader.cores`` is ``off``)."""
-    if settings.cores == "off":
+    if settings.cores is CoreWatching.OFF:
         return []
     glob = pattern.name_glob if pattern is not None else "core*"
     folders = [CoreFolder(Path(d).expanduser(), glob) for d in settings.core_dirs]

@@ -201,7 +201,9 @@ def test_process_core_dumps_lifts_the_servers_core_limit_to_the_hard_limit(
     import resource
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    control = ProcessControl(releases=releases, executable="worldserver", core_dumps=core_dumps)
+    control = ProcessControl(
+        releases=releases, executable="worldserver", env=dict(os.environ), core_dumps=core_dumps
+    )
     control.start()
     try:
         pid = control.pid()
