@@ -228,7 +228,7 @@ class _Reader:
         if not line.strip():
             self.stack = None if self.stack is None or self.stack.frames else self.stack
 
-    def report(self) -> CrashReport:
+    def finish(self) -> CrashReport:
         if self.tool is None:
             raise CrashParseError(
                 "no sanitizer report found: expected '==PID==ERROR: AddressSanitizer: …', "
@@ -299,4 +299,4 @@ def parse(lines: Sequence[str]) -> CrashReport:
     """Read the first sanitizer report in ``lines``; CrashParseError when there is none."""
     reader = _Reader(lines)
     reader.read()
-    return reader.report()
+    return reader.finish()

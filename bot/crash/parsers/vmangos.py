@@ -97,53 +97,71 @@ def sniff(lines: Sequence[str]) -> int:
     return 60 if asserted and frames else (40 if asserted else 0)
 
 
-def parse(lines: Sequence[str]) -> CrashReport:
-    """Read the first assertion and the backtrace after it; CrashParseError when there is no assertion."""
-    budget = FrameBudget()
-    assertion: Assertion | None = None
-    crashed_at: str | None = None
-    frames: list[Frame] = []
-    notes: list[str] = []
-    for raw in lines:
-        stamp, text = _text(raw)
-        if assertion is None:
-            found = _ASSERT.search(text) if "Assertion in" in text else None
-            if found:
-                assertion = Assertion(
-                    condition=found["cond"] or None,
-                    file=found["file"],
-                    line=int(found["line"]),
-                    function=found["function"],
-                )
-                crashed_at = stamp
-            continue
+class _Reader:
+    """One pass: the first assertion line, then the backtrace printed after it."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = lines
+        self.budget = FrameBudget()
+        self.assertion: Assertion | None = None
+        self.crashed_at: str | None = None
+        self.frames: list[Frame] = []
+
+    def read(self) -> None:
+        for raw in self.lines:
+            stamp, text = _text(raw)
+            if self.assertion is None:
+                self._assertion(text, stamp)
+            elif not self._backtrace(text):
+                return
+
+    def _assertion(self, text: str, stamp: str | None) -> None:
+        found = _ASSERT.search(text) if "Assertion in" in text else None
+        if found:
+            self.assertion = Assertion(
+                condition=found["cond"] or None,
+                file=found["file"],
+                line=int(found["line"]),
+                function=found["function"],
+            )
+            self.crashed_at = stamp
+
+    def _backtrace(self, text: str) -> bool:
+        """Take one line after the assertion; False once the backtrace has ended."""
         if not text:
-            if frames:
-                break
-            continue
+            return not self.frames
         frame = _frame(text)
         if frame is None:
-            if frames or _CATCH.match(text):
-                break
-            continue
-        if budget.admits(len(frames)):
-            frames.append(frame)
-    if assertion is None:
-        raise CrashParseError(
-            "no vMaNGOS assertion line found: expected '<file>:<line>: Error: Assertion in <function> "
-            "failed: <condition>'"
+            return not (self.frames or _CATCH.match(text))
+        if self.budget.admits(len(self.frames)):
+            self.frames.append(frame)
+        return True
+
+    def finish(self) -> CrashReport:
+        if self.assertion is None:
+            raise CrashParseError(
+                "no vMaNGOS assertion line found: expected '<file>:<line>: Error: Assertion in <function> "
+                "failed: <condition>'"
+            )
+        notes: list[str] = []
+        if not self.frames:
+            notes.append("no backtrace after the assertion line (vMaNGOS prints one only when it can)")
+        budget_note = self.budget.note()
+        if budget_note:
+            notes.append(budget_note)
+        return CrashReport(
+            format=Format.VMANGOS_LOG,
+            threads=(Thread(frames=tuple(self.frames), current=True),) if self.frames else (),
+            assertion=self.assertion,
+            build=find_build(self.lines) or Build(),
+            environment=Environment(crashed_at=self.crashed_at),
+            crashing_thread=0 if self.frames else None,
+            notes=tuple(notes),
         )
-    if not frames:
-        notes.append("no backtrace after the assertion line (vMaNGOS prints one only when it can)")
-    budget_note = budget.note()
-    if budget_note:
-        notes.append(budget_note)
-    return CrashReport(
-        format=Format.VMANGOS_LOG,
-        threads=(Thread(frames=tuple(frames), current=True),) if frames else (),
-        assertion=assertion,
-        build=find_build(lines) or Build(),
-        environment=Environment(crashed_at=crashed_at),
-        crashing_thread=0 if frames else None,
-        notes=tuple(notes),
-    )
+
+
+def parse(lines: Sequence[str]) -> CrashReport:
+    """Read the first assertion and the backtrace after it; CrashParseError when there is no assertion."""
+    reader = _Reader(lines)
+    reader.read()
+    return reader.finish()
