@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.crash import analyse, crash_to_json, parse_report
 from bot.crash.model import Crash, Format, StackRole
@@ -302,3 +304,33 @@ def test_demo_server_asan_build_crash_reads_as_sanitizer_report(tmp_path: Path) 
         "ChatHandler::ParseCommands",
     )
     assert crash.report.build.revision is None or crash.report.build.product == "TrinityCore"
+
+
+_ASAN_WORDS = st.sampled_from(
+    [
+        "==1==ERROR: AddressSanitizer: heap-use-after-free on address 0x1",
+        "WARNING: ThreadSanitizer: data race",
+        "a.cpp:1:2: runtime error: x",
+        "READ of size 4 at 0x1 thread T0",
+        "freed by thread T0 here:",
+        "previously allocated by thread T0 here:",
+        "Previous write of size 4 at 0x1 by thread T1:",
+        "SUMMARY: AddressSanitizer: heap-use-after-free",
+        "#0",
+        "0x1",
+        " in ",
+        "(",
+        ")",
+        "+0x",
+        "/a.cpp:",
+        ":12:5",
+        " ",
+        "",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_ASAN_WORDS, max_size=8).map("".join), max_size=40))
+def test_sanitizer_word_soup_reads_or_refuses(lines: list[str]) -> None:
+    assert_reads_or_refuses(sanitizer, lines)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.crash import analyse
 from bot.crash.errors import CrashParseError
@@ -53,4 +55,27 @@ def test_vmangos_log_without_assertion_is_refused_with_one_line() -> None:
     ],
 )
 def test_vmangos_hostile_input_reads_or_refuses(lines: list[str]) -> None:
+    assert_reads_or_refuses(vmangos, lines)
+
+
+_VMANGOS_WORDS = st.sampled_from(
+    [
+        ASSERT,
+        "2019-07-02 19:36:14 ",
+        "./mangosd(",
+        "_ZN4Unit6UpdateEjj",
+        "+0x49a",
+        ") ",
+        "[0x97e7ca]",
+        "(",
+        "+",
+        "CATCH Exception 'ASSERT'",
+        "",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_VMANGOS_WORDS, max_size=6).map("".join), max_size=30))
+def test_vmangos_word_soup_reads_or_refuses(lines: list[str]) -> None:
     assert_reads_or_refuses(vmangos, lines)
