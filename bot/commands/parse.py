@@ -176,13 +176,17 @@ def _human(crash: Crash, *, explain: bool) -> str:
 
 
 def core_settings(config: Config, symbols: Path | None, env: Mapping[str, str]) -> CoreSettings:
-    """How cores are read: the uploader's limits, ``--symbols DIR`` as a debug-file directory (gdb looks up
-    ``DIR/.build-id/ab/cdef….debug``), and the command's environment for gdb's PATH."""
+    """How cores are read: the uploader's limits, ``--symbols DIR`` and the symbol store (``[symbols] store``)
+    as debug-file directories (gdb looks up ``DIR/.build-id/ab/cdef….debug``), and the command's environment
+    for gdb's PATH."""
     up = config.uploader
+    dirs = [symbols] if symbols is not None else []
+    if config.symbols.store:  # the release symbol store keeps ELF debug files as .build-id/ab/cdef….debug
+        dirs.append(Path(config.symbols.store))
     return CoreSettings(
         timeout_s=up.gdb_timeout_s,
         max_core_bytes=up.core_max_mb * 1024 * 1024,
-        debug_dirs=(symbols,) if symbols is not None else (),
+        debug_dirs=tuple(dirs),
         env=env,
     )
 

@@ -56,7 +56,10 @@ class Uploader:
             patterns=settings.patterns,
             stability_s=settings.stability_s,
         )
-        core_watchers, core_backfill = core_watching(settings, self.intake)
+        store = self.config.symbols.store
+        core_watchers, core_backfill = core_watching(
+            settings, self.intake, debug_dirs=(Path(store),) if store else ()
+        )
         watcher.start()  # before the backfill, so nothing written meanwhile is missed
         for core_watcher in core_watchers:
             core_watcher.start()

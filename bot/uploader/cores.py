@@ -192,9 +192,11 @@ def core_watching(
     intake: Intake,
     *,
     read_pattern: Callable[[], CorePattern | None] = read_core_pattern,
+    debug_dirs: tuple[Path, ...] = (),
 ) -> tuple[list[CrashWatcher], Callable[[threading.Event], None]]:
     """Watchers for the folders cores land in, and the backfill of the cores already there; none when
-    ``uploader.cores`` is ``off`` or core_pattern names no folder (``crashbot doctor`` says why)."""
+    ``uploader.cores`` is ``off`` or core_pattern names no folder (``crashbot doctor`` says why).
+    ``debug_dirs`` (the symbol store) are where gdb looks for debug info by build-id."""
     folders = [f for f in core_folders(settings, read_pattern()) if not f.systemd or f.path.is_dir()]
     if not folders:
         return [], lambda stop: None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,36 @@ def test_parse_real_core_of_the_demo_worldserver(capsys: pytest.CaptureFixture[s
     assert obj["signature"] == (
         "SIGSEGV | ChatHandler::SendWhisper | ChatHandler::HandleWhisperCommand | ChatHandler::ParseCommands"
     )
+
+
+@needs_tools
+def test_parse_core_of_a_stripped_binary_finds_debug_info_in_the_symbol_store(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The release symbol store (``[symbols] store``) keeps the unstripped binary under its build-id; gdb
+    reads it from there when the deployed binary was stripped."""
+    from bot.symbols.store import SymbolStore
+    from tests.coredump.conftest import GXX, SOURCE
+
+    assert GXX is not None
+    strip = shutil.which("strip")
+    if strip is None:
+        pytest.skip("binutils' strip is not installed")
+    release = tmp_path / "release"
+    release.mkdir()
+    exe = release / "worldserver"
+    subprocess.run([GXX, "-g", "-O0", str(SOURCE), "-o", str(exe)], check=True, timeout=120)
+    store = tmp_path / "store"
+    SymbolStore(store).add(release, revision="3c5e0d7a91b2")
+    subprocess.run([strip, "--strip-all", str(exe)], check=True)
+    core = generate_core(exe, tmp_path / "core.worldserver")
+    (tmp_path / "crashbot.toml").write_text(
+        f"[symbols]\nstore = {json.dumps(str(store))}\n", encoding="utf-8"
+    )
+
+    code, out, err = run(capsys, "parse", str(core), "--json")
+    assert code == 0, err
+    top = json.loads(out)["top_frame"]
+    assert top["function"] == "PlayerLevel"
+    assert top["file"].endswith("segv.cpp") and top["line"] == 9
+    assert err == ""
