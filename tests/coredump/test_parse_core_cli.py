@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.demo import server as demo
+from bot.demo import worldserver as demo
 from tests.coredump.conftest import Dumped, generate_core, needs_tools
 
 

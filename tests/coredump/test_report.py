@@ -41,7 +41,8 @@ def test_core_log_with_another_programs_binary_says_so_and_uses_the_one_the_core
     log = core_log(dumped.core, executable=dumped.other_exe)
     (note,) = log.notes
     assert "it is the core of another program or another build" in note
-    assert file_build_id(dumped.other_exe) in note
+    other_id = file_build_id(dumped.other_exe)
+    assert other_id is not None and other_id in note
     crash = crash_of(log.text)
     assert crash.report.notes[0] == note
     assert crash.top_frame is not None and crash.top_frame.function == "PlayerLevel"

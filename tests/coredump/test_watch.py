@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import RedactionSettings, UploaderSettings
+from bot.config import CoreWatching, RedactionSettings, UploaderSettings
 from bot.coredump.pattern import SYSTEMD_COREDUMP_DIR, parse_core_pattern
 from bot.coredump.report import CoreSettings
 from bot.issue import read_payload
@@ -170,7 +170,7 @@ def test_core_folders_follow_core_pattern(
 
 def test_core_folders_off_watches_nothing_and_core_dirs_add_folders() -> None:
     pattern = parse_core_pattern("/var/crash/core.%e")
-    assert core_folders(UploaderSettings(cores="off", core_dirs=("/srv",)), pattern) == []
+    assert core_folders(UploaderSettings(cores=CoreWatching.OFF, core_dirs=("/srv",)), pattern) == []
     folders = core_folders(UploaderSettings(core_dirs=("/srv/wow/bin",)), parse_core_pattern("core"))
     assert folders == [CoreFolder(Path("/srv/wow/bin"), "core*")]
 

@@ -19,7 +19,7 @@ from bot.crash.normalize import file_basename
 from bot.crash.parsers import sanitizer
 from bot.crash.sniff import scores
 from bot.crash.text import clean_lines
-from bot.demo import server as demo
+from bot.demo import worldserver as demo
 from tests.crash.contract import assert_reads_or_refuses
 
 PROGRAMS = Path(__file__).resolve().parents[1] / "fixtures" / "crash" / "sanitizer"

@@ -30,12 +30,10 @@ from dataclasses import dataclass, field
 
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
-from bot.crash.limits import FrameBudget
 from bot.crash.location import bare_function, split_trailing
 from bot.crash.model import (
     Build,
     CrashReport,
-    Environment,
     ExceptionInfo,
     Format,
     Frame,
@@ -44,6 +42,7 @@ from bot.crash.model import (
     Thread,
 )
 from bot.crash.parsers.gdb import find_build
+from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 SNIFF_LINES = 2000
 MAX_LINE = 8192
@@ -141,7 +140,8 @@ class _Reader:
     """One pass: the first report's header, access stack, related stacks, summary; later reports counted."""
 
     def __init__(self, lines: Sequence[str]) -> None:
-        self.lines = lines
+        self.cursor = Cursor(lines)
+        self.out = ReportBuilder(Format.SANITIZER)
         self.tool: str | None = None
         self.header: str | None = None
         self.kind: str | None = None
@@ -152,10 +152,9 @@ class _Reader:
         self.summary: str | None = None
         self.later_reports = 0
         self.done = False
-        self.budget = FrameBudget()
 
     def read(self) -> None:
-        for raw in self.lines:
+        for raw in self.cursor:
             line = raw[:MAX_LINE]
             if self._report_start(line):
                 continue
@@ -211,7 +210,7 @@ class _Reader:
                 return
         frame = _search(_FRAME, line) if "#" in line else None
         if frame and self.stack is not None:
-            if self.budget.admits(len(self.stack.frames)):
+            if self.out.budget.admits(len(self.stack.frames)):
                 self.stack.frames.append(_frame(frame["body"], raw))
             return
         access = _ACCESS.search(line)
@@ -250,33 +249,25 @@ class _Reader:
             # LSan has no access: the first leak's allocation is the crash, the other leaks ride along
             first, related = related[0], related[1:]
             frames, access = list(first.frames), first
-        notes = self._notes(frames)
-        return CrashReport(
-            format=Format.SANITIZER,
-            threads=(Thread(frames=tuple(frames), id=access.thread, current=True, section=access.title),),
-            exception=ExceptionInfo(code=kind, name=f"{self.tool}: {self.header}", address=self.address),
-            build=find_build(self.lines) or Build(),
-            environment=Environment(),
-            crashing_thread=0,
-            extra={"sanitizer": self.tool, **({"summary": self.summary} if self.summary else {})},
-            notes=tuple(notes),
-            related=tuple(RelatedStack(s.role or StackRole.OTHER, s.title, tuple(s.frames)) for s in related),
-        )
+        out = self.out
+        out.threads.append(Thread(frames=tuple(frames), id=access.thread, current=True, section=access.title))
+        out.crashing_thread = 0
+        out.exception = ExceptionInfo(code=kind, name=f"{self.tool}: {self.header}", address=self.address)
+        out.build = find_build(self.cursor.lines) or Build()
+        out.extra = {"sanitizer": self.tool, **({"summary": self.summary} if self.summary else {})}
+        out.related = [RelatedStack(s.role or StackRole.OTHER, s.title, tuple(s.frames)) for s in related]
+        self._notes(frames)
+        return out.report()
 
-    def _notes(self, frames: Sequence[Frame]) -> list[str]:
-        notes: list[str] = []
+    def _notes(self, frames: Sequence[Frame]) -> None:
+        out = self.out
         if self.summary is None and self.tool != "UndefinedBehaviorSanitizer":
-            notes.append("truncated: the sanitizer report has no SUMMARY line (the output was cut short)")
+            out.note("truncated: the sanitizer report has no SUMMARY line (the output was cut short)")
         if not frames:
-            notes.append("no stack frames in the sanitizer report")
+            out.note("no stack frames in the sanitizer report")
         if self.later_reports:
-            notes.append(
-                f"{self.later_reports} more sanitizer report(s) follow in the log; the first is filed"
-            )
-        budget_note = self.budget.note()
-        if budget_note:
-            notes.append(budget_note)
-        return notes
+            out.note(f"{self.later_reports} more sanitizer report(s) follow in the log; the first is filed")
+        out.note_budget()
 
 
 def _kind_of(tool: str, text: str) -> str:

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
-from bot.crash.limits import FrameBudget
 from bot.crash.location import bare_function, basename
 from bot.crash.model import Assertion, Build, CrashReport, Environment, Format, Frame, Thread
 from bot.crash.parsers.gdb import find_build
+from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 SNIFF_LINES = 2000
 MAX_LINE = 4096
@@ -101,14 +101,14 @@ class _Reader:
     """One pass: the first assertion line, then the backtrace printed after it."""
 
     def __init__(self, lines: Sequence[str]) -> None:
-        self.lines = lines
-        self.budget = FrameBudget()
+        self.cursor = Cursor(lines)
+        self.out = ReportBuilder(Format.VMANGOS_LOG)
         self.assertion: Assertion | None = None
         self.crashed_at: str | None = None
         self.frames: list[Frame] = []
 
     def read(self) -> None:
-        for raw in self.lines:
+        for raw in self.cursor:
             stamp, text = _text(raw)
             if self.assertion is None:
                 self._assertion(text, stamp)
@@ -133,7 +133,7 @@ class _Reader:
         frame = _frame(text)
         if frame is None:
             return not (self.frames or _CATCH.match(text))
-        if self.budget.admits(len(self.frames)):
+        if self.out.budget.admits(len(self.frames)):
             self.frames.append(frame)
         return True
 
@@ -143,21 +143,17 @@ class _Reader:
                 "no vMaNGOS assertion line found: expected '<file>:<line>: Error: Assertion in <function> "
                 "failed: <condition>'"
             )
-        notes: list[str] = []
+        out = self.out
         if not self.frames:
-            notes.append("no backtrace after the assertion line (vMaNGOS prints one only when it can)")
-        budget_note = self.budget.note()
-        if budget_note:
-            notes.append(budget_note)
-        return CrashReport(
-            format=Format.VMANGOS_LOG,
-            threads=(Thread(frames=tuple(self.frames), current=True),) if self.frames else (),
-            assertion=self.assertion,
-            build=find_build(self.lines) or Build(),
-            environment=Environment(crashed_at=self.crashed_at),
-            crashing_thread=0 if self.frames else None,
-            notes=tuple(notes),
-        )
+            out.note("no backtrace after the assertion line (vMaNGOS prints one only when it can)")
+        out.note_budget()
+        if self.frames:
+            out.threads.append(Thread(frames=tuple(self.frames), current=True))
+            out.crashing_thread = 0
+        out.assertion = self.assertion
+        out.build = find_build(self.cursor.lines) or Build()
+        out.environment = Environment(crashed_at=self.crashed_at)
+        return out.report()
 
 
 def parse(lines: Sequence[str]) -> CrashReport:
