@@ -317,6 +317,12 @@ class FixSettings:
     push_remote: str = "origin"  # the workspace's remote that crashfix/<sig> branches are pushed to
     push_token_env: str = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name) git push token; unset = API/App token
     draft_pr: bool = False  # open fix PRs as drafts
+    # How the untrusted phase (coding agent, configure, build, test) is confined: auto (bwrap on Linux,
+    # none elsewhere) | bwrap | none (unsandboxed, on purpose). See bot/fix/sandbox.py.
+    sandbox: str = "auto"
+    sandbox_read_only: tuple[str, ...] = ()  # extra paths the sandbox shows read-only (a toolchain in a home)
+    sandbox_writable: tuple[str, ...] = ()  # extra writable paths (a ccache directory)
+    sandbox_env: tuple[str, ...] = ()  # extra variable names the sandboxed commands get (never a secret)
 
     def __post_init__(self) -> None:
         _coerce_choices(self, "fix")
@@ -370,6 +376,8 @@ class DeploySettings:
     start_timeout_s: float = 300.0
     watch_window_s: float = 120.0
     core_dumps: bool = False  # process backend: start the server with no core size limit (RLIMIT_CORE)
+    # deploy's own build directory, never one a fix build wrote; empty = <user cache>/crashbot/deploy-build
+    build_dir: str = ""
     soap: SoapSettings = field(default_factory=SoapSettings)
     ra: RaSettings = field(default_factory=RaSettings)
 
@@ -576,6 +584,30 @@ def secret_env_names(config: Config) -> frozenset[str]:
         config.deploy.ra.password_env,
     }
     return frozenset(n for n in names if n)
+
+
+MIN_SIGNING_KEY_BYTES = 32  # HMAC-SHA256: a shorter key can be guessed offline from a public issue body
+SIGNING_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
+
+
+def signing_key(config: Config, env: Mapping[str, str]) -> bytes:
+    """The payload signing key from the variable ``signing.key_env`` names; ConfigError (one line) when
+    it is unset or shorter than :data:`MIN_SIGNING_KEY_BYTES`. Every command loads it here."""
+    name = config.signing.key_env
+    value = secret(name, env)
+    if value is None:
+        raise ConfigError(
+            f"the payload signing key is not set: export {name or '(signing.key_env)'} with the key the "
+            f"uploader signs crash issues with (make one with  {SIGNING_KEY_COMMAND})"
+        )
+    key = value.encode("utf-8")
+    if len(key) < MIN_SIGNING_KEY_BYTES:
+        raise ConfigError(
+            f"the payload signing key in {name} is {len(key)} bytes; at least {MIN_SIGNING_KEY_BYTES} are "
+            "needed, since a short key can be guessed from a public issue "
+            f"(make one with  {SIGNING_KEY_COMMAND})"
+        )
+    return key
 
 
 def secret(env_name: str, env: Mapping[str, str]) -> str | None:

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from bot import github
-from bot.config import Config, ControlKind, CoreWatching, DeploySettings, FixEngine, secret
+from bot.config import (
+    MIN_SIGNING_KEY_BYTES,
+    SIGNING_KEY_COMMAND,
+    Config,
+    ControlKind,
+    CoreWatching,
+    DeploySettings,
+    FixEngine,
+    secret,
+)
 from bot.coredump.pattern import SUGGESTED_PATTERN, CorePattern, PatternKind, read_core_pattern
 from bot.deploy.backends import make_commander
 from bot.deploy.control import CommandChannel
@@ -33,9 +42,7 @@ from bot.vocabulary import REQUIRED_LABELS
 
 logger = logging.getLogger(__name__)
 
-MIN_SIGNING_KEY_BYTES = 32
 SERVER_INFO_COMMAND = "server info"
-SIGNING_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
 _CONSOLE_SWITCH = {ControlKind.SOAP: "SOAP.Enabled", ControlKind.RA: "Ra.Enable", ControlKind.NONE: "-"}
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 # strongest first: the role GitHub's repository ``permissions`` object amounts to

@@ -93,12 +93,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         raise UsageError("--max applies to --pending only")
     config = config_mod.overlay(config, "fix", engine=args.engine)
     uploader = config.github.trusted_uploader()
-    key = config_mod.secret(config.signing.key_env, env)
-    if key is None:
-        raise ConfigError(
-            f"the payload signing key is not set: export {config.signing.key_env or '(signing.key_env)'} "
-            "with the key the uploader signs crash issues with"
-        )
+    key = config_mod.signing_key(config, env)
     workspace = Path(args.workspace or ".").resolve()
     if not workspace.is_dir():
         raise UsageError(f"--workspace {str(workspace)!r} is not a directory; pass the server checkout")
@@ -125,7 +120,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         client=client,
         settings=config.fix,
         uploader=uploader,
-        key=key.encode("utf-8"),
+        key=key,
         # the engine reads its own key; every other secret stays out of what an agent CLI inherits
         engine=make_engine(
             config.fix,
@@ -136,7 +131,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         env=run_env,
         push_token_env=push_token_env,
         secret_names=secrets,
-        symbolicate=_symbolicator(config, client, key.encode("utf-8"), api_url),
+        symbolicate=_symbolicator(config, client, key, api_url),
     )
     tip = client.get_ref_sha(run.base_branch)
     head = checkout.head()

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Config, secret
+from bot.config import Config, signing_key
 from bot.errors import ConfigError
 from bot.github import GitHubClient, connect
 from bot.uploader import notify
@@ -103,13 +103,7 @@ def assemble(
     (one line) when something is missing. ``config`` was checked when it was loaded, so only what
     depends on ``env`` or on the spool file is checked here."""
     up = config.uploader
-    key_env = config.signing.key_env
-    key = secret(key_env, env)
-    if key is None:
-        raise ConfigError(
-            f"no payload signing key: set the environment variable {key_env or '(signing.key_env)'} "
-            "(the same secret the fix workflow verifies issues with)"
-        )
+    key = signing_key(config, env)
     notifier = notify.from_settings(config.notify, env)
     stop = threading.Event()
     client = connect(
@@ -135,7 +129,7 @@ def assemble(
     publisher = Publisher(
         client,
         PublishSettings(
-            key=key.encode("utf-8"),
+            key=key,
             host=up.host or socket.gethostname(),
             realm=(realm if realm is not None else up.realm) or None,
             server_url=web_url_for(api_url or config.github.api_url),

@@ -44,7 +44,7 @@ pytestmark = [
     ),
 ]
 
-KEY = "e2e-signing-key"
+KEY = "e2e-signing-key-of-at-least-32-bytes"
 HANDLER = "src/server/game/Handlers/ChatHandler.cpp"
 
 
