@@ -99,6 +99,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         raise UsageError(f"--workspace {str(workspace)!r} is not a directory; pass the server checkout")
 
     from bot import github
+    from bot.fix import fence
     from bot.fix.engines import make_engine
     from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
     from bot.git import Git
@@ -116,6 +117,8 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
     run_env = dict(env)  # push_token may add a minted token: to this run's copy, never the process's
     push_token_env = push_token(config, client, run_env)
     secrets = config_mod.secret_env_names(config)
+    # every value a fix posts (build logs, agent output, reasons) is masked against these, exactly
+    fence.remember([*(env.get(n) for n in secrets), env.get(push_token_env or "")])
     run = FixRun(
         client=client,
         settings=config.fix,

@@ -23,6 +23,7 @@ from typing import IO
 from bot.config import FixSettings
 from bot.errors import BotError, ConfigError
 from bot.fix import diagnostics as diag_mod
+from bot.fix import fence
 from bot.fix import sandbox as sandbox_mod
 from bot.fix.diagnostics import Diagnostic, Severity
 from bot.fix.sandbox import Sandbox
@@ -291,7 +292,9 @@ def build(
     text = log_path.read_text(encoding="utf-8", errors="replace")
     # our own "$ argv" echo lines can contain diagnostic-looking text (e.g. a -D value); skip them
     output = "\n".join(line for line in text.splitlines() if not line.startswith("$ "))
-    parsed = diag_mod.relative_to(diag_mod.parse(output), str(source))
+    # the log is the untrusted code's output: fenced (redacted, known secrets masked, diagnostics about
+    # files outside the checkout dropped) before anything reads it
+    parsed = fence.diagnostics(diag_mod.relative_to(diag_mod.parse(output), str(source)))
     found_errors = [d for d in parsed if d.severity is Severity.ERROR][:MAX_ERRORS]
     warnings = [d for d in parsed if d.severity is Severity.WARNING][:MAX_WARNINGS]
     return BuildResult(
@@ -299,7 +302,7 @@ def build(
         duration_s=time.monotonic() - started,
         log_path=log_path,
         diagnostics=(*found_errors, *warnings),
-        tail=text[-TAIL_CHARS:],
+        tail=fence.post(text[-TAIL_CHARS * 2 :], limit=TAIL_CHARS),
         build_dir=build_dir,
         failed_step=failed,
         timed_out=timed_out,

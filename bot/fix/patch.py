@@ -13,7 +13,7 @@ from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
 from bot.errors import BotError, GitError
-from bot.fix import directives
+from bot.fix import directives, fence
 
 if TYPE_CHECKING:
     from bot.git import Git
@@ -84,6 +84,7 @@ class Rule(StrEnum):
     TOO_LARGE = "too-large"
     APPLY = "apply"
     PATH_MISMATCH = "path-mismatch"
+    SECRET = "secret"  # noqa: S105 (a rule's name)
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,12 @@ def validate(
                     )
                 )
         violations.extend(_file_violations(fp))
+    if fence.contains_secret(patch.text):
+        violations.append(
+            Violation(
+                Rule.SECRET, None, "contains the value of a secret crashbot holds; it is never committed"
+            )
+        )
     changed = patch.changed_lines
     if changed > max_changed_lines:
         violations.append(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.config import FixSettings
 from bot.errors import ConfigError, GitError
+from bot.fix import fence
 from bot.fix.build import BuildError, run_logged, sandbox_for
 from bot.fix.engines.base import Abstain, EngineContext, EngineError, Patch, Proposal, Usage, parse_answer
 from bot.git import Git
@@ -100,7 +101,8 @@ class CommandEngine:
                 model,
                 Usage(),
             )
-        tail = output[-OUTPUT_TAIL_CHARS:]
+        # the agent's output goes into the issue and the PR: fenced like a build log
+        tail = fence.post(output[-OUTPUT_TAIL_CHARS * 2 :], limit=OUTPUT_TAIL_CHARS)
         if result.timed_out:
             return Abstain(
                 f"the agent did not finish within {self._timeout_s:.0f}s (fix.engine_timeout_s)",
@@ -115,6 +117,7 @@ class CommandEngine:
         if diff.strip():
             return Patch(diff=diff, reasoning=tail.strip(), model=model, usage=Usage())
         # no edits: the agent may have printed a diff or ABSTAIN instead
+        # not fenced here: a printed diff must reach validation as written (report.py fences the rest)
         return parse_answer(output, model=model, usage=Usage())
 
 
