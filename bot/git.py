@@ -333,6 +333,36 @@ class Git:
         """Apply ``diff`` to the working tree (all or nothing)."""
         self.run("apply", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
 
+    def stage_patch(self, diff: str, paths: Sequence[str]) -> None:
+        """Stage exactly ``diff`` (``git apply --cached`` onto a clean index at HEAD) and insist that the
+        staged paths are ``paths``, the ones validation judged: nothing a build or test step wrote into
+        the working tree is staged with it. GitError when they differ (the index is reset)."""
+        self.run("reset", "--quiet", "--mixed", "HEAD", "--")  # the index = HEAD; the tree is untouched
+        self.run("apply", "--cached", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
+        staged = set(
+            p for p in self.run("diff", "--cached", "--name-only", "--no-renames", "-z").split("\0") if p
+        )
+        if staged != set(paths):
+            self.run("reset", "--quiet", "--mixed", "HEAD", "--")
+            extra, missing = sorted(staged - set(paths)), sorted(set(paths) - staged)
+            raise GitError(
+                f"staging the validated patch staged {sorted(staged)}, not the validated {sorted(paths)} "
+                f"(unexpected: {extra}, missing: {missing}); nothing was committed"
+            )
+
+    def commit_staged(self, message: str, author: str) -> str:
+        """Commit what is staged (and nothing else) as ``author`` ("Name <email>"); return the new sha."""
+        self.run(
+            "commit", "--no-verify", "--no-gpg-sign", "--file=-", input=message, extra_env=_ident(author)
+        )
+        return self.head()
+
+    def commit_patch(self, diff: str, paths: Sequence[str], message: str, author: str) -> str:
+        """:meth:`stage_patch` then :meth:`commit_staged`: the commit holds the validated patch only."""
+        _ident(author)  # refuse a bad author before touching the index
+        self.stage_patch(diff, paths)
+        return self.commit_staged(message, author)
+
     def commit_all(self, message: str, author: str) -> str:
         """Stage every change and commit it as ``author`` ("Name <email>"); return the new sha."""
         m = _AUTHOR_RE.match(author)
@@ -519,6 +549,19 @@ def _git_plain(args: Sequence[str]) -> str:
             f"git cannot read a config file: {proc.stderr.decode('utf-8', 'replace').strip()[:200]}"
         )
     return proc.stdout.decode("utf-8", errors="replace")
+
+
+def _ident(author: str) -> dict[str, str]:
+    """The ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` variables for ``"Name <email>"``; GitError otherwise."""
+    m = _AUTHOR_RE.match(author)
+    if not m:
+        raise GitError(f"commit author {author!r} is not of the form 'Name <email>'")
+    return {
+        "GIT_AUTHOR_NAME": m["name"],
+        "GIT_AUTHOR_EMAIL": m["email"],
+        "GIT_COMMITTER_NAME": m["name"],
+        "GIT_COMMITTER_EMAIL": m["email"],
+    }
 
 
 def _with_final_newline(text: str) -> str:
