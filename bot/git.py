@@ -129,6 +129,11 @@ class Git:
     def __repr__(self) -> str:
         return f"Git({str(self.repo)!r})"
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment this wrapper runs git with (a copy; it may hold the push token by name)."""
+        return dict(self._env)
+
     def run(
         self,
         *args: str,

@@ -26,9 +26,12 @@ from bot.fix.prompt import HumanText
 from bot.fix.publish import (
     BranchState,
     IssueWriter,
+    commit_validated,
+    fresh_clone,
     open_fix_pulls,
     open_or_update_pull,
     push_branch,
+    push_url,
     read_branch,
 )
 from bot.fix.report import Attempt, FixResult, Outcome, Step, commit_message, pr_body, pr_title
@@ -381,12 +384,14 @@ class _Job:
         message = commit_message(
             self.payload, issue=n, result_attempt=built, attempts=s.max_attempts, engine=engine, model=model
         )
-        self.git.branch(self.branch, start="HEAD")
-        sha = self.git.commit_all(message, s.commit_author)
-        branch = self._read_branch()  # again, right before pushing: a person may have pushed while it built
-        if branch.foreign_authors:
-            return self._leave_alone(open_pull, branch.foreign_authors, loop)
-        push_branch(self.git, self.branch, branch, remote=s.push_remote, token_env=self.run.push_token_env)
+        # only the validated patch, validated again, committed in a fresh clone the build never touched
+        url = push_url(self.git, s.push_remote)
+        with fresh_clone(self.git, base_sha=self.git.head()) as clone:
+            sha = commit_validated(clone, built.diff, branch=self.branch, settings=s, message=message)
+            branch = self._read_branch()  # again, right before pushing: a person may have pushed meanwhile
+            if branch.foreign_authors:
+                return self._leave_alone(open_pull, branch.foreign_authors, loop)
+            push_branch(clone, self.branch, branch, remote=url, token_env=self.run.push_token_env)
         logger.info("issue #%d: pushed %s to %s", n, sha[:12], self.branch)
         body = pr_body(
             self.payload,
