@@ -36,6 +36,7 @@ from bot.deploy.backends import make_commander
 from bot.deploy.control import CommandChannel
 from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable
 from bot.errors import BotError, ConfigError, GitHubError
+from bot.fix import sandbox
 from bot.fix.build import resolve_build_dir
 from bot.fix.engines import make_engine
 from bot.vocabulary import REQUIRED_LABELS
@@ -701,6 +702,34 @@ def check_build_dir(p: Probe) -> CheckResult:
     return passed(name, f"{build_dir}{created}")
 
 
+def check_sandbox(p: Probe) -> CheckResult:
+    """The sandbox untrusted build, test and agent commands run in (fix.sandbox): present and working."""
+    name = "fix sandbox"
+    try:
+        mode = sandbox.resolve_mode(p.config.fix.sandbox, platform=p.platform)
+    except ConfigError as e:
+        return failed(name, e.diagnostic(), "set fix.sandbox to auto, bwrap or none")
+    if mode is sandbox.SandboxMode.NONE:
+        where = (
+            "this platform has no bwrap" if p.config.fix.sandbox.strip().lower() != "none" else "fix.sandbox"
+        )
+        return skipped(
+            name,
+            f"none ({where}): engine-written code builds and runs unsandboxed; on Windows use the build "
+            "account runner-setup creates (README: Security model)",
+        )
+    program = p.which(sandbox.BWRAP)
+    if program is None:
+        return failed(
+            name, "bwrap is not installed", "apt-get install bubblewrap (or set fix.sandbox = 'none')"
+        )
+    try:
+        sandbox.make(p.config.fix.sandbox, writable=(), platform=p.platform, program=program)
+    except ConfigError as e:
+        return failed(name, e.diagnostic(), "allow unprivileged user namespaces for bwrap")
+    return passed(name, f"bubblewrap at {program}")
+
+
 # ---------------------------------------------------------------------------------------------------
 # the realm's remote console
 
@@ -768,6 +797,7 @@ CHECKS: tuple[Check, ...] = (
     check_server_control,
     check_engine,
     check_build_dir,
+    check_sandbox,
 )
 
 

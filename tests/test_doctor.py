@@ -46,6 +46,7 @@ LINUX_TOOLS = {
     "g++": "/usr/bin/g++",
     "gdb": "/usr/bin/gdb",
     "llvm-symbolizer": "/usr/bin/llvm-symbolizer",
+    "bwrap": "/usr/bin/bwrap",
 }
 
 
@@ -304,6 +305,10 @@ def unknown_control(s: Setup) -> None:
     s.table["deploy"]["control"] = "telnet"
 
 
+def no_bwrap(s: Setup) -> None:
+    del s.tools["bwrap"]
+
+
 BROKEN: list[tuple[Callable[[Setup], None], str, str]] = [
     (no_token, "credentials", "set CRASHBOT_TOKEN"),
     (bad_token, "github", "wrong, expired or revoked"),
@@ -323,6 +328,7 @@ BROKEN: list[tuple[Callable[[Setup], None], str, str]] = [
     (no_compiler, "tool: C++ compiler", "install g++ or clang++"),
     (engine_without_key, "fix engine", "fix.api_key_env"),
     (build_dir_in_workspace, "build folder", "outside the server checkout"),
+    (no_bwrap, "fix sandbox", "apt-get install bubblewrap"),
 ]
 
 
@@ -568,7 +574,9 @@ def test_doctor_app_ids_with_only_a_token_stored_says_the_app_wins_and_where_the
 def fake_tools(directory: Path) -> None:
     """Executables named like the runner's tools, found by the real ``shutil.which`` on PATH."""
     directory.mkdir()
-    names = ("git", "cmake", "cl", "cdb") if sys.platform == "win32" else ("git", "cmake", "g++", "gdb")
+    names = (
+        ("git", "cmake", "cl", "cdb") if sys.platform == "win32" else ("git", "cmake", "g++", "gdb", "bwrap")
+    )
     for name in names:
         exe = directory / (f"{name}.bat" if sys.platform == "win32" else name)
         exe.write_text("@echo off\n" if sys.platform == "win32" else "#!/bin/sh\n", encoding="utf-8")
