@@ -102,6 +102,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
     from bot.fix import fence
     from bot.fix.engines import make_engine
     from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
+    from bot.fix.work import isolated
     from bot.git import Git
 
     checkout = Git(workspace, env=env)
@@ -135,6 +136,13 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         push_token_env=push_token_env,
         secret_names=secrets,
         symbolicate=_symbolicator(config, client, key, api_url),
+        # the untrusted phase (engine, apply, build, test) in its own process without crashbot's secrets
+        work=isolated(
+            engine_key_env=config.fix.api_key_env,
+            env=env,
+            timeout_s=config.fix.max_attempts * (config.fix.engine_timeout_s + config.fix.build_timeout_s)
+            + 600,
+        ),
     )
     tip = client.get_ref_sha(run.base_branch)
     head = checkout.head()

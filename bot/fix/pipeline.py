@@ -8,6 +8,7 @@ After it, every write is idempotent by marker or label, so a rerun edits what an
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -22,6 +23,7 @@ from bot.fix import state
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
 from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
 from bot.fix.engines import Engine
+from bot.fix.patch import PatchRejected
 from bot.fix.prompt import HumanText
 from bot.fix.publish import (
     BranchState,
@@ -64,6 +66,9 @@ class FixRun:
     secret_names: frozenset[str] = frozenset()  # never passed to the build and test commands
     # resolves the issue's bare frames from the symbol store and updates the issue (bot.symbols.service)
     symbolicate: Callable[[IssueRef, Payload], Crash | None] | None = None
+    # the engine loop: in this process (tests, the demo), or the CLI's isolated work process holding
+    # no crashbot secret (bot/fix/work.py)
+    work: Callable[[Bench, Task], Attempts] = run_attempts
 
 
 # -- trust -------------------------------------------------------------------------------------------
@@ -301,7 +306,7 @@ class _Job:
             comment, _ = self.run.client.upsert_comment(
                 self.issue.number, ANALYSIS.tag, render_analysis_comment(analysis)
             )
-            loop = run_attempts(self._bench(), self._task(analysis, base_sha, tokens_before))
+            loop = self.run.work(self._bench(), self._task(analysis, base_sha, tokens_before))
             if loop.built is None:
                 return self._no_fix(loop)
             return self._publish(analysis, comment, loop, prior.open_pull)
@@ -387,7 +392,13 @@ class _Job:
         # only the validated patch, validated again, committed in a fresh clone the build never touched
         url = push_url(self.git, s.push_remote)
         with fresh_clone(self.git, base_sha=self.git.head()) as clone:
-            sha = commit_validated(clone, built.diff, branch=self.branch, settings=s, message=message)
+            try:
+                sha = commit_validated(clone, built.diff, branch=self.branch, settings=s, message=message)
+            except PatchRejected as e:  # the second validation, with every secret this process knows
+                detail = "\n".join(str(v) for v in e.violations)
+                logger.warning("issue #%d: the built patch was rejected before publishing: %s", n, detail)
+                refused = dataclasses.replace(built, step=Step.REJECTED, detail=detail)
+                return self._no_fix(dataclasses.replace(loop, attempts=(*loop.attempts[:-1], refused)))
             branch = self._read_branch()  # again, right before pushing: a person may have pushed meanwhile
             if branch.foreign_authors:
                 return self._leave_alone(open_pull, branch.foreign_authors, loop)
