@@ -119,7 +119,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
     push_token_env = push_token(config, client, run_env)
     secrets = config_mod.secret_env_names(config)
     # every value a fix posts (build logs, agent output, reasons) is masked against these, exactly
-    fence.remember([*(env.get(n) for n in secrets), env.get(push_token_env or "")])
+    fence.remember([*(run_env.get(n) for n in secrets), run_env.get(push_token_env or "")])
     run = FixRun(
         client=client,
         settings=config.fix,

@@ -329,11 +329,7 @@ def _configure_attack(stage: Stage, engine: str, lines: str, *, max_attempts: in
 def _fix_process(stage: Stage, *, key: str = KEY) -> subprocess.CompletedProcess[str]:
     """``crashbot fix`` as its own process: its secrets are in its initial environment (and so in
     /proc/<pid>/environ), where a child could read them if nothing stopped it."""
-    env = {
-        k: v
-        for k, v in __import__("os").environ.items()
-        if not k.startswith(("CRASHBOT_", "GITHUB_", "E2E_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRASHBOT_", "GITHUB_", "E2E_"))}
     env |= {
         "CRASHBOT_TOKEN": "fixer-token",
         "E2E_SIGNING_KEY": key,
@@ -536,7 +532,8 @@ def test_e2e_include_tricks_that_got_past_validation_fail_harmlessly_in_the_sand
         INCLUDE_TRICKS[trick].format(secret=runner) + "\n" + handler.read_text(encoding="utf-8"),
         encoding="utf-8",
     )
-    result = build(stage.checkout.workspace, FixSettings(build_dir=str(stage.checkout.build_dir)))
+    settings = FixSettings(build_dir=str(stage.checkout.build_dir))
+    result = build(stage.checkout.workspace, settings, env=os.environ)
 
     assert not result.ok
     assert str(runner) in result.log_path.read_text(encoding="utf-8")  # g++ looked for it...
