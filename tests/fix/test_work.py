@@ -97,7 +97,7 @@ def test_isolated_work_process_holds_the_engine_key_and_no_crashbot_secret(tmp_p
     secret_names = {"CRASHBOT_SIGNING_KEY", "CRASHBOT_APP_PRIVATE_KEY", "CRASHBOT_PUSH_TOKEN", "REALM_HMAC"}
     build_env = {k: v for k, v in env.items() if k not in secret_names | {"AGENT_API_KEY"}}
     engine = make_engine(settings, env=env)
-    bench = Bench(engine, settings, Git(git.repo), git.repo, build_env, lambda: 0.0)
+    bench = Bench(engine, settings, Git(git.repo, env=build_env), git.repo, build_env, lambda: 0.0)
     analysis = Analysis("s1", "SIGSEGV | f", None, None, None, None, git.head(), (), (), (), (), ())
     task = Task(1, analysis, "crash", (), git.head())
 
