@@ -70,6 +70,14 @@ class CoreWatching(enum.StrEnum):
     OFF = "off"
 
 
+class SandboxMode(enum.StrEnum):
+    """``fix.sandbox``: how the untrusted phase (agent, configure, build, test) is confined."""
+
+    AUTO = "auto"  # bwrap on Linux; none elsewhere (Windows relies on the build account, see README)
+    BWRAP = "bwrap"
+    NONE = "none"  # unsandboxed, on purpose
+
+
 class WebhookKind(enum.StrEnum):
     """``notify.kind``: the chat service the incoming webhook belongs to."""
 
@@ -319,7 +327,7 @@ class FixSettings:
     draft_pr: bool = False  # open fix PRs as drafts
     # How the untrusted phase (coding agent, configure, build, test) is confined: auto (bwrap on Linux,
     # none elsewhere) | bwrap | none (unsandboxed, on purpose). See bot/fix/sandbox.py.
-    sandbox: str = "auto"
+    sandbox: SandboxMode = SandboxMode.AUTO
     sandbox_read_only: tuple[str, ...] = ()  # extra paths the sandbox shows read-only (a toolchain in a home)
     sandbox_writable: tuple[str, ...] = ()  # extra writable paths (a ccache directory)
     sandbox_env: tuple[str, ...] = ()  # extra variable names the sandboxed commands get (never a secret)

@@ -29,6 +29,7 @@ from bot.config import (
     CoreWatching,
     DeploySettings,
     FixEngine,
+    SandboxMode,
     secret,
 )
 from bot.coredump.pattern import SUGGESTED_PATTERN, CorePattern, PatternKind, read_core_pattern
@@ -709,10 +710,8 @@ def check_sandbox(p: Probe) -> CheckResult:
         mode = sandbox.resolve_mode(p.config.fix.sandbox, platform=p.platform)
     except ConfigError as e:
         return failed(name, e.diagnostic(), "set fix.sandbox to auto, bwrap or none")
-    if mode is sandbox.SandboxMode.NONE:
-        where = (
-            "this platform has no bwrap" if p.config.fix.sandbox.strip().lower() != "none" else "fix.sandbox"
-        )
+    if mode is SandboxMode.NONE:
+        where = "fix.sandbox" if p.config.fix.sandbox is SandboxMode.NONE else "this platform has no bwrap"
         return skipped(
             name,
             f"none ({where}): engine-written code builds and runs unsandboxed; on Windows use the build "

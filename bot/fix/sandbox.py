@@ -19,22 +19,14 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
+from bot.config import SandboxMode, choice
 from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 BWRAP = "bwrap"
-
-
-class SandboxMode(StrEnum):
-    """``fix.sandbox``: how the untrusted phase is confined."""
-
-    AUTO = "auto"  # bwrap on Linux; none elsewhere (Windows relies on the build account, see README)
-    BWRAP = "bwrap"
-    NONE = "none"
 
 
 # Paths hidden behind an empty tmpfs: homes (SSH keys, cloud and git credentials, the runner's own
@@ -205,13 +197,9 @@ def _tool_caches(writable: Iterable[Path]) -> list[Path]:
     ]
 
 
-def resolve_mode(configured: str, *, platform: str = sys.platform) -> SandboxMode:
-    """``fix.sandbox`` as a mode: ``auto`` means bwrap on Linux and none elsewhere."""
-    try:
-        mode = SandboxMode(configured.strip().lower() or SandboxMode.AUTO)
-    except ValueError:
-        choices = ", ".join(repr(m.value) for m in SandboxMode)
-        raise ConfigError(f"fix.sandbox = {configured!r} is not one of {choices}") from None
+def resolve_mode(configured: SandboxMode | str, *, platform: str = sys.platform) -> SandboxMode:
+    """``fix.sandbox`` as the mode it means here: ``auto`` is bwrap on Linux and none elsewhere."""
+    mode = choice(SandboxMode, configured, "fix.sandbox")
     if mode is SandboxMode.AUTO:
         return SandboxMode.BWRAP if platform.startswith("linux") else SandboxMode.NONE
     if mode is SandboxMode.BWRAP and not platform.startswith("linux"):
@@ -223,7 +211,7 @@ def resolve_mode(configured: str, *, platform: str = sys.platform) -> SandboxMod
 
 
 def make(
-    configured: str,
+    configured: SandboxMode | str,
     *,
     writable: Sequence[Path],
     readable: Sequence[Path] = (),
@@ -236,7 +224,7 @@ def make(
     for bwrap and bwrap is missing or cannot create namespaces here: it fails closed."""
     mode = resolve_mode(configured, platform=platform)
     if mode is SandboxMode.NONE:
-        if configured.strip().lower() == SandboxMode.NONE:
+        if choice(SandboxMode, configured, "fix.sandbox") is SandboxMode.NONE:
             logger.warning("fix.sandbox = 'none': untrusted build, test and agent commands run unsandboxed")
         return Sandbox(mode, tuple(writable), tuple(readable), network, tuple(allowed_env))
     resolved = tuple(Path(p).resolve() for p in writable)

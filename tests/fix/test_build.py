@@ -254,3 +254,20 @@ def _gone(pid: int) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_fix_sandbox_setting_is_a_closed_set_with_a_clear_line() -> None:
+    with pytest.raises(ConfigError, match=r"fix.sandbox 'bubblewrap' is unknown.*did you mean 'bwrap'"):
+        FixSettings(sandbox="bubblewrap")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bwrap is the Linux sandbox")
+def test_fix_sandbox_bwrap_missing_fails_closed_in_one_line(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config asks for the sandbox and this machine cannot give it: one line, nothing runs."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without bwrap
+    settings = FixSettings(build_command=(sys.executable, "-c", "open('ran', 'w')"), sandbox="bwrap")
+    with pytest.raises(ConfigError, match=r"bubblewrap \(bwrap\) is not installed.*fix.sandbox = 'none'"):
+        build(project, settings, build_dir=tmp_path / "b", env=os.environ)
+    assert not (project / "ran").exists() and not (tmp_path / "b" / "ran").exists()
