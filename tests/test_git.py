@@ -320,7 +320,7 @@ def test_git_refuses_a_checkout_whose_config_runs_commands_or_redirects_the_push
     commit_files(git.repo, {"a.txt": "a\n"}, "init")
     marker = tmp_path / "ran"
     (git.repo / ".gitattributes").write_text("* filter=evil diff=evil\n")
-    run_git(git.repo, "config", key, value.format(marker=marker))
+    gitutil.git(git.repo, "config", key, value.format(marker=marker))
     (git.repo / "a.txt").write_text("changed\n")
     with pytest.raises(GitError, match=key.split(".", maxsplit=1)[0]):
         git.run("add", "--all")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import FixSettings
+from bot.config import FixSettings, SandboxMode
 from bot.errors import ConfigError
 from bot.fix.build import (
     BuildError,
@@ -114,7 +114,9 @@ def test_build_timeout_kills_process_tree(project: Path, tmp_path: Path) -> None
         "time.sleep(120)"
     )
     # unsandboxed: the pid the child writes is a pid of this machine's namespace
-    settings = FixSettings(build_command=(sys.executable, "-c", parent), build_timeout_s=2.0, sandbox="none")
+    settings = FixSettings(
+        build_command=(sys.executable, "-c", parent), build_timeout_s=2.0, sandbox=SandboxMode.NONE
+    )
     result = build(project, settings, build_dir=tmp_path / "build", env=os.environ)
     assert not result.ok
     assert result.timed_out and result.failed_step is Step.BUILD
@@ -130,7 +132,9 @@ def test_build_timeout_in_the_sandbox_kills_everything_inside_it(project: Path, 
     parent = (
         f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(120)"
     )
-    settings = FixSettings(build_command=(sys.executable, "-c", parent), build_timeout_s=2.0, sandbox="bwrap")
+    settings = FixSettings(
+        build_command=(sys.executable, "-c", parent), build_timeout_s=2.0, sandbox=SandboxMode.BWRAP
+    )
     result = build(project, settings, build_dir=tmp_path / "build", env=os.environ)
     assert result.timed_out and result.failed_step is Step.BUILD
     deadline = time.monotonic() + 10
@@ -155,7 +159,7 @@ def test_build_missing_tool_raises_build_error(project: Path, tmp_path: Path) ->
 
 def test_build_secrets_not_passed_to_commands(project: Path, tmp_path: Path) -> None:
     script = "import os; print('TOKEN=' + os.environ.get('CRASHBOT_TOKEN', 'absent'), 'KEEP=' + os.environ.get('KEEP_ME', ''))"
-    settings = FixSettings(build_command=(sys.executable, "-c", script), sandbox="none")
+    settings = FixSettings(build_command=(sys.executable, "-c", script), sandbox=SandboxMode.NONE)
     env = {**os.environ, "CRASHBOT_TOKEN": "s3cret", "KEEP_ME": "yes"}
     result = build(project, settings, build_dir=tmp_path / "b", env=env)
     log = result.log_path.read_text()
@@ -170,7 +174,7 @@ def test_build_in_the_sandbox_gets_an_allow_listed_environment_only(project: Pat
         " 'CXX=' + os.environ.get('CXX', ''))"
     )
     settings = FixSettings(
-        build_command=(sys.executable, "-c", script), sandbox="bwrap", sandbox_env=("KEEP_ME",)
+        build_command=(sys.executable, "-c", script), sandbox=SandboxMode.BWRAP, sandbox_env=("KEEP_ME",)
     )
     env = {**os.environ, "CRASHBOT_TOKEN": "s3cret", "SNEAKY_NAME": "s3cret", "KEEP_ME": "yes", "CXX": "g++"}
     result = build(project, settings, build_dir=tmp_path / "b", env=env)
@@ -267,7 +271,9 @@ def test_fix_sandbox_bwrap_missing_fails_closed_in_one_line(
 ) -> None:
     """The config asks for the sandbox and this machine cannot give it: one line, nothing runs."""
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without bwrap
-    settings = FixSettings(build_command=(sys.executable, "-c", "open('ran', 'w')"), sandbox="bwrap")
+    settings = FixSettings(
+        build_command=(sys.executable, "-c", "open('ran', 'w')"), sandbox=SandboxMode.BWRAP
+    )
     with pytest.raises(ConfigError, match=r"bubblewrap \(bwrap\) is not installed.*fix.sandbox = 'none'"):
         build(project, settings, build_dir=tmp_path / "b", env=os.environ)
     assert not (project / "ran").exists() and not (tmp_path / "b" / "ran").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import FixSettings
+from bot.config import FixEngine, FixSettings, SandboxMode
 from bot.fix.analysis import Analysis
 from bot.fix.attempts import Attempts, Bench, Task, Usage
 from bot.fix.diagnostics import Diagnostic, Severity
@@ -80,10 +80,10 @@ def test_isolated_work_process_holds_the_engine_key_and_no_crashbot_secret(tmp_p
     agent = tmp_path / "agent.py"
     agent.write_text(AGENT, encoding="utf-8")
     settings = FixSettings(
-        engine="command",
+        engine=FixEngine.COMMAND,
         command=(sys.executable, str(agent)),
         api_key_env="AGENT_API_KEY",
-        sandbox="none",
+        sandbox=SandboxMode.NONE,
         max_attempts=1,
     )
     env = {
