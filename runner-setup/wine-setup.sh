@@ -25,6 +25,7 @@ PY_VERSION=3.13
 # cryptography, whatever auth is used, so without this pin nothing reaches GitHub under Wine. Real
 # Windows installs keep crashbot's own requirements (the current cryptography).
 CRYPTOGRAPHY_PIN="cryptography==42.0.8"
+BROKEN_CRYPTOGRAPHY="cryptography==44.0.3"
 
 py=.venv/bin/python
 [ -x "$py" ] || { echo "wine-setup: .venv missing; run runner-setup/dev-setup.sh first" >&2; exit 1; }
@@ -62,6 +63,16 @@ if [ ! -d "$deps" ]; then
     "${pipq[@]}" install --target "$tmp" --platform win_amd64 --python-version "$PY_VERSION" \
         --implementation cp --only-binary=:all: "${reqs[@]}" </dev/null
     mv "$tmp" "$deps"
+fi
+
+# 2b. cryptography as crashbot's requirements would pick it today (>= 43), kept apart: the Windows suite
+# puts it first on sys.path to prove that a dependency that fails to load is one clear line.
+broken=$cache/broken-$BROKEN_CRYPTOGRAPHY
+if [ ! -d "$broken" ]; then
+    tmp=$(mktemp -d "$cache/tmp.XXXXXX")
+    "${pipq[@]}" install --target "$tmp" --platform win_amd64 --python-version "$PY_VERSION" \
+        --implementation cp --only-binary=:all: --no-deps "$BROKEN_CRYPTOGRAPHY" </dev/null
+    mv "$tmp" "$broken"
 fi
 
 # 3. A booted Wine prefix (wineboot creates the registry and C:\windows; ~700 MB): crashbot's own, never
@@ -102,6 +113,7 @@ WINE=$wine
 WINEPREFIX=$prefix
 PYTHON_EXE=$out/python/python.exe
 CRYPTOGRAPHY_PIN=$CRYPTOGRAPHY_PIN
+BROKEN_SITE=$broken
 EOF
 
 # 6. Proof it loads: Windows CPython imports crashbot and PyGithub's whole chain (jwt -> cryptography).

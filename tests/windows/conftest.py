@@ -1,0 +1,84 @@
+"""The Windows suite: crashbot run by the official Windows embeddable CPython under Debian's wine64.
+
+``runner-setup/wine-setup.sh`` builds the interpreter (``.venv/wine``); pytest on Linux drives it as
+``wine64 python.exe ...`` subprocesses. Wine is not Windows: these tests exercise crashbot's Windows code
+paths (``sys.platform == "win32"``, Windows paths, Windows SQLite, ReadDirectoryChangesW, CreateFileW
+share modes) on Wine's implementation of them. Every test here is marked ``windows``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_FILE = ROOT / ".venv" / "wine" / "env"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.windows)
+
+
+def winpath(path: Path) -> str:
+    r"""``path`` as Wine's Windows side names it (drive Z: is the Linux root): ``Z:\tmp\...``."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    output: str  # stdout and stderr, merged (Wine's own noise is off: WINEDEBUG=-all)
+
+
+@dataclass(frozen=True)
+class WindowsPython:
+    wine: str
+    prefix: str
+    python_exe: str
+    broken_site: str
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("CRASHBOT_", "GITHUB_"))}
+        return {**base, "WINEPREFIX": self.prefix, "WINEDEBUG": "-all", "DISPLAY": "", **(extra or {})}
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return [self.wine, self.python_exe, *args]
+
+    def run(
+        self, args: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 240
+    ) -> Done:
+        """``python.exe args`` with stdout and stderr through a pipe (CPython under Wine cannot start
+        with its stdout on a file handle)."""
+        done = subprocess.run(
+            self.argv(args),
+            cwd=cwd,
+            env=self.env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+        return Done(done.returncode, done.stdout.replace("\r\n", "\n"))
+
+    def crashbot(self, args: Sequence[str], **kw: object) -> Done:
+        return self.run(["-m", "bot", *args], **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def winpy() -> Iterator[WindowsPython]:
+    if not ENV_FILE.is_file():
+        pytest.skip("no Windows interpreter: run runner-setup/wine-setup.sh (.ci/run does)")
+    values = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
+    yield WindowsPython(values["WINE"], values["WINEPREFIX"], values["PYTHON_EXE"], values["BROKEN_SITE"])
