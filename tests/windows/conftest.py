@@ -80,5 +80,9 @@ class WindowsPython:
 def winpy() -> Iterator[WindowsPython]:
     if not ENV_FILE.is_file():
         pytest.skip("no Windows interpreter: run runner-setup/wine-setup.sh (.ci/run does)")
+    built = (ROOT / ".venv" / "wine" / "crashbot.key").stat().st_mtime
+    changed = [p for p in (ROOT / "bot").rglob("*.py") if p.stat().st_mtime > built]
+    if changed:
+        pytest.fail(f"{changed[0]} changed after crashbot's wheel was built: run runner-setup/wine-setup.sh")
     values = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
     yield WindowsPython(values["WINE"], values["WINEPREFIX"], values["PYTHON_EXE"], values["BROKEN_SITE"])
