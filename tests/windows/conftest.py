@@ -86,3 +86,7 @@ def winpy() -> Iterator[WindowsPython]:
         pytest.fail(f"{changed[0]} changed after crashbot's wheel was built: run runner-setup/wine-setup.sh")
     values = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
     yield WindowsPython(values["WINE"], values["WINEPREFIX"], values["PYTHON_EXE"], values["BROKEN_SITE"])
+
+
+# The symbols suite's real Windows PE (clang/lld-link) and Wine's real minidump of its crash, shared.
+from tests.symbols.conftest import artefact_cache, other_build, wine_dump, windows_build  # noqa: E402, F401
