@@ -89,4 +89,4 @@ def winpy() -> Iterator[WindowsPython]:
 
 
 # The symbols suite's real Windows PE (clang/lld-link) and Wine's real minidump of its crash, shared.
-from tests.symbols.conftest import artefact_cache, other_build, wine_dump, windows_build  # noqa: E402, F401
+from tests.symbols.conftest import artefact_cache, other_build, windows_build, wine_dump  # noqa: E402, F401

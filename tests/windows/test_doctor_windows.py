@@ -31,7 +31,9 @@ def rows(output: str) -> dict[str, str]:
     return table
 
 
-def test_windows_doctor_answers_for_a_windows_host(winpy: WindowsPython, standin: StandIn, tmp_path: Path) -> None:
+def test_windows_doctor_answers_for_a_windows_host(
+    winpy: WindowsPython, standin: StandIn, tmp_path: Path
+) -> None:
     """Windows behaviour: the build folder under the user's AppData, Windows install advice for missing
     tools, and GitHub reached from Windows CPython through Winsock to the host's loopback."""
     (tmp_path / "crashbot.toml").write_text(

@@ -21,7 +21,9 @@ def test_windows_parse_reads_a_crlf_wheaty_report_and_the_dmp_of_the_same_name(
     shutil.copy(wine_dump.dump, report.with_suffix(".dmp"))
 
     (tmp_path / "store").mkdir()  # an empty store: what is read comes from the report and the dump alone
-    done = winpy.crashbot(["parse", winpath(report), "--symbols", winpath(tmp_path / "store"), "--json"], cwd=tmp_path)
+    done = winpy.crashbot(
+        ["parse", winpath(report), "--symbols", winpath(tmp_path / "store"), "--json"], cwd=tmp_path
+    )
 
     assert done.returncode == 0, done.output
     parsed = json.loads(done.output)
