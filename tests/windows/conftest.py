@@ -8,6 +8,7 @@ share modes) on Wine's implementation of them. Every test here is marked ``windo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -90,3 +91,59 @@ def winpy() -> Iterator[WindowsPython]:
 
 # The symbols suite's real Windows PE (clang/lld-link) and Wine's real minidump of its crash, shared.
 from tests.symbols.conftest import artefact_cache, other_build, windows_build, wine_dump  # noqa: E402, F401
+
+MINGW_CXX = "x86_64-w64-mingw32-g++-posix"  # Debian's g++-mingw-w64-x86-64 (posix threads: std::thread)
+DEMO_SERVER = ROOT / "bot" / "demo" / "server"
+
+
+def _mingw_runtime(cxx: str) -> list[Path]:
+    """The MinGW runtime DLLs the server links against, to sit beside worldserver.exe."""
+    names = ("libstdc++-6.dll", "libgcc_s_seh-1.dll", "libwinpthread-1.dll")
+    found = [
+        Path(
+            subprocess.run(
+                [cxx, f"-print-file-name={n}"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        )
+        for n in names
+    ]
+    return [p if p.is_file() else Path("/usr/x86_64-w64-mingw32/lib") / p.name for p in found]
+
+
+@pytest.fixture(scope="session")
+def mingw_worldserver(artefact_cache: Path) -> Path:  # noqa: F811 (the symbols suite's fixture)
+    """The demo worldserver cross-compiled for Windows with g++-mingw-w64 (Winsock, Win32 console
+    handlers), cached by its sources and the compiler's version; the folder holding worldserver.exe."""
+    import hashlib
+    import shutil
+
+    cxx = shutil.which(MINGW_CXX)
+    if cxx is None:
+        pytest.skip(f"{MINGW_CXX} not installed (runner-setup/dev-setup.sh installs g++-mingw-w64-x86-64)")
+    digest = hashlib.sha256(subprocess.run([cxx, "--version"], capture_output=True, check=True).stdout)
+    for path in sorted(p for p in DEMO_SERVER.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(DEMO_SERVER)).encode() + b"\0" + path.read_bytes())
+    folder = artefact_cache / f"mingw-worldserver-{digest.hexdigest()[:16]}"
+    if not (folder / "worldserver.exe").is_file():
+        work = artefact_cache / f"tmp-mingw-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        configure = [
+            "cmake",
+            "-S",
+            str(DEMO_SERVER),
+            "-B",
+            str(work),
+            "-DCMAKE_SYSTEM_NAME=Windows",
+            f"-DCMAKE_CXX_COMPILER={cxx}",
+        ]
+        for argv in (configure, ["cmake", "--build", str(work), "-j2"]):
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        (work / "out").mkdir()
+        shutil.copy(work / "bin" / "worldserver.exe", work / "out")
+        for dll in _mingw_runtime(cxx):
+            shutil.copy(dll, work / "out")
+        with contextlib.suppress(OSError):  # another worker won the race: use its build
+            os.replace(work / "out", folder)
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
