@@ -3,21 +3,11 @@ Studio and Git for Windows as the fixes), and a real check of the stand-in over 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from bot.standin import StandIn
-from tests.uploader.rig import LOGIN, REPO, TOKEN, start_standin
+from tests.uploader.rig import LOGIN, REPO, TOKEN
 from tests.windows.conftest import WindowsPython
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh")
-    yield server
-    server.close()
 
 
 def rows(output: str) -> dict[str, str]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from bench.reports import write_report
 from bot.issue import read_payload
-from tests.uploader.reports import write_report
 from tests.uploader.rig import KEY, REPO, TOKEN
-from tests.uploader.test_kill9 import StallingStandIn, crash_issues, kill_when_stalled, standin
+from tests.uploader.test_kill9 import StallingStandIn, crash_issues, kill_when_stalled, stalling_standin
 from tests.windows.conftest import WindowsPython, winpath
 
 
@@ -39,7 +39,7 @@ def test_windows_upload_killed_after_github_committed_the_issue_then_restarted_f
     config = tmp_path / "crashbot.toml"
     config.write_text("[uploader]\nedit_interval_s = 0.0\nbackoff_base_s = 0.05\nbackoff_cap_s = 0.2\n")
     crashes = [write_report(tmp_path / "Crashes", 0, n) for n in range(4)]
-    server = standin(tmp_path, method="POST", suffix=f"/repos/{REPO}/issues", committed=True)
+    server = stalling_standin(tmp_path, method="POST", suffix=f"/repos/{REPO}/issues", committed=True)
     spool = tmp_path / "spool.sqlite3"
     try:
         kill_when_stalled(server, upload(winpy, server, config, spool, crashes[:3]))

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.symbols.artefacts import WindowsBuild, WineCrash, wheaty_report
+from bench.artefacts import WindowsBuild, WineCrash, wheaty_report
 from tests.windows.conftest import WindowsPython, winpath
 
 

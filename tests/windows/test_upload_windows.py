@@ -4,26 +4,16 @@ fails to load (cryptography >= 43 under Wine 8) as one clear line with the repor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from bench.reports import report_name, report_text
 from bot.issue import read_payload
 from bot.standin import StandIn
-from tests.uploader.reports import report_name, report_text
-from tests.uploader.rig import KEY, REPO, TOKEN, start_standin
+from tests.uploader.rig import KEY, REPO, TOKEN
 from tests.windows.conftest import WindowsPython, winpath
 
 ENV = {"CRASHBOT_TOKEN": TOKEN, "CRASHBOT_SIGNING_KEY": KEY.decode()}
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh")
-    yield server
-    server.close()
 
 
 def crash_issues(server: StandIn) -> list[dict[str, Any]]:

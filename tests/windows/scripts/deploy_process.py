@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bot.config import ControlKind, DeploySettings
-from bot.demo.server import free_port, write_config
+from bot.demo.worldserver import free_port, write_config
 from bot.deploy.control import ServerState, graceful_stop
 from bot.deploy.process import ProcessControl
 from bot.deploy.releases import Releases
