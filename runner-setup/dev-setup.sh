@@ -42,4 +42,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip </dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' </dev/null
-echo "dev-setup: ready (.venv)" >&2
+# The Windows interpreter tests/windows runs (official embeddable CPython under wine64; cached under
+# ~/.cache/crashbot-wine, so a second run only checks). Without it those tests would skip.
+./runner-setup/wine-setup.sh </dev/null
+echo "dev-setup: ready (.venv, .venv/wine)" >&2
