@@ -15,6 +15,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ from bot.errors import BotError, ConfigError, GitHubError
 from bot.fix import sandbox
 from bot.fix.build import resolve_build_dir
 from bot.fix.engines import make_engine
+from bot.uploader.health import read_status, status_path
+from bot.uploader.spool import default_spool_path
 from bot.vocabulary import REQUIRED_LABELS
 
 logger = logging.getLogger(__name__)
@@ -138,6 +141,7 @@ class Probe:
     commander: Commander = make_commander
     write_interval_s: float | None = None  # None: github.connect decides (none against loopback)
     core_pattern: Callable[[], CorePattern | None] = read_core_pattern
+    clock: Callable[[], float] = time.time
     _github: GitHubState | BotError | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -679,6 +683,41 @@ def check_crash_dirs(p: Probe) -> CheckResult:
     return passed(name, ", ".join(dirs))
 
 
+def _ago(when: float, now: float) -> str:
+    if not when:
+        return "never"
+    seconds = max(now - when, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def check_uploader_status(p: Probe) -> CheckResult:
+    """The heartbeat ``crashbot watch`` keeps beside its spool: last upload, pending count, last error."""
+    name = "uploader status"
+    spool = Path(p.config.uploader.spool or default_spool_path(p.env, platform=p.platform)).expanduser()
+    path = status_path(spool)
+    status = read_status(path)
+    if status is None:
+        return skipped(name, f"no heartbeat at {path} (crashbot watch has not run with this spool)")
+    now = p.clock()
+    detail = (
+        f"last upload {_ago(status.last_upload_at, now)}, {status.pending} pending, "
+        f"updated {_ago(status.updated_at, now)}"
+    )
+    if status.failing_since:
+        return warned(
+            name,
+            f"{detail}; failing since {_ago(status.failing_since, now)}: {status.last_error}",
+            "fix what the last error names; the spool keeps every report until then",
+        )
+    if status.last_error:
+        detail += f"; last error (recovered): {status.last_error}"
+    return passed(name, detail)
+
+
 def _nearest_existing(path: Path) -> Path:
     """``path`` or its closest existing ancestor (where creating it would start)."""
     return next((c for c in (path, *path.parents) if c.exists()), path)
@@ -793,6 +832,7 @@ CHECKS: tuple[Check, ...] = (
     check_symbol_store,
     check_core_pattern,
     check_crash_dirs,
+    check_uploader_status,
     check_server_control,
     check_engine,
     check_build_dir,

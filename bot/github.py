@@ -1385,3 +1385,85 @@ def _parse_retry_after(value: str | None, now: float) -> float | None:
         return parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
         return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# the start check of ``crashbot watch``: plain urllib, so an idle watcher never loads PyGithub
+
+
+@dataclass(frozen=True)
+class StartCheck:
+    """What GitHub said at start: ``login`` the identity ("" for App auth, which needs a JWT to ask),
+    ``reachable`` False when GitHub could not be reached (the watcher starts anyway and spools)."""
+
+    reachable: bool
+    login: str = ""
+    reason: str = ""  # why it was not reachable
+
+
+def start_check(
+    settings: GitHubSettings,
+    *,
+    env: Mapping[str, str],
+    repo: str | None = None,
+    api_url: str | None = None,
+    timeout_s: float = 10.0,
+) -> StartCheck:
+    """Check the credentials and the repository with two reads; ConfigError (one line naming the fix)
+    on GitHub's definitive no (401, 403, 404), a StartCheck with ``reachable`` False when GitHub is
+    merely unreachable (refused, timeout, 5xx)."""
+    import urllib.error
+    import urllib.request
+
+    full_name = (repo or settings.repo).strip()
+    base_url = (api_url or settings.api_url or "https://api.github.com").rstrip("/")
+    kind, credential = _check_credentials(settings, env)
+    headers = {"Accept": "application/vnd.github+json", "User-Agent": "crashbot"}
+    if kind == "token":
+        headers["Authorization"] = f"Bearer {credential}"
+
+    def get(path: str) -> Any:
+        request = urllib.request.Request(base_url + path, headers=headers)  # noqa: S310 (http(s) checked)
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    try:
+        get(f"/repos/{full_name}")  # first: its 401/403/404 is the definitive answer
+        login = _start_login(get) if kind == "token" else ""
+    except urllib.error.HTTPError as e:
+        rate_limited = e.code in (403, 429) and e.headers.get("x-ratelimit-remaining") == "0"
+        if e.code in (401, 403, 404) and not rate_limited:
+            raise ConfigError(_refusal(e.code, full_name, kind, settings)) from None
+        return StartCheck(reachable=False, reason=f"HTTP {e.code}")
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        return StartCheck(reachable=False, reason=str(getattr(e, "reason", e)) or type(e).__name__)
+    return StartCheck(reachable=True, login=login)
+
+
+def _start_login(get: Callable[[str], Any]) -> str:
+    """The token's login; "" for an installation token handed in as a plain token (403 on /user)."""
+    import urllib.error
+
+    try:
+        return str(get("/user").get("login", ""))
+    except urllib.error.HTTPError as e:
+        if e.code == 403:
+            return ""
+        raise
+
+
+def _refusal(code: int, full_name: str, kind: str, settings: GitHubSettings) -> str:
+    names = " or ".join(settings.token_env)
+    if code == 401:
+        if kind == "token":
+            return f"GitHub refused the token (401): revoked, expired or mistyped; set a valid one in {names}"
+        return "GitHub refused the App credentials (401): check github.app_id and the App's private key"
+    if code == 404:
+        return (
+            f"repository {full_name} not found (404): check --repo / github.repo, and that the "
+            f"{'token' if kind == 'token' else 'App installation'} can see it"
+        )
+    return (
+        f"GitHub forbids access to {full_name} (403): give the "
+        f"{'token' if kind == 'token' else 'App'} Issues read/write on it"
+    )

@@ -25,6 +25,7 @@ from bot.doctor import CheckResult, Probe, Status
 from bot.errors import ConfigError
 from bot.github import connect
 from bot.standin import StandIn
+from bot.uploader.health import Health, status_path
 from bot.vocabulary import REQUIRED_LABELS, LabelSpec
 
 REPO = "acme/worldserver"
@@ -167,6 +168,8 @@ class Setup:
 def setup(tmp_path: Path, soap: SoapServer) -> Iterator[Setup]:
     (tmp_path / "Crashes").mkdir()
     (tmp_path / "workspace").mkdir()
+    # a running uploader's heartbeat: its last pass uploaded
+    Health(status_path(tmp_path / "spool.sqlite3")).after_pass(uploaded=1, failed=0, error="", pending=0)
     with StandIn(tmp_path / "standin") as standin:
         standin.add_repo(REPO, auto_init=True)
         standin.add_token(TOKEN, LOGIN)
@@ -178,7 +181,10 @@ def setup(tmp_path: Path, soap: SoapServer) -> Iterator[Setup]:
             soap=soap,
             table={
                 "github": {"repo": REPO, "api_url": standin.api_url, "uploader_login": UPLOADER},
-                "uploader": {"crash_dirs": [str(tmp_path / "Crashes")]},
+                "uploader": {
+                    "crash_dirs": [str(tmp_path / "Crashes")],
+                    "spool": str(tmp_path / "spool.sqlite3"),
+                },
                 "fix": {"build_dir": str(tmp_path / "build")},
                 "deploy": {"control": "soap", "soap": {"host": "127.0.0.1", "port": soap.port}},
                 "symbols": {"store": str(tmp_path / "symbols")},
@@ -671,3 +677,28 @@ def test_doctor_core_pattern_says_where_cores_go_and_how_to_fix_it(
     assert words in result.detail
     if status is Status.WARN and "cannot read" in result.detail:
         assert "sysctl -w kernel.core_pattern=" in result.fix
+
+
+# ---------------------------------------------------------------------------------------------------
+# the uploader's heartbeat (issue 14)
+
+
+def test_doctor_uploader_status_shows_last_upload_and_pending(setup: Setup) -> None:
+    result = row(setup.run(), "uploader status")
+    assert result.status is Status.OK
+    assert "0 pending" in result.detail and "last upload " in result.detail
+    assert "last upload never" not in result.detail
+
+
+def test_doctor_uploader_failing_warns_with_the_last_error(setup: Setup) -> None:
+    health = Health(status_path(setup.tmp / "spool.sqlite3"))
+    health.after_pass(uploaded=0, failed=1, error="GitHub refused the token (401)", pending=4)
+    result = row(setup.run(), "uploader status")
+    assert result.status is Status.WARN
+    assert "4 pending" in result.detail and "GitHub refused the token (401)" in result.detail
+
+
+def test_doctor_uploader_without_heartbeat_is_skipped(setup: Setup) -> None:
+    status_path(setup.tmp / "spool.sqlite3").unlink()
+    result = row(setup.run(), "uploader status")
+    assert result.status is Status.SKIP and "crashbot watch has not run" in result.detail

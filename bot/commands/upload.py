@@ -6,7 +6,7 @@ import argparse
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from bot.commands import add_github_options, add_json_option
 from bot.commands.results import upload_document
 from bot.config import Config
 from bot.errors import UsageError
+from bot.github import start_check
 from bot.uploader.assembly import Uploader, assemble
 from bot.uploader.intake import IntakeResult, Outcome
 from bot.uploader.publish import Outcome as IssueOutcome
@@ -215,23 +216,61 @@ def _looks_like_windows_path(text: str) -> bool:
     return bool(re.match(r"[A-Za-z]:[\\/]", text)) or text.startswith("\\\\")
 
 
-def run_watch(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
-    dirs = [Path(d) for d in (args.dirs or config.uploader.crash_dirs)]
-    if not dirs:
-        raise UsageError("no crash folder to watch: pass DIR... or set uploader.crash_dirs in crashbot.toml")
+def _check_folders(dirs: Sequence[Path]) -> None:
+    """Each crash folder is a directory, or missing with an existing parent (worldserver makes
+    ``Crashes/`` at its first crash, and the watcher makes it then); UsageError naming the fix otherwise."""
     for d in dirs:
         if d.exists() and not d.is_dir():
-            raise UsageError(f"{d}: is not a directory")
-        if not d.exists() and _looks_like_windows_path(str(d)):
+            raise UsageError(f"{d}: is not a directory; pass the crash folder")
+        if d.exists():
+            continue
+        if _looks_like_windows_path(str(d)):
             # the watcher would create a folder literally named 'D:\WoW\Crashes' and wait there forever
             raise UsageError(
                 f"{str(d)!r} is a Windows path, but this host is {sys.platform}: "
                 "pass the crash folder as this host names it (e.g. /srv/wow/Crashes)"
             )
+        if not d.parent.is_dir():
+            raise UsageError(
+                f"crash folder {d} does not exist, nor does {d.parent}: check the path "
+                "(only the last folder is created, as worldserver does at its first crash)"
+            )
+
+
+def _start_banner(
+    args: argparse.Namespace, config: Config, env: Mapping[str, str], dirs: Sequence[Path]
+) -> str:
+    """Ask GitHub whether the credentials and repository work (ConfigError on a definitive no), and
+    say what is being watched; when GitHub is unreachable, say so and go on (reports spool)."""
+    repo = args.repo or config.github.repo
+    check = start_check(config.github, env=env, repo=args.repo, api_url=args.api_url)
+    folders = f"{len(dirs)} folder{'s' if len(dirs) != 1 else ''}"
+    if not check.reachable:
+        return (
+            f"watching {folders} for {repo}; GitHub unreachable ({check.reason}): "
+            "reports are spooled and sent when it answers"
+        )
+    if check.login:
+        who = check.login
+    elif config.github.app_auth:
+        who = f"GitHub App {config.github.app_id}"
+    else:
+        who = "an App installation token"
+    return f"watching {folders} for {repo} as {who}"
+
+
+def run_watch(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
+    dirs = [Path(d) for d in (args.dirs or config.uploader.crash_dirs)]
+    if not dirs:
+        raise UsageError("no crash folder to watch: pass DIR... or set uploader.crash_dirs in crashbot.toml")
+    _check_folders(dirs)
     if args.log_file:
         logfile.attach(Path(args.log_file))
     up = _assemble(args, config, env)
     try:
+        banner = _start_banner(args, config, env, dirs)
+        print(banner, file=sys.stderr, flush=True)
+        logger.info("%s", banner)  # the log file too, for a service whose stderr nobody reads
         with stop_signals(up.service.stop):
             up.watch(dirs, on_progress=progress.bar("backfill", "report", stream=sys.stderr))
     finally:

@@ -20,6 +20,7 @@ from bot.uploader import notify
 from bot.uploader.backfill import Progress, backfill
 from bot.uploader.budget import Windows
 from bot.uploader.cores import core_watching
+from bot.uploader.health import Health, status_path
 from bot.uploader.intake import Intake
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
@@ -152,6 +153,7 @@ def assemble(
         after_publish=DashboardTrigger(client, interval_s=up.dashboard_interval_s).poke
         if up.dashboard_interval_s > 0
         else None,
+        health=Health(status_path(spool_path), notifier=notifier),
     )
     intake = Intake(
         intake_spool,

@@ -30,6 +30,8 @@ class NoticeKind(enum.StrEnum):
     NEW_SIGNATURE = "new-signature"
     REGRESSION = "regression"
     QUARANTINE = "quarantine"
+    UPLOADS_FAILING = "uploads-failing"
+    UPLOADS_RECOVERED = "uploads-recovered"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ _HEADLINES = {
     NoticeKind.NEW_SIGNATURE: "New crash",
     NoticeKind.REGRESSION: "Crash is back (regression, issue reopened)",
     NoticeKind.QUARANTINE: "Crash report could not be read (quarantined)",
+    NoticeKind.UPLOADS_FAILING: "Crash uploads are failing",
+    NoticeKind.UPLOADS_RECOVERED: "Crash uploads recovered",
 }
 
 

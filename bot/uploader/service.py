@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from bot.errors import BotError, GitHubError
 from bot.github import LibraryUnavailable, RateLimited, Unavailable
 from bot.uploader.budget import Windows, WriteBudget
+from bot.uploader.health import Health
 from bot.uploader.notify import Notice, NoticeKind, Notifier
 from bot.uploader.publish import MAX_BATCHES_PER_EDIT, Outcome, Published, Publisher
 from bot.uploader.spool import Batch, Spool, SpooledReport
@@ -67,6 +68,7 @@ class PassResult:
     next_at: float | None = None  # the earliest time there is work (None: only when reports arrive)
     blocked_until: float | None = None  # GitHub refused us (rate limit) or was unreachable until then
     unreachable: bool = False  # the pass ended because GitHub could not be reached
+    error: str = ""  # the last failure's one-line reason
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class _Attempt:
     end_pass: bool = False  # stopping, or GitHub refused or was unreachable: the other groups wait
     blocked: float | None = None  # GitHub refused us (rate limit) or was unreachable until then
     unreachable: bool = False
+    error: str = ""
 
 
 class UploadService:
@@ -94,6 +97,7 @@ class UploadService:
         clock: Callable[[], float] = time.time,
         stop: threading.Event | None = None,
         after_publish: Callable[[], object] | None = None,
+        health: Health | None = None,
     ) -> None:
         """``after_publish`` runs after a pass that counted crashes (the dashboard trigger)."""
         self._after_publish = after_publish
@@ -109,6 +113,7 @@ class UploadService:
         self._held: dict[str, float] = {}  # signature -> when its next edit may go
         self._blocked_until = 0.0
         self._last_prune: float | None = None
+        self._health = health
 
     # -- control --------------------------------------------------------------------------------------
 
@@ -176,6 +181,7 @@ class UploadService:
         postponed = failed = 0
         blocked: float | None = None
         unreachable = False
+        error = ""
         groups = _by_signature(self._spool.due_batches())
         for signature_id, group in groups:
             if self.stop_event.is_set():
@@ -195,6 +201,7 @@ class UploadService:
             if attempt.blocked is not None:
                 blocked = attempt.blocked
             unreachable = unreachable or attempt.unreachable
+            error = attempt.error or error
             if attempt.end_pass:
                 break
         if blocked is not None:
@@ -203,9 +210,12 @@ class UploadService:
             before = self._writes()
             self._after_publish()
             self._budget.record(max(self._writes() - before, 0))
-        next_at = self._spool.stats().next_attempt_at
+        stats = self._spool.stats()
+        next_at = stats.next_attempt_at
         if blocked is not None:
             next_at = blocked if next_at is None else max(next_at, blocked)
+        if self._health is not None:
+            self._health.after_pass(uploaded=len(published), failed=failed, error=error, pending=stats.new)
         return PassResult(
             published=tuple(published),
             postponed=postponed,
@@ -213,6 +223,7 @@ class UploadService:
             next_at=next_at,
             blocked_until=blocked,
             unreachable=unreachable,
+            error=error,
         )
 
     def _publish_group(self, signature_id: str, group: Sequence[Batch], now: float) -> _Attempt:
@@ -227,23 +238,23 @@ class UploadService:
             logger.warning("%s", e)
             for batch in group:
                 self._spool.defer(batch, str(e), not_before=e.retry_at)
-            return _Attempt(failed=True, end_pass=True, blocked=e.retry_at)
+            return _Attempt(failed=True, end_pass=True, blocked=e.retry_at, error=str(e))
         except LibraryUnavailable as e:  # no signature can go until the install is repaired: end the pass
             when = max(self._spool.defer(batch, str(e)) for batch in group)
             logger.error("%s; %d batch(es) stay spooled", e.diagnostic(), len(group))
-            return _Attempt(failed=True, end_pass=True, blocked=when, unreachable=True)
+            return _Attempt(failed=True, end_pass=True, blocked=when, unreachable=True, error=e.diagnostic())
         except Unavailable as e:
             when = max(self._spool.defer(batch, str(e)) for batch in group)
             logger.warning("%s; %d batch(es) spooled, next attempt in %.0fs", e, len(group), when - now)
-            return _Attempt(failed=True, end_pass=True, blocked=when, unreachable=True)
+            return _Attempt(failed=True, end_pass=True, blocked=when, unreachable=True, error=str(e))
         except GitHubError as e:
             when = max(self._spool.defer(batch, str(e)) for batch in group)
             logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
-            return _Attempt(failed=True)
+            return _Attempt(failed=True, error=e.diagnostic())
         except BotError as e:  # e.g. a GitHub App key that cannot sign, found at the first request
             when = max(self._spool.defer(batch, e.diagnostic()) for batch in group)
             logger.error("signature %s: %s; retrying in %.0fs", signature_id, e.diagnostic(), when - now)
-            return _Attempt(failed=True)
+            return _Attempt(failed=True, error=e.diagnostic())
         except Exception as e:  # per-signature isolation: one bad batch never stalls the others
             # one line for the operator (no traceback reaches a user); the details at -vv
             logger.error(
@@ -256,7 +267,7 @@ class UploadService:
             logger.debug("signature %s: internal error", signature_id, exc_info=True)
             for batch in group:
                 self._spool.defer(batch, f"internal error: {type(e).__name__}: {e}")
-            return _Attempt(failed=True)
+            return _Attempt(failed=True, error=f"internal error: {type(e).__name__}: {e}")
         finally:
             self._budget.record(max(self._writes() - before, 0))
         for batch in group:

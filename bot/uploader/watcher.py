@@ -136,7 +136,7 @@ class CrashWatcher:
             if not d.is_dir():
                 # worldserver creates Crashes/ only at its first crash; a typo would wait here forever
                 logger.warning("crash folder %s does not exist yet; created it and watching it", d)
-                d.mkdir(parents=True, exist_ok=True)
+                d.mkdir(exist_ok=True)  # never its parents: a mistyped path must fail, not be made
             self._observer.schedule(handler, str(d), recursive=False)
         self._observer.start()
         self._thread.start()

@@ -18,10 +18,12 @@ import pytest
 from bench.reports import write_report
 from bot import progress
 from bot.cli import main
-from bot.config import RedactionSettings
+from bot.config import RedactionSettings, from_mapping
+from bot.doctor import Probe, Status, check_uploader_status
 from bot.issue import read_payload
 from bot.standin import StandIn
 from bot.uploader.backfill import backfill
+from bot.uploader.health import read_status, status_path
 from bot.uploader.intake import Intake
 from bot.uploader.spool import ReportState, Spool
 from tests.uploader.rig import CUT_REPORT, KEY, REPO, TOKEN
@@ -218,3 +220,125 @@ def test_upload_json_gives_one_row_per_file_and_the_counts(
     main([*upload(standin.api_url, spool, good), "--json"])
     again = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in again["results"]] == ["already-spooled"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# watch at start: a definitive no from GitHub stops it with one line; an outage does not (issue 14)
+
+
+def watch(server_url: str, spool: Path, crashes: Path, repo: str = REPO) -> list[str]:
+    return ["watch", str(crashes), "--repo", repo, "--api-url", server_url, "--spool", str(spool)]
+
+
+def test_watch_revoked_token_exits_at_start_with_one_line(
+    standin: StandIn,
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_report(tmp_path / "Crashes", 0, 0)
+    monkeypatch.setenv("CRASHBOT_TOKEN", "ghp_revoked")
+    assert main(watch(standin.api_url, tmp_path / "s.db", tmp_path / "Crashes")) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "401" in line and "CRASHBOT_TOKEN" in line
+    assert crash_issues(standin) == []
+
+
+def test_watch_unknown_repository_exits_at_start_naming_the_flag(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crashes = tmp_path / "Crashes"
+    crashes.mkdir()
+    assert main(watch(standin.api_url, tmp_path / "s.db", crashes, repo="acme/typo")) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "acme/typo not found (404)" in line and "--repo" in line
+
+
+def test_watch_missing_parent_folder_exits_with_one_line_and_creates_nothing(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crashes = tmp_path / "Wow" / "Crashes"  # a typo in the server's folder: neither exists
+    assert main(watch(standin.api_url, tmp_path / "s.db", crashes)) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert str(crashes) in line and "check the path" in line
+    assert not (tmp_path / "Wow").exists()
+
+
+def _start_watch(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+    )
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(getattr(signal, "CTRL_BREAK_EVENT", signal.SIGTERM))
+    try:
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return err
+
+
+@pytest.mark.slow
+def test_watch_github_down_at_start_starts_spools_and_doctor_shows_the_heartbeat(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    crashes = tmp_path / "Crashes"  # missing, but its parent exists: worldserver makes it at its first crash
+    spool = tmp_path / "s.db"
+    proc = _start_watch(watch(closed_port_api_url(), spool, crashes), env)
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        assert banner.startswith("watching 1 folder for " + REPO) and "GitHub unreachable" in banner
+        assert wait_for(crashes.is_dir), "the missing crash folder was not created"
+        write_report(crashes, 0, 0)
+        heartbeat = status_path(spool)
+        assert wait_for(lambda: (s := read_status(heartbeat)) is not None and s.pending == 1)
+    finally:
+        err = _stop(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    config = from_mapping({"uploader": {"spool": str(spool)}})
+    row = check_uploader_status(Probe(config=config, env={}, skip_network=True))
+    assert row.status is Status.WARN
+    assert (
+        "1 pending" in row.detail
+        and "last upload never" in row.detail
+        and "cannot reach GitHub" in row.detail
+    )
+
+
+@pytest.mark.slow
+def test_watch_prints_a_banner_naming_folders_repository_and_login(
+    standin: StandIn, env: dict[str, str], tmp_path: Path
+) -> None:
+    standin.add_token("ghp_person", "alice")  # a person's token: GET /user names it (a bot's gets 403)
+    env = {**env, "CRASHBOT_TOKEN": "ghp_person"}
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for d in dirs:
+        d.mkdir()
+    argv = [
+        "watch",
+        *map(str, dirs),
+        "--repo",
+        REPO,
+        "--api-url",
+        standin.api_url,
+        "--spool",
+        str(tmp_path / "s.db"),
+    ]
+    proc = _start_watch(argv, env)
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+    finally:
+        _stop(proc)
+    assert banner.strip() == f"watching 2 folders for {REPO} as alice"

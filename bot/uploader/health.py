@@ -1,0 +1,136 @@
+"""The uploader's heartbeat: a status file beside the spool, and one alert per episode of failing uploads.
+
+``crashbot watch`` rewrites ``<spool>.status.json`` after every pass (last upload, pending count, last
+error) so ``crashbot doctor`` can say whether the running uploader is healthy without talking to it.
+When passes keep failing (``alert_after`` in a row, or for ``alert_after_s``), one webhook message says
+so; the first pass that uploads again sends one recovery message and ends the episode.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from bot.uploader.notify import Notice, NoticeKind, Notifier
+
+logger = logging.getLogger(__name__)
+
+STATUS_SUFFIX = ".status.json"
+ALERT_AFTER_FAILURES = 5
+ALERT_AFTER_S = 30 * 60.0
+_MAX_ERROR_CHARS = 500
+
+
+def status_path(spool_path: Path) -> Path:
+    """Where the heartbeat of the uploader using ``spool_path`` lives (beside it)."""
+    return spool_path.with_name(spool_path.name + STATUS_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the heartbeat file holds; times are Unix seconds, 0 for never."""
+
+    updated_at: float = 0.0
+    last_upload_at: float = 0.0
+    pending: int = 0
+    last_error: str = ""
+    failing_since: float = 0.0  # 0: the last pass did not fail
+    pid: int = 0
+
+
+def read_status(path: Path) -> Status | None:
+    """The heartbeat at ``path``; None when there is none or it is not one (never raises)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Status(
+            updated_at=float(data["updated_at"]),
+            last_upload_at=float(data["last_upload_at"]),
+            pending=int(data["pending"]),
+            last_error=str(data["last_error"])[:_MAX_ERROR_CHARS],
+            failing_since=float(data["failing_since"]),
+            pid=int(data.get("pid", 0)),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    after_failures: int = ALERT_AFTER_FAILURES
+    after_s: float = ALERT_AFTER_S
+
+
+class Health:
+    """Keeps the heartbeat file and the failing-uploads alert; never raises (a full disk only logs)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        notifier: Notifier | None = None,
+        policy: AlertPolicy = AlertPolicy(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._path = path
+        self._notifier = notifier
+        self._policy = policy
+        self._clock = clock
+        self._failures = 0
+        self._alerted = False
+        previous = read_status(path)
+        self.status = Status(last_upload_at=previous.last_upload_at if previous else 0.0, pid=os.getpid())
+
+    def after_pass(self, *, uploaded: int, failed: int, error: str, pending: int) -> None:
+        """Record one pass: ``uploaded`` groups went, ``failed`` were deferred after ``error``."""
+        now = self._clock()
+        status = replace(self.status, updated_at=now, pending=pending)
+        if uploaded:
+            status = replace(status, last_upload_at=now)
+        if failed and not uploaded:
+            self._failures += 1
+            status = replace(
+                status, last_error=error[:_MAX_ERROR_CHARS], failing_since=status.failing_since or now
+            )
+        elif uploaded or not pending:
+            self._recovered(status)
+            self._failures = 0
+            status = replace(status, failing_since=0.0)
+        self.status = status
+        self._maybe_alert(now)
+        self._write()
+
+    def _maybe_alert(self, now: float) -> None:
+        since = self.status.failing_since
+        if self._alerted or not since:
+            return
+        if self._failures < self._policy.after_failures and now - since < self._policy.after_s:
+            return
+        self._alerted = True
+        minutes = (now - since) / 60.0
+        title = f"{self._failures} upload attempts in a row failed, over {minutes:.0f} min"
+        detail = f"{self.status.pending} reports waiting in the spool; last error: {self.status.last_error}"
+        logger.error("%s; %s", title, detail)
+        if self._notifier is not None:
+            self._notifier.send(Notice(NoticeKind.UPLOADS_FAILING, title, detail=detail))
+
+    def _recovered(self, status: Status) -> None:
+        if not self._alerted:
+            return
+        self._alerted = False
+        logger.info("uploads work again")
+        if self._notifier is not None:
+            title = f"uploads work again, {status.pending} reports still waiting"
+            self._notifier.send(Notice(NoticeKind.UPLOADS_RECOVERED, title))
+
+    def _write(self) -> None:
+        temporary = self._path.with_name(self._path.name + ".tmp")
+        try:
+            temporary.write_text(json.dumps(asdict(self.status)), encoding="utf-8")
+            os.replace(temporary, self._path)
+        except OSError as e:
+            logger.warning("cannot write the status file %s (%s)", self._path, e)
