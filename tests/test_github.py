@@ -32,7 +32,9 @@ from bot.github import (
     ValidationFailed,
     connect,
     is_loopback,
+    start_check,
 )
+from bot.standin import Fault, StandIn
 from bot.vocabulary import LabelSpec
 from tests.fakes import T0, FakeClock
 
@@ -720,3 +722,36 @@ def test_connect_deferred_client_works_on_first_request() -> None:
     responses.get(f"{BASE}/repos/o/r", json=fixture("repo"))
     client = connect(GitHubSettings(repo="o/r", api_url=API), env={"CRASHBOT_TOKEN": "t"}, defer=True)
     assert client.repo_info().full_name == "o/r"
+
+
+# ---------------------------------------------------------------------------------------------------
+# start_check: what `crashbot watch` asks before it starts (issue 14)
+
+
+def test_start_check_app_auth_is_left_to_the_first_upload(tmp_path: Path) -> None:
+    """Asking as an App needs a signed JWT (cryptography in the idle watcher), and unauthenticated reads
+    of a private repository answer 404: the start check must neither ask nor refuse."""
+    settings = GitHubSettings(repo="o/r", api_url="http://127.0.0.1:9", app_id="12", app_installation_id="42")
+    check = start_check(settings, env={"CRASHBOT_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"})
+    assert check.reachable and not check.checked
+
+
+def test_start_check_installation_token_has_no_login_but_passes(tmp_path: Path) -> None:
+    with StandIn(tmp_path / "gh") as server:
+        server.add_repo("o/r", auto_init=True)
+        server.add_token("ghs_installation", "app", kind="Bot")  # GET /user answers 403, as on GitHub
+        check = start_check(
+            GitHubSettings(repo="o/r", api_url=server.api_url), env={"CRASHBOT_TOKEN": "ghs_installation"}
+        )
+    assert check.reachable and check.checked and check.login == ""
+
+
+def test_start_check_server_error_is_unreachable_not_a_refusal(tmp_path: Path) -> None:
+    with StandIn(tmp_path / "gh") as server:
+        server.add_repo("o/r", auto_init=True)
+        server.add_token("ghp_t", "alice")
+        server.inject(Fault.outage(requests=5))
+        check = start_check(
+            GitHubSettings(repo="o/r", api_url=server.api_url), env={"CRASHBOT_TOKEN": "ghp_t"}
+        )
+    assert not check.reachable and check.reason.startswith("HTTP 5")

@@ -252,8 +252,8 @@ def _start_banner(
         )
     if check.login:
         who = check.login
-    elif config.github.app_auth:
-        who = f"GitHub App {config.github.app_id}"
+    elif not check.checked:
+        who = f"GitHub App {config.github.app_id} (checked at the first upload)"
     else:
         who = "an App installation token"
     return f"watching {folders} for {repo} as {who}"
