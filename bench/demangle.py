@@ -14,6 +14,7 @@ nothing (timings vary by machine). ``pydemumble`` is not a dependency: this scri
 
 from __future__ import annotations
 
+import ast
 import sys
 import time
 from collections.abc import Callable
@@ -21,19 +22,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "crash"))
 
 from bot.crash.itanium import demangle  # noqa: E402
 from bot.crash.msvc import undecorate  # noqa: E402
 from bot.crash.normalize import normalize_function  # noqa: E402
 
 PAIRS = ROOT / "tests" / "fixtures" / "crash" / "itanium" / "cxxfilt-pairs.tsv"
+MSVC_TESTS = ROOT / "tests" / "crash" / "test_msvc.py"
 PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64", "win_amd64")
 PYTHONS = ("3.11", "3.12", "3.13")
 
 
 def _library() -> Callable[[str], str | None]:
-    import pydemumble  # type: ignore[import-not-found]
+    import pydemumble  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
     def demangle_with_library(symbol: str) -> str | None:
         return pydemumble.demangle(symbol) or None
@@ -47,10 +48,16 @@ def _itanium_pairs() -> list[tuple[str, str]]:
 
 
 def _msvc_cases() -> tuple[list[tuple[str, str]], list[str]]:
-    from test_msvc import UNDECORATE_CASES
-
+    """``UNDECORATE_CASES`` of tests/crash/test_msvc.py, read as data (bench imports nothing from tests)."""
+    tree = ast.parse(MSVC_TESTS.read_text(encoding="utf-8"))
+    [cases] = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(t, "id", "") == "UNDECORATE_CASES" for t in node.targets)
+    ]
     rejected = ["?AddSpell", "?", "??", "?@", "?5@@", "??$vector@H"]
-    return list(UNDECORATE_CASES), rejected
+    return [(str(raw), str(want)) for raw, want in cases], rejected
 
 
 def _agreement(cases: list[tuple[str, str]], spell: Callable[[str], str | None]) -> int:
