@@ -54,6 +54,10 @@ MAX_BATCHES = 50  # uploader batch ids remembered per signature: a retried batch
 # last HISTORY_DAYS days before the newest recorded day, and per-build counts for the last
 # MAX_LIST_ENTRIES builds. 90 day buckets + 20 builds cost at most ~2.5 KB of the payload budget.
 HISTORY_DAYS = 90
+# report content hashes remembered per signature: the same report sent again from another spool or host
+# is recognised, not re-counted (a few KB of the payload at most)
+MAX_REPORTS = 256
+REPORT_HASH_CHARS = 12  # 48 bits of the report's SHA-256: no collision among 256 but by astronomical chance
 # A sealed payload (base64) never exceeds this many characters, leaving over half of GitHub's 65,536 for
 # the human-readable part of the issue body.
 PAYLOAD_MAX_B64_CHARS = 30_000
@@ -63,6 +67,11 @@ MAX_RELATED_STACKS = 4  # a sanitizer's free, allocation, ... stacks carried per
 MAX_RELATED_FRAMES = 24  # frames kept per related stack (the top ones name the culprit)
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def report_hash(sha256: str) -> str:
+    """The short form of a report's SHA-256 (hex) that an issue's payload remembers."""
+    return sha256[:REPORT_HASH_CHARS].lower()
 
 
 def iso_utc(moment: datetime) -> str:
@@ -134,7 +143,9 @@ class Occurrences:
     Times are ISO-8601 UTC strings (``2024-05-01T12:00:00Z``, empty when unknown). ``commented_count`` is
     ``count`` as of ``last_comment_at``, so ``count - commented_count`` is "seen again since we last said".
     ``batches`` holds the ids of the last :data:`MAX_BATCHES` uploader batches counted here, so a batch
-    retried after a kill or an ambiguous 5xx is recognised instead of being counted twice.
+    retried after a kill or an ambiguous 5xx is recognised instead of being counted twice. ``reports``
+    holds the short content hashes (:func:`report_hash`) of the last :data:`MAX_REPORTS` reports counted,
+    so the same report uploaded again from a fresh spool or another host is not counted twice either.
 
     ``days`` (``("2024-05-01", 3)``, oldest first, bounded by :data:`HISTORY_DAYS`) and ``build_counts``
     (per build, the last :data:`MAX_LIST_ENTRIES` builds) are the history; a payload sealed by an older
@@ -152,6 +163,7 @@ class Occurrences:
     batches: tuple[str, ...] = ()
     days: Counts = ()
     build_counts: Counts = ()
+    reports: tuple[str, ...] = ()
 
     def record(
         self,
@@ -162,6 +174,7 @@ class Occurrences:
         build: str | None = None,
         count: int = 1,
         batch: str | None = None,
+        report: str | None = None,
     ) -> Occurrences:
         """These occurrences plus ``count`` new crashes seen at ``at`` on ``host``/``realm``/``build``,
         sent in uploader batch ``batch``."""
@@ -177,6 +190,7 @@ class Occurrences:
                 batches=(batch,) if batch else (),
                 days=((day_of(at).isoformat(), count),) if count > 0 else (),
                 build_counts=((build, count),) if build and count > 0 else (),
+                reports=(report,) if report else (),
             )
         )
 
@@ -197,6 +211,7 @@ class Occurrences:
             batches=_fold(self.batches, other.batches, MAX_BATCHES),
             days=_add_days(self.days, other.days),
             build_counts=_add_builds(self.build_counts, other.build_counts),
+            reports=_fold(self.reports, other.reports, MAX_REPORTS),
         )
 
     def mark_commented(self, at: datetime) -> Occurrences:
@@ -237,6 +252,7 @@ class Occurrences:
             "last_comment_at": self.last_comment_at,
             "commented_count": self.commented_count,
             "batches": list(self.batches),
+            **({"reports": list(self.reports)} if self.reports else {}),
         }
 
     @classmethod
@@ -256,6 +272,8 @@ class Occurrences:
             # absent in payloads sealed before the history was recorded
             days=_history_days(d.obj("history")) if d.has("history") else (),
             build_counts=d.obj("history").pairs("builds") if d.has("history") else (),
+            # absent in payloads sealed before report hashes were recorded
+            reports=d.texts("reports")[-MAX_REPORTS:] if d.has("reports") else (),
         )
 
 

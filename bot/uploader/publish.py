@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,7 +31,7 @@ from bot.issue import (
     render_title,
     should_comment,
 )
-from bot.payload import Payload
+from bot.payload import Payload, report_hash
 from bot.uploader.spool import Batch, SpooledReport
 from bot.vocabulary import (
     CRASH_LABEL,
@@ -172,10 +172,17 @@ class Publisher:
             "signature any more (was crashbot upgraded with a new signature version?); they stay spooled"
         )
 
-    def _occurrences(self, batches: Sequence[Batch]) -> Occurrences:
+    def _occurrences(self, batches: Sequence[Batch], counted: Iterable[str] = ()) -> Occurrences:
+        """The occurrences ``batches`` add, leaving out reports whose hash is in ``counted`` (already on
+        the issue, from this spool or another) and any report twice."""
         occ = Occurrences()
+        seen = set(counted)
         for batch in batches:
             for report in batch.reports:
+                digest = report_hash(report.sha256)
+                if digest in seen:
+                    continue
+                seen.add(digest)
                 crash = self._crash(report)
                 revision = crash.report.build.revision if crash is not None else None
                 occ = occ.record(
@@ -184,6 +191,7 @@ class Publisher:
                     realm=self._settings.realm or None,
                     build=revision[:_BUILD_CHARS] if revision else None,
                     batch=batch.id,
+                    report=digest,
                 )
         return occ
 
@@ -316,13 +324,15 @@ class Publisher:
             shown = existing.to_crash()
         already = tuple(b.id for b in batches if b.id in current.batches)
         fresh = [b for b in batches if b.id not in current.batches]
-        if not fresh:
-            logger.info("issue #%d already counts batch(es) %s", issue.number, ", ".join(already))
-            return Published(
-                issue, Outcome.ALREADY_COUNTED, counted=(), already=already, batches=tuple(batches)
+        added = self._occurrences(fresh, current.reports)
+        if not added.count:  # every report is on the issue already: a retried batch, or another spool's
+            held = tuple(b.id for b in batches)
+            logger.info(
+                "issue #%d already counts every report of batch(es) %s", issue.number, ", ".join(held)
             )
+            return Published(issue, Outcome.ALREADY_COUNTED, counted=(), already=held, batches=tuple(batches))
         now = _iso_time(self._clock())
-        occ = current.merge(self._occurrences(fresh))
+        occ = current.merge(added)
         closed = issue.state == "closed"
         reopen = closed and (issue.state_reason or "") not in _STAYS_CLOSED and self._regressed(crash, issue)
         comment = reopen or (not closed and should_comment(occ, now, settings.comment_interval_s))

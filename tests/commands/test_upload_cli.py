@@ -342,3 +342,20 @@ def test_watch_prints_a_banner_naming_folders_repository_and_login(
     finally:
         _stop(proc)
     assert banner.strip() == f"watching 2 folders for {REPO} as alice"
+
+
+def test_upload_same_reports_from_a_fresh_spool_are_not_counted_again(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14: re-watching the same files with a fresh spool took an issue from 13 to 25 occurrences.
+    The issue's payload remembers the reports' hashes, so another spool (or host) recognises them."""
+    reports = [write_report(tmp_path / "Crashes", 0, n) for n in range(3)]
+    assert main(upload(standin.api_url, tmp_path / "first.db", *reports[:2])) == 0
+    assert main(upload(standin.api_url, tmp_path / "second.db", *reports)) == 0  # a fresh spool
+    [issue] = crash_issues(standin)
+    assert read_payload(issue["body"], KEY).occurrences.count == 3  # 2 + the one new report
+    capsys.readouterr()
+    assert main(upload(standin.api_url, tmp_path / "third.db", *reports)) == 0  # nothing new at all
+    assert capsys.readouterr().out.count("already on #1") == 3
+    [issue] = crash_issues(standin)
+    assert read_payload(issue["body"], KEY).occurrences.count == 3
