@@ -8,6 +8,7 @@ so; the first pass that uploads again sends one recovery message and ends the ep
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -128,9 +129,12 @@ class Health:
             self._notifier.send(Notice(NoticeKind.UPLOADS_RECOVERED, title))
 
     def _write(self) -> None:
-        temporary = self._path.with_name(self._path.name + ".tmp")
+        # per process: `crashbot upload` run by hand beside the service writes the same heartbeat
+        temporary = self._path.with_name(f"{self._path.name}.{os.getpid()}.tmp")
         try:
             temporary.write_text(json.dumps(asdict(self.status)), encoding="utf-8")
             os.replace(temporary, self._path)
         except OSError as e:
             logger.warning("cannot write the status file %s (%s)", self._path, e)
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
