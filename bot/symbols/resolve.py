@@ -21,10 +21,12 @@ from bot.crash.resolved import with_resolved_frames
 from bot.symbols.errors import SymbolError
 from bot.symbols.identity import PeImage
 from bot.symbols.locate import Locator, windows_basename
-from bot.symbols.minidump import Minidump
+from bot.symbols.minidump import DumpModule, Minidump
 from bot.symbols.modmap import ModuleMap
+from bot.symbols.stackwalk import Tables, Trust, WalkedFrame, walk_stack
 from bot.symbols.store import DebugFile
 from bot.symbols.symbolizer import DEFAULT_TIMEOUT_S, Location, Query, symbolize
+from bot.symbols.unwind import UnwindTable, load_unwind_table
 
 _SECTION_OFFSET = re.compile(r"([0-9a-f]{1,8}):([0-9a-f]{1,16})")
 _HEX = re.compile(r"0x([0-9a-f]{1,16})")
@@ -236,7 +238,7 @@ def symbolicate(
 
     ``modules`` is the module map of a gdb log (:func:`read_module_map`), which places ``??`` frames."""
     if dump is not None:
-        report = merge_dump(report, dump)
+        report = merge_dump(report, dump, unwind_tables(locator, report.build.revision))
     sites = _unresolved(report, dump, modules)
     unplaced = _unplaced_note(report, sites)
     if not sites:
@@ -289,9 +291,22 @@ def _done(
     return Symbolication(new, count, remaining, tuple(dict.fromkeys(notes)))
 
 
-def merge_dump(report: CrashReport, dump: Minidump) -> CrashReport:
-    """What the minidump adds to a report: the exception when the report lacks one, and the faulting
-    frame for a report without frames (a dump alone)."""
+def unwind_tables(locator: Locator | None, revision: str | None) -> Tables:
+    """The walk's source of unwind data: each module's image as ``locator`` finds it by the dump's key."""
+
+    def tables(module: DumpModule) -> UnwindTable | None:
+        if locator is None:
+            return None
+        found = locator.image(module.file_name, revision=revision, key=module.key)
+        return load_unwind_table(found.file.path) if found.file is not None else None
+
+    return tables
+
+
+def merge_dump(report: CrashReport, dump: Minidump, tables: Tables | None = None) -> CrashReport:
+    """What the minidump adds to a report: the exception when the report lacks one, the crashing thread
+    by the id the exception stream names, and for a report without frames (a dump alone) the crashing
+    thread's stack walked from the dump (:mod:`bot.symbols.stackwalk`)."""
     exc = dump.exception
     if exc is None:
         return report
@@ -304,18 +319,40 @@ def merge_dump(report: CrashReport, dump: Minidump) -> CrashReport:
     )
     extra = dict(report.extra)
     extra.setdefault("dump_thread", str(exc.thread_id))
-    threads = report.threads
+    threads, crashing, notes = report.threads, report.crashing_thread, report.notes
     if not any(t.frames for t in threads):
-        frame = Frame(
-            module=module.file_name if module else None,
-            offset=f"0x{exc.address - module.base:x}" if module else None,
-            address=f"0x{exc.address:016x}",
+        walk = walk_stack(dump, tables or unwind_tables(None, None))
+        frames = tuple(_walked(f) for f in walk.frames) or (
+            _walked(WalkedFrame(exc.address, Trust.CONTEXT, module)),
         )
-        threads = (Thread(frames=(frame,), id=str(exc.thread_id), current=True),)
+        threads, crashing = (Thread(frames=frames, id=str(exc.thread_id), current=True),), 0
+        extra["dump_stack_trust"] = " ".join(f.trust.value for f in walk.frames)
+        notes = (*notes, *walk.notes)
+    elif crashing is None:
+        crashing = _thread_with_id(threads, exc.thread_id)
     return dataclasses.replace(
-        report,
-        exception=info,
-        extra=extra,
-        threads=threads,
-        crashing_thread=report.crashing_thread if report.threads else 0,
+        report, exception=info, extra=extra, threads=threads, crashing_thread=crashing, notes=notes
     )
+
+
+def _walked(frame: WalkedFrame) -> Frame:
+    """A walked frame as the crash core reads frames: its module and the offset to symbolize."""
+    module = frame.module
+    return Frame(
+        module=module.file_name if module else None,
+        offset=f"0x{frame.lookup - module.base:x}" if module else None,
+        address=f"0x{frame.address:016x}",
+        raw=f"0x{frame.address:016x} (found by {frame.trust.value})",
+    )
+
+
+def _thread_with_id(threads: tuple[Thread, ...], thread_id: int) -> int | None:
+    """The index of the report's thread whose id is the dump's crashing thread (decimal or hex)."""
+    for i, thread in enumerate(threads):
+        for base in (10, 16):
+            try:
+                if thread.id is not None and int(thread.id.removeprefix("0x"), base) == thread_id:
+                    return i
+            except ValueError:
+                continue
+    return None
