@@ -15,7 +15,7 @@ from bot.coredump.elf import NotACore, is_core
 from bot.coredump.report import CoreSettings, core_log
 from bot.crash import analyse, crash_to_json, parse_report
 from bot.crash.errors import CrashParseError
-from bot.crash.model import Crash, CrashReport, Format
+from bot.crash.model import TEXT_FORMATS, Crash, CrashReport, Format
 from bot.crash.text import MAX_BYTES, decode, read_prefix
 from bot.errors import UsageError
 
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--format",
         type=str.lower,  # `--format GDB` means gdb; the names are all lower case
-        choices=[f.value for f in Format],
+        choices=[f.value for f in TEXT_FORMATS],
         help="skip sniffing and read the file as this format",
     )
     p.add_argument("--explain", action="store_true", help="also show why each frame was kept or skipped")
@@ -62,7 +62,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("signature", help="print '<signature_id>  <signature>  <file>' for each report")
     s.add_argument("files", nargs="+", metavar="FILE")
     s.add_argument(
-        "--format", type=str.lower, choices=[f.value for f in Format], help="read every file as this format"
+        "--format",
+        type=str.lower,
+        choices=[f.value for f in TEXT_FORMATS],
+        help="read every file as this format",
     )
     add_json_option(s)
     s.set_defaults(handler=run_signature)
@@ -109,8 +112,8 @@ def load_report(path: Path, fmt: Format | None) -> CrashReport:
     data = read_report(path)
     if data.startswith(b"MDMP"):
         raise UsageError(
-            f"{path}: a minidump, not a crash report: give the report it belongs to "
-            f"(`crashbot parse REPORT.txt --dump {path}`); a .dmp beside its report is read without asking"
+            f"{path}: a minidump, not a text crash report: `crashbot parse {path}` reads it alone, or give "
+            f"the report it belongs to (`crashbot parse REPORT.txt --dump {path}`)"
         )
     try:
         return parse_report(data, fmt=fmt)
@@ -212,6 +215,18 @@ def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
         report = load_core(path, _format(args.format), core=core_settings(config, symbols, env), exe=exe)
         _print(analyse(report), args)
         return 0
+    if _is_minidump(path):
+        from bot.symbols import cli as symbols_cli  # a .dmp is read by the symbols room, not a text parser
+
+        return symbols_cli.parse_dump_alone(
+            path,
+            symbols=symbols,
+            settings=config.symbols,
+            env=env,
+            as_json=args.json,
+            explain=args.explain,
+            human=_human,
+        )
     if symbols is None and dump is None:
         _print(load_crash(path, _format(args.format)), args)
         return 0
@@ -229,6 +244,14 @@ def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
         explain=args.explain,
         human=_human,
     )
+
+
+def _is_minidump(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"MDMP"
+    except OSError:
+        return False  # read_report says why, in its own words
 
 
 def run_signature(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:

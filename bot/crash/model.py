@@ -24,6 +24,10 @@ class Format(StrEnum):
     VS_CALLSTACK = "vs-callstack"
     SANITIZER = "sanitizer"  # AddressSanitizer, UndefinedBehaviorSanitizer, ThreadSanitizer, LeakSanitizer
     VMANGOS_LOG = "vmangos-log"  # vMaNGOS's own log: a timestamped assertion line, then a backtrace
+    MINIDUMP = "minidump"  # a Windows .dmp alone: read by bot.symbols (binary), never by a text parser
+
+
+TEXT_FORMATS = tuple(f for f in Format if f is not Format.MINIDUMP)  # what the sniffer and parsers read
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from bot.crash.errors import CrashParseError
-from bot.crash.model import CrashReport, Format
+from bot.crash.model import TEXT_FORMATS, CrashReport, Format
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def sniff(lines: Sequence[str], candidates: Sequence[Parser] | None = None) -> P
         score, best = ranked[0]
         logger.debug("sniffed %s (score %d)", best.format.value, score)
         return best
-    formats = ", ".join(f.value for f in Format)
+    formats = ", ".join(f.value for f in TEXT_FORMATS)
     raise CrashParseError(
         f"not a crash report crashbot recognises ({_describe(lines)}); "
         f"expected one of: {formats} (force one with --format)"

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from bot.config import SymbolsSettings
 from bot.crash import crash_to_json
-from bot.crash.model import Crash, CrashReport
+from bot.crash.model import Crash, CrashReport, Format
 from bot.errors import UsageError
 from bot.symbols.cdb import find_cdb
+from bot.symbols.errors import SymbolError
+from bot.symbols.minidump import read_minidump_file
 from bot.symbols.service import Outcome, analyse_with_symbols, dump_beside, dump_to_json
 from bot.symbols.store import SymbolStore
 
@@ -56,6 +58,39 @@ def parse_with_symbols(
     for note in outcome.notes:
         print(f"symbols:    {note}")
     return 0
+
+
+def parse_dump_alone(
+    path: Path,
+    *,
+    symbols: Path | None,
+    settings: SymbolsSettings,
+    env: Mapping[str, str],
+    as_json: bool,
+    explain: bool,
+    human: Callable[..., str],
+) -> int:
+    """``crashbot parse X.dmp``: the dump is the report. Its crashing thread's stack is walked (with the
+    images' unwind data when ``--symbols`` or the configured store has them, else by stack scanning) and
+    symbolicated from the same debug files."""
+    try:
+        read_minidump_file(path)
+    except SymbolError as e:
+        raise UsageError(f"{path}: not a readable minidump: {e}") from None
+    if symbols is None and settings.store:
+        symbols = Path(settings.store)
+    return parse_with_symbols(
+        path,
+        report=CrashReport(format=Format.MINIDUMP),
+        text="",
+        symbols=symbols,
+        dump=path,
+        settings=settings,
+        env=env,
+        as_json=as_json,
+        explain=explain,
+        human=human,
+    )
 
 
 def outcome_json(outcome: Outcome, *, explain: bool) -> dict[str, object]:

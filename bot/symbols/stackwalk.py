@@ -115,8 +115,8 @@ def _scan(  # noqa: PLR0917 — the walk's state, passed down once
         module = dump.module_at(word)
         if module is None or word == module.base:
             continue
-        table = cache.get(module.base)
-        if table is not None and not table.is_code(word - module.base):
+        table = _table(module, tables, cache, [])
+        if table is not None and not table.follows_call(word - module.base):
             continue
         regs = list(gpr)
         regs[4] = at + 8

@@ -57,6 +57,19 @@ class UnwindTable:
     def is_code(self, rva: int) -> bool:
         return any(s.executable and s.rva <= rva < s.rva + s.size for s in self.sections)
 
+    def follows_call(self, rva: int) -> bool:
+        """Whether the instruction before ``rva`` is a call (``E8 rel32``, or ``FF /2`` of 2 to 7
+        bytes), as a return address's must be: how stack scanning tells one from a stray pointer."""
+        if not self.is_code(rva):
+            return False
+        try:
+            before = self.read(rva - 7, 7)
+        except UnwindError:
+            return False
+        if before[2] == 0xE8:
+            return True
+        return any(before[7 - n] == 0xFF and before[8 - n] >> 3 & 7 == 2 for n in range(2, 8))
+
     def read(self, rva: int, size: int) -> bytes:
         for s in self.sections:
             if s.rva <= rva and rva + size <= s.rva + min(s.size, s.raw_size):
