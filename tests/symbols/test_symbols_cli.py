@@ -126,9 +126,27 @@ def test_parse_reads_the_dump_beside_the_report(
     assert exe["timestamp"] == read_pe(windows_build.exe.read_bytes()).timestamp
 
 
-def test_parse_of_a_minidump_alone_says_how_to_use_it(
-    capsys: pytest.CaptureFixture[str], wine_dump: WineCrash
+def test_parse_of_a_minidump_alone_walks_and_symbolicates_its_stack(
+    capsys: pytest.CaptureFixture[str], wine_dump: WineCrash, build_dir: Path
 ) -> None:
-    code, out, err = run(capsys, "parse", str(wine_dump.dump))
+    """No report at all: the dump is the report, and the walked stack matches Wine's own debugger."""
+    code, out, err = run(capsys, "parse", str(wine_dump.dump), "--symbols", str(build_dir), "--json")
+
+    assert code == 0, err
+    parsed = json.loads(out)
+    assert parsed["format"] == "minidump"
+    names = [f["function"] for f in parsed["frames"]]
+    truth = [f.function for f in wine_dump.frames if f.module == "worldserver"]  # GetMapId and callers
+    assert names[0] == "ReadMapId"  # inlined into GetMapId: Wine prints it too, at the same address
+    assert [n.split("(")[0] if n else n for n in names[1 : 1 + len(truth)]] == truth
+    assert parsed["dump"]["stack_trust"][:5] == ["context", "cfi", "cfi", "cfi", "cfi"]
+
+
+def test_parse_of_a_damaged_minidump_alone_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, wine_dump: WineCrash
+) -> None:
+    damaged = tmp_path / "crash.dmp"
+    damaged.write_bytes(wine_dump.dump.read_bytes()[:20])
+    code, out, err = run(capsys, "parse", str(damaged))
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "a minidump" in err and "--dump" in err
+    assert err.count("\n") == 1 and "not a readable minidump" in err
