@@ -106,7 +106,7 @@ def outcome_json(outcome: Outcome, *, explain: bool) -> dict[str, object]:
     out["dump"] = dump_to_json(outcome.dump) if outcome.dump is not None else None
     trust = crash.report.extra.get("dump_stack_trust")
     if out["dump"] is not None and trust is not None:  # how each walked frame was found, innermost first
-        out["dump"]["stack_trust"] = trust.split()  # type: ignore[index]
+        out["dump"]["stack_trust"] = trust.split()
     return out
 
 
