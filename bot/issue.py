@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from bot import markdown as md
 from bot.crash.model import Crash, Format, Frame, RelatedStack, Thread
-from bot.crash.resolved import SYMBOLS_NOTE_KEY
+from bot.crash.resolved import DUMP_MODULES_KEY, SYMBOLS_NOTE_KEY
 from bot.errors import TrustError
 from bot.payload import (
     PAYLOAD_MAX_B64_CHARS,
@@ -326,6 +326,7 @@ class _Renderer:
             self.related(),
             self.symbols(),
             self.environment(),
+            self.modules(),
             self.other_threads(),
         ]
         if any(self.cut_fields):
@@ -532,6 +533,23 @@ class _Renderer:
             return ""
         table = "\n".join(f"| {k} | {v} |" for k, v in rows)
         return f"### Environment\n\n| | |\n|---|---|\n{table}"
+
+    def modules(self) -> str:
+        """The minidump's modules that matter, folded: which build and PDB a maintainer needs."""
+        lines = [line.split("\t") for line in self.crash.report.extra.get(DUMP_MODULES_KEY, "").splitlines()]
+        rows = [
+            "| " + " | ".join(self.code(v) if v else "" for v in (cells + [""] * 5)[:5]) + " |"
+            for cells in lines
+            if cells and cells[0]
+        ]
+        if not rows:
+            return ""
+        table = "\n".join(rows)
+        return (
+            f"<details>\n<summary>Modules ({len(rows)}, from the minidump)</summary>\n\n"
+            "| Module | Version | Timestamp | PDB | PDB GUID+age |\n|---|---|---|---|---|\n"
+            f"{table}\n\n</details>"
+        )
 
     def other_threads(self) -> str:
         crash = self.crash

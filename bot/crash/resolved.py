@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from bot.crash.model import Crash, CrashReport, Frame, Signature, Thread
 
 SYMBOLS_NOTE_KEY = "symbols"
+# The minidump's modules that matter (the faulting one, then those on the crashing stack), one a line:
+# ``name<TAB>version<TAB>timestamp<TAB>pdb<TAB>pdb key`` (empty fields when unknown); the issue folds them.
+DUMP_MODULES_KEY = "dump_modules"
 
 
 def with_resolved_frames(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.crash.model import CrashReport, ExceptionInfo, Frame, Thread
-from bot.crash.resolved import with_resolved_frames
+from bot.crash.resolved import DUMP_MODULES_KEY, with_resolved_frames
 from bot.symbols.errors import SymbolError
 from bot.symbols.identity import PeImage
 from bot.symbols.locate import Locator, windows_basename
@@ -31,6 +31,7 @@ from bot.symbols.unwind import UnwindTable, load_unwind_table
 _SECTION_OFFSET = re.compile(r"([0-9a-f]{1,8}):([0-9a-f]{1,16})")
 _HEX = re.compile(r"0x([0-9a-f]{1,16})")
 Scrub = Callable[[str], str]
+MAX_DUMP_MODULES = 12  # modules listed in the issue: the faulting one and those on the stack
 MAX_QUERIES = 20_000  # unique sites; a 100,000-frame report repeats a few hundred sites
 
 NO_SYMBOLS_ADVICE = (
@@ -330,8 +331,30 @@ def merge_dump(report: CrashReport, dump: Minidump, tables: Tables | None = None
         notes = (*notes, *walk.notes)
     elif crashing is None:
         crashing = _thread_with_id(threads, exc.thread_id)
+    chosen = threads[crashing] if crashing is not None and crashing < len(threads) else None
+    extra[DUMP_MODULES_KEY] = _module_lines(dump, module, chosen.frames if chosen else ())
     return dataclasses.replace(
         report, exception=info, extra=extra, threads=threads, crashing_thread=crashing, notes=notes
+    )
+
+
+def _module_lines(dump: Minidump, faulting: DumpModule | None, frames: tuple[Frame, ...]) -> str:
+    """The faulting module, then the modules the crashing stack passes through, in stack order."""
+    by_name = {m.file_name.lower(): m for m in dump.modules}
+    names = [faulting.file_name.lower()] if faulting else []
+    names += [f.module.lower() for f in frames if f.module]
+    chosen = [by_name[n] for n in dict.fromkeys(names) if n in by_name][:MAX_DUMP_MODULES]
+    return "\n".join(
+        "\t".join(
+            (
+                m.file_name,
+                m.version or "",
+                f"{m.timestamp:08X}",
+                windows_basename(m.codeview.pdb_name) if m.codeview else "",
+                m.codeview.key if m.codeview else "",
+            )
+        )
+        for m in chosen
     )
 
 

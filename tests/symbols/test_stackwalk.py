@@ -51,13 +51,17 @@ def test_walked_return_addresses_symbolize_like_llvm_symbolizer_and_wine(
     shutil.copy(windows_build.pdb, release)
     walk = walk_stack(read_minidump_file(wine_dump.dump), _tables(windows_build))
     ours = [f.lookup for f in walk.frames[1:4]]  # the three callers in worldserver.exe
-    answer = subprocess.run(
-        ["llvm-symbolizer", "--no-inlines", f"--obj={windows_build.exe}", *(hex(a) for a in ours)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip().split("\n\n")
+    answer = (
+        subprocess.run(
+            ["llvm-symbolizer", "--no-inlines", f"--obj={windows_build.exe}", *(hex(a) for a in ours)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.strip()
+        .split("\n\n")
+    )
 
     outcome = analyse_with_symbols(
         CrashReport(format=Format.MINIDUMP), symbols=release, dump_path=wine_dump.dump
