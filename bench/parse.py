@@ -21,6 +21,9 @@ Needs the ``bench`` extra (siggen; the ``dev`` extra includes it).
 6. Core -> report: a real ELF core of a small crashing program (built and dumped here with g++ and gdb's
    ``generate-core-file``) read through gdb and signed, seconds per core (``--no-core`` skips it); gdb's own
    start-up dominates, so the figure is per core, not per MB.
+7. Minidump -> symbolicated report: the dump Wine's debugger wrote for that PE (cached with the tests'
+   artefacts), read, its stack walked with the image's unwind tables and symbolicated from the store; and
+   the same dump grown to a 2 GB sparse file (it is mapped, not read). Needs wine64 as well.
 """
 
 from __future__ import annotations
@@ -317,6 +320,50 @@ def core_to_report(runs: int) -> None:
     print(f"signature: {crash.signature.text}")
 
 
+def minidump(runs: int) -> None:
+    """Seconds from a .dmp alone to a signed, symbolicated crash, with a warm store."""
+    import shutil
+    import tempfile
+
+    from bench.artefacts import WINDOWS_TOOLS, build_windows, missing, wine64, wine_crash
+    from bot.crash.model import CrashReport, Format
+    from bot.symbols.locate import StoreLocator
+    from bot.symbols.minidump import read_minidump_file
+    from bot.symbols.service import analyse_with_symbols
+    from bot.symbols.store import SymbolStore
+
+    wine = wine64()
+    absent = missing(WINDOWS_TOOLS) + ([] if wine else ["wine64"])
+    if absent or wine is None:
+        print(f"skipped: {', '.join(absent)} not installed (runner-setup/dev-setup.sh installs them)")
+        return
+    cache = ROOT / ".pytest_cache" / "d" / "crashbot-symbols"  # the tests' cached build and dump
+    cache.mkdir(parents=True, exist_ok=True)
+    build = build_windows(cache)
+    crash = wine_crash(cache, build, wine)
+    with tempfile.TemporaryDirectory(prefix="crashbot-bench-dump-") as tmp:
+        release = Path(tmp) / "release"
+        release.mkdir()
+        shutil.copy(build.exe, release)
+        shutil.copy(build.pdb, release)
+        store = SymbolStore(Path(tmp) / "store")
+        store.add(release, revision="3c5e0d7a91b2")
+        locator = StoreLocator(store)
+        run = partial(
+            analyse_with_symbols, CrashReport(format=Format.MINIDUMP), locator=locator, dump_path=crash.dump
+        )
+        frames = len(run().crash.frames)
+        rate = statistics.median(batch_rates(run, runs=runs))
+        print(f"{'dump -> symbolicated report':34} {frames:3} frames {1000 / rate:10.1f} ms/dump")
+        big = Path(tmp) / "big.dmp"
+        with big.open("wb") as f:
+            f.write(crash.dump.read_bytes())
+            f.truncate(2 << 30)
+        rate = statistics.median(batch_rates(partial(read_minidump_file, big), runs=runs))
+        peak = peak_bytes(partial(read_minidump_file, big))
+        print(f"{'read a 2 GB sparse dump':34} {1000 / rate:17.1f} ms/dump, peak {peak / 1e6:.1f} MB traced")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed batches per figure (median is shown)")
@@ -336,6 +383,8 @@ def main() -> int:
     if not args.no_symbols:
         print("\n== symbolication (warm store, one llvm-symbolizer per report) ==")
         symbolication(args.runs)
+        print("\n== minidump -> symbolicated report (warm store) ==")
+        minidump(args.runs)
     if not args.no_core:
         print("\n== core -> report (gdb batch run + parse + sign) ==")
         core_to_report(args.runs)
