@@ -89,7 +89,9 @@ def analyse_with_symbols(
     if locator is None:
         if dump is None:
             return Outcome(before, None, None, notes)
-        return Outcome(with_alias(analyse(merge_dump(report, dump)), before.signature), None, dump, notes)
+        merged = merge_dump(report, dump)
+        walked = merged.notes[len(report.notes) :]  # the stack walk's notes
+        return Outcome(with_alias(analyse(merged), before.signature), None, dump, (*notes, *walked))
     if isinstance(locator, FolderLocator):
         notes = (*notes, *locator.notes)
     modules = read_module_map(text.splitlines()) if text else None
@@ -103,7 +105,8 @@ def analyse_with_symbols(
         scrub=scrub,
     )
     after = with_alias(analyse(result.report), before.signature)
-    return Outcome(after, result, dump, (*notes, *result.notes))
+    walked = result.report.notes[len(report.notes) :]  # the stack walk's notes, when the dump was walked
+    return Outcome(after, result, dump, tuple(dict.fromkeys((*notes, *walked, *result.notes))))
 
 
 def _with_cdb(

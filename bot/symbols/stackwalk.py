@@ -77,6 +77,10 @@ def walk_stack(dump: Minidump, tables: Tables, *, max_frames: int = MAX_FRAMES) 
         frames.append(WalkedFrame(rip, trust, dump.module_at(rip)))
     else:
         notes.append(f"the stack walk stopped at {max_frames} frames")
+    counts = {t: sum(1 for f in frames if f.trust is t) for t in Trust}
+    summary = ", ".join(f"{n} by {t.value}" for t, n in counts.items() if n)
+    scanned = " (scanned frames are guesses: a word on the stack that points into code)"
+    notes.insert(0, f"stack walked from the minidump: {summary}{scanned if counts[Trust.SCAN] else ''}")
     return Walk(tuple(frames), tuple(dict.fromkeys(notes)))
 
 
