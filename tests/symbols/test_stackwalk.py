@@ -217,3 +217,28 @@ def test_an_image_that_is_not_a_pe_gives_no_tables(tmp_path: Path, wine_dump: Wi
 
     walk = walk_stack(read_minidump_file(wine_dump.dump), tables)
     assert len(walk.frames) > 1 and any("no unwind data" in n for n in walk.notes)
+
+
+def test_every_damaged_byte_of_the_unwind_data_gives_a_walk_not_an_exception(
+    wine_dump: WineCrash, windows_build: WindowsBuild
+) -> None:
+    """Each byte of the .pdata and .xdata sections set to 0xFF or 0x00 in turn: the walk always ends, with
+    the faulting frame first, whatever the tables say."""
+    dump = read_minidump_file(wine_dump.dump)
+    data = windows_build.exe.read_bytes()
+    table = parse_unwind_table(data, "worldserver.exe")
+    exc_rva = struct.unpack_from("<I", data, _pe_dirs(data) + 8 * 3)[0]
+    start = _file_offset(table, exc_rva)
+    infos = [_file_offset(table, info) for _b, _e, info in table.functions]
+    region = range(min(start, *infos), max(start + 12 * len(table.functions), *infos) + 16)
+    for at in region:
+        for value in (0x00, 0xFF):
+            damaged = bytearray(data)
+            damaged[at] = value
+            try:
+                broken = parse_unwind_table(bytes(damaged), "worldserver.exe")
+            except SymbolError:
+                continue
+            walk = walk_stack(dump, lambda m, t=broken: t if m.file_name == "worldserver.exe" else None)
+            assert walk.frames[0].address == wine_dump.frames[0].address
+            assert len(walk.frames) <= MAX_FRAMES
