@@ -8,6 +8,7 @@ import shutil
 import struct
 import subprocess
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,10 @@ def test_without_images_the_stack_is_scanned_and_says_so(wine_dump: WineCrash) -
     scanned = [f.address for f in walk.frames]
     assert all(a in scanned for a in _wine_callers(wine_dump)[1:4])  # the true callers are among them
     assert len(walk.frames) <= MAX_FRAMES
+
+
+def _only_worldserver(table: UnwindTable) -> Callable[[DumpModule], UnwindTable | None]:
+    return lambda module: table if module.file_name == "worldserver.exe" else None
 
 
 def _image_with(build: WindowsBuild, patch) -> UnwindTable:  # type: ignore[no-untyped-def]
@@ -239,6 +244,6 @@ def test_every_damaged_byte_of_the_unwind_data_gives_a_walk_not_an_exception(
                 broken = parse_unwind_table(bytes(damaged), "worldserver.exe")
             except SymbolError:
                 continue
-            walk = walk_stack(dump, lambda m, t=broken: t if m.file_name == "worldserver.exe" else None)
+            walk = walk_stack(dump, _only_worldserver(broken))
             assert walk.frames[0].address == wine_dump.frames[0].address
             assert len(walk.frames) <= MAX_FRAMES
