@@ -261,7 +261,7 @@ def symbolicate(
     resolved = {
         frame: _frames(frame, locs, scrub) for (frame, _), locs in zip(pairs, answers, strict=True) if locs
     }
-    return _done(report, resolved, sites, images.notes)
+    return _done(_with_image_pdbs(report, images), resolved, sites, images.notes)
 
 
 def _unplaced_note(report: CrashReport, sites: dict[Frame, Site]) -> list[str]:
@@ -356,6 +356,22 @@ def _module_lines(dump: Minidump, faulting: DumpModule | None, frames: tuple[Fra
         )
         for m in chosen
     )
+
+
+def _with_image_pdbs(report: CrashReport, images: _Images) -> CrashReport:
+    """Fill the Modules table's PDB for modules whose dump entry has no CodeView record (Wine writes
+    none) from the image the store matched by timestamp and size, which names its PDB."""
+    lines = report.extra.get(DUMP_MODULES_KEY)
+    if not lines:
+        return report
+    out = []
+    for line in lines.split("\n"):
+        cells = line.split("\t")
+        located = images.cache.get(cells[0].lower())
+        if len(cells) == 5 and not cells[4] and located is not None and located[1].codeview is not None:
+            cells[3:5] = [windows_basename(located[1].codeview.pdb_name), located[1].codeview.key]
+        out.append("\t".join(cells))
+    return dataclasses.replace(report, extra={**report.extra, DUMP_MODULES_KEY: "\n".join(out)})
 
 
 def _walked(frame: WalkedFrame) -> Frame:

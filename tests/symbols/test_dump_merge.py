@@ -71,7 +71,12 @@ def test_the_issue_folds_the_modules_of_the_fault_and_the_stack(
     folded = body[body.index("<summary>Modules") : body.index("</details>", body.index("<summary>Modules"))]
     rows = [line for line in folded.splitlines() if line.startswith("| `")]
     assert rows[0].startswith("| `worldserver.exe` |")  # the faulting module first
-    assert f"`{read_pe(windows_build.exe.read_bytes()).timestamp:08X}`" in rows[0]
+    image = read_pe(windows_build.exe.read_bytes())
+    assert image.codeview is not None
+    assert f"`{image.timestamp:08X}`" in rows[0]
+    # Wine's dump has no CodeView record: the PDB comes from the image the store matched by its key
+    assert f"`worldserver.pdb` | `{image.codeview.key}` |" in rows[0]
+    assert windows_build.guid in image.codeview.key  # as llvm-pdbutil read the PDB
     kernel32 = next(r for r in rows if "kernel32.dll" in r.lower())
     dump = read_minidump_file(wine_dump.dump)
     version = next(m.version for m in dump.modules if m.file_name.lower() == "kernel32.dll")
