@@ -248,6 +248,8 @@ def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
 
 def _is_minidump(path: Path) -> bool:
     try:
+        if not path.is_file():  # a FIFO or device would block the open: read_report refuses those
+            return False
         with path.open("rb") as f:
             return f.read(4) == b"MDMP"
     except OSError:
