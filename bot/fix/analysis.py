@@ -7,16 +7,17 @@ import html
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bot import markdown as md
 from bot.config import FixSettings
-from bot.crash.model import Crash, Frame
+from bot.crash.model import Crash
 from bot.errors import GitError
-from bot.fix.blame import SuspectCommit, blame_around, suspects
+from bot.fix import budget
+from bot.fix.blame import SuspectCommit, blame_around, commit_time, recent_commits, suspects
 from bot.fix.context import CodeContext, extract
+from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
 from bot.fix.sourcemap import Resolved, SourceMap
 from bot.git import BlameLine, Commit, Git, changed_lines_from_hunks, map_line
 from bot.vocabulary import ANALYSIS
@@ -27,6 +28,8 @@ DRIFT_RADIUS = 3  # a change this close to the faulting line counts as touching 
 MAX_COMMENT_CHARS = 60_000  # GitHub's limit is 65,536; leave room for the orchestrator's additions
 MAX_UNMAPPED_SHOWN = 8
 MAX_SUSPECTS_SHOWN = 10
+MAX_CALLERS_SHOWN = 3
+MAX_CALLER_LINES = 60
 _REVISION_RE = re.compile(r"\b([0-9a-fA-F]{7,40})\b")
 
 
@@ -43,6 +46,7 @@ class MappedFrame:
     how: str
     head_line: int | None
     meaningful: bool
+    folded: tuple[str, ...] = ()  # trivial accessors called from here, folded into this frame
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,12 @@ class Analysis:
     drift: tuple[Drift, ...]
     notes: tuple[str, ...] = ()
     previous_attempts: tuple[PreviousAttempt, ...] = ()
+    callers: tuple[CodeContext, ...] = ()  # call sites of the asserted/accessor function, best first
+    callee: str | None = None  # the function whose callers those are
+    recent: tuple[Commit, ...] = ()  # commits that touched the stack's files shortly before the crash
+    # Seam for sanitizer reports (i12-core): extra stacks (e.g. "freed by", "allocated by") as
+    # (title, mapped frames); rendered after the crashing stack, within the prompt's budget.
+    extra_stacks: tuple[tuple[str, tuple[MappedFrame, ...]], ...] = ()
 
     @property
     def top(self) -> MappedFrame | None:
@@ -110,52 +120,36 @@ def analyse(
     *,
     previous_attempts: Sequence[PreviousAttempt] = (),
     source_map: SourceMap | None = None,
+    first_seen: int | None = None,
+    limits: Limits | None = None,
 ) -> Analysis:
-    """Analyse ``crash`` against the checkout ``git`` points at (HEAD is what a fix will change)."""
+    """Analyse ``crash`` against the checkout ``git`` points at (HEAD is what a fix will change).
+    ``first_seen`` (epoch seconds) dates the crash when its revision is unknown here."""
     notes: list[str] = []
     head = git.head()
     revision = crash.report.build.revision
     crash_commit = _resolve_revision(git, revision, notes)
-    smap = source_map or SourceMap.from_git(git, settings.path_prefix_map)
-    mapped: list[MappedFrame] = []
-    unmapped: list[UnmappedFrame] = []
-    seen: set[tuple[str, int]] = set()
-    for index, frame, meaningful in _candidates(crash):
-        if len(mapped) >= max(1, settings.analysis_frames):
-            break
-        if not frame.file:
-            continue
-        if frame.line is None:
-            unmapped.append(UnmappedFrame(index, frame.function, frame.file, "the frame has no line number"))
-            continue
-        result = smap.lookup(frame.file)
-        if not isinstance(result, Resolved):
-            unmapped.append(UnmappedFrame(index, frame.function, frame.file, result.reason))
-            continue
-        if (result.path, frame.line) in seen:
-            continue
-        seen.add((result.path, frame.line))
-        mapped.append(
-            MappedFrame(
-                index=index,
-                function=frame.function,
-                file=frame.file,
-                line=frame.line,
-                path=result.path,
-                how=result.how,
-                head_line=frame.line,
-                meaningful=meaningful,
-            )
-        )
+    files = git.ls_files()
+    smap = source_map or SourceMap(files, settings.path_prefix_map)
+    locator = Locator(git, files, limits=limits)
+    frame_plan = budget.plan(crash)
+    mapped, unmapped = _map_frames(frame_plan, smap, locator, max(1, settings.analysis_frames), notes)
     drift: list[Drift] = []
     if crash_commit and crash_commit != head:
         mapped = [_with_drift(git, m, crash_commit, head, drift=drift, notes=notes) for m in mapped]
-    contexts = _contexts(git, mapped, settings, notes)
+    contexts = _contexts(mapped, settings, locator=locator, files=files, notes=notes)
     blamed: list[tuple[str, BlameLine]] = []
     for m in mapped:
         blamed.extend(_blame(git, m, crash_commit, notes))
     if not mapped:
         notes.append("no frame of the crashing thread maps to a file in this checkout")
+    callee = _callee(crash, frame_plan)
+    callers = _callers(git, locator, callee, mapped=mapped, contexts=contexts, notes=notes) if callee else []
+    until = (commit_time(git, crash_commit) if crash_commit else None) or first_seen
+    recent: list[Commit] = []
+    if until is not None:
+        paths = sorted({m.path for m in mapped})
+        recent = recent_commits(git, paths, until=until, rev=crash_commit or "HEAD")
     return Analysis(
         signature_id=crash.signature.id,
         signature_text=crash.signature.text,
@@ -171,6 +165,9 @@ def analyse(
         drift=tuple(drift),
         notes=tuple(notes),
         previous_attempts=tuple(previous_attempts),
+        callers=tuple(callers),
+        callee=callee,
+        recent=tuple(recent),
     )
 
 
@@ -191,25 +188,82 @@ def _resolve_revision(git: Git, revision: str | None, notes: list[str]) -> str |
     return commit
 
 
-def _candidates(crash: Crash) -> list[tuple[int | None, Frame, bool]]:
-    """Frames to map, best first: the assertion's location, the meaningful frames in order, then the
-    rest of the crashing thread."""
-    out: list[tuple[int | None, Frame, bool]] = []
-    assertion = crash.report.assertion
-    if assertion and assertion.file and assertion.line:
-        out.append((None, Frame(function=assertion.function, file=assertion.file, line=assertion.line), True))
-    meaningful = [i for i in crash.meaningful if 0 <= i < len(crash.frames)]
-    out.extend((i, crash.frames[i], True) for i in meaningful)
-    out.extend((i, f, False) for i, f in enumerate(crash.frames) if i not in set(meaningful))
-    top = crash.top_frame
-    if (
-        top
-        and top.file
-        and top.line
-        and not any(f.file == top.file and f.line == top.line for _, f, _ in out)
-    ):
-        out.insert(0, (None, Frame(function=top.function, file=top.file, line=top.line), True))
-    return out
+def _map_frames(
+    frame_plan: budget.Plan, smap: SourceMap, locator: Locator, slots: int, notes: list[str]
+) -> tuple[list[MappedFrame], list[UnmappedFrame]]:
+    """The planned frames mapped into the checkout, up to ``slots``: by path when the frame has one, else
+    by finding the function's definition by name."""
+    mapped: list[MappedFrame] = []
+    unmapped: list[UnmappedFrame] = []
+    seen: set[tuple[str, int]] = set()
+    near = [m.path for m in mapped]
+    for cand in frame_plan.candidates:
+        if len(mapped) >= slots:
+            break
+        frame = cand.frame
+        result: MappedFrame | UnmappedFrame
+        if frame.file and frame.line is not None:
+            looked = smap.lookup(frame.file)
+            if isinstance(looked, Resolved):
+                result = MappedFrame(
+                    cand.index,
+                    frame.function,
+                    frame.file,
+                    frame.line,
+                    looked.path,
+                    looked.how,
+                    frame.line,
+                    cand.meaningful,
+                    cand.folded,
+                )
+            elif frame.function:
+                result = _by_definition(cand, locator, near, notes, why=looked.reason)
+            else:
+                result = UnmappedFrame(cand.index, frame.function, frame.file, looked.reason)
+        elif frame.function:
+            why = "the frame has no line number" if frame.file else "the frame has no source path"
+            result = _by_definition(cand, locator, near, notes, why=why)
+        else:
+            continue
+        if isinstance(result, UnmappedFrame):
+            unmapped.append(result)
+            continue
+        if (result.path, result.line) in seen:
+            continue
+        seen.add((result.path, result.line))
+        mapped.append(result)
+        near.append(result.path)
+    return mapped, unmapped
+
+
+def _by_definition(
+    cand: budget.Candidate, locator: Locator, near: Sequence[str], notes: list[str], *, why: str
+) -> MappedFrame | UnmappedFrame:
+    function = cand.frame.function or ""
+    search = locator.define(function, near=near)
+    notes.extend(search.notes)
+    if not search.found:
+        return UnmappedFrame(
+            cand.index, function, cand.frame.file, f"{why}; no definition of it found by name"
+        )
+    best = search.found[0]
+    how = "definition found by name"
+    if len(search.found) > 1:
+        others = ", ".join(f"{d.path}:{d.start}" for d in search.found[1:4])
+        more = " …" if len(search.found) > 4 else ""
+        how += f" (ambiguous: {len(search.found)} definitions; also {others}{more})"
+        notes.append(f"{function}: {len(search.found)} definitions match; showing {best.path}:{best.start}")
+    return MappedFrame(
+        cand.index,
+        function,
+        cand.frame.file or best.path,
+        best.start,
+        best.path,
+        how,
+        best.start,
+        cand.meaningful,
+        cand.folded,
+    )
 
 
 def _with_drift(
@@ -240,28 +294,147 @@ def _with_drift(
         how=m.how,
         head_line=head_line,
         meaningful=m.meaningful,
+        folded=m.folded,
     )
 
 
 def _contexts(
-    git: Git, mapped: Sequence[MappedFrame], settings: FixSettings, notes: list[str]
+    mapped: Sequence[MappedFrame],
+    settings: FixSettings,
+    *,
+    locator: Locator,
+    files: Sequence[str],
+    notes: list[str],
 ) -> list[CodeContext]:
     out: list[CodeContext] = []
     for m in mapped:
         line = m.head_line if m.head_line is not None else m.line
-        try:
-            text = (Path(git.repo) / m.path).read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            notes.append(f"cannot read {m.path}: {e.strerror or e}")
+        text = locator.read(m.path)
+        if text is None:
+            notes.append(f"cannot read {m.path} (missing, binary or too large)")
             continue
         ctx = extract(text, line, path=m.path, context_lines=settings.context_lines)
+        if m.function and (ctx is None or not name_matches(ctx.function, m.function)):
+            anchored = _anchor(m, text, files, locator, settings, found=ctx)
+            if anchored is not None:
+                ctx = anchored
+            elif ctx is None:
+                notes.append(
+                    f"{m.path} has no line {line} in the checkout (the file changed since the crash)"
+                )
+                continue
         if ctx is None:
             notes.append(f"{m.path} has no line {line} in the checkout (the file changed since the crash)")
             continue
-        if any(c.path == ctx.path and c.start <= line <= c.end for c in out):
+        if any(c.path == ctx.path and c.start <= ctx.line <= c.end for c in out):
             continue  # same function as a frame above (recursion, inlined helpers)
+        if m.folded:
+            ctx = replace(
+                ctx, note=_join_note(ctx.note, f"calls {', '.join(m.folded)} (folded into this frame)")
+            )
         out.append(ctx)
     return out
+
+
+def _anchor(
+    m: MappedFrame,
+    text: str,
+    files: Sequence[str],
+    locator: Locator,
+    settings: FixSettings,
+    *,
+    found: CodeContext | None,
+) -> CodeContext | None:
+    """The context of the function ``m`` names, found by name in its file or the sibling .h/.cpp, when the
+    reported line lies outside it (moved lines, no revision, header versus .cpp)."""
+    function = m.function or ""
+    where = (
+        f"line {m.head_line or m.line} is in {found.function or 'no function'}"
+        if found
+        else (f"line {m.head_line or m.line} is past the end of the file")
+    )
+    for path in (m.path, *sibling_paths(m.path, files)[:3]):
+        body = text if path == m.path else locator.read(path)
+        if body is None:
+            continue
+        defs = definitions_in_text(body, function)
+        if not defs:
+            continue
+        start, _end, _name = min(defs, key=lambda d: abs(d[0] - m.line))
+        ctx = extract(body, start + 1, path=path, context_lines=settings.context_lines)
+        if ctx is None:
+            continue
+        used = "in the same file" if path == m.path else f"in the sibling {path}"
+        return replace(ctx, line=start, note=f"{where}; showing {function} found by name {used}")
+    return None
+
+
+def _join_note(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+def _callee(crash: Crash, frame_plan: budget.Plan) -> str | None:
+    """The function whose callers may hold the bug: the accessor the crash happened in, or the function
+    of an assertion when the report shows no caller of it."""
+    if frame_plan.accessor:
+        return frame_plan.accessor
+    assertion = crash.report.assertion
+    if assertion and assertion.function and len(frame_plan.candidates) <= 1:
+        return assertion.function
+    return None
+
+
+def _callers(
+    git: Git,
+    locator: Locator,
+    callee: str,
+    *,
+    mapped: Sequence[MappedFrame],
+    contexts: Sequence[CodeContext],
+    notes: list[str],
+) -> list[CodeContext]:
+    """A few call sites of ``callee`` the stack does not show, with context, best first."""
+    shown = [(c.path, c.start, c.end) for c in contexts]
+    sites, search_notes = locator.callers(callee, exclude=shown)
+    notes.extend(search_notes)
+    if not sites:
+        return []
+    recent = _recently_changed(git, {s.path for s in sites})
+    ranked = rank_callers(sites, recent=recent, stack_paths=[m.path for m in mapped])
+    notes.append(f"{callee} is called from {len(ranked)} functions the stack does not show")
+    out: list[CodeContext] = []
+    for site in ranked[:MAX_CALLERS_SHOWN]:
+        text = locator.read(site.path)
+        if text is None:
+            continue
+        ctx = extract(text, site.line, path=site.path, context_lines=12, max_lines=MAX_CALLER_LINES)
+        if ctx is not None:
+            tag = "changed recently; " if site.path in recent else ""
+            out.append(replace(ctx, note=f"{tag}calls {callee}"))
+    return out
+
+
+def _recently_changed(git: Git, paths: set[str], *, days: int = 90) -> set[str]:
+    """Which of ``paths`` changed in the ``days`` before HEAD's commit (one bounded ``git log``)."""
+    if not paths:
+        return set()
+    until = commit_time(git, "HEAD")
+    if until is None:
+        return set()
+    try:
+        out = git.run(
+            "log",
+            "--format=",
+            "--name-only",
+            f"--since=@{until - days * 86_400}",
+            "--max-count=500",
+            "HEAD",
+            "--",
+            *sorted(paths)[:200],
+        )
+    except GitError:
+        return set()
+    return {line.strip() for line in out.splitlines() if line.strip()} & paths
 
 
 def _blame(

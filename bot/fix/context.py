@@ -47,6 +47,7 @@ class CodeContext:
     function: str | None
     text: str
     truncated: bool = False
+    note: str = ""  # why this code was chosen when it is not simply around the reported line
 
 
 def extract(
