@@ -490,6 +490,8 @@ def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
     out += _unmapped(a)
     out += _code_section(contexts)
     out += _suspects(a)
+    out += _render_recent(a)
+    out += _render_callers(a)
     out += _previous(a)
     if a.notes:
         out += ["<details><summary>Notes</summary>", ""]
@@ -567,6 +569,8 @@ def _code_section(contexts: Sequence[CodeContext]) -> list[str]:
     out = ["#### Code", ""]
     for i, ctx in enumerate(contexts):
         block = [md.fenced(ctx.text, "cpp")]
+        if ctx.note:
+            block.insert(0, f"_{md.cell(ctx.note)}_\n")
         if i == 0:
             title = (
                 md.inline_code(ctx.function or ctx.path) + " — " + md.inline_code(f"{ctx.path}:{ctx.line}")
@@ -590,7 +594,7 @@ def _suspects(a: Analysis) -> list[str]:
         date = datetime.fromtimestamp(s.author_time, tz=UTC).strftime("%Y-%m-%d")
         lines = ", ".join(_basename(loc) for loc in s.locations[:3])
         cells = [
-            md.inline_code(s.short),
+            s.sha,  # a bare full SHA: GitHub links it to the commit (a code span would not be linked)
             date,
             md.inline_code(s.author, table=True),
             md.inline_code(s.summary[:100], table=True),
@@ -609,6 +613,32 @@ def _previous(a: Analysis) -> list[str]:
         summary = f": {md.cell(p.summary)}" if p.summary else ""
         out.append(f"- attempt {p.number} — {md.cell(p.outcome)}{summary}{link}")
     out.append("")
+    return out
+
+
+def _render_recent(a: Analysis) -> list[str]:
+    if not a.recent:
+        return []
+    out = ["#### Commits shortly before the crash that touched its files (newest first)", ""]
+    out += ["| commit | date | author | summary |", "|---|---|---|---|"]
+    for c in a.recent:
+        date = datetime.fromtimestamp(c.author_time, tz=UTC).strftime("%Y-%m-%d")
+        out.append(
+            f"| {c.sha} | {date} | {md.inline_code(c.author, table=True)} "
+            f"| {md.inline_code(c.subject[:100], table=True)} |"
+        )
+    return [*out, ""]
+
+
+def _render_callers(a: Analysis) -> list[str]:
+    if not a.callers or not a.callee:
+        return []
+    out = [f"#### Callers of {md.inline_code(a.callee)} the stack does not show", ""]
+    for ctx in a.callers:
+        name = html.escape(ctx.function or ctx.path)
+        where = html.escape(f"{ctx.path}:{ctx.line}")
+        summary = f"<summary><code>{name}</code> — <code>{where}</code> ({html.escape(ctx.note)})</summary>"
+        out += ["<details>", summary, "", md.fenced(ctx.text, "cpp"), "", "</details>", ""]
     return out
 
 
