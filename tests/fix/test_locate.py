@@ -123,7 +123,7 @@ def test_callers_rank_recently_changed_first_then_the_stacks_subsystem(
 
 
 def test_a_name_in_500_files_costs_bounded_work_and_says_so(git_repo: Git, commit: CommitFn) -> None:
-    files = {f"src/gen/File{i}.cpp": "void Helper{0}() {{ GetMap(); }}\n".format(i) for i in range(500)}
+    files = {f"src/gen/File{i}.cpp": f"void Helper{i}() {{ GetMap(); }}\n" for i in range(500)}
     files["src/game/Object.cpp"] = "Map* WorldObject::GetMap() const\n{\n    return m_map;\n}\n"
     files["src/blob.cpp"] = "\0binary GetMap("  # binary files are never read
     commit(files)
