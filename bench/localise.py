@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--refresh", action="store_true", help="recompute parent/fixed files/functions from git")
     p.add_argument("--frames", type=int, nargs="*", default=[5], help="frame budgets to measure")
     p.add_argument("--json", type=Path, help="also write per-case results here")
+    p.add_argument(
+        "--variants",
+        action="store_true",
+        help="also measure each case with the source paths stripped (release builds, VS stacks) and "
+        "against the repository's newest commit instead of the fix's parent (lines drifted)",
+    )
     args = p.parse_args(argv)
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     clones = _clones(manifest, args.corpora, fetch=args.fetch)
@@ -66,26 +73,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_case: list[dict[str, Any]] = []
     started = time.monotonic()
     for case in manifest["cases"]:
-        clone = clones[case["repo"]]
-        subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", case["parent"]], check=True)
-        report = (HERE / case["crash_file"]).read_bytes()
-        fixed_files = set(case["fixed_files"])
-        fixed_functions = case["fixed_functions"]
-        files = Git(clone).ls_files()
-        for name, score in _baselines(report, files, fixed_files, fixed_functions).items():
+        tip = manifest["repos"][case["repo"]].get("tip", "HEAD") if args.variants else None
+        for name, score, result in _run_case(case, clones[case["repo"]], args.frames, tip=tip):
             rows.setdefault(name, []).append(score)
-        for frames in args.frames:
-            result = _analyze(HERE / case["crash_file"], clone, frames, case.get("first_seen"))
-            score = _score(result, fixed_files, fixed_functions)
-            rows.setdefault(f"crashbot analyze (frames={frames})", []).append(score)
-            per_case.append(
-                {"case": case["id"], "frames": frames, "score": score.__dict__, "analysis": result}
-            )
+            per_case.append({"case": case["id"], "method": name, "score": score.__dict__, "analysis": result})
     print(_table(rows, len(manifest["cases"])))
     print(f"\n{len(manifest['cases'])} cases, {time.monotonic() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(per_case, indent=1), encoding="utf-8")
     return 0
+
+
+def _run_case(
+    case: dict[str, Any], clone: Path, budgets: Sequence[int], *, tip: str | None
+) -> list[tuple[str, Score, dict[str, Any]]]:
+    """(method, score, analysis JSON) for the baselines and each measured configuration of one case."""
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", case["parent"]], check=True)
+    report_path = HERE / case["crash_file"]
+    report = report_path.read_bytes()
+    fixed_files = set(case["fixed_files"])
+    fixed_functions = case["fixed_functions"]
+    first_seen = case.get("first_seen")
+    out = [
+        (name, score, {})
+        for name, score in _baselines(report, Git(clone).ls_files(), fixed_files, fixed_functions).items()
+    ]
+    for frames in budgets:
+        result = _analyze(report_path, clone, frames, first_seen)
+        out.append(
+            (f"crashbot analyze (frames={frames})", _score(result, fixed_files, fixed_functions), result)
+        )
+    if tip is None:
+        return out
+    frames = budgets[-1]
+    stripped = Path(tempfile.mkdtemp()) / "no-paths.txt"
+    stripped.write_text(strip_paths(report.decode("utf-8", "replace")), encoding="utf-8")
+    result = _analyze(stripped, clone, frames, first_seen)
+    out.append(
+        ("crashbot analyze, source paths stripped", _score(result, fixed_files, fixed_functions), result)
+    )
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", tip], check=True)
+    result = _analyze(report_path, clone, frames, first_seen)
+    name = "crashbot analyze, on the newest tree (lines drifted)"
+    out.append((name, _score(result, fixed_files, fixed_functions), result))
+    return out
 
 
 def _clones(manifest: dict[str, Any], corpora: Path, *, fetch: bool) -> dict[str, Path]:
@@ -158,6 +189,18 @@ def _baselines(
         function_any=function_hit([fr.function for fr in frames]),
     )
     return out
+
+
+_WHEATY_SOURCE_RE = re.compile(r"^(\s*(?:[0-9A-Fa-f]{8,16}\s+){2}\S.*?\+[0-9A-Fa-f]+)\s+\S.*\bline \d+\s*$")
+_GDB_SOURCE_RE = re.compile(r"\)\s+at\s+\S+:\d+\s*$")
+
+
+def strip_paths(text: str) -> str:
+    """The report as a release build or a copied VS stack would show it: functions, no source paths."""
+    out: list[str] = []
+    for line in text.splitlines():
+        out.append(_GDB_SOURCE_RE.sub(")", _WHEATY_SOURCE_RE.sub(r"\1", line)))
+    return "\n".join(out) + "\n"
 
 
 def truth(git: Git, fix: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from bot.crash.model import Crash
 from bot.errors import GitError
 from bot.fix import budget
 from bot.fix.blame import SuspectCommit, blame_around, commit_time, recent_commits, suspects
-from bot.fix.context import CodeContext, extract
+from bot.fix.context import CodeContext, body_line, code_view, extract
 from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
 from bot.fix.sourcemap import Resolved, SourceMap
 from bot.git import BlameLine, Commit, Git, changed_lines_from_hunks, map_line
@@ -29,6 +29,7 @@ MAX_COMMENT_CHARS = 60_000  # GitHub's limit is 65,536; leave room for the orche
 MAX_UNMAPPED_SHOWN = 8
 MAX_SUSPECTS_SHOWN = 10
 MAX_CALLERS_SHOWN = 3
+BY_DEFINITION = "definition found by name"
 MAX_CALLER_LINES = 60
 _REVISION_RE = re.compile(r"\b([0-9a-fA-F]{7,40})\b")
 
@@ -247,7 +248,7 @@ def _by_definition(
             cand.index, function, cand.frame.file, f"{why}; no definition of it found by name"
         )
     best = search.found[0]
-    how = "definition found by name"
+    how = BY_DEFINITION
     if len(search.found) > 1:
         others = ", ".join(f"{d.path}:{d.start}" for d in search.found[1:4])
         more = " …" if len(search.found) > 4 else ""
@@ -308,32 +309,39 @@ def _contexts(
 ) -> list[CodeContext]:
     out: list[CodeContext] = []
     for m in mapped:
-        line = m.head_line if m.head_line is not None else m.line
-        text = locator.read(m.path)
-        if text is None:
-            notes.append(f"cannot read {m.path} (missing, binary or too large)")
-            continue
-        ctx = extract(text, line, path=m.path, context_lines=settings.context_lines)
-        if m.function and (ctx is None or not name_matches(ctx.function, m.function)):
-            anchored = _anchor(m, text, files, locator, settings, found=ctx)
-            if anchored is not None:
-                ctx = anchored
-            elif ctx is None:
-                notes.append(
-                    f"{m.path} has no line {line} in the checkout (the file changed since the crash)"
-                )
-                continue
+        ctx = _context(m, settings, locator=locator, files=files, notes=notes)
         if ctx is None:
-            notes.append(f"{m.path} has no line {line} in the checkout (the file changed since the crash)")
             continue
         if any(c.path == ctx.path and c.start <= ctx.line <= c.end for c in out):
             continue  # same function as a frame above (recursion, inlined helpers)
         if m.folded:
-            ctx = replace(
-                ctx, note=_join_note(ctx.note, f"calls {', '.join(m.folded)} (folded into this frame)")
-            )
+            folded = f"calls {', '.join(m.folded)} (folded into this frame)"
+            ctx = replace(ctx, note=_join_note(ctx.note, folded))
         out.append(ctx)
     return out
+
+
+def _context(
+    m: MappedFrame, settings: FixSettings, *, locator: Locator, files: Sequence[str], notes: list[str]
+) -> CodeContext | None:
+    """The code of one mapped frame: around its line when that line is inside the function the frame
+    names, else that function found by name (the analysis says so)."""
+    line = m.head_line if m.head_line is not None else m.line
+    text = locator.read(m.path)
+    if text is None:
+        notes.append(f"cannot read {m.path} (missing, binary or too large)")
+        return None
+    by_name = m.how.startswith(BY_DEFINITION)
+    ctx = None if by_name else extract(text, line, path=m.path, context_lines=settings.context_lines)
+    if m.function and (ctx is None or not name_matches(ctx.function, m.function)):
+        anchored = _anchor(m, text, files, locator, settings, found=ctx, by_name=by_name)
+        if anchored is not None:
+            return anchored
+        if ctx is not None:
+            notes.append(f"{m.function} was not found by name near {m.path}:{line}; showing the lines there")
+    if ctx is None:
+        notes.append(f"{m.path} has no line {line} in the checkout (the file changed since the crash)")
+    return ctx
 
 
 def _anchor(
@@ -344,14 +352,18 @@ def _anchor(
     settings: FixSettings,
     *,
     found: CodeContext | None,
+    by_name: bool,
 ) -> CodeContext | None:
     """The context of the function ``m`` names, found by name in its file or the sibling .h/.cpp, when the
-    reported line lies outside it (moved lines, no revision, header versus .cpp)."""
+    reported line lies outside it (moved lines, no revision, header versus .cpp) or there is none."""
     function = m.function or ""
+    line = m.head_line or m.line
     where = (
-        f"line {m.head_line or m.line} is in {found.function or 'no function'}"
+        ""
+        if by_name
+        else f"line {line} is in {found.function or 'no function'}; "
         if found
-        else (f"line {m.head_line or m.line} is past the end of the file")
+        else f"line {line} is past the end of the file; "
     )
     for path in (m.path, *sibling_paths(m.path, files)[:3]):
         body = text if path == m.path else locator.read(path)
@@ -361,11 +373,14 @@ def _anchor(
         if not defs:
             continue
         start, _end, _name = min(defs, key=lambda d: abs(d[0] - m.line))
-        ctx = extract(body, start + 1, path=path, context_lines=settings.context_lines)
+        opening = body_line(code_view(body), start)
+        ctx = extract(body, opening, path=path, context_lines=settings.context_lines)
         if ctx is None:
             continue
+        if by_name and path == m.path:
+            return ctx
         used = "in the same file" if path == m.path else f"in the sibling {path}"
-        return replace(ctx, line=start, note=f"{where}; showing {function} found by name {used}")
+        return replace(ctx, note=f"{where}showing {function} found by name {used}")
     return None
 
 

@@ -71,7 +71,7 @@ def extract(
         if end - start + 1 <= max_lines:
             shown = list(range(start, end + 1))
             return _context(path, line, lines, shown, kind=ContextKind.FUNCTION, name=name)
-        header_end = min(_header_body_line(code, start), start + MAX_HEADER_LINES - 1)
+        header_end = min(body_line(code, start), start + MAX_HEADER_LINES - 1)
         half = max(1, min(context_lines, (max_lines - (header_end - start + 2)) // 2))
         around = range(max(header_end + 1, line - half), min(end, line + half) + 1)
         shown = sorted({*range(start, header_end + 1), *around, end})
@@ -273,8 +273,9 @@ def _header_start(code: str, brace: int, closes: dict[int, int]) -> int:
     return 0
 
 
-def _header_body_line(code: str, start_line: int) -> int:
-    """The line holding the body's opening brace of a function whose header starts at ``start_line``."""
+def body_line(code: str, start_line: int) -> int:
+    """The line of ``code`` (a :func:`code_view`) holding the opening brace of the body of a function
+    whose header starts at ``start_line``."""
     lines = code.split("\n")
     for n in range(start_line, min(len(lines), start_line + MAX_HEADER_LINES) + 1):
         if "{" in lines[n - 1]:
