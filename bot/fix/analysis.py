@@ -410,7 +410,7 @@ def _callers(
 ) -> list[CodeContext]:
     """A few call sites of ``callee`` the stack does not show, with context, best first."""
     shown = [(c.path, c.start, c.end) for c in contexts]
-    sites, search_notes = locator.callers(callee, exclude=shown)
+    sites, search_notes = locator.callers(callee, exclude=shown, near=[m.path for m in mapped])
     notes.extend(search_notes)
     if not sites:
         return []

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from bot.errors import GitError
-from bot.fix.context import code_view, enclosing_function
+from bot.fix.context import FunctionIndex, code_view
 from bot.git import Git
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,8 @@ _IDENT_RE = re.compile(r"^[A-Za-z_~]\w*$")
 class Limits:
     """Bounds for one search. Measured on a TrinityCore-size tree (README: "Bounds")."""
 
-    timeout_s: float = 20.0
-    max_hits: int = 400  # grep lines read; more means the name is too common to search this way
+    timeout_s: float = 20.0  # one git grep
+    total_s: float = 60.0  # all searches of one analysis together
     max_files: int = 60  # files whose text is read to confirm a hit
     max_file_bytes: int = 2_000_000  # larger files (generated, data) are not read
 
@@ -110,25 +111,52 @@ def definitions_in_text(text: str, function: str) -> list[tuple[int, int, str]]:
     if parts is None:
         return []
     bare = parts[1]
-    code = code_view(text)
-    lines = code.split("\n")
+    pattern = re.compile(rf"(?<![\w.>]){re.escape(bare)}\s*(?:<[^;{{}}()]*>)?\s*\(")
+    # cheap test on the raw text first: a definition is the name, a parameter list, then a body
+    plausible = rf"(?<![\w.>]){re.escape(bare)}\s*(?:<[^;{{}}()]*>)?\s*\([^;{{}}]*\)[^;{{}}]*\{{"
+    if not re.search(plausible, text):
+        return []
+    index = FunctionIndex(code_view(text))
+    lines = index.code.split("\n")
     out: list[tuple[int, int, str]] = []
     seen: set[int] = set()
-    pattern = re.compile(rf"(?<![\w.>]){re.escape(bare)}\s*(?:<[^;{{}}()]*>)?\s*\(")
     for number, line in enumerate(lines, start=1):
         if not pattern.search(line):
             continue
         body = _body_after(lines, number)
-        if body is None:
-            continue
-        found = enclosing_function(code, body)
+        found = index.enclosing(body) if body is not None else None
         if found is None or found[0] in seen:
             continue
         start, end, name = found
-        if start <= number <= body and name_matches(name, function):
-            seen.add(start)
-            out.append((start, end, name or bare))
+        if not (start <= number <= body and name_matches(name, function)):  # type: ignore[operator]
+            continue
+        if parts[0] and name and "::" not in name:  # defined inside a class body: which class?
+            cls = class_at(index, start)
+            if cls != parts[0][-1]:
+                continue
+            name = f"{cls}::{name}"
+        seen.add(start)
+        out.append((start, end, name or bare))
     return out
+
+
+_CLASS_RE = re.compile(r"\b(?:class|struct)\s+(?:[A-Z_][A-Z0-9_]*\s+)?(\w+)\s*(?:final\s*)?(?::[^{;]*)?\{")
+
+
+def class_at(index: FunctionIndex, line: int) -> str | None:
+    """The innermost class or struct whose body holds ``line``, or None."""
+    best: tuple[int, str] | None = None
+    for m in _CLASS_RE.finditer(index.code):
+        open_at = m.end() - 1
+        close = index.pairs.get(open_at)
+        if close is None:
+            continue
+        first = index.line_of(open_at)
+        if first > line:
+            break
+        if index.line_of(close) >= line:
+            best = (first, m[1])
+    return best[1] if best else None
 
 
 def _body_after(lines: Sequence[str], number: int, *, reach: int = 12) -> int | None:
@@ -155,6 +183,7 @@ class Locator:
         self._git = git
         self._files = frozenset(files)
         self.limits = limits or Limits()
+        self._started = time.monotonic()  # all searches of this analysis share limits.total_s
 
     def read(self, path: str) -> str | None:
         """The checkout's text of ``path``; None for missing, huge or binary files."""
@@ -175,92 +204,91 @@ class Locator:
         if parts is None:
             return Search((), (f"{function!r} is not a name a definition can be searched by",))
         scopes, bare = parts
-        if scopes:  # an out-of-line definition spells the class: the precise search first
-            qualified = r"\s*::\s*".join(re.escape(p) for p in (*scopes[-1:], bare))
-            first = self._search(function, rf"\b{qualified}\s*(<[^;]*>)?\s*\(", scopes, bare, near)
-            if first.found:
-                return first
-        return self._search(function, rf"\b{re.escape(bare)}\s*(<[^;]*>)?\s*\(", scopes, bare, near)
-
-    def _search(
-        self, function: str, pattern: str, scopes: tuple[str, ...], bare: str, near: Sequence[str]
-    ) -> Search:
-        hits, notes = self._grep(pattern)
-        by_file: dict[str, list[int]] = {}
-        for path, line in hits:
-            by_file.setdefault(path, []).append(line)
-        files = _rank_files(list(by_file), scopes, bare, near)
+        files, notes = self._grep_files(bare)
+        declaring: list[str] = []
+        if scopes and len(files) > self.limits.max_files:  # read the files that declare the class first
+            declaring, more = self._grep_files(f"class {scopes[-1]}", f"struct {scopes[-1]}")
+            notes += more
+        files = _rank_files(files, scopes, bare, near, first=declaring)
         if len(files) > self.limits.max_files:
             notes.append(
                 f"{bare!r} appears in {len(files)} files; read the {self.limits.max_files} likeliest "
-                "(named after its class, near the other frames)"
+                "(declaring its class, named after it, near the other frames)"
             )
             files = files[: self.limits.max_files]
         found: list[Definition] = []
         for path in files:
+            if self._over_budget(notes, f"definitions of {bare!r}"):
+                break
             text = self.read(path)
-            if text is None:
-                continue
-            found.extend(Definition(path, s, e, n) for s, e, n in definitions_in_text(text, function))
+            if text is not None:
+                found.extend(Definition(path, s, e, n) for s, e, n in definitions_in_text(text, function))
         found.sort(key=lambda d: (_scope_rank(d, scopes), d.path.endswith(HEADER_SUFFIXES), d.path))
         return Search(tuple(found), tuple(notes))
 
     def callers(
-        self, function: str, *, exclude: Sequence[tuple[str, int, int]] = ()
+        self,
+        function: str,
+        *,
+        exclude: Sequence[tuple[str, int, int]] = (),
+        near: Sequence[str] = (),
     ) -> tuple[list[CallSite], list[str]]:
         """Call sites of ``function`` outside ``exclude`` ranges (path, start, end): its definition and the
-        frames the stack already shows. Unranked; see :func:`rank_callers`."""
+        frames the stack already shows. When too many files call it, those nearest ``near`` are read.
+        Unranked; see :func:`rank_callers`."""
         parts = split_name(function)
         if parts is None:
             return [], [f"{function!r} is not a name call sites can be searched by"]
         bare = parts[1]
-        hits, notes = self._grep(rf"(\.|->|::|\b){re.escape(bare)}\s*\(")
+        files, notes = self._grep_files(bare)
+        files = _rank_files(files, (), "", near)
+        if len(files) > self.limits.max_files:
+            notes.append(
+                f"{bare!r} is called from {len(files)} files; "
+                f"read the {self.limits.max_files} nearest the stack"
+            )
+            files = files[: self.limits.max_files]
+        call_re = re.compile(rf"(?<![\w~]){re.escape(bare)}\s*\(")
         out: list[CallSite] = []
-        texts: dict[str, str | None] = {}
-        for path, line in hits:
-            if any(p == path and s <= line <= e for p, s, e in exclude):
+        for path in files:
+            if self._over_budget(notes, f"call sites of {bare!r}"):
+                break
+            text = self.read(path)
+            if text is None or not call_re.search(text):
                 continue
-            if path not in texts:
-                if len(texts) >= self.limits.max_files:
-                    notes.append(f"call sites in more than {self.limits.max_files} files; the rest not read")
-                    break
-                texts[path] = self.read(path)
-            text = texts[path]
-            if text is None:
-                continue
-            code = code_view(text)
-            src_line = code.split("\n")[line - 1] if line <= code.count("\n") + 1 else ""
-            if not re.search(rf"(?<![\w~]){re.escape(bare)}\s*\(", src_line):
-                continue  # the name was in a comment or string
-            enclosing = enclosing_function(code, line)
-            if enclosing is None:
-                continue  # a declaration, not a call
-            start, end, caller = enclosing
-            if name_matches(caller, function):
-                continue  # the definition itself, or a recursive call
-            out.append(CallSite(path, line, caller, start, end))
+            index = FunctionIndex(code_view(text))
+            for number, line in enumerate(index.code.split("\n"), start=1):
+                if not call_re.search(line) or any(p == path and s <= number <= e for p, s, e in exclude):
+                    continue
+                enclosing = index.enclosing(number)
+                if enclosing is None or name_matches(enclosing[2], function):
+                    continue  # a declaration, the definition itself, or a recursive call
+                out.append(CallSite(path, number, enclosing[2], enclosing[0], enclosing[1]))
         return out, notes
 
-    def _grep(self, pattern: str) -> tuple[list[tuple[str, int]], list[str]]:
-        """(path, line) of ``git grep -E`` hits in tracked C/C++ sources, bounded by the limits."""
-        notes: list[str] = []
+    def _over_budget(self, notes: list[str], what: str) -> bool:
+        """True (with a note, once) when this analysis's search time is spent."""
+        if time.monotonic() - self._started < self.limits.total_s:
+            return False
+        note = f"search time ({self.limits.total_s:.0f} s) spent; stopped reading {what}"
+        if note not in notes:
+            notes.append(note)
+        return True
+
+    def _grep_files(self, *words: str) -> tuple[list[str], list[str]]:
+        """Tracked C/C++ sources holding any of ``words`` (fixed strings: a regular expression costs
+        git grep 5-30x more on a large tree; the files read are checked with the real pattern)."""
+        remaining = self.limits.total_s - (time.monotonic() - self._started)
+        if remaining <= 0:
+            return [], [f"search time ({self.limits.total_s:.0f} s) spent; {words[0]!r} not searched"]
+        git = Git(self._git.repo, timeout_s=min(self.limits.timeout_s, remaining))
+        patterns = [arg for w in words for arg in ("-e", w)]
         globs = [f"*{s}" for s in SOURCE_SUFFIXES]
-        git = Git(self._git.repo, timeout_s=self.limits.timeout_s)
         try:
-            out = git.run("grep", "-n", "-I", "-E", "--no-color", "-e", pattern, "--", *globs, check=False)
+            out = git.run("grep", "-l", "-I", "-F", "--no-color", *patterns, "--", *globs, check=False)
         except GitError as e:
-            return [], [f"search for {pattern!r} stopped: {e}"]
-        hits: list[tuple[str, int]] = []
-        for raw in out.splitlines():
-            path, _, rest = raw.partition(":")
-            number, _, _ = rest.partition(":")
-            if not number.isdigit():
-                continue
-            hits.append((path, int(number)))
-            if len(hits) >= self.limits.max_hits:
-                notes.append(f"more than {self.limits.max_hits} matches; only the first were read")
-                break
-        return hits, notes
+            return [], [f"search stopped: {e}"]
+        return [line for line in out.splitlines() if line], []
 
 
 def _scope_rank(d: Definition, scopes: tuple[str, ...]) -> int:
@@ -268,7 +296,9 @@ def _scope_rank(d: Definition, scopes: tuple[str, ...]) -> int:
     return 0 if parts and scopes and parts[0][-1:] == scopes[-1:] else 1
 
 
-def _rank_files(files: list[str], scopes: tuple[str, ...], bare: str, near: Sequence[str]) -> list[str]:
+def _rank_files(
+    files: list[str], scopes: tuple[str, ...], bare: str, near: Sequence[str], *, first: Sequence[str] = ()
+) -> list[str]:
     """Likeliest files first: named after the class (``Unit.cpp`` for ``Unit::X``), then sharing the most
     leading directories with the other frames' files, then .cpp before headers."""
     cls = scopes[-1].casefold() if scopes else bare.casefold()
@@ -284,10 +314,13 @@ def _rank_files(files: list[str], scopes: tuple[str, ...], bare: str, near: Sequ
             best = max(best, n)
         return best
 
-    def key(path: str) -> tuple[int, int, int, str]:
+    declaring = {PurePosixPath(p).with_suffix("").as_posix() for p in first}
+
+    def key(path: str) -> tuple[int, int, int, int, str]:
         stem = PurePosixPath(path).stem.casefold()
         named = 0 if stem == cls else 1 if cls in stem else 2
-        return named, -shared(path), path.endswith(HEADER_SUFFIXES), path
+        declares = 0 if PurePosixPath(path).with_suffix("").as_posix() in declaring else 1
+        return declares, named, -shared(path), path.endswith(HEADER_SUFFIXES), path
 
     return sorted(files, key=key)
 

@@ -127,12 +127,13 @@ def test_a_name_in_500_files_costs_bounded_work_and_says_so(git_repo: Git, commi
     files["src/game/Object.cpp"] = "Map* WorldObject::GetMap() const\n{\n    return m_map;\n}\n"
     files["src/blob.cpp"] = "\0binary GetMap("  # binary files are never read
     commit(files)
-    locator = Locator(git_repo, git_repo.ls_files(), limits=Limits(max_hits=100, max_files=20))
+    locator = Locator(git_repo, git_repo.ls_files(), limits=Limits(max_files=20))
     found = locator.define("WorldObject::GetMap")
-    assert [d.path for d in found.found] == ["src/game/Object.cpp"]  # the precise search goes first
+    assert [d.path for d in found.found] == ["src/game/Object.cpp"]  # named after its class: read first
+    assert any("'GetMap' appears in 501 files; read the 20 likeliest" in n for n in found.notes)
     sites, notes = locator.callers("WorldObject::GetMap")
     assert len(sites) <= 20
-    assert any("more than 100 matches" in n for n in notes)
+    assert "'GetMap' is called from 501 files; read the 20 nearest the stack" in notes
 
 
 def test_siblings_come_from_a_real_trees_file_list() -> None:
