@@ -389,14 +389,17 @@ def _join_note(a: str, b: str) -> str:
 
 
 def _callee(crash: Crash, frame_plan: budget.Plan) -> str | None:
-    """The function whose callers may hold the bug: the accessor the crash happened in, or the function
-    of an assertion when the report shows no caller of it."""
+    """The function whose callers may hold the bug, when the report shows none of them: the accessor the
+    crash happened in, or the function that asserted."""
+    shown = [c for c in frame_plan.candidates if c.frame.function]
+    if len(shown) > 1:
+        return None  # the stack shows who called: their code is already in the analysis
     if frame_plan.accessor:
         return frame_plan.accessor
     assertion = crash.report.assertion
-    if assertion and assertion.function and len(frame_plan.candidates) <= 1:
+    if assertion and assertion.function:
         return assertion.function
-    return None
+    return shown[0].frame.function if shown and crash.report.assertion else None
 
 
 def _callers(

@@ -36,7 +36,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Plan:
     candidates: tuple[Candidate, ...]
-    accessor: str | None  # the trivial function the crash happened in, if it did (callers are searched)
+    accessor: str | None  # the outermost accessor the crash happened in, if it did (callers are searched)
     skipped: tuple[str, ...]  # "Function (why)" for frames that took no slot
 
 
@@ -106,7 +106,7 @@ def plan(crash: Crash) -> Plan:
             skipped.append(f"{label} (crash handler, assert, runtime or OS frame)")
             continue
         if is_trivial(frame):
-            if not out and accessor is None:
+            if not out:  # the crash happened in accessors: remember the outermost of them
                 accessor = frame.function
             if frame.function not in pending:
                 pending.append(frame.function or label)

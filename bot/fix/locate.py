@@ -318,7 +318,7 @@ def _rank_files(
 
     def key(path: str) -> tuple[int, int, int, int, str]:
         stem = PurePosixPath(path).stem.casefold()
-        named = 0 if stem == cls else 1 if cls in stem else 2
+        named = 0 if stem == cls else 1 if cls in stem or (len(stem) >= 4 and stem in cls) else 2
         declares = 0 if PurePosixPath(path).with_suffix("").as_posix() in declaring else 1
         return declares, named, -shared(path), path.endswith(HEADER_SUFFIXES), path
 

@@ -98,3 +98,59 @@ def test_a_source_that_is_not_a_checkout_is_one_line(
     code, _, err = _run(capsys, "analyze", str(report), "--source", str(tmp_path / "missing"))
     assert code == 2
     assert err.count("\n") == 1 and "not a git checkout" in err
+
+
+OBJECT_H = """\
+class WorldObject
+{
+    public:
+        Map* GetMap() const
+        {
+            ASSERT(m_currMap);
+            return m_currMap;
+        }
+};
+"""
+SPELL_CPP = """\
+void Spell::EffectSummon()
+{
+    Map* map = m_caster->GetMap();
+}
+"""
+AURA_CPP = """\
+void Aura::Update()
+{
+    if (GetOwner()->GetMap())
+        return;
+}
+"""
+ASSERT_ONLY = """\
+/home/tc/src/server/game/Entities/Object/Object.h:6 in GetMap ASSERTION FAILED:
+  m_currMap
+Segmentation fault
+"""
+
+
+def test_an_assertion_only_report_shows_callers_recently_changed_first(
+    git_repo: Git, commit: CommitFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit(
+        {
+            "src/server/game/Entities/Object/Object.h": OBJECT_H,
+            "src/server/game/Spells/Spell.cpp": SPELL_CPP,
+            "src/server/game/Spells/Auras/Aura.cpp": AURA_CPP,
+        },
+        when=1_600_000_000,
+    )
+    commit({"src/server/game/Spells/Auras/Aura.cpp": AURA_CPP + "\n"}, "touch the aura", when=1_700_000_000)
+    report = tmp_path / "crash.txt"
+    report.write_text(ASSERT_ONLY, encoding="utf-8")
+    code, out, _ = _run(capsys, "analyze", str(report), "--source", str(git_repo.repo), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["contexts"][0]["function"] == "GetMap"
+    assert data["callers"]["of"] == "GetMap"
+    assert [(c["path"], c["function"]) for c in data["callers"]["sites"]] == [
+        ("src/server/game/Spells/Auras/Aura.cpp", "Aura::Update"),  # changed recently
+        ("src/server/game/Spells/Spell.cpp", "Spell::EffectSummon"),
+    ]

@@ -6,9 +6,11 @@ import os
 import subprocess
 from pathlib import Path
 
+from bot.crash import analyse as analyse_crash
+from bot.crash import parse_report
 from bot.crash.model import Frame
 from bot.fix.blame import commit_time, recent_commits
-from bot.fix.budget import is_machinery, is_trivial
+from bot.fix.budget import Plan, is_machinery, is_trivial, plan
 from bot.fix.locate import Limits, Locator, definitions_in_text, rank_callers, sibling_paths, split_name
 from bot.git import Git
 
@@ -179,3 +181,29 @@ def test_recent_commits_are_the_stacks_files_changes_shortly_before_the_crash(gi
     assert [c.sha for c in recent] == [culprit]
     assert recent_commits(git_repo, ["no/such/file.cpp"], until=until) == []
     assert commit_time(git_repo, "0" * 40) is None
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "samples"
+
+
+def _plan(name: str) -> Plan:
+    return plan(analyse_crash(parse_report((SAMPLES / name).read_bytes())))
+
+
+def test_crash_handler_frames_never_take_a_slot_on_a_real_wheaty_stack() -> None:
+    # cmangos-issue-946: eleven handler/OS frames above the fault
+    p = _plan("cmangos-issue-946.txt")
+    assert p.candidates[0].frame.function == "CreatureAI::SendAIEventAround"
+    assert not any("Wheaty" in (c.frame.function or "") for c in p.candidates)
+
+
+def test_accessors_are_folded_into_their_caller_on_a_real_gdb_stack() -> None:
+    # mod-playerbots-issue-2618: Object::GetGuidValue <- Object::GetGUID (Object.h) <- GetPlayerbotAI
+    p = _plan("mod-playerbots-issue-2618.txt")
+    first = p.candidates[0]
+    assert first.frame.function is not None and first.frame.function.startswith(
+        "PlayerbotsMgr::GetPlayerbotAI"
+    )
+    assert first.folded == ("Object::GetGuidValue", "Object::GetGUID")
+    assert p.accessor == "Object::GetGUID"
+    assert any("trivial accessor" in s for s in p.skipped)
