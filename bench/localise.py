@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clones = _clones(manifest, args.corpora, fetch=args.fetch)
     if args.refresh:
         for case in manifest["cases"]:
-            case.update(truth(Git(clones[case["repo"]]), case["fix_commit"]))
+            case.update(truth(Git(clones[case["repo"]], env=os.environ), case["fix_commit"]))
         MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     rows: dict[str, list[Score]] = {}
     per_case: list[dict[str, Any]] = []
@@ -96,7 +97,9 @@ def _run_case(
     first_seen = case.get("first_seen")
     out = [
         (name, score, {})
-        for name, score in _baselines(report, Git(clone).ls_files(), fixed_files, fixed_functions).items()
+        for name, score in _baselines(
+            report, Git(clone, env=os.environ).ls_files(), fixed_files, fixed_functions
+        ).items()
     ]
     for frames in budgets:
         result = _analyze(report_path, clone, frames, first_seen)

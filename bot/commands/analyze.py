@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_analyze)
 
 
-def run_analyze(args: argparse.Namespace, config: Config) -> int:
+def run_analyze(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     crash = load_crash(Path(args.report), None)
     source = Path(args.source)
-    git = Git(source)
+    git = Git(source, env=env)
     try:
         git.head()
     except GitError as e:

@@ -281,7 +281,7 @@ class Locator:
         remaining = self.limits.total_s - (time.monotonic() - self._started)
         if remaining <= 0:
             return [], [f"search time ({self.limits.total_s:.0f} s) spent; {words[0]!r} not searched"]
-        git = Git(self._git.repo, timeout_s=min(self.limits.timeout_s, remaining))
+        git = self._git.with_timeout(min(self.limits.timeout_s, remaining))
         patterns = [arg for w in words for arg in ("-e", w)]
         globs = [f"*{s}" for s in SOURCE_SUFFIXES]
         try:
