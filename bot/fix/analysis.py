@@ -172,6 +172,15 @@ def analyse(
     )
 
 
+def epoch_of(iso: str) -> int | None:
+    """Seconds since the epoch of an ISO-8601 time (``2024-05-01T12:00:00Z``); None when empty or junk."""
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+
+
 # -- analysis steps -----------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.crash import analyse as analyse_crash
 from bot.crash import parse_report
 from bot.crash.model import Frame
+from bot.fix.analysis import epoch_of
 from bot.fix.blame import commit_time, recent_commits
 from bot.fix.budget import Plan, is_machinery, is_trivial, plan
 from bot.fix.locate import Limits, Locator, definitions_in_text, rank_callers, sibling_paths, split_name
@@ -207,3 +208,10 @@ def test_accessors_are_folded_into_their_caller_on_a_real_gdb_stack() -> None:
     assert first.folded == ("Object::GetGuidValue", "Object::GetGUID")
     assert p.accessor == "Object::GetGUID"
     assert any("trivial accessor" in s for s in p.skipped)
+
+
+def test_first_seen_times_from_the_payload_become_epoch_seconds_and_junk_becomes_none() -> None:
+    assert epoch_of("2023-11-14T22:13:20Z") == 1_700_000_000
+    assert epoch_of("2023-11-14T22:13:20") == 1_700_000_000  # no zone: UTC, as the payload writes it
+    assert epoch_of("") is None
+    assert epoch_of("yesterday") is None
