@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,30 @@ def test_an_assertion_only_report_shows_callers_recently_changed_first(
         ("src/server/game/Spells/Auras/Aura.cpp", "Aura::Update"),  # changed recently
         ("src/server/game/Spells/Spell.cpp", "Spell::EffectSummon"),
     ]
+
+
+def test_a_shallow_checkout_without_history_still_analyses(
+    git_repo: Git,
+    commit: CommitFn,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1600000000 +0000")
+    commit({"src/strategy/actions/ChooseTargetActions.cpp": ACTION_CPP}, when=1_600_000_000)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1700000000 +0000")
+    commit({"src/strategy/actions/ChooseTargetActions.cpp": ACTION_CPP + "\n"}, "later", when=1_700_000_000)
+    shallow = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{git_repo.repo}", str(shallow)],
+        check=True,
+        capture_output=True,
+    )
+    report = tmp_path / "crash.txt"
+    report.write_text(GDB, encoding="utf-8")
+    argv = ["analyze", str(report), "--source", str(shallow), "--json", "--first-seen", "2023-11-20"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 0 and "Traceback" not in err
+    data = json.loads(out)
+    assert data["contexts"][0]["function"] == "DropTargetAction::Execute"
+    assert len(data["recent"]) == 1  # only the one commit the shallow clone has
