@@ -19,6 +19,7 @@ from bot.crash.normalize import normalize_function
 from bot.crash.rules import siglists
 
 HEADER_GETTER_RE = re.compile(r"(?:^|::)(?:[Gg]et|[Ii]s|[Hh]as|[Cc]an|To)[A-Z]\w*$")
+_ABI_TAG_RE = re.compile(r"\[abi:\w+\]")  # gdb: Object::GetGuidStr[abi:cxx11]
 _HEADER_RE = re.compile(r"\.(?:h|hpp|hh|hxx|inl)$", re.IGNORECASE)
 
 
@@ -51,7 +52,7 @@ def is_trivial(frame: Frame) -> bool:
     """An accessor whose code cannot hold the bug: listed, or a ``Get…``/``Is…`` defined in a header."""
     if not frame.function:
         return False
-    name = normalize_function(frame.function)
+    name = _ABI_TAG_RE.sub("", normalize_function(frame.function))
     if _trivial().fullmatch(name):
         return True
     return bool(frame.file and _HEADER_RE.search(frame.file) and HEADER_GETTER_RE.search(name))

@@ -70,6 +70,7 @@ def split_name(function: str) -> tuple[tuple[str, ...], str] | None:
     operators, unsymbolised ``0x…`` addresses)."""
     text = function.strip()
     text = re.sub(r"\+(?:0x)?[0-9A-Fa-f]+$", "", text)
+    text = re.sub(r"\[abi:\w+\]", "", text)  # gdb's ABI tags: Object::GetGuidStr[abi:cxx11]
     text = _strip_brackets(text, "(", ")")
     text = _strip_brackets(text, "<", ">")
     text = re.sub(r"\s+", "", text)
