@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.crash import analyse as analyse_crash  # noqa: E402
 from bot.crash import parse_report  # noqa: E402
-from bot.fix.context import code_view, enclosing_function  # noqa: E402
-from bot.fix.locate import name_matches, split_name  # noqa: E402
+from bot.fix.context import FunctionIndex, code_view  # noqa: E402
+from bot.fix.locate import class_at, name_matches, split_name  # noqa: E402
 from bot.git import Git  # noqa: E402
 
 MANIFEST = HERE / "cases.json"
@@ -149,13 +149,20 @@ def _analyze(report: Path, clone: Path, frames: int, first_seen: str | None) -> 
 def _score(a: dict[str, Any], fixed_files: set[str], fixed_functions: Sequence[str]) -> Score:
     contexts = [*a["contexts"], *a["callers"]["sites"]]
     shown_paths = [c["path"] for c in contexts] + [f["path"] for f in a["frames"]]
-    shown_functions = [c["function"] for c in contexts if c["function"]]
+
+    def hit(c: dict[str, Any]) -> bool:
+        f = c["function"]
+        if not f:
+            return False
+        if "::" not in f:  # a method shown inside its class body: only in its own file is it the same one
+            bare = [(split_name(g) or ((), ""))[1] for g in fixed_functions]
+            return c["path"] in fixed_files and f in bare
+        return any(name_matches(f, g) or name_matches(g, f) for g in fixed_functions)
+
     return Score(
         file1=bool(contexts) and contexts[0]["path"] in fixed_files,
         file_any=any(p in fixed_files for p in shown_paths),
-        function_any=any(
-            name_matches(f, g) or name_matches(g, f) for f in shown_functions for g in fixed_functions
-        ),
+        function_any=any(hit(c) for c in contexts),
     )
 
 
@@ -229,14 +236,21 @@ def truth(git: Git, fix: str) -> dict[str, Any]:
 
 
 def _functions_at(text: str, lines: range) -> set[str]:
+    """Qualified names of the functions holding ``lines`` (a method defined inside its class body is
+    named with its class, so ``boss_aAI::UpdateAI`` and ``boss_bAI::UpdateAI`` stay different)."""
     if not text:
         return set()
-    code = code_view(text)
+    index = FunctionIndex(code_view(text))
     out: set[str] = set()
     for n in lines:
-        found = enclosing_function(code, n)
-        if found and found[2] and split_name(found[2]):
-            out.add(found[2])
+        found = index.enclosing(n)
+        if not found or not found[2] or not split_name(found[2]):
+            continue
+        name = found[2]
+        if "::" not in name:
+            cls = class_at(index, found[0])
+            name = f"{cls}::{name}" if cls else name
+        out.add(name)
     return out
 
 
