@@ -95,7 +95,7 @@ def _run_case(
     fixed_files = set(case["fixed_files"])
     fixed_functions = case["fixed_functions"]
     first_seen = case.get("first_seen")
-    out = [
+    out: list[tuple[str, Score, dict[str, Any]]] = [
         (name, score, {})
         for name, score in _baselines(
             report, Git(clone, env=os.environ).ls_files(), fixed_files, fixed_functions
