@@ -18,6 +18,9 @@ Needs the ``bench`` extra (siggen; the ``dev`` extra includes it).
 5. Symbolication (issue 12): frames/s resolving a Wheaty report of a server without its .pdb from a warm
    symbol store (one llvm-symbolizer process per report), on the PE + PDB the tests build with clang and
    lld-link (``--no-symbols`` skips it; it needs clang, lld and llvm).
+6. Core -> report: a real ELF core of a small crashing program (built and dumped here with g++ and gdb's
+   ``generate-core-file``) read through gdb and signed, seconds per core (``--no-core`` skips it); gdb's own
+   start-up dominates, so the figure is per core, not per MB.
 """
 
 from __future__ import annotations
@@ -277,11 +280,49 @@ def symbolication(runs: int) -> None:
             )
 
 
+def core_to_report(runs: int) -> None:
+    """Seconds from a core file to a signed report (gdb batch run + parse + analyse), median of ``runs``."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from bot.coredump.report import core_log
+    from bot.crash.model import Format
+
+    gxx, gdb = shutil.which("g++"), shutil.which("gdb")
+    if gxx is None or gdb is None:
+        print("skipped: g++ and gdb are needed")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "worldserver"
+        source = ROOT / "tests" / "fixtures" / "coredump" / "segv.cpp"
+        subprocess.run([gxx, "-g", "-O0", str(source), "-o", str(exe)], check=True)
+        core = Path(tmp) / "core.worldserver"
+        subprocess.run(
+            [gdb, "-nx", "-q", "-batch", "-ex", "run", "-ex", f"generate-core-file {core}", str(exe)],
+            check=True,
+            capture_output=True,
+        )
+        timings = []
+        crash = None
+        for _ in range(runs):
+            start = time.perf_counter()
+            crash = analyse(parse_report(core_log(core).text, fmt=Format.GDB))
+            timings.append(time.perf_counter() - start)
+        size_mb = core.stat().st_size / 1024**2
+    assert crash is not None
+    print(f"{'input':<40} {'s/core':>8} {'min':>8} {'max':>8}")
+    label = f"core of a small program ({size_mb:.1f} MB)"
+    print(f"{label:<40} {statistics.median(timings):8.2f} {min(timings):8.2f} {max(timings):8.2f}")
+    print(f"signature: {crash.signature.text}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed batches per figure (median is shown)")
     parser.add_argument("--no-large", action="store_true", help="skip the 50 MB frame-dense inputs")
     parser.add_argument("--no-symbols", action="store_true", help="skip symbolication (needs clang/lld/llvm)")
+    parser.add_argument("--no-core", action="store_true", help="skip the core -> report timing (needs gdb)")
     args = parser.parse_args()
     print("== throughput (one core) ==")
     throughput(args.runs)
@@ -295,6 +336,9 @@ def main() -> int:
     if not args.no_symbols:
         print("\n== symbolication (warm store, one llvm-symbolizer per report) ==")
         symbolication(args.runs)
+    if not args.no_core:
+        print("\n== core -> report (gdb batch run + parse + sign) ==")
+        core_to_report(args.runs)
     return 0
 
 

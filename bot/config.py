@@ -63,6 +63,21 @@ class FixEngine(enum.StrEnum):
     NONE = "none"
 
 
+class CoreWatching(enum.StrEnum):
+    """``uploader.cores``: whether ``crashbot watch`` also reads Linux core files."""
+
+    AUTO = "auto"  # the folder kernel.core_pattern writes to (or coredumpctl), plus uploader.core_dirs
+    OFF = "off"
+
+
+class SandboxMode(enum.StrEnum):
+    """``fix.sandbox``: how the untrusted phase (agent, configure, build, test) is confined."""
+
+    AUTO = "auto"  # bwrap on Linux; none elsewhere (Windows relies on the build account, see README)
+    BWRAP = "bwrap"
+    NONE = "none"  # unsandboxed, on purpose
+
+
 class WebhookKind(enum.StrEnum):
     """``notify.kind``: the chat service the incoming webhook belongs to."""
 
@@ -248,10 +263,23 @@ class UploaderSettings:
     patterns: tuple[str, ...] = ("*.txt", "*.log")  # report file names in crash_dirs (a .dmp pairs by stem)
     edit_interval_s: float = 30.0  # a signature's issue is edited at most this often: a crash loop coalesces
     dashboard_interval_s: float = 900.0  # run the crash-dashboard workflow at most this often; 0 = never
+    cores: CoreWatching = CoreWatching.AUTO  # also read the Linux cores core_pattern leaves (or off)
+    core_dirs: tuple[str, ...] = ()  # folders of core files to watch, besides the one core_pattern names
+    core_keep: int = 1  # analysed cores kept per folder (newest first); 0 = delete each once it is read
+    core_max_mb: int = 8192  # a bigger core is not given to gdb (its notes are still read and filed)
+    core_min_free_mb: int = 2048  # below this much free disk, a read core is deleted whatever core_keep says
+    gdb_timeout_s: float = 120.0  # gdb's time limit per core
 
     def __post_init__(self) -> None:
+        _coerce_choices(self, "uploader")
         if self.edit_interval_s < 0:
             raise ConfigError(f"uploader.edit_interval_s must be 0 or more (got {self.edit_interval_s})")
+        if self.core_keep < 0 or self.core_max_mb < 1 or self.core_min_free_mb < 0 or self.gdb_timeout_s <= 0:
+            raise ConfigError(
+                "uploader.core_keep and core_min_free_mb must be 0 or more, core_max_mb at least 1 and "
+                f"gdb_timeout_s above 0 (got {self.core_keep}, {self.core_min_free_mb}, {self.core_max_mb}, "
+                f"{self.gdb_timeout_s})"
+            )
         if self.writes_per_minute < 1 or self.writes_per_hour < 1:
             raise ConfigError(
                 "uploader.writes_per_minute and uploader.writes_per_hour must be at least 1 "
@@ -297,6 +325,12 @@ class FixSettings:
     push_remote: str = "origin"  # the workspace's remote that crashfix/<sig> branches are pushed to
     push_token_env: str = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name) git push token; unset = API/App token
     draft_pr: bool = False  # open fix PRs as drafts
+    # How the untrusted phase (coding agent, configure, build, test) is confined: auto (bwrap on Linux,
+    # none elsewhere) | bwrap | none (unsandboxed, on purpose). See bot/fix/sandbox.py.
+    sandbox: SandboxMode = SandboxMode.AUTO
+    sandbox_read_only: tuple[str, ...] = ()  # extra paths the sandbox shows read-only (a toolchain in a home)
+    sandbox_writable: tuple[str, ...] = ()  # extra writable paths (a ccache directory)
+    sandbox_env: tuple[str, ...] = ()  # extra variable names the sandboxed commands get (never a secret)
 
     def __post_init__(self) -> None:
         _coerce_choices(self, "fix")
@@ -349,6 +383,9 @@ class DeploySettings:
     log_file: str = ""  # server log to scan for the ready line; empty = the process backend's own log
     start_timeout_s: float = 300.0
     watch_window_s: float = 120.0
+    core_dumps: bool = False  # process backend: start the server with no core size limit (RLIMIT_CORE)
+    # deploy's own build directory, never one a fix build wrote; empty = <user cache>/crashbot/deploy-build
+    build_dir: str = ""
     soap: SoapSettings = field(default_factory=SoapSettings)
     ra: RaSettings = field(default_factory=RaSettings)
 
@@ -555,6 +592,30 @@ def secret_env_names(config: Config) -> frozenset[str]:
         config.deploy.ra.password_env,
     }
     return frozenset(n for n in names if n)
+
+
+MIN_SIGNING_KEY_BYTES = 32  # HMAC-SHA256: a shorter key can be guessed offline from a public issue body
+SIGNING_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
+
+
+def signing_key(config: Config, env: Mapping[str, str]) -> bytes:
+    """The payload signing key from the variable ``signing.key_env`` names; ConfigError (one line) when
+    it is unset or shorter than :data:`MIN_SIGNING_KEY_BYTES`. Every command loads it here."""
+    name = config.signing.key_env
+    value = secret(name, env)
+    if value is None:
+        raise ConfigError(
+            f"the payload signing key is not set: export {name or '(signing.key_env)'} with the key the "
+            f"uploader signs crash issues with (make one with  {SIGNING_KEY_COMMAND})"
+        )
+    key = value.encode("utf-8")
+    if len(key) < MIN_SIGNING_KEY_BYTES:
+        raise ConfigError(
+            f"the payload signing key in {name} is {len(key)} bytes; at least {MIN_SIGNING_KEY_BYTES} are "
+            "needed, since a short key can be guessed from a public issue "
+            f"(make one with  {SIGNING_KEY_COMMAND})"
+        )
+    return key
 
 
 def secret(env_name: str, env: Mapping[str, str]) -> str | None:

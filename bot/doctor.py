@@ -21,20 +21,30 @@ from pathlib import Path
 from typing import Any
 
 from bot import github
-from bot.config import Config, ControlKind, DeploySettings, FixEngine, secret
+from bot.config import (
+    MIN_SIGNING_KEY_BYTES,
+    SIGNING_KEY_COMMAND,
+    Config,
+    ControlKind,
+    CoreWatching,
+    DeploySettings,
+    FixEngine,
+    SandboxMode,
+    secret,
+)
+from bot.coredump.pattern import SUGGESTED_PATTERN, CorePattern, PatternKind, read_core_pattern
 from bot.deploy.backends import make_commander
 from bot.deploy.control import CommandChannel
 from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable
 from bot.errors import BotError, ConfigError, GitHubError
+from bot.fix import sandbox
 from bot.fix.build import resolve_build_dir
 from bot.fix.engines import make_engine
 from bot.vocabulary import REQUIRED_LABELS
 
 logger = logging.getLogger(__name__)
 
-MIN_SIGNING_KEY_BYTES = 32
 SERVER_INFO_COMMAND = "server info"
-SIGNING_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
 _CONSOLE_SWITCH = {ControlKind.SOAP: "SOAP.Enabled", ControlKind.RA: "Ra.Enable", ControlKind.NONE: "-"}
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 # strongest first: the role GitHub's repository ``permissions`` object amounts to
@@ -127,6 +137,7 @@ class Probe:
     connect: Connect = _default_connect
     commander: Commander = make_commander
     write_interval_s: float | None = None  # None: github.connect decides (none against loopback)
+    core_pattern: Callable[[], CorePattern | None] = read_core_pattern
     _github: GitHubState | BotError | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -534,7 +545,7 @@ def check_debugger(p: Probe) -> CheckResult:
             return passed(name, path)
         return warned(
             name,
-            "gdb not on PATH: the game host needs it to write crash logs (crashreport.gdb)",
+            "gdb not on PATH: the game host needs it to write crash logs (crashreport.gdb) and to read cores",
             "install gdb on the game host (e.g. apt install gdb); the build runner can do without",
         )
     return skipped("tool: debugger", f"no debugger check for platform {p.platform}")
@@ -604,6 +615,54 @@ def _readable_dir(path: Path) -> str | None:
     return None
 
 
+_CORE_FIX = (
+    f"sudo sysctl -w kernel.core_pattern={SUGGESTED_PATTERN} (persist it in /etc/sysctl.d/60-crashbot.conf), "
+    "create the folder, and start worldserver with core dumps on (LimitCORE=infinity in its unit)"
+)
+
+
+def check_core_pattern(p: Probe) -> CheckResult:
+    """Where Linux cores go, and whether ``crashbot watch`` can pick them up from there."""
+    name = "core_pattern"
+    if not p.platform.startswith("linux"):
+        return skipped(name, f"cores are a Linux matter (this host is {p.platform})")
+    if p.config.uploader.cores is CoreWatching.OFF:
+        return skipped(name, "uploader.cores = off: core files are not watched")
+    pattern = p.core_pattern()
+    if pattern is None:
+        return skipped(name, "/proc/sys/kernel/core_pattern cannot be read here")
+    shown = f"kernel.core_pattern = {pattern.raw!r}"
+    if pattern.kind is PatternKind.FOLDER:
+        assert pattern.directory is not None
+        why = _readable_dir(pattern.directory)
+        if why:
+            return warned(
+                name, f"{shown}: {why}", f"create {pattern.directory} and let crashbot's account read it"
+            )
+        return passed(name, f"{shown}: cores land in {pattern.directory}, which crashbot watches")
+    if pattern.kind is PatternKind.SYSTEMD:
+        if p.which("coredumpctl"):
+            return passed(
+                name, f"{shown}: cores go to systemd-coredump; crashbot reads them with coredumpctl"
+            )
+        return warned(name, f"{shown}: piped to systemd-coredump, but coredumpctl is not on PATH", _CORE_FIX)
+    if pattern.kind is PatternKind.PIPE:
+        return warned(
+            name, f"{shown}: cores are piped to {pattern.program}, which crashbot cannot read", _CORE_FIX
+        )
+    if pattern.kind is PatternKind.RELATIVE and p.config.uploader.core_dirs:
+        watched = ", ".join(p.config.uploader.core_dirs)
+        return passed(name, f"{shown}: cores land in the server's working directory; watching {watched}")
+    where = (
+        "the server's working directory" if pattern.kind is PatternKind.RELATIVE else "a folder that varies"
+    )
+    return warned(
+        name,
+        f"{shown}: cores land in {where}, which crashbot does not know",
+        f"add that folder to uploader.core_dirs, or {_CORE_FIX}",
+    )
+
+
 def check_crash_dirs(p: Probe) -> CheckResult:
     name = "crash folders"
     dirs = p.config.uploader.crash_dirs
@@ -642,6 +701,32 @@ def check_build_dir(p: Probe) -> CheckResult:
         return failed(name, f"{target} is not writable ({e.strerror or e})", fix)
     created = "" if target == build_dir else " (will be created)"
     return passed(name, f"{build_dir}{created}")
+
+
+def check_sandbox(p: Probe) -> CheckResult:
+    """The sandbox untrusted build, test and agent commands run in (fix.sandbox): present and working."""
+    name = "fix sandbox"
+    try:
+        mode = sandbox.resolve_mode(p.config.fix.sandbox, platform=p.platform)
+    except ConfigError as e:
+        return failed(name, e.diagnostic(), "set fix.sandbox to auto, bwrap or none")
+    if mode is SandboxMode.NONE:
+        where = "fix.sandbox" if p.config.fix.sandbox is SandboxMode.NONE else "this platform has no bwrap"
+        return skipped(
+            name,
+            f"none ({where}): engine-written code builds and runs unsandboxed; on Windows use the build "
+            "account runner-setup creates (README: Security model)",
+        )
+    program = p.which(sandbox.BWRAP)
+    if program is None:
+        return failed(
+            name, "bwrap is not installed", "apt-get install bubblewrap (or set fix.sandbox = 'none')"
+        )
+    try:
+        sandbox.make(p.config.fix.sandbox, writable=(), platform=p.platform, program=program)
+    except ConfigError as e:
+        return failed(name, e.diagnostic(), "allow unprivileged user namespaces for bwrap")
+    return passed(name, f"bubblewrap at {program}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -706,10 +791,12 @@ CHECKS: tuple[Check, ...] = (
     check_debugger,
     check_symbolizer,
     check_symbol_store,
+    check_core_pattern,
     check_crash_dirs,
     check_server_control,
     check_engine,
     check_build_dir,
+    check_sandbox,
 )
 
 

@@ -16,10 +16,14 @@ from bot.errors import GitError
 logger = logging.getLogger(__name__)
 
 # Every call gets these: unquoted UTF-8 paths in output, never an interactive prompt or pager, and no
-# hook or fsmonitor command: crashbot's git calls carry its push token and App key in the environment,
-# and a checkout an agent (or a patched tree) wrote into must not be able to run code with them.
+# hook, fsmonitor or attribute file: crashbot's git calls carry its push token and App key in the
+# environment, and a checkout an agent (or a patched tree) wrote into must not be able to run code with
+# them. The system and global config are off too (see _hardened_env); the repository's own config is
+# checked for command-running keys before each call (see RepoConfigRefused).
 NO_HOOKS_DIR = os.devnull  # never a directory, so no hook is ever found in it
 BASE_ARGS = (
+    "-c",
+    f"core.attributesFile={os.devnull}",
     "-c",
     "core.quotepath=off",
     "-c",
@@ -32,6 +36,44 @@ BASE_ARGS = (
     "core.fsmonitor=false",
 )
 DEFAULT_TIMEOUT_S = 600.0
+
+# Repository config keys that make git run a command, load more config, or send the push token elsewhere
+# (lower case). A checkout whose .git/config sets one is refused, not cleaned: something wrote it, and the
+# workspace is no longer trustworthy. (core.hooksPath, core.fsmonitor, core.pager, core.attributesFile are
+# overridden by BASE_ARGS on every call instead.)
+_REFUSED_KEYS = re.compile(
+    r"""^(?:filter\..*|diff\..*\.(?:textconv|command)|diff\.external|merge\..*\.driver
+        |include\..*|includeif\..*|core\.(?:sshcommand|gitproxy|askpass|editor|worktree
+        |excludesfile)|sequence\.editor|credential\..*|gpg\..*
+        |url\..*|http\.(?:.*\.)?(?:proxy|extraheader|sslverify|cookiefile|curloptresolve)
+        |remote\..*\.(?:pushurl|uploadpack|receivepack|proxy|vcs)|uploadpack\..*|receive\..*
+        |ssh\..*|protocol\..*\.allow|protocol\.allow|alias\..*|submodule\..*\.update)$""",
+    re.VERBOSE,
+)
+# Environment variables that would point git at another repository, config or program; never passed on.
+_DROPPED_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_EXEC_PATH",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_PROXY_COMMAND",
+    "GIT_EDITOR",
+    "GIT_PAGER",
+    "GIT_TEMPLATE_DIR",
+)
+
+
+class RepoConfigRefused(GitError):
+    """The repository's own config sets a key that would run a command inside crashbot's git."""
+
 
 _HUNK_RE = re.compile(r"^@@ -(?P<a>\d+)(?:,(?P<alen>\d+))? \+(?P<b>\d+)(?:,(?P<blen>\d+))? @@")
 _AUTHOR_RE = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]*)>\s*$")
@@ -82,6 +124,7 @@ class Git:
         self.repo = Path(repo)
         self._env = dict(env)
         self._timeout_s = timeout_s
+        self._config_checked: tuple[tuple[str, int, int, int], ...] | None = None
 
     def with_timeout(self, timeout_s: float) -> Git:
         """The same repository and environment, with another time limit per git command."""
@@ -89,6 +132,11 @@ class Git:
 
     def __repr__(self) -> str:
         return f"Git({str(self.repo)!r})"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment this wrapper runs git with (a copy; it may hold the push token by name)."""
+        return dict(self._env)
 
     def run(
         self,
@@ -99,14 +147,67 @@ class Git:
         secrets: Sequence[str] = (),
     ) -> str:
         """Run ``git <args>`` and return stdout; raise GitError carrying git's last stderr line."""
-        env = dict(self._env)
-        env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "LC_ALL": "C"})
-        env.pop("GIT_DIR", None)
-        env.pop("GIT_WORK_TREE", None)
+        proc = self._exec(args, input=input, extra_env=extra_env)
+        stdout = proc.stdout.decode("utf-8", errors="replace")
+        if check and proc.returncode != 0:
+            stderr = _scrub(proc.stderr.decode("utf-8", errors="replace"), secrets)
+            lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+            # git often ends with a usage hint; the line that says what went wrong starts with fatal/error
+            errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            last = (errors or lines or [f"exit status {proc.returncode}"])[-1]
+            raise GitError(
+                f"git {' '.join(_scrub(a, secrets) for a in args[:3])} failed in {self.repo}: {last}"
+            )
+        return stdout
+
+    def succeeds(self, *args: str) -> bool:
+        """Whether ``git <args>`` exits 0 (for the commands that answer with their status)."""
+        return self._exec(args).returncode == 0
+
+    def check_config(self) -> None:
+        """RepoConfigRefused when the repository's own config (``.git/config``, ``config.worktree``)
+        sets a key that runs a command, loads more config or redirects the push (:data:`_REFUSED_KEYS`).
+        Build code or an agent that could write there must not get to run code through crashbot's git."""
+        files = self._config_files()
+        stamp = tuple((str(p), st.st_mtime_ns, st.st_size, st.st_ino) for p in files for st in [p.stat()])
+        if stamp == self._config_checked:
+            return
+        for path in files:
+            args = ["config", "--file", str(path), "--no-includes", "--name-only", "--list", "-z"]
+            for key in (k for k in _git_plain(args).split("\0") if k):
+                if _REFUSED_KEYS.match(key.casefold()):
+                    raise RepoConfigRefused(
+                        f"{path} sets {key!r}, which would run a command or redirect the push inside "
+                        "crashbot's git; remove it (and find out what wrote it) or use a fresh checkout"
+                    )
+        self._config_checked = stamp
+
+    def _config_files(self) -> list[Path]:
+        git_dir = self.repo / ".git"
+        if git_dir.is_file():  # a worktree or submodule: "gitdir: <path>"
+            text = git_dir.read_text(encoding="utf-8", errors="replace").strip()
+            git_dir = (self.repo / text.removeprefix("gitdir:").strip()).resolve()
+            common = git_dir / "commondir"
+            roots = [git_dir]
+            if common.is_file():
+                roots.append((git_dir / common.read_text(encoding="utf-8").strip()).resolve())
+        else:
+            roots = [git_dir]
+        return [r / name for r in roots for name in ("config", "config.worktree") if (r / name).is_file()]
+
+    def _exec(
+        self,
+        args: Sequence[str],
+        *,
+        input: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = _hardened_env(self._env)
         if extra_env:
             env.update(extra_env)
         if not self.repo.is_dir():
             raise GitError(f"repository directory {str(self.repo)!r} does not exist")
+        self.check_config()
         argv = ["git", *BASE_ARGS, *args]
         logger.debug("git %s (in %s)", " ".join(args), self.repo)
         try:
@@ -127,17 +228,7 @@ class Git:
                 f"git {args[0] if args else ''} in {str(self.repo)!r} did not finish within "
                 f"{self._timeout_s:.0f}s"
             ) from e
-        stdout = proc.stdout.decode("utf-8", errors="replace")
-        if check and proc.returncode != 0:
-            stderr = _scrub(proc.stderr.decode("utf-8", errors="replace"), secrets)
-            lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-            # git often ends with a usage hint; the line that says what went wrong starts with fatal/error
-            errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
-            last = (errors or lines or [f"exit status {proc.returncode}"])[-1]
-            raise GitError(
-                f"git {' '.join(_scrub(a, secrets) for a in args[:3])} failed in {self.repo}: {last}"
-            )
-        return stdout
+        return proc
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -225,6 +316,12 @@ class Git:
                 )
         return commits
 
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        """Whether ``commit`` is ``of`` or an ancestor of it (``git merge-base --is-ancestor``)."""
+        if commit.startswith("-") or of.startswith("-"):
+            return False
+        return self.succeeds("merge-base", "--is-ancestor", commit, of)
+
     def diff_worktree(self, base: str = "HEAD") -> str:
         """The working tree (including new untracked, non-ignored files) as a diff against ``base``."""
         self.run("add", "--all", "--intent-to-add", "--", ".")
@@ -244,6 +341,36 @@ class Git:
     def apply(self, diff: str) -> None:
         """Apply ``diff`` to the working tree (all or nothing)."""
         self.run("apply", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
+
+    def stage_patch(self, diff: str, paths: Sequence[str]) -> None:
+        """Stage exactly ``diff`` (``git apply --cached`` onto a clean index at HEAD) and insist that the
+        staged paths are ``paths``, the ones validation judged: nothing a build or test step wrote into
+        the working tree is staged with it. GitError when they differ (the index is reset)."""
+        self.run("reset", "--quiet", "--mixed", "HEAD", "--")  # the index = HEAD; the tree is untouched
+        self.run("apply", "--cached", "--whitespace=nowarn", "-", input=_with_final_newline(diff))
+        staged = set(
+            p for p in self.run("diff", "--cached", "--name-only", "--no-renames", "-z").split("\0") if p
+        )
+        if staged != set(paths):
+            self.run("reset", "--quiet", "--mixed", "HEAD", "--")
+            extra, missing = sorted(staged - set(paths)), sorted(set(paths) - staged)
+            raise GitError(
+                f"staging the validated patch staged {sorted(staged)}, not the validated {sorted(paths)} "
+                f"(unexpected: {extra}, missing: {missing}); nothing was committed"
+            )
+
+    def commit_staged(self, message: str, author: str) -> str:
+        """Commit what is staged (and nothing else) as ``author`` ("Name <email>"); return the new sha."""
+        self.run(
+            "commit", "--no-verify", "--no-gpg-sign", "--file=-", input=message, extra_env=_ident(author)
+        )
+        return self.head()
+
+    def commit_patch(self, diff: str, paths: Sequence[str], message: str, author: str) -> str:
+        """:meth:`stage_patch` then :meth:`commit_staged`: the commit holds the validated patch only."""
+        _ident(author)  # refuse a bad author before touching the index
+        self.stage_patch(diff, paths)
+        return self.commit_staged(message, author)
 
     def commit_all(self, message: str, author: str) -> str:
         """Stage every change and commit it as ``author`` ("Name <email>"); return the new sha."""
@@ -392,6 +519,58 @@ def map_line(hunks: Sequence[DiffHunk], line: int) -> int | None:
             return None
         shift += h.new_count - h.old_count
     return line + shift
+
+
+def _hardened_env(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` for a git call: no system or global config or attributes (a runner's ~/.gitconfig is
+    not crashbot's to trust, nor to leak through), no prompt, and no variable that redirects git."""
+    env = {k: v for k, v in base.items() if k not in _DROPPED_ENV and not k.startswith("GIT_CONFIG_")}
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "",
+            "LC_ALL": "C",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_SYSTEM": os.devnull,
+            "GIT_ATTR_NOSYSTEM": "1",
+            "GIT_NO_REPLACE_OBJECTS": "1",
+        }
+    )
+    return env
+
+
+def _git_plain(args: Sequence[str]) -> str:
+    """``git <args>`` outside any repository, with nothing but the hardened environment."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            env=_hardened_env(os.environ),
+            cwd=os.path.dirname(os.devnull) or None,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise GitError(f"git cannot read a config file: {e}") from e
+    if proc.returncode != 0:
+        raise GitError(
+            f"git cannot read a config file: {proc.stderr.decode('utf-8', 'replace').strip()[:200]}"
+        )
+    return proc.stdout.decode("utf-8", errors="replace")
+
+
+def _ident(author: str) -> dict[str, str]:
+    """The ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` variables for ``"Name <email>"``; GitError otherwise."""
+    m = _AUTHOR_RE.match(author)
+    if not m:
+        raise GitError(f"commit author {author!r} is not of the form 'Name <email>'")
+    return {
+        "GIT_AUTHOR_NAME": m["name"],
+        "GIT_AUTHOR_EMAIL": m["email"],
+        "GIT_COMMITTER_NAME": m["name"],
+        "GIT_COMMITTER_EMAIL": m["email"],
+    }
 
 
 def _with_final_newline(text: str) -> str:

@@ -33,6 +33,7 @@ LOCAL_DASHBOARD = WORKFLOWS_DIR / "crashbot-dashboard.yml"
 CALLER_FIX = WORKFLOWS_DIR / "crash-fix.yml"
 CALLER_DEPLOY = WORKFLOWS_DIR / "crash-deploy.yml"
 CALLER_DASHBOARD = WORKFLOWS_DIR / "crash-dashboard.yml"  # the name the uploader dispatches
+GUARD = WORKFLOWS_DIR / "crashfix-guard.yml"
 # names of the reusable workflows in crashbot's own repository (for --uses-remote)
 REMOTE_FIX = ".github/workflows/crash-fix.yml"
 REMOTE_DEPLOY = ".github/workflows/crash-deploy.yml"
@@ -83,8 +84,8 @@ SECRETS = (
 VARIABLES = (
     ("CRASHBOT_UPLOADER_LOGIN", "the login that files crash issues, same as github.uploader_login"),
     (
-        "CRASHBOT_BUILD_RUNNER_LABELS",
-        'JSON labels of the build runner, e.g. ["self-hosted", "crashbot-build"]',
+        "CRASHBOT_FIX_RUNNER_LABEL",
+        "label of the fix runner (default crashbot-fix); never a realm host's deploy runner",
     ),
     ("CRASHBOT_REALMS", 'JSON list of realms to deploy to, e.g. ["main"]'),
     (
@@ -389,6 +390,9 @@ def plan(facts: RepoFacts, *, remote: RemoteWorkflows | None = None) -> tuple[In
         InitFile(CALLER_FIX, render_fix_caller(fix_uses), "crash issue -> fix PR"),
         InitFile(CALLER_DEPLOY, render_deploy_caller(deploy_uses, facts), "merge -> deploy per realm"),
         InitFile(CALLER_DASHBOARD, render_dashboard_caller(dashboard_uses), "crash dashboard, on schedule"),
+        InitFile(
+            GUARD, template_text("workflows", "crashfix-guard.yml"), "fix PRs: no secrets until reviewed"
+        ),
     ]
     return tuple(files)
 
@@ -450,12 +454,18 @@ def next_steps(facts: RepoFacts, *, remote: RemoteWorkflows | None = None) -> st
         f"  3. Add these repository variables ({settings_url}/variables/actions):",
         variables,
         "",
-        "  4. Register self-hosted runners (Settings > Actions > Runners) with these labels:",
-        "       - crashbot-build on the machine that builds fixes (git, CMake, the C++ toolchain)",
+        "  4. Register self-hosted runners (Settings > Actions > Runners) with these labels, as two runners",
+        "     under two accounts (runner-setup creates them), never one runner with both labels:",
+        "       - crashbot-fix on the machine that builds fixes (git, CMake, the C++ toolchain, bubblewrap",
+        "         on Linux); it builds engine-written code and must hold no deploy right",
         "       - realm-<name> on each realm's game host, one per name in CRASHBOT_REALMS",
         "",
         "  5. Create one environment per realm, named like the realm; add required reviewers there if",
-        f"     a person should approve each deploy ({settings_url}/environments).",
+        f"     a person should approve each deploy ({settings_url}/environments). Put",
+        "     CRASHBOT_SOAP_PASSWORD there as an environment secret rather than a repository secret.",
+        "     Create the environment crashfix-review with required reviewers: crashfix-guard.yml waits",
+        "     for it on every fix PR, and your own CI must skip crashfix/* branches in the jobs that hold",
+        "     secrets or run on self-hosted runners (see the comment at the top of crashfix-guard.yml).",
         "",
         "  6. Make the repository private, or understand the risk: on a public repository anyone can open",
         "     an issue, and an issue-triggered job runs on your self-hosted runner. The crash-fix caller",

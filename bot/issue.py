@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot import markdown as md
-from bot.crash.model import Crash, Frame, Thread
+from bot.crash.model import Crash, Format, Frame, RelatedStack, Thread
 from bot.crash.resolved import SYMBOLS_NOTE_KEY
 from bot.errors import TrustError
 from bot.payload import (
@@ -144,6 +144,8 @@ def _kind(crash: Crash) -> tuple[str, str]:
     exc = report.exception
     if exc is None:
         return "crash", "crash:unknown"
+    if report.format is Format.SANITIZER:
+        return exc.code.strip() or "sanitizer", "crash:sanitizer"  # the error kind: heap-use-after-free
     code = exc.code.strip().upper()
     if code.startswith("0X"):
         code = code[2:]
@@ -216,6 +218,9 @@ class _Limits:
     frames: int | None  # crashing-thread rows
     field_cap: int  # any single value in a table cell
 
+
+_RELATED_FRAMES = 30
+_MAX_REPORT_NOTES = 8  # frames shown per related stack (a sanitizer prints a few dozen at most)
 
 # Least useful first: other threads, then skipped frames, then long messages, then the stack itself.
 _LADDER: tuple[_Limits, ...] = (
@@ -315,8 +320,10 @@ class _Renderer:
     def render(self) -> str:
         parts = [
             self.summary(),
+            self.report_notes(),
             self.assertion(),
             self.stack(),
+            self.related(),
             self.symbols(),
             self.environment(),
             self.other_threads(),
@@ -466,6 +473,44 @@ class _Renderer:
             source = f"<sub>{source}</sub>" if source else ""
             module = f"<sub>{module}</sub>" if module else ""
         return f"| {i} | {name} | {source} | {module} |"
+
+    def report_notes(self) -> str:
+        """What the parser (or crashbot reading a core) says it could not do: a core of another build, a
+        truncated report, gdb stopped at its time limit. Each is a line the operator can act on."""
+        notes = self.crash.report.notes[:_MAX_REPORT_NOTES]
+        if not notes:
+            return ""
+        cap = min(self.lim.field_cap, 600)
+        lines = "\n".join(f"> - {self.text(_clip(_one_line(n), cap))}" for n in notes)
+        return f"> [!NOTE]\n> What could not be read:\n>\n{lines}"
+
+    def related(self) -> str:
+        """The stacks printed beside the crashing one (a sanitizer's free and allocation stacks), folded:
+        they are usually where the bug is, so they outlast the other threads on the truncation ladder."""
+        stacks = self.crash.report.related
+        if not stacks:
+            return ""
+        limit = self.lim.frames if self.lim.frames is not None else _RELATED_FRAMES
+        if limit <= 10:
+            self.notes.append(f"{len(stacks)} related stack(s) omitted")
+            return ""
+        return "\n\n".join(self.related_block(s, min(limit, _RELATED_FRAMES)) for s in stacks)
+
+    def related_block(self, stack: RelatedStack, limit: int) -> str:
+        lines = []
+        for i, frame in enumerate(stack.frames[:limit]):
+            text = f"#{i} {_frame_name(frame)}"
+            where = _where(frame.file, frame.line)
+            if where:
+                text += f"  {where}" + (f":{frame.column}" if frame.column is not None else "")
+            if frame.module and not where:
+                text += f"  [{frame.module}]"
+            lines.append(_clip(text, self.lim.field_cap))
+        if len(stack.frames) > limit:
+            lines.append(f"... {len(stack.frames) - limit} more frames")
+        body = _block("\n".join(_one_line(x) for x in lines)) if lines else "*no frames*"
+        title = _text(stack.title, 200)
+        return f"<details>\n<summary>{title} ({len(stack.frames)} frames)</summary>\n\n{body}\n\n</details>"
 
     def environment(self) -> str:
         env = self.crash.report.environment

@@ -38,7 +38,9 @@ from bot.crash.model import (
     ExceptionInfo,
     Format,
     Frame,
+    RelatedStack,
     Signature,
+    StackRole,
     Thread,
     TopFrame,
 )
@@ -57,6 +59,8 @@ HISTORY_DAYS = 90
 PAYLOAD_MAX_B64_CHARS = 30_000
 _STRING_CAPS: tuple[int | None, ...] = (None, 2048, 512, 128)
 _MIN_FRAMES_KEPT = 16  # prefer capping long strings to dropping frames below this many
+MAX_RELATED_STACKS = 4  # a sanitizer's free, allocation, ... stacks carried per crash
+MAX_RELATED_FRAMES = 24  # frames kept per related stack (the top ones name the culprit)
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
@@ -272,6 +276,10 @@ class Payload:
     ``frames`` are the crashing thread's frames (innermost first, without ``raw`` text) and ``meaningful``
     indexes into them. ``frames_total`` is how many frames the crash had before any trimming and
     ``trimmed`` names what :meth:`fit` cut to stay within the size budget (empty when exact).
+    ``related`` are the stacks printed beside the crashing one (a sanitizer's free and allocation stacks),
+    at most :data:`MAX_RELATED_STACKS` of :data:`MAX_RELATED_FRAMES` frames; the key is written only when
+    there are some (as a frame's ``column``), so other crashes' payloads keep the bytes older crashbots
+    sealed, and an older crashbot reads the new keys as absent.
     """
 
     format: Format
@@ -286,6 +294,7 @@ class Payload:
     occurrences: Occurrences
     trimmed: tuple[str, ...] = ()
     version: int = PAYLOAD_VERSION
+    related: tuple[RelatedStack, ...] = ()
 
     @classmethod
     def from_crash(cls, crash: Crash, occurrences: Occurrences) -> Payload:
@@ -302,6 +311,14 @@ class Payload:
             meaningful=tuple(i for i in crash.meaningful if 0 <= i < len(crash.frames)),
             frames_total=len(crash.frames),
             occurrences=occurrences,
+            related=tuple(
+                RelatedStack(
+                    s.role,
+                    s.title,
+                    tuple(dataclasses.replace(f, raw="") for f in s.frames[:MAX_RELATED_FRAMES]),
+                )
+                for s in report.related[:MAX_RELATED_STACKS]
+            ),
         )
         # Round-trip through JSON with scrubbing so the object equals what a reader will get back.
         return cls.from_json(_map_strings(payload.to_json(), scrub))
@@ -317,6 +334,7 @@ class Payload:
             assertion=self.assertion,
             build=self.build,
             crashing_thread=0,
+            related=self.related,
         )
         return Crash(
             report=report,
@@ -330,7 +348,7 @@ class Payload:
     def to_json(self) -> dict[str, Any]:
         sig = self.signature
         exc = self.exception
-        return {
+        out: dict[str, Any] = {
             "v": self.version,
             "format": self.format.value,
             "signature": {
@@ -353,12 +371,18 @@ class Payload:
             "assertion": None if self.assertion is None else self.assertion.to_json(),
             "build": dataclasses.asdict(self.build),
             "top_frame": None if self.top_frame is None else self.top_frame.to_json(),
-            "frames": [f.to_json() for f in self.frames],
+            "frames": [_frame_json(f) for f in self.frames],
             "meaningful": list(self.meaningful),
             "frames_total": self.frames_total,
             "occurrences": self.occurrences.to_json(),
             "trimmed": list(self.trimmed),
         }
+        if self.related:
+            out["related"] = [
+                {"role": s.role.value, "title": s.title, "frames": [_frame_json(f) for f in s.frames]}
+                for s in self.related
+            ]
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> Payload:
@@ -427,6 +451,8 @@ class Payload:
             occurrences=Occurrences.from_json(d.raw("occurrences")),
             trimmed=d.texts("trimmed"),
             version=version,
+            # absent in payloads of crashes with no related stacks, and in all sealed before they existed
+            related=tuple(_related_from(r) for r in d.objs("related")) if d.has("related") else (),
         )
 
     def canonical(self) -> bytes:
@@ -463,17 +489,32 @@ class Payload:
             notes.append(f"frames:{keep}/{self.frames_total}")
         if cap is not None:
             notes.append(f"strings:{cap}")
+        related = self.related
+        if keep < len(self.frames) and related:
+            # the crashing thread is cut: the related stacks go down to as many frames, or go
+            related = tuple(dataclasses.replace(s, frames=s.frames[:keep]) for s in related) if keep else ()
+            notes.append(f"related:{keep}")
         base = dataclasses.replace(
             self,
             frames=self.frames[:keep],
             meaningful=tuple(i for i in self.meaningful if i < keep),
             trimmed=tuple(notes),
+            related=related,
         )
         if cap is None:
             return base
         capped = _map_strings(base.to_json(), lambda s: _cap(s, cap))
         capped["trimmed"] = list(notes)  # the notes themselves are never capped
         return Payload.from_json(capped)
+
+
+def _frame_json(frame: Frame) -> dict[str, Any]:
+    """A frame as the payload carries it: ``column`` only when the report printed one, so payloads of
+    crashes without columns keep the bytes crashbots before columns sealed."""
+    out = frame.to_json()
+    if out["column"] is None:
+        del out["column"]
+    return out
 
 
 def _frame_from(r: _Reader) -> Frame:
@@ -485,6 +526,17 @@ def _frame_from(r: _Reader) -> Frame:
         offset=r.opt_text("offset"),
         address=r.opt_text("address"),
         inline=r.flag("inline"),
+        column=r.opt_whole("column") if r.has("column") else None,  # absent before columns were kept
+    )
+
+
+def _related_from(r: _Reader) -> RelatedStack:
+    try:
+        role = StackRole(r.text("role"))
+    except ValueError as e:
+        raise TrustError(f"crash payload has an unknown related-stack role {r.raw('role')!r}") from e
+    return RelatedStack(
+        role=role, title=r.text("title"), frames=tuple(_frame_from(f) for f in r.objs("frames"))
     )
 
 

@@ -80,6 +80,7 @@ _KIND_DESCRIPTIONS: dict[str, str] = {
     "crash:divide-by-zero": "Division by zero / arithmetic fault",
     "crash:illegal-instruction": "Illegal or privileged instruction",
     "crash:out-of-memory": "Out of memory",
+    "crash:sanitizer": "A sanitizer (ASan, UBSan, TSan, LSan) error report",
     "crash:signal": "Killed by another signal",
     "crash:exception": "Another structured exception",
     "crash:unknown": "Crash of unknown kind",

@@ -13,7 +13,7 @@
 
 .EXAMPLE
     .\Install-CrashbotRunner.ps1 -RepoUrl https://github.com/me/my-server -RegistrationToken AABBCC... `
-        -RunnerPackage C:\Downloads\actions-runner-win-x64-2.330.0.zip -Labels crashbot-build,realm-main `
+        -RunnerPackage C:\Downloads\actions-runner-win-x64-2.330.0.zip -Labels realm-main `
         -WorldserverService worldserver -CrashbotSpec C:\Downloads\crashbot-0.1.0-py3-none-any.whl
 #>
 [CmdletBinding(SupportsShouldProcess = $true)]
@@ -23,7 +23,7 @@ param(
     [Parameter(Mandatory = $true)][string]$RunnerPackage,
     [string]$RunnerDir = 'C:\actions-runner',
     [string]$RunnerName = $env:COMPUTERNAME,
-    [string[]]$Labels = @('crashbot-build'),
+    [string[]]$Labels = @('realm-main'),
     [string]$Account = 'crashbot-runner',
     [string]$WorldserverService = '',
     [Parameter(Mandatory = $true)][string]$CrashbotSpec,  # wheel path, git URL or checkout (see CrashbotSpec.ps1)

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Prepare a fresh Linux machine (or CI) to run crashbot's demo and test suite:
-# the system tools the tests use for real (git, cmake, g++, gdb) and a virtualenv with crashbot[dev].
+# the system tools the tests use for real (git, cmake, g++, gdb, bubblewrap) and a virtualenv with crashbot[dev].
 # Idempotent: a second run only checks. Needs root or sudo the first time, to install missing tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 # clang/lld/llvm build the Windows PE + PDB the symbols tests symbolicate; wine64 runs it to write a real
-# minidump (Debian's wine64 puts its binary at /usr/lib/wine/wine64, not on PATH).
-for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil; do
+# minidump (Debian's wine64 puts its binary at /usr/lib/wine/wine64, not on PATH). bwrap is the fix
+# sandbox (bot/fix/sandbox.py).
+for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil bwrap; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
@@ -20,6 +21,7 @@ if ((${#need[@]})); then
             clang++) pkgs+=(clang) ;;
             lld-link) pkgs+=(lld) ;;
             llvm-symbolizer | llvm-pdbutil) pkgs+=(llvm) ;;
+            bwrap) pkgs+=(bubblewrap) ;; # the fix sandbox (bot/fix/sandbox.py)
             *) pkgs+=("$tool") ;;
         esac
     done

@@ -20,6 +20,7 @@ import pytest
 from bot import doctor
 from bot.cli import main
 from bot.config import Config, GitHubSettings, load
+from bot.coredump.pattern import CorePattern, parse_core_pattern
 from bot.doctor import CheckResult, Probe, Status
 from bot.errors import ConfigError
 from bot.github import connect
@@ -45,6 +46,7 @@ LINUX_TOOLS = {
     "g++": "/usr/bin/g++",
     "gdb": "/usr/bin/gdb",
     "llvm-symbolizer": "/usr/bin/llvm-symbolizer",
+    "bwrap": "/usr/bin/bwrap",
 }
 
 
@@ -127,6 +129,7 @@ class Setup:
     label_repo: str = REPO  # where the owner creates ``labels`` before the run
     create_labels: bool = False
     skip_network: bool = False
+    core_pattern: str = "/var/crash/core.%e.%p"  # "/var/crash" is replaced by a folder under tmp
 
     def probe(self) -> Probe:
         owner = connect(
@@ -148,7 +151,13 @@ class Setup:
             skip_network=self.skip_network,
             create_labels=self.create_labels,
             write_interval_s=0.0,
+            core_pattern=self.read_core_pattern,
         )
+
+    def read_core_pattern(self) -> CorePattern:
+        cores = self.tmp / "cores"
+        cores.mkdir(exist_ok=True)
+        return parse_core_pattern(self.core_pattern.replace("/var/crash", str(cores)))
 
     def run(self) -> list[CheckResult]:
         return doctor.run_checks(self.probe())
@@ -296,6 +305,10 @@ def unknown_control(s: Setup) -> None:
     s.table["deploy"]["control"] = "telnet"
 
 
+def no_bwrap(s: Setup) -> None:
+    del s.tools["bwrap"]
+
+
 BROKEN: list[tuple[Callable[[Setup], None], str, str]] = [
     (no_token, "credentials", "set CRASHBOT_TOKEN"),
     (bad_token, "github", "wrong, expired or revoked"),
@@ -315,6 +328,7 @@ BROKEN: list[tuple[Callable[[Setup], None], str, str]] = [
     (no_compiler, "tool: C++ compiler", "install g++ or clang++"),
     (engine_without_key, "fix engine", "fix.api_key_env"),
     (build_dir_in_workspace, "build folder", "outside the server checkout"),
+    (no_bwrap, "fix sandbox", "apt-get install bubblewrap"),
 ]
 
 
@@ -560,7 +574,9 @@ def test_doctor_app_ids_with_only_a_token_stored_says_the_app_wins_and_where_the
 def fake_tools(directory: Path) -> None:
     """Executables named like the runner's tools, found by the real ``shutil.which`` on PATH."""
     directory.mkdir()
-    names = ("git", "cmake", "cl", "cdb") if sys.platform == "win32" else ("git", "cmake", "g++", "gdb")
+    names = (
+        ("git", "cmake", "cl", "cdb") if sys.platform == "win32" else ("git", "cmake", "g++", "gdb", "bwrap")
+    )
     for name in names:
         exe = directory / (f"{name}.bat" if sys.platform == "win32" else name)
         exe.write_text("@echo off\n" if sys.platform == "win32" else "#!/bin/sh\n", encoding="utf-8")
@@ -626,3 +642,32 @@ def test_doctor_symbol_store_with_a_damaged_index_fails_naming_it(setup: Setup, 
     (tmp_path / "symbols" / "index.json").write_text("{", encoding="utf-8")
     result = row(setup.run(), "symbol store")
     assert result.status is Status.FAIL and "index.json" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("pattern", "tools", "status", "words"),
+    [
+        ("/var/crash/core.%e.%p", {}, Status.OK, "which crashbot watches"),
+        ("/nonexistent-crashbot/core.%e", {}, Status.WARN, "does not exist"),
+        (
+            "|/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h",
+            {"coredumpctl": "/bin/coredumpctl"},
+            Status.OK,
+            "coredumpctl",
+        ),
+        ("|/lib/systemd/systemd-coredump %P", {}, Status.WARN, "coredumpctl is not on PATH"),
+        ("|/usr/share/apport/apport -p%p -s%s -c%c", {}, Status.WARN, "which crashbot cannot read"),
+        ("core", {}, Status.WARN, "the server's working directory"),
+        ("/var/crash/%e/core", {}, Status.WARN, "a folder that varies"),
+    ],
+)
+def test_doctor_core_pattern_says_where_cores_go_and_how_to_fix_it(
+    setup: Setup, pattern: str, tools: dict[str, str], status: Status, words: str
+) -> None:
+    setup.core_pattern = pattern
+    setup.tools = {**setup.tools, **tools}
+    result = doctor.check_core_pattern(setup.probe())
+    assert result.status is status, result
+    assert words in result.detail
+    if status is Status.WARN and "cannot read" in result.detail:
+        assert "sysctl -w kernel.core_pattern=" in result.fix

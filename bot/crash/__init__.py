@@ -6,6 +6,7 @@ the top frame and signs; ``crash_to_json`` is the ``crashbot parse --json`` cont
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from bot.crash.normalize import normalize_function
 from bot.crash.rules import DEFAULT_RULES, KEEP, FrameView, Rule, RuleContext, apply_rules
 from bot.crash.signature import make_signature
 from bot.crash.sniff import parser_for, sniff
-from bot.crash.text import MAX_BYTES, clean_lines, decode
+from bot.crash.text import MAX_BYTES, clean_lines, decode, written_notes
 from bot.crash.threads import choose_crashing_thread
 
 __all__ = ["CrashParseError", "CrashReader", "analyse", "crash_to_json", "parse_report", "plain_crash"]
@@ -44,6 +45,9 @@ def parse_report(data: bytes | str, *, fmt: Format | None = None) -> CrashReport
         raise CrashParseError("the input is empty: no crash report to read")
     parser = parser_for(fmt) if fmt is not None else sniff(lines)
     report = parser.parse(lines)
+    written = written_notes(lines)
+    if written:  # crashbot's own remarks on a log it wrote (a core gdb could not read in full)
+        report = dataclasses.replace(report, notes=(*written, *report.notes))
     if not any(t.frames for t in report.threads) and report.exception is None and report.assertion is None:
         raise CrashParseError(
             f"read as {parser.format.value} but found no stack frames, exception or assertion in it "
@@ -146,6 +150,8 @@ def crash_to_json(crash: Crash, *, explain: bool = False) -> dict[str, Any]:
         "signature_id": crash.signature.id,
         "signature_full_id": crash.signature.full_id,
         "signature_version": crash.signature.version,
+        # stacks printed beside the crashing one (a sanitizer's free and allocation stacks), often the bug
+        "related_stacks": [s.to_json() for s in report.related],
     }
     if explain:
         out["decisions"] = [d.to_json() for d in crash.decisions]

@@ -27,7 +27,7 @@ __all__ = ["FRAME_FIELDS", "THREAD_FIELDS", "fast_construction", "frame_of", "ne
 _Model = TypeVar("_Model")
 
 # The field order of the twins' __init__ (and of frame_of's and thread_of's parameters).
-FRAME_FIELDS = ("function", "module", "file", "line", "offset", "address", "inline", "raw")
+FRAME_FIELDS = ("function", "module", "file", "line", "offset", "address", "inline", "raw", "column")
 THREAD_FIELDS = ("frames", "id", "name", "current", "section")
 
 
@@ -44,6 +44,7 @@ class _FrameTwin:
         address: str | None,
         inline: bool,
         raw: str,
+        column: int | None = None,
     ) -> None:
         self.function = function
         self.module = module
@@ -53,6 +54,7 @@ class _FrameTwin:
         self.address = address
         self.inline = inline
         self.raw = raw
+        self.column = column
         self.__class__ = Frame  # type: ignore[assignment]
 
 
@@ -98,7 +100,8 @@ def _constructor(
             pass
 
     def by_keyword(*values: object) -> _Model:
-        return model(**dict(zip(names, values, strict=True)))
+        # trailing fields with defaults (Frame.column) may be left out, as the twins allow
+        return model(**dict(zip(names[: len(values)], values, strict=True)))
 
     return by_keyword
 
@@ -132,9 +135,11 @@ def new_frame(
     address: str | None,
     inline: bool,
     raw: str,
+    column: int | None = None,
 ) -> Frame:
-    """``Frame(function=…, module=…, …)``, built fast; every field is given (no defaults to forget)."""
-    return _FRAME(function, module, file, line, offset, address, inline, raw)
+    """``Frame(function=…, module=…, …)``, built fast; every field but ``column`` is given (no defaults to
+    forget; few formats print a column)."""
+    return _FRAME(function, module, file, line, offset, address, inline, raw, column)
 
 
 def thread_of(frames: tuple[Frame, ...]) -> Thread:

@@ -22,6 +22,8 @@ class Format(StrEnum):
     CDB = "cdb"
     ASSERT_LOG = "assert-log"
     VS_CALLSTACK = "vs-callstack"
+    SANITIZER = "sanitizer"  # AddressSanitizer, UndefinedBehaviorSanitizer, ThreadSanitizer, LeakSanitizer
+    VMANGOS_LOG = "vmangos-log"  # vMaNGOS's own log: a timestamped assertion line, then a backtrace
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,8 @@ class Frame:
     ``offset``: for a symbolised frame the displacement into the function (``0x2e``); for an unsymbolised
     frame the module-relative offset (``0001:000000000015b4a8`` for Wheaty section:offset, ``0x1a06d`` for
     ``module+0x1a06d``). Lower-case hex. ``address`` is the absolute program counter (``0x00007ff774dae0de``),
-    which ASLR changes from run to run and so never enters a signature.
+    which ASLR changes from run to run and so never enters a signature. ``column`` is the source column when
+    the report prints one (``File.cpp:123:5``: sanitizers, clang), else None.
     """
 
     function: str | None = None
@@ -46,6 +49,7 @@ class Frame:
     address: str | None = None
     inline: bool = False
     raw: str = ""
+    column: int | None = None
 
     @property
     def symbolised(self) -> bool:
@@ -57,6 +61,7 @@ class Frame:
             "module": self.module,
             "file": self.file,
             "line": self.line,
+            "column": self.column,
             "offset": self.offset,
             "address": self.address,
             "inline": self.inline,
@@ -86,6 +91,32 @@ class Thread:
             "current": self.current,
             "frames": [f.to_json() for f in self.frames],
         }
+
+
+class StackRole(StrEnum):
+    """What a stack other than a thread's own is the stack *of* (the JSON ``role`` spellings)."""
+
+    FREED = "freed"  # ASan: "freed by thread T0 here"
+    ALLOCATED = "allocated"  # ASan: "(previously) allocated by thread T0 here"; LSan's other leaks
+    PREVIOUS_ACCESS = "previous-access"  # TSan: the other side of a data race
+    THREAD_CREATED = "thread-created"  # ASan/TSan: where the thread in question was started
+    OTHER = "other"  # any other stack a sanitizer prints (a mutex's creation, ...)
+
+
+@dataclass(frozen=True)
+class RelatedStack:
+    """A stack the report prints beside the crashing thread's, named by the report's own heading.
+
+    A use-after-free is read at one place, freed at another and allocated at a third: the free and the
+    allocation are usually where the bug is, so they travel with the crash (issue, payload, fix prompt).
+    """
+
+    role: StackRole
+    title: str
+    frames: tuple[Frame, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"role": self.role.value, "title": self.title, "frames": [f.to_json() for f in self.frames]}
 
 
 @dataclass(frozen=True)
@@ -163,6 +194,7 @@ class CrashReport:
     :func:`bot.crash.threads.choose_crashing_thread` weighs that with other evidence.
     ``extra`` holds format-specific key/values worth keeping (cdb bucket ids, ``KEY_VALUES_STRING``).
     ``notes`` are parser remarks such as ``truncated`` or ``locals section skipped``.
+    ``related`` are stacks printed beside the crashing one (a sanitizer's free and allocation stacks).
     """
 
     format: Format
@@ -174,6 +206,7 @@ class CrashReport:
     crashing_thread: int | None = None
     extra: Mapping[str, str] = field(default_factory=_frozen_mapping)
     notes: tuple[str, ...] = ()
+    related: tuple[RelatedStack, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.extra, MappingProxyType):

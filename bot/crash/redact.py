@@ -38,7 +38,50 @@ _TOKENS = re.compile(
       | glpat-[A-Za-z0-9_\-]{20,}                # GitLab PAT
       | AIza[0-9A-Za-z_\-]{35}                   # Google API key
       | eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,} # JWT
+      | [MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40} # Discord bot token
     )""",
+    re.VERBOSE,
+)
+_SRP6_STRUCT = re.compile(
+    r"(?P<key>(?<![\w])(?:(?:this->|m_)?_?[Kvbs]|(?:m_|_)?(?:salt|Salt)|(?:m_|_)?[Kk]ey)(?![\w]))"
+    r"(?P<sep>\s*=\s*)\{(?=\s*(?:_M_elems|_bn|_M_p)\b)"
+)
+# Incoming webhooks carry their secret in the path: Discord's /api/webhooks/<id>/<token>, Slack's
+# /services/T…/B…/<token>. Whoever has the URL can post as the bot.
+_WEBHOOK = re.compile(
+    r"""(?P<head>https?://(?:(?:ptb\.|canary\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks
+        |hooks\.slack\.com/(?:services|workflows|triggers))/)(?P<value>[^\s"'<>)\]]+)""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# ``Authorization: Basic dXNlcjpwdw==`` (a short base64 pair is a password too), ``Bearer …``, ``token …``.
+_AUTH_HEADER = re.compile(
+    r"(?P<head>\b(?:proxy-)?authori[sz]ation\b[\"']?\s*[:=]\s*[\"']?(?:basic|bearer|token|digest|negotiate)\s+)"
+    r"(?P<value>[^\s\"',;]+)",
+    re.IGNORECASE,
+)
+# Environment-style secret names: ``CRASHBOT_SIGNING_KEY=…``, ``SOAP_PASS=…``, ``DB_PWD: …``.
+_ENV_SECRET = re.compile(
+    r"(?P<key>(?<![\w.\-])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:KEY|SECRET|TOKEN|PASS|PASSWD|PWD|CREDENTIALS?|HMAC))"
+    r"(?P<sep>\s*[=:]\s*)(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',;]+)"
+)
+# A MySQL/MariaDB command line: ``-pSECRET`` (no space, the client's own syntax) and ``--password SECRET``.
+_MYSQL_LINE = re.compile(r"^.*\b(?:mysql\w*|mariadb\w*)\b.*$", re.IGNORECASE | re.MULTILINE)
+_MYSQL_PASSWORD = re.compile(r"(?P<head>(?<=\s)-p|--password[= ]\s*)(?P<value>[^\s\"']+)")
+# GM commands whose arguments are an account name and its password (TrinityCore/AzerothCore/cMaNGOS):
+# ``.account set password bob pw pw``, ``account create bob pw``, ``.account password old new new``.
+# Everything after the command words goes, to the end of the line or of the quoted text.
+_GM_ACCOUNT = re.compile(
+    r"""(?P<head>(?<![\w])\.?account\s+(?:set\s+(?:password|pass|gmlevel|sec(?:level)?|addon|email)|create|password
+        |delete|email|onlinelist)\b)(?P<value>[ \t]+[^\n"'`)\]]+)""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# SRP6 (the login handshake): the session key K, the verifier v, the private ephemeral b and the salt s.
+# With v and s a password falls to an offline guess; K decrypts the session. TrinityCore keeps them in
+# ``std::array<uint8, N>`` (gdb: ``{_M_elems = "…"}``) or a BigNumber (``{_bn = 0x…}``).
+_SRP6_VALUE = re.compile(
+    r"""(?P<key>(?<![\w])(?:(?:this->|m_)?_?[Kvbs]|(?:m_|_)?(?:salt|Salt)|(?:m_|_)?[Kk]ey)(?![\w]))
+        (?P<sep>\s*=\s*)
+        (?P<value>"(?:\\\d{3}|\\x[0-9A-Fa-f]{2}|[^"\\\n]){16,}"|0x[0-9A-Fa-f]{32,})""",
     re.VERBOSE,
 )
 
@@ -70,7 +113,7 @@ _URL_USERINFO = re.compile(
 _SENSITIVE_WORDS = (
     r"pass(?:word|wd|phrase)|pass(?-i:(?![a-z]))|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key"
     r"|private[_\-]?key|auth[_\-]?(?:key|token)|client[_\-]?secret|credentials?|bearer|session[_\-]?key"
-    r"|verifier"
+    r"|verifier|signing[_\-]?key|hmac"
 )
 # A name that is secret: a whole run of name characters holding a sensitive word, or ``pw`` as the whole
 # name (not ``upward``). The run is taken whole and possessively, from its start only, so a megabyte of
@@ -166,6 +209,16 @@ def _sub(
     return pattern.sub(repl, text)
 
 
+def _mysql_line(m: re.Match[str], counts: Counter[str]) -> str | None:
+    line = m.group(0)
+    out = _MYSQL_PASSWORD.sub(lambda p: f"{p.group('head')}{_marker('secret')}", line)
+    if out == line:
+        return None
+    counts["secret"] -= 1  # _sub counts the line once; count each password instead
+    counts["secret"] += len(_MYSQL_PASSWORD.findall(line))
+    return out
+
+
 def _ipv4(m: re.Match[str]) -> str | None:
     try:
         address = ipaddress.IPv4Address(m.group(0))
@@ -239,11 +292,11 @@ def _struct_end(text: str, start: int) -> int:
     return n
 
 
-def _redact_structs(text: str, counts: Counter[str]) -> str:
+def _redact_structs(text: str, counts: Counter[str], pattern: re.Pattern[str] = _STRUCT_VALUE) -> str:
     """Replace the brace-balanced value of every ``<secret name> = {…}`` (one left-to-right pass)."""
     out: list[str] = []
     pos = 0
-    while (m := _STRUCT_VALUE.search(text, pos)) is not None:
+    while (m := pattern.search(text, pos)) is not None:
         end = _struct_end(text, m.end() - 1)
         out.append(text[pos : m.start()])
         out.append(f"{m.group('key')}{m.group('sep')}{_marker('secret')}")
@@ -282,6 +335,17 @@ def redact(
     counts: Counter[str] = Counter()
     text = _sub(_PEM, text, counts, "key", lambda m: _marker("key"))
     text = _sub(_TOKENS, text, counts, "token", lambda m: _marker("token"))
+    text = _sub(_WEBHOOK, text, counts, "token", lambda m: f"{m.group('head')}{_marker('token')}")
+    text = _sub(_AUTH_HEADER, text, counts, "secret", lambda m: f"{m.group('head')}{_marker('secret')}")
+    text = _sub(_GM_ACCOUNT, text, counts, "account", lambda m: f"{m.group('head')} {_marker('account')}")
+    text = _redact_structs(text, counts, _SRP6_STRUCT)
+    text = _sub(
+        _SRP6_VALUE, text, counts, "secret", lambda m: f"{m.group('key')}{m.group('sep')}{_marker('secret')}"
+    )
+    text = _sub(
+        _ENV_SECRET, text, counts, "secret", lambda m: f"{m.group('key')}{m.group('sep')}{_marker('secret')}"
+    )
+    text = _sub(_MYSQL_LINE, text, counts, "secret", lambda m: _mysql_line(m, counts))
     text = _sub(_DB_INFO_SETTING, text, counts, "db", lambda m: f"{m.group('key')}{_marker('db')}")
     text = _sub(_DB_CONNECTION, text, counts, "db", lambda m: _marker("db"))
     text = _sub(_URL_USERINFO, text, counts, "secret", lambda m: f"{m.group('head')}{_marker('secret')}")

@@ -22,8 +22,11 @@ CERTAIN = 100
 PARSER_MODULES: tuple[tuple[Format, str], ...] = (
     (Format.WHEATY, "bot.crash.parsers.wheaty"),
     (Format.CDB, "bot.crash.parsers.cdb"),
+    # before gdb: a sanitizer's ``#N 0x… in F file:line`` frames look like gdb's, its header cannot
+    (Format.SANITIZER, "bot.crash.parsers.sanitizer"),
     (Format.GDB, "bot.crash.parsers.gdb"),
     (Format.VS_CALLSTACK, "bot.crash.parsers.vscallstack"),
+    (Format.VMANGOS_LOG, "bot.crash.parsers.vmangos"),
     (Format.ASSERT_LOG, "bot.crash.parsers.assertlog"),
 )
 

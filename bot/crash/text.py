@@ -153,3 +153,16 @@ def clean_lines(text: str) -> list[str]:
         kept += 1
     del lines[kept:]
     return lines
+
+
+# What crashbot writes at the top of a log it made itself (a core read through gdb): one remark per line,
+# read back into the report's notes so the issue says what could not be done.
+NOTE_PREFIX = "crashbot: note: "
+_NOTE_HEAD = 64
+
+
+def written_notes(lines: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The ``crashbot: note:`` lines among the first lines of ``lines``."""
+    return tuple(
+        line[len(NOTE_PREFIX) :].strip() for line in lines[:_NOTE_HEAD] if line.startswith(NOTE_PREFIX)
+    )

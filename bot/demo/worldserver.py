@@ -38,6 +38,12 @@ CRASH_AFTER_ENV = "WORLDSERVER_CRASH_ON_START_AFTER"
 CRASH_MARKER = "--- DEBUG: BACKTRACE FULL"
 
 BUILD_CONFIG = "RelWithDebInfo"
+# An AddressSanitizer build, as TrinityCore/AzerothCore developers make one to hunt memory errors.
+SANITIZE_ADDRESS_ARGS = (
+    "-DCMAKE_CXX_FLAGS=-fsanitize=address -fno-omit-frame-pointer -g",
+    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address",
+    "-DWORLDSERVER_USE_PCH=OFF",  # a PCH built without the sanitizer flags would not match them
+)
 BUILD_LOG_NAME = "crashbot-build.log"
 GDB_LOG_NAME = "crashreport.gdb.log"
 CONFIG_NAME = "worldserver.conf"
@@ -80,12 +86,19 @@ def copy_source(dest: Path) -> Path:
 
 
 def build(
-    source_dir: Path, build_dir: Path, *, broken: bool = False, jobs: int = 2, timeout_s: float = 600
+    source_dir: Path,
+    build_dir: Path,
+    *,
+    broken: bool = False,
+    jobs: int = 2,
+    timeout_s: float = 600,
+    cmake_args: Sequence[str] = (),
 ) -> Path:
     """Configure and build ``worldserver`` (RelWithDebInfo) in ``build_dir``; return the executable.
 
     The build directory is reused, so a rebuild after a small change recompiles only what changed.
-    ``broken=True`` builds a release that exits with code 1 before its ready line.
+    ``broken=True`` builds a release that exits with code 1 before its ready line. ``cmake_args`` go to the
+    configure step (e.g. ``SANITIZE_ADDRESS_ARGS`` for an AddressSanitizer build).
     """
     cmake = shutil.which("cmake")
     if cmake is None:
@@ -109,6 +122,7 @@ def build(
                 "-B",
                 str(build_dir),
                 f"-DWORLDSERVER_BROKEN={'ON' if broken else 'OFF'}",
+                *cmake_args,
             ],
         ),
         (

@@ -32,7 +32,11 @@ def make_control(
     backend = settings.backend
     if backend is Backend.PROCESS:
         return ProcessControl(
-            releases=releases, executable=settings.executable, arguments=settings.arguments, env=env
+            releases=releases,
+            executable=settings.executable,
+            arguments=settings.arguments,
+            env=env,
+            core_dumps=settings.core_dumps,
         )
     if backend is Backend.SYSTEMD:
         return SystemdControl(settings.service_name, user=settings.systemd_user, runner=runner)

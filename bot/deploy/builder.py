@@ -1,5 +1,6 @@
-"""The deploy ``Builder``: one commit of a checkout, built by the fix pipeline's build in the same
-persistent build directory (so a deploy after a fix PR recompiles only what the merge changed)."""
+"""The deploy ``Builder``: one commit of a checkout, built by the fix pipeline's build in deploy's own
+persistent build directory: incremental between deploys, and never a directory a fix build (untrusted,
+engine-written code) wrote into."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.config import FixSettings
+from bot.config import DeploySettings, FixSettings
 from bot.deploy.errors import DeployError
+from bot.errors import ConfigError
 from bot.fix import build as fix_build
 from bot.git import Git
 
@@ -63,6 +65,28 @@ def find_output_dir(build_dir: Path, executable: str) -> Path:
     return max(found, key=lambda p: p.stat().st_mtime).parent
 
 
+def deploy_build_dir(
+    settings: DeploySettings, fix: FixSettings, source: Path, *, env: Mapping[str, str]
+) -> Path:
+    """``deploy.build_dir``, else ``<user cache>/crashbot/deploy-build/<checkout>``; ConfigError when it
+    is the fix build directory (a fix build could have planted anything there) or inside the checkout."""
+    source = Path(source).resolve()
+    if settings.build_dir:
+        chosen = Path(settings.build_dir).expanduser().resolve()
+    else:
+        fix_default = fix_build.default_build_dir(source, env=env)
+        chosen = fix_default.parent.parent / "deploy-build" / fix_default.name
+    if chosen == source or source in chosen.parents:
+        raise ConfigError(f"deploy.build_dir {str(chosen)!r} is inside the checkout {str(source)!r}")
+    fix_dir = fix_build.resolve_build_dir(fix, source, env=env)
+    if chosen == fix_dir or fix_dir in chosen.parents or chosen in fix_dir.parents:
+        raise ConfigError(
+            f"deploy.build_dir {str(chosen)!r} overlaps fix.build_dir {str(fix_dir)!r}: a fix build runs "
+            "untrusted code, so deploy builds in a directory no fix build wrote; choose another"
+        )
+    return chosen
+
+
 class CheckoutBuilder:
     """Builds ``sha`` in the checkout at ``source``: checks it out (refusing a dirty tree), builds it
     with ``fix.configure_command``/``fix.build_command`` in ``fix.build_dir``, then puts the checkout
@@ -75,8 +99,10 @@ class CheckoutBuilder:
         *,
         executable: str,
         env: Mapping[str, str],
+        build_dir: Path | None = None,
     ) -> None:
         self.source = Path(source)
+        self.build_dir = build_dir
         self.settings = settings
         self.executable = executable
         self._env = dict(env)
@@ -97,7 +123,9 @@ class CheckoutBuilder:
             logger.info("checking out %s in %s to build it", sha[:12], self.source)
             self.git.run("checkout", "--quiet", "--detach", sha, "--")
         try:
-            result = fix_build.build(self.source, self.settings, env=self._env, run_tests=False)
+            result = fix_build.build(
+                self.source, self.settings, build_dir=self.build_dir, env=self._env, run_tests=False
+            )
         finally:
             if head != sha:
                 self.git.run("checkout", "--quiet", branch or head, "--")

@@ -84,6 +84,7 @@ class ProcessControl:
         env: Mapping[str, str],
         log_file: Path | None = None,
         poll_s: float = 0.1,
+        core_dumps: bool = False,
     ) -> None:
         self.releases = releases
         self.install_dir = releases.install_dir
@@ -93,6 +94,7 @@ class ProcessControl:
         self._log = log_file or self.install_dir / LOG_FILE
         self._env = dict(env)
         self._poll_s = poll_s
+        self._core_dumps = core_dumps
         self._child: subprocess.Popen[bytes] | None = None  # set when this run started the server
 
     def log_path(self) -> Path:
@@ -143,6 +145,8 @@ class ProcessControl:
                     f"cannot start {argv[0]}: {e}; check the release and its permissions"
                 ) from e
         self._child = child
+        if self._core_dumps:
+            allow_core_dumps(child.pid)
         PidRecord(child.pid, argv, time.time()).write(self.pid_path)
         logger.info("started %s (pid %d), console output in %s", argv[0], child.pid, self._log)
 
@@ -241,3 +245,30 @@ def _windows_image_path(pid: int) -> str | None:
         return buffer.value
     finally:
         kernel32.CloseHandle(handle)
+
+
+def allow_core_dumps(pid: int) -> bool:
+    """Lift the core size limit of process ``pid`` (as high as this user may: the hard limit), so a crash
+    leaves a core where ``kernel.core_pattern`` says; False (with a log line) where that cannot be done.
+
+    Set on the started process with ``prlimit(2)`` rather than in a ``preexec_fn``, which is unsafe in a
+    process with threads; the server has not crashed within the microseconds before it takes effect.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no RLIMIT_CORE (Wheaty writes minidumps there)
+        return False
+    prlimit = getattr(resource, "prlimit", None)
+    if prlimit is None:
+        logger.warning("cannot enable core dumps for pid %d: this platform has no prlimit", pid)
+        return False
+    try:
+        _, hard = prlimit(pid, resource.RLIMIT_CORE)
+        prlimit(pid, resource.RLIMIT_CORE, (hard, hard))
+    except (OSError, ValueError) as e:
+        logger.warning("cannot enable core dumps for pid %d: %s", pid, e)
+        return False
+    if hard == 0:
+        logger.warning("core dumps stay off for pid %d: the hard limit is 0 (raise it: ulimit -Hc)", pid)
+        return False
+    return True

@@ -1,7 +1,8 @@
 """The ``systemd`` backend: ``systemctl [--user] start|stop|is-active|show|kill <unit>``.
 
 The unit should run ``<install_dir>/current/worldserver`` with ``WorkingDirectory=<install_dir>``,
-``KillSignal=SIGTERM`` (worldserver's clean shutdown) and a ``TimeoutStopSec`` long enough to save.
+``KillSignal=SIGTERM`` (worldserver's clean shutdown), a ``TimeoutStopSec`` long enough to save, and
+``LimitCORE=infinity`` so a crash leaves a core for ``crashbot watch`` (:func:`suggested_unit` writes one).
 A system unit needs root or a polkit/sudoers rule for the runner's user; a ``--user`` unit does not.
 """
 
@@ -95,3 +96,25 @@ class SystemdControl:
 def _last_line(result: CommandResult) -> str:
     lines = result.output.splitlines()
     return lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def suggested_unit(install_dir: str, executable: str = "worldserver", *, user: str = "wow") -> str:
+    """A worldserver unit for this backend: clean SIGTERM shutdown, time to save, and core dumps on."""
+    return (
+        "[Unit]\n"
+        "Description=worldserver (deployed by crashbot)\n"
+        "After=network-online.target mysql.service\n"
+        "\n"
+        "[Service]\n"
+        f"User={user}\n"
+        f"WorkingDirectory={install_dir}\n"
+        f"ExecStart={install_dir}/current/{executable}\n"
+        "KillSignal=SIGTERM\n"
+        "TimeoutStopSec=300\n"
+        "Restart=on-failure\n"
+        "# a crash leaves a core where kernel.core_pattern says; crashbot watch reads it (crashbot doctor)\n"
+        "LimitCORE=infinity\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=multi-user.target\n"
+    )

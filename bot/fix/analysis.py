@@ -48,6 +48,7 @@ class MappedFrame:
     head_line: int | None
     meaningful: bool
     folded: tuple[str, ...] = ()  # trivial accessors called from here, folded into this frame
+    stack: str | None = None  # a related stack's role (``freed``, ``allocated``); None: the crashing thread
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ def _map_frames(
                     frame.line,
                     cand.meaningful,
                     cand.folded,
+                    cand.stack,
                 )
             elif frame.function:
                 result = _by_definition(cand, locator, near, notes, why=looked.reason)
@@ -273,6 +275,7 @@ def _by_definition(
         best.start,
         cand.meaningful,
         cand.folded,
+        cand.stack,
     )
 
 
@@ -305,6 +308,7 @@ def _with_drift(
         head_line=head_line,
         meaningful=m.meaningful,
         folded=m.folded,
+        stack=m.stack,
     )
 
 
@@ -565,7 +569,7 @@ def _frames_table(a: Analysis) -> list[str]:
         "|---|---|---|---|",
     ]
     for m in a.frames:
-        idx = "assert" if m.index is None else str(m.index)
+        idx = m.stack or ("assert" if m.index is None else str(m.index))
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line rewritten)"
         out.append(
             f"| {idx} | {md.inline_code(m.function or '?', table=True)} "

@@ -32,6 +32,7 @@ class Candidate:
     frame: Frame
     meaningful: bool
     folded: tuple[str, ...] = ()
+    stack: str | None = None  # a related stack's role (sanitizer ``freed``/``allocated``); None: the crash
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ def plan(crash: Crash) -> Plan:
         )
     meaningful = [i for i in crash.meaningful if 0 <= i < len(crash.frames)]
     ordered.extend((i, crash.frames[i], True) for i in meaningful)
+    related = [
+        Candidate(None, f, True, stack=stack.role.value)
+        for stack in crash.report.related
+        for f in [
+            f for f in stack.frames if f.file and f.function and not is_machinery(f) and not is_library(f)
+        ][:2]
+    ]
     rest = set(meaningful)
     ordered.extend((i, f, False) for i, f in enumerate(crash.frames) if i not in rest)
     top = crash.top_frame
@@ -126,4 +134,4 @@ def plan(crash: Crash) -> Plan:
     if not out and accessor is not None:  # nothing but accessors: show the accessor after all
         first = next(f for _, f, _ in ordered if f.function == accessor)
         out.append(Candidate(None, first, True))
-    return Plan((*out, *library), accessor, tuple(skipped))
+    return Plan((*out[:1], *related, *out[1:], *library), accessor, tuple(skipped))

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,10 @@ from typing import IO
 from bot.config import FixSettings
 from bot.errors import BotError, ConfigError
 from bot.fix import diagnostics as diag_mod
+from bot.fix import fence
+from bot.fix import sandbox as sandbox_mod
 from bot.fix.diagnostics import Diagnostic, Severity
+from bot.fix.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -156,11 +160,20 @@ def run_logged(
     timeout_s: float,
     env: Mapping[str, str],
     stdin_text: str | None = None,
+    sandbox: Sandbox | None = None,
 ) -> CommandResult:
-    """Run ``argv`` with stdout and stderr appended to ``log``; on timeout kill its whole process tree."""
+    """Run ``argv`` with stdout and stderr appended to ``log``; on timeout kill its whole process tree.
+    With ``sandbox`` it runs confined, with the sandbox's environment (an allow-list of ``env``)."""
     if not argv:
         raise BuildError("empty command: configure an argv list such as ['cmake', '--build', '{build_dir}']")
     log.write(f"\n$ {' '.join(argv)}\n".encode())
+    environ = dict(env)
+    if sandbox is not None and sandbox.confined:
+        # bwrap would only say "execvp: No such file" with status 1: say what a missing tool is here
+        if shutil.which(argv[0], path=environ.get("PATH")) is None and not (cwd / argv[0]).is_file():
+            raise BuildError(f"cannot run {argv[0]!r}: not found on PATH; install it or fix the command")
+        environ = sandbox.environment(environ)
+        argv = sandbox.wrap(argv, cwd=cwd)
     log.flush()
     kwargs: dict[str, object] = {}
     if sys.platform == "win32":
@@ -172,7 +185,7 @@ def run_logged(
         proc = subprocess.Popen(  # type: ignore[call-overload]
             list(argv),
             cwd=cwd,
-            env=dict(env),
+            env=environ,
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -228,11 +241,13 @@ def build(
     run_tests: bool = True,
 ) -> BuildResult:
     """Configure (when the configure command or source changed since the last success), build, and
-    run ``test_command`` after a successful build. Tool-level failures are a failed BuildResult; a
-    command that cannot start at all raises BuildError."""
+    run ``test_command`` after a successful build, every command in the sandbox ``fix.sandbox`` names
+    (only the checkout and the build directory writable). Tool-level failures are a failed BuildResult;
+    a command that cannot start at all raises BuildError, a sandbox that cannot be had SandboxError."""
     source = Path(source).resolve()
     build_dir = Path(build_dir).resolve() if build_dir else resolve_build_dir(settings, source, env=env)
     build_dir.mkdir(parents=True, exist_ok=True)
+    box = sandbox_for(settings, writable=(source, build_dir))
     log_path = Path(log_path) if log_path else build_dir / "crashbot-build.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     child_env = scrub_env(env)
@@ -266,7 +281,7 @@ def build(
             if step is Step.CONFIGURE:
                 marker.unlink(missing_ok=True)
             cwd = source if step is Step.CONFIGURE else build_dir
-            result = run_logged(argv, cwd=cwd, log=log, timeout_s=remaining, env=child_env)
+            result = run_logged(argv, cwd=cwd, log=log, timeout_s=remaining, env=child_env, sandbox=box)
             if step is Step.TEST:
                 tests_ok = result.ok
             if not result.ok:
@@ -277,7 +292,9 @@ def build(
     text = log_path.read_text(encoding="utf-8", errors="replace")
     # our own "$ argv" echo lines can contain diagnostic-looking text (e.g. a -D value); skip them
     output = "\n".join(line for line in text.splitlines() if not line.startswith("$ "))
-    parsed = diag_mod.relative_to(diag_mod.parse(output), str(source))
+    # the log is the untrusted code's output: fenced (redacted, known secrets masked, diagnostics about
+    # files outside the checkout dropped) before anything reads it
+    parsed = fence.diagnostics(diag_mod.relative_to(diag_mod.parse(output), str(source)))
     found_errors = [d for d in parsed if d.severity is Severity.ERROR][:MAX_ERRORS]
     warnings = [d for d in parsed if d.severity is Severity.WARNING][:MAX_WARNINGS]
     return BuildResult(
@@ -285,11 +302,22 @@ def build(
         duration_s=time.monotonic() - started,
         log_path=log_path,
         diagnostics=(*found_errors, *warnings),
-        tail=text[-TAIL_CHARS:],
+        tail=fence.post(text[-TAIL_CHARS * 2 :], limit=TAIL_CHARS),
         build_dir=build_dir,
         failed_step=failed,
         timed_out=timed_out,
         tests_ok=tests_ok,
+    )
+
+
+def sandbox_for(settings: FixSettings, *, writable: Sequence[Path], network: bool = False) -> Sandbox:
+    """The sandbox ``fix.sandbox`` asks for, with ``writable`` (and ``fix.sandbox_writable``) writable."""
+    return sandbox_mod.make(
+        settings.sandbox,
+        writable=(*writable, *(Path(p).expanduser() for p in settings.sandbox_writable)),
+        readable=tuple(Path(p) for p in settings.sandbox_read_only),
+        network=network,
+        allowed_env=settings.sandbox_env,
     )
 
 

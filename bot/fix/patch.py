@@ -13,6 +13,7 @@ from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
 from bot.errors import BotError, GitError
+from bot.fix import directives, fence
 
 if TYPE_CHECKING:
     from bot.git import Git
@@ -63,13 +64,6 @@ PROTECTED_SUFFIXES = (
     ".yaml",
 )
 
-# An added `#include "/home/runner/.ssh/id_rsa"` would print a secret into compiler diagnostics, which
-# end up in a PR comment; only repository-relative includes are fine.
-_INCLUDE_ESCAPE_RE = re.compile(
-    r"""^\s*\#\s*(?:include|include_next|import|embed)\s*[<"]
-        (?:/|\\|[A-Za-z]:|[^>"]*(?:^|[/\\])\.\.(?:[/\\]|[>"]))""",
-    re.VERBOSE,
-)
 _SHORT_NAME_RE = re.compile(r"~\d")  # 8.3 short names: GITHUB~1 aliases .github on Windows
 _HUNK_HEADER_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
 
@@ -90,6 +84,7 @@ class Rule(StrEnum):
     TOO_LARGE = "too-large"
     APPLY = "apply"
     PATH_MISMATCH = "path-mismatch"
+    SECRET = "secret"  # noqa: S105 (a rule's name)
 
 
 @dataclass(frozen=True)
@@ -273,6 +268,12 @@ def validate(
                     )
                 )
         violations.extend(_file_violations(fp))
+    if fence.contains_secret(patch.text):
+        violations.append(
+            Violation(
+                Rule.SECRET, None, "contains the value of a secret crashbot holds; it is never committed"
+            )
+        )
     changed = patch.changed_lines
     if changed > max_changed_lines:
         violations.append(
@@ -529,13 +530,15 @@ def _file_violations(fp: FilePatch) -> list[Violation]:
         )
     if fp.is_copy:
         found.append(Violation(Rule.MODE, fp.path, "is a copy; write the new file out in full instead"))
-    for line in fp.added_lines:
-        if _INCLUDE_ESCAPE_RE.match(line):
+    # every file, whatever its name: a .txt the patch adds can be #included by a .cpp it also changes
+    for hunk in fp.hunks:
+        new_side = [(line[1:], line.startswith("+")) for line in hunk.lines if line[:1] in (" ", "+")]
+        for finding in directives.findings(new_side):
             found.append(
                 Violation(
                     Rule.INCLUDE,
                     fp.path,
-                    f"adds an include outside the repository: {line.strip()[:120]!r}",
+                    f"adds {finding.why}: {finding.line.strip()[:120]!r}",
                 )
             )
     return found

@@ -8,6 +8,7 @@ After it, every write is idempotent by marker or label, so a rerun edits what an
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -16,19 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import FixSettings, require_uploader
-from bot.crash.model import Crash
+from bot.crash.model import Crash, Frame
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
 from bot.fix.analysis import Analysis, analyse, epoch_of, render_analysis_comment
 from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
 from bot.fix.engines import Engine
+from bot.fix.patch import PatchRejected
 from bot.fix.prompt import HumanText
 from bot.fix.publish import (
     BranchState,
     IssueWriter,
+    commit_validated,
+    fresh_clone,
     open_fix_pulls,
     open_or_update_pull,
     push_branch,
+    push_url,
     read_branch,
 )
 from bot.fix.report import Attempt, FixResult, Outcome, Step, commit_message, pr_body, pr_title
@@ -61,6 +66,9 @@ class FixRun:
     secret_names: frozenset[str] = frozenset()  # never passed to the build and test commands
     # resolves the issue's bare frames from the symbol store and updates the issue (bot.symbols.service)
     symbolicate: Callable[[IssueRef, Payload], Crash | None] | None = None
+    # the engine loop: in this process (tests, the demo), or the CLI's isolated work process holding
+    # no crashbot secret (bot/fix/work.py)
+    work: Callable[[Bench, Task], Attempts] = run_attempts
 
 
 # -- trust -------------------------------------------------------------------------------------------
@@ -114,22 +122,31 @@ def crash_text(payload: Payload) -> str:
     lines.append("crashing thread, innermost first (* = meaningful frame):")
     meaningful = set(payload.meaningful)
     for i, f in enumerate(payload.frames):
-        name = f.function or (
-            f"{f.module}+{f.offset}" if f.module and f.offset else f.module or f.address or "??"
-        )
-        where = f" at {f.file}:{f.line if f.line is not None else '?'}" if f.file else ""
-        module = f" [{f.module}]" if f.module and f.function else ""
         star = "*" if i in meaningful else " "
-        lines.append(f"{star}#{i} {name}{where}{module}{' (inlined)' if f.inline else ''}")
+        lines.append(f"{star}#{i} {_frame_text(f)}")
     if payload.frames_total > len(payload.frames):
         lines.append(
             f"... {payload.frames_total - len(payload.frames)} outer frames not carried by the issue"
         )
+    for stack in payload.related:
+        # a sanitizer's free and allocation stacks: usually where the bug is
+        lines.append(f"{stack.title} ({stack.role.value} stack, innermost first):")
+        lines.extend(f" #{i} {_frame_text(f)}" for i, f in enumerate(stack.frames))
     occ = payload.occurrences
     lines.append(f"seen {occ.count} time(s), first {occ.first_seen or '?'}, last {occ.last_seen or '?'}")
     if occ.builds:
         lines.append("on builds: " + ", ".join(occ.builds))
     return "\n".join(lines)
+
+
+def _frame_text(f: Frame) -> str:
+    name = f.function or (
+        f"{f.module}+{f.offset}" if f.module and f.offset else f.module or f.address or "??"
+    )
+    line = f.line if f.line is not None else "?"
+    where = f" at {f.file}:{line}{f':{f.column}' if f.column is not None else ''}" if f.file else ""
+    module = f" [{f.module}]" if f.module and f.function else ""
+    return f"{name}{where}{module}{' (inlined)' if f.inline else ''}"
 
 
 # -- entry points ----------------------------------------------------------------------------------
@@ -290,7 +307,7 @@ class _Job:
             comment, _ = self.run.client.upsert_comment(
                 self.issue.number, ANALYSIS.tag, render_analysis_comment(analysis)
             )
-            loop = run_attempts(self._bench(), self._task(analysis, base_sha, tokens_before))
+            loop = self.run.work(self._bench(), self._task(analysis, base_sha, tokens_before))
             if loop.built is None:
                 return self._no_fix(loop)
             return self._publish(analysis, comment, loop, prior.open_pull)
@@ -373,12 +390,20 @@ class _Job:
         message = commit_message(
             self.payload, issue=n, result_attempt=built, attempts=s.max_attempts, engine=engine, model=model
         )
-        self.git.branch(self.branch, start="HEAD")
-        sha = self.git.commit_all(message, s.commit_author)
-        branch = self._read_branch()  # again, right before pushing: a person may have pushed while it built
-        if branch.foreign_authors:
-            return self._leave_alone(open_pull, branch.foreign_authors, loop)
-        push_branch(self.git, self.branch, branch, remote=s.push_remote, token_env=self.run.push_token_env)
+        # only the validated patch, validated again, committed in a fresh clone the build never touched
+        url = push_url(self.git, s.push_remote)
+        with fresh_clone(self.git, base_sha=self.git.head()) as clone:
+            try:
+                sha = commit_validated(clone, built.diff, branch=self.branch, settings=s, message=message)
+            except PatchRejected as e:  # the second validation, with every secret this process knows
+                detail = "\n".join(str(v) for v in e.violations)
+                logger.warning("issue #%d: the built patch was rejected before publishing: %s", n, detail)
+                refused = dataclasses.replace(built, step=Step.REJECTED, detail=detail)
+                return self._no_fix(dataclasses.replace(loop, attempts=(*loop.attempts[:-1], refused)))
+            branch = self._read_branch()  # again, right before pushing: a person may have pushed meanwhile
+            if branch.foreign_authors:
+                return self._leave_alone(open_pull, branch.foreign_authors, loop)
+            push_branch(clone, self.branch, branch, remote=url, token_env=self.run.push_token_env)
         logger.info("issue #%d: pushed %s to %s", n, sha[:12], self.branch)
         body = pr_body(
             self.payload,

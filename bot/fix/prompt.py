@@ -182,7 +182,8 @@ def _summary(a: Analysis) -> list[str]:
         summary.append(f"assertion: {a.assertion}")
     for m in a.frames:
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line since rewritten)"
-        summary.append(f"frame {'assert' if m.index is None else m.index}: {m.function or '?'} at {head}")
+        which = m.stack + " stack" if m.stack else ("assert" if m.index is None else m.index)
+        summary.append(f"frame {which}: {m.function or '?'} at {head}")
     for title, stack in a.extra_stacks:  # e.g. a sanitizer's "freed by" / "allocated by" stacks
         summary.append(f"{title}:")
         summary += [f"  {m.function or '?'} at {m.path}:{m.head_line or m.line}" for m in stack[:8]]

@@ -7,10 +7,16 @@ Every write is idempotent by marker or label, so a rerun edits what an earlier r
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from bot.config import FixSettings
+from bot.errors import GitError
+from bot.fix.patch import check
 from bot.fix.report import FixResult, human_push_comment, result_comment
 from bot.git import Git
 from bot.github import GitHubClient, PullRef
@@ -52,6 +58,46 @@ def read_branch(client: GitHubClient, branch: str, *, base_branch: str, signatur
     commits = client.compare(base_branch, branch)
     foreign = tuple(c.author or c.sha[:10] for c in commits if not is_bot_commit(c.message, signature_id))
     return BranchState(sha, foreign)
+
+
+@contextlib.contextmanager
+def fresh_clone(workspace: Git, *, base_sha: str) -> Iterator[Git]:
+    """A new clone of the workspace at ``base_sha``, in a temporary directory removed afterwards: its own
+    config (git clone writes it), no hook, and none of the files a build or test step left in the
+    workspace. Publishing happens here, never in the checkout untrusted code ran in."""
+    with tempfile.TemporaryDirectory(prefix="crashbot-publish-") as tmp:
+        target = Path(tmp) / "clone"
+        Git(Path(tmp), env=workspace.env).run(
+            "clone", "--quiet", "--no-hardlinks", "--no-checkout", "--", str(workspace.repo), str(target)
+        )
+        clone = Git(target, env=workspace.env)
+        clone.run("checkout", "--quiet", "--detach", base_sha, "--")
+        yield clone
+
+
+def commit_validated(clone: Git, diff: str, *, branch: str, settings: FixSettings, message: str) -> str:
+    """Validate ``diff`` again against the clean ``clone`` (the same rules as the attempt), then commit
+    exactly it on ``branch``: the staged paths must be the patch's paths. Returns the commit's sha."""
+    patch = check(
+        diff,
+        allowed_paths=settings.allowed_paths,
+        max_changed_lines=settings.max_changed_lines,
+        repo=clone,
+        allow_protected=settings.allow_protected_paths,
+    )
+    clone.branch(branch, start="HEAD")
+    return clone.commit_patch(patch.text, patch.paths, message, settings.commit_author)
+
+
+def push_url(workspace: Git, remote: str) -> str:
+    """Where the workspace's ``remote`` pushes to (its push URL; the repo config was checked for a
+    redirecting ``pushurl``/``insteadOf`` before this read)."""
+    url = workspace.run("remote", "get-url", "--push", "--", remote, check=False).strip()
+    if not url:
+        raise GitError(
+            f"the workspace has no git remote {remote!r} to push fix branches to (fix.push_remote)"
+        )
+    return url
 
 
 def push_branch(git: Git, branch: str, state: BranchState, *, remote: str, token_env: str | None) -> None:

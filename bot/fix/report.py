@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot import markdown as md
+from bot.fix import fence
 from bot.fix.analysis import Analysis
 from bot.fix.diagnostics import Diagnostic
 from bot.fix.state import FixRecord
@@ -111,7 +112,9 @@ def fenced(text: str, lang: str = "text") -> str:
 
 
 def _clip(text: str, limit: int) -> str:
-    text = text.strip()
+    """Untrusted text (engine, agent, build, test) for a comment, PR body or commit message: through the
+    fence (redaction, known secrets masked) and cut to ``limit`` characters."""
+    text = fence.post(text, limit=max(limit * 2, 1_000), keep="head").strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -230,7 +233,7 @@ def result_comment(result: FixResult, *, max_attempts: int) -> str:
         return "\n".join(out) + "\n"
     if o is Outcome.ABSTAINED:
         head = "### crashbot proposes no fix"
-        lead = f"The engine ({engine}) abstained: {md.cell(result.reason)}"
+        lead = f"The engine ({engine}) abstained: {md.cell(_clip(result.reason, 1_000))}"
     elif o is Outcome.REJECTED:
         head = "### crashbot proposes no fix: every patch was rejected"
         lead = f"The engine ({engine}) proposed patches that broke crashbot's rules; nothing was built."
@@ -247,7 +250,7 @@ def result_comment(result: FixResult, *, max_attempts: int) -> str:
         )
     else:
         head = f"### crashbot: {o.value}"
-        lead = md.cell(result.reason)
+        lead = md.cell(_clip(result.reason, 2_000))
     out = [head, "", lead, ""]
     for a in result.attempts:
         out += _attempt_section(a)
@@ -266,11 +269,11 @@ def _attempt_section(a: Attempt) -> list[str]:
     else:
         out.append(md.cell(_clip(a.detail, 300)))
         if a.diagnostics:
-            shown = "\n".join(str(d) for d in a.diagnostics[:MAX_DIAGNOSTICS_SHOWN])
+            shown = "\n".join(str(d) for d in fence.diagnostics(a.diagnostics)[:MAX_DIAGNOSTICS_SHOWN])
             more = len(a.diagnostics) - MAX_DIAGNOSTICS_SHOWN
             out += ["", "Diagnostics:", "", fenced(shown + (f"\n… {more} more" if more > 0 else ""))]
         elif a.log_tail:
-            out += ["", "End of the log:", "", fenced(a.log_tail[-MAX_TAIL_CHARS:])]
+            out += ["", "End of the log:", "", fenced(fence.post(a.log_tail, limit=MAX_TAIL_CHARS))]
     if a.diff:
         out += ["", "Patch:", "", fenced(_clip(a.diff, 6_000), "diff")]
     out += ["", "</details>", ""]

@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Config, secret
+from bot.config import Config, signing_key
 from bot.errors import ConfigError
 from bot.github import GitHubClient, connect
 from bot.uploader import notify
 from bot.uploader.backfill import Progress, backfill
 from bot.uploader.budget import Windows
+from bot.uploader.cores import core_watching
 from bot.uploader.intake import Intake
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
@@ -45,7 +46,8 @@ class Uploader:
         self.service_spool.close()
 
     def watch(self, dirs: Sequence[Path], *, on_progress: Progress | None = None) -> None:
-        """Watch ``dirs``, backfill what is already there, and upload until the service is stopped."""
+        """Watch ``dirs`` (and the folders Linux cores land in: :mod:`bot.uploader.cores`), backfill what is
+        already there, and upload until the service is stopped."""
         settings = self.config.uploader
         watcher = CrashWatcher(
             dirs,
@@ -54,13 +56,22 @@ class Uploader:
             patterns=settings.patterns,
             stability_s=settings.stability_s,
         )
+        store = self.config.symbols.store
+        core_watchers, core_backfill = core_watching(
+            settings, self.intake, debug_dirs=(Path(store),) if store else ()
+        )
         watcher.start()  # before the backfill, so nothing written meanwhile is missed
+        for core_watcher in core_watchers:
+            core_watcher.start()
         try:
             reports = existing_reports(dirs, settings.patterns)
             backfill(self.intake, reports, self.service.stop_event, on_progress=on_progress)
+            core_backfill(self.service.stop_event)
             self.service.serve()
         finally:
             watcher.stop()
+            for core_watcher in core_watchers:
+                core_watcher.stop()
 
     def _take_report(self, path: Path) -> None:
         try:
@@ -92,13 +103,7 @@ def assemble(
     (one line) when something is missing. ``config`` was checked when it was loaded, so only what
     depends on ``env`` or on the spool file is checked here."""
     up = config.uploader
-    key_env = config.signing.key_env
-    key = secret(key_env, env)
-    if key is None:
-        raise ConfigError(
-            f"no payload signing key: set the environment variable {key_env or '(signing.key_env)'} "
-            "(the same secret the fix workflow verifies issues with)"
-        )
+    key = signing_key(config, env)
     notifier = notify.from_settings(config.notify, env)
     stop = threading.Event()
     client = connect(
@@ -124,7 +129,7 @@ def assemble(
     publisher = Publisher(
         client,
         PublishSettings(
-            key=key.encode("utf-8"),
+            key=key,
             host=up.host or socket.gethostname(),
             realm=(realm if realm is not None else up.realm) or None,
             server_url=web_url_for(api_url or config.github.api_url),

@@ -109,6 +109,16 @@ class Intake:
             return IntakeResult(path, Outcome.KNOWN, sha256=sha)
         return self._spool_new(path, data, sha)
 
+    def take_text(self, path: Path, text: str) -> IntakeResult:
+        """Spool a report crashbot wrote itself for ``path`` (a core read through gdb), as :meth:`take`
+        spools a file's content; the content hash is the text's, so a core read twice is known."""
+        data = text.encode("utf-8", errors="replace")
+        sha = hashlib.sha256(data).hexdigest()
+        if self._spool.knows(sha):
+            logger.debug("%s: already spooled (sha256 %s)", path, sha[:12])
+            return IntakeResult(path, Outcome.KNOWN, sha256=sha)
+        return self._spool_new(path, data, sha)
+
     def take_dump(self, dump: Path) -> None:
         """Record a ``.dmp`` that settled after its report; a dump whose report is unseen waits for it
         (:meth:`take` pairs them when the report arrives)."""

@@ -12,7 +12,9 @@ already counts it. That is how the count stays exact across kills, timeouts and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import random
 import sqlite3
 import sys
@@ -130,6 +132,24 @@ class SpoolStats:
     next_attempt_at: float | None
 
 
+def _private(path: Path) -> None:
+    """The spool's directory 0700 when crashbot creates it, and the database (with its WAL and shared-
+    memory files, which SQLite creates with the database's mode) 0600: it holds crash text that only
+    redaction stands between and a secret, so other accounts on the game host have no business in it."""
+    if sys.platform == "win32":  # NTFS ACLs: the installer sets them on the folder (runner-setup)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered through the umask
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if part.stat().st_mode & 0o077:
+                part.chmod(0o600)
+
+
 class Spool:
     """The SQLite spool. One instance per process; safe to open from several processes (WAL)."""
 
@@ -147,7 +167,7 @@ class Spool:
         self._jitter = jitter
         self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -77,7 +77,7 @@ def test_parse_endless_device_is_refused_without_reading_it(tmp_path: Path) -> N
 def upload_env(tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "crashbot.toml"
     config.write_text("[uploader]\nedit_interval_s = 0.0\nbackoff_base_s = 0.05\n", encoding="utf-8")
-    return {"CRASHBOT_TOKEN": "t", "CRASHBOT_SIGNING_KEY": "k", "CRASHBOT_CONFIG": str(config)}
+    return {"CRASHBOT_TOKEN": "t", "CRASHBOT_SIGNING_KEY": "k" * 32, "CRASHBOT_CONFIG": str(config)}
 
 
 def closed_port_url() -> str:

@@ -44,7 +44,7 @@ def test_parse_json_prints_the_design_contract(capsys: pytest.CaptureFixture[str
     assert code == 0, err
     obj = json.loads(out)
     assert set(obj) >= CONTRACT
-    assert set(obj) - CONTRACT == {"signature_full_id", "signature_version"}
+    assert set(obj) - CONTRACT == {"signature_full_id", "signature_version", "related_stacks"}
     assert obj["format"] == "wheaty"
     assert obj["exception"] == {"code": "C0000005", "name": "ACCESS_VIOLATION"}
     assert obj["assertion"] is None
@@ -56,7 +56,8 @@ def test_parse_json_prints_the_design_contract(capsys: pytest.CaptureFixture[str
         == "ACCESS_VIOLATION | Field::GetUInt32 | Player::LoadFromDB | WorldSession::HandlePlayerLogin"
     )
     assert all(
-        set(f) == {"function", "module", "file", "line", "offset", "address", "inline"} for f in obj["frames"]
+        set(f) == {"function", "module", "file", "line", "column", "offset", "address", "inline"}
+        for f in obj["frames"]
     )
     assert obj["frames"][0]["function"] == "Field::GetUInt32"
 

@@ -683,3 +683,34 @@ def test_parse_recursion_deeper_than_the_thread_limit_keeps_its_top_and_says_so(
     assert len(thread.frames) == MAX_THREAD_FRAMES
     assert thread.frames[-1].address == f"0x{0x555555554000 + MAX_THREAD_FRAMES - 1:016x}"
     assert any(note.startswith("truncated: 5 frame(s) past the limits") for note in report.notes)
+
+
+def test_parse_frame_with_file_line_and_column_keeps_all_three() -> None:
+    """``at File.cpp:28:5`` (a gdb built with column info, or clang's ``-gcolumn-info`` output copied in)."""
+    report = gdb.parse(
+        ["#0  0x000055555556a1b2 in ChatHandler::SendWhisper (this=0x0) at /src/Chat/ChatHandler.cpp:28:5"]
+    )
+    (frame,) = report.threads[0].frames
+    assert (frame.function, frame.file, frame.line, frame.column) == (
+        "ChatHandler::SendWhisper",
+        "/src/Chat/ChatHandler.cpp",
+        28,
+        5,
+    )
+
+
+def test_parse_sanitizer_style_frame_among_gdb_frames_splits_path_from_function() -> None:
+    """``in Func(args) /path/File.cpp:123:5`` (ASan's spelling pasted into a gdb log) is not a function name."""
+    report = gdb.parse(
+        [
+            "#0  0x1 in ChatHandler::SendWhisper (this=0x0) at /src/Chat/ChatHandler.cpp:28",
+            "#1  0x2 in ChatHandler::HandleWhisperCommand(std::string const&) /src/Chat/ChatHandler.cpp:21:9",
+        ]
+    )
+    frame = report.threads[0].frames[1]
+    assert (frame.function, frame.file, frame.line, frame.column) == (
+        "ChatHandler::HandleWhisperCommand",
+        "/src/Chat/ChatHandler.cpp",
+        21,
+        9,
+    )

@@ -285,3 +285,69 @@ def test_redact_long_runs_of_name_characters_finish(text: str) -> None:
 def test_redact_struct_value_keeps_the_line_after_it_balanced() -> None:
     line = 'f (password = {_M_p = 0x5 "x}y"}, id = 7) at A.cpp:3'
     assert redact(line).text == "f (password = [REDACTED:secret], id = 7) at A.cpp:3"
+
+
+# -- issue 11: the shapes a security review found still leaking -------------------------------------------
+
+ISSUE_11_SHAPES = [
+    ("srp6 session key", 'K = {_M_elems = "\\022\\064\\377\\001abcdefghijklmnop"}, other = 5', "\\022\\064"),
+    ("srp6 verifier bignumber", "v = {_bn = 0x56a1b2c3d4e5f60718293a4b5c6d7e8f9}", "0x56a1b2"),
+    ("srp6 private ephemeral", 'this->_b = "' + "\\x01\\x02" * 16 + '"', "\\x01\\x02"),
+    ("srp6 salt", "s = 0x0123456789abcdef0123456789abcdef01", "0123456789abcdef"),
+    ("gm set password", ".account set password bob Hunter22 Hunter22", "Hunter22"),
+    ("gm set password account name", ".account set password bob Hunter22 Hunter22", "bob"),
+    ("gm create in soap", "SOAP: account create alice Secr3t!", "Secr3t!"),
+    ("gm create account name", "SOAP: account create alice Secr3t!", "alice"),
+    (
+        "gm text in an assert message",
+        'ASSERTION FAILED: ok\n  GM ran ".account create eve Pw0rd9" then',
+        "Pw0rd9",
+    ),
+    ("basic auth header", "Authorization: Basic dXNlcjpwdw==", "dXNlcjpwdw"),
+    ("bearer header", "authorization: Bearer abc.def", "abc.def"),
+    ("mysql -p", "mysql -uroot -pS3cretPw auth", "S3cretPw"),
+    ("mysql --password=", "mysqldump --password=S3cretPw world", "S3cretPw"),
+    ("mysql --password value", "mariadb --password S3cretPw", "S3cretPw"),
+    (
+        "discord webhook",
+        "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdef",
+        "AbCdEfGh",
+    ),
+    ("slack webhook", "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX", "XXXXXXXX"),
+    ("signing key env", "CRASHBOT_SIGNING_KEY=0123456789abcdef", "0123456789abcdef"),
+    ("custom signing key env", "REALM_SIGNING_KEY: 'abc def'", "abc def"),
+    ("hmac env", "UPLOAD_HMAC=zzzz9999", "zzzz9999"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "secret"), ISSUE_11_SHAPES, ids=[s[0] for s in ISSUE_11_SHAPES])
+def test_redact_issue_11_shapes_leave_nothing(kind: str, text: str, secret: str) -> None:
+    out = redact(text).text
+    assert secret not in out, out
+    assert "[REDACTED:" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "b = 5, s = 0x7ffd1234",  # a pointer and a number named like SRP6 values are not its values
+        "#2 0x55 in Player::Update (this=0x1, p=0x2) at Player.cpp:12",
+        "Account::Create failed for id 12",
+        "MAX_KEY_COUNT = 8",
+    ],
+)
+def test_redact_issue_11_shapes_keep_lookalikes(text: str) -> None:
+    assert redact(text).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A_" * 200_000 + "KEY",
+        ".account set password " + "x" * 500_000,
+        "mysql " + "-p" * 300_000,
+        "Authorization: Basic " * 50_000,
+    ],
+)
+def test_redact_issue_11_shapes_stay_linear_on_hostile_text(text: str) -> None:
+    assert redact(text).text  # finishes (pytest-timeout guards it)

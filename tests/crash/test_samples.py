@@ -40,6 +40,12 @@ SAMPLE_FORMATS: dict[str, set[Format]] = {
     "tc-issue-15704.txt": {Format.ASSERT_LOG},
     "tcbots-issue-57-part2.txt": {Format.WHEATY},
     "tcbots-issue-57.txt": {Format.WHEATY},
+    "vmangos-issue-143.txt": {Format.VMANGOS_LOG},
+    "vmangos-issue-145.txt": {Format.VMANGOS_LOG},
+    "vmangos-issue-226.txt": {Format.VMANGOS_LOG},
+    "vmangos-issue-2272.txt": {Format.VMANGOS_LOG},
+    "vmangos-issue-2359.txt": {Format.VMANGOS_LOG},
+    "libiec61850-issue-165-asan.txt": {Format.SANITIZER},
 }
 JSON_KEYS = {
     "format",
@@ -52,8 +58,9 @@ JSON_KEYS = {
     "signature_id",
     "signature_full_id",
     "signature_version",
+    "related_stacks",
 }
-FRAME_KEYS = {"function", "module", "file", "line", "offset", "address", "inline"}
+FRAME_KEYS = {"function", "module", "file", "line", "column", "offset", "address", "inline"}
 
 
 def crash_of(path: Path) -> Crash:

@@ -132,9 +132,11 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
             [fix]
             build_dir = {json.dumps(str(tmp_path / "build"))}
             build_command = {json.dumps([sys.executable, str(build_script), "{source}", "{build_dir}", str(FAKE_SERVER)])}
+            sandbox_read_only = {json.dumps([str(build_script)])}
 
             [deploy]
             realm = "test-realm"
+            build_dir = {json.dumps(str(tmp_path / "deploy-build"))}
             install_dir = {json.dumps(str(install))}
             artifacts = ["worldserver", "build-info.json"]
             shutdown_delay_s = 0

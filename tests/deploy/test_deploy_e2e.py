@@ -88,6 +88,7 @@ def realm(tmp_path: Path) -> Iterator[Realm]:
 
             [deploy]
             realm = "e2e"
+            build_dir = {json.dumps(str(tmp_path / "deploy-build"))}
             install_dir = {json.dumps(str(install))}
             shutdown_delay_s = 1
             stop_timeout_s = 20.0

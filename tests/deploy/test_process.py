@@ -184,3 +184,32 @@ def test_process_kill_ends_a_server_that_ignores_sigterm(releases: Releases) -> 
     control.kill()
     assert control.stop(5.0).stopped
     assert control.exit_code() == -9
+
+
+def _core_limit(pid: int) -> tuple[str, str]:
+    """``(soft, hard)`` of ``Max core file size`` in /proc/PID/limits."""
+    line = next(line for line in Path(f"/proc/{pid}/limits").read_text().splitlines() if "core file" in line)
+    soft, hard = line.split()[4:6]
+    return soft, hard
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("core_dumps", [True, False])
+def test_process_core_dumps_lifts_the_servers_core_limit_to_the_hard_limit(
+    releases: Releases, core_dumps: bool
+) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    control = ProcessControl(
+        releases=releases, executable="worldserver", env=dict(os.environ), core_dumps=core_dumps
+    )
+    control.start()
+    try:
+        pid = control.pid()
+        assert pid is not None
+        soft, hard = _core_limit(pid)
+        assert (soft == hard) is core_dumps or hard == "0"
+    finally:
+        control.kill()
+        control.stop(2.0)

@@ -97,3 +97,12 @@ def test_systemd_kill_sends_sigkill_through_systemctl() -> None:
 def test_systemd_rejects_an_option_as_unit_name() -> None:
     with pytest.raises(ServerControlError):
         SystemdControl("--all", runner=RecordingRunner())
+
+
+def test_suggested_unit_turns_core_dumps_on_and_stops_cleanly() -> None:
+    from bot.deploy.systemd import suggested_unit
+
+    unit = suggested_unit("/srv/wow", "worldserver", user="wow")
+    assert "LimitCORE=infinity\n" in unit
+    assert "ExecStart=/srv/wow/current/worldserver\n" in unit
+    assert "KillSignal=SIGTERM\n" in unit

@@ -30,7 +30,7 @@ from tests.crashes import make_crash
 from tests.gitutil import git
 
 REPO = "acme/worldserver"
-KEY = b"test-signing-key"
+KEY = b"test-signing-key-of-at-least-32-bytes"
 UPLOADER = "crashbot-uploader[bot]"
 FIXER = "crashbot-fixer[bot]"
 SIG = "5ca1ab1e0ddba11"
@@ -180,6 +180,7 @@ class World:
             build_dir=str(self.build_dir),
             configure_command=(),
             build_command=(sys.executable, str(self.build_script), "{source}", "{build_dir}"),
+            sandbox_read_only=(str(self.build_script),),  # the stand-in compiler lives beside the checkout
             max_attempts=3,
             max_open_prs=5,
             allowed_paths=("src/",),

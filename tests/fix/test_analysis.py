@@ -246,3 +246,38 @@ def test_suspects_dedupes_and_orders_newest_first() -> None:
     )
     assert [s.sha[0] for s in result] == ["b", "a"]
     assert result[1].locations == ("f.cpp:1", "g.cpp:9")
+
+
+def test_analyse_maps_the_free_site_of_a_related_stack_and_shows_its_code(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    """A use-after-free is usually fixed where the object is freed: that site's code reaches the engine."""
+    from bot.crash import analyse as analyse_crash
+    from bot.crash import parse_report
+    from bot.fix.prompt import build_prompt
+
+    commit(
+        {
+            "src/server/game/Maps/Map.cpp": "void Map::Spawn() {}\n\n\n\n\n\n\n\nvoid Map::Despawn(Unit* u) { delete u; }\n",
+            UNIT: _unit_source(""),
+        },
+        "Add Map",
+    )
+    report = parse_report(
+        "==1==ERROR: AddressSanitizer: heap-use-after-free on address 0x6 at pc 0x1 bp 0x2 sp 0x3\n"
+        "READ of size 4 at 0x6 thread T0\n"
+        f"    #0 0x5 in Unit::Kill(Unit*) /build/{UNIT}:7:5\n"
+        "freed by thread T0 here:\n"
+        "    #0 0x7 in operator delete(void*) ../../../../src/libsanitizer/asan/asan_new_delete.cpp:164\n"
+        "    #1 0x8 in Map::Despawn(Unit*) /build/src/server/game/Maps/Map.cpp:9:30\n"
+        "SUMMARY: AddressSanitizer: heap-use-after-free /x.cpp:7 in Unit::Kill(Unit*)\n"
+    )
+    result = analyse(analyse_crash(report), git_repo, FixSettings())
+    freed = [m for m in result.frames if m.stack == "freed"]
+    assert [(m.function, m.path, m.line) for m in freed] == [
+        ("Map::Despawn", "src/server/game/Maps/Map.cpp", 9)
+    ]
+    assert any(c.path == "src/server/game/Maps/Map.cpp" for c in result.contexts)
+    prompt = build_prompt(result, crash_text="x", allowed_paths=["src/"], max_changed_lines=20)
+    assert "frame freed stack: Map::Despawn at src/server/game/Maps/Map.cpp:9" in prompt.user
+    assert "| freed | `Map::Despawn` |" in render_analysis_comment(result)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import FixSettings
+from bot.config import FixSettings, SandboxMode
 from bot.errors import ConfigError
 from bot.fix.build import (
     BuildError,
@@ -26,6 +26,10 @@ from bot.fix.build import (
 from bot.fix.diagnostics import Severity
 from tests.conftest import FIXTURES
 
+needs_bwrap = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
+    reason="bubblewrap is Linux-only; runner-setup/dev-setup.sh installs it",
+)
 needs_toolchain = pytest.mark.skipif(
     shutil.which("cmake") is None or shutil.which("g++") is None, reason="cmake and g++ are needed"
 )
@@ -109,13 +113,34 @@ def test_build_timeout_kills_process_tree(project: Path, tmp_path: Path) -> None
         f"open({str(pid_file)!r}, 'w').write(str(p.pid));"
         "time.sleep(120)"
     )
-    settings = FixSettings(build_command=(sys.executable, "-c", parent), build_timeout_s=2.0)
+    # unsandboxed: the pid the child writes is a pid of this machine's namespace
+    settings = FixSettings(
+        build_command=(sys.executable, "-c", parent), build_timeout_s=2.0, sandbox=SandboxMode.NONE
+    )
     result = build(project, settings, build_dir=tmp_path / "build", env=os.environ)
     assert not result.ok
     assert result.timed_out and result.failed_step is Step.BUILD
     assert "timeout" in result.tail
     child_pid = int(pid_file.read_text())
     assert _gone(child_pid)
+
+
+@needs_bwrap
+def test_build_timeout_in_the_sandbox_kills_everything_inside_it(project: Path, tmp_path: Path) -> None:
+    marker = f"crashbot-sandboxed-sleeper-{os.getpid()}"
+    child = f"import time; time.sleep(120)  # {marker}"
+    parent = (
+        f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(120)"
+    )
+    settings = FixSettings(
+        build_command=(sys.executable, "-c", parent), build_timeout_s=2.0, sandbox=SandboxMode.BWRAP
+    )
+    result = build(project, settings, build_dir=tmp_path / "build", env=os.environ)
+    assert result.timed_out and result.failed_step is Step.BUILD
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(marker) == []
 
 
 def test_build_custom_command_without_configure_step(project: Path, tmp_path: Path) -> None:
@@ -134,11 +159,28 @@ def test_build_missing_tool_raises_build_error(project: Path, tmp_path: Path) ->
 
 def test_build_secrets_not_passed_to_commands(project: Path, tmp_path: Path) -> None:
     script = "import os; print('TOKEN=' + os.environ.get('CRASHBOT_TOKEN', 'absent'), 'KEEP=' + os.environ.get('KEEP_ME', ''))"
-    settings = FixSettings(build_command=(sys.executable, "-c", script))
+    settings = FixSettings(build_command=(sys.executable, "-c", script), sandbox=SandboxMode.NONE)
     env = {**os.environ, "CRASHBOT_TOKEN": "s3cret", "KEEP_ME": "yes"}
     result = build(project, settings, build_dir=tmp_path / "b", env=env)
     log = result.log_path.read_text()
     assert "TOKEN=absent" in log and "KEEP=yes" in log
+
+
+@needs_bwrap
+def test_build_in_the_sandbox_gets_an_allow_listed_environment_only(project: Path, tmp_path: Path) -> None:
+    script = (
+        "import os; print('TOKEN=' + os.environ.get('CRASHBOT_TOKEN', 'absent'),"
+        " 'SNEAKY=' + os.environ.get('SNEAKY_NAME', 'absent'), 'KEEP=' + os.environ.get('KEEP_ME', ''),"
+        " 'CXX=' + os.environ.get('CXX', ''))"
+    )
+    settings = FixSettings(
+        build_command=(sys.executable, "-c", script), sandbox=SandboxMode.BWRAP, sandbox_env=("KEEP_ME",)
+    )
+    env = {**os.environ, "CRASHBOT_TOKEN": "s3cret", "SNEAKY_NAME": "s3cret", "KEEP_ME": "yes", "CXX": "g++"}
+    result = build(project, settings, build_dir=tmp_path / "b", env=env)
+    log = result.log_path.read_text()
+    assert "TOKEN=absent" in log and "SNEAKY=absent" in log  # a secret under any name stays out
+    assert "KEEP=yes" in log and "CXX=g++" in log
 
 
 def test_resolve_build_dir_inside_checkout_refused(project: Path) -> None:
@@ -186,6 +228,18 @@ def test_build_result_errors_property_filters_severity(project: Path, tmp_path: 
     assert len(result.errors) == 1
 
 
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def _gone(pid: int) -> bool:
     """Whether ``pid`` has exited; a killed process can take a moment to be reaped by init."""
     deadline = time.monotonic() + 10
@@ -204,3 +258,22 @@ def _gone(pid: int) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_fix_sandbox_setting_is_a_closed_set_with_a_clear_line() -> None:
+    with pytest.raises(ConfigError, match=r"fix.sandbox 'bubblewrap' is unknown.*did you mean 'bwrap'"):
+        FixSettings(sandbox="bubblewrap")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bwrap is the Linux sandbox")
+def test_fix_sandbox_bwrap_missing_fails_closed_in_one_line(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config asks for the sandbox and this machine cannot give it: one line, nothing runs."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without bwrap
+    settings = FixSettings(
+        build_command=(sys.executable, "-c", "open('ran', 'w')"), sandbox=SandboxMode.BWRAP
+    )
+    with pytest.raises(ConfigError, match=r"bubblewrap \(bwrap\) is not installed.*fix.sandbox = 'none'"):
+        build(project, settings, build_dir=tmp_path / "b", env=os.environ)
+    assert not (project / "ran").exists() and not (tmp_path / "b" / "ran").exists()

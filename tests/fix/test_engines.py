@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import shutil
 import sys
 import threading
 from collections.abc import Callable
@@ -37,6 +38,10 @@ from tests.fix.conftest import CommitFn
 DIFF = (
     "diff --git a/src/Unit.cpp b/src/Unit.cpp\n--- a/src/Unit.cpp\n+++ b/src/Unit.cpp\n"
     "@@ -1,3 +1,5 @@\n void Kill(Unit* victim)\n {\n+    if (!victim)\n+        return;\n     victim->Die();\n"
+)
+needs_bwrap = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
+    reason="bubblewrap is Linux-only; runner-setup/dev-setup.sh installs it",
 )
 PROMPT = Prompt(system="You fix crashes.", user="# Crash analysis\n...")
 KEY = "sk-test-secret-key"
@@ -430,9 +435,22 @@ def checkout(git_repo: Git, commit: CommitFn, tmp_path: Path) -> tuple[Git, Path
     return git_repo, agent
 
 
-def _command(agent: Path, mode: str, *, timeout: float = 60.0, env: dict[str, str] | None = None) -> Engine:
+def _command(
+    agent: Path,
+    mode: str,
+    *,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    sandbox: str = "auto",
+    api_key_env: str = "",
+) -> Engine:
     settings = FixSettings(
-        engine=FixEngine.COMMAND, command=(sys.executable, str(agent), mode), engine_timeout_s=timeout
+        engine=FixEngine.COMMAND,
+        command=(sys.executable, str(agent), mode),
+        engine_timeout_s=timeout,
+        sandbox=sandbox,  # type: ignore[arg-type]
+        sandbox_read_only=(str(agent),),  # the agent script lives beside the checkout, not in it
+        api_key_env=api_key_env,
     )
     import os
 
@@ -455,9 +473,27 @@ def test_command_engine_diff_of_agent_edits_and_checkout_reset(checkout: tuple[G
 def test_command_engine_agent_commits_and_switches_branch_still_restored(checkout: tuple[Git, Path]) -> None:
     git, agent = checkout
     head = git.head()
-    proposal = _command(agent, "commit").propose(EngineContext(prompt=PROMPT, workdir=git.repo))
+    # unsandboxed, the agent can commit and switch branches; the checkout still comes back
+    proposal = _command(agent, "commit", sandbox="none").propose(
+        EngineContext(prompt=PROMPT, workdir=git.repo)
+    )
     assert isinstance(proposal, Patch) and "+changed" in proposal.diff
     assert git.current_branch() == "main" and git.head() == head
+
+
+@needs_bwrap
+def test_command_engine_in_the_sandbox_cannot_write_git_s_own_files(checkout: tuple[Git, Path]) -> None:
+    """In the sandbox the checkout is writable but its .git is not: no commit, no hook, no config."""
+    git, agent = checkout
+    head = git.head()
+    config = (git.repo / ".git/config").read_bytes()
+    proposal = _command(agent, "commit", sandbox="bwrap").propose(
+        EngineContext(prompt=PROMPT, workdir=git.repo)
+    )
+    assert isinstance(proposal, Abstain) and "exited with status" in proposal.reason
+    assert git.current_branch() == "main" and git.head() == head
+    assert (git.repo / ".git/config").read_bytes() == config
+    assert git.run("status", "--porcelain") == ""
 
 
 def test_command_engine_printed_abstention(checkout: tuple[Git, Path]) -> None:
@@ -471,7 +507,9 @@ def test_command_engine_hides_bot_tokens_keeps_agent_key(checkout: tuple[Git, Pa
     import os
 
     env = {**os.environ, "CRASHBOT_TOKEN": "ghs_x", "AGENT_KEY": "k"}
-    proposal = _command(agent, "env", env=env).propose(EngineContext(prompt=PROMPT, workdir=git.repo))
+    proposal = _command(agent, "env", env=env, api_key_env="AGENT_KEY").propose(
+        EngineContext(prompt=PROMPT, workdir=git.repo)
+    )
     assert isinstance(proposal, Abstain) and proposal.reason == "token=absent key=k"
 
 
@@ -486,7 +524,10 @@ def test_command_engine_agent_planting_git_hooks_or_config_runs_nothing_and_abst
     marker = tmp_path / "ran.txt"
     config = (git.repo / ".git/config").read_bytes()
     env = {**os.environ, "TAMPER_MARKER": str(marker)}
-    proposal = _command(agent, "tamper", env=env).propose(EngineContext(prompt=PROMPT, workdir=git.repo))
+    # unsandboxed (fix.sandbox = "none"): GitGuard is what stands between the agent and crashbot's git
+    proposal = _command(agent, "tamper", env=env, sandbox="none").propose(
+        EngineContext(prompt=PROMPT, workdir=git.repo)
+    )
     git.run("status")  # the next git call crashbot makes runs nothing planted either
     assert not marker.exists(), marker.read_text()
     assert isinstance(proposal, Abstain) and ".git" in proposal.reason

@@ -14,7 +14,7 @@ from bot.cli import build_parser, main
 from bot.commands.fix import push_token
 from bot.config import Config, FixSettings, GitHubSettings
 from bot.errors import ConfigError
-from tests.fix.pipeline_world import FIX_DIFF, REPO, UPLOADER, World, make_world
+from tests.fix.pipeline_world import FIX_DIFF, KEY, REPO, UPLOADER, World, make_world
 from tests.gitutil import git
 
 
@@ -40,6 +40,7 @@ def cli(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         f"replay_patch = {json.dumps(str(patch))}\n"
         f"build_dir = {json.dumps(str(world.build_dir))}\n"
         f"build_command = {json.dumps(build)}\n"
+        f"sandbox_read_only = {json.dumps([str(world.build_script)])}\n"
         'commit_author = "crashbot-fixer[bot] <fixer@bots.invalid>"\n'
         "pending_cap = 2\n",
         encoding="utf-8",
@@ -47,7 +48,7 @@ def cli(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("GITHUB_TOKEN", "CRASHBOT_PUSH_TOKEN", "GITHUB_STEP_SUMMARY", "CRASHBOT_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CRASHBOT_TOKEN", "fixer-token")
-    monkeypatch.setenv("TEST_SIGNING_KEY", "test-signing-key")
+    monkeypatch.setenv("TEST_SIGNING_KEY", KEY.decode())
     return config
 
 

@@ -131,10 +131,14 @@ def test_fix_build_never_inherits_a_secret_the_config_names_whatever_its_name(
     name (signing.key_env = "REALM_HMAC") must not reach it any more than CRASHBOT_* names do."""
     import dataclasses
 
-    dump = tmp_path / "build-env.json"
-    probe = f"import json, os; open({str(dump)!r}, 'w').write(json.dumps(sorted(os.environ)))"
+    dump = world.build_dir / "build-env.json"  # the build directory: writable in the sandbox
+    probe = "import json, os; open('{build_dir}/build-env.json', 'w').write(json.dumps(sorted(os.environ)))"
     issue = world.file_issue()
-    run = world.run(ScriptedEngine([FIX_DIFF]), build_command=(sys.executable, "-c", probe))
+    run = world.run(
+        ScriptedEngine([FIX_DIFF]),
+        build_command=(sys.executable, "-c", probe),
+        sandbox_env=("HARMLESS", "REALM_HMAC"),  # even named for the sandbox, a secret stays out
+    )
     run = dataclasses.replace(
         run, env={**run.env, "REALM_HMAC": "s3cr3t", "HARMLESS": "1"}, secret_names=frozenset({"REALM_HMAC"})
     )

@@ -34,7 +34,7 @@ SECRETS_REPORT = FIXTURES / "wheaty-with-secrets.txt"
 CUT_REPORT = FIXTURES / "wheaty-cut-before-stack.txt"
 TOKEN = UPLOADER_TOKEN
 LOGIN = UPLOADER_LOGIN
-KEY = b"uploader-test-signing-key"
+KEY = b"uploader-test-signing-key-32-bytes-or-more"
 HOST = "game1"
 T0 = 1_800_000_000.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -225,3 +226,27 @@ def test_default_spool_path_is_per_machine_on_windows_else_per_user_state(
     platform: str, env: dict[str, str], expected: Path
 ) -> None:
     assert default_spool_path(env, platform=platform) == expected / "spool.sqlite3"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes; Windows relies on the folder's ACL")
+def test_spool_is_private_to_its_account_whatever_the_umask(tmp_path: Path) -> None:
+    """The spool holds crash text (issue 11): no other account on the game host may read it."""
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "data" / "crashbot" / "spool.db"
+        with Spool(path) as spool:
+            spool.close()
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        for part in path.parent.iterdir():
+            assert stat.S_IMODE(part.stat().st_mode) == 0o600, part
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_spool_opened_again_tightens_a_world_readable_database(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    Spool(path).close()
+    path.chmod(0o644)
+    Spool(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

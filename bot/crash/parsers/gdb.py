@@ -17,6 +17,7 @@ from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
 from bot.crash.itanium import demangle
+from bot.crash.location import split_trailing
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.reader import Cursor, ReportBuilder
 
@@ -58,7 +59,7 @@ _FRAME = re.compile(r"^\s*#(?P<num>\d+)\s+(?P<body>\S.*)$")
 # ``#`` eaten by markdown: only the unmistakable ``N  0xADDR in …`` shape is accepted without it.
 _BARE_FRAME = re.compile(r"^\s*(?P<num>\d+)\s+(?P<body>0x[0-9a-fA-F]+\s+in\s+\S.*)$")
 _ADDRESS_IN = re.compile(r"^(?P<address>0x[0-9a-fA-F]+)\s+in\s+(?P<rest>.*)$")
-_AT = re.compile(r"^\s*at\s+(?P<file>\S(?:.*?\S)?)(?:\s*:\s*(?P<line>\d+))?\s*$")
+_AT = re.compile(r"^\s*at\s+(?P<file>\S(?:.*?\S)?)(?:\s*:\s*(?P<line>\d+)(?::(?P<column>\d+))?)?\s*$")
 _FROM = re.compile(r"^\s*from\s+(?P<module>\S(?:.*\S)?)\s*$")
 _CONTINUATION = re.compile(r"^\s*(?:at\s+\S.*:\d+|from\s+\S+)\s*$")
 _LOCAL = re.compile(r"^\s*(?:[\w$.:~<>\[\]]+ = |No locals\.|No symbol table info available\.|<)")
@@ -371,16 +372,24 @@ def _make_frame(address: str | None, call: _Call, raw: str, *, number: int, stri
     """The Frame of one split frame body; names, paths and modules seen before come from ``strings``."""
     file: str | None = None
     line: int | None = None
+    column: int | None = None
     module: str | None = None
+    name = call.name
     at = _AT.match(call.rest[:MAX_LINE])
     if at:
         file = at["file"]
         line = int(at["line"]) if at["line"] else None
+        column = int(at["column"]) if at["column"] else None
     else:
         source = _FROM.match(call.rest[:MAX_LINE])
         if source:
             module = _basename(source["module"])
-    function = _clean_function(call.name)
+        elif not call.rest.strip() and not call.args_open:
+            # a sanitizer-style ``in Func(args) /path/File.cpp:123:5`` pasted among gdb frames
+            name, where = split_trailing(call.name[:MAX_LINE])
+            file, line, column = where.file, where.line, where.column
+            module = where.module
+    function = _clean_function(name)
     # ``bt``, ``bt full`` and ``thread apply all bt`` print the same frames again and again.
     if function is not None:
         function = strings.setdefault(function, function)
@@ -399,6 +408,7 @@ def _make_frame(address: str | None, call: _Call, raw: str, *, number: int, stri
         # omits it when the pc sits at the start of a source line, which is not inlining.
         inline=address is None and number > 0,
         raw=raw,
+        column=column,
     )
 
 

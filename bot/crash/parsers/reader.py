@@ -20,6 +20,7 @@ from bot.crash.model import (
     Environment,
     ExceptionInfo,
     Format,
+    RelatedStack,
     Thread,
 )
 
@@ -76,6 +77,7 @@ class ReportBuilder:
     extra: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     budget: FrameBudget = field(default_factory=FrameBudget)
+    related: list[RelatedStack] = field(default_factory=list)  # a sanitizer's free/allocation stacks
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -97,4 +99,5 @@ class ReportBuilder:
             crashing_thread=self.crashing_thread,
             extra=self.extra,
             notes=tuple(self.notes),
+            related=tuple(self.related),
         )

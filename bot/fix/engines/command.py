@@ -3,6 +3,7 @@ with the prompt on stdin; its proposal is the diff of what it changed, and the c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import tempfile
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from bot.config import FixSettings
 from bot.errors import ConfigError, GitError
-from bot.fix.build import BuildError, run_logged
+from bot.fix import fence
+from bot.fix.build import BuildError, run_logged, sandbox_for
 from bot.fix.engines.base import Abstain, EngineContext, EngineError, Patch, Proposal, Usage, parse_answer
 from bot.git import Git
 
@@ -34,10 +36,20 @@ def agent_env(env: Mapping[str, str]) -> dict[str, str]:
 class CommandEngine:
     name = "command"
 
-    def __init__(self, argv: Sequence[str], *, timeout_s: float, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float,
+        env: Mapping[str, str],
+        settings: FixSettings | None = None,
+    ) -> None:
         self.argv = tuple(argv)
         self._timeout_s = timeout_s
         self._env = agent_env(env)
+        # The agent runs in the sandbox (fix.sandbox) with the network shared, since it must reach its
+        # own API endpoint: it holds its own key (fix.api_key_env) and nothing of crashbot's.
+        self._settings = settings or FixSettings()
 
     @classmethod
     def from_settings(cls, settings: FixSettings, *, env: Mapping[str, str]) -> CommandEngine:
@@ -46,13 +58,16 @@ class CommandEngine:
                 "fix.command is empty: engine 'command' needs an argv list, e.g. "
                 '["claude", "-p", "--permission-mode", "acceptEdits"]'
             )
-        return cls(settings.command, timeout_s=settings.engine_timeout_s, env=env)
+        agent_key = (settings.api_key_env,) if settings.api_key_env else ()
+        settings = dataclasses.replace(settings, sandbox_env=(*settings.sandbox_env, *agent_key))
+        return cls(settings.command, timeout_s=settings.engine_timeout_s, env=env, settings=settings)
 
     def propose(self, ctx: EngineContext) -> Proposal:
         git = Git(ctx.workdir, env=self._env)
         start = git.head()
         branch = git.current_branch()
         guard = GitGuard.take(git)
+        box = sandbox_for(self._settings, writable=(ctx.workdir,), network=True)
         tampered: list[str] = []
         model = Path(self.argv[0]).name
         logger.info("running %s in %s, attempt %d", " ".join(self.argv), ctx.workdir, ctx.attempt)
@@ -66,6 +81,7 @@ class CommandEngine:
                         timeout_s=self._timeout_s,
                         env=self._env,
                         stdin_text=ctx.prompt.as_text(),
+                        sandbox=box,
                     )
                 except BuildError as e:
                     raise EngineError(f"fix.command cannot start: {e}") from e
@@ -85,7 +101,8 @@ class CommandEngine:
                 model,
                 Usage(),
             )
-        tail = output[-OUTPUT_TAIL_CHARS:]
+        # the agent's output goes into the issue and the PR: fenced like a build log
+        tail = fence.post(output[-OUTPUT_TAIL_CHARS * 2 :], limit=OUTPUT_TAIL_CHARS)
         if result.timed_out:
             return Abstain(
                 f"the agent did not finish within {self._timeout_s:.0f}s (fix.engine_timeout_s)",
@@ -100,6 +117,7 @@ class CommandEngine:
         if diff.strip():
             return Patch(diff=diff, reasoning=tail.strip(), model=model, usage=Usage())
         # no edits: the agent may have printed a diff or ABSTAIN instead
+        # not fenced here: a printed diff must reach validation as written (report.py fences the rest)
         return parse_answer(output, model=model, usage=Usage())
 
 

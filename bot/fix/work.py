@@ -1,0 +1,202 @@
+"""The untrusted phase as its own process: the engine loop (engine call, apply, build, test) runs in
+``python -m bot.fix.work <handoff dir>``, whose environment holds no crashbot secret (not the App key,
+not the signing key, not a GitHub or push token); only the engine's own API key, which the engine call
+needs. The trusted ``crashbot fix`` process verifies the issue before and publishes after.
+
+The handoff is a private temporary directory. Trusted to untrusted: ``task.pickle`` (written by the
+trusted side, so unpickling it there is safe). Untrusted to trusted: ``attempts.json``, plain data that
+the trusted side parses strictly; the patch in it is validated again before anything is published and
+every text in it goes through the fence before it is posted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.errors import BotError
+from bot.fix import fence
+from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
+from bot.fix.build import scrub_env
+from bot.fix.diagnostics import Diagnostic, Severity
+from bot.fix.report import Attempt, Step
+from bot.git import Git
+
+logger = logging.getLogger(__name__)
+
+TASK_FILE = "task.pickle"
+RESULT_FILE = "attempts.json"
+MAX_RESULT_BYTES = 16 * 1024 * 1024
+
+
+class WorkError(BotError):
+    """The work process failed or handed back something that is not a result."""
+
+
+Work = Callable[[Bench, Task], Attempts]
+
+
+def isolated(*, engine_key_env: str, env: Mapping[str, str], timeout_s: float) -> Work:
+    """A :data:`Work` that runs the engine loop in a child process holding only ``engine_key_env`` of
+    ``env``'s secrets (``Bench.build_env`` is already without the configured ones)."""
+
+    def work(bench: Bench, task: Task) -> Attempts:
+        child_env = scrub_env(bench.build_env)
+        if engine_key_env and env.get(engine_key_env):
+            child_env[engine_key_env] = env[engine_key_env]  # the engine call needs it; nothing else does
+        with tempfile.TemporaryDirectory(prefix="crashbot-work-") as tmp:
+            handoff = Path(tmp)
+            state = {"settings": bench.settings, "workspace": str(bench.workspace), "task": task}
+            state["build_env"] = dict(bench.build_env)
+            (handoff / TASK_FILE).write_bytes(pickle.dumps(state))
+            argv = [sys.executable, "-m", "bot.fix.work", str(handoff)]
+            try:
+                proc = subprocess.run(argv, env=child_env, timeout=timeout_s, check=False)
+            except subprocess.TimeoutExpired as e:
+                raise WorkError(f"the work phase did not finish within {timeout_s:.0f}s") from e
+            result = handoff / RESULT_FILE
+            if proc.returncode != 0 or not result.is_file():
+                raise WorkError(f"the work phase (engine, build, test) failed with status {proc.returncode}")
+            if result.stat().st_size > MAX_RESULT_BYTES:
+                raise WorkError("the work phase handed back more than a result can be")
+            return attempts_from_json(result.read_text(encoding="utf-8"))
+
+    return work
+
+
+def attempts_to_json(loop: Attempts) -> str:
+    return json.dumps(
+        {
+            "attempts": [
+                {
+                    **{k: getattr(a, k) for k in ("number", "detail", "diff", "reasoning", "model")},
+                    **{k: getattr(a, k) for k in ("log_tail", "engine_s", "build_s", "tests_ok")},
+                    "step": a.step.value,
+                    "diagnostics": [
+                        {
+                            "file": d.file,
+                            "line": d.line,
+                            "column": d.column,
+                            "severity": d.severity.value,
+                            "code": d.code,
+                            "message": d.message,
+                        }
+                        for d in a.diagnostics
+                    ],
+                }
+                for a in loop.attempts
+            ],
+            "usage": {k: getattr(loop.usage, k) for k in ("engine_s", "build_s", "tokens", "model")},
+            "tokens_before": loop.tokens_before,
+        }
+    )
+
+
+def attempts_from_json(text: str) -> Attempts:
+    """The work process's result, parsed strictly: WorkError for anything but the expected shape."""
+    try:
+        data = json.loads(text)
+        attempts = tuple(_attempt(a) for a in _list(data["attempts"]))
+        u = data["usage"]
+        usage = Usage(_num(u["engine_s"]), _num(u["build_s"]), _int(u["tokens"]), _str(u["model"]))
+        return Attempts(attempts, usage, _int(data["tokens_before"]))
+    except (ValueError, KeyError, TypeError) as e:
+        raise WorkError(f"the work phase handed back a malformed result ({type(e).__name__}: {e})") from e
+
+
+def _attempt(a: Any) -> Attempt:
+    return Attempt(
+        number=_int(a["number"]),
+        step=Step(a["step"]),
+        detail=_str(a["detail"]),
+        diff=_str(a["diff"]),
+        reasoning=_str(a["reasoning"]),
+        model=_str(a["model"]),
+        diagnostics=tuple(_diagnostic(d) for d in _list(a["diagnostics"])),
+        log_tail=_str(a["log_tail"]),
+        engine_s=_num(a["engine_s"]),
+        build_s=_num(a["build_s"]),
+        tests_ok=None if a["tests_ok"] is None else bool(a["tests_ok"]),
+    )
+
+
+def _diagnostic(d: Any) -> Diagnostic:
+    return Diagnostic(
+        None if d["file"] is None else _str(d["file"]),
+        None if d["line"] is None else _int(d["line"]),
+        None if d["column"] is None else _int(d["column"]),
+        Severity(d["severity"]),
+        None if d["code"] is None else _str(d["code"]),
+        _str(d["message"]),
+    )
+
+
+def _list(v: Any) -> list[Any]:
+    if not isinstance(v, list):
+        raise TypeError(f"expected a list, got {type(v).__name__}")
+    return v
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"expected a string, got {type(v).__name__}")
+    return v
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"expected a whole number, got {type(v).__name__}")
+    return v
+
+
+def _num(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise TypeError(f"expected a number, got {type(v).__name__}")
+    return float(v)
+
+
+def main(argv: list[str]) -> int:
+    """The child: read the task, make the engine from the settings, run the loop, write the result."""
+    logging.basicConfig(level=logging.INFO, format="crashbot fix (work): %(message)s", stream=sys.stderr)
+    from bot.fix.engines import make_engine
+
+    handoff = Path(argv[0])
+    state = pickle.loads((handoff / TASK_FILE).read_bytes())  # noqa: S301 (written by the trusted parent)
+    settings, task = state["settings"], state["task"]
+    workspace = Path(state["workspace"])
+    fence.remember([os.environ.get(settings.api_key_env)] if settings.api_key_env else [])  # its one secret
+    engine = make_engine(settings, env=dict(os.environ))
+    bench = Bench(
+        engine, settings, Git(workspace, env=dict(os.environ)), workspace, state["build_env"], _clock
+    )
+    loop = run_attempts(bench, task)
+    (handoff / RESULT_FILE).write_text(attempts_to_json(loop), encoding="utf-8")
+    return 0
+
+
+def _clock() -> float:
+    import time
+
+    return time.monotonic()
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main(sys.argv[1:]))
+    except BotError as e:
+        print(f"crashbot fix (work): {fence.post(e.diagnostic(), limit=2_000)}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception as e:  # the child's one error boundary: one line, never a traceback
+        print(
+            f"crashbot fix (work): internal error: {type(e).__name__}: {fence.post(str(e), limit=500)}",
+            file=sys.stderr,
+        )
+        raise SystemExit(3) from None
