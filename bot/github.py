@@ -51,11 +51,23 @@ def _load_libraries() -> None:
     :func:`connect` (or a :class:`GitHubClient`) has loaded them.
     """
     global github, jwt, requests, urllib3, Auth, GithubException  # noqa: PLW0603
-    import github
-    import jwt
-    import requests
-    import urllib3
-    from github import Auth, GithubException
+    try:
+        import github
+        import jwt
+        import requests
+        import urllib3
+        from github import Auth, GithubException
+    except Exception as e:  # a broken wheel raises anything at import (DLL load failed, a Rust panic...)
+        raise LibraryUnavailable(
+            f"PyGithub could not be loaded: {_import_failure(e)} (reinstall crashbot's dependencies)"
+        ) from e
+
+
+def _import_failure(e: Exception) -> str:
+    """The failing module and the loader's own words, on one line."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    name = getattr(e, "name", None)
+    return f"{name}: {text}" if name and name not in text else text
 
 
 logger = logging.getLogger(__name__)
@@ -117,6 +129,11 @@ class RateLimited(GitHubError):
 
 class Unavailable(GitHubError):
     """GitHub did not answer usefully (5xx, timeout, connection failure) after retries; try later."""
+
+
+class LibraryUnavailable(GitHubError):
+    """PyGithub or a library under it (jwt, cryptography, requests) failed to import: nothing can be sent
+    until the installation is repaired; reports stay spooled."""
 
 
 class AmbiguousWrite(Unavailable):
@@ -613,6 +630,8 @@ class GitHubClient:
         write = verb in _WRITE_VERBS
         safe = not write or idempotent
         what = what or f"{verb} {path}"
+        # Load PyGithub before the try below: its ``except GithubException`` needs the name bound.
+        self.open()
         attempt = 0
         limited = 0
         while True:

@@ -9,7 +9,8 @@ need=()
 # clang/lld/llvm build the Windows PE + PDB the symbols tests symbolicate; wine64 runs it to write a real
 # minidump (Debian's wine64 puts its binary at /usr/lib/wine/wine64, not on PATH). bwrap is the fix
 # sandbox (bot/fix/sandbox.py).
-for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil bwrap; do
+# g++-mingw-w64 builds the demo server for Windows (Winsock, Win32 console handlers) for tests/windows.
+for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil bwrap x86_64-w64-mingw32-g++-posix; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
@@ -22,6 +23,7 @@ if ((${#need[@]})); then
             lld-link) pkgs+=(lld) ;;
             llvm-symbolizer | llvm-pdbutil) pkgs+=(llvm) ;;
             bwrap) pkgs+=(bubblewrap) ;; # the fix sandbox (bot/fix/sandbox.py)
+            x86_64-w64-mingw32-g++-posix) pkgs+=(g++-mingw-w64-x86-64) ;;
             *) pkgs+=("$tool") ;;
         esac
     done
@@ -40,4 +42,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip </dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' </dev/null
-echo "dev-setup: ready (.venv)" >&2
+# The Windows interpreter tests/windows runs (official embeddable CPython under wine64; cached under
+# ~/.cache/crashbot-wine, so a second run only checks). Without it those tests would skip.
+./runner-setup/wine-setup.sh </dev/null
+echo "dev-setup: ready (.venv, .venv/wine)" >&2

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import BotError, GitHubError
-from bot.github import RateLimited, Unavailable
+from bot.github import LibraryUnavailable, RateLimited, Unavailable
 from bot.uploader.budget import Windows, WriteBudget
 from bot.uploader.notify import Notice, NoticeKind, Notifier
 from bot.uploader.publish import MAX_BATCHES_PER_EDIT, Outcome, Published, Publisher
@@ -228,6 +228,10 @@ class UploadService:
             for batch in group:
                 self._spool.defer(batch, str(e), not_before=e.retry_at)
             return _Attempt(failed=True, end_pass=True, blocked=e.retry_at)
+        except LibraryUnavailable as e:  # no signature can go until the install is repaired: end the pass
+            when = max(self._spool.defer(batch, str(e)) for batch in group)
+            logger.error("%s; %d batch(es) stay spooled", e.diagnostic(), len(group))
+            return _Attempt(failed=True, end_pass=True, blocked=when, unreachable=True)
         except Unavailable as e:
             when = max(self._spool.defer(batch, str(e)) for batch in group)
             logger.warning("%s; %d batch(es) spooled, next attempt in %.0fs", e, len(group), when - now)

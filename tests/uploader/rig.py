@@ -126,6 +126,7 @@ def make_rig(
     backoff_cap_s: float = 0.05,
     stop: threading.Event | None = None,
     crash_of: CrashReader | None = None,
+    defer: bool = False,
 ) -> Rig:
     """A rig on ``standin``; with ``clock`` every component shares that fake time."""
     import time
@@ -140,6 +141,7 @@ def make_rig(
         clock=now,
         rng=random.Random(7),
         write_interval_s=0,
+        defer=defer,  # as the watcher's assembly does: PyGithub loads with the first crash
     )
     spool_path = tmp / "spool.sqlite3"
     spool = Spool(

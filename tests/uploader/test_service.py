@@ -327,3 +327,29 @@ def test_after_publish_runs_once_per_pass_that_counted_crashes(tmp_path: Path, s
         assert calls == [1]
     finally:
         rig.close()
+
+
+def test_service_pygithub_that_cannot_load_is_one_clear_line_and_the_report_stays_spooled(
+    tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dependency under PyGithub that fails to import (on Windows under Wine 8: cryptography's Rust
+    extension, via jwt) is named in one line, never a NameError from an unbound ``GithubException``."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "github" or m.startswith("github.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "jwt", None)  # ``import jwt`` now raises ImportError
+    made = make_rig(tmp_path, standin, defer=True)
+    try:
+        made.intake.take(write_report(made.crash_dir, 0, 0))
+        with caplog.at_level("INFO"):
+            result = made.service.run_pass()
+        assert result.failed == 1 and result.published == ()
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1, errors
+        assert "PyGithub could not be loaded: " in errors[0] and "jwt" in errors[0]
+        assert "NameError" not in errors[0] and "internal error" not in errors[0]
+        assert all(r.exc_info is None for r in caplog.records if r.levelno >= 20)
+        assert made.pending() == 1
+    finally:
+        made.close()
