@@ -147,6 +147,7 @@ class ProcessControl:
         self._child = child
         if self._core_dumps:
             allow_core_dumps(child.pid)
+        _wait_for_exec(child)
         PidRecord(child.pid, argv, time.time()).write(self.pid_path)
         logger.info("started %s (pid %d), console output in %s", argv[0], child.pid, self._log)
 
@@ -194,6 +195,20 @@ class ProcessControl:
         # A script with a shebang shows as `<interpreter> <script> ...`, and while `#!/usr/bin/env X`
         # is still starting its interpreter, as `/usr/bin/env X <script> ...`: look at the whole line.
         return any(os.path.normcase(part) == expected for part in cmdline)
+
+
+EXEC_SETTLE_S = 2.0  # the most start() waits for the new process's command line to become readable
+
+
+def _wait_for_exec(child: subprocess.Popen[bytes], settle_s: float = EXEC_SETTLE_S) -> None:
+    """Wait until ``child``'s command line is readable (or it exited). Popen returns once the exec has
+    closed our error pipe, which Linux does before it lays out the new program's arguments: for that
+    moment /proc/PID/cmdline is empty, and a later run would not recognise the server as ours."""
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline and child.poll() is None:
+        if _command_line(child.pid):
+            return
+        time.sleep(0.005)
 
 
 def _command_line(pid: int) -> tuple[str, ...] | None:
