@@ -126,6 +126,10 @@ class Git:
         self._timeout_s = timeout_s
         self._config_checked: tuple[tuple[str, int, int, int], ...] | None = None
 
+    def with_timeout(self, timeout_s: float) -> Git:
+        """The same repository and environment, with another time limit per git command."""
+        return Git(self.repo, env=self._env, timeout_s=timeout_s)
+
     def __repr__(self) -> str:
         return f"Git({str(self.repo)!r})"
 

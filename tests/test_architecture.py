@@ -34,6 +34,7 @@ HOST_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "deploy": ("bot.deploy", "bot.github", "bot.git"),
     "parse": ("bot.crash",),
     "signature": ("bot.crash",),
+    "analyze": ("bot.fix", "bot.git"),
     "doctor": ("bot.doctor",),
     "init": ("bot.init",),
     "symbols": ("bot.symbols",),

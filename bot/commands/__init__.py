@@ -26,6 +26,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "parse": ("bot.commands.parse", "parse one crash report and show its crashing thread and signature"),
         "signature": ("bot.commands.parse", "print '<signature_id>  <signature>  <file>' for each report"),
         "symbols": ("bot.commands.symbols", "keep release debug files in the symbol store: add, list, prune"),
+        "analyze": (
+            "bot.commands.analyze",
+            "show locally, without GitHub, the frames, code, callers and commits a fix would see",
+        ),
         "deploy": (
             "bot.commands.deploy",
             "build a commit, stop the server gracefully, make the new release live, check it, roll back",

@@ -7,17 +7,17 @@ import html
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bot import markdown as md
 from bot.config import FixSettings
-from bot.crash.model import Crash, Frame
-from bot.crash.rules import DEFAULT_RULES, KEEP, FrameView, RuleContext, apply_rules
+from bot.crash.model import Crash
 from bot.errors import GitError
-from bot.fix.blame import SuspectCommit, blame_around, suspects
-from bot.fix.context import CodeContext, extract
+from bot.fix import budget
+from bot.fix.blame import SuspectCommit, blame_around, commit_time, recent_commits, suspects
+from bot.fix.context import CodeContext, body_line, code_view, extract
+from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
 from bot.fix.sourcemap import Resolved, SourceMap
 from bot.git import BlameLine, Commit, Git, changed_lines_from_hunks, map_line
 from bot.vocabulary import ANALYSIS
@@ -28,7 +28,9 @@ DRIFT_RADIUS = 3  # a change this close to the faulting line counts as touching 
 MAX_COMMENT_CHARS = 60_000  # GitHub's limit is 65,536; leave room for the orchestrator's additions
 MAX_UNMAPPED_SHOWN = 8
 MAX_SUSPECTS_SHOWN = 10
-RELATED_FRAMES = 2  # server frames mapped per related stack (the free site and its caller)
+MAX_CALLERS_SHOWN = 3
+BY_DEFINITION = "definition found by name"
+MAX_CALLER_LINES = 60
 _REVISION_RE = re.compile(r"\b([0-9a-fA-F]{7,40})\b")
 
 
@@ -45,6 +47,7 @@ class MappedFrame:
     how: str
     head_line: int | None
     meaningful: bool
+    folded: tuple[str, ...] = ()  # trivial accessors called from here, folded into this frame
     stack: str | None = None  # a related stack's role (``freed``, ``allocated``); None: the crashing thread
 
 
@@ -94,6 +97,12 @@ class Analysis:
     drift: tuple[Drift, ...]
     notes: tuple[str, ...] = ()
     previous_attempts: tuple[PreviousAttempt, ...] = ()
+    callers: tuple[CodeContext, ...] = ()  # call sites of the asserted/accessor function, best first
+    callee: str | None = None  # the function whose callers those are
+    recent: tuple[Commit, ...] = ()  # commits that touched the stack's files shortly before the crash
+    # Seam for sanitizer reports (i12-core): extra stacks (e.g. "freed by", "allocated by") as
+    # (title, mapped frames); rendered after the crashing stack, within the prompt's budget.
+    extra_stacks: tuple[tuple[str, tuple[MappedFrame, ...]], ...] = ()
 
     @property
     def top(self) -> MappedFrame | None:
@@ -113,53 +122,36 @@ def analyse(
     *,
     previous_attempts: Sequence[PreviousAttempt] = (),
     source_map: SourceMap | None = None,
+    first_seen: int | None = None,
+    limits: Limits | None = None,
 ) -> Analysis:
-    """Analyse ``crash`` against the checkout ``git`` points at (HEAD is what a fix will change)."""
+    """Analyse ``crash`` against the checkout ``git`` points at (HEAD is what a fix will change).
+    ``first_seen`` (epoch seconds) dates the crash when its revision is unknown here."""
     notes: list[str] = []
     head = git.head()
     revision = crash.report.build.revision
     crash_commit = _resolve_revision(git, revision, notes)
-    smap = source_map or SourceMap.from_git(git, settings.path_prefix_map)
-    mapped: list[MappedFrame] = []
-    unmapped: list[UnmappedFrame] = []
-    seen: set[tuple[str, int]] = set()
-    for index, frame, meaningful, stack in _candidates(crash):
-        if len(mapped) >= max(1, settings.analysis_frames):
-            break
-        if not frame.file:
-            continue
-        if frame.line is None:
-            unmapped.append(UnmappedFrame(index, frame.function, frame.file, "the frame has no line number"))
-            continue
-        result = smap.lookup(frame.file)
-        if not isinstance(result, Resolved):
-            unmapped.append(UnmappedFrame(index, frame.function, frame.file, result.reason))
-            continue
-        if (result.path, frame.line) in seen:
-            continue
-        seen.add((result.path, frame.line))
-        mapped.append(
-            MappedFrame(
-                index=index,
-                function=frame.function,
-                file=frame.file,
-                line=frame.line,
-                path=result.path,
-                how=result.how,
-                head_line=frame.line,
-                meaningful=meaningful,
-                stack=stack,
-            )
-        )
+    files = git.ls_files()
+    smap = source_map or SourceMap(files, settings.path_prefix_map)
+    locator = Locator(git, files, limits=limits)
+    frame_plan = budget.plan(crash)
+    mapped, unmapped = _map_frames(frame_plan, smap, locator, max(1, settings.analysis_frames), notes)
     drift: list[Drift] = []
     if crash_commit and crash_commit != head:
         mapped = [_with_drift(git, m, crash_commit, head, drift=drift, notes=notes) for m in mapped]
-    contexts = _contexts(git, mapped, settings, notes)
+    contexts = _contexts(mapped, settings, locator=locator, files=files, notes=notes)
     blamed: list[tuple[str, BlameLine]] = []
     for m in mapped:
         blamed.extend(_blame(git, m, crash_commit, notes))
     if not mapped:
         notes.append("no frame of the crashing thread maps to a file in this checkout")
+    callee = _callee(crash, frame_plan)
+    callers = _callers(git, locator, callee, mapped=mapped, contexts=contexts, notes=notes) if callee else []
+    until = (commit_time(git, crash_commit) if crash_commit else None) or first_seen
+    recent: list[Commit] = []
+    if until is not None:
+        paths = sorted({m.path for m in mapped})
+        recent = recent_commits(git, paths, until=until, rev=crash_commit or "HEAD")
     return Analysis(
         signature_id=crash.signature.id,
         signature_text=crash.signature.text,
@@ -175,7 +167,19 @@ def analyse(
         drift=tuple(drift),
         notes=tuple(notes),
         previous_attempts=tuple(previous_attempts),
+        callers=tuple(callers),
+        callee=callee,
+        recent=tuple(recent),
     )
+
+
+def epoch_of(iso: str) -> int | None:
+    """Seconds since the epoch of an ISO-8601 time (``2024-05-01T12:00:00Z``); None when empty or junk."""
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 # -- analysis steps -----------------------------------------------------------------------------------
@@ -195,42 +199,84 @@ def _resolve_revision(git: Git, revision: str | None, notes: list[str]) -> str |
     return commit
 
 
-def _candidates(crash: Crash) -> list[tuple[int | None, Frame, bool, str | None]]:
-    """Frames to map, best first: the assertion's location, the meaningful frames in order, the first
-    server frames of each related stack (a sanitizer's free and allocation sites: usually where the bug
-    is), then the rest of the crashing thread. The last item names the related stack a frame is from."""
-    out: list[tuple[int | None, Frame, bool, str | None]] = []
-    assertion = crash.report.assertion
-    if assertion and assertion.file and assertion.line:
-        frame = Frame(function=assertion.function, file=assertion.file, line=assertion.line)
-        out.append((None, frame, True, None))
-    meaningful = [i for i in crash.meaningful if 0 <= i < len(crash.frames)]
-    out.extend((i, crash.frames[i], True, None) for i in meaningful)
-    for stack in crash.report.related:
-        out.extend(
-            (None, f, True, stack.role.value) for f in _server_frames(crash, stack.frames)[:RELATED_FRAMES]
+def _map_frames(
+    frame_plan: budget.Plan, smap: SourceMap, locator: Locator, slots: int, notes: list[str]
+) -> tuple[list[MappedFrame], list[UnmappedFrame]]:
+    """The planned frames mapped into the checkout, up to ``slots``: by path when the frame has one, else
+    by finding the function's definition by name."""
+    mapped: list[MappedFrame] = []
+    unmapped: list[UnmappedFrame] = []
+    seen: set[tuple[str, int]] = set()
+    near = [m.path for m in mapped]
+    for cand in frame_plan.candidates:
+        if len(mapped) >= slots:
+            break
+        frame = cand.frame
+        result: MappedFrame | UnmappedFrame
+        if frame.file and frame.line is not None:
+            looked = smap.lookup(frame.file)
+            if isinstance(looked, Resolved):
+                result = MappedFrame(
+                    cand.index,
+                    frame.function,
+                    frame.file,
+                    frame.line,
+                    looked.path,
+                    looked.how,
+                    frame.line,
+                    cand.meaningful,
+                    cand.folded,
+                    cand.stack,
+                )
+            elif frame.function:
+                result = _by_definition(cand, locator, near, notes, why=looked.reason)
+            else:
+                result = UnmappedFrame(cand.index, frame.function, frame.file, looked.reason)
+        elif frame.function:
+            why = "the frame has no line number" if frame.file else "the frame has no source path"
+            result = _by_definition(cand, locator, near, notes, why=why)
+        else:
+            continue
+        if isinstance(result, UnmappedFrame):
+            unmapped.append(result)
+            continue
+        if (result.path, result.line) in seen:
+            continue
+        seen.add((result.path, result.line))
+        mapped.append(result)
+        near.append(result.path)
+    return mapped, unmapped
+
+
+def _by_definition(
+    cand: budget.Candidate, locator: Locator, near: Sequence[str], notes: list[str], *, why: str
+) -> MappedFrame | UnmappedFrame:
+    function = cand.frame.function or ""
+    search = locator.define(function, near=near)
+    notes.extend(search.notes)
+    if not search.found:
+        return UnmappedFrame(
+            cand.index, function, cand.frame.file, f"{why}; no definition of it found by name"
         )
-    out.extend((i, f, False, None) for i, f in enumerate(crash.frames) if i not in set(meaningful))
-    top = crash.top_frame
-    if (
-        top
-        and top.file
-        and top.line
-        and not any(f.file == top.file and f.line == top.line for _, f, _, _ in out)
-    ):
-        out.insert(0, (None, Frame(function=top.function, file=top.file, line=top.line), True, None))
-    return out
-
-
-def _server_frames(crash: Crash, frames: Sequence[Frame]) -> list[Frame]:
-    """The frames of a related stack the crash core's frame rules keep (allocator and runtime skipped)."""
-    views = tuple(FrameView.from_frame(i, f) for i, f in enumerate(frames))
-    decisions = apply_rules(DEFAULT_RULES, RuleContext(report=crash.report, frames=views))
-    return [
-        frames[d.frame]
-        for d in decisions
-        if d.action == KEEP and d.frame is not None and frames[d.frame].file
-    ]
+    best = search.found[0]
+    how = BY_DEFINITION
+    if len(search.found) > 1:
+        others = ", ".join(f"{d.path}:{d.start}" for d in search.found[1:4])
+        more = " …" if len(search.found) > 4 else ""
+        how += f" (ambiguous: {len(search.found)} definitions; also {others}{more})"
+        notes.append(f"{function}: {len(search.found)} definitions match; showing {best.path}:{best.start}")
+    return MappedFrame(
+        cand.index,
+        function,
+        cand.frame.file or best.path,
+        best.start,
+        best.path,
+        how,
+        best.start,
+        cand.meaningful,
+        cand.folded,
+        cand.stack,
+    )
 
 
 def _with_drift(
@@ -261,29 +307,165 @@ def _with_drift(
         how=m.how,
         head_line=head_line,
         meaningful=m.meaningful,
+        folded=m.folded,
         stack=m.stack,
     )
 
 
 def _contexts(
-    git: Git, mapped: Sequence[MappedFrame], settings: FixSettings, notes: list[str]
+    mapped: Sequence[MappedFrame],
+    settings: FixSettings,
+    *,
+    locator: Locator,
+    files: Sequence[str],
+    notes: list[str],
 ) -> list[CodeContext]:
     out: list[CodeContext] = []
     for m in mapped:
-        line = m.head_line if m.head_line is not None else m.line
-        try:
-            text = (Path(git.repo) / m.path).read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            notes.append(f"cannot read {m.path}: {e.strerror or e}")
-            continue
-        ctx = extract(text, line, path=m.path, context_lines=settings.context_lines)
+        ctx = _context(m, settings, locator=locator, files=files, notes=notes)
         if ctx is None:
-            notes.append(f"{m.path} has no line {line} in the checkout (the file changed since the crash)")
             continue
-        if any(c.path == ctx.path and c.start <= line <= c.end for c in out):
+        if any(c.path == ctx.path and c.start <= ctx.line <= c.end for c in out):
             continue  # same function as a frame above (recursion, inlined helpers)
+        if m.folded:
+            folded = f"calls {', '.join(m.folded)} (folded into this frame)"
+            ctx = replace(ctx, note=_join_note(ctx.note, folded))
         out.append(ctx)
     return out
+
+
+def _context(
+    m: MappedFrame, settings: FixSettings, *, locator: Locator, files: Sequence[str], notes: list[str]
+) -> CodeContext | None:
+    """The code of one mapped frame: around its line when that line is inside the function the frame
+    names, else that function found by name (the analysis says so)."""
+    line = m.head_line if m.head_line is not None else m.line
+    text = locator.read(m.path)
+    if text is None:
+        notes.append(f"cannot read {m.path} (missing, binary or too large)")
+        return None
+    by_name = m.how.startswith(BY_DEFINITION)
+    ctx = None if by_name else extract(text, line, path=m.path, context_lines=settings.context_lines)
+    if m.function and (ctx is None or not name_matches(ctx.function, m.function)):
+        anchored = _anchor(m, text, files, locator, settings, found=ctx, by_name=by_name)
+        if anchored is not None:
+            return anchored
+        if ctx is not None:
+            notes.append(f"{m.function} was not found by name near {m.path}:{line}; showing the lines there")
+    if ctx is None:
+        notes.append(f"{m.path} has no line {line} in the checkout (the file changed since the crash)")
+    return ctx
+
+
+def _anchor(
+    m: MappedFrame,
+    text: str,
+    files: Sequence[str],
+    locator: Locator,
+    settings: FixSettings,
+    *,
+    found: CodeContext | None,
+    by_name: bool,
+) -> CodeContext | None:
+    """The context of the function ``m`` names, found by name in its file or the sibling .h/.cpp, when the
+    reported line lies outside it (moved lines, no revision, header versus .cpp) or there is none."""
+    function = m.function or ""
+    line = m.head_line or m.line
+    where = (
+        ""
+        if by_name
+        else f"line {line} is in {found.function or 'no function'}; "
+        if found
+        else f"line {line} is past the end of the file; "
+    )
+    for path in (m.path, *sibling_paths(m.path, files)[:3]):
+        body = text if path == m.path else locator.read(path)
+        if body is None:
+            continue
+        defs = definitions_in_text(body, function)
+        if not defs:
+            continue
+        start, _end, _name = min(defs, key=lambda d: abs(d[0] - m.line))
+        opening = body_line(code_view(body), start)
+        ctx = extract(body, opening, path=path, context_lines=settings.context_lines)
+        if ctx is None:
+            continue
+        if by_name and path == m.path:
+            return ctx
+        used = "in the same file" if path == m.path else f"in the sibling {path}"
+        return replace(ctx, note=f"{where}showing {function} found by name {used}")
+    return None
+
+
+def _join_note(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+def _callee(crash: Crash, frame_plan: budget.Plan) -> str | None:
+    """The function whose callers may hold the bug, when the report shows none of them: the accessor the
+    crash happened in, or the function that asserted."""
+    shown = [c for c in frame_plan.candidates if c.frame.function]
+    if len(shown) > 1:
+        return None  # the stack shows who called: their code is already in the analysis
+    if frame_plan.accessor:
+        return frame_plan.accessor
+    assertion = crash.report.assertion
+    if assertion and assertion.function:
+        return assertion.function
+    return shown[0].frame.function if shown and crash.report.assertion else None
+
+
+def _callers(
+    git: Git,
+    locator: Locator,
+    callee: str,
+    *,
+    mapped: Sequence[MappedFrame],
+    contexts: Sequence[CodeContext],
+    notes: list[str],
+) -> list[CodeContext]:
+    """A few call sites of ``callee`` the stack does not show, with context, best first."""
+    shown = [(c.path, c.start, c.end) for c in contexts]
+    sites, search_notes = locator.callers(callee, exclude=shown, near=[m.path for m in mapped])
+    notes.extend(search_notes)
+    if not sites:
+        return []
+    recent = _recently_changed(git, {s.path for s in sites})
+    ranked = rank_callers(sites, recent=recent, stack_paths=[m.path for m in mapped])
+    notes.append(f"{callee} is called from {len(ranked)} functions the stack does not show")
+    out: list[CodeContext] = []
+    for site in ranked[:MAX_CALLERS_SHOWN]:
+        text = locator.read(site.path)
+        if text is None:
+            continue
+        ctx = extract(text, site.line, path=site.path, context_lines=12, max_lines=MAX_CALLER_LINES)
+        if ctx is not None:
+            tag = "changed recently; " if site.path in recent else ""
+            out.append(replace(ctx, note=f"{tag}calls {callee}"))
+    return out
+
+
+def _recently_changed(git: Git, paths: set[str], *, days: int = 90) -> set[str]:
+    """Which of ``paths`` changed in the ``days`` before HEAD's commit (one bounded ``git log``)."""
+    if not paths:
+        return set()
+    until = commit_time(git, "HEAD")
+    if until is None:
+        return set()
+    try:
+        out = git.run(
+            "log",
+            "--format=",
+            "--name-only",
+            f"--since=@{until - days * 86_400}",
+            "--max-count=500",
+            "HEAD",
+            "--",
+            *sorted(paths)[:200],
+        )
+    except GitError:
+        return set()
+    return {line.strip() for line in out.splitlines() if line.strip()} & paths
 
 
 def _blame(
@@ -339,6 +521,8 @@ def _render(a: Analysis, contexts: Sequence[CodeContext]) -> str:
     out += _unmapped(a)
     out += _code_section(contexts)
     out += _suspects(a)
+    out += _render_recent(a)
+    out += _render_callers(a)
     out += _previous(a)
     if a.notes:
         out += ["<details><summary>Notes</summary>", ""]
@@ -416,6 +600,8 @@ def _code_section(contexts: Sequence[CodeContext]) -> list[str]:
     out = ["#### Code", ""]
     for i, ctx in enumerate(contexts):
         block = [md.fenced(ctx.text, "cpp")]
+        if ctx.note:
+            block.insert(0, f"_{md.cell(ctx.note)}_\n")
         if i == 0:
             title = (
                 md.inline_code(ctx.function or ctx.path) + " — " + md.inline_code(f"{ctx.path}:{ctx.line}")
@@ -439,7 +625,7 @@ def _suspects(a: Analysis) -> list[str]:
         date = datetime.fromtimestamp(s.author_time, tz=UTC).strftime("%Y-%m-%d")
         lines = ", ".join(_basename(loc) for loc in s.locations[:3])
         cells = [
-            md.inline_code(s.short),
+            s.sha,  # a bare full SHA: GitHub links it to the commit (a code span would not be linked)
             date,
             md.inline_code(s.author, table=True),
             md.inline_code(s.summary[:100], table=True),
@@ -458,6 +644,32 @@ def _previous(a: Analysis) -> list[str]:
         summary = f": {md.cell(p.summary)}" if p.summary else ""
         out.append(f"- attempt {p.number} — {md.cell(p.outcome)}{summary}{link}")
     out.append("")
+    return out
+
+
+def _render_recent(a: Analysis) -> list[str]:
+    if not a.recent:
+        return []
+    out = ["#### Commits shortly before the crash that touched its files (newest first)", ""]
+    out += ["| commit | date | author | summary |", "|---|---|---|---|"]
+    for c in a.recent:
+        date = datetime.fromtimestamp(c.author_time, tz=UTC).strftime("%Y-%m-%d")
+        out.append(
+            f"| {c.sha} | {date} | {md.inline_code(c.author, table=True)} "
+            f"| {md.inline_code(c.subject[:100], table=True)} |"
+        )
+    return [*out, ""]
+
+
+def _render_callers(a: Analysis) -> list[str]:
+    if not a.callers or not a.callee:
+        return []
+    out = [f"#### Callers of {md.inline_code(a.callee)} the stack does not show", ""]
+    for ctx in a.callers:
+        name = html.escape(ctx.function or ctx.path)
+        where = html.escape(f"{ctx.path}:{ctx.line}")
+        summary = f"<summary><code>{name}</code> — <code>{where}</code> ({html.escape(ctx.note)})</summary>"
+        out += ["<details>", summary, "", md.fenced(ctx.text, "cpp"), "", "</details>", ""]
     return out
 
 

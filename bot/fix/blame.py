@@ -1,13 +1,15 @@
-"""Suspect commits: who last changed the lines around each faulting line (``git blame``), newest first."""
+"""Suspect commits: who last changed the lines around each faulting line (``git blame``), newest first; and
+the commits that touched the stack's files shortly before the crashing build (:func:`recent_commits`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.errors import GitError
+from bot.git import Commit
 
 if TYPE_CHECKING:
     from bot.git import BlameLine, Git
@@ -66,3 +68,48 @@ def suspects(blamed: Iterable[tuple[str, BlameLine]]) -> tuple[SuspectCommit, ..
         )
         for bl, locations in ordered
     )
+
+
+RECENT_WINDOW_DAYS = 30  # "shortly before the crash": a culprit is usually days to a few weeks old
+MAX_RECENT = 8
+
+
+def recent_commits(
+    git: Git, paths: Sequence[str], *, until: int, rev: str = "HEAD", days: int = RECENT_WINDOW_DAYS
+) -> list[Commit]:
+    """Commits reachable from ``rev`` in the ``days`` before ``until`` (epoch seconds) that touched
+    ``paths``, newest first. A shallow clone simply has fewer to show; errors give an empty list."""
+    if not paths:
+        return []
+    since = until - days * 86_400
+    args = [
+        "log",
+        "--no-color",
+        "--format=%H%x00%an%x00%at%x00%s",
+        f"--max-count={MAX_RECENT}",
+        f"--since=@{since}",
+        f"--until=@{until}",
+        rev,
+        "--",
+        *paths,
+    ]
+    try:
+        out = git.run(*args)
+    except GitError as e:
+        logger.debug("recent commits: %s", e)
+        return []
+    commits: list[Commit] = []
+    for line in out.splitlines():
+        parts = line.split("\0")
+        if len(parts) == 4 and parts[2].isdigit():
+            commits.append(Commit(sha=parts[0], author=parts[1], author_time=int(parts[2]), subject=parts[3]))
+    return commits
+
+
+def commit_time(git: Git, rev: str) -> int | None:
+    """The committer time of ``rev`` (epoch seconds), None when it is not in the repository."""
+    try:
+        out = git.run("log", "-1", "--format=%ct", rev, "--").strip()
+    except GitError:
+        return None
+    return int(out) if out.isdigit() else None

@@ -3,6 +3,7 @@ matching that ignores strings, chars, comments and preprocessor lines), else a w
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +25,8 @@ _CTOR_INIT_RE = re.compile(r"\)\s*(?:noexcept\s*)?:\s*[\w:~<>]+\s*[({]")
 _NAME_RE = re.compile(r"((?:[\w~]+\s*::\s*)*(?:operator\s*(?:\(\)|[^\s(]+)|~?\w+))\s*(?:<[^()]*>)?\s*$")
 
 
+_PLAIN_RUN = re.compile(r"[^\n\"'/RuUL]+")  # no comment, literal or line start can begin inside
+_RAW_STRING = re.compile(r'(?:u8|[uUL])?R"([^()\\\s]{0,16})\(')
 _ACCESS_LABEL_RE = re.compile(r"\s*(?:(?:public|private|protected)\s*:(?!:)\s*)+")
 _DIRECTIVE_RE = re.compile(r"^\s*#\s*(\w+)")
 
@@ -47,6 +50,7 @@ class CodeContext:
     function: str | None
     text: str
     truncated: bool = False
+    note: str = ""  # why this code was chosen when it is not simply around the reported line
 
 
 def extract(
@@ -70,7 +74,7 @@ def extract(
         if end - start + 1 <= max_lines:
             shown = list(range(start, end + 1))
             return _context(path, line, lines, shown, kind=ContextKind.FUNCTION, name=name)
-        header_end = min(_header_body_line(code, start), start + MAX_HEADER_LINES - 1)
+        header_end = min(body_line(code, start), start + MAX_HEADER_LINES - 1)
         half = max(1, min(context_lines, (max_lines - (header_end - start + 2)) // 2))
         around = range(max(header_end + 1, line - half), min(end, line + half) + 1)
         shown = sorted({*range(start, header_end + 1), *around, end})
@@ -97,6 +101,11 @@ def code_view(source: str) -> str:
         if at_line_start and c in " \t":
             i += 1
             continue
+        if not at_line_start:
+            plain = _PLAIN_RUN.match(source, i)  # skip ordinary code in one step
+            if plain is not None:
+                i = plain.end()
+                continue
         span = _directive(source, i) if at_line_start and c == "#" else _not_code(source, i)
         at_line_start = False
         if span is None:
@@ -141,12 +150,12 @@ def _not_code(source: str, i: int) -> _Span | None:
         close = source.find("*/", i + 2)
         j = n if close < 0 else close + 2
         return i, j, j
-    raw = re.match(r'(?:u8|[uUL])?R"([^()\\\s]{0,16})\(', source[i : i + 24])
+    raw = _RAW_STRING.match(source, i, i + 24) if c in "RuUL" else None
     if raw and (i == 0 or not _ident_char(source[i - 1])):
         end_marker = ")" + raw[1] + '"'
-        close = source.find(end_marker, i + raw.end())
+        close = source.find(end_marker, raw.end())
         j = n if close < 0 else close + len(end_marker)
-        return i + raw.end() - 1, j - 1, j
+        return raw.end() - 1, j - 1, j
     if c == '"' or (c == "'" and not _digit_separator(source, i)):
         j = i + 1
         while j < n and source[j] != c and source[j] != "\n":
@@ -180,47 +189,51 @@ def _blank_alternative_branches(source: str) -> str:
 def enclosing_function(code: str, line: int) -> tuple[int, int, str | None] | None:
     """(header start line, closing brace line, name) of the outermost function-like block around
     ``line`` in a :func:`code_view`; None when ``line`` is not inside a function body."""
-    line_starts = [0] + [m.end() for m in re.finditer("\n", code)]
+    return FunctionIndex(code).enclosing(line)
 
-    def line_of(pos: int) -> int:
-        lo, hi = 0, len(line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if line_starts[mid] <= pos:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1
 
-    pairs: dict[int, int] = {}
-    closes: dict[int, int] = {}
-    stack: list[int] = []
-    for m in re.finditer(r"[{}]", code):
-        if m[0] == "{":
-            stack.append(m.start())
-        elif stack:
-            o = stack.pop()
-            pairs[o] = m.start()
-            closes[m.start()] = o
-    containing = sorted(
-        (o for o, c in pairs.items() if line_of(o) <= line <= line_of(c)),
-    )
-    for o in containing:  # outermost first: a lambda inside a function is not the answer
-        header_start = _header_start(code, o, closes)
-        label = _ACCESS_LABEL_RE.match(code, header_start, o)
-        if label:
-            header_start = label.end()
-        header = " ".join(code[header_start:o].split())
-        if not header or _CONTROL_RE.match(header) or _TYPE_BLOCK_RE.match(header):
-            continue
-        # `auto f = [](...) {` and `T x = {...}` are initialisers, but `operator==(...)` is a function
-        if "=" in re.sub(r"operator\s*[^\s(]+", "", header.split("(")[0]):
-            continue
-        if not (_QUALIFIERS_RE.search(header) or _CTOR_INIT_RE.search(header)):
-            continue
-        first = header_start + len(code[header_start:o]) - len(code[header_start:o].lstrip())
-        return line_of(first), line_of(pairs[o]), _function_name(header)
-    return None
+class FunctionIndex:
+    """The braces of one :func:`code_view`, paired once, so that many lines of a large file can be asked
+    about (finding definitions by name asks for every line that mentions the name)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", code)]
+        self.pairs: dict[int, int] = {}
+        self._closes: dict[int, int] = {}
+        stack: list[int] = []
+        for m in re.finditer(r"[{}]", code):
+            if m[0] == "{":
+                stack.append(m.start())
+            elif stack:
+                o = stack.pop()
+                self.pairs[o] = m.start()
+                self._closes[m.start()] = o
+        # (first line, last line, open offset) of every block
+        self._blocks = [(self.line_of(o), self.line_of(c), o) for o, c in self.pairs.items()]
+
+    def line_of(self, pos: int) -> int:
+        return bisect.bisect_right(self._line_starts, pos)
+
+    def enclosing(self, line: int) -> tuple[int, int, str | None] | None:
+        code = self.code
+        containing = sorted(o for first, last, o in self._blocks if first <= line <= last)
+        for o in containing:  # outermost first: a lambda inside a function is not the answer
+            header_start = _header_start(code, o, self._closes)
+            label = _ACCESS_LABEL_RE.match(code, header_start, o)
+            if label:
+                header_start = label.end()
+            header = " ".join(code[header_start:o].split())
+            if not header or _CONTROL_RE.match(header) or _TYPE_BLOCK_RE.match(header):
+                continue
+            # `auto f = [](...) {` and `T x = {...}` are initialisers, but `operator==(...)` is a function
+            if "=" in re.sub(r"operator\s*[^\s(]+", "", header.split("(")[0]):
+                continue
+            if not (_QUALIFIERS_RE.search(header) or _CTOR_INIT_RE.search(header)):
+                continue
+            first = header_start + len(code[header_start:o]) - len(code[header_start:o].lstrip())
+            return self.line_of(first), self.line_of(self.pairs[o]), _function_name(header)
+        return None
 
 
 def render(lines: list[str], shown: list[int], focus: int) -> str:
@@ -272,8 +285,9 @@ def _header_start(code: str, brace: int, closes: dict[int, int]) -> int:
     return 0
 
 
-def _header_body_line(code: str, start_line: int) -> int:
-    """The line holding the body's opening brace of a function whose header starts at ``start_line``."""
+def body_line(code: str, start_line: int) -> int:
+    """The line of ``code`` (a :func:`code_view`) holding the opening brace of the body of a function
+    whose header starts at ``start_line``."""
     lines = code.split("\n")
     for n in range(start_line, min(len(lines), start_line + MAX_HEADER_LINES) + 1):
         if "{" in lines[n - 1]:

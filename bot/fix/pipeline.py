@@ -20,7 +20,7 @@ from bot.config import FixSettings, require_uploader
 from bot.crash.model import Crash, Frame
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
 from bot.fix import state
-from bot.fix.analysis import Analysis, analyse, render_analysis_comment
+from bot.fix.analysis import Analysis, analyse, epoch_of, render_analysis_comment
 from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
 from bot.fix.engines import Engine
 from bot.fix.patch import PatchRejected
@@ -302,6 +302,7 @@ class _Job:
                 self.git,
                 self.run.settings,
                 previous_attempts=prior.previous,
+                first_seen=epoch_of(self.payload.occurrences.first_seen),
             )
             comment, _ = self.run.client.upsert_comment(
                 self.issue.number, ANALYSIS.tag, render_analysis_comment(analysis)

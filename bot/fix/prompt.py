@@ -94,10 +94,14 @@ def build_prompt(
     allowed = ", ".join(f"`{p}`" for p in allowed_paths) or "(nothing: abstain)"
     system = SYSTEM_TEMPLATE.format(allowed=allowed, max_lines=max_changed_lines)
     contexts = list(analysis.contexts)
+    callers = list(analysis.callers)
     while True:
-        user = _user_part(analysis, contexts, crash_text, human_text, feedback)
+        user = _user_part(analysis, contexts, crash_text, human_text, feedback, callers=callers)
         if len(system) + len(user) <= max_chars:
             return Prompt(system=system, user=user)
+        if callers:  # least useful first: callers go before the stack's own code
+            callers.pop()
+            continue
         if len(contexts) <= 1:
             return Prompt(system=system, user=_cut(user, max(0, max_chars - len(system))))
         contexts.pop()
@@ -126,6 +130,8 @@ def _user_part(
     crash_text: str,
     human_text: Sequence[HumanText],
     feedback: Sequence[Feedback],
+    *,
+    callers: Sequence[CodeContext] = (),
 ) -> str:
     out: list[str] = ["# Crash analysis", ""]
     out += _facts(a)
@@ -134,9 +140,14 @@ def _user_part(
     out += ["# Source code (checkout HEAD; `>` marks the line each frame points at)", ""]
     for ctx in contexts:
         function = ctx.function or "(no enclosing function found)"
-        out += [f"## {ctx.path} — {function}", "```cpp", ctx.text, "```", ""]
+        note = f" ({ctx.note})" if ctx.note else ""
+        out += [f"## {ctx.path} — {function}{note}", "```cpp", ctx.text, "```", ""]
     if not contexts:
         out += ["(no frame of the crash could be found in the checkout)", ""]
+    if callers:
+        out += [f"# Callers of {a.callee} the stack does not show (the bug may be in one of them)", ""]
+        for ctx in callers:
+            out += [f"## {ctx.path} — {ctx.function or '?'} ({ctx.note})", "```cpp", ctx.text, "```", ""]
     out += ["# Crash report", "", quote(crash_text, label="crash report", max_chars=MAX_CRASH_CHARS), ""]
     if human_text:
         out += ["# What people wrote on the issue", ""]
@@ -173,6 +184,9 @@ def _summary(a: Analysis) -> list[str]:
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line since rewritten)"
         which = m.stack + " stack" if m.stack else ("assert" if m.index is None else m.index)
         summary.append(f"frame {which}: {m.function or '?'} at {head}")
+    for title, stack in a.extra_stacks:  # e.g. a sanitizer's "freed by" / "allocated by" stacks
+        summary.append(f"{title}:")
+        summary += [f"  {m.function or '?'} at {m.path}:{m.head_line or m.line}" for m in stack[:8]]
     return [quote("\n".join(summary), label="crash summary from the report"), ""]
 
 
@@ -189,6 +203,10 @@ def _history(a: Analysis) -> list[str]:
     if a.suspects:
         out += ["Commits that last touched the faulting lines (newest first):"]
         out += [f"- {s.short} {s.summary} ({', '.join(s.locations[:3])})" for s in a.suspects[:6]]
+        out.append("")
+    if a.recent:
+        out += ["Commits that touched the stack's files shortly before the crash (newest first):"]
+        out += [f"- {c.sha[:10]} {c.subject}" for c in a.recent[:6]]
         out.append("")
     return out
 

@@ -134,3 +134,21 @@ def test_build_prompt_last_resort_cut_recloses_the_open_untrusted_block() -> Non
     ends = re.findall(r"<<<END UNTRUSTED DATA ([0-9a-f]{12})>>>", prompt.user)
     assert begins and sorted(begins) == sorted(ends)
     assert prompt.user.rstrip().endswith(">>>")
+
+
+def test_callers_and_recent_commits_are_shown_and_callers_go_first_when_the_budget_is_tight() -> None:
+    caller = extract("void Spell::Cast()\n{\n    target->Kill(nullptr);\n}\n", 3, path="src/Spell.cpp")
+    assert caller is not None
+    recent = (Commit(sha="c" * 40, author="Dev", author_time=1_700_000_000, subject="Rework Kill"),)
+    analysis = _analysis(
+        callers=(replace(caller, note="calls Unit::Kill"),), callee="Unit::Kill", recent=recent
+    )
+    full = build_prompt(analysis, crash_text="r", allowed_paths=("src/",), max_changed_lines=40)
+    assert "# Callers of Unit::Kill the stack does not show" in full.user
+    assert "target->Kill(nullptr);" in full.user
+    assert f"- {'c' * 10} Rework Kill" in full.user
+    tight = build_prompt(
+        analysis, crash_text="r", allowed_paths=("src/",), max_changed_lines=40, max_chars=full.chars - 10
+    )
+    assert "target->Kill(nullptr);" not in tight.user  # the caller went first
+    assert "victim->SetHealth(0);" in tight.user  # the stack's own code stayed

@@ -1,0 +1,217 @@
+"""Finding functions by name: definitions for frames without a path, anchoring, call sites, bounds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from bot.crash import analyse as analyse_crash
+from bot.crash import parse_report
+from bot.crash.model import Frame
+from bot.fix.analysis import epoch_of
+from bot.fix.blame import commit_time, recent_commits
+from bot.fix.budget import Plan, is_machinery, is_trivial, plan
+from bot.fix.locate import Limits, Locator, definitions_in_text, rank_callers, sibling_paths, split_name
+from bot.git import Git
+
+from .conftest import CommitFn
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "trees"
+
+UNIT_H = """\
+#pragma once
+class Unit : public WorldObject
+{
+    public:
+        Unit* GetVictim() const { return m_victim; }
+        bool IsAlive() const
+        {
+            return m_deathState == ALIVE;
+        }
+        void Kill(Unit* victim);
+        void Kill(Unit* victim, bool durabilityLoss);
+};
+"""
+
+UNIT_CPP = """\
+#include "Unit.h"
+
+void Unit::Kill(Unit* victim)
+{
+    victim->SetHealth(0);
+}
+
+void Unit::Kill(Unit* victim, bool durabilityLoss)
+{
+    Kill(victim);
+}
+
+template <class T>
+T* Unit::Find(uint32 id) const
+{
+    return nullptr;
+}
+"""
+
+CALLER_CPP = """\
+#include "Unit.h"
+
+void Spell::EffectInstakill()
+{
+    // Kill( in a comment is not a call
+    m_caster->Kill(unitTarget);
+}
+"""
+
+
+def test_split_name_drops_templates_parameters_and_displacement() -> None:
+    assert split_name("Unit::Kill") == (("Unit",), "Kill")
+    assert split_name("DBCStorage<MapEntry>::LookupEntry(unsigned int)+0x1f") == (
+        ("DBCStorage",),
+        "LookupEntry",
+    )
+    assert split_name("`World::StartBGQueueThread'::`2'::<lambda_1>::operator()") is None
+    assert split_name("0x00007ff6") is None
+
+
+def test_definitions_are_found_out_of_line_inline_in_a_class_body_and_as_templates() -> None:
+    assert [d[:2] for d in definitions_in_text(UNIT_CPP, "Unit::Kill")] == [(3, 6), (8, 11)]  # overloads
+    assert [d[:2] for d in definitions_in_text(UNIT_H, "Unit::IsAlive")] == [(6, 9)]
+    assert [d[:2] for d in definitions_in_text(UNIT_H, "Unit::GetVictim")] == [(5, 5)]
+    assert [d[:2] for d in definitions_in_text(UNIT_CPP, "Unit::Find")] == [(13, 17)]
+    assert definitions_in_text(UNIT_H, "Unit::Kill") == []  # declarations are not definitions
+    assert definitions_in_text(UNIT_CPP, "Player::Kill") == []  # another class's Kill is not this one
+
+
+def test_locator_maps_a_name_to_its_definition_and_says_when_it_is_ambiguous(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    commit({"src/game/Unit.h": UNIT_H, "src/game/Unit.cpp": UNIT_CPP, "src/game/Spell.cpp": CALLER_CPP})
+    locator = Locator(git_repo, git_repo.ls_files())
+    found = locator.define("Unit::Kill")
+    assert [(d.path, d.start) for d in found.found] == [("src/game/Unit.cpp", 3), ("src/game/Unit.cpp", 8)]
+    assert [(d.path, d.start) for d in locator.define("IsAlive").found] == [("src/game/Unit.h", 6)]
+    assert locator.define("Nowhere::ToBeFound").found == ()
+
+
+def test_call_sites_skip_comments_declarations_and_the_definition_itself(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    commit({"src/game/Unit.h": UNIT_H, "src/game/Unit.cpp": UNIT_CPP, "src/game/Spell.cpp": CALLER_CPP})
+    locator = Locator(git_repo, git_repo.ls_files())
+    sites, notes = locator.callers("Unit::Kill")
+    assert [(s.path, s.line, s.caller) for s in sites] == [
+        ("src/game/Spell.cpp", 6, "Spell::EffectInstakill")
+    ]
+    assert notes == []
+
+
+def test_callers_rank_recently_changed_first_then_the_stacks_subsystem(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    commit({"src/game/Unit.h": UNIT_H, "src/game/Unit.cpp": UNIT_CPP, "src/game/Spell.cpp": CALLER_CPP})
+    far = CALLER_CPP.replace("Spell::EffectInstakill", "Battleground::EndNow")
+    near = CALLER_CPP.replace("Spell::EffectInstakill", "CreatureAI::DoKill")
+    commit({"src/game/BattleGround/BattleGround.cpp": far, "src/game/AI/CreatureAI.cpp": near})
+    sites, _ = Locator(git_repo, git_repo.ls_files()).callers("Unit::Kill")
+    ranked = rank_callers(
+        sites, recent={"src/game/BattleGround/BattleGround.cpp"}, stack_paths=["src/game/AI/x.cpp"]
+    )
+    assert [s.caller for s in ranked] == [
+        "Battleground::EndNow",
+        "CreatureAI::DoKill",
+        "Spell::EffectInstakill",
+    ]
+
+
+def test_a_name_in_500_files_costs_bounded_work_and_says_so(git_repo: Git, commit: CommitFn) -> None:
+    files = {f"src/gen/File{i}.cpp": f"void Helper{i}() {{ GetMap(); }}\n" for i in range(500)}
+    files["src/game/Object.cpp"] = "Map* WorldObject::GetMap() const\n{\n    return m_map;\n}\n"
+    files["src/blob.cpp"] = "\0binary GetMap("  # binary files are never read
+    commit(files)
+    locator = Locator(git_repo, git_repo.ls_files(), limits=Limits(max_files=20))
+    found = locator.define("WorldObject::GetMap")
+    assert [d.path for d in found.found] == ["src/game/Object.cpp"]  # named after its class: read first
+    assert any("'GetMap' appears in 501 files; read the 20 likeliest" in n for n in found.notes)
+    sites, notes = locator.callers("WorldObject::GetMap")
+    assert len(sites) <= 20
+    assert "'GetMap' is called from 501 files; read the 20 nearest the stack" in notes
+
+
+def test_siblings_come_from_a_real_trees_file_list() -> None:
+    files = (FIXTURES / "mangos-classic-2016-subset.txt").read_text(encoding="utf-8").split()
+    assert sibling_paths("src/game/WorldSession.cpp", files)[0] == "src/game/WorldSession.h"
+    assert sibling_paths("src/game/Object.h", files)[0] == "src/game/Object.cpp"
+
+
+def test_frame_rules_skip_machinery_and_fold_accessors() -> None:
+    assert is_machinery(Frame(function="WheatyExceptionReport::printTracesForAllThreads"))
+    assert is_machinery(Frame(function="KiUserExceptionDispatcher"))
+    assert is_trivial(Frame(function="Object::GetUInt32Value", file="src/game/Object.h", line=200))
+    assert is_trivial(Frame(function="WorldSession::GetPlayer", file="WorldSession.h", line=9))
+    assert is_trivial(
+        Frame(function="Unit::GetSpellModOwner", file="src/game/Unit.h", line=9)
+    )  # header getter
+    assert not is_trivial(Frame(function="Unit::GetSpellModOwner", file="src/game/Unit.cpp", line=9))
+    assert not is_trivial(Frame(function="Unit::DealDamage", file="src/game/Unit.h", line=9))
+
+
+def _commit_at(repo: Path, name: str, when: int, message: str) -> str:
+    (repo / name).parent.mkdir(parents=True, exist_ok=True)
+    (repo / name).write_text(f"// {message}\n", encoding="utf-8")
+    env = {**os.environ, "GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", message], cwd=repo, check=True, env=env)
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_recent_commits_are_the_stacks_files_changes_shortly_before_the_crash(git_repo: Git) -> None:
+    day = 86_400
+    repo = git_repo.repo
+    _commit_at(repo, "src/Unit.cpp", 1_700_000_000 - 60 * day, "old change")
+    culprit = _commit_at(repo, "src/Unit.cpp", 1_700_000_000 - 2 * day, "recent change")
+    _commit_at(repo, "src/Other.cpp", 1_700_000_000 - day, "elsewhere")
+    crash_build = _commit_at(repo, "README", 1_700_000_000, "the crashing build")
+    _commit_at(repo, "src/Unit.cpp", 1_700_000_000 + day, "after the crash")
+    until = commit_time(git_repo, crash_build)
+    assert until == 1_700_000_000
+    recent = recent_commits(git_repo, ["src/Unit.cpp"], until=until, rev=crash_build)
+    assert [c.sha for c in recent] == [culprit]
+    assert recent_commits(git_repo, ["no/such/file.cpp"], until=until) == []
+    assert commit_time(git_repo, "0" * 40) is None
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "samples"
+
+
+def _plan(name: str) -> Plan:
+    return plan(analyse_crash(parse_report((SAMPLES / name).read_bytes())))
+
+
+def test_crash_handler_frames_never_take_a_slot_on_a_real_wheaty_stack() -> None:
+    # cmangos-issue-946: eleven handler/OS frames above the fault
+    p = _plan("cmangos-issue-946.txt")
+    assert p.candidates[0].frame.function == "CreatureAI::SendAIEventAround"
+    assert not any("Wheaty" in (c.frame.function or "") for c in p.candidates)
+
+
+def test_accessors_are_folded_into_their_caller_on_a_real_gdb_stack() -> None:
+    # mod-playerbots-issue-2618: Object::GetGuidValue <- Object::GetGUID (Object.h) <- GetPlayerbotAI
+    p = _plan("mod-playerbots-issue-2618.txt")
+    first = p.candidates[0]
+    assert first.frame.function is not None and first.frame.function.startswith(
+        "PlayerbotsMgr::GetPlayerbotAI"
+    )
+    assert first.folded == ("Object::GetGuidValue", "Object::GetGUID")
+    assert p.accessor == "Object::GetGUID"
+    assert any("trivial accessor" in s for s in p.skipped)
+
+
+def test_first_seen_times_from_the_payload_become_epoch_seconds_and_junk_becomes_none() -> None:
+    assert epoch_of("2023-11-14T22:13:20Z") == 1_700_000_000
+    assert epoch_of("2023-11-14T22:13:20") == 1_700_000_000  # no zone: UTC, as the payload writes it
+    assert epoch_of("") is None
+    assert epoch_of("yesterday") is None
