@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # ruff: noqa: E402 (the imports below need ROOT on sys.path)
 
+from bot.build.runner import build
 from bot.config import FixEngine, FixSettings, GitHubSettings
 from bot.crash.model import (
     Build,
@@ -41,7 +42,6 @@ from bot.crash.model import (
     TopFrame,
 )
 from bot.demo import worldserver as demo
-from bot.fix.build import build
 from bot.fix.engines.replay import ReplayEngine
 from bot.fix.pipeline import FixRun, fix_issue
 from bot.fix.report import FixResult

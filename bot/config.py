@@ -326,7 +326,7 @@ class FixSettings:
     push_token_env: str = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name) git push token; unset = API/App token
     draft_pr: bool = False  # open fix PRs as drafts
     # How the untrusted phase (coding agent, configure, build, test) is confined: auto (bwrap on Linux,
-    # none elsewhere) | bwrap | none (unsandboxed, on purpose). See bot/fix/sandbox.py.
+    # none elsewhere) | bwrap | none (unsandboxed, on purpose). See bot/build/sandbox.py.
     sandbox: SandboxMode = SandboxMode.AUTO
     sandbox_read_only: tuple[str, ...] = ()  # extra paths the sandbox shows read-only (a toolchain in a home)
     sandbox_writable: tuple[str, ...] = ()  # extra writable paths (a ccache directory)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import github
+from bot.build import sandbox
+from bot.build.runner import resolve_build_dir
 from bot.config import (
     MIN_SIGNING_KEY_BYTES,
     SIGNING_KEY_COMMAND,
@@ -38,8 +40,6 @@ from bot.deploy.backends import make_commander
 from bot.deploy.control import CommandChannel
 from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable
 from bot.errors import BotError, ConfigError, GitHubError
-from bot.fix import sandbox
-from bot.fix.build import resolve_build_dir
 from bot.fix.engines import make_engine
 from bot.uploader.health import read_status, status_path
 from bot.uploader.spool import default_spool_path

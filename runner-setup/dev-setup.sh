@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 # clang/lld/llvm build the Windows PE + PDB the symbols tests symbolicate; wine64 runs it to write a real
 # minidump (Debian's wine64 puts its binary at /usr/lib/wine/wine64, not on PATH). bwrap is the fix
-# sandbox (bot/fix/sandbox.py).
+# sandbox (bot/build/sandbox.py).
 # g++-mingw-w64 builds the demo server for Windows (Winsock, Win32 console handlers) for tests/windows.
 for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil bwrap x86_64-w64-mingw32-g++-posix; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
@@ -22,7 +22,7 @@ if ((${#need[@]})); then
             clang++) pkgs+=(clang) ;;
             lld-link) pkgs+=(lld) ;;
             llvm-symbolizer | llvm-pdbutil) pkgs+=(llvm) ;;
-            bwrap) pkgs+=(bubblewrap) ;; # the fix sandbox (bot/fix/sandbox.py)
+            bwrap) pkgs+=(bubblewrap) ;; # the fix sandbox (bot/build/sandbox.py)
             x86_64-w64-mingw32-g++-posix) pkgs+=(g++-mingw-w64-x86-64) ;;
             *) pkgs+=("$tool") ;;
         esac

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.build.runner import run_logged, user_cache_dir
 from bot.config import DeploySettings, GitHubSettings, NotifySettings
 from bot.deploy.backends import make_commander
 from bot.errors import ConfigError
-from bot.fix.build import run_logged, user_cache_dir
 from bot.git import Git
 from bot.github import connect
 from bot.uploader.notify import from_settings

@@ -99,7 +99,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         raise UsageError(f"--workspace {str(workspace)!r} is not a directory; pass the server checkout")
 
     from bot import github
-    from bot.fix import fence
+    from bot.build import fence
     from bot.fix.engines import make_engine
     from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
     from bot.fix.work import isolated

@@ -8,10 +8,10 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.build import runner as fix_build
 from bot.config import DeploySettings, FixSettings
 from bot.deploy.errors import DeployError
 from bot.errors import ConfigError
-from bot.fix import build as fix_build
 from bot.git import Git
 
 logger = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.build.runner import BuildResult, build
+from bot.build.runner import Step as BuildStep
 from bot.config import FixSettings
 from bot.fix.analysis import Analysis
-from bot.fix.build import BuildResult, build
-from bot.fix.build import Step as BuildStep
 from bot.fix.engines import Abstain, Engine, EngineContext, Proposal
 from bot.fix.patch import PatchRejected, check
 from bot.fix.prompt import Feedback, HumanText, build_prompt

@@ -2,7 +2,7 @@
 checkout at build time (``#include "/home/…"``, a computed include, ``#embed``, ``.incbin``,
 ``#pragma comment(lib, …)``), found on tokenised logical lines rather than by a regex over raw text.
 
-This is defence in depth: the sandbox (:mod:`bot.fix.sandbox`) is what makes such a read fail. The check
+This is defence in depth: the sandbox (:mod:`bot.build.sandbox`) is what makes such a read fail. The check
 works on a hunk's new side (context and added lines together), so a directive that an added line only
 continues, or that a comment or a line splice disguises, is seen whole: trigraphs and digraphs are
 mapped, backslash-newlines joined, comments removed with string literals respected. When it cannot be

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
+from bot.build import fence
 from bot.errors import BotError, GitError
-from bot.fix import directives, fence
+from bot.fix import directives
 
 if TYPE_CHECKING:
     from bot.git import Git

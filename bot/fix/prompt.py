@@ -7,9 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.build.diagnostics import Diagnostic
 from bot.fix.analysis import Analysis
 from bot.fix.context import CodeContext
-from bot.fix.diagnostics import Diagnostic
 from bot.fix.untrusted import quote
 
 MAX_PROMPT_CHARS = 120_000

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot import markdown as md
-from bot.fix import fence
+from bot.build import fence
+from bot.build.diagnostics import Diagnostic
 from bot.fix.analysis import Analysis
-from bot.fix.diagnostics import Diagnostic
 from bot.fix.state import FixRecord
 from bot.payload import Payload
 from bot.vocabulary import trailer

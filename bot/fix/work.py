@@ -22,11 +22,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bot.build import fence
+from bot.build.diagnostics import Diagnostic, Severity
+from bot.build.runner import scrub_env
 from bot.errors import BotError
-from bot.fix import fence
 from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
-from bot.fix.build import scrub_env
-from bot.fix.diagnostics import Diagnostic, Severity
 from bot.fix.report import Attempt, Step
 from bot.git import Git
 

@@ -1,4 +1,4 @@
-"""bot.fix.build: a real CMake + g++ build of a tiny two-file project, incremental rebuilds, timeouts."""
+"""bot.build.runner: a real CMake + g++ build of a tiny two-file project, incremental rebuilds, timeouts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import FixSettings, SandboxMode
-from bot.errors import ConfigError
-from bot.fix.build import (
+from bot.build.diagnostics import Severity
+from bot.build.runner import (
     BuildError,
     Step,
     build,
@@ -23,7 +22,8 @@ from bot.fix.build import (
     scrub_env,
     user_cache_dir,
 )
-from bot.fix.diagnostics import Severity
+from bot.config import FixSettings, SandboxMode
+from bot.errors import ConfigError
 from tests.conftest import FIXTURES
 
 needs_bwrap = pytest.mark.skipif(

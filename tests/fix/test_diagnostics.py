@@ -1,10 +1,10 @@
-"""bot.fix.diagnostics: compiler/linker/build-tool messages from recorded MSVC, ninja and GCC/make logs."""
+"""bot.build.diagnostics: compiler/linker/build-tool messages from recorded MSVC, ninja and GCC/make logs."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.fix.diagnostics import Diagnostic, Severity, errors, parse, relative_to
+from bot.build.diagnostics import Diagnostic, Severity, errors, parse, relative_to
 from tests.conftest import FIXTURES
 
 LOGS = FIXTURES / "fix" / "logs"

@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
+from bot.build.runner import build
 from bot.cli import main
 from bot.config import FixSettings
 from bot.crash import analyse, parse_report
 from bot.crash.model import Crash
 from bot.demo import worldserver as demo
-from bot.fix.build import build
 from bot.issue import Occurrences, labels_for, labels_specs_for, render_body, render_title
 from bot.standin import StandIn
 from bot.vocabulary import LABEL_SPECS, sig_label

@@ -3,7 +3,7 @@ quoting; the job summary leaves untrusted issues out."""
 
 from __future__ import annotations
 
-from bot.fix.diagnostics import Diagnostic, Severity
+from bot.build.diagnostics import Diagnostic, Severity
 from bot.fix.report import (
     Attempt,
     FixResult,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from bot.build.diagnostics import Diagnostic, Severity
 from bot.fix.analysis import Analysis, Drift, MappedFrame
 from bot.fix.context import extract
-from bot.fix.diagnostics import Diagnostic, Severity
 from bot.fix.prompt import Feedback, HumanText, build_prompt
 from bot.git import Commit
 

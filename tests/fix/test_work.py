@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.build.diagnostics import Diagnostic, Severity
 from bot.config import FixEngine, FixSettings, SandboxMode
 from bot.fix.analysis import Analysis
 from bot.fix.attempts import Attempts, Bench, Task, Usage
-from bot.fix.diagnostics import Diagnostic, Severity
 from bot.fix.engines import make_engine
 from bot.fix.report import Attempt, Step
 from bot.fix.work import WorkError, attempts_from_json, attempts_to_json, isolated

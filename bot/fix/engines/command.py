@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.build import fence
+from bot.build.runner import BuildError, run_logged, sandbox_for
 from bot.config import FixSettings
 from bot.errors import ConfigError, GitError
-from bot.fix import fence
-from bot.fix.build import BuildError, run_logged, sandbox_for
 from bot.fix.engines.base import Abstain, EngineContext, EngineError, Patch, Proposal, Usage, parse_answer
 from bot.git import Git
 

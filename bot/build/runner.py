@@ -22,11 +22,11 @@ from typing import IO
 
 from bot.config import FixSettings
 from bot.errors import BotError, ConfigError
-from bot.fix import diagnostics as diag_mod
-from bot.fix import fence
-from bot.fix import sandbox as sandbox_mod
-from bot.fix.diagnostics import Diagnostic, Severity
-from bot.fix.sandbox import Sandbox
+from bot.build import diagnostics as diag_mod
+from bot.build import fence
+from bot.build import sandbox as sandbox_mod
+from bot.build.diagnostics import Diagnostic, Severity
+from bot.build.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 

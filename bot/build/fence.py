@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.crash.redact import redact
-from bot.fix.diagnostics import Diagnostic
+from bot.build.diagnostics import Diagnostic
 
 MASK = "[REDACTED:known-secret]"
 MIN_SECRET_CHARS = 8  # shorter values would mask ordinary words; the redactor's shapes still apply
@@ -90,7 +90,7 @@ def post(value: str, *, limit: int = DEFAULT_LIMIT, keep: str = "tail") -> str:
 
 def diagnostics(found: Sequence[Diagnostic], *, limit: int = 2_000) -> tuple[Diagnostic, ...]:
     """``found`` without diagnostics about files outside the workspace (an absolute path or ``..`` left
-    after :func:`bot.fix.diagnostics.relative_to`), each message fenced and capped."""
+    after :func:`bot.build.diagnostics.relative_to`), each message fenced and capped."""
     kept = []
     for d in found:
         if d.file and _outside(d.file):
