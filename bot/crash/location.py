@@ -80,7 +80,7 @@ def bare_function(name: str) -> str | None:
         name = demangle(name) or name
     stripped = _TRAILING_QUALIFIERS.sub("", name)
     if stripped.endswith(")"):
-        opening = _matching_open(stripped)
+        opening = matching_open(stripped)
         if opening is not None and opening > 0:
             head = stripped[:opening].rstrip()
             if head and not head.endswith(("operator", "<", ",")):
@@ -88,7 +88,8 @@ def bare_function(name: str) -> str | None:
     return name
 
 
-def _matching_open(text: str) -> int | None:
+def matching_open(text: str) -> int | None:
+    """The index of the ``(`` that pairs with ``text``'s last ``)``, or None when none does."""
     depth = 0
     for index in range(len(text) - 1, -1, -1):
         char = text[index]

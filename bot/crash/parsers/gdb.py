@@ -17,7 +17,7 @@ from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
 from bot.crash.itanium import demangle
-from bot.crash.location import split_trailing
+from bot.crash.location import matching_open, split_trailing
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.reader import Cursor, ReportBuilder
 
@@ -335,25 +335,12 @@ def _clean_function(name: str) -> str | None:
     # dropped so the name matches the same frame printed with debug info.
     stripped = _TRAILING_QUALIFIERS.sub("", name)
     if stripped.endswith(")"):
-        open_index = _matching_open(stripped)
+        open_index = matching_open(stripped)
         if open_index is not None and open_index > 0:
             head = stripped[:open_index].rstrip()
             if head and not head.endswith("operator") and not head.endswith(("<", ",")):
                 name = head
     return name or None
-
-
-def _matching_open(text: str) -> int | None:
-    depth = 0
-    for index in range(len(text) - 1, -1, -1):
-        char = text[index]
-        if char == ")":
-            depth += 1
-        elif char == "(":
-            depth -= 1
-            if depth == 0:
-                return index
-    return None
 
 
 def _basename(path: str) -> str:
