@@ -15,8 +15,8 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.crash.redact import redact
 from bot.build.diagnostics import Diagnostic
+from bot.crash.redact import redact
 
 MASK = "[REDACTED:known-secret]"
 MIN_SECRET_CHARS = 8  # shorter values would mask ordinary words; the redactor's shapes still apply

@@ -20,13 +20,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
-from bot.config import FixSettings
-from bot.errors import BotError, ConfigError
 from bot.build import diagnostics as diag_mod
 from bot.build import fence
 from bot.build import sandbox as sandbox_mod
 from bot.build.diagnostics import Diagnostic, Severity
 from bot.build.sandbox import Sandbox
+from bot.config import FixSettings
+from bot.errors import BotError, ConfigError
 
 logger = logging.getLogger(__name__)
 
