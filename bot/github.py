@@ -71,6 +71,7 @@ def _import_failure(e: Exception) -> str:
 
 
 logger = logging.getLogger(__name__)
+_PIN_ISSUE = "mutation PinIssue($input: PinIssueInput!) { pinIssue(input: $input) { issue { number } } }"
 
 PER_PAGE = 100
 WRITE_INTERVAL_S = 1.0  # GitHub: "wait at least one second between" mutative requests
@@ -909,6 +910,30 @@ class GitHubClient:
                 f"issues write and push (or triage) access to {self.repo} to set labels"
             )
         return issue
+
+    def pin_issue(self, number: int) -> bool:
+        """Pin issue ``number`` to the repository's issue list, through GraphQL's ``pinIssue`` (REST cannot
+        pin). False, with one log line, when GitHub refuses: a repository pins at most three issues, and the
+        token needs write access."""
+        _, issue = self._send("GET", f"{self._prefix}/issues/{number}", what=f"read issue #{number}")
+        node = issue.get("node_id") if isinstance(issue, dict) else None
+        if not isinstance(node, str) or not node:
+            logger.warning("cannot pin #%d: GitHub gave no node id for it; pin it by hand", number)
+            return False
+        _, data = self._send(
+            "POST",
+            self._requester.graphql_url,
+            body={"query": _PIN_ISSUE, "variables": {"input": {"issueId": node}}},
+            idempotent=True,  # pinning a pinned issue changes nothing
+            what=f"pin issue #{number}",
+        )
+        errors = data.get("errors") if isinstance(data, dict) else None
+        if errors:
+            first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+            reason = str(first.get("message") or first.get("type") or "refused")[:200]
+            logger.warning("GitHub did not pin #%d (%s); pin it by hand", number, reason)
+            return False
+        return True
 
     def _find_by_label(self, label: str) -> IssueRef | None:
         found = self.find_issues([label], state="all")

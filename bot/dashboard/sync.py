@@ -60,6 +60,7 @@ class DashboardGitHub(Protocol):
     def whoami(self) -> str: ...
     def find_issues(self, labels: Sequence[str], state: str = "all") -> list[IssueRef]: ...
     def create_issue(self, title: str, body: str, labels: Sequence[str]) -> IssueRef: ...
+    def pin_issue(self, number: int) -> bool: ...
     def edit_issue(
         self,
         number: int,
@@ -316,6 +317,7 @@ def _write(client: DashboardGitHub, body: str, me: str) -> tuple[int, Action]:
         client.ensure_labels([DASHBOARD])
         created = client.create_issue(page.TITLE, body, [DASHBOARD_LABEL])
         logger.info("created the crash dashboard #%d", created.number)
+        client.pin_issue(created.number)  # once, when created: a person may unpin it and that stays so
         return created.number, Action.CREATED
     current = mine[0]
     if current.state == "open" and current.body.replace("\r\n", "\n") == body:

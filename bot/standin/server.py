@@ -29,6 +29,7 @@ from bot.standin.deployments import DeploymentsApi
 from bot.standin.errors import StandInError
 from bot.standin.faults import Fault, FaultKind, FaultQueue
 from bot.standin.gitrepo import Person
+from bot.standin.graphql import GraphqlApi
 from bot.standin.issues import IssuesApi, comment_json, issue_json
 from bot.standin.limits import (
     Budget,
@@ -50,6 +51,7 @@ from bot.standin.wire import WRITE_METHODS, ApiError, Identity, Request, Respons
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v3"
+GRAPHQL_PATH = "/api/graphql"
 _REPOSITORIES_RE = re.compile(r"\A/repositories/(?P<id>[0-9]+)(?P<rest>/.*)?\Z")
 _STANDARD_HEADERS = {
     "Content-Type": "application/json; charset=utf-8",
@@ -186,6 +188,7 @@ class StandIn:
             RefsApi(self.world, self.urls),
             self._deployments,
             ActionsApi(self.world, self.urls),
+            GraphqlApi(self.world),
         ):
             api.register(self._router)
         self._thread: threading.Thread | None = None
@@ -298,6 +301,11 @@ class StandIn:
         with self.world.lock:
             return self.world.known_repo(full_name).git.path
 
+    def pinned(self, repo: str) -> list[int]:
+        """The issues pinned on ``repo`` (GraphQL ``pinIssue``), in the order they were pinned."""
+        with self.world.lock:
+            return list(self.world.known_repo(repo).pinned)
+
     def issues(self, repo: str) -> list[dict[str, Any]]:
         """Every issue and pull request of ``repo`` (PRs carry ``pull_request``), by number."""
         with self.world.lock:
@@ -364,7 +372,10 @@ class StandIn:
         split = urllib.parse.urlsplit(target)
         query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
         path = split.path
-        relative = (path[len(API_PREFIX) :].rstrip("/") or "/") if path.startswith(API_PREFIX) else path
+        if path == GRAPHQL_PATH:  # GitHub Enterprise's GraphQL endpoint sits beside /api/v3
+            relative = "/graphql"
+        else:
+            relative = (path[len(API_PREFIX) :].rstrip("/") or "/") if path.startswith(API_PREFIX) else path
         seen = _Exchange(method, path, relative, query, authorization, now, request_id)
         try:
             answered = self._respond(seen, raw)
@@ -409,7 +420,7 @@ class StandIn:
         What it learns on the way (who asked, the budget, the body, a fault) goes on ``seen`` even when it
         raises, because the request is recorded either way."""
         method, relative, now = seen.method, seen.relative, seen.now
-        if not (seen.path == API_PREFIX or seen.path.startswith(f"{API_PREFIX}/")):
+        if not (seen.path in (API_PREFIX, GRAPHQL_PATH) or seen.path.startswith(f"{API_PREFIX}/")):
             raise not_found()
         outage = self._faults.take_outage(method, relative, now)
         if outage is not None:

@@ -191,6 +191,7 @@ class Repo:
     deployments: list[Deployment] = field(default_factory=list)
     permissions: dict[str, str] = field(default_factory=dict)  # login -> none|read|...|admin
     deleted: set[int] = field(default_factory=set)  # issue numbers an admin deleted (never reused)
+    pinned: list[int] = field(default_factory=list)  # issue numbers pinned through GraphQL (at most 3)
     dispatches: list[Any] = field(default_factory=list)  # workflow_dispatch requests (bot.standin.actions)
 
     @property

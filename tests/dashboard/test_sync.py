@@ -24,7 +24,7 @@ from bot.vocabulary import (
     VERIFIED,
     deploy_marker,
 )
-from tests.conftest import start_standin
+from tests.conftest import UPLOADER_LOGIN, start_standin
 from tests.crashes import make_crash
 from tests.uploader.rig import KEY, REPO, TOKEN
 
@@ -238,3 +238,43 @@ def test_an_issue_whose_fix_cannot_be_assessed_still_leaves_a_current_page(
     result = sync(gh, SETTINGS, now=NOW)
     assert result.action is Action.CREATED and result.verified == ()
     assert "not assessed" in gh.get_issue(result.issue).body
+
+
+def test_a_new_dashboard_is_pinned_once_through_graphql(standin: StandIn, gh: GitHubClient) -> None:
+    file_crash(gh, 1, history((0, 2)))
+    first = sync(gh, SETTINGS, now=NOW)
+    assert standin.pinned(REPO) == [first.issue]
+    standin.clear_requests()
+    assert sync(gh, SETTINGS, now=NOW).action is Action.UNCHANGED
+    assert writes(standin) == []  # a page already there is not pinned again (a person may have unpinned it)
+
+
+def test_a_refused_pin_still_leaves_a_current_dashboard_and_says_to_pin_it_by_hand(
+    standin: StandIn, gh: GitHubClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    others = [gh.create_issue(f"note {n}", "text", []).number for n in range(3)]
+    assert all(gh.pin_issue(n) for n in others)
+    file_crash(gh, 1, history((0, 2)))
+    result = sync(gh, SETTINGS, now=NOW)
+    assert result.action is Action.CREATED
+    assert standin.pinned(REPO) == others  # GitHub pins at most three issues per repository
+    assert "did not pin" in caplog.text and "pin it by hand" in caplog.text
+
+
+def test_pinning_needs_write_access_and_is_refused_without_it(standin: StandIn, gh: GitHubClient) -> None:
+    number = gh.create_issue("note", "text", []).number
+    standin.set_permission(REPO, f"{UPLOADER_LOGIN}[bot]", "triage")  # the uploader token is a Bot's
+    assert gh.pin_issue(number) is False
+    assert standin.pinned(REPO) == []
+
+
+def test_the_stand_in_answers_only_the_pin_mutation(standin: StandIn) -> None:
+    import requests
+
+    answer = requests.post(
+        standin.api_url.removesuffix("/v3") + "/graphql",
+        json={"query": "query { viewer { login } }"},
+        headers={"Authorization": f"token {TOKEN}"},
+        timeout=5,
+    )
+    assert answer.status_code == 400
