@@ -24,6 +24,7 @@ class Format(StrEnum):
     VS_CALLSTACK = "vs-callstack"
     SANITIZER = "sanitizer"  # AddressSanitizer, UndefinedBehaviorSanitizer, ThreadSanitizer, LeakSanitizer
     VMANGOS_LOG = "vmangos-log"  # vMaNGOS's own log: a timestamped assertion line, then a backtrace
+    DEBUGDIAG = "debugdiag"  # the text of a Microsoft DebugDiag crash analysis (verdict, thread stacks)
     MINIDUMP = "minidump"  # a Windows .dmp alone: read by bot.symbols (binary), never by a text parser
 
 

@@ -22,6 +22,8 @@ CERTAIN = 100
 PARSER_MODULES: tuple[tuple[Format, str], ...] = (
     (Format.WHEATY, "bot.crash.parsers.wheaty"),
     (Format.CDB, "bot.crash.parsers.cdb"),
+    # DebugDiag's stacks are cdb-style call sites; its verdict sentence and thread headers are its own
+    (Format.DEBUGDIAG, "bot.crash.parsers.debugdiag"),
     # before gdb: a sanitizer's ``#N 0x… in F file:line`` frames look like gdb's, its header cannot
     (Format.SANITIZER, "bot.crash.parsers.sanitizer"),
     (Format.GDB, "bot.crash.parsers.gdb"),

@@ -46,6 +46,9 @@ SAMPLE_FORMATS: dict[str, set[Format]] = {
     "vmangos-issue-2272.txt": {Format.VMANGOS_LOG},
     "vmangos-issue-2359.txt": {Format.VMANGOS_LOG},
     "libiec61850-issue-165-asan.txt": {Format.SANITIZER},
+    "debugdiag-mssupport-kb2295405-args.txt": {Format.DEBUGDIAG},
+    "debugdiag-iis-heap-thread.txt": {Format.DEBUGDIAG},
+    "debugdiag-wcf-verdict.txt": {Format.DEBUGDIAG},
 }
 JSON_KEYS = {
     "format",

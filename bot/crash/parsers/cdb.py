@@ -271,7 +271,7 @@ class _Reader:
             if address is not None:
                 record.address = _normalise_address(address.group("hex"))
             symbol = value.partition("(")[2].rpartition(")")[0].strip()
-            record.site = _call_site_frame(symbol, raw=symbol) if symbol else None
+            record.site = call_site_frame(symbol, raw=symbol) if symbol else None
         elif stripped.startswith("(") and "code" in stripped:
             event = _EVENT.match(stripped)
             if event is not None:
@@ -387,7 +387,7 @@ def _threads(
     if not ordered:
         for key in _IP_FIELDS:
             symbol = ip_symbols.get(key)
-            frame = _call_site_frame(symbol, raw=symbol) if symbol else None
+            frame = call_site_frame(symbol, raw=symbol) if symbol else None
             if frame is not None:
                 notes.append(f"no stack in the output: one frame from {key}")
                 ordered = [[frame]]
@@ -414,7 +414,7 @@ def _with_faulting_source(
     faulting_ip = ip_symbols.get("FAULTING_IP")
     if not source or not number.isdecimal() or not faulting_ip or not frames:
         return frames
-    target = _call_site_frame(faulting_ip, raw=faulting_ip)
+    target = call_site_frame(faulting_ip, raw=faulting_ip)
     if target is None or target.function is None:
         return frames
     patched = list(frames)
@@ -451,7 +451,7 @@ def _stack_frame(line: str) -> tuple[Frame, str | None] | None:
     inline = first == "(Inline"
     if not (inline or _VALUE.fullmatch(first)):
         return None
-    frame = _call_site_frame(call_site, raw=line)
+    frame = call_site_frame(call_site, raw=line)
     if frame is None:
         return None
     if inline:
@@ -466,7 +466,7 @@ def _first_column(tokens: list[str]) -> int:
     return 1 if numbered and (tokens[1] == "(Inline" or _VALUE.fullmatch(tokens[1])) else 0
 
 
-def _call_site_frame(text: str | None, *, raw: str) -> Frame | None:
+def call_site_frame(text: str | None, *, raw: str) -> Frame | None:
     """``module!Function+0xOFF [path @ line]``, ``module+0x1a06d`` or a bare address -> Frame."""
     if not text:
         return None
@@ -534,7 +534,7 @@ def _exception(
     # analysis blames (FOLLOWUP_IP is all an excerpt such as ac-issue-818 keeps).
     ip = fields.get("FAULTING_IP") or fields.get("FOLLOWUP_IP")
     if site is None and ip:
-        site = _call_site_frame(ip, raw=ip)
+        site = call_site_frame(ip, raw=ip)
     module = images.get(site.module.lower(), site.module) if site and site.module else None
     # ``module+0x1f1c7`` (no symbol): the module-relative offset, spelled like the frames' offsets.
     module_offset = site.offset if site is not None and site.function is None else None
