@@ -3,6 +3,13 @@
 PUSH_NONVOL, ALLOC_LARGE/SMALL, SET_FPREG, SAVE_NONVOL(_FAR), SAVE_XMM128(_FAR), PUSH_MACHFRAME and
 chained info). A function with no RUNTIME_FUNCTION is a leaf: its return address is at [rsp].
 
+When the instruction pointer lies in an epilogue, part of the prologue has already been undone and the
+unwind codes would undo it twice. As Windows' RtlVirtualUnwind does, the code from the instruction pointer
+on is matched against the only shapes an x64 epilogue may have (the documented rules: an optional
+``add rsp, N`` or ``lea rsp, [frame register + N]``, then ``pop`` of nonvolatile registers, then ``ret``,
+``ret N``, ``rep ret`` or a ``jmp`` out of the function), and when it matches, the rest of the epilogue is
+emulated instead of applying the codes.
+
 The image comes from the symbol store or a folder of debug files, never from the dump (a minidump holds
 no code). Every read is bounds-checked; unwind data that loops or points outside the image is an
 :class:`UnwindError`, and the walker falls back to stack scanning.
@@ -139,7 +146,10 @@ def unwind_frame(table: UnwindTable, rva: int, gpr: tuple[int, ...], read: ReadQ
     entry = table.function_at(rva)
     if entry is None:  # a leaf function: nothing pushed, the return address is at [rsp]
         return _return(regs, read)
-    begin, _end, info_rva = entry
+    begin, end, info_rva = entry
+    epilogue = _epilogue(table, rva, begin, end)
+    if epilogue is not None:
+        return _emulate(epilogue, regs, read)
     seen: set[int] = set()
     offset: int | None = rva - begin  # only the primary record's prologue may be half done
     for _ in range(MAX_CHAIN):
@@ -249,3 +259,110 @@ def _code(  # noqa: PLR0917 — one unwind code's fields and the state it change
         return Caller(tuple(regs), _qword(read, at))
     # UWOP_SAVE_XMM128(_FAR) and version 2's EPILOG restore nothing the walk uses
     return None
+
+
+# -- epilogues ---------------------------------------------------------------------------------------------
+
+MAX_EPILOGUE = 64  # bytes of code read from the instruction pointer: an epilogue is shorter
+_POP, _RET, _RET_IMM, _ADD_RSP, _LEA_RSP = range(5)
+Step = tuple[int, int, int]  # (what, register, immediate)
+
+
+def _epilogue(table: UnwindTable, rva: int, begin: int, end: int) -> list[Step] | None:
+    """The epilogue's remaining steps when the code at ``rva`` is one, else None (RtlVirtualUnwind's test).
+
+    Only a REX.W ``add rsp, imm`` / ``lea rsp, [reg + disp]`` may come first; then pops (a REX.B prefix for
+    r8..r15), then a return, or a ``jmp`` whose target lies outside the function (a tail call)."""
+    code = _code_at(table, rva)
+    steps: list[Step] = []
+    at = _first_adjustment(code, steps)
+    if at is None:
+        return None
+    while at < len(code):
+        prefix = code[at] if code[at] & 0xF0 == 0x40 else 0
+        op_at = at + 1 if prefix else at
+        if op_at >= len(code):
+            return None
+        op = code[op_at]
+        if 0x58 <= op <= 0x5F:  # pop r64
+            steps.append((_POP, (op - 0x58) | (8 if prefix & 1 else 0), 0))
+            at = op_at + 1
+            continue
+        return steps if _ends(code, op_at, prefix, (rva, begin, end), steps) else None
+    return None
+
+
+def _first_adjustment(code: bytes, steps: list[Step]) -> int | None:
+    """Read an opening ``add rsp, imm8/imm32`` or ``lea rsp, [reg + disp8/disp32]``; where the pops start."""
+    if len(code) < 4 or code[0] & 0xF8 != 0x48:
+        return 0
+    op, modrm = code[1], code[2]
+    if op in (0x83, 0x81) and code[0] == 0x48 and modrm == 0xC4:
+        wide = op == 0x81
+        if len(code) < (7 if wide else 4):
+            return None
+        imm = int.from_bytes(code[3 : 7 if wide else 4], "little", signed=True)
+        steps.append((_ADD_RSP, 4, imm))
+        return 7 if wide else 4
+    if op == 0x8D and not code[0] & 0x06 and modrm >> 3 & 7 == 4 and modrm & 7 != 4 and modrm >> 6 in (1, 2):
+        wide = modrm >> 6 == 2
+        if len(code) < (7 if wide else 4):
+            return None
+        disp = int.from_bytes(code[3 : 7 if wide else 4], "little", signed=True)
+        steps.append((_LEA_RSP, (modrm & 7) | (8 if code[0] & 1 else 0), disp))
+        return 7 if wide else 4
+    return 0 if op not in (0x81, 0x83, 0x8D) else None
+
+
+def _ends(code: bytes, at: int, prefix: int, span: tuple[int, int, int], steps: list[Step]) -> bool:
+    """Whether the instruction at ``code[at]`` ends an epilogue: a return or a jump out of the function
+    (``span`` is the code's RVA and the function's bounds)."""
+    rva, begin, end = span
+    op = code[at]
+    if op == 0xC3 or (op == 0xF3 and code[at + 1 : at + 2] == b"\xc3"):
+        steps.append((_RET, 0, 0))
+        return True
+    if op == 0xC2 and at + 3 <= len(code):
+        steps.append((_RET_IMM, 0, int.from_bytes(code[at + 1 : at + 3], "little")))
+        return True
+    size = {0xE9: 5, 0xEB: 2}.get(op)
+    if size is not None and at + size <= len(code):
+        target = rva + at + size + int.from_bytes(code[at + 1 : at + size], "little", signed=True)
+        if not begin <= target < end:
+            steps.append((_RET, 0, 0))
+            return True
+        return False
+    modrm = code[at + 1] if at + 1 < len(code) else 0
+    # ``jmp [rip + disp32]`` (a tail call through the import table), or REX.W ``jmp r/m64``
+    if op == 0xFF and modrm >> 3 & 7 == 4 and (modrm == 0x25 or prefix & 0x48 == 0x48):
+        steps.append((_RET, 0, 0))
+        return True
+    return False
+
+
+def _code_at(table: UnwindTable, rva: int) -> bytes:
+    """Up to MAX_EPILOGUE bytes of code from ``rva``, fewer at the end of its section."""
+    for s in table.sections:
+        if s.executable and s.rva <= rva < s.rva + min(s.size, s.raw_size):
+            return table.read(rva, min(MAX_EPILOGUE, s.rva + min(s.size, s.raw_size) - rva))
+    return b""
+
+
+def _emulate(steps: list[Step], regs: list[int], read: ReadQword) -> Caller:
+    """Run the rest of the epilogue on ``regs``: the caller's state as the function's return leaves it."""
+    for what, register, value in steps:
+        if what == _ADD_RSP:
+            regs[4] = (regs[4] + value) & _MASK
+        elif what == _LEA_RSP:
+            regs[4] = (regs[register] + value) & _MASK
+        elif what == _POP:
+            regs[register] = _qword(read, regs[4])
+            regs[4] += 8
+        else:
+            rip = _qword(read, regs[4])
+            regs[4] += 8 + (value if what == _RET_IMM else 0)
+            return Caller(tuple(regs), rip)
+    raise UnwindError("an epilogue without its return")  # _epilogue only returns steps that end in one
+
+
+_MASK = (1 << 64) - 1
