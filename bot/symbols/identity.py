@@ -75,8 +75,12 @@ class PeImage:
 
 @dataclass(frozen=True)
 class PdbInfo:
+    """A PDB's identity. ``age`` is the one its image's RSDS record carries (the DBI stream's), which keys
+    the symbol-server folder; ``info_age`` is the PDB info stream's, which tools bump on each rewrite."""
+
     guid: str
     age: int
+    info_age: int | None = None
 
     @property
     def key(self) -> str:
@@ -202,9 +206,9 @@ def read_pe(data: bytes, what: str = "PE image") -> PeImage:
 
 
 def read_pdb(path: Path) -> PdbInfo:
-    """A PDB's GUID and age from its PDB info stream (stream 1 of the MSF 7.0 container).
+    """A PDB's GUID (PDB info stream, stream 1 of the MSF 7.0 container) and age (DBI stream, stream 3).
 
-    Reads only the superblock, the stream directory and one block, wherever they sit in the file."""
+    Reads only the superblock, the stream directory and two blocks, wherever they sit in the file."""
     try:
         with path.open("rb") as f:
             return _read_pdb(f, str(path))
@@ -235,14 +239,35 @@ def _read_pdb(f: BinaryIO, what: str) -> PdbInfo:
     nstreams = directory.u32(0)
     if not 2 <= nstreams <= 1 << 16:
         raise SymbolError(f"{what}: damaged MSF stream directory ({nstreams} streams)")
-    stream0 = directory.u32(4)
-    stream0_blocks = 0 if stream0 == 0xFFFFFFFF else -(-stream0 // block)
-    info_block = directory.u32(4 + 4 * nstreams + 4 * stream0_blocks)
-    if info_block >= nblocks:
-        raise SymbolError(f"{what}: damaged MSF stream directory (block {info_block} of {nblocks})")
+    info_block = _first_block(directory, nstreams, 1, block)
+    if info_block is None or info_block >= nblocks:
+        raise SymbolError(f"{what}: damaged MSF stream directory (no PDB info stream)")
     info = at(info_block * block, 28)
-    _version, _signature, age = info.unpack("<III", 0)
-    return PdbInfo(guid_text(info.bytes(12, 16)), age)
+    _version, _signature, info_age = info.unpack("<III", 0)
+    guid = guid_text(info.bytes(12, 16))
+    # The age that matches the image is the DBI stream's (stream 3): the info stream's is bumped each time
+    # a tool rewrites the PDB (Microsoft's own ntdll.pdb says 3 there, 1 in DBI and in ntdll.dll's RSDS
+    # record, and the symbol server keys it ...1). A PDB without a DBI stream keeps the info stream's.
+    dbi_block = _first_block(directory, nstreams, 3, block) if nstreams > 3 else None
+    if dbi_block is not None and dbi_block < nblocks:
+        signature, _dbi_version, dbi_age = at(dbi_block * block, 12).unpack("<III", 0)
+        if signature == 0xFFFFFFFF:
+            return PdbInfo(guid, dbi_age, info_age)
+    return PdbInfo(guid, info_age, info_age)
+
+
+def _first_block(directory: _Reader, nstreams: int, stream: int, block: int) -> int | None:
+    """The first block of MSF stream ``stream`` (None when it is empty): the directory lists every stream's
+    size, then every stream's blocks in order."""
+
+    def blocks(size: int) -> int:
+        return 0 if size == 0xFFFFFFFF else -(-size // block)
+
+    size = directory.u32(4 + 4 * stream)
+    if blocks(size) == 0:
+        return None
+    before = sum(blocks(directory.u32(4 + 4 * s)) for s in range(stream))
+    return directory.u32(4 + 4 * nstreams + 4 * before)
 
 
 def read_build_id(data: bytes, what: str = "ELF file") -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 
 from bench.artefacts import WindowsBuild
 from bot.symbols.errors import SymbolError
-from bot.symbols.identity import read_build_id, read_pdb, read_pe
+from bot.symbols.identity import guid_text, read_build_id, read_pdb, read_pe
+from bot.symbols.locate import FolderLocator, StoreLocator
 from bot.symbols.store import SymbolStore
 
 
@@ -111,3 +113,47 @@ def test_elf_build_id_matches_readelf(tmp_path: Path) -> None:
     release, _ = store.add(tmp_path, revision="dddd444")
     assert release.files == (f".build-id/{want.group(1)[:2]}/{want.group(1)[2:]}.debug",)
     assert store.build_id_path(want.group(1)) is not None
+
+
+def _bump_info_stream_age(pdb: Path, guid: str, age: int) -> None:
+    """Rewrite the PDB info stream's age as a tool that edits a PDB after the link does (its header is
+    Version 20000404, Signature, Age, GUID); the DBI stream's age, which the image carries, stays."""
+    data = bytearray(pdb.read_bytes())
+    version = struct.pack("<I", 20000404)
+    at = data.find(version)
+    while at >= 0 and guid_text(bytes(data[at + 12 : at + 28])) != guid:
+        at = data.find(version, at + 1)
+    assert at >= 0, "no PDB info stream header with the image's GUID"
+    data[at + 8 : at + 12] = struct.pack("<I", age)
+    pdb.write_bytes(bytes(data))
+
+
+def test_a_pdb_alone_is_keyed_by_the_age_its_image_carries_not_the_info_streams(
+    tmp_path: Path, windows_build: WindowsBuild
+) -> None:
+    pe = read_pe(windows_build.exe.read_bytes())
+    assert pe.codeview is not None
+    folder = tmp_path / "pdb-only"
+    folder.mkdir()
+    pdb = folder / "worldserver.pdb"
+    shutil.copy(windows_build.pdb, pdb)
+    _bump_info_stream_age(pdb, pe.codeview.guid, pe.codeview.age + 2)
+    summary = subprocess.run(
+        ["llvm-pdbutil", "dump", "--summary", str(pdb)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert f"Age: {pe.codeview.age + 2}" in summary  # LLVM reads the rewritten info stream's age
+
+    info = read_pdb(pdb)
+    store = SymbolStore(tmp_path / "store")
+    release, notes = store.add(folder, revision="cccc333")
+
+    assert (info.age, info.info_age) == (pe.codeview.age, pe.codeview.age + 2)
+    assert notes == ()
+    assert set(release.files) == {f"worldserver.pdb/{pe.codeview.key}/worldserver.pdb"}
+    # what a minidump's module record (its RSDS GUID and age) looks up, in the store and in a folder
+    assert StoreLocator(store).pdb(pe.codeview).file is not None
+    assert FolderLocator(folder).pdb(pe.codeview).file is not None
