@@ -29,6 +29,8 @@ _THREAD_LIST, _MODULE_LIST, _MEMORY_LIST, _EXCEPTION, _SYSTEM_INFO, _MEMORY64_LI
     15,
 )
 _AMD64_CONTEXT_BYTES = 1232  # CONTEXT in winnt.h for x64; Rax..R15 at 120, Rip at 248
+_CONTEXT_AMD64 = 0x00100000  # ContextFlags (at 0x30 in x64's CONTEXT) name the architecture
+_CONTEXT_ARM64 = 0x00400000  # ContextFlags (at 0 in ARM64's CONTEXT)
 _MAX_STREAMS = 4096
 _MAX_ITEMS = 100_000
 _ARCH = {0: "x86", 5: "arm", 6: "ia64", 9: "amd64", 12: "arm64"}
@@ -251,6 +253,9 @@ def _thread_state(r: _Reader, streams: dict[int, tuple[int, int]], exc: DumpExce
         context = _registers(r, *exc.context) if exc.context[0] else None
         context = context or _registers(r, ctx_size, ctx_rva)
         if context is None:
+            arm64 = any(_is_arm64_context(r, *c) for c in (exc.context, (ctx_size, ctx_rva)) if c[0])
+            if arm64:
+                return _ThreadState(notes=("the stack is not walked for arm64 dumps (x64 only)",))
             return _ThreadState(notes=("the crashing thread has no x64 register context in the dump",))
         stack = _stack(r, streams, context.rsp, (stack_start, stack_size, stack_rva))
         if stack is None:
@@ -260,10 +265,17 @@ def _thread_state(r: _Reader, streams: dict[int, tuple[int, int]], exc: DumpExce
 
 
 def _registers(r: _Reader, size: int, rva: int) -> Registers | None:
-    if size < _AMD64_CONTEXT_BYTES:
+    """The x64 CONTEXT's registers; None when it is too short or its ContextFlags do not say CONTEXT_AMD64
+    (another architecture's CONTEXT must never be read as x64's: that would walk a wrong stack)."""
+    if size < _AMD64_CONTEXT_BYTES or not r.u32(rva + 0x30) & _CONTEXT_AMD64:
         return None
     values = r.unpack("<17Q", rva + 120)
     return Registers(gpr=values[:16], rip=values[16])
+
+
+def _is_arm64_context(r: _Reader, size: int, rva: int) -> bool:
+    """An ARM64 CONTEXT (its ContextFlags, the first field, say CONTEXT_ARM64)."""
+    return size >= 4 and r.u32(rva) & 0xFFFF0000 == _CONTEXT_ARM64
 
 
 def _stack(

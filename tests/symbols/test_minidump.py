@@ -12,6 +12,7 @@ import pytest
 
 from bench.artefacts import WindowsBuild, WineCrash, wheaty_report
 from bot.crash import parse_report
+from bot.crash.model import CrashReport, Format
 from bot.symbols.errors import SymbolError
 from bot.symbols.identity import read_pe
 from bot.symbols.minidump import read_minidump, read_minidump_file
@@ -110,3 +111,63 @@ def test_a_corrupt_dump_beside_a_report_is_a_note_and_the_report_is_still_signed
     assert outcome.dump is None
     assert len(outcome.notes) == 1 and outcome.notes[0].startswith("minidump not used:")
     assert outcome.crash.signature.id
+
+
+def _streams(data: bytes) -> dict[int, tuple[int, int, int]]:
+    """Stream kind -> (directory entry offset, size, rva)."""
+    _sig, _ver, count, directory = struct.unpack_from("<IIII", data, 0)
+    out: dict[int, tuple[int, int, int]] = {}
+    for i in range(count):
+        kind, size, rva = struct.unpack_from("<III", data, directory + 12 * i)
+        out.setdefault(kind, (directory + 12 * i, size, rva))
+    return out
+
+
+def _contexts(data: bytes, thread_id: int) -> list[int]:
+    """Where the crashing thread's CONTEXT records are: the exception stream's and the thread list's."""
+    streams = _streams(data)
+    _entry, _size, exc = streams[6]
+    at = [struct.unpack_from("<II", data, exc + 160)[1]]  # MINIDUMP_EXCEPTION_STREAM's ThreadContext
+    _entry, _size, threads = streams[3]
+    for i in range(struct.unpack_from("<I", data, threads)[0]):
+        row = threads + 4 + 48 * i
+        if struct.unpack_from("<I", data, row)[0] == thread_id:
+            at.append(struct.unpack_from("<II", data, row + 40)[1])
+    return at
+
+
+def test_an_arm64_dump_is_read_but_its_stack_is_not_walked_and_says_so(wine_dump: WineCrash) -> None:
+    data = bytearray(wine_dump.dump.read_bytes())
+    _entry, _size, info = _streams(bytes(data))[7]
+    struct.pack_into("<H", data, info, 12)  # MINIDUMP_SYSTEM_INFO.ProcessorArchitecture: ARM64
+
+    dump = read_minidump(bytes(data))
+
+    assert dump.architecture == "arm64"
+    assert dump.exception is not None and dump.exception.code_text == "C0000005"
+    assert dump.modules  # the module list still selects symbols
+    assert (dump.context, dump.stack) == (None, None)
+    assert dump.notes == ("the stack is not walked for arm64 dumps (x64 only)",)
+
+
+def test_an_arm64_register_context_is_never_read_as_x64_even_without_system_info(
+    wine_dump: WineCrash, tmp_path: Path
+) -> None:
+    data = bytearray(wine_dump.dump.read_bytes())
+    entry, _size, _rva = _streams(bytes(data))[7]
+    struct.pack_into("<I", data, entry, 0xFFF7)  # the system-info stream becomes one the reader skips
+    for at in _contexts(bytes(data), wine_dump.thread_id):
+        struct.pack_into("<I", data, at, 0x00400007)  # ARM64's ContextFlags (its first field)
+        struct.pack_into("<I", data, at + 0x30, 0)  # where x64's ContextFlags would be
+    path = tmp_path / "arm64.dmp"
+    path.write_bytes(bytes(data))
+
+    dump = read_minidump_file(path)
+    outcome = analyse_with_symbols(CrashReport(format=Format.MINIDUMP), symbols=None, dump_path=path)
+
+    assert dump.architecture is None and dump.context is None
+    assert dump.notes == ("the stack is not walked for arm64 dumps (x64 only)",)
+    # only the faulting address the exception record gives, never frames walked with misread registers
+    (thread,) = outcome.crash.report.threads
+    assert [f.address for f in thread.frames] == [f"{wine_dump.frames[0].address:#018x}"]
+    assert any("arm64" in note for note in outcome.notes)
