@@ -14,8 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.symbols.unwind import UnwindTable, load_unwind_table, unwind_frame
+from bot.symbols.unwind import Section, UnwindError, UnwindTable, load_unwind_table, unwind_frame
 
 SOURCE = Path(__file__).resolve().parents[1] / "fixtures" / "symbols" / "epilogues.cpp"
 TOOLS = ("clang++", "lld-link", "llvm-objdump")
@@ -114,3 +116,30 @@ def test_a_jump_inside_the_function_is_not_an_epilogue(
     begin, end, _ = next(f for f in table.functions if f[0] <= tail_jump < f[1])
     target = int(next(text for rva, text in rows if rva == tail_jump).split()[1], 16) - 0x1_4000_0000
     assert not begin <= target < end  # the tail call leaves the function: that is what makes it an epilogue
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_code_at_the_instruction_pointer_gives_a_caller_or_an_unwind_error(
+    image: tuple[UnwindTable, list[tuple[int, str]]], data: st.DataObject
+) -> None:
+    """Code bytes rewritten at random under an instruction pointer chosen at random in a function: the
+    epilogue test decodes at most 64 bytes, inside the section, and never fails any other way."""
+    table, _rows = image
+    begin, end, _ = data.draw(st.sampled_from(table.functions))
+    rva = data.draw(st.integers(begin, end - 1))
+    junk = data.draw(st.binary(min_size=1, max_size=24))
+    text = next(s for s in table.sections if s.executable)
+    at = text.pointer + rva - text.rva
+    damaged = UnwindTable(table.data[:at] + junk + table.data[at + len(junk) :], *_fields(table))
+    regs = tuple(STACK + 8 * i for i in range(16))
+    memory = {STACK + 8 * i: 0x5000_0000 + i for i in range(0x100)}
+    try:
+        caller = unwind_frame(damaged, rva, regs, memory.get)
+    except UnwindError:
+        return
+    assert caller.rip in memory.values()
+
+
+def _fields(table: UnwindTable) -> tuple[tuple[Section, ...], tuple[tuple[int, int, int], ...], str]:
+    return table.sections, table.functions, table.what
