@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import Format
 from bot.crash.parsers import debugdiag
 from tests.crash.contract import assert_reads_or_refuses
@@ -173,3 +174,10 @@ _WORDS = st.sampled_from(
 @given(st.lists(st.lists(_WORDS, max_size=8).map("".join), max_size=30))
 def test_debugdiag_word_soup_reads_or_refuses(lines: list[str]) -> None:
     assert_reads_or_refuses(debugdiag, lines)
+
+
+def test_debugdiag_a_runaway_stack_is_cut_at_the_frame_budget_with_a_note() -> None:
+    lines = ["Thread 1 - System ID 2", "Call Stack", *(f"m!f{i}+1a" for i in range(MAX_THREAD_FRAMES + 50))]
+    report = debugdiag.parse(lines)
+    assert len(report.threads[0].frames) == MAX_THREAD_FRAMES
+    assert any("dropped" in note for note in report.notes)

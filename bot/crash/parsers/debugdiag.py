@@ -157,7 +157,6 @@ class _Reader:
         self.thread_id: str | None = None
         self.in_stack = False
         self.frames: list[Frame] = []
-        self.total = 0
 
     def read(self) -> None:
         for raw in self.cursor:
@@ -184,9 +183,8 @@ class _Reader:
             if self.frames:  # the stack has ended; prose before its first frame is skipped
                 self._end_thread(keep_id=True)
             return
-        if self.out.budget.admits(self.total):
+        if self.out.budget.admits(len(self.frames)):
             self.frames.append(frame)
-        self.total += 1
 
     def _end_thread(self, *, keep_id: bool = False) -> None:
         if self.frames:
@@ -194,7 +192,6 @@ class _Reader:
             if not keep_id:
                 self.thread_id = None
         self.frames = []
-        self.total = 0
         self.in_stack = False
 
     def finish(self) -> CrashReport:
