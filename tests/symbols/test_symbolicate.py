@@ -118,6 +118,29 @@ def test_cdb_module_plus_offset_frames_resolve(windows_build: WindowsBuild, rele
     assert outer.line == windows_build.line_at(offset)
 
 
+def test_debugdiag_module_plus_offset_frames_resolve(windows_build: WindowsBuild, release: Path) -> None:
+    """DebugDiag prints an unsymbolised frame as ``module+hexoff`` (no ``0x``), with its Arg columns."""
+    offset = _offsets(windows_build)[0]
+    rva = windows_build.text_rva + offset
+    text = (
+        f"In worldserver.dmp the assembly instruction at worldserver+{rva:x} in C:\\wow\\worldserver.exe has "
+        "caused an access violation exception (0xC0000005) when trying to read from memory location "
+        "0x00000010 on thread 7\n\nThread 7 - System ID 4242\nEntry point   kernel32!BaseThreadInitThunk\n\n"
+        "Full Call Stack\nFunction     Arg 1     Arg 2     Arg 3   Source\n"
+        f"worldserver+{rva:x}     00000000`00000000 00000000`00000001 00000000`00000000\n"
+        "kernel32!BaseThreadInitThunk+14     00000000`00000000 00000000`00000000 00000000`00000000\n"
+    )
+    report = parse_report(text)
+    assert report.format is Format.DEBUGDIAG
+
+    result = symbolicate(report, FolderLocator(release), symbolizer=_symbolizer())
+
+    inlined, outer = result.report.threads[0].frames[:2]
+    assert (inlined.function, inlined.inline) == ("ReadMapId", True)
+    assert outer.function is not None and outer.function.startswith("WorldObject::GetMapId")
+    assert outer.line == windows_build.line_at(offset)
+
+
 def test_store_finds_the_build_by_the_reports_revision(
     tmp_path: Path, windows_build: WindowsBuild, release: Path
 ) -> None:
