@@ -21,6 +21,7 @@ import bisect
 import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from bot.symbols.errors import SymbolError
@@ -264,17 +265,33 @@ def _code(  # noqa: PLR0917 — one unwind code's fields and the state it change
 # -- epilogues ---------------------------------------------------------------------------------------------
 
 MAX_EPILOGUE = 64  # bytes of code read from the instruction pointer: an epilogue is shorter
-_POP, _RET, _RET_IMM, _ADD_RSP, _LEA_RSP = range(5)
-Step = tuple[int, int, int]  # (what, register, immediate)
+_MASK = (1 << 64) - 1
 
 
-def _epilogue(table: UnwindTable, rva: int, begin: int, end: int) -> list[Step] | None:
+class _Op(Enum):
+    """What one epilogue instruction does to the registers."""
+
+    ADD_RSP = "add rsp, imm"
+    LEA_RSP = "lea rsp, [reg + disp]"
+    POP = "pop reg"
+    RET = "ret (or a tail jmp: the return address is at [rsp] either way)"
+    RET_IMM = "ret imm16"
+
+
+@dataclass(frozen=True)
+class _Step:
+    op: _Op
+    register: int = 0
+    value: int = 0
+
+
+def _epilogue(table: UnwindTable, rva: int, begin: int, end: int) -> list[_Step] | None:
     """The epilogue's remaining steps when the code at ``rva`` is one, else None (RtlVirtualUnwind's test).
 
     Only a REX.W ``add rsp, imm`` / ``lea rsp, [reg + disp]`` may come first; then pops (a REX.B prefix for
     r8..r15), then a return, or a ``jmp`` whose target lies outside the function (a tail call)."""
     code = _code_at(table, rva)
-    steps: list[Step] = []
+    steps: list[_Step] = []
     at = _first_adjustment(code, steps)
     if at is None:
         return None
@@ -285,14 +302,14 @@ def _epilogue(table: UnwindTable, rva: int, begin: int, end: int) -> list[Step] 
             return None
         op = code[op_at]
         if 0x58 <= op <= 0x5F:  # pop r64
-            steps.append((_POP, (op - 0x58) | (8 if prefix & 1 else 0), 0))
+            steps.append(_Step(_Op.POP, (op - 0x58) | (8 if prefix & 1 else 0)))
             at = op_at + 1
             continue
         return steps if _ends(code, op_at, prefix, (rva, begin, end), steps) else None
     return None
 
 
-def _first_adjustment(code: bytes, steps: list[Step]) -> int | None:
+def _first_adjustment(code: bytes, steps: list[_Step]) -> int | None:
     """Read an opening ``add rsp, imm8/imm32`` or ``lea rsp, [reg + disp8/disp32]``; where the pops start."""
     if len(code) < 4 or code[0] & 0xF8 != 0x48:
         return 0
@@ -302,40 +319,40 @@ def _first_adjustment(code: bytes, steps: list[Step]) -> int | None:
         if len(code) < (7 if wide else 4):
             return None
         imm = int.from_bytes(code[3 : 7 if wide else 4], "little", signed=True)
-        steps.append((_ADD_RSP, 4, imm))
+        steps.append(_Step(_Op.ADD_RSP, 4, imm))
         return 7 if wide else 4
     if op == 0x8D and not code[0] & 0x06 and modrm >> 3 & 7 == 4 and modrm & 7 != 4 and modrm >> 6 in (1, 2):
         wide = modrm >> 6 == 2
         if len(code) < (7 if wide else 4):
             return None
         disp = int.from_bytes(code[3 : 7 if wide else 4], "little", signed=True)
-        steps.append((_LEA_RSP, (modrm & 7) | (8 if code[0] & 1 else 0), disp))
+        steps.append(_Step(_Op.LEA_RSP, (modrm & 7) | (8 if code[0] & 1 else 0), disp))
         return 7 if wide else 4
     return 0 if op not in (0x81, 0x83, 0x8D) else None
 
 
-def _ends(code: bytes, at: int, prefix: int, span: tuple[int, int, int], steps: list[Step]) -> bool:
+def _ends(code: bytes, at: int, prefix: int, span: tuple[int, int, int], steps: list[_Step]) -> bool:
     """Whether the instruction at ``code[at]`` ends an epilogue: a return or a jump out of the function
     (``span`` is the code's RVA and the function's bounds)."""
     rva, begin, end = span
     op = code[at]
     if op == 0xC3 or (op == 0xF3 and code[at + 1 : at + 2] == b"\xc3"):
-        steps.append((_RET, 0, 0))
+        steps.append(_Step(_Op.RET))
         return True
     if op == 0xC2 and at + 3 <= len(code):
-        steps.append((_RET_IMM, 0, int.from_bytes(code[at + 1 : at + 3], "little")))
+        steps.append(_Step(_Op.RET_IMM, 0, int.from_bytes(code[at + 1 : at + 3], "little")))
         return True
     size = {0xE9: 5, 0xEB: 2}.get(op)
     if size is not None and at + size <= len(code):
         target = rva + at + size + int.from_bytes(code[at + 1 : at + size], "little", signed=True)
         if not begin <= target < end:
-            steps.append((_RET, 0, 0))
+            steps.append(_Step(_Op.RET))
             return True
         return False
     modrm = code[at + 1] if at + 1 < len(code) else 0
     # ``jmp [rip + disp32]`` (a tail call through the import table), or REX.W ``jmp r/m64``
     if op == 0xFF and modrm >> 3 & 7 == 4 and (modrm == 0x25 or prefix & 0x48 == 0x48):
-        steps.append((_RET, 0, 0))
+        steps.append(_Step(_Op.RET))
         return True
     return False
 
@@ -348,21 +365,18 @@ def _code_at(table: UnwindTable, rva: int) -> bytes:
     return b""
 
 
-def _emulate(steps: list[Step], regs: list[int], read: ReadQword) -> Caller:
+def _emulate(steps: list[_Step], regs: list[int], read: ReadQword) -> Caller:
     """Run the rest of the epilogue on ``regs``: the caller's state as the function's return leaves it."""
-    for what, register, value in steps:
-        if what == _ADD_RSP:
-            regs[4] = (regs[4] + value) & _MASK
-        elif what == _LEA_RSP:
-            regs[4] = (regs[register] + value) & _MASK
-        elif what == _POP:
-            regs[register] = _qword(read, regs[4])
+    for step in steps:
+        if step.op is _Op.ADD_RSP:
+            regs[4] = (regs[4] + step.value) & _MASK
+        elif step.op is _Op.LEA_RSP:
+            regs[4] = (regs[step.register] + step.value) & _MASK
+        elif step.op is _Op.POP:
+            regs[step.register] = _qword(read, regs[4])
             regs[4] += 8
         else:
             rip = _qword(read, regs[4])
-            regs[4] += 8 + (value if what == _RET_IMM else 0)
+            regs[4] += 8 + (step.value if step.op is _Op.RET_IMM else 0)
             return Caller(tuple(regs), rip)
     raise UnwindError("an epilogue without its return")  # _epilogue only returns steps that end in one
-
-
-_MASK = (1 << 64) - 1
