@@ -251,7 +251,7 @@ def _read_pdb(f: BinaryIO, what: str) -> PdbInfo:
     dbi_block = _first_block(directory, nstreams, 3, block) if nstreams > 3 else None
     if dbi_block is not None and dbi_block < nblocks:
         signature, _dbi_version, dbi_age = at(dbi_block * block, 12).unpack("<III", 0)
-        if signature == 0xFFFFFFFF:
+        if signature == 0xFFFFFFFF and dbi_age:
             return PdbInfo(guid, dbi_age, info_age)
     return PdbInfo(guid, info_age, info_age)
 
