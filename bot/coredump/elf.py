@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import stat
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from bot.symbols.identity import build_id_in_notes, elf_notes
 
 ELF_MAGIC = b"\x7fELF"
 ET_CORE = 4
@@ -25,13 +26,11 @@ PT_LOAD = 1
 PT_NOTE = 4
 NT_PRSTATUS = 1
 NT_PRPSINFO = 3
-NT_GNU_BUILD_ID = 3
 NT_SIGINFO = 0x53494749
 NT_FILE = 0x46494C45
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
-_NHDR = struct.Struct("<III")
 MAX_NOTES_BYTES = 16 * 1024 * 1024  # a core's notes: a few KB per thread; more is not a core we read
 MAX_PHDRS = 65_535
 
@@ -160,21 +159,6 @@ def _read(f: BinaryIO) -> CoreInfo:
     )
 
 
-def _notes(data: bytes) -> Iterator[tuple[str, int, bytes]]:
-    """``(name, type, desc)`` of each note in ``data`` (4-byte aligned, as Linux writes them)."""
-    pos = 0
-    while pos + _NHDR.size <= len(data):
-        namesz, descsz, kind = _NHDR.unpack_from(data, pos)
-        pos += _NHDR.size
-        name = data[pos : pos + namesz].rstrip(b"\0").decode("ascii", "replace")
-        pos += (namesz + 3) & ~3
-        desc = data[pos : pos + descsz]
-        pos += (descsz + 3) & ~3
-        if len(desc) < descsz:
-            return
-        yield name, kind, desc
-
-
 class _Notes:
     def __init__(self) -> None:
         self.name: str | None = None
@@ -185,7 +169,7 @@ class _Notes:
         self.threads = 0
 
     def read(self, data: bytes) -> None:
-        for name, kind, desc in _notes(data):
+        for name, kind, desc in elf_notes(data):
             if name != "CORE":
                 continue
             if kind == NT_PRPSINFO and len(desc) >= 136:
@@ -267,41 +251,6 @@ def _core_build_id(f: BinaryIO, segments: list[Segment], mappings: list[Mapping]
             found = build_id_in_notes(data or b"")
             if found:
                 return found
-    return None
-
-
-def build_id_in_notes(data: bytes) -> str | None:
-    """The GNU build-id among ELF notes ``data``, lower-case hex; None when absent."""
-    for name, kind, desc in _notes(data):
-        if name == "GNU" and kind == NT_GNU_BUILD_ID and desc:
-            return desc.hex()
-    return None
-
-
-def file_build_id(path: Path) -> str | None:
-    """The GNU build-id of an ELF executable or shared object on disk; None when it has none or is no ELF."""
-    try:
-        with path.open("rb") as f:
-            header = f.read(_EHDR.size)
-            if len(header) < _EHDR.size or header[:4] != ELF_MAGIC or header[4] != 2 or header[5] != 1:
-                return None
-            fields = _EHDR.unpack(header)
-            phoff, phentsize, phnum = fields[5], fields[9], fields[10]
-            if phnum > MAX_PHDRS or phentsize < _PHDR.size:
-                return None
-            f.seek(phoff)
-            table = f.read(phnum * phentsize)
-            for i in range(min(phnum, len(table) // phentsize)):
-                p_type, _flags, offset, _vaddr, _paddr, filesz, _memsz, _align = _PHDR.unpack_from(
-                    table, i * phentsize
-                )
-                if p_type == PT_NOTE and filesz < 65536:
-                    f.seek(offset)
-                    found = build_id_in_notes(f.read(filesz))
-                    if found:
-                        return found
-    except (OSError, struct.error, ValueError, OverflowError):
-        return None
     return None
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.coredump import gdbrun
-from bot.coredump.elf import CoreInfo, NotACore, file_build_id, has_debug_info, read_core
+from bot.coredump.elf import CoreInfo, NotACore, has_debug_info, read_core
 from bot.crash.text import NOTE_PREFIX
+from bot.symbols.identity import file_build_id
 
 DEFAULT_MAX_CORE_BYTES = 8 * 1024**3
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +24,7 @@ _IMAGE_DEBUG_TYPE_CODEVIEW = 2
 _MSF_MAGIC = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\x00\x00\x00"
 _ELF_MAGIC = b"\x7fELF"
 _NT_GNU_BUILD_ID = 3
+_NHDR = struct.Struct("<III")
 
 
 class Kind(StrEnum):
@@ -322,15 +324,44 @@ def _build_id_from_segments(r: _Reader, wide: bool) -> str | None:
 
 
 def _build_id_note(r: _Reader, offset: int, size: int) -> str | None:
-    end = offset + min(size, 1 << 16)
-    while offset + 12 <= end:
-        namesz, descsz, kind = r.unpack("<III", offset)
-        name_at = offset + 12
-        desc_at = name_at + ((namesz + 3) & ~3)
-        if kind == _NT_GNU_BUILD_ID and r.bytes(name_at, namesz).rstrip(b"\0") == b"GNU":
-            return r.bytes(desc_at, descsz).hex()
-        offset = desc_at + ((descsz + 3) & ~3)
+    want = min(size, 1 << 16)
+    found = build_id_in_notes(r.data[offset : offset + want])
+    if found is None and offset + want > len(r.data):  # the build-id may sit in the part not read
+        raise SymbolError(f"{r.what}: truncated (needs {want} bytes at offset {offset:#x})")
+    return found
+
+
+def elf_notes(data: bytes) -> Iterator[tuple[str, int, bytes]]:
+    """``(name, type, desc)`` of each ELF note in ``data`` (4-byte aligned, as Linux and the linkers write
+    them); stops at the first note cut short."""
+    pos = 0
+    while pos + _NHDR.size <= len(data):
+        namesz, descsz, kind = _NHDR.unpack_from(data, pos)
+        pos += _NHDR.size
+        name = data[pos : pos + namesz].rstrip(b"\0").decode("ascii", "replace")
+        pos += (namesz + 3) & ~3
+        desc = data[pos : pos + descsz]
+        pos += (descsz + 3) & ~3
+        if len(desc) < descsz:
+            return
+        yield name, kind, desc
+
+
+def build_id_in_notes(data: bytes) -> str | None:
+    """The GNU build-id among ELF notes ``data``, lower-case hex; None when absent."""
+    for name, kind, desc in elf_notes(data):
+        if name == "GNU" and kind == _NT_GNU_BUILD_ID and desc:
+            return desc.hex()
     return None
+
+
+def file_build_id(path: Path) -> str | None:
+    """The GNU build-id of an ELF executable or shared object on disk; None when it has none, is no ELF or
+    cannot be read (the header, program headers and notes sit in its first :data:`HEADER_BYTES`)."""
+    try:
+        return read_build_id(read_head(path), str(path))
+    except SymbolError:
+        return None
 
 
 def read_elf_load_vaddr(data: bytes, what: str = "ELF file") -> int:

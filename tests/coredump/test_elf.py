@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.coredump.elf import NotACore, file_build_id, is_core, read_core
+from bot.coredump.elf import NotACore, is_core, read_core
+from bot.symbols.identity import file_build_id
 from tests.coredump.conftest import Dumped, needs_tools
 
 

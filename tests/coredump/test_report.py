@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.coredump.elf import file_build_id
 from bot.coredump.report import CoreSettings, core_log
 from bot.crash import analyse, parse_report
 from bot.crash.model import Crash, Format
+from bot.symbols.identity import file_build_id
 from tests.coredump.conftest import GXX, SOURCE, Dumped, generate_core, needs_tools
 
 
