@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bench.reports import report_name, report_text, signature_id  # noqa: E402
 from bot.issue import read_payload  # noqa: E402
 from bot.standin import Fault, Limits, StandIn  # noqa: E402
-from bot.vocabulary import sig_label  # noqa: E402
+from bot.vocabulary import is_sig_label, sig_label  # noqa: E402
 
 REPO = "acme/worldserver"
 TOKEN = "bench-uploader-token"
@@ -71,7 +71,7 @@ class TimedStandIn(StandIn):
         labels = json.loads(raw).get("labels") or []
         with self._created_lock:
             for label in labels:
-                if label.startswith("sig:"):
+                if is_sig_label(label):
                     self.created_at.setdefault(label, done)
 
 
@@ -275,7 +275,7 @@ def _writes_summary(server: StandIn) -> tuple[int, int, int, int]:
 def _exact(server: StandIn, expected: dict[int, int]) -> bool:
     counts = {}
     for issue in server.issues(REPO):
-        sigs = [x["name"] for x in issue["labels"] if x["name"].startswith("sig:")]
+        sigs = [x["name"] for x in issue["labels"] if is_sig_label(x["name"])]
         if sigs:
             counts[sigs[0]] = read_payload(issue["body"], KEY.encode()).occurrences.count
     return all(counts.get(sig_label(signature_id(sig))) == n for sig, n in expected.items()) and len(

@@ -212,6 +212,7 @@ VERIFIED = Marker("crashbot:fix-verified")  # the one "fix verified" comment on 
 VERIFY_ESTIMATE = Marker("crashbot:verify-estimate")  # the one "too rare to verify soon" comment
 RERUN = Marker("crashbot:rerun")  # on a dashboard checkbox: RERUN.render("<issue number>")
 DEPLOYED_KIND = "deployed"  # deploy_marker(DEPLOYED_KIND, realm, sha): the "Deployed in" comment
+DEPLOY_FAILED_KIND = "deploy-failed"  # deploy_marker(DEPLOY_FAILED_KIND, realm, sha): the failure comment
 
 
 def has_any_marker(text: str) -> bool:

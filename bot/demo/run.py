@@ -64,7 +64,16 @@ from bot.github import Comment, GitHubClient, IssueRef, PullRef, connect
 from bot.issue import read_payload, render_body
 from bot.payload import parse_iso_utc
 from bot.standin import StandIn
-from bot.vocabulary import ANALYSIS, FIX_VERIFIED_LABEL, HANDLED_LABEL, fix_branch, sig_label
+from bot.vocabulary import (
+    ANALYSIS,
+    CRASH_LABEL,
+    FIX_DEPLOYED_LABEL,
+    FIX_VERIFIED_LABEL,
+    HANDLED_LABEL,
+    REALM_PREFIX,
+    fix_branch,
+    sig_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -457,7 +466,7 @@ class _Demo:
             raise StepFailed(
                 "upload", f"issue #{issue.number} was opened by {issue.author}, not {UPLOADER_LOGIN}"
             )
-        missing = {"crash", label, f"realm:{REALM}"} - set(issue.labels)
+        missing = {CRASH_LABEL, label, REALM_PREFIX + REALM} - set(issue.labels)
         if missing:
             raise StepFailed("upload", f"issue #{issue.number} lacks the labels {sorted(missing)}")
         try:
@@ -572,7 +581,7 @@ class _Demo:
             if f"Deployed in {self.merge_sha} to {REALM}" in c.body
         ]
         issue = self.issue(self.issue_number)
-        if len(told) != 1 or told[0].author != APP_LOGIN or "fix-deployed" not in issue.labels:
+        if len(told) != 1 or told[0].author != APP_LOGIN or FIX_DEPLOYED_LABEL not in issue.labels:
             raise StepFailed("deploy-v2", f"issue #{self.issue_number} was not told about the deploy")
         return Done(
             f"release {live.name} live (pid {self.v2_pid}); stop: {stop}; "

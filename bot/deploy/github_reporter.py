@@ -25,6 +25,8 @@ from bot.errors import GitHubError
 from bot.github import Comment, CommitRef, DeploymentRef, DeploymentStatusRef, IssueRef, NotFound, PullRef
 from bot.vocabulary import (
     CRASH_LABEL,
+    DEPLOY_FAILED_KIND,
+    DEPLOYED_KIND,
     FIX_DEPLOYED,
     OPEN_PR_LABEL,
     LabelSpec,
@@ -277,7 +279,7 @@ class GitHubDeployReporter:
                 issue, sha=outcome.sha, realm=self.realm, release=outcome.release or "", run_url=self.run_url
             )
             self.client.upsert_comment(
-                issue.number, deploy_marker("deployed", self.realm, outcome.sha).tag, body
+                issue.number, deploy_marker(DEPLOYED_KIND, self.realm, outcome.sha).tag, body
             )
             self.client.add_labels(issue.number, [FIX_DEPLOYED.name])
             if OPEN_PR_LABEL in issue.labels:  # its PR is merged: the fix pipeline's "PR open" mark is stale
@@ -300,7 +302,7 @@ class GitHubDeployReporter:
                     issue, sha=outcome.sha, realm=self.realm, reason=outcome.reason, run_url=self.run_url
                 )
                 self.client.upsert_comment(
-                    issue.number, deploy_marker("deploy-failed", self.realm, outcome.sha).tag, body
+                    issue.number, deploy_marker(DEPLOY_FAILED_KIND, self.realm, outcome.sha).tag, body
                 )
                 self.told.append(issue)
         if not self.told:
@@ -323,7 +325,7 @@ class GitHubDeployReporter:
             if issue.state == "closed":
                 self.client.edit_issue(issue.number, state="open", state_reason="reopened")
             self.client.upsert_comment(
-                issue.number, deploy_marker("deploy-failed", self.realm, outcome.sha or "none").tag, body
+                issue.number, deploy_marker(DEPLOY_FAILED_KIND, self.realm, outcome.sha or "none").tag, body
             )
         logger.error("realm %s may be down: told issue #%d", self.realm, issue.number)
 
