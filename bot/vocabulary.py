@@ -93,14 +93,24 @@ LABEL_SPECS: tuple[LabelSpec, ...] = (
 )
 # the labels a fix run puts on issues and PRs
 FIX_LABELS: tuple[LabelSpec, ...] = (FIX_PR, HANDLED, OPEN_PR)
-# the labels the loop relies on, which `crashbot doctor --create-labels` creates up front: crash
-# (uploader), crash-fix (fix PRs), regression (reopened crashes), fix-deployed (deploy)
+# the labels the loop relies on, which `crashbot doctor` checks for: crash (uploader), crash-fix (fix
+# PRs), regression (reopened crashes), fix-deployed (deploy)
 REQUIRED_LABELS: tuple[LabelSpec, ...] = (CRASH, FIX_PR, REGRESSION, FIX_DEPLOYED)
+# every label crashbot uses whose name is fixed (the per-crash sig:/realm:/realm-down: ones are made as
+# crashes come): `crashbot doctor --create-labels` creates them all up front; each part also creates the
+# ones it puts on an issue when they are missing
+ALL_LABELS: tuple[LabelSpec, ...] = (
+    *REQUIRED_LABELS,
+    *(spec for spec in LABEL_SPECS if spec not in REQUIRED_LABELS),
+    *(spec for spec in FIX_LABELS if spec not in REQUIRED_LABELS),
+    FIX_VERIFIED,
+    DASHBOARD,
+)
 
 
 def label_spec(name: str) -> LabelSpec:
     """The spec of any label crashbot puts on an issue (``sig:``/``realm:`` labels included)."""
-    for spec in (*LABEL_SPECS, REGRESSION, *FIX_LABELS, FIX_DEPLOYED, FIX_VERIFIED, DASHBOARD):
+    for spec in ALL_LABELS:
         if spec.name == name:
             return spec
     if is_sig_label(name):

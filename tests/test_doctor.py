@@ -26,7 +26,7 @@ from bot.errors import ConfigError
 from bot.github import connect
 from bot.standin import StandIn
 from bot.uploader.health import Health, status_path
-from bot.vocabulary import REQUIRED_LABELS, LabelSpec
+from bot.vocabulary import ALL_LABELS, DASHBOARD, REQUIRED_LABELS, LabelSpec
 
 REPO = "acme/worldserver"
 TOKEN = "ghp_fix_runner"
@@ -395,6 +395,36 @@ def test_doctor_create_labels_creates_the_missing_ones(setup: Setup) -> None:
     assert "created" in row(results, "labels").detail
     names = {label["name"] for label in setup.standin.labels(REPO)}
     assert names >= {"crash", "crash-fix", "regression", "fix-deployed"}
+
+
+def test_doctor_create_labels_creates_every_label_crashbot_uses_the_dashboards_too(setup: Setup) -> None:
+    """Regression: --create-labels made only the four the loop relies on; the dashboard's crash-dashboard
+    and fix-verified, the fix run's crash-fix-attempted and crash-fix-pr and the crash kinds were left to
+    be made on first use."""
+    setup.labels = REQUIRED_LABELS
+    setup.create_labels = True
+
+    results = setup.run()
+
+    assert row(results, "labels").status is Status.OK
+    made = {label["name"]: label for label in setup.standin.labels(REPO)}
+    assert set(made) >= {spec.name for spec in ALL_LABELS}
+    assert {"crash-dashboard", "fix-verified", "crash-fix-attempted", "crash-fix-pr", "crash:assert"} <= set(
+        made
+    )
+    assert made["crash-dashboard"]["color"] == DASHBOARD.color
+    assert f"created {len(ALL_LABELS) - len(REQUIRED_LABELS)}:" in row(results, "labels").detail
+
+    again = setup.run()
+    assert row(again, "labels").detail == "crash, crash-fix, regression, fix-deployed exist"
+
+
+def test_doctor_without_create_labels_passes_when_only_first_use_labels_are_missing(setup: Setup) -> None:
+    results = setup.run()
+
+    assert row(results, "labels").status is Status.OK
+    assert "crashbot doctor --create-labels" in row(results, "labels").detail
+    assert not {label["name"] for label in setup.standin.labels(REPO)} & {"crash-dashboard", "fix-verified"}
 
 
 def test_doctor_public_repository_is_a_warning_not_a_failure(setup: Setup) -> None:

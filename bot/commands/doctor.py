@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--create-labels",
         action="store_true",
-        help="create the labels crashbot needs when they are missing (needs write access)",
+        help=(
+            "create every label crashbot uses (crash kinds, fix, deploy and dashboard labels) that is "
+            "missing (needs write access)"
+        ),
     )
 
     add_json_option(p)
