@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "file",
         help="a crash report (Wheaty .txt, gdb log, cdb output, console assert, VS stack, sanitizer report, "
-        "vMaNGOS log) or a Linux core file",
+        "vMaNGOS log), a Linux core file, or a minidump alone (.dmp: its exception, modules and the "
+        "crashing thread's stack walked from the dump, x64 only; symbolicated from --symbols or the "
+        "configured store, when there is one)",
     )
     p.add_argument(
         "--json", action="store_true", help="print the machine-readable object (DESIGN.md contract)"
@@ -49,7 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--dump",
         metavar="FILE",
         type=Path,
-        help="the minidump of this crash (default: the .dmp of the same name beside FILE, if any)",
+        help="the minidump of this crash: its exception when the report names none, its crashing thread and "
+        "its module list (with --symbols and no --dump, the .dmp of the same name beside FILE; without "
+        "either option no .dmp is read)",
     )
     p.add_argument(
         "--exe",

@@ -126,6 +126,30 @@ def test_parse_reads_the_dump_beside_the_report(
     assert exe["timestamp"] == read_pe(windows_build.exe.read_bytes()).timestamp
 
 
+def test_parse_reads_the_dump_beside_the_report_only_with_symbols_or_dump_as_its_help_says(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, windows_build: WindowsBuild, wine_dump: WineCrash
+) -> None:
+    """Regression: ``parse --help`` said the .dmp beside FILE was read by default; plain ``parse`` reads
+    none. The help now says when a dump is read, and this holds it to that."""
+    report = tmp_path / "crash.txt"
+    report.write_text(wheaty_report(windows_build, [0x63]))
+    shutil.copy(wine_dump.dump, report.with_suffix(".dmp"))
+
+    code, out, err = run(capsys, "parse", str(report), "--json")
+    assert code == 0, err
+    assert "dump" not in json.loads(out)
+
+    code, out, err = run(capsys, "parse", str(report), "--dump", str(report.with_suffix(".dmp")), "--json")
+    assert code == 0, err
+    assert json.loads(out)["dump"]["exception"]["code"] == "C0000005"
+
+    with pytest.raises(SystemExit):
+        main(["parse", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "without either option no .dmp is read" in help_text
+    assert "a minidump alone" in help_text
+
+
 def test_parse_of_a_minidump_alone_walks_and_symbolicates_its_stack(
     capsys: pytest.CaptureFixture[str], wine_dump: WineCrash, build_dir: Path
 ) -> None:
