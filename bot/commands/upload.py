@@ -199,6 +199,8 @@ def _summary(tally: _Tally, drained: PassResult, *, interrupted: bool) -> str:
     if tally.spooled:
         if interrupted:
             why = "interrupted"
+        elif drained.library_missing:  # the error line above names the module and the loader's words
+            why = "PyGithub did not load: reinstall crashbot's dependencies"
         else:
             why = "GitHub unreachable" if drained.unreachable else "GitHub asked us to wait"
         return summary + f" ({why}; the next `crashbot upload` or `crashbot watch` sends them)"

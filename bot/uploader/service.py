@@ -68,6 +68,7 @@ class PassResult:
     next_at: float | None = None  # the earliest time there is work (None: only when reports arrive)
     blocked_until: float | None = None  # GitHub refused us (rate limit) or was unreachable until then
     unreachable: bool = False  # the pass ended because GitHub could not be reached
+    library_missing: bool = False  # the pass ended because PyGithub (or a library under it) cannot load
     error: str = ""  # the last failure's one-line reason
 
 
@@ -80,6 +81,7 @@ class _Attempt:
     end_pass: bool = False  # stopping, or GitHub refused or was unreachable: the other groups wait
     blocked: float | None = None  # GitHub refused us (rate limit) or was unreachable until then
     unreachable: bool = False
+    library_missing: bool = False
     error: str = ""
 
 
@@ -149,8 +151,9 @@ class UploadService:
         logger.info("upload service stopped")
 
     def drain(self, *, max_wait_s: float) -> PassResult:
-        """Run passes until nothing is left to send, GitHub is unreachable, or the next piece of work
-        is more than ``max_wait_s`` away (``crashbot upload``: exit, the rest stays spooled).
+        """Run passes until nothing is left to send, GitHub is unreachable (or PyGithub cannot load), or
+        the next piece of work is more than ``max_wait_s`` away (``crashbot upload``: exit, the rest stays
+        spooled).
 
         Returns the last pass's result with ``published`` and ``failed`` summed over every pass.
         """
@@ -161,7 +164,8 @@ class UploadService:
             result = self.run_pass()
             published.extend(result.published)
             failed += result.failed
-            done = self.stop_event.is_set() or result.unreachable or result.next_at is None
+            stuck = result.unreachable or result.library_missing  # nothing more can be sent this run
+            done = self.stop_event.is_set() or stuck or result.next_at is None
             wait = 0.0 if result.next_at is None else result.next_at - self._clock()
             if done or wait > max_wait_s:
                 return dataclasses.replace(result, published=tuple(published), failed=failed)
@@ -180,7 +184,7 @@ class UploadService:
         published: list[Published] = []
         postponed = failed = 0
         blocked: float | None = None
-        unreachable = False
+        unreachable = library_missing = False
         error = ""
         groups = _by_signature(self._spool.due_batches())
         for signature_id, group in groups:
@@ -201,6 +205,7 @@ class UploadService:
             if attempt.blocked is not None:
                 blocked = attempt.blocked
             unreachable = unreachable or attempt.unreachable
+            library_missing = library_missing or attempt.library_missing
             error = attempt.error or error
             if attempt.end_pass:
                 break
@@ -223,6 +228,7 @@ class UploadService:
             next_at=next_at,
             blocked_until=blocked,
             unreachable=unreachable,
+            library_missing=library_missing,
             error=error,
         )
 
@@ -242,7 +248,9 @@ class UploadService:
         except LibraryUnavailable as e:  # no signature can go until the install is repaired: end the pass
             when = max(self._spool.defer(batch, str(e)) for batch in group)
             logger.error("%s; %d batch(es) stay spooled", e.diagnostic(), len(group))
-            return _Attempt(failed=True, end_pass=True, blocked=when, unreachable=True, error=e.diagnostic())
+            return _Attempt(
+                failed=True, end_pass=True, blocked=when, library_missing=True, error=e.diagnostic()
+            )
         except Unavailable as e:
             when = max(self._spool.defer(batch, str(e)) for batch in group)
             logger.warning("%s; %d batch(es) spooled, next attempt in %.0fs", e, len(group), when - now)

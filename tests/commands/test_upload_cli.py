@@ -103,6 +103,30 @@ def test_upload_github_unreachable_spools_and_a_later_run_sends(
     assert read_payload(issue["body"], KEY).occurrences.count == 2
 
 
+def test_upload_with_pygithub_unloadable_says_so_and_names_the_fix_not_github_unreachable(
+    standin: StandIn,
+    env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: a library that failed to import (jwt under PyGithub) ended with "(GitHub unreachable;
+    ...)" although GitHub was never asked; the summary now says what happened and what to do."""
+    for name in [m for m in sys.modules if m == "github" or m.startswith("github.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "jwt", None)  # ``import jwt`` now raises ImportError
+    report = write_report(tmp_path / "Crashes", 0, 0)
+
+    assert main(upload(standin.api_url, tmp_path / "s.db", report)) == 0
+
+    captured = capsys.readouterr()
+    [summary] = [line for line in captured.out.splitlines() if "spooled for later," in line]
+    assert summary.startswith("0 uploaded, 1 spooled for later")
+    assert "PyGithub did not load: reinstall crashbot's dependencies" in summary
+    assert "unreachable" not in summary
+    assert crash_issues(standin) == []
+
+
 def test_upload_unparseable_file_is_quarantined_and_the_rest_uploaded(
     standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

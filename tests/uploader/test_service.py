@@ -345,6 +345,7 @@ def test_service_pygithub_that_cannot_load_is_one_clear_line_and_the_report_stay
         with caplog.at_level("INFO"):
             result = made.service.run_pass()
         assert result.failed == 1 and result.published == ()
+        assert result.library_missing and not result.unreachable  # GitHub was never asked
         errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
         assert len(errors) == 1, errors
         assert "PyGithub could not be loaded: " in errors[0] and "jwt" in errors[0]

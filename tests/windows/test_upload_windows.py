@@ -66,6 +66,7 @@ def test_windows_pygithub_that_cannot_load_is_one_line_and_a_repaired_install_se
     [line] = [ln for ln in done.output.splitlines() if "PyGithub could not be loaded" in ln]
     assert line.startswith("crashbot: ") and "stay spooled" in line
     assert "0 uploaded, 1 spooled for later" in done.output
+    assert "(PyGithub did not load: reinstall crashbot's dependencies;" in done.output  # not "unreachable"
     assert crash_issues(standin) == []
 
     again = winpy.crashbot(upload_args(standin.api_url, spool, report), cwd=tmp_path, env=ENV)
