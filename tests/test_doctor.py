@@ -165,37 +165,35 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, soap: SoapServer) -> Iterator[Setup]:
+def setup(tmp_path: Path, soap: SoapServer, standin: StandIn) -> Setup:
     (tmp_path / "Crashes").mkdir()
     (tmp_path / "workspace").mkdir()
     # a running uploader's heartbeat: its last pass uploaded
     Health(status_path(tmp_path / "spool.sqlite3")).after_pass(uploaded=1, failed=0, error="", pending=0)
-    with StandIn(tmp_path / "standin") as standin:
-        standin.add_repo(REPO, auto_init=True)
-        standin.add_token(TOKEN, LOGIN)
-        standin.add_token(ADMIN_TOKEN, "acme")
-        standin.set_permission(REPO, LOGIN, "write")
-        yield Setup(
-            tmp=tmp_path,
-            standin=standin,
-            soap=soap,
-            table={
-                "github": {"repo": REPO, "api_url": standin.api_url, "uploader_login": UPLOADER},
-                "uploader": {
-                    "crash_dirs": [str(tmp_path / "Crashes")],
-                    "spool": str(tmp_path / "spool.sqlite3"),
-                },
-                "fix": {"build_dir": str(tmp_path / "build")},
-                "deploy": {"control": "soap", "soap": {"host": "127.0.0.1", "port": soap.port}},
-                "symbols": {"store": str(tmp_path / "symbols")},
+    standin.add_token(TOKEN, LOGIN)
+    standin.add_token(ADMIN_TOKEN, "acme")
+    standin.set_permission(REPO, LOGIN, "write")
+    return Setup(
+        tmp=tmp_path,
+        standin=standin,
+        soap=soap,
+        table={
+            "github": {"repo": REPO, "api_url": standin.api_url, "uploader_login": UPLOADER},
+            "uploader": {
+                "crash_dirs": [str(tmp_path / "Crashes")],
+                "spool": str(tmp_path / "spool.sqlite3"),
             },
-            env={
-                "CRASHBOT_TOKEN": TOKEN,
-                "CRASHBOT_SIGNING_KEY": SIGNING_KEY,
-                "CRASHBOT_SOAP_USER": SOAP_USER,
-                "CRASHBOT_SOAP_PASSWORD": SOAP_PASSWORD,
-            },
-        )
+            "fix": {"build_dir": str(tmp_path / "build")},
+            "deploy": {"control": "soap", "soap": {"host": "127.0.0.1", "port": soap.port}},
+            "symbols": {"store": str(tmp_path / "symbols")},
+        },
+        env={
+            "CRASHBOT_TOKEN": TOKEN,
+            "CRASHBOT_SIGNING_KEY": SIGNING_KEY,
+            "CRASHBOT_SOAP_USER": SOAP_USER,
+            "CRASHBOT_SOAP_PASSWORD": SOAP_PASSWORD,
+        },
+    )
 
 
 def row(results: list[CheckResult], name: str) -> CheckResult:

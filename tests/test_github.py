@@ -36,6 +36,7 @@ from bot.github import (
 )
 from bot.standin import Fault, StandIn
 from bot.vocabulary import LabelSpec
+from tests.conftest import REPO as STANDIN_REPO
 from tests.fakes import T0, FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
@@ -736,22 +737,18 @@ def test_start_check_app_auth_is_left_to_the_first_upload(tmp_path: Path) -> Non
     assert check.reachable and not check.checked
 
 
-def test_start_check_installation_token_has_no_login_but_passes(tmp_path: Path) -> None:
-    with StandIn(tmp_path / "gh") as server:
-        server.add_repo("o/r", auto_init=True)
-        server.add_token("ghs_installation", "app", kind="Bot")  # GET /user answers 403, as on GitHub
-        check = start_check(
-            GitHubSettings(repo="o/r", api_url=server.api_url), env={"CRASHBOT_TOKEN": "ghs_installation"}
-        )
+def test_start_check_installation_token_has_no_login_but_passes(standin: StandIn) -> None:
+    standin.add_token("ghs_installation", "app", kind="Bot")  # GET /user answers 403, as on GitHub
+    check = start_check(
+        GitHubSettings(repo=STANDIN_REPO, api_url=standin.api_url), env={"CRASHBOT_TOKEN": "ghs_installation"}
+    )
     assert check.reachable and check.checked and check.login == ""
 
 
-def test_start_check_server_error_is_unreachable_not_a_refusal(tmp_path: Path) -> None:
-    with StandIn(tmp_path / "gh") as server:
-        server.add_repo("o/r", auto_init=True)
-        server.add_token("ghp_t", "alice")
-        server.inject(Fault.outage(requests=5))
-        check = start_check(
-            GitHubSettings(repo="o/r", api_url=server.api_url), env={"CRASHBOT_TOKEN": "ghp_t"}
-        )
+def test_start_check_server_error_is_unreachable_not_a_refusal(standin: StandIn) -> None:
+    standin.add_token("ghp_t", "alice")
+    standin.inject(Fault.outage(requests=5))
+    check = start_check(
+        GitHubSettings(repo=STANDIN_REPO, api_url=standin.api_url), env={"CRASHBOT_TOKEN": "ghp_t"}
+    )
     assert not check.reachable and check.reason.startswith("HTTP 5")

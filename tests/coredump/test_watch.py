@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,9 @@ from bot.uploader.cores import CoreFolder, CorePolicy, CoreTaker, core_folders, 
 from bot.uploader.intake import Intake, Outcome
 from bot.uploader.spool import Spool
 from tests.coredump.conftest import Dumped, needs_tools
-from tests.uploader.rig import KEY, LOGIN, REPO, TOKEN
+from tests.uploader.rig import KEY, REPO, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = StandIn(tmp_path / "gh").start()
-    server.add_repo(REPO, auto_init=True)
-    server.add_token(TOKEN, LOGIN, kind="Bot")
-    yield server
-    server.close()
 
 
 def wait_for(predicate: Any, timeout: float = 60.0) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import requests
 from github import Auth, Github
 
 from bot.standin import StandIn
-from tests.conftest import StandInSetup
+from tests.conftest import StandInSetup, start_standin
 from tests.gitutil import git
 
 REPO = "acme/worldserver"
@@ -46,6 +47,19 @@ def make_client(api_url: str, token: str = TOKEN, **kwargs: object) -> Github:
 @pytest.fixture
 def standin_setup() -> StandInSetup:
     return StandInSetup(repo=REPO, token=TOKEN, login=LOGIN, kind="User")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def timed(tmp_path: Path, standin_setup: StandInSetup, clock: FakeClock) -> Iterator[StandIn]:
+    """The ``standin`` of this folder on ``clock``, which the test moves by hand (time windows, expiry)."""
+    server = start_standin(tmp_path / "timed", dataclasses.replace(standin_setup, clock=clock))
+    yield server
+    server.close()
 
 
 @pytest.fixture

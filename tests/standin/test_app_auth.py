@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,11 +33,9 @@ def app_key() -> str:
 
 
 @pytest.fixture
-def app_standin(tmp_path: Path, app_key: str) -> Iterator[StandIn]:
-    with StandIn(tmp_path / "app") as server:
-        server.add_repo(REPO, auto_init=True)
-        server.add_app(APP_ID, str(INSTALLATION_ID), app_key, login="crashbot")
-        yield server
+def app_standin(standin: StandIn, app_key: str) -> StandIn:
+    standin.add_app(APP_ID, str(INSTALLATION_ID), app_key, login="crashbot")
+    return standin
 
 
 def _client(standin: StandIn, key: str) -> Github:

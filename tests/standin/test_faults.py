@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
@@ -18,19 +15,6 @@ ISSUES = f"/repos/{REPO}/issues"
 def headers_of(exc: GithubException) -> dict[str, str]:
     assert exc.headers is not None
     return exc.headers
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(tmp_path: Path, clock: FakeClock) -> Iterator[StandIn]:
-    with StandIn(tmp_path / "timed", clock=clock) as server:
-        server.add_repo(REPO)
-        server.add_token(TOKEN, "uploader")
-        yield server
 
 
 def test_secondary_limit_fault_is_403_with_retry_after(standin: StandIn, gh: Github) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -197,18 +196,14 @@ def test_list_issues_creator_sort_and_direction(standin: StandIn, gh: Github) ->
     assert mine == ["mine 1", "mine 2"]
 
 
-def test_list_issues_since_filters_on_updated_at(tmp_path: Path) -> None:
-    clock = FakeClock()
-    with StandIn(tmp_path, clock=clock) as server:
-        server.add_repo(REPO)
-        server.add_token("t", "u")
-        repo = make_client(server.api_url, "t").get_repo(REPO)
-        repo.create_issue("old")
-        clock.advance(3600)
-        cutoff = clock.now
-        repo.create_issue("new")
+def test_list_issues_since_filters_on_updated_at(timed: StandIn, clock: FakeClock) -> None:
+    repo = make_client(timed.api_url).get_repo(REPO)
+    repo.create_issue("old")
+    clock.advance(3600)
+    cutoff = clock.now
+    repo.create_issue("new")
 
-        titles = [i.title for i in repo.get_issues(since=datetime.fromtimestamp(cutoff, UTC))]
+    titles = [i.title for i in repo.get_issues(since=datetime.fromtimestamp(cutoff, UTC))]
 
     assert titles == ["new"]
 
@@ -314,18 +309,15 @@ def test_every_response_carries_rate_limit_and_request_id_headers(
         assert {"x-ratelimit-used", "x-ratelimit-reset", "x-github-request-id"} <= set(answer.headers)
 
 
-def test_search_issues_hides_new_issues_until_lag_passes(tmp_path: Path) -> None:
-    clock = FakeClock()
-    with StandIn(tmp_path, clock=clock, limits=Limits(search_lag_s=30)) as server:
-        server.add_repo(REPO)
-        server.add_token("t", "u")
-        client = make_client(server.api_url, "t")
-        client.get_repo(REPO).create_issue("crash", labels=["sig:abc"])
+def test_search_issues_hides_new_issues_until_lag_passes(timed: StandIn, clock: FakeClock) -> None:
+    timed.limits = Limits(search_lag_s=30)
+    client = make_client(timed.api_url)
+    client.get_repo(REPO).create_issue("crash", labels=["sig:abc"])
 
-        before = client.search_issues(f'repo:{REPO} is:issue label:"sig:abc"').totalCount
-        clock.advance(31)
-        after = [i.title for i in client.search_issues(f'repo:{REPO} is:issue label:"sig:abc"')]
-        listed = [i.title for i in client.get_repo(REPO).get_issues(labels=["sig:abc"])]
+    before = client.search_issues(f'repo:{REPO} is:issue label:"sig:abc"').totalCount
+    clock.advance(31)
+    after = [i.title for i in client.search_issues(f'repo:{REPO} is:issue label:"sig:abc"')]
+    listed = [i.title for i in client.get_repo(REPO).get_issues(labels=["sig:abc"])]
 
     assert (before, after, listed) == (0, ["crash"], ["crash"])
 
@@ -362,30 +354,28 @@ def test_head_request_answers_like_get_without_body(standin: StandIn, http: requ
     assert (answer.status_code, answer.content) == (200, b"")
 
 
-def test_public_repository_lets_a_stranger_read_and_comment_with_association_none(tmp_path: Path) -> None:
+def test_public_repository_lets_a_stranger_read_and_comment_with_association_none(standin: StandIn) -> None:
     """GitHub: anyone signed in may comment on a public repository's issues; their author_association
     is NONE, which is how crashbot tells a stranger's words from a collaborator's."""
-
-    with StandIn(tmp_path / "gh") as standin:
-        standin.add_repo("acme/public", auto_init=True)
-        standin.add_token("owner-token", "acme")
-        standin.add_token("stranger-token", "mallory")
-        standin.set_permission("acme/public", "mallory", "none")
-        api = f"{standin.api_url}/repos/acme/public"
-        hidden = requests.get(api, headers={"Authorization": "token stranger-token"}, timeout=10)
-        assert hidden.status_code == 404  # private: a stranger does not even see it
-        standin.set_visibility("acme/public", private=False)
-        made = requests.post(
-            f"{api}/issues",
-            json={"title": "crash"},
-            headers={"Authorization": "token owner-token"},
-            timeout=10,
-        ).json()
-        comment = requests.post(
-            f"{api}/issues/{made['number']}/comments",
-            json={"body": "drive-by"},
-            headers={"Authorization": "token stranger-token"},
-            timeout=10,
-        )
-        assert comment.status_code == 201
-        assert comment.json()["author_association"] == "NONE"
+    standin.add_repo("acme/public", auto_init=True)
+    standin.add_token("owner-token", "acme")
+    standin.add_token("stranger-token", "mallory")
+    standin.set_permission("acme/public", "mallory", "none")
+    api = f"{standin.api_url}/repos/acme/public"
+    hidden = requests.get(api, headers={"Authorization": "token stranger-token"}, timeout=10)
+    assert hidden.status_code == 404  # private: a stranger does not even see it
+    standin.set_visibility("acme/public", private=False)
+    made = requests.post(
+        f"{api}/issues",
+        json={"title": "crash"},
+        headers={"Authorization": "token owner-token"},
+        timeout=10,
+    ).json()
+    comment = requests.post(
+        f"{api}/issues/{made['number']}/comments",
+        json={"body": "drive-by"},
+        headers={"Authorization": "token stranger-token"},
+        timeout=10,
+    )
+    assert comment.status_code == 201
+    assert comment.json()["author_association"] == "NONE"
