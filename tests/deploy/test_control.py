@@ -19,19 +19,9 @@ from bot.deploy.control import (
     shutdown_command,
 )
 from bot.deploy.errors import ControlUnavailable, ServerControlError
+from tests.fakes import FakeClock
 
 SETTINGS = DeploySettings(shutdown_delay_s=30, stop_timeout_s=60.0)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -96,7 +86,7 @@ def stop(
 
 
 def test_graceful_stop_server_obeying_shutdown_command_is_not_signalled() -> None:
-    server = FakeServer(FakeClock())
+    server = FakeServer(FakeClock(1000.0))
     report = stop(server, commander=server)
     assert report.method is StopMethod.SOAP and not report.forced
     assert server.calls == ["server shutdown 30 Restarting to deploy a crash fix"]
@@ -104,13 +94,13 @@ def test_graceful_stop_server_obeying_shutdown_command_is_not_signalled() -> Non
 
 
 def test_graceful_stop_ra_channel_reports_ra() -> None:
-    server = FakeServer(FakeClock())
+    server = FakeServer(FakeClock(1000.0))
     report = stop(server, commander=server, settings=dataclasses.replace(SETTINGS, control=ControlKind.RA))
     assert report.method is StopMethod.RA
 
 
 def test_graceful_stop_unreachable_channel_falls_back_to_backend_stop_and_notes_it() -> None:
-    server = FakeServer(FakeClock())
+    server = FakeServer(FakeClock(1000.0))
     report = stop(server, commander=RefusingChannel())
     assert report.method is StopMethod.SIGNAL and not report.forced
     assert report.command is None
@@ -119,7 +109,7 @@ def test_graceful_stop_unreachable_channel_falls_back_to_backend_stop_and_notes_
 
 
 def test_graceful_stop_ignored_command_waits_delay_plus_timeout_before_backend_stop() -> None:
-    server = FakeServer(FakeClock(), obeys_command=False)
+    server = FakeServer(FakeClock(1000.0), obeys_command=False)
     report = stop(server, commander=server)
     assert report.method is StopMethod.SIGNAL
     assert server.calls[1] == "stop 60"
@@ -127,7 +117,7 @@ def test_graceful_stop_ignored_command_waits_delay_plus_timeout_before_backend_s
 
 
 def test_graceful_stop_kills_only_as_last_resort_and_reports_forced() -> None:
-    server = FakeServer(FakeClock(), obeys_command=False, obeys_stop=False)
+    server = FakeServer(FakeClock(1000.0), obeys_command=False, obeys_stop=False)
     report = stop(server, commander=server)
     assert report.method is StopMethod.KILL and report.forced
     assert server.calls[-2:] == ["stop 60", "kill"]
@@ -135,20 +125,20 @@ def test_graceful_stop_kills_only_as_last_resort_and_reports_forced() -> None:
 
 
 def test_graceful_stop_server_surviving_kill_raises() -> None:
-    server = FakeServer(FakeClock(), obeys_command=False, obeys_stop=False, dies_on_kill=False)
+    server = FakeServer(FakeClock(1000.0), obeys_command=False, obeys_stop=False, dies_on_kill=False)
     with pytest.raises(ServerControlError, match="still running after a kill"):
         stop(server, commander=server)
 
 
 def test_graceful_stop_already_stopped_sends_nothing() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     server = FakeServer(clock, stop_at=clock())
     report = stop(server, commander=server)
     assert report.method is StopMethod.NOT_RUNNING and server.calls == []
 
 
 def test_graceful_stop_without_channel_notes_that_players_got_no_warning() -> None:
-    server = FakeServer(FakeClock())
+    server = FakeServer(FakeClock(1000.0))
     report = stop(server, commander=None, settings=dataclasses.replace(SETTINGS, control=ControlKind.NONE))
     assert report.method is StopMethod.SIGNAL
     assert any("no shutdown warning" in n for n in report.notes)

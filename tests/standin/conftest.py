@@ -12,25 +12,13 @@ from github import Auth, Github
 
 from bot.standin import StandIn
 from tests.conftest import StandInSetup, start_standin
+from tests.fakes import FakeClock
 from tests.gitutil import git
 
 REPO = "acme/worldserver"
 TOKEN = "ghp_uploader_token"
 LOGIN = "uploader"
 DEV = "Dev <dev@example.com>"  # who commits in the clones (tests/standin/test_git.py reads it back)
-
-
-class FakeClock:
-    """A clock the test moves by hand, so time-window behaviour is exercised without sleeping."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def make_client(api_url: str, token: str = TOKEN, **kwargs: object) -> Github:

@@ -7,7 +7,8 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
 
 from bot.standin import Fault, Limits, StandIn, StandInError
-from tests.standin.conftest import REPO, TOKEN, FakeClock, make_client
+from tests.fakes import FakeClock
+from tests.standin.conftest import REPO, TOKEN, make_client
 
 ISSUES = f"/repos/{REPO}/issues"
 

@@ -9,7 +9,8 @@ import requests
 from github import Github, GithubException
 
 from bot.standin import Limits, StandIn
-from tests.standin.conftest import LOGIN, REPO, FakeClock, make_client
+from tests.fakes import FakeClock
+from tests.standin.conftest import LOGIN, REPO, make_client
 
 
 def test_create_issue_with_labels_returns_complete_issue_in_one_post(standin: StandIn, gh: Github) -> None:

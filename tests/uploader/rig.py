@@ -28,6 +28,7 @@ from bot.uploader.service import ServiceSettings, UploadService
 from bot.uploader.spool import ReportState, Spool
 from bot.vocabulary import sig_label
 from tests.conftest import REPO, UPLOADER_LOGIN, UPLOADER_TOKEN
+from tests.fakes import FakeClock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "uploader"
 SECRETS_REPORT = FIXTURES / "wheaty-with-secrets.txt"
@@ -36,28 +37,6 @@ TOKEN = UPLOADER_TOKEN
 LOGIN = UPLOADER_LOGIN
 KEY = b"uploader-test-signing-key-32-bytes-or-more"
 HOST = "game1"
-T0 = 1_800_000_000.0
-
-
-class FakeClock:
-    """Time that moves only when told (``sleep`` moves it too, as a client's waits would)."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(max(seconds, 0.0))
 
 
 def no_sleep(seconds: float) -> None:

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot.uploader.budget import Windows, WriteBudget
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 def test_budget_minute_window_refuses_the_write_over_the_limit() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     budget = WriteBudget(Windows(per_minute=3, per_hour=100), clock=clock)
     assert [budget.take() for _ in range(4)] == [True, True, True, False]
     assert budget.next_room_at() == 60.0
@@ -25,7 +18,7 @@ def test_budget_minute_window_refuses_the_write_over_the_limit() -> None:
 
 
 def test_budget_hour_window_refuses_even_when_minutes_are_spread() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     budget = WriteBudget(Windows(per_minute=10, per_hour=5), clock=clock)
     for i in range(5):
         clock.now = i * 61.0
@@ -36,14 +29,14 @@ def test_budget_hour_window_refuses_even_when_minutes_are_spread() -> None:
 
 
 def test_budget_take_n_is_all_or_nothing() -> None:
-    budget = WriteBudget(Windows(per_minute=3, per_hour=100), clock=Clock())
+    budget = WriteBudget(Windows(per_minute=3, per_hour=100), clock=FakeClock(0.0))
     assert budget.take(2)
     assert not budget.take(2)
     assert budget.available() == 1
 
 
 def test_budget_never_exceeds_github_limits_over_a_simulated_hour() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     budget = WriteBudget(Windows(per_minute=60, per_hour=450), clock=clock)
     writes: list[float] = []
     while clock.now < 7200:

@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.uploader.health import AlertPolicy, Health, read_status, status_path
+from tests.fakes import FakeClock
 from tests.uploader.rig import WebhookSink
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -26,7 +19,7 @@ def sink() -> Iterator[WebhookSink]:
     server.close()
 
 
-def failing_pass(health: Health, clock: Clock) -> None:
+def failing_pass(health: Health, clock: FakeClock) -> None:
     clock.now += 60.0
     health.after_pass(uploaded=0, failed=1, error="cannot reach GitHub (ConnectionError)", pending=3)
 
@@ -36,7 +29,7 @@ def test_status_path_sits_beside_the_spool(tmp_path: Path) -> None:
 
 
 def test_alert_is_sent_once_per_episode_and_recovery_once(tmp_path: Path, sink: WebhookSink) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     health = Health(
         tmp_path / "s.status.json",
         notifier=sink.notifier(),
@@ -61,7 +54,7 @@ def test_alert_is_sent_once_per_episode_and_recovery_once(tmp_path: Path, sink: 
 
 
 def test_alert_after_a_long_outage_even_with_few_passes(tmp_path: Path, sink: WebhookSink) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     policy = AlertPolicy(after_failures=100, after_s=600.0)
     health = Health(tmp_path / "s.status.json", notifier=sink.notifier(), policy=policy, clock=clock)
     failing_pass(health, clock)
@@ -71,7 +64,7 @@ def test_alert_after_a_long_outage_even_with_few_passes(tmp_path: Path, sink: We
 
 
 def test_heartbeat_records_last_upload_pending_and_last_error(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     path = tmp_path / "s.status.json"
     health = Health(path, clock=clock)
     health.after_pass(uploaded=1, failed=0, error="", pending=0)

@@ -13,8 +13,9 @@ from bot.standin import Fault, StandIn
 from bot.uploader.publish import Outcome, Published, web_url_for
 from bot.uploader.spool import Batch
 from bot.vocabulary import fix_branch, sig_label
+from tests.fakes import FakeClock
 from tests.gitutil import git
-from tests.uploader.rig import HOST, KEY, REPO, FakeClock, Rig, make_rig
+from tests.uploader.rig import HOST, KEY, REPO, Rig, make_rig
 
 SIG = signature_id(0)
 

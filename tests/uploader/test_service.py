@@ -17,7 +17,8 @@ from bot.uploader.notify import NoticeKind
 from bot.uploader.publish import Outcome
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
 from bot.uploader.spool import ReportState
-from tests.uploader.rig import CUT_REPORT, REPO, FakeClock, Rig, WebhookSink, make_rig
+from tests.fakes import FakeClock
+from tests.uploader.rig import CUT_REPORT, REPO, Rig, WebhookSink, make_rig
 
 ISSUES = f"/repos/{REPO}/issues"
 

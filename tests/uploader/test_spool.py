@@ -17,14 +17,7 @@ from typing import Any
 import pytest
 
 from bot.uploader.spool import ReportState, Spool, SpooledReport, default_spool_path
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 def _add(spool: Spool, content: str, signature: str | None = "sig1", **kw: Any) -> SpooledReport | None:
@@ -41,7 +34,7 @@ def _add(spool: Spool, content: str, signature: str | None = "sig1", **kw: Any) 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000_000.0)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from bot.standin import Fault, Limits, StandIn
 from bot.uploader.service import PassResult
 from bot.uploader.spool import ReportState
 from tests.conftest import StandInSetup
-from tests.uploader.rig import REPO, FakeClock, Rig, make_rig
+from tests.fakes import FakeClock
+from tests.uploader.rig import REPO, Rig, make_rig
 
 SIGNATURES = 10
 GITHUB = Limits(content_per_minute=80, content_per_hour=500)

@@ -14,7 +14,8 @@ from bot.github import connect
 from bot.standin import StandIn
 from bot.uploader.trigger import DashboardTrigger
 from tests.conftest import start_standin
-from tests.uploader.rig import REPO, TOKEN, FakeClock
+from tests.fakes import FakeClock
+from tests.uploader.rig import REPO, TOKEN
 
 CALLER = "name: crash-dashboard\non:\n  schedule:\n    - cron: '17 * * * *'\n  workflow_dispatch:\n"
 
