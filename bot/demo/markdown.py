@@ -38,6 +38,7 @@ _EM_STAR_RE = re.compile(r"(?<![\w*])\*(?=\S)(?P<body>[^*]+?)(?<=\S)\*(?![\w*])"
 _EM_UNDERSCORE_RE = re.compile(r"(?<![\w_])_(?=\S)(?P<body>[^_]+?)(?<=\S)_(?![\w_])")
 _BLOCK_TAG_PREFIXES = tuple(f"<{t}" for t in BLOCK_TAGS) + tuple(f"</{t}" for t in BLOCK_TAGS)
 _SLOT_RE = re.compile("\x00(\\d+)\x00")
+_ANY_TAG_RE = re.compile(r"<[^<>]*>")  # in inline()'s output: only the tags it made (text is escaped)
 _SCHEME_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
 
 
@@ -80,6 +81,12 @@ def inline(text: str) -> str:
     while _SLOT_RE.search(text):
         text = _SLOT_RE.sub(lambda m: slots[int(m[1])], text)
     return text
+
+
+def plain(text: str) -> str:
+    """One run of inline Markdown as the words a reader sees: no emphasis or code marks, no tags, a link
+    as its label (a terminal preview of a comment)."""
+    return html.unescape(_ANY_TAG_RE.sub("", inline(text)))
 
 
 def _code_body(body: str) -> str:

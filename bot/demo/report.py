@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.demo.markdown import page
+from bot.demo.markdown import page, plain
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ TIMELINE_FILE = "timeline.md"
 INDEX_FILE = "index.html"
 DASHBOARD_FILE = "dashboard.md"
 DASHBOARD_HTML_FILE = "dashboard.html"  # the dashboard alone, as the README's screenshot shows it
+_BLOCK_MARKS_RE = re.compile(r"^(?:#{1,6}\s+|>\s?|[-*+]\s+)+")  # heading, quote, list item
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,11 @@ class CommentView:
 
     @property
     def first_line(self) -> str:
+        """The first line a reader sees, as plain text (heading, quote and list marks and emphasis gone)."""
         for line in self.body.splitlines():
-            text = line.strip().lstrip("#>*_ ").strip()
+            text = _BLOCK_MARKS_RE.sub("", line.strip()).strip()
             if text and not text.startswith("<!--"):
-                return text
+                return plain(text)
         return ""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.dashboard.verify import Basis, Evidence, Verdict, verified_comment
 from bot.demo.report import (
     CommentView,
     DemoReport,
@@ -96,6 +97,21 @@ def test_render_text_shows_what_github_shows() -> None:
     assert "PR #2  Fix crash  [merged]" in text and "merge commit 0123456789ab" in text
     assert "deployment 7  0123456789ab to demo: success (statuses: in_progress, success)" in text
     assert "files: /out  (index.html, timeline.md, issue.md, pr.md, analysis-comment.md, logs/)" in text
+
+
+def test_comment_preview_is_the_plain_text_a_reader_sees_without_stray_marks() -> None:
+    """Regression: the demo's preview of the fix-verified comment read "Fix verified in production.**
+    Before …": the leading ``**`` was stripped and the closing one kept."""
+    evidence = Evidence(Verdict.VERIFIED, Basis.UPTIME, 48, 48.0, 0, 5.0, 1.0, 0.0067, 4.6, 0.2)
+    body = "<!-- crashbot:fix-verified -->\n" + verified_comment(evidence, fix="#7", realms="demo")
+
+    line = CommentView("crashbot[bot]", body, "u").first_line
+
+    assert line.startswith("Fix verified in production. Before #7: 48 crash(es) in 48.0 hours of uptime")
+    assert "*" not in line
+    assert CommentView("a", "> **Note:** see [the PR](https://x/pull/2) and `a_b`", "u").first_line == (
+        "Note: see the PR and a_b"
+    )
 
 
 def test_render_text_failed_before_the_issue_lists_only_the_files_written() -> None:
