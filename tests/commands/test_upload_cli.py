@@ -26,7 +26,7 @@ from bot.uploader.backfill import backfill
 from bot.uploader.health import read_status, status_path
 from bot.uploader.intake import Intake
 from bot.uploader.spool import ReportState, Spool
-from tests.uploader.rig import CUT_REPORT, KEY, REPO, TOKEN
+from tests.uploader.rig import CUT_REPORT, KEY, REPO, TOKEN, break_pygithub_import
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,9 +112,7 @@ def test_upload_with_pygithub_unloadable_says_so_and_names_the_fix_not_github_un
 ) -> None:
     """Regression: a library that failed to import (jwt under PyGithub) ended with "(GitHub unreachable;
     ...)" although GitHub was never asked; the summary now says what happened and what to do."""
-    for name in [m for m in sys.modules if m == "github" or m.startswith("github.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "jwt", None)  # ``import jwt`` now raises ImportError
+    break_pygithub_import(monkeypatch)
     report = write_report(tmp_path / "Crashes", 0, 0)
 
     assert main(upload(standin.api_url, tmp_path / "s.db", report)) == 0

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.config import GitHubSettings, RedactionSettings
 from bot.crash import CrashReader
@@ -37,6 +40,14 @@ TOKEN = UPLOADER_TOKEN
 LOGIN = UPLOADER_LOGIN
 KEY = b"uploader-test-signing-key-32-bytes-or-more"
 HOST = "game1"
+
+
+def break_pygithub_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next ``import github`` fail under it, as a broken wheel does (on Windows under Wine 8:
+    cryptography's Rust extension, via jwt): PyGithub is unloaded and ``import jwt`` raises ImportError."""
+    for name in [m for m in sys.modules if m == "github" or m.startswith("github.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "jwt", None)
 
 
 def no_sleep(seconds: float) -> None:

@@ -18,7 +18,7 @@ from bot.uploader.publish import Outcome
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
 from bot.uploader.spool import ReportState
 from tests.fakes import FakeClock
-from tests.uploader.rig import CUT_REPORT, REPO, Rig, WebhookSink, make_rig
+from tests.uploader.rig import CUT_REPORT, REPO, Rig, WebhookSink, break_pygithub_import, make_rig
 
 ISSUES = f"/repos/{REPO}/issues"
 
@@ -335,11 +335,7 @@ def test_service_pygithub_that_cannot_load_is_one_clear_line_and_the_report_stay
 ) -> None:
     """A dependency under PyGithub that fails to import (on Windows under Wine 8: cryptography's Rust
     extension, via jwt) is named in one line, never a NameError from an unbound ``GithubException``."""
-    import sys
-
-    for name in [m for m in sys.modules if m == "github" or m.startswith("github.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "jwt", None)  # ``import jwt`` now raises ImportError
+    break_pygithub_import(monkeypatch)
     made = make_rig(tmp_path, standin, defer=True)
     try:
         made.intake.take(write_report(made.crash_dir, 0, 0))
