@@ -88,10 +88,4 @@ def _proposal(data: dict[str, Any], model: str) -> Proposal:
         output_tokens=int(raw_usage.get("output_tokens") or 0),
     )
     answered_by = str(data.get("model") or model)
-    if data.get("stop_reason") == "max_tokens":
-        return Abstain(
-            "the answer was cut off at the output token limit (raise fix.max_output_tokens)",
-            answered_by,
-            usage,
-        )
-    return parse_answer(text, model=answered_by, usage=usage)
+    return parse_answer(text, model=answered_by, usage=usage, cut_off=data.get("stop_reason") == "max_tokens")

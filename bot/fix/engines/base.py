@@ -162,8 +162,13 @@ def extract_diff(text: str) -> tuple[str | None, str]:
     return diff, rest.strip()
 
 
-def parse_answer(text: str, *, model: str, usage: Usage) -> Proposal:
-    """Turn an engine's text answer into a Patch or an Abstain (both present: abstain, to be safe)."""
+def parse_answer(text: str, *, model: str, usage: Usage, cut_off: bool = False) -> Proposal:
+    """Turn an engine's text answer into a Patch or an Abstain (both present: abstain, to be safe). An
+    answer the API ``cut_off`` at the output limit is an Abstain: its diff would be cut short too."""
+    if cut_off:
+        return Abstain(
+            "the answer was cut off at the output token limit (raise fix.max_output_tokens)", model, usage
+        )
     diff, rest = extract_diff(text)
     abstain = _ABSTAIN_RE.search(rest if diff else text)
     if abstain and diff:

@@ -109,10 +109,4 @@ def _proposal(data: dict[str, Any], model: str, ctx: EngineContext) -> Proposal:
         # some local servers report nothing; estimate so the per-issue ceiling still means something
         usage = Usage(estimate_tokens(ctx.prompt.system + ctx.prompt.user), estimate_tokens(text))
     answered_by = str(data.get("model") or model)
-    if choice.get("finish_reason") == "length":
-        return Abstain(
-            "the answer was cut off at the output token limit (raise fix.max_output_tokens)",
-            answered_by,
-            usage,
-        )
-    return parse_answer(text, model=answered_by, usage=usage)
+    return parse_answer(text, model=answered_by, usage=usage, cut_off=choice.get("finish_reason") == "length")
