@@ -301,13 +301,19 @@ def read_build_id(data: bytes, what: str = "ELF file") -> str | None:
     return _build_id_from_segments(r, wide)
 
 
-def _build_id_from_segments(r: _Reader, wide: bool) -> str | None:
+def _program_header_table(r: _Reader, wide: bool) -> tuple[int, int, int]:
+    """Where an ELF's program headers are: ``(e_phoff, e_phentsize, e_phnum)`` of a 64- or 32-bit header."""
     if wide:
         phoff = r.unpack("<Q", 0x20)[0]
         phentsize, phnum = r.unpack("<HH", 0x36)
     else:
         phoff = r.u32(0x1C)
         phentsize, phnum = r.unpack("<HH", 0x2A)
+    return phoff, phentsize, phnum
+
+
+def _build_id_from_segments(r: _Reader, wide: bool) -> str | None:
+    phoff, phentsize, phnum = _program_header_table(r, wide)
     for i in range(min(phnum, 256)):
         entry = phoff + i * phentsize
         if r.u32(entry) != 4:  # PT_NOTE
@@ -371,12 +377,7 @@ def read_elf_load_vaddr(data: bytes, what: str = "ELF file") -> int:
     if not data.startswith(_ELF_MAGIC):
         raise SymbolError(f"{what}: not an ELF file")
     wide = r.unpack("<B", 4)[0] == 2
-    if wide:
-        phoff = r.unpack("<Q", 0x20)[0]
-        phentsize, phnum = r.unpack("<HH", 0x36)
-    else:
-        phoff = r.u32(0x1C)
-        phentsize, phnum = r.unpack("<HH", 0x2A)
+    phoff, phentsize, phnum = _program_header_table(r, wide)
     lowest: int | None = None
     for i in range(min(phnum, 256)):
         entry = phoff + i * phentsize
