@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from bot import profiles
+from bot.build.runner import DEFAULT_CONFIGURE, DEFAULT_TARGET, default_build
 from bot.errors import GitError, UsageError
 from bot.git import Git
 from bot.profiles import Core, Profile
@@ -53,19 +54,6 @@ CRASH_DIR_BASES = (
     "env/dist/bin",
 )
 CRASH_DIR_NAMES = ("Crashes", "crashes")  # plus the core's own (vMaNGOS writes "Crashs")
-# the configure and build argv when the core's build target is not the default's worldserver
-CONFIGURE_ARGV = ("cmake", "-S", "{source}", "-B", "{build_dir}", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
-BUILD_ARGV = (
-    "cmake",
-    "--build",
-    "{build_dir}",
-    "--config",
-    "RelWithDebInfo",
-    "--target",
-    "{target}",
-    "--parallel",
-)
-DEFAULT_BUILD_TARGET = "worldserver"
 
 APP_PERMISSIONS = (
     ("Issues", "Read and write"),
@@ -299,11 +287,11 @@ def core_line(facts: RepoFacts) -> str:
 def render_config(facts: RepoFacts) -> str:
     text = template_text(str(CONFIG_FILE))
     p = facts.profile
-    if p.build_target == DEFAULT_BUILD_TARGET:
+    if p.build_target == DEFAULT_TARGET:
         configure, build = "[]", "[]"  # the built-in default builds worldserver
-    else:
-        configure = toml_list(CONFIGURE_ARGV)
-        build = toml_list([a.replace("{target}", p.build_target) for a in BUILD_ARGV])
+    else:  # the built-in commands, written out for this core's target
+        configure = toml_list(DEFAULT_CONFIGURE)
+        build = toml_list(default_build(p.build_target))
     values = {
         "__CORE__": core_line(facts),
         "__REPO__": toml_string(facts.repo),

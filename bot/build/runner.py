@@ -30,18 +30,17 @@ from bot.errors import BotError, ConfigError
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_TARGET = "worldserver"
 DEFAULT_CONFIGURE = ("cmake", "-S", "{source}", "-B", "{build_dir}", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
-# --config picks the configuration under multi-config generators (Visual Studio); others ignore it.
-DEFAULT_BUILD = (
-    "cmake",
-    "--build",
-    "{build_dir}",
-    "--config",
-    "RelWithDebInfo",
-    "--target",
-    "worldserver",
-    "--parallel",
-)
+
+
+def default_build(target: str = DEFAULT_TARGET) -> tuple[str, ...]:
+    """The build argv of ``target`` (``{build_dir}`` still to fill in). ``--config`` picks the
+    configuration under multi-config generators (Visual Studio); others ignore it."""
+    return ("cmake", "--build", "{build_dir}", "--config", "RelWithDebInfo", "--target", target, "--parallel")
+
+
+DEFAULT_BUILD = default_build()
 CONFIGURE_MARKER = ".crashbot-configure.json"
 TAIL_CHARS = 4000
 MAX_ERRORS = 100
