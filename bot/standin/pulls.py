@@ -291,19 +291,23 @@ class PullsApi:
             self.urls.list_url(repo, "/pulls"),
         )
 
-    def get_pull(self, request: Request) -> Response:
-        repo = visible_repo(self.world, request)
+    def _pull(self, repo: Repo, request: Request) -> tuple[Issue, PullInfo]:
+        """The pull request the path's ``{number}`` names (404 for none, or a plain issue), its repository's
+        pulls first brought in step with git."""
         self.sync(repo)
         issue = repo.pull(int(request.params["number"]))
+        assert issue.pull is not None  # Repo.pull answers 404 for an issue without one
+        return issue, issue.pull
+
+    def get_pull(self, request: Request) -> Response:
+        repo = visible_repo(self.world, request)
+        issue, _ = self._pull(repo, request)
         return Response(200, self.pull_json(repo, issue, detail=True))
 
     def edit_pull(self, request: Request) -> Response:
         repo = writable_repo(self.world, request)
         actor = request.actor()
-        self.sync(repo)
-        issue = repo.pull(int(request.params["number"]))
-        pull = issue.pull
-        assert pull is not None
+        issue, pull = self._pull(repo, request)
         body = request.json_object()
         title = require_string(body, "title", "PullRequest", required=False)
         if title is not None:
@@ -344,10 +348,7 @@ class PullsApi:
 
     def list_commits(self, request: Request) -> Response:
         repo = visible_repo(self.world, request)
-        self.sync(repo)
-        issue = repo.pull(int(request.params["number"]))
-        pull = issue.pull
-        assert pull is not None
+        issue, pull = self._pull(repo, request)
         commits = repo.git.commits_between(pull.base_sha, pull.head_sha) if not pull.merged else []
         return page_response(
             [commit_json(self.urls, repo, c, with_files=False) for c in commits],
@@ -357,20 +358,15 @@ class PullsApi:
 
     def is_merged(self, request: Request) -> Response:
         repo = visible_repo(self.world, request)
-        self.sync(repo)
-        issue = repo.pull(int(request.params["number"]))
-        assert issue.pull is not None
-        if not issue.pull.merged:
+        _issue, pull = self._pull(repo, request)
+        if not pull.merged:
             raise not_found()
         return Response(204)
 
     def merge(self, request: Request) -> Response:
         repo = writable_repo(self.world, request)
         actor = request.actor()
-        self.sync(repo)
-        issue = repo.pull(int(request.params["number"]))
-        pull = issue.pull
-        assert pull is not None
+        issue, pull = self._pull(repo, request)
         body = request.json_object()
         method = body.get("merge_method") or "merge"
         if method not in MERGE_METHODS:
