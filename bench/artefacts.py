@@ -85,8 +85,11 @@ SOURCE_DIR = r"D:\build\src\server\game"
 def build_windows(cache: Path, *, variant: int = 0, source_dir: str = SOURCE_DIR) -> WindowsBuild:
     """Compile and link the fixture (``variant`` changes one constant, so its PDB GUID differs)."""
     flags = ["--target=x86_64-pc-windows-msvc", "-O1", "-g", "-gcodeview", f"-DVARIANT={variant}"]
+    # a fixed link time per variant: lld-link stamps the current second otherwise, and two variants
+    # linked within one second have the same size and timestamp, the key a symbol store files them under
+    stamp = f"/timestamp:{0x5F5E1000 + variant}"
     version = _run(["clang++", "--version"], cache)
-    folder = cache / f"win-{_key(SOURCE.read_bytes(), *flags, source_dir, version)}"
+    folder = cache / f"win-{_key(SOURCE.read_bytes(), *flags, stamp, source_dir, version)}"
     if not (folder / "worldserver.pdb").is_file():
         work = cache / f"tmp-{os.getpid()}-{variant}"
         shutil.rmtree(work, ignore_errors=True)
@@ -102,6 +105,7 @@ def build_windows(cache: Path, *, variant: int = 0, source_dir: str = SOURCE_DIR
                 "/subsystem:console",
                 "/nodefaultlib",
                 "/debug",
+                stamp,
                 "/pdb:worldserver.pdb",
                 f"/pdbaltpath:{PDB_ALT_PATH}",
                 "/out:worldserver.exe",
