@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -17,8 +17,10 @@ from typing import BinaryIO
 
 from bot.symbols.errors import SymbolError
 
-# A PE header, section table and debug directory sit in the first few KB; a PDB's superblock and
-# stream directory too. Never read more than this much of a file to identify it (a PDB can be 1 GB).
+# A PE header and section table sit in the first few KB; a PDB's superblock and stream directory too.
+# Never read more than this much of a file at once to identify it (a PDB can be 1 GB). A PE's debug
+# directory lives in a section, which in a large image (MSVC's .rdata after a 20 MB .text, lld's
+# .buildid at the end of a MinGW image) lies past this: :func:`read_pe_file` reads those bytes apart.
 HEADER_BYTES = 1 << 20
 _IMAGE_DEBUG_TYPE_CODEVIEW = 2
 _MSF_MAGIC = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\x00\x00\x00"
@@ -90,17 +92,17 @@ class PdbInfo:
 
 
 class _Reader:
-    """Bounds-checked little-endian reads over a byte buffer; every failure is one SymbolError line."""
+    """Bounds-checked little-endian reads over a byte buffer; every failure is one SymbolError line.
 
-    def __init__(self, data: bytes, what: str) -> None:
+    ``beyond`` reads what lies past the buffer (the rest of the file), when there is a file."""
+
+    def __init__(self, data: bytes, what: str, beyond: Callable[[int, int], bytes] | None = None) -> None:
         self.data = data
         self.what = what
+        self.beyond = beyond
 
     def unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
-        size = struct.calcsize(fmt)
-        if offset < 0 or offset + size > len(self.data):
-            raise SymbolError(f"{self.what}: truncated (needs {size} bytes at offset {offset:#x})")
-        return struct.unpack_from(fmt, self.data, offset)
+        return struct.unpack(fmt, self.bytes(offset, struct.calcsize(fmt)))
 
     def u16(self, offset: int) -> int:
         return self.unpack("<H", offset)[0]
@@ -109,9 +111,14 @@ class _Reader:
         return self.unpack("<I", offset)[0]
 
     def bytes(self, offset: int, size: int) -> bytes:
-        if offset < 0 or size < 0 or offset + size > len(self.data):
+        if offset < 0 or size < 0:
             raise SymbolError(f"{self.what}: truncated (needs {size} bytes at offset {offset:#x})")
-        return self.data[offset : offset + size]
+        if offset + size <= len(self.data):
+            return self.data[offset : offset + size]
+        data = self.beyond(offset, size) if self.beyond is not None else b""
+        if len(data) != size:
+            raise SymbolError(f"{self.what}: truncated (needs {size} bytes at offset {offset:#x})")
+        return data
 
 
 def guid_text(raw: bytes) -> str:
@@ -169,9 +176,12 @@ def _debug_codeview(
     return None
 
 
-def read_pe(data: bytes, what: str = "PE image") -> PeImage:
-    """The identity and section table of a PE32/PE32+ image (``.exe``/``.dll``) from its first bytes."""
-    r = _Reader(data, what)
+def read_pe(
+    data: bytes, what: str = "PE image", *, beyond: Callable[[int, int], bytes] | None = None
+) -> PeImage:
+    """The identity and section table of a PE32/PE32+ image (``.exe``/``.dll``) from its first bytes
+    (and ``beyond``'s reads of the rest of the file, where the debug directory lies past them)."""
+    r = _Reader(data, what, beyond)
     if r.bytes(0, 2) != b"MZ":
         raise SymbolError(f"{what}: not a PE image (no MZ header)")
     pe = r.u32(0x3C)
@@ -205,6 +215,21 @@ def read_pe(data: bytes, what: str = "PE image") -> PeImage:
         dd_rva, dd_size = r.unpack("<II", dirs + 6 * 8)
         codeview = _debug_codeview(r, dd_rva, dd_size, tuple(sections), raw)
     return PeImage(timestamp, size_of_image, image_base, tuple(sections), codeview)
+
+
+def read_pe_file(path: Path, head: bytes | None = None) -> PeImage:
+    """:func:`read_pe` of the image at ``path``: its first :data:`HEADER_BYTES` (``head`` when already
+    read), then single seeks for whatever the headers place past them."""
+    try:
+        with path.open("rb") as f:
+
+            def beyond(offset: int, size: int) -> bytes:
+                f.seek(offset)
+                return f.read(size)
+
+            return read_pe(head if head is not None else f.read(HEADER_BYTES), str(path), beyond=beyond)
+    except OSError as e:
+        raise SymbolError(f"{path}: cannot be read: {e.strerror or e}") from None
 
 
 def read_pdb(path: Path) -> PdbInfo:

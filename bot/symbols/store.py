@@ -34,7 +34,7 @@ from bot.symbols.identity import (
     read_elf_load_vaddr,
     read_head,
     read_pdb,
-    read_pe,
+    read_pe_file,
 )
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def identify(path: Path) -> DebugFile | None:
         return None
     head = read_head(path, HEADER_BYTES)
     if kind is Kind.PE:
-        pe = read_pe(head, str(path))
+        pe = read_pe_file(path, head)
         return DebugFile(Kind.PE, path.name.lower(), pe.key, path, pe)
     if kind is Kind.PDB:
         info: PdbInfo = read_pdb(path)

@@ -13,7 +13,7 @@ import pytest
 
 from bench.artefacts import WindowsBuild
 from bot.symbols.errors import SymbolError
-from bot.symbols.identity import file_build_id, guid_text, read_build_id, read_pdb, read_pe
+from bot.symbols.identity import file_build_id, guid_text, read_build_id, read_pdb, read_pe, read_pe_file
 from bot.symbols.locate import FolderLocator, StoreLocator
 from bot.symbols.store import SymbolStore
 
@@ -34,6 +34,19 @@ def test_pe_and_pdb_identities_agree_with_llvm_tools(windows_build: WindowsBuild
     assert pe.codeview is not None and pe.codeview.guid == windows_build.guid
     assert pe.codeview.pdb_name == r"D:\build\bin\worldserver.pdb"
     assert read_pdb(windows_build.pdb).guid == windows_build.guid
+
+
+def test_pe_debug_directory_past_the_first_bytes_is_read_from_the_file(windows_build: WindowsBuild) -> None:
+    """A large image keeps its debug directory deep in the file (MSVC's .rdata after a 20 MB .text,
+    lld's .buildid at the end of a MinGW image): identifying it must not stop at the bytes read first."""
+    whole = read_pe(windows_build.exe.read_bytes())
+    head = windows_build.exe.read_bytes()[:1024]  # the headers and section table, not the debug directory
+
+    deep = read_pe_file(windows_build.exe, head)
+
+    assert whole.codeview is not None and deep.codeview == whole.codeview and deep.key == whole.key
+    with pytest.raises(SymbolError, match="truncated"):
+        read_pe(head, "worldserver.exe")  # the bytes alone cannot say
 
 
 def test_add_lays_files_out_as_a_symbol_server(tmp_path: Path, windows_build: WindowsBuild) -> None:
