@@ -6,6 +6,7 @@
 #include "Socket.h"
 #include "StartupCheck.h"
 #include "Util.h"
+#include "WheatyExceptionReport.h"
 #include "World.h"
 #include "WorldSocketMgr.h"
 
@@ -233,6 +234,7 @@ int main(int argc, char** argv)
     }
 
     InstallStopHandlers();
+    Trinity::InstallCrashReporter();
 
     // A missing default config is fine (built-in defaults); a missing explicit one is an error.
     bool configLoaded = false;
