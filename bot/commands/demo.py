@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.config import Config
 from bot.demo.report import DemoReport, StepRecord, render_text, step_line
 from bot.demo.run import CrashCapture, DemoOptions, run_demo
+from bot.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=[c.value for c in CrashCapture],
         help="gdb: the crashing twin runs under gdb, which writes the report (default off Windows); "
         "recorded: the twin crashes without a debugger and the report is the recorded "
-        "WheatyExceptionReport (default on Windows)",
+        "WheatyExceptionReport (default on Windows); wine: see --windows",
+    )
+    p.add_argument(
+        "--windows",
+        action="store_true",
+        help="(Linux) crash a Windows build of the live commit under Wine instead: its crash handler writes "
+        "the WheatyExceptionReport and minidump, the symbol store resolves the frames (needs wine64, "
+        "clang, lld and g++-mingw-w64; the same as --crash-report wine)",
     )
     p.set_defaults(handler=run)
 
@@ -78,6 +86,16 @@ class _Printer:
         print(f"work directory: {report.workdir}\nPress Ctrl-C to stop them.", flush=True)
 
 
+def _capture(args: argparse.Namespace) -> CrashCapture | None:
+    if args.windows:
+        if args.crash_report not in (None, CrashCapture.WINE.value):
+            raise UsageError(
+                f"--windows crashes under Wine: it cannot go with --crash-report {args.crash_report}"
+            )
+        return CrashCapture.WINE
+    return CrashCapture(args.crash_report) if args.crash_report else None
+
+
 def run(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     output = Path(args.output).resolve()
     printer = _Printer(output)
@@ -92,7 +110,7 @@ def run(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int
             workdir=Path(args.workdir) if args.workdir else None,
             keep=args.keep,
             jobs=max(args.jobs, 0),
-            capture=CrashCapture(args.crash_report) if args.crash_report else None,
+            capture=_capture(args),
         ),
         printer,
     )

@@ -40,7 +40,7 @@ from bot import config as config_mod
 from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Crash
-from bot.demo import wheaty
+from bot.demo import wheaty, windows
 from bot.demo import worldserver as demo_server
 from bot.demo.report import (
     CommentView,
@@ -92,6 +92,7 @@ DEPLOY_TIMEOUT_S = 900.0  # the first deploy compiles the whole server
 FIX_TIMEOUT_S = 900.0
 UPLOAD_TIMEOUT_S = 180.0
 SERVER_TIMEOUT_S = 60.0
+WINE_START_TIMEOUT_S = 300.0  # Wine boots a new prefix on its first run
 # The demo's commands get only the secrets the demo hands them, never the caller's own.
 DROPPED_ENV_PREFIXES = ("CRASHBOT_", "GITHUB_", "GH_", "ACTIONS_", "RUNNER_TRACKING_ID")
 _REVISION_RE = re.compile(r"rev\. ([0-9a-f]{7,40})")
@@ -102,6 +103,7 @@ class CrashCapture(enum.StrEnum):
 
     GDB = "gdb"  # a twin of the live release runs under gdb + crashreport.gdb and really crashes
     RECORDED = "recorded"  # the twin really crashes; the report is a recorded WheatyExceptionReport
+    WINE = "wine"  # a Windows build of the live commit crashes under Wine and writes its own .txt + .dmp
 
 
 def default_capture(platform: str = sys.platform) -> CrashCapture:
@@ -186,6 +188,7 @@ def render_config(
     replay_patch: Path,
     soap_port: int,
     jobs: int,
+    symbols_store: Path | None = None,
 ) -> str:
     """The ``crashbot.toml`` the demo commits into the server repository (a showcase of the config)."""
 
@@ -244,7 +247,14 @@ host = "127.0.0.1"
 port = {soap_port}
 user_env = "CRASHBOT_SOAP_USER"
 password_env = "CRASHBOT_SOAP_PASSWORD"
+""" + (
+        ""
+        if symbols_store is None
+        else f"""
+[symbols]
+store = {q(symbols_store)}  # each release's debug files: the uploader resolves frames from them
 """
+    )
 
 
 class _Demo:
@@ -261,6 +271,9 @@ class _Demo:
         self.repro = workdir / "repro"  # where the twin of the live release runs
         self.build_dir = workdir / "build"
         self.spool = workdir / "host" / "spool.sqlite3"
+        # the symbol store (the Windows crash's frames are resolved from it; deploys add their files)
+        self.symbols = workdir / "symbols" if self.capture is CrashCapture.WINE else None
+        self.windows_twin = workdir / "windows-twin"  # where the Windows build crashes under Wine
         self.logs = options.output_dir / "logs"
         self.jobs = options.jobs or os.cpu_count() or 2
         self.key = secrets.token_urlsafe(32)
@@ -284,11 +297,11 @@ class _Demo:
     # -- the steps, in order ---------------------------------------------------------------------------
 
     def steps(self) -> list[tuple[str, str, Callable[[], Done]]]:
-        crash_title = (
-            "Crash a twin of v1 under gdb"
-            if self.capture is CrashCapture.GDB
-            else "Crash a twin of v1 (recorded Wheaty report)"
-        )
+        crash_title = {
+            CrashCapture.GDB: "Crash a twin of v1 under gdb",
+            CrashCapture.RECORDED: "Crash a twin of v1 (recorded Wheaty report)",
+            CrashCapture.WINE: "Crash a Windows build of v1 under Wine",
+        }[self.capture]
         steps = [
             ("github", "Start the GitHub stand-in", self.start_github),
             ("repo", "Create the server repository", self.create_repo),
@@ -338,6 +351,7 @@ class _Demo:
             replay_patch=demo_server.FIX_PATCH,
             soap_port=self.soap_port,
             jobs=self.jobs,
+            symbols_store=self.symbols,
         )
         (self.dev / config_mod.DEFAULT_CONFIG_NAME).write_text(config_text, encoding="utf-8", newline="\n")
         config_mod.load(
@@ -392,7 +406,7 @@ class _Demo:
         live = self.live_release("crash")
         exe = live.executable(EXECUTABLE)
         ports = {name: demo_server.free_port() for name in ("world", "soap", "ra")}
-        conf_dir = self.repro
+        conf_dir = self.windows_twin if self.capture is CrashCapture.WINE else self.repro
         demo_server.write_config(
             conf_dir,
             world_port=ports["world"],
@@ -402,40 +416,20 @@ class _Demo:
             password=self.soap_password,
         )
         args = ["-c", str(conf_dir / demo_server.CONFIG_NAME)]
-        before = set(self.crashes.glob("*")) if self.crashes.is_dir() else set()
+        crashes = self.crashes
+        before = set(crashes.glob("*")) if crashes.is_dir() else set()
         if self.capture is CrashCapture.GDB:
-            if shutil.which("gdb") is None:
-                raise StepFailed(
-                    "crash", "gdb is not on PATH: install gdb, or run with --crash-report recorded"
-                )
-            session = demo_server.start_under_gdb(exe, self.repro, self.crashes, args)
-            self.twin = session
-            with session:
-                session.process.wait_ready(SERVER_TIMEOUT_S)
-                self.send_crash_command(ports["soap"])
-                outcome = session.finish(SERVER_TIMEOUT_S)
-            self.twin = None
-            if not outcome.crashed or outcome.crash_log is None:
-                raise StepFailed("crash", f"the twin exited with code {outcome.exit_code} without crashing")
-            how = f"{outcome.signal or 'a signal'} under gdb (exit {outcome.exit_code})"
-            self.crash_log = outcome.crash_log
+            how = self.crash_under_gdb(exe, args, ports["soap"])
+        elif self.capture is CrashCapture.RECORDED:
+            how = self.crash_recorded(exe, args, ports["soap"])
         else:
-            with _no_crash_dialogs():  # the child inherits the error mode when it starts
-                process = demo_server.start(exe, self.repro, args)
-            self.twin = process
-            with process:
-                process.wait_ready(SERVER_TIMEOUT_S)
-                self.send_crash_command(ports["soap"])
-                code = process.wait(SERVER_TIMEOUT_S)
-            self.twin = None
-            if code == 0:
-                raise StepFailed("crash", "the twin exited cleanly after the whisper instead of crashing")
-            how = f"exit code {code:#x}" if code > 0 else f"exit code {code}"
-            self.crash_log = self.write_recorded_report(exe)
-        new = set(self.crashes.glob("*")) - before
+            crashes = self.windows_twin / "Crashes"  # where the server's handler writes, as TrinityCore's
+            before = set(crashes.glob("*")) if crashes.is_dir() else set()
+            how = self.crash_under_wine(ports["soap"])
+        new = set(crashes.glob("*")) - before
         if self.crash_log not in new:
             raise StepFailed(
-                "crash", f"no new crash report in {self.crashes} (found {sorted(p.name for p in new)})"
+                "crash", f"no new crash report in {crashes} (found {sorted(p.name for p in new)})"
             )
         self.crash = self.parse_crash("crash", self.crash_log)
         top = self.crash.top_frame
@@ -451,6 +445,63 @@ class _Demo:
             f"'{demo_server.CRASH_COMMAND}' → {how}; {self.crash_log.name}: "
             f"top frame {top.function} at {where}"
         )
+
+    def crash_under_gdb(self, exe: Path, args: list[str], soap_port: int) -> str:
+        if shutil.which("gdb") is None:
+            raise StepFailed("crash", "gdb is not on PATH: install gdb, or run with --crash-report recorded")
+        session = demo_server.start_under_gdb(exe, self.repro, self.crashes, args)
+        self.twin = session
+        with session:
+            session.process.wait_ready(SERVER_TIMEOUT_S)
+            self.send_crash_command(soap_port)
+            outcome = session.finish(SERVER_TIMEOUT_S)
+        self.twin = None
+        if not outcome.crashed or outcome.crash_log is None:
+            raise StepFailed("crash", f"the twin exited with code {outcome.exit_code} without crashing")
+        self.crash_log = outcome.crash_log
+        return f"{outcome.signal or 'a signal'} under gdb (exit {outcome.exit_code})"
+
+    def crash_recorded(self, exe: Path, args: list[str], soap_port: int) -> str:
+        with _no_crash_dialogs():  # the child inherits the error mode when it starts
+            process = demo_server.start(exe, self.repro, args)
+        self.twin = process
+        with process:
+            process.wait_ready(SERVER_TIMEOUT_S)
+            self.send_crash_command(soap_port)
+            code = process.wait(SERVER_TIMEOUT_S)
+        self.twin = None
+        if code == 0:
+            raise StepFailed("crash", "the twin exited cleanly after the whisper instead of crashing")
+        self.crash_log = self.write_recorded_report(exe)
+        return f"exit code {code:#x}" if code > 0 else f"exit code {code}"
+
+    def crash_under_wine(self, soap_port: int) -> str:
+        """Cross-build v1 for Windows (exe + PDB), add it to the symbol store as a deploy would, run the
+        image alone (no PDB beside it, as a release) under Wine and crash it; its handler writes the pair."""
+        toolchain = windows.find_toolchain()
+        out = windows.build(
+            self.runner, self.work / "build-windows", toolchain, jobs=self.jobs, timeout_s=DEPLOY_TIMEOUT_S
+        )
+        run = self.crashbot("symbols", self.app, "symbols", "add", str(out), "--revision", self.v1)
+        self.expect_exit("crash", run, 0)
+        exe = self.windows_twin / windows.EXE_NAME
+        shutil.copy(out / windows.EXE_NAME, exe)
+        env = windows.wine_env(self.base_env(), windows.wine_prefix(os.environ))
+        args = ["-c", demo_server.CONFIG_NAME]
+        process = windows.start(exe, self.windows_twin, toolchain, env=env, args=args)
+        self.twin = process
+        with process:
+            process.wait_ready(WINE_START_TIMEOUT_S)
+            self.send_crash_command(soap_port)
+            code = process.wait(WINE_START_TIMEOUT_S)
+        self.twin = None
+        report = windows.new_report(self.windows_twin / "Crashes", set())
+        if code == 0 or report is None:
+            raise StepFailed("crash", f"the Windows build exited with code {code} and wrote no crash report")
+        if not report.with_suffix(".dmp").is_file():
+            raise StepFailed("crash", f"{report.name} has no minidump beside it")
+        self.crash_log = report
+        return f"exit code {code} under Wine; {report.with_suffix('.dmp').name} beside it"
 
     def upload(self) -> Done:
         assert self.crash_log is not None and self.crash is not None
@@ -812,10 +863,19 @@ class _Demo:
         )
 
     def parse_crash(self, step: str, path: Path) -> Crash:
+        """The crash as the uploader will sign it: resolved from the symbol store when the demo has one."""
         try:
-            return analyse(parse_report(path.read_bytes()))
+            report = parse_report(path.read_bytes())
         except CrashParseError as e:
             raise StepFailed(step, f"{path.name} is not a readable crash report: {e}") from e
+        if self.symbols is None:
+            return analyse(report)
+        from bot.symbols.service import analyse_with_symbols, dump_beside
+
+        outcome = analyse_with_symbols(
+            report, symbols=self.symbols, dump_path=dump_beside(path), text=path.read_text(encoding="utf-8")
+        )
+        return outcome.crash
 
     # -- what the stand-in holds -------------------------------------------------------------------------
 
@@ -989,6 +1049,8 @@ def run_demo(
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     options = _resolved(options)
+    if options.capture is CrashCapture.WINE:
+        windows.find_toolchain()  # one line naming what is missing, before a minute of building
     demo = _Demo(options, workdir)
     records: list[StepRecord] = []
     failed: StepRecord | None = None
@@ -1039,6 +1101,11 @@ def _resolved(options: DemoOptions) -> DemoOptions:
 def _capture_text(capture: CrashCapture) -> str:
     if capture is CrashCapture.GDB:
         return "written by crashreport.gdb when a twin of the live v1 release crashed under gdb"
+    if capture is CrashCapture.WINE:
+        return (
+            "written, with its minidump, by the crash handler of a Windows build of v1 (clang, MinGW-w64, "
+            "lld's PDB) that crashed under Wine; its frames resolved from the symbol store"
+        )
     return (
         "a twin of the live v1 release really crashed; the report is the recorded "
         f"WheatyExceptionReport {wheaty.RECORDED_REPORT.name}, stamped with the build's revision"

@@ -93,8 +93,10 @@ def build(
     jobs: int = 2,
     timeout_s: float = 600,
     cmake_args: Sequence[str] = (),
+    exe_name: str | None = None,
 ) -> Path:
-    """Configure and build ``worldserver`` (RelWithDebInfo) in ``build_dir``; return the executable.
+    """Configure and build ``worldserver`` (RelWithDebInfo) in ``build_dir``; return the executable
+    (``exe_name``: its name when cross-building, e.g. ``worldserver.exe`` on Linux).
 
     The build directory is reused, so a rebuild after a small change recompiles only what changed.
     ``broken=True`` builds a release that exits with code 1 before its ready line. ``cmake_args`` go to the
@@ -144,7 +146,7 @@ def build(
                     f"demo server {step} failed (exit {returncode}): {_first_error(output)}; "
                     f"full log: {log_path}"
                 )
-    return _find_executable(build_dir)
+    return _find_executable(build_dir, exe_name)
 
 
 def write_config(
@@ -228,10 +230,20 @@ def revision_hash(revision_line: str) -> str:
 class ServerProcess:
     """A running worldserver (directly or under gdb) whose console output is captured line by line."""
 
-    def __init__(self, command: Sequence[str], workdir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        workdir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        host_pid: bool = True,
+    ) -> None:
+        """``host_pid=False``: the pid the server prints is not this host's (a Windows pid under Wine),
+        so it is never used to signal anything."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.command = list(command)
         self.workdir = workdir
+        self._host_pid = host_pid
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -268,7 +280,7 @@ class ServerProcess:
             with self._lock:
                 self._lines.append(line)
             pid = _PID_RE.match(line)
-            if pid and self._server_pid is None:
+            if pid and self._server_pid is None and self._host_pid:
                 self._server_pid = int(pid.group(1))
             if line.endswith(READY_SUFFIX):
                 self._ready.set()
@@ -504,8 +516,8 @@ def _first_error(output: str) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-def _find_executable(build_dir: Path) -> Path:
-    name = "worldserver.exe" if sys.platform == "win32" else "worldserver"
+def _find_executable(build_dir: Path, name: str | None = None) -> Path:
+    name = name or ("worldserver.exe" if sys.platform == "win32" else "worldserver")
     for candidate in (build_dir / "bin" / name, build_dir / "bin" / BUILD_CONFIG / name):
         if candidate.is_file():
             return candidate
