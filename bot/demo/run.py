@@ -1044,13 +1044,13 @@ def run_demo(
     """
     if options.workdir is not None and options.workdir.is_dir() and any(options.workdir.iterdir()):
         raise UsageError(f"--workdir {options.workdir} is not empty; pass a new or empty directory")
+    if options.capture is CrashCapture.WINE:
+        windows.find_toolchain()  # one line naming what is missing, before a minute of building
     temporary = options.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="crashbot-demo-")) if options.workdir is None else options.workdir
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     options = _resolved(options)
-    if options.capture is CrashCapture.WINE:
-        windows.find_toolchain()  # one line naming what is missing, before a minute of building
     demo = _Demo(options, workdir)
     records: list[StepRecord] = []
     failed: StepRecord | None = None

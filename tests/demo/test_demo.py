@@ -246,6 +246,54 @@ def test_render_config_is_a_valid_crashbot_toml_for_the_whole_loop(tmp_path: Pat
     assert config.uploader.crash_dirs == (str(tmp_path / "realm" / "Crashes"),)
 
 
+def test_render_config_with_a_symbol_store_turns_the_store_on(tmp_path: Path) -> None:
+    """--windows: the uploader resolves the Windows crash's frames from the store deploys fill."""
+    text = render_config(
+        api_url="http://127.0.0.1:1234/api/v3",
+        install_dir=tmp_path / "realm",
+        crashes_dir=tmp_path / "realm" / "Crashes",
+        spool=tmp_path / "host" / "spool.sqlite3",
+        build_dir=tmp_path / "build",
+        replay_patch=demo_server.FIX_PATCH,
+        soap_port=4321,
+        jobs=3,
+        symbols_store=tmp_path / "symbols",
+    )
+
+    assert Path(config_mod.from_mapping(tomllib.loads(text)).symbols.store) == tmp_path / "symbols"
+
+
+# ---------------------------------------------------------------------------------------------------
+# --windows without Wine or the toolchain
+
+
+def test_demo_windows_without_the_toolchain_is_one_line_before_any_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no clang++, ld.lld, MinGW g++, llvm-symbolizer, cmake
+
+    code = main(["demo", "--windows", "--output", str(tmp_path / "out"), "--workdir", str(tmp_path / "w")])
+
+    err = capsys.readouterr().err
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("crashbot: error:"), err
+    assert "clang++" in lines[0] and "x86_64-w64-mingw32-g++-posix" in lines[0]
+    assert "runner-setup/dev-setup.sh" in lines[0] and "Traceback" not in err
+    assert not (tmp_path / "out" / "timeline.md").exists()  # refused before the first step
+
+
+def test_demo_windows_goes_with_no_other_crash_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["demo", "--windows", "--crash-report", "gdb", "--output", str(tmp_path / "out")])
+
+    assert code == 2
+    assert "--windows crashes under Wine" in capsys.readouterr().err
+
+
 def test_patched_files_reads_the_new_side_of_each_file() -> None:
     diff = "--- a/src/a.cpp\n+++ b/src/a.cpp\n@@ -1 +1 @@\n-x\n+y\n--- a/src/gone.cpp\n+++ /dev/null\n"
     assert patched_files(diff) == ["src/a.cpp"]
