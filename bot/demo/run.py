@@ -128,6 +128,7 @@ class DemoOptions:
     jobs: int = 0  # parallel compile jobs; 0 = the number of CPUs
     capture: CrashCapture | None = None  # None: default_capture()
     python: str = sys.executable  # the interpreter that runs ``python -m bot``
+    stop_after: str | None = None  # the last step to run (a step's name); None: the whole loop
 
 
 class Progress(Protocol):
@@ -316,6 +317,12 @@ class _Demo:
         ]
         if not self.options.keep:
             steps.append(("stop", "Stop the server gracefully", self.stop_server))
+        names = [name for name, _, _ in steps]
+        last = self.options.stop_after
+        if last is not None:
+            if last not in names:
+                raise UsageError(f"the demo has no step {last!r}; its steps are {', '.join(names)}")
+            return steps[: names.index(last) + 1]
         return steps
 
     def start_github(self) -> Done:

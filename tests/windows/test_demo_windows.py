@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.demo import windows
-from bot.demo.worldserver import SERVER_SOURCE
+from bot.demo.run import CrashCapture, DemoOptions, run_demo
+from bot.demo.worldserver import SERVER_SOURCE, DemoServerError
 from bot.symbols.minidump import read_minidump_file
+from tests.demo.test_demo import Progress
 from tests.windows.conftest import ENV_FILE
 
 BUG_SOURCE = SERVER_SOURCE / "src" / "server" / "game" / "Handlers" / "ChatHandler.cpp"
@@ -43,48 +44,54 @@ def booted_prefix(monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_demo_windows_crash_under_wine_files_an_issue_with_the_frames_the_symbol_store_resolved(
-    tmp_path: Path, booted_prefix: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, booted_prefix: Path
 ) -> None:
     """Windows behaviour: an unhandled access violation caught by the process's own top-level exception
     filter (SetUnhandledExceptionFilter), its stack unwound with the image's .pdata, dbghelp's
     MiniDumpWriteDump of the crashing process, a PE + PDB pair found by the image's CodeView record."""
     try:
         windows.find_toolchain()
-    except Exception as e:  # noqa: BLE001 (DemoServerError: the line the CLI would print)
+    except DemoServerError as e:  # the one line the CLI would print
         pytest.skip(str(e))
     if shutil.which("cmake") is None or shutil.which("git") is None:
         pytest.skip("needs git and cmake")
     output, workdir = tmp_path / "out", tmp_path / "work"
+    options = DemoOptions(
+        output_dir=output,
+        workdir=workdir,
+        jobs=2,
+        capture=CrashCapture.WINE,
+        stop_after="upload",  # the rest of the loop is the Linux demo's, proven end to end in tests/demo
+    )
 
-    code = main(["demo", "--windows", "--output", str(output), "--workdir", str(workdir), "--jobs", "2"])
+    report = run_demo(options, Progress())
 
-    printed = capsys.readouterr()
-    assert code == 0, printed.out + printed.err
-    timeline = (output / "timeline.md").read_text(encoding="utf-8")
-    assert re.search(r"\| 4 \| Crash a Windows build of v1 under Wine \|.*\| ok \|", timeline), timeline
+    assert report.ok, report.failed
+    assert [s.name for s in report.steps] == ["github", "repo", "deploy-v1", "crash", "upload"]
+    crash_step = report.steps[3]
+    assert crash_step.title == "Crash a Windows build of v1 under Wine"
 
     # what the crashed Windows process wrote: a release-style report (no names) and a real minidump
     crashes = workdir / "windows-twin" / "Crashes"
-    [report] = crashes.glob("*_worldserver.exe_[[]*[]].txt")
-    text = report.read_bytes()
+    [written] = crashes.glob("*_worldserver.exe_[[]*[]].txt")
+    text = written.read_bytes()
     assert b"\r\n" in text and b"Exception code: C0000005 ACCESS_VIOLATION" in text
     assert re.search(rb"\r\n[0-9A-F]{16}  [0-9A-F]{16}  0001:[0-9A-F]{16} Z:\\.*\\worldserver\.exe\r\n", text)
     assert b"SendWhisper" not in text  # every name below came from the symbol store
-    dump = read_minidump_file(report.with_suffix(".dmp"))
+    dump = read_minidump_file(written.with_suffix(".dmp"))
     assert dump.exception is not None and f"{dump.exception.code:08X}" == "C0000005"
     assert not (workdir / "windows-twin" / "worldserver.pdb").exists()  # the release carried no PDB
     assert "worldserver.pdb/" in (output / "logs" / "symbols.log").read_text(encoding="utf-8")
 
-    # the issue on the stand-in: the function, file and line the store resolved, filed by the uploader
-    issue = (output / "issue.md").read_text(encoding="utf-8")
+    # the issue on the stand-in, filed by the uploader: the function, file and line the store resolved
+    assert report.github is not None and report.github.issue is not None
+    issue = report.github.issue
+    assert issue.author == "crashbot-uploader" and issue.title.startswith("crash: ChatHandler::SendWhisper")
     line = _bug_line()
     assert re.search(
         rf"\| Top frame \| \[`ChatHandler::SendWhisper`\]\([^)]*ChatHandler\.cpp#L{line}\) at "
         rf"`src/server/game/Handlers/ChatHandler\.cpp:{line}` \|",
-        issue,
-    ), issue
-    assert "`ChatHandler::HandleWhisperCommand(" in issue
-    assert "| Report format | `wheaty` |" in issue and "Windows, AMD64" in issue
-    assert re.search(r"issue #1 +crash: ChatHandler::SendWhisper \(EXCEPTION_ACCESS_VIOLATION\)", printed.out)
-    # and the loop closed on it as on Linux: the fix's PR merged and deployed
-    assert "'whisper Nobody hi' → 'Player Nobody is not online.'" in timeline
+        issue.body,
+    ), issue.body
+    assert "`ChatHandler::HandleWhisperCommand(" in issue.body
+    assert "| Report format | `wheaty` |" in issue.body and "Windows, AMD64" in issue.body
