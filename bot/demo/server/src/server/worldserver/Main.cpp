@@ -2,6 +2,7 @@
 #include "GitRevision.h"
 #include "Log.h"
 #include "RAServer.h"
+#include "ServiceWin32.h"
 #include "SoapServer.h"
 #include "Socket.h"
 #include "StartupCheck.h"
@@ -39,6 +40,7 @@ namespace
         bool showVersion = false;
         bool showHelp = false;
         double crashAfterSeconds = -1.0;
+        bool service = false;  // --service run: started by the Windows Service Control Manager
         // Command-line overrides of configuration keys.
         std::vector<std::pair<std::string, std::string>> overrides;
     };
@@ -53,6 +55,7 @@ namespace
             "  --ra-port <port>                overrides Ra.Port\n"
             "  --bind-ip <ip>                  overrides BindIP, SOAP.IP and Ra.IP\n"
             "  --crash-on-start-after <secs>   scripted demo event that hits the whisper bug (also %s)\n"
+            "  --service run                   run as the Windows service the Service Control Manager started\n"
             "  -v, --version                   print the revision and exit\n"
             "  -h, --help                      print this help and exit\n",
             program, DefaultConfigFile, CrashAfterEnvVar);
@@ -129,6 +132,18 @@ namespace
                     error = "option --crash-on-start-after needs a number of seconds, got '" + text + "'";
                     return false;
                 }
+            }
+            else if (arg == "--service")
+            {
+                std::string mode;
+                if (!value(mode))
+                    return false;
+                if (mode != "run")
+                {
+                    error = "option --service takes 'run' (register the service with sc.exe create), got '" + mode + "'";
+                    return false;
+                }
+                options.service = true;
             }
             else if (arg == "-v" || arg == "--version")
                 options.showVersion = true;
@@ -213,9 +228,20 @@ namespace
     }
 }
 
+namespace
+{
+    Options TheOptions;
+
+    int WorldMain();
+    void StopWorld()
+    {
+        World::StopNow(SHUTDOWN_EXIT_CODE);
+    }
+}
+
 int main(int argc, char** argv)
 {
-    Options options;
+    Options& options = TheOptions;
     std::string error;
     if (!ParseOptions(argc, argv, options, error))
     {
@@ -232,7 +258,23 @@ int main(int argc, char** argv)
         std::printf("%s\n", GitRevision::GetFullVersion());
         return SHUTDOWN_EXIT_CODE;
     }
+    if (!options.service)
+        return WorldMain();
+    int const code = Trinity::Service::Run(WorldMain, StopWorld, error);
+    if (code < 0)
+    {
+        std::fprintf(stderr, "worldserver: %s\n", error.c_str());
+        return ERROR_EXIT_CODE;
+    }
+    return code;
+}
 
+namespace
+{
+int WorldMain()
+{
+    Options const& options = TheOptions;
+    std::string error;
     InstallStopHandlers();
     Trinity::InstallCrashReporter();
 
@@ -340,6 +382,7 @@ int main(int argc, char** argv)
     }
 
     TC_LOG_INFO("server.worldserver", GitRevision::GetFullVersion(), " (worldserver-daemon) ready...");
+    Trinity::Service::SetRunning();
 
     auto previous = std::chrono::steady_clock::now();
     while (!World::IsStopped())
@@ -364,4 +407,5 @@ int main(int argc, char** argv)
     TC_LOG_INFO("server.worldserver", "Worldserver stopped with exit code ", int(exitCode), ".");
     sLog->CloseFile();
     return exitCode;
+}
 }
