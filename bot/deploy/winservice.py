@@ -1,5 +1,10 @@
 """The ``windows-service`` backend: ``sc.exe queryex|start|stop <service>`` and ``taskkill`` as last resort.
 
+Wine's ``sc.exe`` (Wine 8) knows ``query`` but not ``queryex``: it exits 1 without a word. Where
+``queryex`` prints no state at all, the state is read from ``sc.exe query`` instead (on Windows, queryex
+always prints a state or a ``FAILED`` line, so this never runs there); the process id, which only queryex
+gives, is then unknown, and a kill says so rather than doing nothing.
+
 Register the service as ``<install_dir>\\current\\worldserver.exe --service run`` (worldserver's own
 ``--service install`` writes the exe's current path, so run it from ``current``). sc.exe's messages
 are localised, so only the numbers are parsed: ``STATE : 4 RUNNING`` and ``FAILED 5:``.
@@ -101,7 +106,10 @@ class WindowsServiceControl:
         return result
 
     def status(self) -> ServerState:
-        return parse_state(self._sc("queryex").output)
+        result = self._sc("queryex")
+        if not STATE_RE.search(result.output) and parse_error(result.output) is None:
+            result = self._sc("query")  # an sc.exe without queryex (Wine's)
+        return parse_state(result.output)
 
     def pid(self) -> int | None:
         result = self._sc("queryex")
@@ -125,6 +133,11 @@ class WindowsServiceControl:
             return StopOutcome(
                 False, StopMethod.SERVICE_STOP, f"(sc.exe stop: error {code}: {_message(result)})"
             )
+        if code is None and result.returncode not in (0, None) and self.status() is not ServerState.STOPPED:
+            # failed without a FAILED line (Wine's sc.exe says nothing): no point waiting for a stop
+            return StopOutcome(
+                False, StopMethod.SERVICE_STOP, f"(sc.exe stop: exit {result.returncode}: {_message(result)})"
+            )
         stopped = wait_until(
             lambda: self.status() is ServerState.STOPPED,
             timeout_s,
@@ -137,7 +150,12 @@ class WindowsServiceControl:
     def kill(self) -> None:
         pid = self.pid()
         if pid is None:
-            return
+            if self.status() in (ServerState.STOPPED, ServerState.UNKNOWN):
+                return
+            raise ServerControlError(
+                f"cannot kill service {self.service!r}: sc.exe queryex gives no process id (this sc.exe "
+                "has no queryex: Wine's), so the process to end is unknown; end worldserver.exe yourself"
+            )
         result = self._run(["taskkill.exe", "/F", "/T", "/PID", str(pid)], QUERY_TIMEOUT_S)
         if not result.ok:
             if "access is denied" in result.output.lower():

@@ -138,6 +138,58 @@ def test_winservice_kill_access_denied_raises_service_access_denied() -> None:
         service(runner).kill()
 
 
+# Wine's sc.exe (recorded from Wine 8.0): `query` works, `queryex` exits 1 without a word, and failures
+# print no FAILED line. tests/windows/test_service_windows.py runs the same against Wine's services.exe.
+PLAIN_QUERY = ("sc.exe", "query", "worldserver")
+
+
+def wine_runner() -> RecordingRunner:
+    runner = RecordingRunner()
+    runner.add(QUERY, "", returncode=1)
+    return runner
+
+
+def test_winservice_status_falls_back_to_sc_query_where_queryex_says_nothing() -> None:
+    runner = wine_runner()
+    runner.add(PLAIN_QUERY, sc_output("wine_query_running.txt"))
+
+    assert service(runner).status() is ServerState.RUNNING
+    assert runner.calls == [QUERY, PLAIN_QUERY]
+
+
+def test_winservice_status_on_windows_never_needs_the_fallback() -> None:
+    runner = RecordingRunner()
+    runner.add(QUERY, sc_output("does_not_exist.txt"), returncode=1060)
+    with pytest.raises(ServerControlError, match="1060"):
+        service(runner).status()
+    assert runner.calls == [QUERY]  # a FAILED line is an answer: no second command
+
+
+def test_winservice_kill_without_a_pid_from_queryex_says_why_instead_of_doing_nothing() -> None:
+    runner = wine_runner()
+    runner.add(PLAIN_QUERY, sc_output("wine_query_running.txt"))
+
+    with pytest.raises(ServerControlError, match="no process id"):
+        service(runner).kill()
+    assert not any(call[0] == "taskkill.exe" for call in runner.calls)
+
+
+def test_winservice_kill_of_a_stopped_service_without_queryex_is_nothing_to_do() -> None:
+    runner = wine_runner()
+    runner.add(PLAIN_QUERY, sc_output("wine_query_stopped.txt"))
+    service(runner).kill()
+
+
+def test_winservice_stop_that_fails_silently_reports_failure_without_waiting() -> None:
+    runner = wine_runner()
+    runner.add(("sc.exe", "stop", "worldserver"), "", returncode=1)
+    runner.add(PLAIN_QUERY, sc_output("wine_query_running.txt"))
+
+    outcome = WindowsServiceControl("worldserver", runner=runner, poll_s=60.0).stop(3600.0)
+
+    assert not outcome.stopped and "exit 1" in outcome.detail
+
+
 def test_winservice_rejects_a_service_name_that_could_smuggle_arguments() -> None:
     with pytest.raises(ServerControlError):
         WindowsServiceControl('worldserver" binPath= "evil', runner=RecordingRunner())
