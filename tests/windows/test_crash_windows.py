@@ -1,11 +1,12 @@
 """A Windows crash of the demo server under wine64: the worldserver built with g++-mingw-w64 takes the
-whisper that crashes it (sent over SOAP), Wine's debugger (AeDebug -> ``winedbg --minidump``) writes a
-real minidump, crashbot's minidump reader reads it, and the faulting address resolves to the demo's bug.
+whisper that crashes it (sent over SOAP), its own crash handler (as TrinityCore's WheatyExceptionReport:
+SetUnhandledExceptionFilter) writes the report and dbghelp's minidump into Crashes\\ beside it,
+crashbot's minidump reader reads the dump, and the faulting address resolves to the demo's bug.
 
-What this is not: ``crashbot demo --windows``. The demo server has no WheatyExceptionReport handler, and
-crashbot has no writer that makes a Wheaty ``.txt`` from a dump, so no ``.txt``/``.dmp`` pair exists
-here; and a MinGW build carries DWARF, not a PDB, so the symbol store's PDB lookup does not apply
-(``llvm-symbolizer`` reads the DWARF directly).
+The handler ends the process itself, as TrinityCore's does, so an AeDebug debugger never runs for this
+server; Wine's ``winedbg --minidump`` is exercised on the symbols suite's own PE (tests/symbols). A MinGW
+build carries DWARF, not a PDB, so ``llvm-symbolizer`` reads the DWARF directly here; the PDB path (clang
+for the MinGW target, lld's PDB, the symbol store) is ``crashbot demo --windows``, test_demo_windows.py.
 """
 
 from __future__ import annotations
@@ -23,17 +24,13 @@ from bot.errors import BotError
 from bot.symbols.minidump import read_minidump_file
 from tests.windows.conftest import WindowsPython
 
-AEDEBUG = (
-    "REGEDIT4\n\n[HKEY_LOCAL_MACHINE\\Software\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug]\n"
-    '"Debugger"="winedbg --minidump C:\\\\crash.dmp %ld %ld"\n"Auto"="1"\n'
-)
 
-
-def test_windows_demo_server_crash_under_wine_leaves_a_minidump_crashbot_reads(
+def test_windows_demo_server_crash_under_wine_writes_its_report_and_a_minidump_crashbot_reads(
     winpy: WindowsPython, mingw_worldserver: Path, tmp_path: Path
 ) -> None:
-    """Windows behaviour: an unhandled access violation in a Windows process, the AeDebug debugger's
-    minidump, SOAP over Winsock on the host's loopback."""
+    """Windows behaviour: an unhandled access violation in a Windows process caught by its top-level
+    exception filter, dbghelp's MiniDumpWriteDump from inside the crashing process, SOAP over Winsock on
+    the host's loopback."""
     for f in mingw_worldserver.iterdir():
         shutil.copy(f, tmp_path)
     soap_port = free_port()
@@ -45,32 +42,21 @@ def test_windows_demo_server_crash_under_wine_leaves_a_minidump_crashbot_reads(
         user="GM",
         password="gm-pass",
     )
-    prefix = tmp_path / "prefix"  # its own: the AeDebug key must not reach the suite's shared prefix
-    env = {**winpy.env(), "WINEPREFIX": str(prefix)}
-    (tmp_path / "aedebug.reg").write_text(AEDEBUG)
-    subprocess.run(
-        [winpy.wine, "regedit", "aedebug.reg"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
     server = subprocess.Popen(
         [winpy.wine, "worldserver.exe"],
         cwd=tmp_path,
-        env=env,
+        env=winpy.env(),  # the suite's prefix: nothing here changes a setting in it
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
     )
-    dump = prefix / "drive_c" / "crash.dmp"
+    crashes = tmp_path / "Crashes"
     try:
         soap = SoapClient("127.0.0.1", soap_port, "GM", "gm-pass", timeout=20)
         deadline = time.monotonic() + 120
-        while not dump.is_file() and time.monotonic() < deadline:
+        while not list(crashes.glob("*.txt")) and time.monotonic() < deadline:
             # until SOAP is up the call fails; the server then dies answering it, so no reply comes
             with contextlib.suppress(BotError):
                 soap.execute(CRASH_COMMAND)
@@ -79,8 +65,11 @@ def test_windows_demo_server_crash_under_wine_leaves_a_minidump_crashbot_reads(
     finally:
         if server.poll() is None:
             server.kill()
+    reports = list(crashes.glob("*_worldserver.exe_[[]*[]].txt"))
+    assert len(reports) == 1, output
+    assert b"Exception code: C0000005 ACCESS_VIOLATION\r\n" in reports[0].read_bytes()
+    dump = reports[0].with_suffix(".dmp")
     assert dump.is_file(), output
-    assert "Unhandled page fault" in output
 
     minidump = read_minidump_file(dump)
     assert minidump.exception is not None

@@ -173,7 +173,9 @@ namespace
         WriteDump(path, pointers);
         std::snprintf(path, sizeof(path), "%s.txt", stem);
         WriteReport(path, pointers, now);
-        return EXCEPTION_EXECUTE_HANDLER;  // end the process with the exception's code
+        // End the process with the exception's code, as TrinityCore's handler does: no Windows Error
+        // Reporting dialog, and no AeDebug debugger after it (the dump is already written).
+        return EXCEPTION_EXECUTE_HANDLER;
     }
 }
 
