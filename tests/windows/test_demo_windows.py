@@ -95,3 +95,9 @@ def test_demo_windows_crash_under_wine_files_an_issue_with_the_frames_the_symbol
     ), issue.body
     assert "`ChatHandler::HandleWhisperCommand(" in issue.body
     assert "| Report format | `wheaty` |" in issue.body and "Windows, AMD64" in issue.body
+    # the uploader read the .dmp beside the report: the issue lists the dump's modules, the image's PDB
+    # filled in from the image the store matched (Wine's minidump writer records no CodeView)
+    assert "Modules (" in issue.body and "from the minidump" in issue.body
+    assert re.search(
+        r"\| `worldserver\.exe` \|[^\n]*\| `worldserver\.pdb` \| `[0-9A-F]{33,}` \|", issue.body
+    ), issue.body
