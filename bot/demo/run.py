@@ -493,7 +493,9 @@ class _Demo:
         self.expect_exit("crash", run, 0)
         exe = self.windows_twin / windows.EXE_NAME
         shutil.copy(out / windows.EXE_NAME, exe)
-        env = windows.wine_env(self.base_env(), windows.wine_prefix(os.environ))
+        prefix = windows.wine_prefix(os.environ)
+        prefix.parent.mkdir(parents=True, exist_ok=True)  # Wine creates the prefix, not its parent
+        env = windows.wine_env(self.base_env(), prefix)
         args = ["-c", demo_server.CONFIG_NAME]
         process = windows.start(exe, self.windows_twin, toolchain, env=env, args=args)
         self.twin = process

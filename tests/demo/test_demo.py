@@ -297,3 +297,10 @@ def test_demo_windows_goes_with_no_other_crash_report(
 def test_patched_files_reads_the_new_side_of_each_file() -> None:
     diff = "--- a/src/a.cpp\n+++ b/src/a.cpp\n@@ -1 +1 @@\n-x\n+y\n--- a/src/gone.cpp\n+++ /dev/null\n"
     assert patched_files(diff) == ["src/a.cpp"]
+
+
+def test_windows_prefix_is_wineprefix_when_set_else_crashbots_own_in_the_cache(tmp_path: Path) -> None:
+    from bot.demo.windows import wine_prefix
+
+    assert wine_prefix({"WINEPREFIX": str(tmp_path / "p")}) == tmp_path / "p"
+    assert wine_prefix({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "crashbot-wine" / "demo-prefix"
