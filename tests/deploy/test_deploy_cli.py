@@ -132,7 +132,7 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
             [fix]
             build_dir = {json.dumps(str(tmp_path / "build"))}
             build_command = {json.dumps([sys.executable, str(build_script), "{source}", "{build_dir}", str(FAKE_SERVER)])}
-            sandbox_read_only = {json.dumps([str(build_script)])}
+            sandbox_read_only = {json.dumps([str(build_script), str(FAKE_SERVER)])}
 
             [deploy]
             realm = "test-realm"
