@@ -32,6 +32,7 @@ _SECTION_OFFSET = re.compile(r"([0-9a-f]{1,8}):([0-9a-f]{1,16})")
 _HEX = re.compile(r"0x([0-9a-f]{1,16})")
 Scrub = Callable[[str], str]
 MAX_DUMP_MODULES = 12  # modules listed in the issue: the faulting one and those on the stack
+SIGNAL_MARKER = "<signal handler called>"  # gdb's frame between a handler and the frame it interrupted
 MAX_QUERIES = 20_000  # unique sites; a 100,000-frame report repeats a few hundred sites
 
 NO_SYMBOLS_ADVICE = (
@@ -50,6 +51,14 @@ class Site:
     section: int | None = None
     offset: int | None = None
     elf: bool = False  # an ELF module from a gdb log's module map (else a PE module)
+    # a caller's frame holds a return address: the call is the instruction before it, and a call that is
+    # a function's last instruction (a noreturn callee) returns into the *next* function
+    call_site: bool = False
+
+    @property
+    def lookup_bias(self) -> int:
+        """What to subtract before asking the symbolizer (Breakpad and Sentry do the same)."""
+        return 1 if self.call_site else 0
 
 
 @dataclass(frozen=True)
@@ -84,13 +93,28 @@ def site_of(frame: Frame, dump: Minidump | None = None, modules: ModuleMap | Non
 
 def _unresolved(report: CrashReport, dump: Minidump | None, modules: ModuleMap | None) -> dict[Frame, Site]:
     sites: dict[Frame, Site] = {}
+    pcs = _executing_frames(report)
     for thread in report.threads:
         for frame in thread.frames:
             if frame not in sites and (site := site_of(frame, dump, modules)) is not None:
-                sites[frame] = site
+                sites[frame] = dataclasses.replace(site, call_site=frame not in pcs)
                 if len(sites) >= MAX_QUERIES:
                     return sites
     return sites
+
+
+def _executing_frames(report: CrashReport) -> set[Frame]:
+    """Frames whose address is the instruction that was executing, not a return address: each thread's
+    first frame, and the frame a signal or exception interrupted (the one after gdb's ``<signal handler
+    called>``)."""
+    pcs: set[Frame] = set()
+    for thread in report.threads:
+        previous: Frame | None = None
+        for frame in thread.frames:
+            if previous is None or previous.function == SIGNAL_MARKER:
+                pcs.add(frame)
+            previous = frame
+    return pcs
 
 
 def _frames(frame: Frame, locations: tuple[Location, ...], scrub: Scrub) -> tuple[Frame, ...]:
@@ -212,7 +236,7 @@ def _queries(sites: dict[Frame, Site], images: _Images) -> Iterator[tuple[Frame,
         if site.elf:
             elf = images.get_elf(site.module)
             if elf is not None and site.rva is not None:
-                yield frame, Query(elf.path, elf.load_vaddr + site.rva)
+                yield frame, Query(elf.path, elf.load_vaddr + site.rva - site.lookup_bias)
             continue
         located = images.get(site.module)
         if located is None:
@@ -222,7 +246,7 @@ def _queries(sites: dict[Frame, Site], images: _Images) -> Iterator[tuple[Frame,
         if rva is None or rva >= pe.size_of_image:
             images.notes.append(f"{site.module}: {frame.offset} lies outside the image (another build?)")
             continue
-        yield frame, Query(path, pe.image_base + rva)
+        yield frame, Query(path, pe.image_base + rva - site.lookup_bias)
 
 
 def symbolicate(

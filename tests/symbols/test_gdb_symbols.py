@@ -14,18 +14,22 @@ from bot.crash import parse_report
 from bot.symbols.service import analyse_with_symbols
 
 SOURCE = FIXTURES / "linux_worldserver.cpp"
+NORETURN = FIXTURES / "noreturn.cpp"
 
 
 @pytest.fixture(scope="module")
 def stripped_crash(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """(folder with the unstripped build, gdb log with mappings, the same log without them)."""
+    return _crash_stripped(SOURCE, tmp_path_factory.mktemp("gdb-symbols"))
+
+
+def _crash_stripped(source: Path, work: Path) -> tuple[Path, str, str]:
     absent = [t for t in ("g++", "strip", "gdb", "llvm-symbolizer") if shutil.which(t) is None]
     if absent:
         pytest.skip(f"{', '.join(absent)} not installed (runner-setup/dev-setup.sh installs them)")
-    work = tmp_path_factory.mktemp("gdb-symbols")
     build = work / "build"
     build.mkdir()
-    subprocess.run(["g++", "-O1", "-g", str(SOURCE), "-o", str(build / "worldserver")], check=True)
+    subprocess.run(["g++", "-O1", "-g", str(source), "-o", str(build / "worldserver")], check=True)
     run = work / "run"
     run.mkdir()
     subprocess.run(["strip", "-o", str(run / "worldserver"), str(build / "worldserver")], check=True)
@@ -77,3 +81,21 @@ def test_a_log_without_mappings_says_how_to_get_them(stripped_crash: tuple[Path,
 
     assert outcome.crash.frames[0].function is None
     assert any("info proc mappings" in n for n in outcome.notes), outcome.notes
+
+
+def test_a_return_address_just_past_a_noreturn_call_resolves_to_the_caller(tmp_path: Path) -> None:
+    # HandleWhisper's last instruction calls Crash: the address gdb prints for its frame is the first byte
+    # of NextInText. A caller's frame is looked up one byte back, at the call, as Breakpad and Sentry do.
+    build, log, _ = _crash_stripped(NORETURN, tmp_path)
+
+    outcome = analyse_with_symbols(parse_report(log), symbols=build, text=log)
+
+    names = [f.function for f in outcome.crash.frames[:3]]
+    assert names[0] is not None and names[0].startswith("Crash")
+    assert names[1] is not None and names[1].startswith("HandleWhisper"), names
+    assert names[2] == "main"
+    assert outcome.crash.frames[1].line == _line_of(NORETURN, "void HandleWhisper(")
+
+
+def _line_of(source: Path, text: str) -> int:
+    return next(i for i, line in enumerate(source.read_text().splitlines(), 1) if text in line)
