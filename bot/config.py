@@ -368,6 +368,7 @@ class DeploySettings:
     environment: str = ""  # GitHub environment name; empty = the realm name or "production"
     service_name: str = "worldserver"
     systemd_user: bool = False  # systemctl --user (a user unit, no root needed)
+    systemd_sudo: bool = False  # sudo -n systemctl start|stop|kill (install-runner.sh's sudoers line)
     install_dir: str = ""  # where releases/ and the live link live
     executable: str = "worldserver"
     arguments: tuple[str, ...] = ()

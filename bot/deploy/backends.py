@@ -39,7 +39,9 @@ def make_control(
             core_dumps=settings.core_dumps,
         )
     if backend is Backend.SYSTEMD:
-        return SystemdControl(settings.service_name, user=settings.systemd_user, runner=runner)
+        return SystemdControl(
+            settings.service_name, user=settings.systemd_user, sudo=settings.systemd_sudo, runner=runner
+        )
     if backend is Backend.WINDOWS_SERVICE:
         return WindowsServiceControl(settings.service_name, runner=runner)
     assert_never(backend)

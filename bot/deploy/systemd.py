@@ -4,6 +4,8 @@ The unit should run ``<install_dir>/current/worldserver`` with ``WorkingDirector
 ``KillSignal=SIGTERM`` (worldserver's clean shutdown), a ``TimeoutStopSec`` long enough to save, and
 ``LimitCORE=infinity`` so a crash leaves a core for ``crashbot watch`` (:func:`suggested_unit` writes one).
 A system unit needs root or a polkit/sudoers rule for the runner's user; a ``--user`` unit does not.
+With ``sudo=True`` (``deploy.systemd_sudo``) the verbs that change the unit run as ``sudo -n systemctl …``,
+matching the sudoers drop-in ``runner-setup/install-runner.sh --role deploy`` writes; queries never need it.
 """
 
 from __future__ import annotations
@@ -26,26 +28,48 @@ STATES = {
     "inactive": ServerState.STOPPED,
     "failed": ServerState.STOPPED,
 }
-DENIED_MARKERS = ("access denied", "interactive authentication required", "not authorized")
+DENIED_MARKERS = (
+    "access denied",
+    "interactive authentication required",
+    "not authorized",
+    "a password is required",  # sudo -n without a matching sudoers line
+    "is not allowed to",
+    "not in the sudoers file",
+)
+PRIVILEGED_VERBS = frozenset({"start", "stop", "kill"})
 
 
 class SystemdControl:
     """Controls the worldserver as a systemd unit."""
 
-    def __init__(self, unit: str, *, user: bool = False, runner: CommandRunner = run_command) -> None:
+    def __init__(
+        self, unit: str, *, user: bool = False, sudo: bool = False, runner: CommandRunner = run_command
+    ) -> None:
         if not unit or unit.startswith("-"):
             raise ServerControlError(f"deploy.service_name {unit!r} is not a systemd unit name")
+        if user and sudo:
+            raise ServerControlError(
+                "deploy.systemd_user and deploy.systemd_sudo exclude each other: a --user unit needs no sudo"
+            )
         self.unit = unit
         self.user = user
+        self.sudo = sudo
         self._run = runner
 
     def _systemctl(self, *args: str, timeout_s: float = QUERY_TIMEOUT_S) -> CommandResult:
-        argv = ["systemctl", *(["--user"] if self.user else []), *args, self.unit]
+        prefix = ["sudo", "-n"] if self.sudo and args[0] in PRIVILEGED_VERBS else []
+        argv = [*prefix, "systemctl", *(["--user"] if self.user else []), *args, self.unit]
         result = self._run(argv, timeout_s)
         if not result.ok and any(m in result.output.lower() for m in DENIED_MARKERS):
+            how = (
+                f"the sudoers line runner-setup/install-runner.sh --role deploy --unit {self.unit} writes"
+                if self.sudo
+                else f"a polkit rule or a sudoers line for 'systemctl {args[0]} {self.unit}' "
+                "(with deploy.systemd_sudo = true)"
+            )
+            refused = result.output.splitlines()[-1]
             raise ServiceAccessDenied(
-                f"systemctl {args[0]} {self.unit} was refused ({result.output.splitlines()[-1]}): give this "
-                f"user the right with a polkit rule or a sudoers line for 'systemctl {args[0]} {self.unit}', "
+                f"{' '.join(argv)} was refused ({refused}): give this user the right with {how}, "
                 "or run the server as a --user unit (deploy.systemd_user = true)"
             )
         return result

@@ -62,3 +62,11 @@ def test_make_control_picks_the_configured_backend(tmp_path: Path, backend: str,
 def test_make_control_unknown_backend_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"deploy\.backend 'docker'"):
         make_control(dataclasses.replace(SETTINGS, backend="docker"), releases=Releases(tmp_path), env={})  # type: ignore[arg-type]  # a raw string, checked when the settings are made
+
+
+def test_deploy_systemd_sudo_reaches_the_systemd_backend(tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    runner.add(("sudo", "-n", "systemctl", "start", "worldserver"), "")
+    settings = dataclasses.replace(SETTINGS, backend="systemd", service_name="worldserver", systemd_sudo=True)  # type: ignore[arg-type]  # a raw string, checked when the settings are made
+    make_control(settings, releases=Releases(tmp_path), env={}, runner=runner).start()
+    assert runner.calls == [("sudo", "-n", "systemctl", "start", "worldserver")]

@@ -106,3 +106,39 @@ def test_suggested_unit_turns_core_dumps_on_and_stops_cleanly() -> None:
     assert "LimitCORE=infinity\n" in unit
     assert "ExecStart=/srv/wow/current/worldserver\n" in unit
     assert "KillSignal=SIGTERM\n" in unit
+
+
+def test_with_sudo_only_the_verbs_that_change_the_unit_go_through_sudo_n() -> None:
+    runner = RecordingRunner()
+    runner.add(("sudo", "-n", "systemctl", "stop", "worldserver"), "")
+    runner.add(("systemctl", "is-active", "worldserver"), "inactive\n", returncode=3)
+    runner.add(("sudo", "-n", "systemctl", "start", "worldserver"), "")
+    runner.add(("sudo", "-n", "systemctl", "kill", "--signal=SIGKILL", "worldserver"), "")
+    control = SystemdControl("worldserver", sudo=True, runner=runner)
+    assert control.stop(30.0).stopped
+    control.start()
+    control.kill()
+    # exactly the lines of the sudoers drop-in runner-setup/install-runner.sh --role deploy writes
+    assert runner.calls == [
+        ("sudo", "-n", "systemctl", "stop", "worldserver"),
+        ("systemctl", "is-active", "worldserver"),
+        ("sudo", "-n", "systemctl", "start", "worldserver"),
+        ("sudo", "-n", "systemctl", "kill", "--signal=SIGKILL", "worldserver"),
+    ]
+
+
+def test_sudo_without_a_matching_sudoers_line_names_the_installer() -> None:
+    runner = RecordingRunner()
+    runner.add(
+        ("sudo", "-n", "systemctl", "start", "worldserver"),
+        "",
+        returncode=1,
+        stderr="sudo: a password is required\n",
+    )
+    with pytest.raises(ServiceAccessDenied, match=r"install-runner.sh --role deploy --unit worldserver"):
+        SystemdControl("worldserver", sudo=True, runner=runner).start()
+
+
+def test_a_user_unit_with_sudo_is_refused() -> None:
+    with pytest.raises(ServerControlError, match="exclude each other"):
+        SystemdControl("worldserver", user=True, sudo=True, runner=RecordingRunner())
