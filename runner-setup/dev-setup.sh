@@ -10,8 +10,12 @@ need=()
 # minidump (Debian's wine64 puts its binary at /usr/lib/wine/wine64, not on PATH). bwrap is the fix
 # sandbox (bot/build/sandbox.py).
 # g++-mingw-w64 builds the demo server for Windows (Winsock, Win32 console handlers) for tests/windows.
-for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil bwrap x86_64-w64-mingw32-g++-posix; do
-    command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+# The shellcheck linter checks runner-setup/*.sh (.ci/run); visudo (sudo) and setfacl (acl) are what
+# install-runner.sh runs for the deploy account, for real, in tests/test_runner_setup.py (visudo is in
+# /usr/sbin, which a user's PATH may lack).
+for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil bwrap x86_64-w64-mingw32-g++-posix \
+    shellcheck visudo setfacl; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
 if ((${#need[@]})); then
@@ -24,6 +28,8 @@ if ((${#need[@]})); then
             llvm-symbolizer | llvm-pdbutil) pkgs+=(llvm) ;;
             bwrap) pkgs+=(bubblewrap) ;; # the fix sandbox (bot/build/sandbox.py)
             x86_64-w64-mingw32-g++-posix) pkgs+=(g++-mingw-w64-x86-64) ;;
+            visudo) pkgs+=(sudo) ;;
+            setfacl) pkgs+=(acl) ;;
             *) pkgs+=("$tool") ;;
         esac
     done

@@ -19,6 +19,7 @@ from tests.conftest import REPO_ROOT
 
 SETUP = REPO_ROOT / "runner-setup"
 INSTALL_SH = SETUP / "install-uploader.sh"
+RUNNER_SH = SETUP / "install-runner.sh"
 SPEC_PS1 = SETUP / "CrashbotSpec.ps1"
 INSTALLERS_PS1 = (SETUP / "Install-CrashbotRunner.ps1", SETUP / "Install-CrashbotUploader.ps1")
 
@@ -93,6 +94,7 @@ def test_the_shell_and_powershell_installers_share_one_spec_rule() -> None:
     shell = _pattern(INSTALL_SH, "spec_pattern")
     powershell = _pattern(SPEC_PS1, r"\$SpecPattern")
     assert shell == powershell
+    assert _pattern(RUNNER_SH, "spec_pattern") == shell
     rule = re.compile(powershell)  # .NET and Python read this pattern alike (classes, anchors, groups)
     assert [s for s in BARE_NAMES if rule.search(s)] == []
     assert [s for s in EXPLICIT if not rule.search(s)] == []

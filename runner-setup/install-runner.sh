@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# Install a self-hosted GitHub Actions runner for crashbot on a Linux host (Debian/Ubuntu), one role per
+# account: the *fix* runner (label crashbot-fix) builds code an engine wrote, the *deploy* runner (label
+# realm-<name>) stops and starts the live worldserver. Each role gets its own system account, home and
+# _work (mode 0700, so the two cannot read each other's files), its own crashbot venv (root-owned: the
+# account cannot change crashbot), and its own systemd service. The fix account gets no sudo at all; the
+# deploy account gets exactly `systemctl start|stop|restart|kill --signal=SIGKILL <unit>` through a
+# sudoers drop-in checked with `visudo -cf` (crashbot uses it with deploy.systemd_sudo = true).
+#
+# Usage: sudo ./install-runner.sh --role fix|deploy --spec SPEC --url https://github.com/OWNER/REPO
+#            --runner-tarball PATH|URL [--runner-sha256 HEX] [--token-env NAME] [--realm NAME]
+#            [--unit NAME] [--install-dir DIR] [--account NAME] [--name NAME] [--root DIR] [--dry-run]
+# The registration token (Settings > Actions > Runners > New self-hosted runner; valid for one hour) is
+# read from the environment variable --token-env names (default CRASHBOT_RUNNER_TOKEN) and handed to the
+# runner's config.sh in its environment (ACTIONS_RUNNER_INPUT_TOKEN), never on a command line. It is
+# needed only the first time: a registered runner (its .runner file exists) is left as it is.
+# SPEC is what pip installs, as for install-uploader.sh: a wheel, a git URL or a checkout; never a bare name.
+# --root DIR puts every file under DIR and skips apt-get and systemctl (for tests; the accounts are real).
+# Idempotent: every step checks first. --dry-run prints every command and file it would run or write.
+set -euo pipefail
+me=install-runner
+usage="usage: $0 --role fix|deploy --spec WHEEL|GIT-URL|DIR --url https://github.com/OWNER/REPO --runner-tarball PATH|URL [--runner-sha256 HEX] [--token-env NAME] [--realm NAME] [--unit NAME] [--install-dir DIR] [--account NAME] [--name NAME] [--root DIR] [--dry-run]"
+die() { echo "$me: $*" >&2; exit 2; }
+
+role="" spec="" url="" tarball="" sha256="" token_env=CRASHBOT_RUNNER_TOKEN realm=main unit=worldserver
+install_dir="" account="" name="" root="" dry=""
+parse_args() {
+    while [ "$#" -gt 0 ]; do
+        case "$1" in
+            --dry-run) dry=1; shift; continue ;;
+            -h|--help) echo "$usage"; exit 0 ;;
+            --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
+        esac
+        [ "$#" -ge 2 ] || die "$1 needs a value; $usage"
+        case "$1" in
+            --role) role=$2 ;;
+            --spec) spec=$2 ;;
+            --url) url=$2 ;;
+            --runner-tarball) tarball=$2 ;;
+            --runner-sha256) sha256=$2 ;;
+            --token-env) token_env=$2 ;;
+            --realm) realm=$2 ;;
+            --unit) unit=$2 ;;
+            --install-dir) install_dir=$2 ;;
+            --account) account=$2 ;;
+            --name) name=$2 ;;
+            --root) root=$2 ;;
+            *) die "unknown option '$1'; $usage" ;;
+        esac
+        shift 2
+    done
+}
+
+# The same rule as install-uploader.sh and CrashbotSpec.ps1: a path or URL (has a slash), the current or
+# parent directory, or a wheel/sdist file name. A bare name would install whatever PyPI has under it.
+check_spec() {
+    local spec_pattern='[/\\]|^[.]{1,2}$|[.](whl|zip|tar[.]gz)$'
+    [ -n "$spec" ] || die "pass --spec with the crashbot wheel, git URL or checkout to install (e.g. --spec ./dist/crashbot-0.1.0-py3-none-any.whl)"
+    [[ $spec =~ $spec_pattern ]] || die "--spec '$spec' is a bare package name and crashbot is not published on PyPI: pass the wheel path (dist/crashbot-*.whl), a git URL (git+https://github.com/OWNER/crashbot@COMMIT) or a checkout directory"
+    case "$spec" in
+        *://*|git+*) ;;
+        *) [ -e "$spec" ] || die "--spec '$spec' does not exist: pass the path of the crashbot wheel or checkout"
+           spec=$(cd "$(dirname "$spec")" && pwd)/$(basename "$spec") ;;
+    esac
+}
+
+check_args() {
+    case "$role" in
+        fix|deploy) ;;
+        "") die "pass --role fix or --role deploy; $usage" ;;
+        *) die "--role must be fix or deploy (got '$role')" ;;
+    esac
+    check_spec
+    [[ $url =~ ^https://[A-Za-z0-9.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?/?$ ]] \
+        || die "--url must be the repository (or organisation) URL, https://github.com/OWNER/REPO (got '$url')"
+    [ -n "$tarball" ] || die "pass --runner-tarball with the actions-runner-linux-x64-<version>.tar.gz from Settings > Actions > Runners (a path or its https URL)"
+    case "$tarball" in
+        https://*) [ -n "$sha256" ] || die "--runner-tarball is a URL: pass --runner-sha256 with the SHA-256 that GitHub's runner page shows for it" ;;
+        *://*) die "--runner-tarball must be a file or an https URL (got '$tarball')" ;;
+        *) [ -f "$tarball" ] || die "--runner-tarball '$tarball' does not exist"
+           tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball") ;;
+    esac
+    [ -z "$sha256" ] || [[ $sha256 =~ ^[0-9a-fA-F]{64}$ ]] || die "--runner-sha256 must be 64 hex digits"
+    [[ $token_env =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "--token-env must be the NAME of an environment variable (got '$token_env')"
+    [[ $realm =~ ^[A-Za-z0-9_-]+$ ]] || die "--realm must be letters, digits, - or _ (got '$realm')"
+    # The unit name goes into a sudoers line, verbatim: no characters sudoers gives a meaning to.
+    [[ $unit =~ ^[A-Za-z0-9_@][A-Za-z0-9_.@-]*$ ]] || die "--unit must be a systemd unit name such as worldserver or worldserver@main (got '$unit')"
+    [ -n "$account" ] || account=crashbot-$role
+    [[ $account =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--account must be a lower-case user name of at most 32 characters (got '$account')"
+    [ -n "$name" ] || name=$(hostname)-$account
+    [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "--name must be letters, digits, '.', '-' or '_' (got '$name')"
+    if [ -n "$install_dir" ]; then
+        [ "$role" = deploy ] || die "--install-dir is for --role deploy (the fix account must have no right on the realm's files)"
+        [ -d "$install_dir" ] || die "--install-dir '$install_dir' is not a directory"
+    fi
+    if [ -n "$root" ]; then
+        [ -d "$root" ] || die "--root '$root' is not a directory"
+        root=$(cd "$root" && pwd)
+    fi
+}
+
+# Every command goes through run (or as_account): --dry-run prints it, quoted, instead.
+run() {
+    if [ -n "$dry" ]; then
+        printf 'would run:'; printf ' %q' "$@"; printf '\n'
+    else
+        "$@"
+    fi
+}
+as_account() { run runuser -u "$account" -- "$@"; }
+
+# write_file MODE OWNER PATH: the text on stdin becomes PATH (through a temporary file in the same folder,
+# so a reader never sees half of it). --dry-run prints the text instead.
+write_file() {
+    local mode=$1 owner=$2 path=$3 text
+    text=$(cat)
+    if [ -n "$dry" ]; then
+        printf 'would write %s (mode %s, owner %s):\n%s\n' "$path" "$mode" "$owner" "$text"
+        return
+    fi
+    local tmp
+    tmp=$(mktemp "$(dirname "$path")/.${me}.XXXXXX")
+    printf '%s\n' "$text" >"$tmp"
+    chown "$owner:$owner" "$tmp"
+    chmod "$mode" "$tmp"
+    mv -f "$tmp" "$path"
+}
+
+set_paths() {
+    home=$root/home/$account
+    runner_dir=$home/actions-runner
+    work_dir=$home/_work
+    venv=$root/opt/crashbot/$account/venv
+    role_file=$root/opt/crashbot/$account/role
+    unit_file=$root/etc/systemd/system/crashbot-runner-$account.service
+    sudoers_file=$root/etc/sudoers.d/$account
+    if [ "$role" = fix ]; then labels=crashbot-fix; else labels=realm-$realm; fi
+    run_path=$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+}
+
+# The tools each role's jobs run: fix builds and tests an engine's patch in bubblewrap and symbolicates
+# (llvm) and reads cores (gdb); deploy builds the merged commit and controls the unit through sudo.
+install_tools() {
+    local tool need=() pkgs=()
+    local tools=(git cmake make g++ tar runuser)
+    if [ "$role" = fix ]; then tools+=(gdb llvm-symbolizer bwrap); else tools+=(visudo setfacl); fi
+    case "$tarball" in https://*) tools+=(curl sha256sum) ;; esac
+    for tool in "${tools[@]}"; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
+    /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+    ((${#need[@]})) || { echo "$me: OK: the $role tools are installed (${tools[*]})" >&2; return 0; }
+    for tool in "${need[@]}"; do
+        case "$tool" in
+            llvm-symbolizer) pkgs+=(llvm) ;;
+            bwrap) pkgs+=(bubblewrap) ;;
+            visudo) pkgs+=(sudo) ;;
+            setfacl) pkgs+=(acl) ;;
+            runuser) pkgs+=(util-linux) ;;
+            sha256sum) pkgs+=(coreutils) ;;
+            *) pkgs+=("$tool") ;;
+        esac
+    done
+    [ -z "$root" ] || die "missing tools under --root (install them first): ${pkgs[*]}"
+    run env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
+}
+
+# One system account per role, no password, no login shell, and never a member of an admin group.
+# Fix and deploy never share an account: the role an account was installed for is recorded beside its venv.
+check_role() {
+    local other
+    [ -f "$role_file" ] || return 0
+    other=$(cat "$role_file")
+    [ "$other" = "$role" ] || die "account $account is already the $other runner's account: give the $role runner its own (--account)"
+}
+
+ensure_account() {
+    local group
+    if id "$account" >/dev/null 2>&1; then
+        echo "$me: OK: account $account exists" >&2
+    else
+        run useradd --system --user-group --no-create-home --home-dir "$home" --shell /usr/sbin/nologin \
+            --comment "crashbot $role runner" "$account"
+    fi
+    if id "$account" >/dev/null 2>&1; then
+        for group in sudo wheel admin adm docker lxd; do
+            if id -nG "$account" | tr ' ' '\n' | grep -qx "$group"; then run gpasswd -d "$account" "$group"; fi
+        done
+    fi
+    run install -d -m 0755 -o root -g root "$root/opt/crashbot/$account"
+    [ -n "$dry" ] || [ -f "$role_file" ] || printf '%s\n' "$role" >"$role_file"
+    # Mode 0700 on the home, the runner and _work: the other role's account reads none of it.
+    run install -d -m 0755 -o root -g root "$root/home"
+    run install -d -m 0700 -o "$account" -g "$account" "$home" "$runner_dir" "$work_dir"
+}
+
+# Last, because unpacking the runner package sets its folder's mode from the archive.
+lock_down() {
+    run chown "$account:$account" "$home" "$runner_dir" "$work_dir"
+    run chmod 0700 "$home" "$runner_dir" "$work_dir"
+}
+
+# crashbot in a venv that root owns: the runner account (and a build running as it) cannot change it.
+# The system's python3 (Debian 12, Ubuntu 24.04: 3.11 and 3.12; crashbot needs 3.11): an interpreter
+# under root's home (pyenv) would be unreadable for the account.
+install_crashbot() {
+    [ -x "$venv/bin/python" ] || run /usr/bin/python3 -m venv "$venv"
+    run "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$spec"
+}
+
+# The runner package, unpacked by the account itself (a member trying to leave the folder stays inside
+# what that account may write). A URL is downloaded over https and checked against --runner-sha256.
+unpack_runner() {
+    if [ -x "$runner_dir/config.sh" ]; then
+        echo "$me: OK: the runner is unpacked in $runner_dir (it updates itself)" >&2
+        return 0
+    fi
+    local file=$tarball
+    case "$tarball" in
+        https://*)
+            file=$root/opt/crashbot/$account/actions-runner.tar.gz
+            run curl --fail --silent --show-error --location --proto =https --output "$file" "$tarball" ;;
+    esac
+    if [ -n "$sha256" ]; then
+        if [ -n "$dry" ]; then
+            echo "would check: sha256sum of $file is $sha256"
+        else
+            echo "$sha256  $file" | sha256sum --check --quiet - || die "$file does not have the SHA-256 --runner-sha256 gives: not unpacking it"
+        fi
+    fi
+    if [ -n "$dry" ]; then
+        printf 'would run: runuser -u %q -- tar --no-overwrite-dir -xzf - -C %q < %q\n' "$account" "$runner_dir" "$file"
+    else
+        runuser -u "$account" -- tar --no-overwrite-dir -xzf - -C "$runner_dir" <"$file"
+    fi
+    # What GitHub's svc.sh does before it writes its unit: the service entry point sits in the root.
+    as_account cp "$runner_dir/bin/runsvc.sh" "$runner_dir/runsvc.sh"
+}
+
+# Register once. The token travels in the environment (config.sh reads ACTIONS_RUNNER_INPUT_TOKEN and
+# masks it in its log); a command line is readable by every local user in /proc/<pid>/cmdline.
+register_runner() {
+    if [ -f "$runner_dir/.runner" ]; then
+        echo "$me: OK: a runner is already registered in $runner_dir (labels are set at registration: to change them, run ./config.sh remove as $account and rerun this)" >&2
+        return 0
+    fi
+    local token=${!token_env:-}
+    if [ -n "$dry" ]; then
+        echo "would pass the registration token from \$$token_env to config.sh as ACTIONS_RUNNER_INPUT_TOKEN (environment, not the command line)"
+    else
+        [ -n "$token" ] || die "set $token_env to the registration token (Settings > Actions > Runners > New self-hosted runner; valid for one hour) and rerun"
+        export ACTIONS_RUNNER_INPUT_TOKEN=$token
+    fi
+    # env.sh (which config.sh runs) writes the service's PATH into .path: crashbot's venv comes first.
+    as_account env -C "$runner_dir" "PATH=$run_path" ./config.sh --unattended --url "$url" \
+        --name "$name" --labels "$labels" --work "$work_dir" --replace
+    unset ACTIONS_RUNNER_INPUT_TOKEN
+}
+
+write_path_file() {
+    printf '%s' "$run_path" | write_file 0600 "$account" "$runner_dir/.path"
+}
+
+unit_text() {
+    cat <<UNIT
+# GitHub Actions runner for crashbot, $role role ($labels), as the account $account.
+# Written by runner-setup/install-runner.sh; rerun it rather than editing this file.
+[Unit]
+Description=GitHub Actions runner for crashbot ($role: $labels)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+User=$account
+Group=$account
+WorkingDirectory=$runner_dir
+ExecStart=$runner_dir/runsvc.sh
+KillMode=process
+KillSignal=SIGTERM
+TimeoutStopSec=5min
+Restart=always
+RestartSec=5s
+# What a job writes is its account's alone (the deploy role's releases get ACLs from --install-dir).
+UMask=0077
+PrivateTmp=true
+ProtectSystem=full
+UNIT
+    if [ "$role" = fix ]; then
+        # No setuid program can raise a fix job's rights (bubblewrap needs none: user namespaces).
+        printf '%s\n' "NoNewPrivileges=true"
+    else
+        printf '%s\n' "# No NoNewPrivileges: crashbot deploy runs sudo (setuid) for the lines in $sudoers_file."
+    fi
+    printf '\n[Install]\nWantedBy=multi-user.target\n'
+}
+
+# Deploy: exactly the systemctl lines crashbot runs (bot/deploy/systemd.py with deploy.systemd_sudo).
+# No `status`: it pages through less, which runs a shell; crashbot asks is-active/show, which need no root.
+sudoers_text() {
+    local s=/usr/bin/systemctl
+    printf '# crashbot deploy runner: start, stop, restart and kill the worldserver unit %s, nothing else.\n' "$unit"
+    printf '# Written by runner-setup/install-runner.sh (checked with visudo -cf). crashbot uses it when\n'
+    printf '# crashbot.toml sets [deploy] backend = "systemd", service_name = "%s", systemd_sudo = true.\n' "$unit"
+    printf '%s ALL=(root) NOPASSWD: %s start %s, %s stop %s, %s restart %s, %s kill --signal\\=SIGKILL %s\n' \
+        "$account" "$s" "$unit" "$s" "$unit" "$s" "$unit" "$s" "$unit"
+}
+
+install_sudoers() {
+    run install -d -m 0750 -o root -g root "$root/etc/sudoers.d"
+    if [ -n "$dry" ]; then
+        printf 'would write %s (mode 0440, owner root) after visudo -cf accepts it:\n%s\n' "$sudoers_file" "$(sudoers_text)"
+        return
+    fi
+    local tmp
+    tmp=$(mktemp "$root/etc/sudoers.d/.${me}.XXXXXX")  # sudo ignores names with a dot
+    sudoers_text >"$tmp"
+    chmod 0440 "$tmp"
+    visudo -cqf "$tmp" >/dev/null || { rm -f "$tmp"; die "visudo refused the sudoers lines for $account (not installed)"; }
+    mv -f "$tmp" "$sudoers_file"
+}
+
+# Fix: no sudo at all. A drop-in from an earlier deploy install under this name goes; any other rule stops us.
+check_no_sudo() {
+    [ ! -e "$sudoers_file" ] || run rm -f "$sudoers_file"
+    command -v sudo >/dev/null 2>&1 && id "$account" >/dev/null 2>&1 || return 0
+    if sudo -n -l -U "$account" 2>/dev/null | grep -q 'may run the following'; then
+        die "account $account may run commands with sudo (sudo -l -U $account): the fix account must have no sudo right; remove the rule and rerun"
+    fi
+}
+
+# Deploy: read-write on the realm's install folder, and default ACLs so the releases it writes stay
+# readable by the folder's owner (the account worldserver runs as) despite UMask=0077.
+grant_install_dir() {
+    [ -n "$install_dir" ] || return 0
+    local owner
+    owner=$(stat -c %U "$install_dir")
+    run setfacl -R -m "u:$account:rwX" "$install_dir"
+    run find "$install_dir" -type d -exec setfacl -m "d:u:$account:rwX,d:u:$owner:rwX" '{}' +
+}
+
+enable_service() {
+    local svc
+    svc=$(basename "$unit_file")
+    run install -d -m 0755 -o root -g root "$(dirname "$unit_file")"
+    unit_text | write_file 0644 root "$unit_file"
+    if [ -n "$root" ]; then
+        echo "$me: --root: not starting $svc (systemctl enable --now $svc on the real host)" >&2
+        return 0
+    fi
+    run systemctl daemon-reload
+    run systemctl enable --now "$svc"
+}
+
+main() {
+    parse_args "$@"
+    check_args
+    [ -n "$dry" ] || [ "$(id -u)" -eq 0 ] || { echo "$me: run as root (sudo)" >&2; exit 1; }
+    set_paths
+    check_role
+    # Without the token a first install would stop half-way: say so before anything changes.
+    if [ -z "$dry" ] && [ ! -f "$runner_dir/.runner" ] && [ -z "${!token_env:-}" ]; then
+        die "set $token_env to the registration token (Settings > Actions > Runners > New self-hosted runner; valid for one hour) and rerun"
+    fi
+    install_tools
+    ensure_account
+    install_crashbot
+    unpack_runner
+    register_runner
+    write_path_file
+    if [ "$role" = deploy ]; then install_sudoers; grant_install_dir; else check_no_sudo; fi
+    lock_down
+    enable_service
+    if [ "$role" = deploy ]; then
+        echo "$me: done. In crashbot.toml: [deploy] backend = \"systemd\", service_name = \"$unit\", systemd_sudo = true. Check with: sudo -u $account $venv/bin/crashbot doctor" >&2
+    else
+        echo "$me: done. The fix runner ($labels) runs as $account, without sudo. Check with: sudo -u $account $venv/bin/crashbot doctor" >&2
+    fi
+}
+
+main "$@"
