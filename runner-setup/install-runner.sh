@@ -333,9 +333,31 @@ check_no_sudo() {
 grant_install_dir() {
     [ -n "$install_dir" ] || return 0
     local owner
+    install_dir=$(cd "$install_dir" && pwd -P)
     owner=$(stat -c %U "$install_dir")
     run setfacl -R -m "u:$account:rwX" "$install_dir"
     run find "$install_dir" -type d -exec setfacl -m "d:u:$account:rwX,d:u:$owner:rwX" '{}' +
+    printf '%s' "$install_dir" | write_file 0644 root "$root/opt/crashbot/$account/install-dir"
+    if [ -z "$dry" ] && ! runuser -u "$account" -- test -w "$install_dir" -a -x "$install_dir"; then
+        echo "$me: WARNING: $account still cannot write $install_dir: let it pass through the folders above it (setfacl -m u:$account:x ...)" >&2
+    fi
+}
+
+# The realm's install folder (worldserver.conf holds the database password) is closed to every fix
+# account by a named ACL entry with no rights, which wins over the folder's "other" bits; whichever role
+# is installed first, the second install adds it.
+deny_fix_accounts() {
+    local record fix_account dir
+    for record in "$root"/opt/crashbot/*/role; do
+        [ -f "$record" ] || continue
+        fix_account=$(basename "$(dirname "$record")")
+        for dir in "$root"/opt/crashbot/*/install-dir; do
+            [ -f "$dir" ] || continue
+            if [ "$(cat "$record")" = fix ] && [ -d "$(cat "$dir")" ]; then
+                run setfacl -m "u:$fix_account:---" "$(cat "$dir")"
+            fi
+        done
+    done
 }
 
 enable_service() {
@@ -368,6 +390,7 @@ main() {
     register_runner
     write_path_file
     if [ "$role" = deploy ]; then install_sudoers; grant_install_dir; else check_no_sudo; fi
+    deny_fix_accounts
     lock_down
     enable_service
     if [ "$role" = deploy ]; then

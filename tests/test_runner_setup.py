@@ -271,8 +271,11 @@ def installed(inputs: Inputs) -> Iterator[Installed]:
         subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", game], check=True)
         install_dir = root / "srv" / "realm"
         install_dir.mkdir(parents=True)
-        shutil.chown(install_dir, game, game)
-        install_dir.chmod(0o750)  # the fix account has no way in; the deploy account gets an ACL
+        # as a realm often is: world-readable, with the database password in worldserver.conf
+        (install_dir / "worldserver.conf").write_text("LoginDatabaseInfo = 127.0.0.1;3306;acore;secret\n")
+        for path in (install_dir, install_dir / "worldserver.conf"):
+            shutil.chown(path, game, game)
+        install_dir.chmod(0o755)
         token = "AAREG" + secrets.token_hex(12)
         common = ["--root", str(root), "--unit", UNIT]
         runs = {
@@ -427,7 +430,22 @@ def test_releases_the_deploy_account_writes_are_readable_by_the_server_and_not_b
     assert made.returncode == 0, made.stderr
     assert _as(installed.game, "cat", str(release / "worldserver")).stdout == "binary\n"
     assert _as(installed.fix, "cat", str(release / "worldserver")).returncode != 0
+
+
+@needs_root
+def test_the_fix_account_is_shut_out_of_the_world_readable_install_folder(installed: Installed) -> None:
+    conf = installed.install_dir / "worldserver.conf"
+    assert stat.S_IMODE(installed.install_dir.stat().st_mode) & 0o005 == 0o005  # "other" may read and enter
     assert _as(installed.fix, "ls", str(installed.install_dir)).returncode != 0
+    assert _as(installed.fix, "cat", str(conf)).returncode != 0
+    assert _as(installed.deploy, "cat", str(conf)).stdout.startswith("LoginDatabaseInfo")
+    assert _as(installed.game, "cat", str(conf)).stdout.startswith("LoginDatabaseInfo")
+    if shutil.which("getfacl"):
+        acl = subprocess.run(
+            ["getfacl", "-p", str(installed.install_dir)], capture_output=True, text=True, check=True
+        )
+        assert f"user:{installed.fix}:---" in acl.stdout.splitlines()
+        assert f"user:{installed.deploy}:rwx" in acl.stdout.splitlines()
 
 
 @needs_root
