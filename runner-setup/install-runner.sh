@@ -81,6 +81,11 @@ check_args() {
            tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball") ;;
     esac
     [ -z "$sha256" ] || [[ $sha256 =~ ^[0-9a-fA-F]{64}$ ]] || die "--runner-sha256 must be 64 hex digits"
+    # A local package is checked now, before anything changes (a downloaded one right after the download).
+    if [ -n "$sha256" ] && [ -f "$tarball" ]; then
+        echo "$sha256  $tarball" | sha256sum --check --quiet --status - \
+            || die "$tarball does not have the SHA-256 --runner-sha256 gives: not using it"
+    fi
     [[ $token_env =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "--token-env must be the NAME of an environment variable (got '$token_env')"
     [[ $realm =~ ^[A-Za-z0-9_-]+$ ]] || die "--realm must be letters, digits, - or _ (got '$realm')"
     # The unit name goes into a sudoers line, verbatim: no characters sudoers gives a meaning to.
@@ -189,7 +194,7 @@ ensure_account() {
     run install -d -m 0755 -o root -g root "$root/opt/crashbot/$account"
     [ -n "$dry" ] || [ -f "$role_file" ] || printf '%s\n' "$role" >"$role_file"
     # Mode 0700 on the home, the runner and _work: the other role's account reads none of it.
-    run install -d -m 0755 -o root -g root "$root/home"
+    [ -d "$root/home" ] || run install -d -m 0755 -o root -g root "$root/home"  # never re-mode the host's
     run install -d -m 0700 -o "$account" -g "$account" "$home" "$runner_dir" "$work_dir"
 }
 
@@ -220,11 +225,11 @@ unpack_runner() {
             file=$root/opt/crashbot/$account/actions-runner.tar.gz
             run curl --fail --silent --show-error --location --proto =https --output "$file" "$tarball" ;;
     esac
-    if [ -n "$sha256" ]; then
+    if [ -n "$sha256" ] && [ "$file" != "$tarball" ]; then
         if [ -n "$dry" ]; then
             echo "would check: sha256sum of $file is $sha256"
         else
-            echo "$sha256  $file" | sha256sum --check --quiet - || die "$file does not have the SHA-256 --runner-sha256 gives: not unpacking it"
+            echo "$sha256  $file" | sha256sum --check --quiet --status - || die "$file does not have the SHA-256 --runner-sha256 gives: not unpacking it"
         fi
     fi
     if [ -n "$dry" ]; then
@@ -297,7 +302,9 @@ UNIT
 # Deploy: exactly the systemctl lines crashbot runs (bot/deploy/systemd.py with deploy.systemd_sudo).
 # No `status`: it pages through less, which runs a shell; crashbot asks is-active/show, which need no root.
 sudoers_text() {
-    local s=/usr/bin/systemctl
+    local s
+    # the systemctl sudo finds first through its secure_path (/bin/systemctl on a Debian without usrmerge)
+    for s in /usr/sbin/systemctl /usr/bin/systemctl /sbin/systemctl /bin/systemctl; do [ ! -x "$s" ] || break; done
     printf '# crashbot deploy runner: start, stop, restart and kill the worldserver unit %s, nothing else.\n' "$unit"
     printf '# Written by runner-setup/install-runner.sh (checked with visudo -cf). crashbot uses it when\n'
     printf '# crashbot.toml sets [deploy] backend = "systemd", service_name = "%s", systemd_sudo = true.\n' "$unit"
@@ -306,7 +313,7 @@ sudoers_text() {
 }
 
 install_sudoers() {
-    run install -d -m 0750 -o root -g root "$root/etc/sudoers.d"
+    [ -d "$root/etc/sudoers.d" ] || run install -d -m 0755 -o root -g root "$root/etc/sudoers.d"
     if [ -n "$dry" ]; then
         printf 'would write %s (mode 0440, owner root) after visudo -cf accepts it:\n%s\n' "$sudoers_file" "$(sudoers_text)"
         return
@@ -363,7 +370,7 @@ deny_fix_accounts() {
 enable_service() {
     local svc
     svc=$(basename "$unit_file")
-    run install -d -m 0755 -o root -g root "$(dirname "$unit_file")"
+    [ -d "$(dirname "$unit_file")" ] || run install -d -m 0755 -o root -g root "$(dirname "$unit_file")"
     unit_text | write_file 0644 root "$unit_file"
     if [ -n "$root" ]; then
         echo "$me: --root: not starting $svc (systemctl enable --now $svc on the real host)" >&2

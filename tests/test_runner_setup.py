@@ -507,3 +507,36 @@ def test_the_runner_units_pass_systemd_analyze_verify(installed: Installed, tmp_
         ["systemd-analyze", "verify", str(broken)], capture_output=True, text=True, check=False
     )
     assert bad.returncode != 0
+
+
+def test_a_runner_package_url_is_fetched_over_https_only_and_checked_before_it_is_unpacked(
+    inputs: Inputs,
+) -> None:
+    url = (
+        "https://github.com/actions/runner/releases/download/v2.330.0/actions-runner-linux-x64-2.330.0.tar.gz"
+    )
+    digest = "0" * 64
+    args = _args(inputs, "fix", "--account", "cb-dry-url")
+    args[args.index(str(inputs.tarball))] = url
+    result = _run("--dry-run", *args, "--runner-sha256", digest, token="t")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    fetch = lines.index(
+        "would run: curl --fail --silent --show-error --location --proto =https --output "
+        f"/opt/crashbot/cb-dry-url/actions-runner.tar.gz {url}"
+    )
+    check = lines.index(
+        f"would check: sha256sum of /opt/crashbot/cb-dry-url/actions-runner.tar.gz is {digest}"
+    )
+    (unpack,) = [i for i, line in enumerate(lines) if " tar --no-overwrite-dir -xzf - " in line]
+    assert fetch < check < unpack
+
+
+def test_a_runner_package_with_another_sha256_is_refused_before_anything_runs(inputs: Inputs) -> None:
+    good = hashlib.sha256(inputs.tarball.read_bytes()).hexdigest()
+    assert _run("--dry-run", *_args(inputs, "fix"), "--runner-sha256", good, token="t").returncode == 0
+    result = _run("--dry-run", *_args(inputs, "fix"), "--runner-sha256", "f" * 64, token="t")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "does not have the SHA-256 --runner-sha256 gives" in line
+    assert result.stdout == ""
