@@ -7,7 +7,7 @@
 # deploy account gets exactly `systemctl start|stop|restart|kill --signal=SIGKILL <unit>` through a
 # sudoers drop-in checked with `visudo -cf` (crashbot uses it with deploy.systemd_sudo = true).
 #
-# Usage: sudo ./install-runner.sh --role fix|deploy --spec SPEC --url https://github.com/OWNER/REPO
+# Usage: sudo --preserve-env=CRASHBOT_RUNNER_TOKEN ./install-runner.sh --role fix|deploy --spec SPEC --url https://github.com/OWNER/REPO
 #            --runner-tarball PATH|URL [--runner-sha256 HEX] [--token-env NAME] [--realm NAME]
 #            [--unit NAME] [--install-dir DIR] [--account NAME] [--name NAME] [--root DIR] [--dry-run]
 # The registration token (Settings > Actions > Runners > New self-hosted runner; valid for one hour) is
@@ -248,12 +248,10 @@ register_runner() {
         echo "$me: OK: a runner is already registered in $runner_dir (labels are set at registration: to change them, run ./config.sh remove as $account and rerun this)" >&2
         return 0
     fi
-    local token=${!token_env:-}
     if [ -n "$dry" ]; then
         echo "would pass the registration token from \$$token_env to config.sh as ACTIONS_RUNNER_INPUT_TOKEN (environment, not the command line)"
     else
-        [ -n "$token" ] || die "set $token_env to the registration token (Settings > Actions > Runners > New self-hosted runner; valid for one hour) and rerun"
-        export ACTIONS_RUNNER_INPUT_TOKEN=$token
+        export ACTIONS_RUNNER_INPUT_TOKEN=$runner_token
     fi
     # env.sh (which config.sh runs) writes the service's PATH into .path: crashbot's venv comes first.
     as_account env -C "$runner_dir" "PATH=$run_path" ./config.sh --unattended --url "$url" \
@@ -386,8 +384,11 @@ main() {
     [ -n "$dry" ] || [ "$(id -u)" -eq 0 ] || { echo "$me: run as root (sudo)" >&2; exit 1; }
     set_paths
     check_role
+    # The token stays in this shell only: apt-get, pip and the rest never see it in their environment.
+    runner_token=${!token_env:-}
+    export -n "${token_env?}"
     # Without the token a first install would stop half-way: say so before anything changes.
-    if [ -z "$dry" ] && [ ! -f "$runner_dir/.runner" ] && [ -z "${!token_env:-}" ]; then
+    if [ -z "$dry" ] && [ ! -f "$runner_dir/.runner" ] && [ -z "$runner_token" ]; then
         die "set $token_env to the registration token (Settings > Actions > Runners > New self-hosted runner; valid for one hour) and rerun"
     fi
     install_tools

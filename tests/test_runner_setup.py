@@ -56,6 +56,7 @@ set -eu
 printf '%s\\n' "$@" > config-argv
 id -un > config-user
 printf '%s' "${ACTIONS_RUNNER_INPUT_TOKEN:-}" > config-token
+printf '%s' "${CRASHBOT_RUNNER_TOKEN:-unset}" > config-operator-variable
 seen=absent
 for f in /proc/[0-9]*/cmdline; do
     cmd=$(tr '\\0' ' ' < "$f" 2>/dev/null) || continue
@@ -367,6 +368,8 @@ def test_the_runner_registers_as_its_account_with_its_role_label_and_the_token_o
         ]
         assert argv[4].endswith(f"-{account}")
         assert (runner / "config-token").read_text() == installed.token
+        # the operator's variable left the environment when the script read it: no other child got it
+        assert (runner / "config-operator-variable").read_text() == "unset"
         assert (runner / "config-token-on-a-command-line").read_text() == "absent\n"
         for result in (*installed.first.values(), *installed.again.values()):
             assert installed.token not in result.stdout + result.stderr
