@@ -543,3 +543,15 @@ def test_a_runner_package_with_another_sha256_is_refused_before_anything_runs(in
     (line,) = result.stderr.splitlines()
     assert "does not have the SHA-256 --runner-sha256 gives" in line
     assert result.stdout == ""
+
+
+@needs_root
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None or shutil.which("setpriv") is None, reason="needs bubblewrap and setpriv"
+)
+def test_the_fix_account_can_open_the_sandbox_under_its_units_no_new_privileges(installed: Installed) -> None:
+    # what the fix runner's service does for every build (NoNewPrivileges=true, then bwrap as the account)
+    sandbox = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL"]
+    sandbox += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # (a system account with no login shell and no subuid range: bwrap needs only user namespaces)
+    assert _as(installed.fix, "setpriv", "--no-new-privs", *sandbox, "true").returncode == 0
