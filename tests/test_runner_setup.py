@@ -555,3 +555,12 @@ def test_the_fix_account_can_open_the_sandbox_under_its_units_no_new_privileges(
     sandbox += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     # (a system account with no login shell and no subuid range: bwrap needs only user namespaces)
     assert _as(installed.fix, "setpriv", "--no-new-privs", *sandbox, "true").returncode == 0
+
+
+def test_every_option_the_readme_passes_to_install_runner_exists() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("runner-setup/install-runner.sh --role fix")
+    block = readme[readme.rindex("```sh", 0, start) : readme.index("```", start)]
+    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", block)) - {"--preserve-env"}
+    known = set(re.findall(r"^\s+(--[a-z][a-z0-9-]+)\)", SCRIPT.read_text(encoding="utf-8"), re.MULTILINE))
+    assert used and used <= known, used - known
