@@ -14,6 +14,8 @@
 # read from the environment variable --token-env names (default CRASHBOT_RUNNER_TOKEN) and handed to the
 # runner's config.sh in its environment (ACTIONS_RUNNER_INPUT_TOKEN), never on a command line. It is
 # needed only the first time: a registered runner (its .runner file exists) is left as it is.
+# One deploy account per realm (its label and sudoers line name one realm and one unit): for a second
+# realm on the same host pass --account crashbot-deploy-<realm>.
 # SPEC is what pip installs, as for install-uploader.sh: a wheel, a git URL or a checkout; never a bare name.
 # --root DIR puts every file under DIR and skips apt-get and systemctl (for tests; the accounts are real).
 # Idempotent: every step checks first. --dry-run prints every command and file it would run or write.
@@ -336,7 +338,10 @@ check_no_sudo() {
 # Deploy: read-write on the realm's install folder, and default ACLs so the releases it writes stay
 # readable by the folder's owner (the account worldserver runs as) despite UMask=0077.
 grant_install_dir() {
-    [ -n "$install_dir" ] || return 0
+    if [ -z "$install_dir" ]; then
+        echo "$me: WARNING: no --install-dir: $account cannot write the realm's releases until you pass deploy.install_dir here" >&2
+        return 0
+    fi
     local owner
     install_dir=$(cd "$install_dir" && pwd -P)
     owner=$(stat -c %U "$install_dir")
