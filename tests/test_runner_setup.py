@@ -564,3 +564,26 @@ def test_every_option_the_readme_passes_to_install_runner_exists() -> None:
     used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", block)) - {"--preserve-env"}
     known = set(re.findall(r"^\s+(--[a-z][a-z0-9-]+)\)", SCRIPT.read_text(encoding="utf-8"), re.MULTILINE))
     assert used and used <= known, used - known
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("sudo") is None or shutil.which("gpasswd") is None, reason="needs sudo")
+def test_a_fix_account_with_any_sudo_right_is_taken_out_of_admin_groups_or_refused(
+    installed: Installed, inputs: Inputs
+) -> None:
+    args = _args(inputs, "fix", "--account", installed.fix, "--root", str(installed.root), "--unit", UNIT)
+    subprocess.run(["gpasswd", "-a", installed.fix, "sudo"], capture_output=True, check=True)
+    rerun = _run(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    groups = subprocess.run(["id", "-nG", installed.fix], capture_output=True, text=True, check=True)
+    assert "sudo" not in groups.stdout.split()
+    # a rule of its own, anywhere sudo reads: the script stops rather than run a fix runner with it
+    rule = Path("/etc/sudoers.d") / f"{installed.fix}-extra"
+    rule.write_text(f"{installed.fix} ALL=(root) NOPASSWD: /usr/bin/id\n", encoding="utf-8")
+    rule.chmod(0o440)
+    try:
+        refused = _run(*args)
+    finally:
+        rule.unlink()
+    assert refused.returncode == 2
+    assert "the fix account must have no sudo right" in refused.stderr.splitlines()[-1]
