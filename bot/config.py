@@ -393,6 +393,10 @@ class DeploySettings:
     def __post_init__(self) -> None:
         _coerce_choices(self, "deploy")
         _check_shutdown(self.shutdown_delay_s, self.shutdown_reason)
+        if self.systemd_user and self.systemd_sudo:
+            raise ConfigError(
+                "deploy.systemd_user and deploy.systemd_sudo exclude each other: a --user unit needs no sudo"
+            )
         problem = _regex_problem(self.ready_regex)
         if problem:
             raise ConfigError(f"deploy.ready_regex {problem}")

@@ -29,6 +29,11 @@ def test_config_file_overlays_defaults_and_names_its_source(tmp_path: Path) -> N
         ('[uploader]\nwrites_per_minute = "60"\n', "uploader.writes_per_minute"),
         ("[fix]\nmax_attempts = true\n", "fix.max_attempts"),
         ("[deploy.soap]\nport = [1]\n", "deploy.soap.port"),
+        (
+            "[deploy]\nsystemd_user = true\nsystemd_sudo = true\n",
+            "deploy.systemd_user and deploy.systemd_sudo",
+        ),
+        ('[deploy]\nsystemd_sudo = "yes"\n', "deploy.systemd_sudo"),
         ("not toml at all = = =\n", "not valid TOML"),
     ],
 )
