@@ -180,6 +180,14 @@ check_role() {
     [ "$other" = "$role" ] || die "account $account is already the $other runner's account: give the $role runner its own (--account)"
 }
 
+# A link where the runner's own folders should be means something in the account rewrote its home.
+refuse_links() {
+    local path
+    for path in "$home" "$runner_dir" "$work_dir" "$runner_dir/.path" "$runner_dir/config.sh"; do
+        [ ! -L "$path" ] || die "$path is a symbolic link, not what this script made: something running as $account replaced it; look before you rerun"
+    done
+}
+
 ensure_account() {
     local group
     if id "$account" >/dev/null 2>&1; then
@@ -197,13 +205,17 @@ ensure_account() {
     [ -n "$dry" ] || [ -f "$role_file" ] || printf '%s\n' "$role" >"$role_file"
     # Mode 0700 on the home, the runner and _work: the other role's account reads none of it.
     [ -d "$root/home" ] || run install -d -m 0755 -o root -g root "$root/home"  # never re-mode the host's
-    run install -d -m 0700 -o "$account" -g "$account" "$home" "$runner_dir" "$work_dir"
+    run install -d -m 0700 -o "$account" -g "$account" "$home"
+    # Inside the home the account is the owner: root never creates, chowns or chmods a path there, where a
+    # symbolic link the account planted would turn it onto another file. The account does it itself.
+    as_account mkdir -p -m 0700 "$runner_dir" "$work_dir"
 }
 
 # Last, because unpacking the runner package sets its folder's mode from the archive.
 lock_down() {
-    run chown "$account:$account" "$home" "$runner_dir" "$work_dir"
-    run chmod 0700 "$home" "$runner_dir" "$work_dir"
+    run chown "$account:$account" "$home"
+    run chmod 0700 "$home"
+    as_account chmod 0700 "$runner_dir" "$work_dir"
 }
 
 # crashbot in a venv that root owns: the runner account (and a build running as it) cannot change it.
@@ -261,8 +273,15 @@ register_runner() {
     unset ACTIONS_RUNNER_INPUT_TOKEN
 }
 
+# Written by the account itself, for the reason given in ensure_account.
 write_path_file() {
-    printf '%s' "$run_path" | write_file 0600 "$account" "$runner_dir/.path"
+    if [ -n "$dry" ]; then
+        printf 'would write %s (mode 0600, as %s):\n%s\n' "$runner_dir/.path" "$account" "$run_path"
+        return
+    fi
+    # shellcheck disable=SC2016 # $1 is the inner shell's argument, expanded there
+    printf '%s\n' "$run_path" | runuser -u "$account" -- sh -c 'umask 077 && cat >"$1.new" && mv -f "$1.new" "$1"' \
+        sh "$runner_dir/.path"
 }
 
 unit_text() {
@@ -345,8 +364,9 @@ grant_install_dir() {
     local owner
     install_dir=$(cd "$install_dir" && pwd -P)
     owner=$(stat -c %U "$install_dir")
-    run setfacl -R -m "u:$account:rwX" "$install_dir"
-    run find "$install_dir" -type d -exec setfacl -m "d:u:$account:rwX,d:u:$owner:rwX" '{}' +
+    # -P: never through a symbolic link (the deploy account can write here); default entries land on
+    # folders only, and new folders inherit them.
+    run setfacl -R -P -m "u:$account:rwX,d:u:$account:rwX,d:u:$owner:rwX" "$install_dir"
     printf '%s' "$install_dir" | write_file 0644 root "$root/opt/crashbot/$account/install-dir"
     if [ -z "$dry" ] && ! runuser -u "$account" -- test -w "$install_dir" -a -x "$install_dir"; then
         echo "$me: WARNING: $account still cannot write $install_dir: let it pass through the folders above it (setfacl -m u:$account:x ...)" >&2
@@ -364,7 +384,7 @@ deny_fix_accounts() {
         for dir in "$root"/opt/crashbot/*/install-dir; do
             [ -f "$dir" ] || continue
             if [ "$(cat "$record")" = fix ] && [ -d "$(cat "$dir")" ]; then
-                run setfacl -m "u:$fix_account:---" "$(cat "$dir")"
+                run setfacl -P -m "u:$fix_account:---" "$(cat "$dir")"
             fi
         done
     done
@@ -389,6 +409,7 @@ main() {
     [ -n "$dry" ] || [ "$(id -u)" -eq 0 ] || { echo "$me: run as root (sudo)" >&2; exit 1; }
     set_paths
     check_role
+    refuse_links
     # The token stays in this shell only: apt-get, pip and the rest never see it in their environment.
     runner_token=${!token_env:-}
     export -n "${token_env?}"

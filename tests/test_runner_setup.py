@@ -198,8 +198,11 @@ def test_dry_run_prints_every_command_of_a_fix_install_and_never_the_token(input
         f"would run: useradd --system --user-group --no-create-home --home-dir {home} --shell /usr/sbin/nologin"
         in out
     )
-    assert f"install -d -m 0700 -o cb-dry-fix -g cb-dry-fix {home} {home}/actions-runner {home}/_work" in out
-    assert f"would run: chmod 0700 {home} {home}/actions-runner {home}/_work" in out
+    assert f"would run: install -d -m 0700 -o cb-dry-fix -g cb-dry-fix {home}\n" in out
+    # inside the home, the account itself makes and closes its folders (root never follows its links)
+    assert f"would run: runuser -u cb-dry-fix -- mkdir -p -m 0700 {home}/actions-runner {home}/_work\n" in out
+    assert f"would run: runuser -u cb-dry-fix -- chmod 0700 {home}/actions-runner {home}/_work\n" in out
+    assert f"would write {home}/actions-runner/.path (mode 0600, as cb-dry-fix)" in out
     assert f"pip install --quiet --disable-pip-version-check --upgrade {inputs.wheel}" in out
     assert f"runuser -u cb-dry-fix -- tar --no-overwrite-dir -xzf - -C {home}/actions-runner" in out
     (config,) = [line for line in out.splitlines() if "./config.sh" in line]
@@ -587,3 +590,36 @@ def test_a_fix_account_with_any_sudo_right_is_taken_out_of_admin_groups_or_refus
         rule.unlink()
     assert refused.returncode == 2
     assert "the fix account must have no sudo right" in refused.stderr.splitlines()[-1]
+
+
+@needs_root
+def test_a_rerun_never_follows_a_link_the_runner_account_planted_in_its_home(
+    installed: Installed, inputs: Inputs
+) -> None:
+    # A fix job that got out of its sandbox owns the account's home: it swaps _work and .path for links
+    # to root's files and waits for the operator to rerun the installer as root.
+    victim = installed.root / "victim"
+    victim.mkdir(mode=0o755)
+    (victim / "secret").write_text("root only\n")
+    (victim / "secret").chmod(0o600)
+    home = installed.home(installed.fix)
+    runner = home / "actions-runner"
+    plant = f"mv {home}/_work {home}/_work.kept && ln -s {victim} {home}/_work && mv {runner}/.path {runner}/.path.kept"
+    plant += f" && ln -s {victim}/secret {runner}/.path"
+    assert _as(installed.fix, "sh", "-c", plant).returncode == 0
+    try:
+        rerun = _run(
+            *_args(inputs, "fix", "--account", installed.fix, "--root", str(installed.root), "--unit", UNIT)
+        )
+        assert rerun.returncode == 2
+        (line,) = rerun.stderr.splitlines()
+        assert "is a symbolic link, not what this script made" in line
+        for path, mode in ((victim, 0o755), (victim / "secret", 0o600)):
+            info = path.stat()
+            assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 0, mode), path
+        assert (victim / "secret").read_text() == "root only\n"
+    finally:
+        restore = f"rm -f {home}/_work {runner}/.path && mv {home}/_work.kept {home}/_work"
+        restore += f" && mv {runner}/.path.kept {runner}/.path"
+        assert _as(installed.fix, "sh", "-c", restore).returncode == 0
+        shutil.rmtree(victim)
