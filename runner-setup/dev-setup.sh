@@ -18,6 +18,8 @@ for tool in git cmake g++ gdb make clang++ lld-link llvm-symbolizer llvm-pdbutil
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
+# install-runner.sh makes the runners' venvs with the system's python3 (tests/test_runner_setup.py).
+{ [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip'; } >/dev/null 2>&1 || need+=(python3-venv)
 if ((${#need[@]})); then
     pkgs=()
     for tool in "${need[@]}"; do

@@ -166,7 +166,7 @@ install_tools() {
             *) pkgs+=("$tool") ;;
         esac
     done
-    [ -z "$root" ] || die "missing tools under --root (install them first): ${pkgs[*]}"
+    [ -z "$root" ] || [ -n "$dry" ] || die "missing tools under --root (install them first): ${pkgs[*]}"
     run env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
 }
