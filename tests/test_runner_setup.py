@@ -250,6 +250,7 @@ class Installed:
     token: str
     first: dict[str, subprocess.CompletedProcess[str]]
     again: dict[str, subprocess.CompletedProcess[str]]
+    written: tuple[dict[str, tuple[str, int, int]], dict[str, tuple[str, int, int]]]  # after each round
 
     def home(self, account: str) -> Path:
         return self.root / "home" / account
@@ -259,6 +260,20 @@ def _as(account: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["runuser", "-u", account, "--", *argv], capture_output=True, text=True, check=False
     )
+
+
+def _written(root: Path) -> dict[str, tuple[str, int, int]]:
+    """Every file the script writes (units, sudoers, records, .path): text, mode and owner."""
+    files = [
+        *(root / "etc").rglob("*"),
+        *(root / "opt").glob("crashbot/*/*"),
+        *root.glob("home/*/actions-runner/.path"),
+    ]
+    return {
+        str(f): (f.read_text(), stat.S_IMODE(f.stat().st_mode), f.stat().st_uid)
+        for f in files
+        if f.is_file() and not f.is_symlink()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -292,9 +307,11 @@ def installed(inputs: Inputs) -> Iterator[Installed]:
         for role, args in runs.items():
             accounts.append(fix if role == "fix" else deploy)
             first[role] = _run(*args, token=token)
+        after_first = _written(root)
         for role, args in runs.items():
             again[role] = _run(*args)  # registered already: no token needed any more
-        yield Installed(root, fix, deploy, game, install_dir, token, first, again)
+        written = (after_first, _written(root))
+        yield Installed(root, fix, deploy, game, install_dir, token, first, again, written)
     finally:
         for account in accounts:
             subprocess.run(["userdel", account], capture_output=True, check=False)
@@ -311,6 +328,8 @@ def test_both_roles_install_and_a_second_run_changes_nothing(installed: Installe
     for account in (installed.fix, installed.deploy):
         runner = installed.home(account) / "actions-runner"
         assert (runner / "config-calls").read_text() == "call\n"  # registered once, not on the rerun
+    first, again = installed.written
+    assert len(first) >= 8 and first == again  # 2 units, 1 sudoers, 2 roles, 1 install-dir, 2 .path
 
 
 @needs_root
