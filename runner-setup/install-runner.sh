@@ -256,7 +256,8 @@ unpack_runner() {
 }
 
 # Register once. The token travels in the environment (config.sh reads ACTIONS_RUNNER_INPUT_TOKEN and
-# masks it in its log); a command line is readable by every local user in /proc/<pid>/cmdline.
+# masks it in its log: actions/runner, src/Runner.Listener/CommandSettings.cs); a command line is
+# readable by every local user in /proc/<pid>/cmdline.
 register_runner() {
     if [ -f "$runner_dir/.runner" ]; then
         echo "$me: OK: a runner is already registered in $runner_dir (labels are set at registration: to change them, run ./config.sh remove as $account and rerun this)" >&2
@@ -284,6 +285,8 @@ write_path_file() {
         sh "$runner_dir/.path"
 }
 
+# The service settings of GitHub's own svc.sh unit (actions.runner.service.template: KillMode=process,
+# SIGTERM, 5 min to stop, restart always), plus what keeps one role's files its own.
 unit_text() {
     cat <<UNIT
 # GitHub Actions runner for crashbot, $role role ($labels), as the account $account.

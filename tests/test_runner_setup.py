@@ -8,6 +8,11 @@ needs root, which this CI container has; elsewhere those tests skip and the ``--
 Two things stand in for what needs the internet: the runner package is a tarball whose ``config.sh``
 records what it was given (the real one registers with GitHub), and crashbot is a minimal wheel pip
 installs offline (``PIP_NO_INDEX``; the real wheel is tested in tests/test_install.py).
+
+What the stand-in mimics, read in github.com/actions/runner: config.sh takes any argument from an
+``ACTIONS_RUNNER_INPUT_<NAME>`` variable and masks secret ones (src/Runner.Listener/CommandSettings.cs),
+refuses to run as root, and writes ``.runner`` once registered; the service entry point ``bin/runsvc.sh``
+reads ``.path`` from its working folder (src/Misc/layoutbin/runsvc.sh, actions.runner.service.template).
 """
 
 from __future__ import annotations
