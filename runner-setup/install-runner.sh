@@ -139,7 +139,7 @@ set_paths() {
     work_dir=$home/_work
     venv=$root/opt/crashbot/$account/venv
     role_file=$root/opt/crashbot/$account/role
-    unit_file=$root/etc/systemd/system/crashbot-runner-$account.service
+    unit_file=$root/etc/systemd/system/$account-runner.service
     sudoers_file=$root/etc/sudoers.d/$account
     if [ "$role" = fix ]; then labels=crashbot-fix; else labels=realm-$realm; fi
     run_path=$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -234,7 +234,7 @@ def test_dry_run_of_a_deploy_install_shows_the_sudoers_lines_and_the_realm_label
     assert _sudo_commands(out) == SUDO_COMMANDS
     assert "NoNewPrivileges" not in out.replace("# No NoNewPrivileges", "")
     assert "would run: systemctl daemon-reload" in out
-    assert "would run: systemctl enable --now crashbot-runner-crashbot-deploy.service" in out
+    assert "would run: systemctl enable --now crashbot-deploy-runner.service" in out
 
 
 def _sudo_commands(text: str) -> list[str]:
@@ -508,7 +508,7 @@ def test_the_runner_units_run_as_their_account_and_only_fix_forbids_new_privileg
 ) -> None:
     units = installed.root / "etc" / "systemd" / "system"
     for account, nnp in ((installed.fix, True), (installed.deploy, False)):
-        unit = units / f"crashbot-runner-{account}.service"
+        unit = units / f"{account}-runner.service"
         text = unit.read_text()
         assert re.search(rf"^User={account}$", text, re.MULTILINE)
         runner = installed.home(account) / "actions-runner"
@@ -521,7 +521,7 @@ def test_the_runner_units_run_as_their_account_and_only_fix_forbids_new_privileg
 @needs_root
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_the_runner_units_pass_systemd_analyze_verify(installed: Installed, tmp_path: Path) -> None:
-    units = sorted((installed.root / "etc" / "systemd" / "system").glob("crashbot-runner-*.service"))
+    units = sorted((installed.root / "etc" / "systemd" / "system").glob("*-runner.service"))
     assert len(units) == 2
     for unit in units:
         result = subprocess.run(
