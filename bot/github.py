@@ -175,6 +175,7 @@ class RepoInfo:
     default_branch: str
     private: bool
     html_url: str
+    clone_url: str = ""  # where git fetches and pushes it (https://…/owner/name.git on GitHub)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RepoInfo:
@@ -183,6 +184,7 @@ class RepoInfo:
             default_branch=str(d.get("default_branch") or "main"),
             private=bool(d.get("private", False)),
             html_url=str(d.get("html_url", "")),
+            clone_url=str(d.get("clone_url") or ""),
         )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +22,7 @@ from bot.fix.engines import ENGINES
 from bot.fix.report import FixResult, Outcome, step_summary
 
 if TYPE_CHECKING:
+    from bot.fix.pipeline import Each, FixRun
     from bot.github import GitHubClient
     from bot.symbols.runner import Symbolicator
 
@@ -59,6 +63,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --pending: work on at most N issues (default: fix.pending_cap)",
     )
 
+    p.add_argument(
+        "--phase",
+        choices=[x.value for x in Phase],
+        default=Phase.ALL.value,
+        help=(
+            "run one part: prepare (verify, analyse; signing key + GitHub), work (engine, build, test; the "
+            "engine's key only), publish (verify and validate again, push, conclude; GitHub + signing key); "
+            "a workflow runs them as three steps. Default: all three in this process"
+        ),
+    )
+    p.add_argument(
+        "--handoff",
+        metavar="DIR",
+        help="with --phase: the directory the phases hand tasks and results over in (e.g. $RUNNER_TEMP/...)",
+    )
     add_json_option(p)
     add_github_options(p)
     p.set_defaults(handler=run_fix)
@@ -88,21 +107,122 @@ def _symbolicator(config: Config, client: GitHubClient, key: bytes, api_url: str
     )
 
 
+class Phase(StrEnum):
+    """Which part of ``crashbot fix`` this process runs. A workflow runs the three as separate steps,
+    each with only the secrets it needs, so no process that runs untrusted code ever held a crashbot
+    secret; ``all`` runs them in one process (local use, the demo)."""
+
+    ALL = "all"
+    PREPARE = "prepare"  # trusted: verify, analyse, hand the task over (signing key, GitHub)
+    WORK = "work"  # untrusted: engine, apply, build, test (the engine's key only)
+    PUBLISH = "publish"  # trusted: verify again, validate again, commit, push, conclude
+
+
 def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) -> int:
     if args.max is not None and not args.pending:
         raise UsageError("--max applies to --pending only")
+    phase = Phase(args.phase)
+    handoff = _handoff(args.handoff, phase)
     config = config_mod.overlay(config, "fix", engine=args.engine)
-    uploader = config.github.trusted_uploader()
-    key = config_mod.signing_key(config, env)
     workspace = Path(args.workspace or ".").resolve()
-    if not workspace.is_dir():
+    if phase is not Phase.PUBLISH and not workspace.is_dir():  # publish never reads the workspace
         raise UsageError(f"--workspace {str(workspace)!r} is not a directory; pass the server checkout")
+    if phase is Phase.WORK:
+        return _run_work(config, env, workspace, handoff)
+    from bot.fix.handoff import prepared_issues
+    from bot.fix.pipeline import fix_issue, isolated, prepare_issue, publish_issue, sweep
 
+    api_url = args.api_url or config.github.api_url
+    run = _trusted_run(config, env, workspace, phase=phase, repo=args.repo or None, api_url=api_url)
+    each: Each = fix_issue
+    if phase is Phase.PREPARE:
+        each = functools.partial(prepare_issue, handoff=handoff)
+    elif phase is Phase.PUBLISH:
+        each = functools.partial(publish_issue, handoff=handoff)
+    title = f"crashbot fix #{args.issue}" if args.issue is not None else "crashbot fix --pending"
+    # in a workflow the engine and build log folds; the result line stays (on stderr with --json)
+    with actions.group(title, env, stream=sys.stderr if args.json else None):
+        if args.issue is not None:
+            results = [each(run, args.issue)]
+        elif phase is Phase.PUBLISH:  # the issues prepare handed over (each verified again)
+            results = [isolated(run, n, each) for n in prepared_issues(handoff)]
+        else:
+            results = sweep(run, cap=args.max if args.max is not None else config.fix.pending_cap, each=each)
+    return _report(results, args, env)
+
+
+def _handoff(value: str | None, phase: Phase) -> Path:
+    """``--handoff``: required by the three phases, refused with ``all`` (which hands nothing over)."""
+    if phase is Phase.ALL:
+        if value:
+            raise UsageError("--handoff needs --phase prepare, work or publish")
+        return Path()
+    if not value:
+        raise UsageError(f'--phase {phase.value} needs --handoff DIR (e.g. "$RUNNER_TEMP/crashbot-fix")')
+    path = Path(value).resolve()
+    if phase is Phase.PREPARE:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif not path.is_dir():
+        raise UsageError(f"--handoff {str(path)!r} does not exist; run --phase prepare first")
+    return path
+
+
+def _trusted_run(
+    config: Config, env: Mapping[str, str], workspace: Path, *, phase: Phase, repo: str | None, api_url: str
+) -> FixRun:
+    """The :class:`FixRun` of a trusted phase (all, prepare, publish): the signing key, the GitHub client
+    and, where something is pushed, the push token (minted here, for this process only)."""
     from bot import github
     from bot.build import fence
-    from bot.fix.engines import make_engine
-    from bot.fix.pipeline import FixRun, ensure_clean, fix_issue, sweep
-    from bot.fix.work import isolated
+    from bot.fix.engines import engine_elsewhere, make_engine
+    from bot.fix.pipeline import FixRun
+    from bot.fix.publish import trusted_remote
+    from bot.fix.work import isolated as isolated_work
+
+    uploader = config.github.trusted_uploader()
+    key = config_mod.signing_key(config, env)
+    if phase is not Phase.PUBLISH:
+        _check_workspace(config, env, workspace)
+    client = github.connect(config.github, env=env, repo=repo, api_url=api_url)
+    info = client.repo_info()
+    run_env = dict(env)  # push_token may add a minted token: to this run's copy, never the process's
+    push_token_env = push_token(config, client, run_env) if phase is not Phase.PREPARE else None
+    secrets = config_mod.secret_env_names(config)
+    # every value a fix posts (build logs, agent output, reasons) is masked against these, exactly
+    fence.remember([*(run_env.get(n) for n in secrets), run_env.get(push_token_env or "")])
+    one_process = phase is Phase.ALL
+    return FixRun(
+        client=client,
+        settings=config.fix,
+        uploader=uploader,
+        key=key,
+        # the engine reads its own key; every other secret stays out of what an agent CLI inherits
+        engine=make_engine(
+            config.fix,
+            env={k: v for k, v in env.items() if k not in secrets or k == config.fix.api_key_env},
+        )
+        if one_process
+        else engine_elsewhere(config.fix),
+        workspace=workspace,
+        base_branch=config.fix.base_branch or info.default_branch,
+        env=run_env,
+        push_token_env=push_token_env,
+        secret_names=secrets,
+        symbolicate=_symbolicator(config, client, key, api_url) if phase is not Phase.PUBLISH else None,
+        # the untrusted phase (engine, apply, build, test) in its own process without crashbot's secrets
+        work=isolated_work(
+            engine_key_env=config.fix.api_key_env,
+            env=env,
+            timeout_s=config.fix.max_attempts * (config.fix.engine_timeout_s + config.fix.build_timeout_s)
+            + 600,
+        ),
+        remote_url=trusted_remote(info.clone_url, api_url=api_url) if phase is not Phase.PREPARE else "",
+    )
+
+
+def _check_workspace(config: Config, env: Mapping[str, str], workspace: Path) -> None:
+    """The checkout the engine loop patches: clean, and a checkout of the server repository."""
+    from bot.fix.pipeline import ensure_clean
     from bot.git import Git
 
     checkout = Git(workspace, env=env)
@@ -113,53 +233,43 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
             f"the workspace {workspace} has no git remote {remote!r} to push fix branches to "
             "(fix.push_remote); check out the server repository with actions/checkout"
         )
-    api_url = args.api_url or config.github.api_url
-    client = github.connect(config.github, env=env, repo=args.repo or None, api_url=api_url)
-    run_env = dict(env)  # push_token may add a minted token: to this run's copy, never the process's
-    push_token_env = push_token(config, client, run_env)
-    secrets = config_mod.secret_env_names(config)
-    # every value a fix posts (build logs, agent output, reasons) is masked against these, exactly
-    fence.remember([*(run_env.get(n) for n in secrets), run_env.get(push_token_env or "")])
-    run = FixRun(
-        client=client,
-        settings=config.fix,
-        uploader=uploader,
-        key=key,
-        # the engine reads its own key; every other secret stays out of what an agent CLI inherits
-        engine=make_engine(
-            config.fix,
-            env={k: v for k, v in env.items() if k not in secrets or k == config.fix.api_key_env},
-        ),
-        workspace=workspace,
-        base_branch=config.fix.base_branch or client.repo_info().default_branch,
-        env=run_env,
-        push_token_env=push_token_env,
-        secret_names=secrets,
-        symbolicate=_symbolicator(config, client, key, api_url),
-        # the untrusted phase (engine, apply, build, test) in its own process without crashbot's secrets
-        work=isolated(
-            engine_key_env=config.fix.api_key_env,
-            env=env,
-            timeout_s=config.fix.max_attempts * (config.fix.engine_timeout_s + config.fix.build_timeout_s)
-            + 600,
-        ),
-    )
-    tip = client.get_ref_sha(run.base_branch)
-    head = checkout.head()
-    if tip is not None and tip != head:
-        logger.warning(
-            "the workspace is at %s but %s is at %s on GitHub; fixes are made against the workspace",
-            head[:12],
-            run.base_branch,
-            tip[:12],
+
+
+def _run_work(config: Config, env: Mapping[str, str], workspace: Path, handoff: Path) -> int:
+    """``--phase work``: the engine loop for every task in ``handoff``, in a process holding no crashbot
+    secret but the engine's key (it refuses to start otherwise), then one line per issue."""
+    from bot.build import fence
+    from bot.fix.attempts import Bench
+    from bot.fix.engines import make_engine
+    from bot.fix.pipeline import ensure_clean
+    from bot.fix.work import held_secrets, run_handoff
+    from bot.git import Git
+
+    secrets = config_mod.secret_env_names(config) | {config.fix.push_token_env or DEFAULT_PUSH_TOKEN_ENV}
+    held = held_secrets(env, secrets, engine_key_env=config.fix.api_key_env)
+    if held:
+        raise UsageError(
+            f"--phase work runs untrusted code, but its environment holds {', '.join(held)}; give that "
+            f"workflow step only the engine's key ({config.fix.api_key_env or 'fix.api_key_env'})"
         )
-    title = f"crashbot fix #{args.issue}" if args.issue is not None else "crashbot fix --pending"
-    # in a workflow the engine and build log folds; the result line stays (on stderr with --json)
-    with actions.group(title, env, stream=sys.stderr if args.json else None):
-        if args.issue is not None:
-            results = [fix_issue(run, args.issue)]
-        else:
-            results = sweep(run, cap=args.max if args.max is not None else config.fix.pending_cap)
+    fence.remember([env.get(config.fix.api_key_env)] if config.fix.api_key_env else [])
+    git = Git(workspace, env=env)
+    ensure_clean(git)
+    build_env = {k: v for k, v in env.items() if k not in secrets}
+    engine = make_engine(config.fix, env=env)
+    done = run_handoff(handoff, Bench(engine, config.fix, git, workspace, build_env, time.monotonic))
+    for worked in done:
+        if worked.loop is None:
+            print(f"crashbot fix (work): #{worked.issue} error: {worked.error}")
+            continue
+        last = worked.loop.attempts[-1]
+        print(
+            f"crashbot fix (work): #{worked.issue} {len(worked.loop.attempts)} attempt(s), last {last.step}"
+        )
+    return 1 if any(w.loop is None for w in done) else 0
+
+
+def _report(results: list[FixResult], args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.json:
         print(fix_document(r for r in results if r.outcome is not Outcome.UNTRUSTED))
     for result in results:

@@ -19,10 +19,12 @@ from pathlib import Path
 from bot.config import FixSettings, require_uploader
 from bot.crash.model import Crash, Frame
 from bot.errors import BotError, ConfigError, GitError, TrustError, UsageError
+from bot.fix import handoff as handoff_files
 from bot.fix import state
 from bot.fix.analysis import Analysis, analyse, epoch_of, render_analysis_comment
 from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
 from bot.fix.engines import Engine
+from bot.fix.handoff import HandoffError, Ticket
 from bot.fix.patch import PatchRejected
 from bot.fix.prompt import HumanText
 from bot.fix.publish import (
@@ -33,12 +35,21 @@ from bot.fix.publish import (
     open_fix_pulls,
     open_or_update_pull,
     push_branch,
-    push_url,
     read_branch,
 )
-from bot.fix.report import Attempt, FixResult, Outcome, Step, commit_message, pr_body, pr_title
+from bot.fix.report import (
+    AnalysisBrief,
+    Attempt,
+    FixResult,
+    Outcome,
+    Step,
+    commit_message,
+    pr_body,
+    pr_title,
+)
+from bot.fix.work import WorkError, attempts_from_json
 from bot.git import Git
-from bot.github import Comment, GitHubClient, IssueRef, PullRef
+from bot.github import GitHubClient, IssueRef, PullRef
 from bot.issue import read_payload
 from bot.payload import Payload
 from bot.vocabulary import ANALYSIS, CRASH_LABEL, OPEN_PR_LABEL, fix_branch, has_any_marker, sig_label
@@ -69,6 +80,9 @@ class FixRun:
     # the engine loop: in this process (tests, the demo), or the CLI's isolated work process holding
     # no crashbot secret (bot/fix/work.py)
     work: Callable[[Bench, Task], Attempts] = run_attempts
+    # where the fix branch is fetched from and pushed to: the repository's clone_url as the API reports
+    # it (the CLI checks it), never the workspace's .git/config; "" = ask the API here
+    remote_url: str = ""
 
 
 # -- trust -------------------------------------------------------------------------------------------
@@ -154,6 +168,51 @@ def _frame_text(f: Frame) -> str:
 
 def fix_issue(run: FixRun, number: int) -> FixResult:
     """Run the whole pipeline for issue ``number``; untrusted issues get one log line and no write."""
+    job = _trusted(run, number)
+    return job if isinstance(job, FixResult) else job.execute()
+
+
+def prepare_issue(run: FixRun, number: int, *, handoff: Path) -> FixResult:
+    """``--phase prepare``: the trust gate, the state checks and the analysis comment, then the engine's
+    task (for the work step) and the sealed ticket (for publish) in ``handoff``; ``prepared`` unless the
+    issue stopped here (untrusted, skipped, capped, a person's commits), concluded as in one run."""
+    job = _trusted(run, number)
+    if isinstance(job, FixResult):
+        return job
+    prepared = job.prepare()
+    if isinstance(prepared, FixResult):
+        return prepared
+    meta, task = prepared
+    handoff_files.write_task(handoff, task)
+    ticket = Ticket(number, job.sig, meta.base_sha, meta.analysis_url, meta.brief)
+    handoff_files.seal(handoff, ticket, run.key)
+    return job.result(Outcome.PREPARED, "analysed; the engine's task is handed to the work step")
+
+
+def publish_issue(run: FixRun, number: int, *, handoff: Path) -> FixResult:
+    """``--phase publish``: the issue and its HMAC verified again, prepare's sealed ticket checked, the
+    work step's ``attempts.json`` parsed strictly, then the PR or the "no fix" comment as in one run
+    (the patch validated again and committed on the base commit fetched from GitHub)."""
+    job = _trusted(run, number)
+    if isinstance(job, FixResult):
+        return job
+    if job.issue.state != "open":
+        return job.result(Outcome.SKIPPED, "the issue was closed while the fix was being made")
+    ticket = handoff_files.unseal(handoff, number, run.key)
+    if ticket.signature_id != job.sig:
+        raise HandoffError(
+            f"the ticket of #{number} is for signature {ticket.signature_id!r}, not {job.sig!r}"
+        )
+    loop = attempts_from_json(handoff_files.read_result(handoff, number))
+    if not loop.attempts or len(loop.attempts) > max(1, run.settings.max_attempts):
+        raise WorkError(f"the work step handed back {len(loop.attempts)} attempts for #{number}")
+    loop = dataclasses.replace(loop, tokens_before=job.writer.tokens_spent_before())
+    open_pull = next(iter(run.client.find_pulls(job.branch, state="open")), None)
+    return job.finish(Prepared(ticket.brief, ticket.analysis_url, ticket.base_sha, open_pull), loop)
+
+
+def _trusted(run: FixRun, number: int) -> _Job | FixResult:
+    """The issue's job once the trust gate passed; the UNTRUSTED result (one log line, no write) else."""
     started = run.clock()
     issue = run.client.get_issue(number)
     try:
@@ -161,12 +220,16 @@ def fix_issue(run: FixRun, number: int) -> FixResult:
     except TrustError as e:
         logger.warning("issue #%d: not acting on it: %s", number, e.diagnostic())
         return FixResult(number, Outcome.UNTRUSTED, e.diagnostic(), total_s=run.clock() - started)
-    return _Job.start(run, issue, payload, started).execute()
+    return _Job.start(run, issue, payload, started)
 
 
-def sweep(run: FixRun, *, cap: int) -> list[FixResult]:
+Each = Callable[[FixRun, int], FixResult]
+
+
+def sweep(run: FixRun, *, cap: int, each: Each = fix_issue) -> list[FixResult]:
     """``--pending``: every open crash issue no run has concluded, oldest first, until ``cap`` issues
-    got an analysis and an engine (skipped ones don't count) or the open-PR cap is reached.
+    got an analysis and an engine (skipped ones don't count) or the open-PR cap is reached; ``each``
+    is what is done to one (the whole run, or ``--phase prepare``).
 
     This recovers runs that GitHub's concurrency groups dropped. One issue failing (GitHub, git, the
     engine) is recorded as an error and the sweep goes on; a configuration error stops it.
@@ -179,19 +242,25 @@ def sweep(run: FixRun, *, cap: int) -> list[FixResult]:
     for issue in candidates:
         if worked >= cap:
             break
-        try:
-            result = fix_issue(run, issue.number)
-        except ConfigError:
-            raise
-        except BotError as e:  # per-issue isolation: one broken issue must not starve the others
-            logger.error("issue #%d: %s", issue.number, e.diagnostic())
-            result = FixResult(issue.number, Outcome.ERROR, e.diagnostic())
+        result = isolated(run, issue.number, each)
         results.append(result)
         if result.outcome is Outcome.CAPPED:
             break
         if result.outcome not in (Outcome.UNTRUSTED, Outcome.SKIPPED):
             worked += 1
     return results
+
+
+def isolated(run: FixRun, number: int, each: Each) -> FixResult:
+    """``each(run, number)``, with a failure (GitHub, git, the engine, the handoff) recorded as an error
+    so that one broken issue does not starve the others; a configuration error stops everything."""
+    try:
+        return each(run, number)
+    except ConfigError:
+        raise
+    except BotError as e:
+        logger.error("issue #%d: %s", number, e.diagnostic())
+        return FixResult(number, Outcome.ERROR, e.diagnostic())
 
 
 def ensure_clean(git: Git) -> None:
@@ -252,6 +321,18 @@ def no_fix(attempts: Sequence[Attempt]) -> tuple[Outcome, str]:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """What the trusted side knows of an issue before the engine loop, and publishing needs after it:
+    what the PR body says of the analysis, the analysis comment, the base commit the engine's task is
+    made on, and the open PR a new push updates."""
+
+    brief: AnalysisBrief
+    analysis_url: str
+    base_sha: str
+    open_pull: PullRef | None = None
+
+
+@dataclass(frozen=True)
 class _Job:
     """One trusted issue's run. Nothing here changes while it runs (but the writer's note that the labels
     exist): the engine loop returns what it did and spent, and the fix branch is read into a
@@ -285,6 +366,20 @@ class _Job:
         return self.payload.signature.id
 
     def execute(self) -> FixResult:
+        """The whole run in this process: prepare, the engine loop (``run.work``), then publish."""
+        original, base_sha = self.git.current_branch(), self.git.head()
+        prepared = self.prepare()
+        if isinstance(prepared, FixResult):
+            return prepared
+        meta, task = prepared
+        try:
+            return self.finish(meta, self.run.work(self._bench(), task))
+        finally:
+            self._restore(original, base_sha)
+
+    def prepare(self) -> FixResult | tuple[Prepared, Task]:
+        """The state checks, the analysis and its comment: a result when the issue stops here, else what
+        the engine loop and publishing need."""
         if self.issue.state != "open":
             logger.info("issue #%d is closed; nothing to fix", self.issue.number)
             return self.result(Outcome.SKIPPED, "the issue is closed")
@@ -294,25 +389,25 @@ class _Job:
         if stop is not None:
             return stop
         tokens_before = self.writer.tokens_spent_before()
-        original, base_sha = self.git.current_branch(), self.git.head()
-        try:
-            crash = self.run.symbolicate(self.issue, self.payload) if self.run.symbolicate else None
-            analysis = analyse(
-                crash or self.payload.to_crash(),
-                self.git,
-                self.run.settings,
-                previous_attempts=prior.previous,
-                first_seen=epoch_of(self.payload.occurrences.first_seen),
-            )
-            comment, _ = self.run.client.upsert_comment(
-                self.issue.number, ANALYSIS.tag, render_analysis_comment(analysis)
-            )
-            loop = self.run.work(self._bench(), self._task(analysis, base_sha, tokens_before))
-            if loop.built is None:
-                return self._no_fix(loop)
-            return self._publish(analysis, comment, loop, prior.open_pull)
-        finally:
-            self._restore(original, base_sha)
+        crash = self.run.symbolicate(self.issue, self.payload) if self.run.symbolicate else None
+        analysis = analyse(
+            crash or self.payload.to_crash(),
+            self.git,
+            self.run.settings,
+            previous_attempts=prior.previous,
+            first_seen=epoch_of(self.payload.occurrences.first_seen),
+        )
+        comment, _ = self.run.client.upsert_comment(
+            self.issue.number, ANALYSIS.tag, render_analysis_comment(analysis)
+        )
+        task = self._task(analysis, self.git.head(), tokens_before)
+        return Prepared(AnalysisBrief.of(analysis), comment.html_url, task.base_sha, prior.open_pull), task
+
+    def finish(self, prepared: Prepared, loop: Attempts) -> FixResult:
+        """The conclusion of the engine loop: the PR when a patch built, else the "no fix" comment."""
+        if loop.built is None:
+            return self._no_fix(loop)
+        return self._publish(prepared, loop)
 
     def _stop(self, prior: state.Prior) -> FixResult | None:
         """The result when the PR history, a person's commits or the open-PR cap says not to go on."""
@@ -381,18 +476,20 @@ class _Job:
         self.writer.conclude(result)
         return result
 
-    def _publish(
-        self, analysis: Analysis, comment: Comment, loop: Attempts, open_pull: PullRef | None
-    ) -> FixResult:
+    def _publish(self, prepared: Prepared, loop: Attempts) -> FixResult:
         s, n = self.run.settings, self.issue.number
         engine, model = self.run.engine.name, loop.usage.model
-        built = loop.attempts[-1]
+        built, base_sha = loop.attempts[-1], prepared.base_sha
         message = commit_message(
             self.payload, issue=n, result_attempt=built, attempts=s.max_attempts, engine=engine, model=model
         )
-        # only the validated patch, validated again, committed in a fresh clone the build never touched
-        url = push_url(self.git, s.push_remote)
-        with fresh_clone(self.git, base_sha=self.git.head()) as clone:
+        url = self.run.remote_url or self.run.client.repo_info().clone_url
+        self._check_base(base_sha)
+        # only the validated patch, validated again, committed on the base commit fetched from the remote
+        # into a new repository: nothing the engine loop's checkout holds is used
+        with fresh_clone(
+            url, base_sha=base_sha, env=self.run.env, token_env=self.run.push_token_env
+        ) as clone:
             try:
                 sha = commit_validated(clone, built.diff, branch=self.branch, settings=s, message=message)
             except PatchRejected as e:  # the second validation, with every secret this process knows
@@ -402,14 +499,14 @@ class _Job:
                 return self._no_fix(dataclasses.replace(loop, attempts=(*loop.attempts[:-1], refused)))
             branch = self._read_branch()  # again, right before pushing: a person may have pushed meanwhile
             if branch.foreign_authors:
-                return self._leave_alone(open_pull, branch.foreign_authors, loop)
+                return self._leave_alone(prepared.open_pull, branch.foreign_authors, loop)
             push_branch(clone, self.branch, branch, remote=url, token_env=self.run.push_token_env)
         logger.info("issue #%d: pushed %s to %s", n, sha[:12], self.branch)
         body = pr_body(
             self.payload,
             issue=n,
-            analysis=analysis,
-            analysis_url=comment.html_url,
+            analysis=prepared.brief,
+            analysis_url=prepared.analysis_url,
             attempts=loop.attempts,
             max_attempts=s.max_attempts,
             engine=engine,
@@ -431,6 +528,17 @@ class _Job:
         result = self.result(outcome, f"{verb} #{pull.number} from {self.branch}", loop=loop, pull=pull)
         self.writer.conclude(result, extra_labels=(OPEN_PR_LABEL,))
         return result
+
+    def _check_base(self, base_sha: str) -> None:
+        """GitError unless ``base_sha`` is the base branch's tip on GitHub or one of its ancestors: the
+        fix is made on a commit the repository already holds, never on one a checkout made up."""
+        tip = self.run.client.get_ref_sha(self.run.base_branch)
+        if tip is not None and (tip == base_sha or self.run.client.contains(base_sha, tip) is True):
+            return
+        raise GitError(
+            f"the base commit {base_sha[:12]} is not on {self.run.base_branch!r} on GitHub (tip "
+            f"{(tip or 'missing')[:12]}); not publishing a fix made on it"
+        )
 
     def _leave_alone(
         self, open_pull: PullRef | None, authors: Sequence[str], loop: Attempts | None = None

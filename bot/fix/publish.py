@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import FixSettings
-from bot.errors import GitError
+from bot.errors import ConfigError
 from bot.fix.patch import check
 from bot.fix.report import FixResult, human_push_comment, result_comment
 from bot.git import Git
@@ -35,6 +36,7 @@ from bot.vocabulary import (
 logger = logging.getLogger(__name__)
 
 _TOKENS_RE = TOKENS.pattern(r"(\d{1,12})")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 # -- the branch ------------------------------------------------------------------------------------------
@@ -61,18 +63,37 @@ def read_branch(client: GitHubClient, branch: str, *, base_branch: str, signatur
 
 
 @contextlib.contextmanager
-def fresh_clone(workspace: Git, *, base_sha: str) -> Iterator[Git]:
-    """A new clone of the workspace at ``base_sha``, in a temporary directory removed afterwards: its own
-    config (git clone writes it), no hook, and none of the files a build or test step left in the
-    workspace. Publishing happens here, never in the checkout untrusted code ran in."""
+def fresh_clone(url: str, *, base_sha: str, env: Mapping[str, str], token_env: str | None) -> Iterator[Git]:
+    """A new repository in a temporary directory (removed afterwards) holding ``base_sha`` alone, fetched
+    from ``url`` (the repository GitHub reports, with the push token when there is one): its own config,
+    no hook, and nothing the checkout the engine loop ran in holds, neither files nor objects nor config.
+    Publishing happens here."""
     with tempfile.TemporaryDirectory(prefix="crashbot-publish-") as tmp:
-        target = Path(tmp) / "clone"
-        Git(Path(tmp), env=workspace.env).run(
-            "clone", "--quiet", "--no-hardlinks", "--no-checkout", "--", str(workspace.repo), str(target)
-        )
-        clone = Git(target, env=workspace.env)
-        clone.run("checkout", "--quiet", "--detach", base_sha, "--")
+        clone = Git(Path(tmp), env=env)
+        clone.run("init", "--quiet", "--template=")
+        clone.fetch_commit(url, base_sha, token_env=token_env)
         yield clone
+
+
+def trusted_remote(clone_url: str, *, api_url: str) -> str:
+    """The URL fix branches are fetched from and pushed to: the repository's ``clone_url`` as the API
+    reports it, over HTTPS on the API's own host (``api.<host>`` or ``<host>/api/v3``).
+
+    Never the workspace's remote: code the engine loop ran could rewrite ``.git/config`` and receive the
+    push token. The GitHub stand-in (``bot.standin``) serves no git protocol; it reports its bare
+    repository as a ``file:`` URL, accepted only when the API itself is on loopback.
+    """
+    api = urllib.parse.urlsplit(api_url)
+    url = urllib.parse.urlsplit(clone_url)
+    if url.scheme == "file" and (api.hostname or "") in _LOOPBACK:
+        return clone_url
+    hosts = {api.hostname or "", (api.hostname or "").removeprefix("api.")}
+    if url.scheme == "https" and url.hostname and url.hostname in hosts and not url.username:
+        return clone_url
+    raise ConfigError(
+        f"the API at {api_url} reports the repository's clone URL as {clone_url!r}, which is not an https "
+        "URL on the API's host; crashbot pushes fix branches only there"
+    )
 
 
 def commit_validated(clone: Git, diff: str, *, branch: str, settings: FixSettings, message: str) -> str:
@@ -87,17 +108,6 @@ def commit_validated(clone: Git, diff: str, *, branch: str, settings: FixSetting
     )
     clone.branch(branch, start="HEAD")
     return clone.commit_patch(patch.text, patch.paths, message, settings.commit_author)
-
-
-def push_url(workspace: Git, remote: str) -> str:
-    """Where the workspace's ``remote`` pushes to (its push URL; the repo config was checked for a
-    redirecting ``pushurl``/``insteadOf`` before this read)."""
-    url = workspace.run("remote", "get-url", "--push", "--", remote, check=False).strip()
-    if not url:
-        raise GitError(
-            f"the workspace has no git remote {remote!r} to push fix branches to (fix.push_remote)"
-        )
-    return url
 
 
 def push_branch(git: Git, branch: str, state: BranchState, *, remote: str, token_env: str | None) -> None:

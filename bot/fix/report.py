@@ -40,6 +40,7 @@ class Outcome(StrEnum):
     PR_OPENED = "pr-opened"
     PR_UPDATED = "pr-updated"
     ERROR = "error"  # crashbot itself failed on this issue (the sweep went on with the next)
+    PREPARED = "prepared"  # --phase prepare: analysed, the task handed to the work step
 
 
 class Step(StrEnum):
@@ -67,6 +68,35 @@ class Attempt:
     engine_s: float = 0.0
     build_s: float = 0.0
     tests_ok: bool | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisBrief:
+    """What a PR body says of the analysis: the top frame, the last change near it, whether it changed
+    since the crashing build. Plain strings, so ``--phase prepare`` can seal it for ``--phase publish``."""
+
+    top_function: str | None = None
+    top_where: str | None = None  # path:line in the checkout
+    suspect_short: str | None = None
+    suspect_summary: str = ""
+    perhaps_fixed: bool = False
+
+    @classmethod
+    def of(cls, analysis: Analysis | AnalysisBrief) -> AnalysisBrief:
+        if isinstance(analysis, AnalysisBrief):
+            return analysis
+        top, suspect = analysis.top, (analysis.suspects[0] if analysis.suspects else None)
+        return cls(
+            top_function=(top.function or "?") if top is not None else None,
+            top_where=(
+                f"{top.path}:{top.head_line if top.head_line is not None else top.line}"
+                if top is not None
+                else None
+            ),
+            suspect_short=suspect.short if suspect is not None else None,
+            suspect_summary=suspect.summary if suspect is not None else "",
+            perhaps_fixed=analysis.perhaps_fixed,
+        )
 
 
 @dataclass(frozen=True)
@@ -155,7 +185,7 @@ def pr_body(
     payload: Payload,
     *,
     issue: int,
-    analysis: Analysis,
+    analysis: Analysis | AnalysisBrief,
     analysis_url: str,
     attempts: Sequence[Attempt],
     max_attempts: int,
@@ -186,14 +216,17 @@ def pr_body(
     occ = payload.occurrences
     out.append(f"- Seen {occ.count} time(s)" + (f", last {code(occ.last_seen)}" if occ.last_seen else ""))
     out += ["", "### Analysis", ""]
-    top = analysis.top
-    if top is not None:
-        where = f"{top.path}:{top.head_line if top.head_line is not None else top.line}"
-        out.append(f"- Top frame in this checkout: {code(top.function or '?')} at {code(where)}")
-    if analysis.suspects:
-        s = analysis.suspects[0]
-        out.append(f"- Last change near the faulting line: {code(s.short)} {code(_clip(s.summary, 80))}")
-    if analysis.perhaps_fixed:
+    brief = AnalysisBrief.of(analysis)
+    if brief.top_where is not None:
+        out.append(
+            f"- Top frame in this checkout: {code(brief.top_function or '?')} at {code(brief.top_where)}"
+        )
+    if brief.suspect_short is not None:
+        out.append(
+            f"- Last change near the faulting line: {code(brief.suspect_short)} "
+            f"{code(_clip(brief.suspect_summary, 80))}"
+        )
+    if brief.perhaps_fixed:
         out.append("- ⚠️ the lines around the top frame changed since the crashing build")
     link = f"[the analysis comment]({analysis_url})" if analysis_url else "the analysis comment"
     out.append(f"- Full analysis: {link} on #{issue}")
@@ -303,6 +336,7 @@ _ICONS = {
     Outcome.PR_OPENED: "✅",
     Outcome.PR_UPDATED: "✅",
     Outcome.ERROR: "🚨",
+    Outcome.PREPARED: "📋",
 }
 
 

@@ -18,7 +18,8 @@ import pickle
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,16 @@ from bot.build import fence
 from bot.build.diagnostics import Diagnostic, Severity
 from bot.build.runner import scrub_env
 from bot.errors import BotError
+from bot.fix import handoff
 from bot.fix.attempts import Attempts, Bench, Task, Usage, run_attempts
 from bot.fix.report import Attempt, Step
 from bot.git import Git
 
 logger = logging.getLogger(__name__)
 
-TASK_FILE = "task.pickle"
-RESULT_FILE = "attempts.json"
-MAX_RESULT_BYTES = 16 * 1024 * 1024
+TASK_FILE = handoff.TASK_FILE
+RESULT_FILE = handoff.RESULT_FILE
+MAX_RESULT_BYTES = handoff.MAX_RESULT_BYTES
 
 
 class WorkError(BotError):
@@ -70,6 +72,43 @@ def isolated(*, engine_key_env: str, env: Mapping[str, str], timeout_s: float) -
             return attempts_from_json(result.read_text(encoding="utf-8"))
 
     return work
+
+
+@dataclass(frozen=True)
+class Worked:
+    """What ``--phase work`` did for one issue: its loop, or why there is none (publish then records
+    an error for it and writes nothing)."""
+
+    issue: int
+    loop: Attempts | None
+    error: str = ""
+
+
+def held_secrets(env: Mapping[str, str], secret_names: Iterable[str], *, engine_key_env: str) -> list[str]:
+    """The secrets ``env`` holds that ``--phase work`` must not: every configured one but the engine's
+    key. The workflow gives that step the engine's key only; anything more is a mistake in it."""
+    return sorted({n for n in secret_names if n and n != engine_key_env and env.get(n)})
+
+
+def run_handoff(root: Path, bench: Bench) -> list[Worked]:
+    """``--phase work``: the engine loop for every task ``--phase prepare`` left in ``root``, each
+    result written beside its task as ``attempts.json``; the checkout is put back on the task's base
+    commit after each, so the next issue starts clean."""
+    done: list[Worked] = []
+    for number in handoff.prepared_issues(root):
+        task: Task | None = None
+        try:
+            task = handoff.read_task(root, number)
+            loop = run_attempts(bench, task)
+            handoff.write_result(root, number, attempts_to_json(loop))
+            done.append(Worked(number, loop))
+        except BotError as e:  # per-issue isolation, as in a sweep
+            logger.error("issue #%d: %s", number, fence.post(e.diagnostic(), limit=2_000))
+            done.append(Worked(number, None, fence.post(e.diagnostic(), limit=500)))
+        finally:
+            if task is not None:
+                bench.git.reset_hard(task.base_sha)
+    return done
 
 
 def attempts_to_json(loop: Attempts) -> str:

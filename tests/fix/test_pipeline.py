@@ -203,6 +203,7 @@ def test_fix_closed_unmerged_pr_blocks_retries_until_a_newer_build_crashes(world
     # the crash comes back on a build that contains the one the PR was made for
     (world.workspace / "src/World.cpp").write_text("void World::Update()\n{\n    Tick(); Tock();\n}\n")
     git(world.workspace, "commit", "-q", "-am", "Later work")
+    git(world.workspace, "push", "-q", "origin", "HEAD:main")  # a fix is made only on a commit GitHub has
     newer = git(world.workspace, "rev-parse", "HEAD")
     world.update_issue_builds(issue.number, [newer[:12]])
 

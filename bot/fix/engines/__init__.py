@@ -23,7 +23,7 @@ from bot.fix.engines.base import (
     output_allowance,
     parse_answer,
 )
-from bot.fix.engines.registry import make_engine
+from bot.fix.engines.registry import engine_elsewhere, make_engine
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -38,6 +38,7 @@ __all__ = [
     "Proposal",
     "Sleep",
     "Usage",
+    "engine_elsewhere",
     "estimate_tokens",
     "extract_diff",
     "looks_like_diff",

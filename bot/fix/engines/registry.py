@@ -12,7 +12,7 @@ import requests
 from bot.config import FixEngine, FixSettings, secret
 from bot.errors import ConfigError
 from bot.fix.engines.anthropic import AnthropicEngine
-from bot.fix.engines.base import Engine, Sleep
+from bot.fix.engines.base import Engine, EngineContext, EngineError, Proposal, Sleep
 from bot.fix.engines.command import CommandEngine
 from bot.fix.engines.none import NoneEngine
 from bot.fix.engines.openai import OpenAIEngine
@@ -60,3 +60,19 @@ def _missing_key(settings: FixSettings, name: str) -> str:
     if not settings.api_key_env:
         return f"engine {name!r} needs an API key: set fix.api_key_env to the name of the variable holding it"
     return f"engine {name!r} needs an API key: environment variable {settings.api_key_env!r} is not set"
+
+
+class EngineElsewhere:
+    """The engine as ``crashbot fix --phase prepare`` and ``--phase publish`` know it: by name, for what
+    they post. Only ``--phase work`` calls an engine (it is the one step holding the engine's key)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def propose(self, ctx: EngineContext) -> Proposal:
+        raise EngineError(f"the {self.name} engine runs in `crashbot fix --phase work`, not in this phase")
+
+
+def engine_elsewhere(settings: FixSettings) -> Engine:
+    """:class:`EngineElsewhere` for the engine ``settings.engine`` names."""
+    return EngineElsewhere(settings.engine.value)
