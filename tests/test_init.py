@@ -38,6 +38,7 @@ SAMPLE_ENV = {
     "GITHUB_REPOSITORY": "acme/worldserver",
     "GITHUB_API_URL": "https://api.github.com",
     "GITHUB_WORKSPACE": "/runner/_work/worldserver/worldserver",
+    "RUNNER_TEMP": "/runner/_work/_temp",
     "REALM": "main",
     "DEPLOY_REF": SHA,
     "CRASHBOT_CONFIG": "crashbot.toml",
@@ -245,25 +246,48 @@ def test_init_every_crashbot_command_line_is_accepted_by_the_cli_parser(
     assert subcommands == {"fix", "deploy"}
 
 
-def test_init_fix_step_sweeps_without_an_issue_and_fixes_one_with_it(
-    server_repo: Path, tmp_path: Path
-) -> None:
+def test_init_fix_steps_sweep_without_an_issue_and_fix_one_with_it(server_repo: Path, tmp_path: Path) -> None:
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed (the workflow steps are bash)")
     run_init(server_repo)
-    [(_, step_env, script)] = [s for s in run_steps(server_repo) if s[0] == str(init.LOCAL_FIX)]
+    steps = [s for s in run_steps(server_repo) if s[0] == str(init.LOCAL_FIX)]
     parser = build_parser()
 
-    with_issue = parser.parse_args(
-        expand(script, {**step_env, **SAMPLE_ENV, "ISSUE_NUMBER": "17", "ENGINE": ""}, tmp_path)
-    )
-    sweep = parser.parse_args(
-        expand(script, {**step_env, **SAMPLE_ENV, "ISSUE_NUMBER": "", "ENGINE": ""}, tmp_path)
-    )
+    phases = []
+    for _, step_env, script in steps:
+        with_issue = parser.parse_args(
+            expand(script, {**step_env, **SAMPLE_ENV, "ISSUE_NUMBER": "17", "ENGINE": ""}, tmp_path)
+        )
+        sweep = parser.parse_args(
+            expand(script, {**step_env, **SAMPLE_ENV, "ISSUE_NUMBER": "", "ENGINE": ""}, tmp_path)
+        )
+        assert (with_issue.issue, with_issue.pending) == (17, False)
+        assert (sweep.issue, sweep.pending) == (None, True)
+        assert with_issue.handoff == "/runner/_work/_temp/crashbot-fix"
+        phases.append(with_issue.phase)
+        if with_issue.phase != "work":
+            assert with_issue.repo == "acme/worldserver"
 
-    assert (with_issue.issue, with_issue.pending) == (17, False)
-    assert (sweep.issue, sweep.pending) == (None, True)
-    assert with_issue.repo == "acme/worldserver"
+    assert phases == ["prepare", "work", "publish"]
+
+
+def test_init_fix_steps_hold_only_the_secrets_their_phase_needs(server_repo: Path) -> None:
+    """The work step runs untrusted code: the engine's key is the one secret in its environment; the
+    trusted steps around it hold the App key and the signing key."""
+    run_init(server_repo)
+    secrets = {
+        script.split("--phase ", 1)[1].split()[0]: {
+            name for name, value in step_env.items() if "secrets." in str(value)
+        }
+        for path, step_env, script in run_steps(server_repo)
+        if path == str(init.LOCAL_FIX)
+    }
+
+    assert secrets == {
+        "prepare": {"CRASHBOT_APP_PRIVATE_KEY", "CRASHBOT_SIGNING_KEY"},
+        "work": {"CRASHBOT_ENGINE_API_KEY"},
+        "publish": {"CRASHBOT_APP_PRIVATE_KEY", "CRASHBOT_SIGNING_KEY"},
+    }
 
 
 # ---------------------------------------------------------------------------------------------------

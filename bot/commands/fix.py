@@ -142,10 +142,11 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
     title = f"crashbot fix #{args.issue}" if args.issue is not None else "crashbot fix --pending"
     # in a workflow the engine and build log folds; the result line stays (on stderr with --json)
     with actions.group(title, env, stream=sys.stderr if args.json else None):
-        if args.issue is not None:
+        if phase is Phase.PUBLISH:  # the issues prepare handed over (each verified again); none: done
+            handed = [n for n in prepared_issues(handoff) if args.issue in (None, n)]
+            results = [isolated(run, n, each) for n in handed]
+        elif args.issue is not None:
             results = [each(run, args.issue)]
-        elif phase is Phase.PUBLISH:  # the issues prepare handed over (each verified again)
-            results = [isolated(run, n, each) for n in prepared_issues(handoff)]
         else:
             results = sweep(run, cap=args.max if args.max is not None else config.fix.pending_cap, each=each)
     return _report(results, args, env)
@@ -160,7 +161,9 @@ def _handoff(value: str | None, phase: Phase) -> Path:
     if not value:
         raise UsageError(f'--phase {phase.value} needs --handoff DIR (e.g. "$RUNNER_TEMP/crashbot-fix")')
     path = Path(value).resolve()
-    if phase is Phase.PREPARE:
+    if phase is Phase.PREPARE:  # never on top of an earlier run's tickets and results
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise UsageError(f"--handoff {str(path)!r} is not an empty directory; prepare starts afresh")
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     elif not path.is_dir():
         raise UsageError(f"--handoff {str(path)!r} does not exist; run --phase prepare first")

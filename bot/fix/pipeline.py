@@ -373,7 +373,10 @@ class _Job:
             return prepared
         meta, task = prepared
         try:
-            return self.finish(meta, self.run.work(self._bench(), task))
+            loop = self.run.work(self._bench(), task)
+            # a checkout whose config now runs commands shows the engine loop misbehaved: publish nothing
+            self.git.check_config()
+            return self.finish(meta, loop)
         finally:
             self._restore(original, base_sha)
 
