@@ -11,6 +11,7 @@ every text in it goes through the fence before it is posted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -94,21 +95,44 @@ def run_handoff(root: Path, bench: Bench) -> list[Worked]:
     """``--phase work``: the engine loop for every task ``--phase prepare`` left in ``root``, each
     result written beside its task as ``attempts.json``; the checkout is put back on the task's base
     commit after each, so the next issue starts clean."""
-    done: list[Worked] = []
-    for number in handoff.prepared_issues(root):
-        task: Task | None = None
-        try:
-            task = handoff.read_task(root, number)
-            loop = run_attempts(bench, task)
-            handoff.write_result(root, number, attempts_to_json(loop))
-            done.append(Worked(number, loop))
-        except BotError as e:  # per-issue isolation, as in a sweep
-            logger.error("issue #%d: %s", number, fence.post(e.diagnostic(), limit=2_000))
-            done.append(Worked(number, None, fence.post(e.diagnostic(), limit=500)))
-        finally:
-            if task is not None:
-                bench.git.reset_hard(task.base_sha)
-    return done
+    return [_work_one(root, bench, number) for number in handoff.prepared_issues(root)]
+
+
+def _work_one(root: Path, bench: Bench, number: int) -> Worked:
+    try:
+        task = handoff.read_task(root, number)
+        loop = run_attempts(bench, task)
+        # a checkout whose config now runs commands or redirects git shows the loop misbehaved: hand
+        # nothing back (publish records an error); every later git call here refuses it too
+        bench.git.check_config()
+        bench.git.reset_hard(task.base_sha)
+        handoff.write_result(root, number, attempts_to_json(masked(loop)))
+        return Worked(number, loop)
+    except BotError as e:  # per-issue isolation, as in a sweep
+        logger.error("issue #%d: %s", number, fence.post(e.diagnostic(), limit=2_000))
+        return Worked(number, None, fence.post(e.diagnostic(), limit=500))
+
+
+def masked(loop: Attempts) -> Attempts:
+    """``loop`` with the secrets this process holds (the engine's key) masked in every text: the trusted
+    side that posts it does not hold that key, so it could not mask it there."""
+    return dataclasses.replace(
+        loop,
+        attempts=tuple(
+            dataclasses.replace(
+                a,
+                detail=fence.mask(a.detail),
+                diff=fence.mask(a.diff),
+                reasoning=fence.mask(a.reasoning),
+                log_tail=fence.mask(a.log_tail),
+                diagnostics=tuple(
+                    dataclasses.replace(d, message=fence.mask(d.message), file=d.file and fence.mask(d.file))
+                    for d in a.diagnostics
+                ),
+            )
+            for a in loop.attempts
+        ),
+    )
 
 
 def attempts_to_json(loop: Attempts) -> str:
@@ -207,8 +231,8 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="crashbot fix (work): %(message)s", stream=sys.stderr)
     from bot.fix.engines import make_engine
 
-    handoff = Path(argv[0])
-    state = pickle.loads((handoff / TASK_FILE).read_bytes())  # noqa: S301 (written by the trusted parent)
+    directory = Path(argv[0])
+    state = pickle.loads((directory / TASK_FILE).read_bytes())  # noqa: S301 (written by the trusted parent)
     settings, task = state["settings"], state["task"]
     workspace = Path(state["workspace"])
     fence.remember([os.environ.get(settings.api_key_env)] if settings.api_key_env else [])  # its one secret
@@ -217,7 +241,7 @@ def main(argv: list[str]) -> int:
         engine, settings, Git(workspace, env=dict(os.environ)), workspace, state["build_env"], _clock
     )
     loop = run_attempts(bench, task)
-    (handoff / RESULT_FILE).write_text(attempts_to_json(loop), encoding="utf-8")
+    (directory / RESULT_FILE).write_text(attempts_to_json(masked(loop)), encoding="utf-8")
     return 0
 
 
