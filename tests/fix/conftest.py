@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.git import Git
+from tests.fix.e2e_world import checkout, stage  # noqa: F401 (the end-to-end stage, as fixtures)
 from tests.gitutil import git
 
 CommitFn = Callable[..., str]

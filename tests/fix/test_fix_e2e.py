@@ -10,194 +10,38 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.build.runner import build
 from bot.cli import main
 from bot.config import FixSettings
-from bot.crash import analyse, parse_report
-from bot.crash.model import Crash
 from bot.demo import worldserver as demo
-from bot.issue import Occurrences, labels_for, labels_specs_for, render_body, render_title
-from bot.standin import StandIn
-from bot.vocabulary import LABEL_SPECS, sig_label
-from tests.fix.pipeline_world import REPO, UPLOADER, client_for
+from bot.vocabulary import sig_label
+from tests.fix.e2e_world import (
+    E2E_MARKS,
+    ENGINE_KEY,
+    HANDLER,
+    KEY,
+    PROBE,
+    RUNNER_SECRET,
+    FakeEngine,
+    Stage,
+    answer,
+    assert_no_secret,
+    configure,
+    configure_attack,
+    fix_process,
+    runner_file,
+    what_left,
+)
+from tests.fix.pipeline_world import REPO
 from tests.gitutil import git
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(sys.platform == "win32", reason="the demo crash is captured with gdb (POSIX)"),
-    pytest.mark.skipif(
-        any(shutil.which(tool) is None for tool in ("cmake", "gdb", "git")),
-        reason="needs cmake, a C++ compiler, gdb and git",
-    ),
-]
-
-KEY = "e2e-signing-key-of-at-least-32-bytes"
-HANDLER = "src/server/game/Handlers/ChatHandler.cpp"
-
-
-@dataclass(frozen=True)
-class Checkout:
-    workspace: Path
-    base_sha: str
-    build_dir: Path
-    crash: Crash
-
-
-@pytest.fixture(scope="session")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Checkout:
-    """The demo server as a git checkout, built once, crashed once under gdb."""
-    root = tmp_path_factory.mktemp("fix-e2e")
-    workspace = demo.copy_source(root / "workspace")
-    git(workspace, "init", "-q")
-    git(workspace, "add", "-A")
-    git(workspace, "commit", "-q", "-m", "Import worldserver", author="Demo Dev <dev@example.invalid>")
-    base_sha = git(workspace, "rev-parse", "HEAD")
-    build_dir = root / "build"
-    result = build(workspace, FixSettings(build_dir=str(build_dir)), env=os.environ)
-    assert result.ok, result.tail
-    exe = shutil.copy2(build_dir / "bin" / "worldserver", root / "worldserver-base")
-    run_dir = root / "run"
-    ports = (demo.free_port(), demo.free_port(), demo.free_port())
-    demo.write_config(
-        run_dir, world_port=ports[0], soap_port=ports[1], ra_port=ports[2], user="a", password="b"
-    )
-    run = demo.run_under_gdb(
-        Path(exe),
-        run_dir,
-        root / "Crashes",
-        ["-c", str(run_dir / demo.CONFIG_NAME), demo.CRASH_AFTER_FLAG, "0.2"],
-        timeout_s=90,
-    )
-    assert run.crash_log is not None, run.console[-2000:]
-    crash = analyse(parse_report(run.crash_log.read_bytes()))
-    return Checkout(workspace, base_sha, build_dir, crash)
-
-
-@dataclass
-class FakeEngine:
-    """An OpenAI-compatible chat completions endpoint on loopback answering with queued texts."""
-
-    answers: list[str]
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeEngine:
-        engine = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                engine.requests.append({"path": self.path, "body": body})
-                text = engine.answers[min(len(engine.requests), len(engine.answers)) - 1]
-                answer = json.dumps(
-                    {
-                        "model": "fake-fixer-1",
-                        "choices": [
-                            {"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                        ],
-                        "usage": {"prompt_tokens": 1000, "completion_tokens": 200},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@dataclass
-class Stage:
-    checkout: Checkout
-    standin: StandIn
-    remote: Path
-    config: Path
-    issue: int
-
-
-def _answer(diff: str) -> str:
-    return (
-        f"The target player can be offline; report it instead of whispering to null.\n\n```diff\n{diff}```\n"
-    )
-
-
-@pytest.fixture
-def stage(checkout: Checkout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    ws = checkout.workspace
-    git(ws, "checkout", "-q", "-f", "main")
-    git(ws, "reset", "-q", "--hard", checkout.base_sha)
-    git(ws, "clean", "-fdq")
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(ws), str(remote))
-    subprocess.run(["git", "remote", "remove", "origin"], cwd=ws, capture_output=True, check=False)
-    git(ws, "remote", "add", "origin", str(remote))
-    with StandIn(tmp_path / "gh") as standin:
-        standin.add_repo(REPO, bare_path=remote)
-        standin.add_token("uploader-token", "crashbot-uploader", kind="Bot")
-        standin.add_token("fixer-token", "crashbot-fixer", kind="Bot")
-        uploader = client_for(standin, "uploader-token")
-        crash = checkout.crash
-        occ = Occurrences().record(
-            datetime.now(UTC), host="game1", realm="main", build=crash.report.build.revision
-        )
-        labels = labels_for(crash, realm="main")
-        uploader.ensure_labels([*LABEL_SPECS, *labels_specs_for(labels)])
-        body = render_body(crash, occ, repo=REPO, payload_key=KEY.encode())
-        issue, created = uploader.ensure_issue(
-            sig_label(crash.signature.id), render_title(crash), body, labels
-        )
-        assert created
-        for name in ("GITHUB_TOKEN", "CRASHBOT_PUSH_TOKEN", "GITHUB_STEP_SUMMARY", "CRASHBOT_CONFIG"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("CRASHBOT_TOKEN", "fixer-token")
-        monkeypatch.setenv("E2E_SIGNING_KEY", KEY)
-        yield Stage(checkout, standin, remote, tmp_path / "crashbot.toml", issue.number)
-
-
-def _configure(stage: Stage, engine: FakeEngine, *, max_attempts: int = 3) -> None:
-    stage.config.write_text(
-        "[github]\n"
-        f"uploader_login = {json.dumps(UPLOADER)}\n"
-        "[signing]\n"
-        'key_env = "E2E_SIGNING_KEY"\n'
-        "[fix]\n"
-        'engine = "openai"\n'
-        'model = "fake-fixer-1"\n'
-        f"base_url = {json.dumps(engine.base_url)}\n"
-        f"build_dir = {json.dumps(str(stage.checkout.build_dir))}\n"
-        f"max_attempts = {max_attempts}\n"
-        'commit_author = "crashbot-fixer[bot] <fixer@bots.invalid>"\n',
-        encoding="utf-8",
-    )
+pytestmark = E2E_MARKS
 
 
 def _fix(stage: Stage, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -227,8 +71,8 @@ def test_e2e_real_crash_becomes_a_built_pr_and_a_rerun_updates_it(
     exe = stage.checkout.build_dir / "bin" / "worldserver"
     assert b" is not online." not in exe.read_bytes()  # the crashing build
 
-    with FakeEngine([_answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
-        _configure(stage, engine)
+    with FakeEngine([answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
+        configure(stage, engine)
         code, out = _fix(stage, capsys)
 
         assert code == 0, out
@@ -271,8 +115,8 @@ def test_e2e_patch_that_does_not_compile_gets_gcc_errors_back_then_an_honest_com
         "return false;", "return notDeclaredAnywhere;"
     )
 
-    with FakeEngine([_answer(broken)]) as engine:
-        _configure(stage, engine, max_attempts=2)
+    with FakeEngine([answer(broken)]) as engine:
+        configure(stage, engine, max_attempts=2)
         code, out = _fix(stage, capsys)
 
     assert code == 0 and "build-failed" in out
@@ -285,111 +129,31 @@ def test_e2e_patch_that_does_not_compile_gets_gcc_errors_back_then_an_honest_com
     assert "no patch built" in note["body"] and "notDeclaredAnywhere" in note["body"]
 
 
-# -- issue 11: untrusted code stays untrusted ----------------------------------------------------------------
-#
-# crashbot runs as its own process here, with its secrets in its initial environment, so that
-# /proc/<crashbot's pid>/environ holds them the way it does on a runner. The attacks come from what the
-# engine's code controls: the patch, a test step, a coding agent. Each test then reads everything that
-# reached GitHub (comments, PRs), the engine (every request) and the branches in the bare repository.
-
-RUNNER_SECRET = "runner-ssh-key-material-0123456789"
-ENGINE_KEY = "e2e-engine-api-key-abcdefghijklmnop"
-APP_KEY = (
-    "-----BEGIN RSA PRIVATE KEY-----\nMIIEe2eAppKeyLineThatIsSecret0123456789\n-----END RSA PRIVATE KEY-----"
-)
-SECRET_VALUES = (KEY, "fixer-token", ENGINE_KEY, "MIIEe2eAppKeyLineThatIsSecret0123456789", RUNNER_SECRET)
-
-
-def _runner_file(stage: Stage) -> Path:
-    """A file of the runner's own, outside the checkout (its home, say): /tmp is hidden in the sandbox."""
-    path = stage.checkout.workspace.parent.parent / "runner-home" / ".ssh" / "id_rsa"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(RUNNER_SECRET + "\n", encoding="utf-8")
-    return path
-
-
-def _configure_attack(stage: Stage, engine: str, lines: str, *, max_attempts: int = 1) -> None:
-    stage.config.write_text(
-        "[github]\n"
-        f"uploader_login = {json.dumps(UPLOADER)}\n"
-        'app_private_key_env = "E2E_APP_KEY"\n'
-        "[signing]\n"
-        'key_env = "E2E_SIGNING_KEY"\n'
-        "[fix]\n"
-        f"engine = {json.dumps(engine)}\n"
-        'model = "fake-fixer-1"\n'
-        'api_key_env = "E2E_ENGINE_KEY"\n'
-        f"build_dir = {json.dumps(str(stage.checkout.build_dir))}\n"
-        f"max_attempts = {max_attempts}\n"
-        'commit_author = "crashbot-fixer[bot] <fixer@bots.invalid>"\n' + lines,
-        encoding="utf-8",
-    )
-
-
-def _fix_process(stage: Stage, *, key: str = KEY) -> subprocess.CompletedProcess[str]:
-    """``crashbot fix`` as its own process: its secrets are in its initial environment (and so in
-    /proc/<pid>/environ), where a child could read them if nothing stopped it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRASHBOT_", "GITHUB_", "E2E_"))}
-    env |= {
-        "CRASHBOT_TOKEN": "fixer-token",
-        "E2E_SIGNING_KEY": key,
-        "E2E_ENGINE_KEY": ENGINE_KEY,
-        "E2E_APP_KEY": APP_KEY,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    }
-    argv = [sys.executable, "-m", "bot", "--config", str(stage.config), "fix", "--repo", REPO]
-    argv += ["--api-url", stage.standin.api_url, "--workspace", str(stage.checkout.workspace)]
-    argv += ["--issue", str(stage.issue)]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
-
-
-def _published(stage: Stage, engine: FakeEngine | None = None) -> str:
-    """Everything that left crashbot: issue comments, PRs, engine requests, and every crashfix branch."""
-    texts = [c["body"] for c in stage.standin.comments(REPO, stage.issue)]
-    texts += [p["title"] + "\n" + p["body"] for p in stage.standin.pulls(REPO)]
-    texts += [json.dumps(r["body"]) for r in (engine.requests if engine else [])]
-    refs = git(stage.remote, "for-each-ref", "--format=%(refname)", "refs/heads/crashfix/").split()
-    texts += [git(stage.remote, "log", "-p", "--format=%B", f"main..{ref}") for ref in refs]
-    return "\n".join(texts)
-
-
-def _assert_no_secret(text: str) -> None:
-    for secret in SECRET_VALUES:
-        assert secret not in text, secret
-
-
-_PROBE = (
-    "for f in /proc/$PPID/environ /proc/1/environ {runner}; do echo \"== $f\"; tr '\\0' '\\n' < $f; done; "
-    "env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -i key; "
-    "ls -a $HOME /home /root /tmp; cat ~/.ssh/id_rsa"
-)
-
-
 def test_e2e_a_test_step_reading_crashbot_s_environment_and_the_runner_s_files_finds_nothing(
     stage: Stage, tmp_path: Path
 ) -> None:
     """The test step is the engine's code running: it dumps crashbot's environment
     (/proc/$PPID/environ and every other process's), its own, and the runner's SSH key into the build
     directory and into its log, and fails, so the log goes to the issue and to the engine."""
-    runner = _runner_file(stage)
+    runner = runner_file(stage)
     seen = stage.checkout.build_dir / "seen-by-the-test-step.txt"
-    probe = f"( {_PROBE.format(runner=runner)} ) > {seen} 2>&1; cat {seen}; exit 1"
-    with FakeEngine([_answer(demo.FIX_PATCH.read_text(encoding="utf-8"))] * 2) as engine:
+    probe = f"( {PROBE.format(runner=runner)} ) > {seen} 2>&1; cat {seen}; exit 1"
+    with FakeEngine([answer(demo.FIX_PATCH.read_text(encoding="utf-8"))] * 2) as engine:
         lines = (
             f"base_url = {json.dumps(engine.base_url)}\ntest_command = {json.dumps(['sh', '-c', probe])}\n"
         )
-        _configure_attack(stage, "openai", lines, max_attempts=2)
-        proc = _fix_process(stage)
+        configure_attack(stage, "openai", lines, max_attempts=2)
+        proc = fix_process(stage)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "build-failed" in proc.stdout  # the test step failed twice: an honest "no fix"
     dumped = seen.read_text(encoding="utf-8")
     assert "== /proc/1/environ" in dumped  # the probe ran, and found nothing of crashbot's
-    _assert_no_secret(dumped)
+    assert_no_secret(dumped)
     assert "fixer-token" not in dumped and "E2E_" not in dumped and "CRASHBOT_" not in dumped
-    published = _published(stage, engine)
+    published = what_left(stage, engine)
     assert "== /proc/1/environ" in published  # its log was posted and fed back...
-    _assert_no_secret(published)  # ...with nothing secret in it
+    assert_no_secret(published)  # ...with nothing secret in it
     assert len(engine.requests) == 2
 
 
@@ -398,18 +162,18 @@ def test_e2e_the_same_probe_unsandboxed_sees_crashbot_s_secrets_so_the_sandbox_i
 ) -> None:
     """The control for the test above: with fix.sandbox = "none" the probe reads crashbot's environment
     and the runner's key. (The fence still masks the known values in what is posted.)"""
-    runner = _runner_file(stage)
+    runner = runner_file(stage)
     seen = stage.checkout.build_dir / "seen-unsandboxed.txt"
-    probe = f"( {_PROBE.format(runner=runner)} ) > {seen} 2>&1; exit 1"
-    with FakeEngine([_answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
+    probe = f"( {PROBE.format(runner=runner)} ) > {seen} 2>&1; exit 1"
+    with FakeEngine([answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
         lines = f'sandbox = "none"\ntest_command = {json.dumps(["sh", "-c", probe])}\n'
-        _configure_attack(stage, "openai", lines + f"base_url = {json.dumps(engine.base_url)}\n")
-        proc = _fix_process(stage)
+        configure_attack(stage, "openai", lines + f"base_url = {json.dumps(engine.base_url)}\n")
+        proc = fix_process(stage)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     dumped = seen.read_text(encoding="utf-8")
     assert KEY in dumped and RUNNER_SECRET in dumped
-    _assert_no_secret(_published(stage, engine))
+    assert_no_secret(what_left(stage, engine))
 
 
 AGENT = r"""
@@ -449,7 +213,7 @@ def test_e2e_a_coding_agent_reading_crashbot_s_environment_and_the_runner_s_file
 
     It sees nothing of crashbot's; it does hold its own API key (fix.api_key_env), which is the one
     secret an agent CLI needs: the patch carrying it is refused and the key is masked in what is posted."""
-    runner = _runner_file(stage)
+    runner = runner_file(stage)
     marker = tmp_path / "filter-ran"
     out = tmp_path / "agent-out"
     out.mkdir()
@@ -458,9 +222,9 @@ def test_e2e_a_coding_agent_reading_crashbot_s_environment_and_the_runner_s_file
     command = [sys.executable, str(agent), str(runner), str(marker)]
     lines = f"command = {json.dumps(command)}\nsandbox_read_only = {json.dumps([str(agent)])}\n"
     lines += f"sandbox_writable = {json.dumps([str(out)])}\n"
-    _configure_attack(stage, "command", lines)
+    configure_attack(stage, "command", lines)
 
-    proc = _fix_process(stage)
+    proc = fix_process(stage)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seen = (out / "seen.txt").read_text(encoding="utf-8")
@@ -469,9 +233,9 @@ def test_e2e_a_coding_agent_reading_crashbot_s_environment_and_the_runner_s_file
         assert secret not in seen, secret
     assert ENGINE_KEY in seen  # the agent's own key, and only that
     assert "rejected" in proc.stdout and "secret" in proc.stdout
-    published = _published(stage)
+    published = what_left(stage)
     assert "[REDACTED:" in published  # the key the agent put in its patch, masked in the comment
-    _assert_no_secret(published)
+    assert_no_secret(published)
     assert not marker.exists()
     assert stage.standin.pulls(REPO) == []
 
@@ -500,22 +264,22 @@ def _trick_patch(trick: str, secret: Path, workspace: Path) -> str:
 def test_e2e_each_include_trick_is_rejected_before_any_build(stage: Stage) -> None:
     """Every way the old regex was bypassed, proposed in turn: each attempt is rejected by validation,
     nothing is built, and the runner's file reaches neither the issue nor the engine."""
-    runner = _runner_file(stage)
-    answers = [_answer(_trick_patch(t, runner, stage.checkout.workspace)) for t in INCLUDE_TRICKS.values()]
+    runner = runner_file(stage)
+    answers = [answer(_trick_patch(t, runner, stage.checkout.workspace)) for t in INCLUDE_TRICKS.values()]
     log = stage.checkout.build_dir / "crashbot-build.log"
     before = log.stat().st_mtime_ns if log.exists() else None
     with FakeEngine(answers) as engine:
         lines = f"base_url = {json.dumps(engine.base_url)}\n"
-        _configure_attack(stage, "openai", lines, max_attempts=len(answers))
-        proc = _fix_process(stage)
+        configure_attack(stage, "openai", lines, max_attempts=len(answers))
+        proc = fix_process(stage)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "rejected" in proc.stdout
     assert len(engine.requests) == len(INCLUDE_TRICKS)
     assert (log.stat().st_mtime_ns if log.exists() else None) == before  # no build ran
-    published = _published(stage, engine)
+    published = what_left(stage, engine)
     assert "every patch was rejected" in published
-    _assert_no_secret(published)
+    assert_no_secret(published)
     assert stage.standin.pulls(REPO) == []
 
 
@@ -526,7 +290,7 @@ def test_e2e_include_tricks_that_got_past_validation_fail_harmlessly_in_the_sand
     """Defence in depth: written straight into the tree (no validation at all), each trick meets the
     sandbox in a real g++ build, where the runner's file does not exist: the build fails or the object
     holds nothing of it, and the log and diagnostics hold nothing of it either."""
-    runner = _runner_file(stage)
+    runner = runner_file(stage)
     handler = stage.checkout.workspace / HANDLER
     handler.write_text(
         INCLUDE_TRICKS[trick].format(secret=runner) + "\n" + handler.read_text(encoding="utf-8"),
@@ -553,12 +317,12 @@ def test_e2e_a_test_step_writing_build_files_into_the_workspace_never_reaches_th
         " && echo 'int planted;' > src/server/game/Planted.cpp"
         " && echo '// planted' >> src/server/game/Entities/Player.cpp"
     )
-    with FakeEngine([_answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
+    with FakeEngine([answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
         lines = (
             f"base_url = {json.dumps(engine.base_url)}\ntest_command = {json.dumps(['sh', '-c', writer])}\n"
         )
-        _configure_attack(stage, "openai", lines)
-        proc = _fix_process(stage)
+        configure_attack(stage, "openai", lines)
+        proc = fix_process(stage)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pr-opened" in proc.stdout
@@ -582,11 +346,11 @@ def test_e2e_a_git_filter_and_hook_planted_unsandboxed_never_run_in_crashbot_s_g
         f" && printf '#!/bin/sh\\ntouch {marker}\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit"
     )
     try:
-        with FakeEngine([_answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
+        with FakeEngine([answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
             lines = f'sandbox = "none"\nbase_url = {json.dumps(engine.base_url)}\n'
             lines += f"test_command = {json.dumps(['sh', '-c', planter])}\n"
-            _configure_attack(stage, "openai", lines)
-            proc = _fix_process(stage)
+            configure_attack(stage, "openai", lines)
+            proc = fix_process(stage)
         assert proc.returncode != 0
         assert "filter.evil" in proc.stderr + proc.stdout
         assert not marker.exists()
@@ -606,12 +370,12 @@ def test_e2e_the_same_planting_in_the_sandbox_cannot_touch_git_s_files(stage: St
         f" printf '#!/bin/sh\\ntouch {marker}\\n' > .git/hooks/pre-push; exit 0"
     )
     config = (ws / ".git" / "config").read_bytes()
-    with FakeEngine([_answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
+    with FakeEngine([answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
         lines = (
             f"base_url = {json.dumps(engine.base_url)}\ntest_command = {json.dumps(['sh', '-c', planter])}\n"
         )
-        _configure_attack(stage, "openai", lines)
-        proc = _fix_process(stage)
+        configure_attack(stage, "openai", lines)
+        proc = fix_process(stage)
 
     assert proc.returncode == 0 and "pr-opened" in proc.stdout, proc.stdout + proc.stderr
     assert (ws / ".git" / "config").read_bytes() == config
@@ -621,9 +385,9 @@ def test_e2e_the_same_planting_in_the_sandbox_cannot_touch_git_s_files(stage: St
 
 def test_e2e_a_weak_signing_key_is_refused_before_anything_is_read_or_written(stage: Stage) -> None:
     """A 6-byte key can be guessed offline from a public issue body: refused in one line, exit 2."""
-    with FakeEngine([_answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
-        _configure_attack(stage, "openai", f"base_url = {json.dumps(engine.base_url)}\n")
-        proc = _fix_process(stage, key="short!")
+    with FakeEngine([answer(demo.FIX_PATCH.read_text(encoding="utf-8"))]) as engine:
+        configure_attack(stage, "openai", f"base_url = {json.dumps(engine.base_url)}\n")
+        proc = fix_process(stage, key="short!")
 
     assert proc.returncode == 2
     assert "at least 32" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
