@@ -14,7 +14,7 @@ from bot.cli import build_parser, main
 from bot.commands.fix import push_token
 from bot.config import Config, FixSettings, GitHubSettings
 from bot.errors import ConfigError
-from tests.fix.pipeline_world import FIX_DIFF, KEY, REPO, UPLOADER, World, make_world
+from tests.fix.pipeline_world import FIX_DIFF, KEY, REPO, UPLOADER, World, make_world, sig_branch
 from tests.gitutil import git
 
 
@@ -309,3 +309,150 @@ def test_fix_cli_workspace_without_the_push_remote_is_a_config_error(
     code, _, err = run(world, cli, capsys, "--issue", "1")
 
     assert code == 2 and "no git remote 'origin'" in err
+
+
+# -- --phase prepare | work | publish ------------------------------------------------------------------
+#
+# In process here (the replay engine, the world's tiny build); tests/fix/test_fix_phases_e2e.py runs them as
+# three processes with a real build and hostile code. The environment of each phase is what the workflow's
+# step gives it: the work phase gets no GitHub token and no signing key.
+
+
+def _phases(
+    world: World,
+    cli: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    handoff: Path,
+    *selection: str,
+) -> list[tuple[int, str, str]]:
+    done = []
+    for phase in ("prepare", "work", "publish"):
+        with monkeypatch.context() as step:
+            if phase == "work":  # the untrusted step: neither the GitHub token nor the signing key
+                step.delenv("CRASHBOT_TOKEN")
+                step.delenv("TEST_SIGNING_KEY")
+            done.append(run(world, cli, capsys, "--phase", phase, "--handoff", str(handoff), *selection))
+    return done
+
+
+def test_fix_cli_three_phases_open_the_same_pr_one_process_would(
+    world: World,
+    cli: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    issue = world.file_issue()
+
+    (p_code, p_out, _), (w_code, w_out, _), (u_code, u_out, _) = _phases(
+        world, cli, capsys, monkeypatch, tmp_path / "handoff", "--issue", str(issue.number)
+    )
+
+    assert (p_code, w_code, u_code) == (0, 0, 0)
+    assert f"#{issue.number} prepared" in p_out
+    assert f"#{issue.number} 1 attempt(s), last built" in w_out
+    assert f"#{issue.number} pr-opened" in u_out
+    [pull] = world.pulls()
+    assert pull["head"]["ref"] == sig_branch()
+    assert world.remote_log(sig_branch())[0].startswith("crashbot-fixer[bot]|")
+    assert "crash-fix-attempted" in world.issue_labels(issue.number)
+
+
+def test_fix_cli_three_phases_sweep_every_prepared_issue(
+    world: World,
+    cli: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    first = world.file_issue(signature_id="aaaa00000001")
+    second = world.file_issue(signature_id="cccc00000003")
+
+    results = _phases(world, cli, capsys, monkeypatch, tmp_path / "handoff", "--pending")
+
+    assert [code for code, _, _ in results] == [0, 0, 0]
+    published = results[2][1]
+    assert f"#{first.number} pr-opened" in published and f"#{second.number} pr-opened" in published
+    assert len(world.pulls()) == 2
+
+
+def test_fix_cli_publish_with_nothing_prepared_for_the_issue_does_nothing(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """prepare concluded the issue itself (untrusted, skipped, capped): publish has nothing to do."""
+    issue = world.file_issue()
+    (tmp_path / "handoff").mkdir()
+    world.standin.clear_requests()
+
+    code, out, _ = run(
+        world, cli, capsys, "--phase", "publish", "--handoff", str(tmp_path / "handoff"), "--pending"
+    )
+    code_issue, out_issue, _ = run(
+        world,
+        cli,
+        capsys,
+        "--phase",
+        "publish",
+        "--handoff",
+        str(tmp_path / "handoff"),
+        "--issue",
+        str(issue.number),
+    )
+
+    assert (code, out, code_issue, out_issue) == (0, "", 0, "")
+    assert world.standin.writes() == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--phase", "prepare"], "--phase prepare needs --handoff DIR"),
+        (["--phase", "work"], "--phase work needs --handoff DIR"),
+        (["--handoff", "somewhere"], "--handoff needs --phase prepare, work or publish"),
+        (["--phase", "publish", "--handoff", "missing"], "does not exist; run --phase prepare first"),
+    ],
+)
+def test_fix_cli_phase_and_handoff_go_together(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(world, cli, capsys, *argv, "--issue", "1")
+
+    assert code == 2 and message in err and out == ""
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_fix_cli_prepare_refuses_a_handoff_directory_an_earlier_run_left(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An earlier run's sealed tickets would verify again: prepare starts only on an empty directory."""
+    stale = tmp_path / "handoff" / "7"
+    stale.mkdir(parents=True)
+
+    code, _, err = run(
+        world, cli, capsys, "--phase", "prepare", "--handoff", str(stale.parent), "--issue", "1"
+    )
+
+    assert code == 2 and "not an empty directory" in err
+
+
+@pytest.mark.parametrize("held", ["TEST_SIGNING_KEY", "CRASHBOT_TOKEN", "CRASHBOT_PUSH_TOKEN"])
+def test_fix_cli_work_refuses_to_start_holding_a_crashbot_secret(
+    world: World,
+    cli: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    held: str,
+) -> None:
+    monkeypatch.delenv("CRASHBOT_TOKEN")
+    monkeypatch.delenv("TEST_SIGNING_KEY")
+    monkeypatch.setenv(held, "a-value-that-must-not-be-here")
+    (tmp_path / "handoff").mkdir()
+
+    code, out, err = run(
+        world, cli, capsys, "--phase", "work", "--handoff", str(tmp_path / "handoff"), "--pending"
+    )
+
+    assert code == 2 and out == ""
+    assert f"holds {held}" in err and "a-value-that-must-not-be-here" not in err

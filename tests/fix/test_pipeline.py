@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import GitError
 from bot.fix.engines import EngineError
 from bot.fix.pipeline import fix_issue, sweep
 from bot.fix.report import Outcome, Step
@@ -426,3 +427,42 @@ def test_sweep_skipped_issues_do_not_use_up_the_cap(world: World) -> None:
         (blocked.number, Outcome.SKIPPED),
         (fresh.number, Outcome.PR_OPENED),
     ]
+
+
+# -- publishing on the remote's history ------------------------------------------------------------------
+
+
+def test_fix_made_on_a_commit_github_does_not_have_is_not_published(world: World) -> None:
+    """The base commit is checked against the base branch on GitHub, not taken on the checkout's word: a
+    checkout ahead of the remote (or one whose HEAD was moved) gets its analysis, and no push."""
+    issue = world.file_issue()
+    (world.workspace / "src" / "Local.cpp").write_text("int local;\n", encoding="utf-8")
+    git(world.workspace, "add", "-A")
+    git(world.workspace, "commit", "-q", "-m", "Not pushed")
+
+    with pytest.raises(GitError, match="is not on 'main' on GitHub"):
+        fix_issue(world.run(ScriptedEngine([FIX_DIFF])), issue.number)
+
+    assert "crashfix/" not in git(world.remote, "branch", "--list")
+    assert world.pulls() == []
+    assert len(_bodies(world, issue.number, ANALYSIS.tag)) == 1
+
+
+def test_fix_on_a_commit_behind_the_remote_s_tip_is_published_on_that_commit(
+    world: World, tmp_path: Path
+) -> None:
+    """Someone pushed to main while the fix was made: the fix is still made on (and pushed on top of) the
+    commit it was built on, an ancestor of the tip."""
+    issue = world.file_issue()
+    base = git(world.workspace, "rev-parse", "HEAD")
+    other = tmp_path / "someone"
+    git(tmp_path, "clone", "-q", str(world.remote), str(other))
+    (other / "README.md").write_text("later\n", encoding="utf-8")
+    git(other, "add", "-A")
+    git(other, "commit", "-q", "-m", "Later work")
+    git(other, "push", "-q", "origin", "HEAD:main")
+
+    result = fix_issue(world.run(ScriptedEngine([FIX_DIFF])), issue.number)
+
+    assert result.outcome is Outcome.PR_OPENED
+    assert git(world.remote, "rev-parse", f"refs/heads/{sig_branch()}^") == base

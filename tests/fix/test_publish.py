@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import GitError
-from bot.fix.publish import BranchState, IssueWriter, push_branch, read_branch
+from bot.errors import ConfigError, GitError
+from bot.fix.publish import BranchState, IssueWriter, fresh_clone, push_branch, read_branch, trusted_remote
 from bot.fix.report import FixResult, Outcome
 from bot.git import Git
 from bot.vocabulary import FIX_RESULT, trailer
@@ -122,3 +122,60 @@ def test_issue_writer_result_comment_carries_the_tokens_the_next_run_reads_back(
     assert comment["user"]["login"] == FIXER and FIX_RESULT.tag in str(comment["body"])
     assert "crash-fix-attempted" in world.issue_labels(issue.number)
     assert IssueWriter(world.fixer, issue.number, max_attempts=3).tokens_spent_before() == 220
+
+
+# -- where the fix branch goes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("clone_url", "api_url"),
+    [
+        ("https://github.com/acme/w.git", "https://api.github.com"),
+        ("https://ghe.example/acme/w.git", "https://ghe.example/api/v3"),
+        ("file:///srv/standin/acme/w.git", "http://127.0.0.1:8123"),
+        ("file:///srv/standin/acme/w.git", "http://localhost:8123/api/v3"),
+    ],
+)
+def test_trusted_remote_is_the_api_s_clone_url_on_its_own_host(clone_url: str, api_url: str) -> None:
+    assert trusted_remote(clone_url, api_url=api_url) == clone_url
+
+
+@pytest.mark.parametrize(
+    ("clone_url", "api_url"),
+    [
+        ("", "https://api.github.com"),
+        ("http://github.com/acme/w.git", "https://api.github.com"),  # no TLS: the token would travel bare
+        ("https://evil.example/acme/w.git", "https://api.github.com"),
+        ("https://x:y@github.com/acme/w.git", "https://api.github.com"),
+        ("file:///tmp/attacker.git", "https://api.github.com"),  # a local path only for the loopback stand-in
+        ("/tmp/attacker.git", "http://127.0.0.1:8123"),
+        ("ssh://git@github.com/acme/w.git", "https://api.github.com"),
+    ],
+)
+def test_trusted_remote_refuses_anything_else_in_one_line(clone_url: str, api_url: str) -> None:
+    with pytest.raises(ConfigError, match="crashbot pushes fix branches only there") as raised:
+        trusted_remote(clone_url, api_url=api_url)
+    assert "\n" not in str(raised.value)
+
+
+def test_fresh_clone_holds_the_remote_s_base_commit_and_nothing_of_the_workspace(world: World) -> None:
+    """What the engine loop left in the checkout (an untracked file, a rewritten remote, config) is not in
+    the repository publishing commits in: it is fetched from the remote, not cloned from the checkout."""
+    base = git(world.workspace, "rev-parse", "HEAD")
+    (world.workspace / "src" / "planted.cpp").write_text("int planted;\n", encoding="utf-8")
+    git(world.workspace, "remote", "set-url", "origin", "/tmp/attacker.git")
+    url = world.remote.resolve().as_uri()
+
+    with fresh_clone(url, base_sha=base, env=os.environ, token_env=None) as clone:
+        assert clone.head() == base
+        assert not (clone.repo / "src" / "planted.cpp").exists()
+        assert clone.run("remote").strip() == ""  # nothing to push to but the URL given
+        assert git(clone.repo, "rev-parse", "--is-shallow-repository") == "true"
+
+
+def test_fresh_clone_of_a_commit_the_remote_lacks_fails_with_git_s_reason(world: World) -> None:
+    with (
+        pytest.raises(GitError, match="fetch"),
+        fresh_clone(world.remote.resolve().as_uri(), base_sha="0" * 40, env=os.environ, token_env=None),
+    ):
+        pass

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.build import fence
 from bot.build.diagnostics import Diagnostic, Severity
 from bot.config import FixEngine, FixSettings, SandboxMode
 from bot.fix.analysis import Analysis
 from bot.fix.attempts import Attempts, Bench, Task, Usage
-from bot.fix.engines import make_engine
+from bot.fix.engines import EngineError, engine_elsewhere, make_engine
 from bot.fix.report import Attempt, Step
-from bot.fix.work import WorkError, attempts_from_json, attempts_to_json, isolated
+from bot.fix.work import WorkError, attempts_from_json, attempts_to_json, held_secrets, isolated, masked
 from bot.git import Git
 from tests.fix.conftest import commit_files, make_repo
 
@@ -109,3 +110,43 @@ def test_isolated_work_process_holds_the_engine_key_and_no_crashbot_secret(tmp_p
     assert "AGENT_API_KEY" in names
     assert not names & secret_names
     assert not {n for n in names if n.startswith("CRASHBOT_")}
+
+
+# -- --phase work -----------------------------------------------------------------------------------------
+
+
+def test_held_secrets_names_every_configured_secret_but_the_engine_s_key() -> None:
+    env = {"AGENT_API_KEY": "k", "CRASHBOT_SIGNING_KEY": "s", "CRASHBOT_TOKEN": "", "PATH": "/bin"}
+    names = {"AGENT_API_KEY", "CRASHBOT_SIGNING_KEY", "CRASHBOT_TOKEN", "CRASHBOT_APP_PRIVATE_KEY"}
+
+    assert held_secrets(env, names, engine_key_env="AGENT_API_KEY") == ["CRASHBOT_SIGNING_KEY"]
+    assert held_secrets({"AGENT_API_KEY": "k"}, names, engine_key_env="AGENT_API_KEY") == []
+
+
+def test_masked_hides_the_work_step_s_own_key_in_every_text_it_hands_back() -> None:
+    """publish does not hold the engine's key, so it could not mask it: the work step does."""
+    key = "agent-key-value-0123456789"
+    leaky = Attempt(
+        1,
+        Step.REJECTED,
+        f"the patch holds {key}",
+        diff=f"+// {key}\n",
+        reasoning=f"found {key}",
+        log_tail=f"env: {key}",
+        diagnostics=(Diagnostic(f"src/{key}.cpp", 1, None, Severity.ERROR, None, key),),
+    )
+    fence.remember([key])
+    try:
+        text = attempts_to_json(masked(Attempts((leaky,), Usage())))
+    finally:
+        fence.forget()
+
+    assert key not in text and text.count(fence.MASK) == 6
+
+
+def test_an_engine_elsewhere_is_named_and_never_called() -> None:
+    engine = engine_elsewhere(FixSettings(engine=FixEngine.OPENAI))
+
+    assert engine.name == "openai"
+    with pytest.raises(EngineError, match="--phase work"):
+        engine.propose(None)  # type: ignore[arg-type]
