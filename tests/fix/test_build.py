@@ -143,6 +143,32 @@ def test_build_timeout_in_the_sandbox_kills_everything_inside_it(project: Path, 
     assert _processes_with(marker) == []
 
 
+@needs_bwrap
+def test_build_in_the_sandbox_a_process_left_behind_does_not_outlive_its_command(
+    project: Path, tmp_path: Path
+) -> None:
+    """A test step that detaches a process (new session, output closed) and exits 0: the sandbox's PID
+    namespace ends with the command, so nothing of it is left to read the next workflow step's
+    environment (bwrap --unshare-all with --die-with-parent)."""
+    marker = f"crashbot-left-behind-{os.getpid()}"
+    # the marker is put together by the shell, so only the detached process's argv holds it whole
+    detach = (
+        f'm=crashbot-left; setsid {sys.executable} -c "import time; time.sleep(300)" "$m-behind-{os.getpid()}"'
+        " >/dev/null 2>&1 < /dev/null &"
+    )
+    settings = FixSettings(
+        build_command=("true",), test_command=("sh", "-c", detach), sandbox=SandboxMode.BWRAP
+    )
+
+    result = build(project, settings, build_dir=tmp_path / "build", env=os.environ)
+
+    assert result.ok
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(marker) == []
+
+
 def test_build_custom_command_without_configure_step(project: Path, tmp_path: Path) -> None:
     settings = FixSettings(build_command=(sys.executable, "-c", "print('built {source}')"))
     result = build(project, settings, build_dir=tmp_path / "b", env=os.environ)
