@@ -130,7 +130,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
     if phase is Phase.WORK:
         return _run_work(config, env, workspace, handoff)
     from bot.fix.handoff import prepared_issues
-    from bot.fix.pipeline import fix_issue, isolated, prepare_issue, publish_issue, sweep
+    from bot.fix.pipeline import fix_issue, one_issue, prepare_issue, publish_issue, sweep
 
     api_url = args.api_url or config.github.api_url
     run = _trusted_run(config, env, workspace, phase=phase, repo=args.repo or None, api_url=api_url)
@@ -144,7 +144,7 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
     with actions.group(title, env, stream=sys.stderr if args.json else None):
         if phase is Phase.PUBLISH:  # the issues prepare handed over (each verified again); none: done
             handed = [n for n in prepared_issues(handoff) if args.issue in (None, n)]
-            results = [isolated(run, n, each) for n in handed]
+            results = [one_issue(run, n, each) for n in handed]
         elif args.issue is not None:
             results = [each(run, args.issue)]
         else:
@@ -180,7 +180,7 @@ def _trusted_run(
     from bot.fix.engines import engine_elsewhere, make_engine
     from bot.fix.pipeline import FixRun
     from bot.fix.publish import trusted_remote
-    from bot.fix.work import isolated as isolated_work
+    from bot.fix.work import isolated
 
     uploader = config.github.trusted_uploader()
     key = config_mod.signing_key(config, env)
@@ -213,7 +213,7 @@ def _trusted_run(
         secret_names=secrets,
         symbolicate=_symbolicator(config, client, key, api_url) if phase is not Phase.PUBLISH else None,
         # the untrusted phase (engine, apply, build, test) in its own process without crashbot's secrets
-        work=isolated_work(
+        work=isolated(
             engine_key_env=config.fix.api_key_env,
             env=env,
             timeout_s=config.fix.max_attempts * (config.fix.engine_timeout_s + config.fix.build_timeout_s)

@@ -4,6 +4,12 @@ engine loop (:mod:`bot.fix.attempts`) and the branch and pull request (:mod:`bot
 Nothing is written to GitHub before the trust gate passes: the issue must have been opened by the
 configured uploader, carry a payload whose HMAC verifies, and carry the ``sig:`` label of that payload.
 After it, every write is idempotent by marker or label, so a rerun edits what an earlier run wrote.
+
+:func:`fix_issue` runs it all in one process. A workflow runs it as three steps instead, so that no
+process running untrusted code ever held a crashbot secret: :func:`prepare_issue` (trusted: the gate, the
+state checks, the analysis, the handoff), ``--phase work`` (:func:`bot.fix.work.run_handoff`: the engine
+loop, holding the engine's key only) and :func:`publish_issue` (trusted: the gate again, then the PR or
+the "no fix" comment from what :mod:`bot.fix.handoff` lets it take).
 """
 
 from __future__ import annotations
@@ -242,7 +248,7 @@ def sweep(run: FixRun, *, cap: int, each: Each = fix_issue) -> list[FixResult]:
     for issue in candidates:
         if worked >= cap:
             break
-        result = isolated(run, issue.number, each)
+        result = one_issue(run, issue.number, each)
         results.append(result)
         if result.outcome is Outcome.CAPPED:
             break
@@ -251,7 +257,7 @@ def sweep(run: FixRun, *, cap: int, each: Each = fix_issue) -> list[FixResult]:
     return results
 
 
-def isolated(run: FixRun, number: int, each: Each) -> FixResult:
+def one_issue(run: FixRun, number: int, each: Each) -> FixResult:
     """``each(run, number)``, with a failure (GitHub, git, the engine, the handoff) recorded as an error
     so that one broken issue does not starve the others; a configuration error stops everything."""
     try:
