@@ -177,6 +177,7 @@ def _trusted_run(
     and, where something is pushed, the push token (minted here, for this process only)."""
     from bot import github
     from bot.build import fence
+    from bot.fix import handoff
     from bot.fix.engines import engine_elsewhere, make_engine
     from bot.fix.pipeline import FixRun
     from bot.fix.publish import trusted_remote
@@ -220,6 +221,8 @@ def _trusted_run(
             + 600,
         ),
         remote_url=trusted_remote(info.clone_url, api_url=api_url) if phase is not Phase.PREPARE else "",
+        config_digest=handoff.config_digest(config),
+        run_id=handoff.run_id(env),
     )
 
 

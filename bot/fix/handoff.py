@@ -16,6 +16,8 @@ One subdirectory per issue (``<dir>/<number>/``) holding:
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import hmac
 import json
@@ -23,6 +25,7 @@ import os
 import pickle
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,36 @@ class Ticket:
     base_sha: str  # the commit the work step patched; publish checks it is on the base branch
     analysis_url: str
     brief: AnalysisBrief
+    # the configuration prepare ran with (:func:`config_digest`): the work step could rewrite the
+    # checkout's crashbot.toml, which publish reads again, so publish insists on the same one
+    config: str = ""
+    run: str = ""  # the workflow run (and attempt) of prepare: a ticket from an earlier run is refused
+
+
+def config_digest(config: Any) -> str:
+    """A digest of a whole configuration (frozen dataclasses of plain values), the same in every process
+    that loaded the same settings (sets are sorted: string hashing differs between processes)."""
+    text = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def run_id(env: Mapping[str, str]) -> str:
+    """The GitHub Actions run and attempt this process belongs to ("" outside Actions)."""
+    run = env.get("GITHUB_RUN_ID", "")
+    return f"{run}.{env.get('GITHUB_RUN_ATTEMPT', '')}" if run else ""
+
+
+def check_binding(ticket: Ticket, *, config: str, run: str) -> None:
+    """HandoffError unless ``ticket`` was sealed by a prepare of this run, with this configuration."""
+    if ticket.config != config:
+        raise HandoffError(
+            f"the configuration changed between prepare and publish for #{ticket.issue} (crashbot.toml in "
+            "the checkout, rewritten by the work step?); publishing nothing"
+        )
+    if ticket.run != run:
+        raise HandoffError(
+            f"the ticket of #{ticket.issue} is from run {ticket.run or '(none)'}, not {run or '(none)'}"
+        )
 
 
 def issue_dir(root: Path, number: int) -> Path:
@@ -163,12 +196,30 @@ def _ticket(body: dict[str, Any]) -> Ticket:
                 suspect_summary=_typed(brief["suspect_summary"], str),
                 perhaps_fixed=_typed(brief["perhaps_fixed"], bool),
             ),
+            config=_typed(body["config"], str),
+            run=_typed(body["run"], str),
         )
     except (KeyError, TypeError) as e:
         raise HandoffError(f"a sealed ticket of an unexpected shape ({type(e).__name__}: {e})") from e
     if not _SHA_RE.fullmatch(ticket.base_sha):
         raise HandoffError("a sealed ticket without a full base commit sha")
     return ticket
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return _canonical(value.value)
+    if isinstance(value, set | frozenset):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # a Path, say
 
 
 def _typed(value: Any, kind: type) -> Any:

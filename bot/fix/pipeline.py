@@ -89,6 +89,9 @@ class FixRun:
     # where the fix branch is fetched from and pushed to: the repository's clone_url as the API reports
     # it (the CLI checks it), never the workspace's .git/config; "" = ask the API here
     remote_url: str = ""
+    # what a sealed ticket binds prepare's handoff to (bot.fix.handoff.check_binding)
+    config_digest: str = ""
+    run_id: str = ""
 
 
 # -- trust -------------------------------------------------------------------------------------------
@@ -190,7 +193,9 @@ def prepare_issue(run: FixRun, number: int, *, handoff: Path) -> FixResult:
         return prepared
     meta, task = prepared
     handoff_files.write_task(handoff, task)
-    ticket = Ticket(number, job.sig, meta.base_sha, meta.analysis_url, meta.brief)
+    ticket = Ticket(
+        number, job.sig, meta.base_sha, meta.analysis_url, meta.brief, run.config_digest, run.run_id
+    )
     handoff_files.seal(handoff, ticket, run.key)
     return job.result(Outcome.PREPARED, "analysed; the engine's task is handed to the work step")
 
@@ -205,6 +210,7 @@ def publish_issue(run: FixRun, number: int, *, handoff: Path) -> FixResult:
     if job.issue.state != "open":
         return job.result(Outcome.SKIPPED, "the issue was closed while the fix was being made")
     ticket = handoff_files.unseal(handoff, number, run.key)
+    handoff_files.check_binding(ticket, config=run.config_digest, run=run.run_id)
     if ticket.signature_id != job.sig:
         raise HandoffError(
             f"the ticket of #{number} is for signature {ticket.signature_id!r}, not {job.sig!r}"

@@ -456,3 +456,70 @@ def test_fix_cli_work_refuses_to_start_holding_a_crashbot_secret(
 
     assert code == 2 and out == ""
     assert f"holds {held}" in err and "a-value-that-must-not-be-here" not in err
+
+
+def test_fix_cli_publish_refuses_a_configuration_rewritten_after_prepare(
+    world: World,
+    cli: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The work step can write the checkout's crashbot.toml, which publish loads again: a patch to the
+    workflows, allowed by a rewritten allow-list, must not become a branch."""
+    issue = world.file_issue()
+    handoff = tmp_path / "handoff"
+    _phases(world, cli, capsys, monkeypatch, handoff, "--issue", str(issue.number))  # a first, honest run
+    handoff_again = tmp_path / "again"
+    with monkeypatch.context() as step:
+        assert (
+            run(
+                world,
+                cli,
+                capsys,
+                "--phase",
+                "prepare",
+                "--handoff",
+                str(handoff_again),
+                "--issue",
+                str(issue.number),
+            )[0]
+            == 0
+        )
+        step.delenv("CRASHBOT_TOKEN")
+        step.delenv("TEST_SIGNING_KEY")
+        assert (
+            run(
+                world,
+                cli,
+                capsys,
+                "--phase",
+                "work",
+                "--handoff",
+                str(handoff_again),
+                "--issue",
+                str(issue.number),
+            )[0]
+            == 0
+        )
+    cli.write_text(
+        cli.read_text(encoding="utf-8")
+        + 'allow_protected_paths = [".github/workflows/pwn.yml"]\nallowed_paths = [".github/"]\n',
+        encoding="utf-8",
+    )
+    world.standin.clear_requests()
+
+    code, out, err = run(
+        world,
+        cli,
+        capsys,
+        "--phase",
+        "publish",
+        "--handoff",
+        str(handoff_again),
+        "--issue",
+        str(issue.number),
+    )
+
+    assert code == 1 and "configuration changed between prepare and publish" in out, err
+    assert world.standin.writes() == []

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot.config import Config, FixSettings
 from bot.fix import handoff
 from bot.fix.handoff import (
     MAX_RESULT_BYTES,
     HandoffError,
     Ticket,
+    check_binding,
+    config_digest,
     issue_dir,
     prepared_issues,
     read_result,
+    run_id,
     seal,
     unseal,
 )
@@ -147,3 +153,42 @@ def test_prepared_issues_lists_only_issue_numbers_in_order(tmp_path: Path) -> No
 def test_prepared_issues_without_the_directory_says_to_run_prepare(tmp_path: Path) -> None:
     with pytest.raises(HandoffError, match="run --phase prepare first"):
         prepared_issues(tmp_path / "missing")
+
+
+def test_check_binding_refuses_another_configuration_or_another_run() -> None:
+    ticket = replace(TICKET, config="c1", run="123.1")
+
+    check_binding(ticket, config="c1", run="123.1")
+    with pytest.raises(HandoffError, match="configuration changed"):
+        check_binding(ticket, config="c2", run="123.1")
+    with pytest.raises(HandoffError, match=r"from run 123\.1, not 124\.1"):
+        check_binding(ticket, config="c1", run="124.1")
+
+
+def test_run_id_is_the_workflow_run_and_attempt() -> None:
+    assert run_id({"GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2"}) == "42.2"
+    assert run_id({}) == ""
+
+
+_DIGEST = (
+    "from bot.config import Config, FixSettings; from bot.fix.handoff import config_digest; "
+    "print(config_digest(Config(fix=FixSettings(allowed_paths=('src/', 'dep/', 'sql/')))))"
+)
+
+
+def test_config_digest_is_the_same_in_every_process_and_differs_with_any_setting() -> None:
+    """prepare and publish are different processes: string hashing (set order) differs between them."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _DIGEST],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+
+    assert len(digests) == 1
+    assert digests == {config_digest(Config(fix=FixSettings(allowed_paths=("src/", "dep/", "sql/"))))}
+    assert config_digest(Config(fix=FixSettings(allowed_paths=("src/", ".github/")))) not in digests
