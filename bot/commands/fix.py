@@ -123,7 +123,9 @@ def run_fix(args: argparse.Namespace, config: Config, env: Mapping[str, str]) ->
         raise UsageError("--max applies to --pending only")
     phase = Phase(args.phase)
     handoff = _handoff(args.handoff, phase)
-    config = config_mod.overlay(config, "fix", engine=args.engine)
+    if phase is Phase.WORK:
+        _refuse_secrets(config, env)  # before anything is read: with the checkout's config, then prepare's
+    config = config_mod.overlay(_phase_config(config, phase, handoff, env), "fix", engine=args.engine)
     workspace = Path(args.workspace or ".").resolve()
     if phase is not Phase.PUBLISH and not workspace.is_dir():  # publish never reads the workspace
         raise UsageError(f"--workspace {str(workspace)!r} is not a directory; pass the server checkout")
@@ -168,6 +170,25 @@ def _handoff(value: str | None, phase: Phase) -> Path:
     elif not path.is_dir():
         raise UsageError(f"--handoff {str(path)!r} does not exist; run --phase prepare first")
     return path
+
+
+def _phase_config(config: Config, phase: Phase, handoff: Path, env: Mapping[str, str]) -> Config:
+    """The configuration of this phase. prepare keeps a copy of its crashbot.toml in the handoff
+    directory; work and publish load that copy, never the checkout's again, which the untrusted work
+    step can rewrite (a wider allow-list, another uploader, another variable for the signing key)."""
+    from bot.fix.handoff import CONFIG_FILE
+
+    kept = handoff / CONFIG_FILE
+    if phase is Phase.PREPARE:
+        source = Path(config.source) if config.source else None
+        kept.write_bytes(source.read_bytes() if source is not None and source.is_file() else b"")
+        kept.chmod(0o600)
+        return config
+    if phase in (Phase.WORK, Phase.PUBLISH):
+        if not kept.is_file() or kept.is_symlink():
+            raise UsageError(f"{kept} is missing; run --phase prepare with this --handoff first")
+        return config_mod.load(kept, env=env)
+    return config
 
 
 def _trusted_run(
@@ -248,16 +269,10 @@ def _run_work(config: Config, env: Mapping[str, str], workspace: Path, handoff: 
     from bot.fix.attempts import Bench
     from bot.fix.engines import make_engine
     from bot.fix.pipeline import ensure_clean
-    from bot.fix.work import held_secrets, run_handoff
+    from bot.fix.work import run_handoff
     from bot.git import Git
 
-    secrets = config_mod.secret_env_names(config) | {config.fix.push_token_env or DEFAULT_PUSH_TOKEN_ENV}
-    held = held_secrets(env, secrets, engine_key_env=config.fix.api_key_env)
-    if held:
-        raise UsageError(
-            f"--phase work runs untrusted code, but its environment holds {', '.join(held)}; give that "
-            f"workflow step only the engine's key ({config.fix.api_key_env or 'fix.api_key_env'})"
-        )
+    secrets = _refuse_secrets(config, env)
     fence.remember([env.get(config.fix.api_key_env)] if config.fix.api_key_env else [])
     git = Git(workspace, env=env)
     ensure_clean(git)
@@ -273,6 +288,21 @@ def _run_work(config: Config, env: Mapping[str, str], workspace: Path, handoff: 
             f"crashbot fix (work): #{worked.issue} {len(worked.loop.attempts)} attempt(s), last {last.step}"
         )
     return 1 if any(w.loop is None for w in done) else 0
+
+
+def _refuse_secrets(config: Config, env: Mapping[str, str]) -> frozenset[str]:
+    """UsageError (one line) when the work step's environment holds a secret other than the engine's key;
+    else every name that would be one (kept out of the build's environment)."""
+    from bot.fix.work import held_secrets
+
+    secrets = config_mod.secret_env_names(config) | {config.fix.push_token_env or DEFAULT_PUSH_TOKEN_ENV}
+    held = held_secrets(env, secrets, engine_key_env=config.fix.api_key_env)
+    if held:
+        raise UsageError(
+            f"--phase work runs untrusted code, but its environment holds {', '.join(held)}; give that "
+            f"workflow step only the engine's key ({config.fix.api_key_env or 'fix.api_key_env'})"
+        )
+    return secrets
 
 
 def _report(results: list[FixResult], args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -1,7 +1,8 @@
 """The handoff directory between ``crashbot fix``'s three phases, which a workflow runs as three steps so
 that no process running untrusted code ever held a crashbot secret (see README "Security model").
 
-One subdirectory per issue (``<dir>/<number>/``) holding:
+``crashbot.toml``: prepare's configuration, which work and publish load instead of the checkout's (the
+work step can write the checkout). One subdirectory per issue (``<dir>/<number>/``) holding:
 
 - ``task.pickle`` (prepare -> work): the engine's task. Only the work phase reads it. Unpickling it there
   is no new risk: that step runs untrusted code anyway and holds nothing but the engine's key.
@@ -34,6 +35,7 @@ from bot.errors import BotError
 from bot.fix.attempts import Task
 from bot.fix.report import AnalysisBrief
 
+CONFIG_FILE = "crashbot.toml"  # prepare's configuration, for work and publish (see bot/commands/fix.py)
 TASK_FILE = "task.pickle"
 TICKET_FILE = "ticket.json"
 RESULT_FILE = "attempts.json"
@@ -66,7 +68,8 @@ class Ticket:
 def config_digest(config: Any) -> str:
     """A digest of a whole configuration (frozen dataclasses of plain values), the same in every process
     that loaded the same settings (sets are sorted: string hashing differs between processes)."""
-    text = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"))
+    settings = dataclasses.replace(config, source="") if hasattr(config, "source") else config
+    text = json.dumps(_canonical(settings), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

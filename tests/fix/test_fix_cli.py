@@ -380,24 +380,18 @@ def test_fix_cli_three_phases_sweep_every_prepared_issue(
 def test_fix_cli_publish_with_nothing_prepared_for_the_issue_does_nothing(
     world: World, cli: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """prepare concluded the issue itself (untrusted, skipped, capped): publish has nothing to do."""
-    issue = world.file_issue()
-    (tmp_path / "handoff").mkdir()
+    """prepare stopped at the issue (here: not the uploader's): publish has nothing to do, and says nothing."""
+    issue = world.file_issue(client=world.client("mallory-token"))
+    handoff = str(tmp_path / "handoff")
+    assert (
+        run(world, cli, capsys, "--phase", "prepare", "--handoff", handoff, "--issue", str(issue.number))[0]
+        == 0
+    )
     world.standin.clear_requests()
 
-    code, out, _ = run(
-        world, cli, capsys, "--phase", "publish", "--handoff", str(tmp_path / "handoff"), "--pending"
-    )
+    code, out, _ = run(world, cli, capsys, "--phase", "publish", "--handoff", handoff, "--pending")
     code_issue, out_issue, _ = run(
-        world,
-        cli,
-        capsys,
-        "--phase",
-        "publish",
-        "--handoff",
-        str(tmp_path / "handoff"),
-        "--issue",
-        str(issue.number),
+        world, cli, capsys, "--phase", "publish", "--handoff", handoff, "--issue", str(issue.number)
     )
 
     assert (code, out, code_issue, out_issue) == (0, "", 0, "")
@@ -458,68 +452,66 @@ def test_fix_cli_work_refuses_to_start_holding_a_crashbot_secret(
     assert f"holds {held}" in err and "a-value-that-must-not-be-here" not in err
 
 
-def test_fix_cli_publish_refuses_a_configuration_rewritten_after_prepare(
-    world: World,
-    cli: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+def _forge_result(handoff: Path, issue: int, diff: str) -> None:
+    """The work step as the attacker: a result claiming that ``diff`` built."""
+    attempt = {
+        **{"number": 1, "step": "built", "detail": "built", "diff": diff, "reasoning": "", "model": "m"},
+        **{"log_tail": "", "engine_s": 0.0, "build_s": 0.0, "tests_ok": True, "diagnostics": []},
+    }
+    usage = {"engine_s": 0.0, "build_s": 0.0, "tokens": 0, "model": "m"}
+    result = {"attempts": [attempt], "usage": usage, "tokens_before": 0}
+    (handoff / str(issue) / "attempts.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+WORKFLOW_DIFF = "--- /dev/null\n+++ b/.github/workflows/pwn.yml\n@@ -0,0 +1,1 @@\n+on: push\n"
+WIDER = 'allow_protected_paths = [".github/workflows/pwn.yml"]\nallowed_paths = [".github/"]\n'
+
+
+def test_fix_cli_publish_uses_prepare_s_configuration_not_the_checkout_s_rewritten_one(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """The work step can write the checkout's crashbot.toml, which publish loads again: a patch to the
-    workflows, allowed by a rewritten allow-list, must not become a branch."""
+    """The work step can write the checkout's crashbot.toml: a wider allow-list written there, and a
+    result claiming a patch to the workflows, get the patch rejected by prepare's rules."""
     issue = world.file_issue()
     handoff = tmp_path / "handoff"
-    _phases(world, cli, capsys, monkeypatch, handoff, "--issue", str(issue.number))  # a first, honest run
-    handoff_again = tmp_path / "again"
-    with monkeypatch.context() as step:
-        assert (
-            run(
-                world,
-                cli,
-                capsys,
-                "--phase",
-                "prepare",
-                "--handoff",
-                str(handoff_again),
-                "--issue",
-                str(issue.number),
-            )[0]
-            == 0
-        )
-        step.delenv("CRASHBOT_TOKEN")
-        step.delenv("TEST_SIGNING_KEY")
-        assert (
-            run(
-                world,
-                cli,
-                capsys,
-                "--phase",
-                "work",
-                "--handoff",
-                str(handoff_again),
-                "--issue",
-                str(issue.number),
-            )[0]
-            == 0
-        )
-    cli.write_text(
-        cli.read_text(encoding="utf-8")
-        + 'allow_protected_paths = [".github/workflows/pwn.yml"]\nallowed_paths = [".github/"]\n',
-        encoding="utf-8",
+    assert (
+        run(
+            world, cli, capsys, "--phase", "prepare", "--handoff", str(handoff), "--issue", str(issue.number)
+        )[0]
+        == 0
     )
+    _forge_result(handoff, issue.number, WORKFLOW_DIFF)
+    cli.write_text(cli.read_text(encoding="utf-8") + WIDER, encoding="utf-8")
+
+    code, out, _ = run(
+        world, cli, capsys, "--phase", "publish", "--handoff", str(handoff), "--issue", str(issue.number)
+    )
+
+    assert code == 0 and f"#{issue.number} rejected" in out
+    assert world.pulls() == [] and "crashfix/" not in git(world.remote, "branch", "--list")
+
+
+def test_fix_cli_publish_refuses_a_configuration_that_is_not_prepare_s(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The copy in the handoff directory rewritten (only unsandboxed code could reach it): the sealed
+    ticket names prepare's configuration, and publish writes nothing."""
+    issue = world.file_issue()
+    handoff = tmp_path / "handoff"
+    assert (
+        run(
+            world, cli, capsys, "--phase", "prepare", "--handoff", str(handoff), "--issue", str(issue.number)
+        )[0]
+        == 0
+    )
+    _forge_result(handoff, issue.number, WORKFLOW_DIFF)
+    kept = handoff / "crashbot.toml"
+    kept.write_text(kept.read_text(encoding="utf-8") + WIDER, encoding="utf-8")
     world.standin.clear_requests()
 
-    code, out, err = run(
-        world,
-        cli,
-        capsys,
-        "--phase",
-        "publish",
-        "--handoff",
-        str(handoff_again),
-        "--issue",
-        str(issue.number),
+    code, out, _ = run(
+        world, cli, capsys, "--phase", "publish", "--handoff", str(handoff), "--issue", str(issue.number)
     )
 
-    assert code == 1 and "configuration changed between prepare and publish" in out, err
+    assert code == 1 and "configuration changed between prepare and publish" in out
     assert world.standin.writes() == []
