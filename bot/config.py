@@ -322,7 +322,9 @@ class FixSettings:
     allow_protected_paths: tuple[str, ...] = ()  # e.g. "src/CMakeLists.txt": build/CI files a patch may touch
     analysis_frames: int = 5  # how many mapped frames get code context and blame
     commit_author: str = "crashbot[bot] <crashbot[bot]@users.noreply.github.com>"  # "Name <email>"
-    push_remote: str = "origin"  # the workspace's remote that crashfix/<sig> branches are pushed to
+    # the workspace's remote, which must exist (a checkout of the server repository); fix branches are
+    # pushed to the repository GitHub reports (clone_url), never to where this remote points
+    push_remote: str = "origin"
     push_token_env: str = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name) git push token; unset = API/App token
     draft_pr: bool = False  # open fix PRs as drafts
     # How the untrusted phase (coding agent, configure, build, test) is confined: auto (bwrap on Linux,

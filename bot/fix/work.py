@@ -99,18 +99,32 @@ def run_handoff(root: Path, bench: Bench) -> list[Worked]:
 
 
 def _work_one(root: Path, bench: Bench, number: int) -> Worked:
+    task: Task | None = None
     try:
         task = handoff.read_task(root, number)
         loop = run_attempts(bench, task)
         # a checkout whose config now runs commands or redirects git shows the loop misbehaved: hand
         # nothing back (publish records an error); every later git call here refuses it too
         bench.git.check_config()
-        bench.git.reset_hard(task.base_sha)
         handoff.write_result(root, number, attempts_to_json(masked(loop)))
         return Worked(number, loop)
     except BotError as e:  # per-issue isolation, as in a sweep
         logger.error("issue #%d: %s", number, fence.post(e.diagnostic(), limit=2_000))
         return Worked(number, None, fence.post(e.diagnostic(), limit=500))
+    finally:
+        if task is not None:
+            _reset(bench.git, task.base_sha)
+
+
+def _reset(git: Git, base_sha: str) -> None:
+    """The checkout back at the base commit for the next issue, whatever the loop left (a refused
+    checkout stays as it is: its git is not run again)."""
+    try:
+        git.reset_hard(base_sha)
+    except BotError as e:
+        logger.error(
+            "cannot reset the checkout to %s: %s", base_sha[:12], fence.post(e.diagnostic(), limit=500)
+        )
 
 
 def masked(loop: Attempts) -> Attempts:
