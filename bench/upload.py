@@ -46,7 +46,7 @@ from bot.vocabulary import is_sig_label, sig_label  # noqa: E402
 
 REPO = "acme/worldserver"
 TOKEN = "bench-uploader-token"
-KEY = "bench-signing-key"
+KEY = "bench-signing-key-0123456789abcdef0123456789"
 POLL_BASELINE_S = 30.0
 
 

@@ -60,3 +60,17 @@ def with_credentials(env: Mapping[str, str]) -> dict[str, str]:
         if value and not merged.get(name):
             merged[name] = value
     return merged
+
+
+def without_credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` minus the values :func:`with_credentials` took from ``$CREDENTIALS_DIRECTORY``: the
+    environment for a child process that reads the folder itself, so a secret handed over as a file is
+    not put in a process environment (``/proc/PID/environ``) on the way."""
+    stripped = dict(env)
+    directory = env.get(CREDENTIALS_ENV)
+    if not directory:
+        return stripped
+    for name, value in read_credentials(Path(directory)).items():
+        if stripped.get(name) == value:
+            del stripped[name]
+    return stripped

@@ -16,7 +16,7 @@ from bot.commands.results import upload_document
 from bot.config import Config
 from bot.errors import UsageError
 from bot.github import start_check
-from bot.uploader.assembly import Uploader, assemble
+from bot.uploader.assembly import Uploader, assemble, assemble_watcher
 from bot.uploader.intake import IntakeResult, Outcome
 from bot.uploader.publish import Outcome as IssueOutcome
 from bot.uploader.service import PassResult
@@ -268,13 +268,21 @@ def run_watch(args: argparse.Namespace, config: Config, env: Mapping[str, str]) 
     _check_folders(dirs)
     if args.log_file:
         logfile.attach(Path(args.log_file))
-    up = _assemble(args, config, env)
+    watching = assemble_watcher(
+        config,
+        env,
+        repo=args.repo,
+        api_url=args.api_url,
+        spool=args.spool,
+        realm=args.realm,
+        config_path=getattr(args, "config", None),
+    )
     try:
         banner = _start_banner(args, config, env, dirs)
         print(banner, file=sys.stderr, flush=True)
         logger.info("%s", banner)  # the log file too, for a service whose stderr nobody reads
-        with stop_signals(up.service.stop):
-            up.watch(dirs, on_progress=progress.bar("backfill", "report", stream=sys.stderr))
+        with stop_signals(watching.supervisor.stop):
+            watching.watch(dirs, on_progress=progress.bar("backfill", "report", stream=sys.stderr))
     finally:
-        up.close()
+        watching.close()
     return 0

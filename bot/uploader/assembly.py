@@ -1,12 +1,15 @@
 """The uploader put together from the configuration: spool, intake, publisher and upload loop.
 
-``crashbot upload`` and ``crashbot watch`` both run this; the commands add only their flags and what
-they print.
+``crashbot upload`` and the publisher process of ``crashbot watch`` (:mod:`bot.uploader.drainer`) run
+:func:`assemble`; ``crashbot watch`` itself runs :func:`assemble_watcher`, which spools and starts the
+publisher process when there is work (:mod:`bot.uploader.supervisor`) but never loads PyGithub. The
+commands add only their flags and what they print.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Mapping, Sequence
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config, signing_key
+from bot.crash import CrashReader
 from bot.errors import ConfigError
 from bot.github import GitHubClient, connect
 from bot.uploader import notify
@@ -25,6 +29,12 @@ from bot.uploader.intake import Intake
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
 from bot.uploader.spool import Spool, default_spool_path, open_spool
+from bot.uploader.supervisor import (
+    PublisherSupervisor,
+    SupervisorSettings,
+    child_environment,
+    publisher_command,
+)
 from bot.uploader.trigger import DashboardTrigger
 from bot.uploader.watcher import CrashWatcher, existing_reports
 
@@ -46,9 +56,25 @@ class Uploader:
         self.intake_spool.close()
         self.service_spool.close()
 
+
+@dataclass
+class Watching:
+    """What ``crashbot watch`` runs: intake into the spool, and the publisher process's supervisor (with
+    a spool connection each: intake runs on the watcher's thread, the supervisor on the main one)."""
+
+    intake_spool: Spool
+    supervisor_spool: Spool
+    intake: Intake
+    supervisor: PublisherSupervisor
+    config: Config
+
+    def close(self) -> None:
+        self.intake_spool.close()
+        self.supervisor_spool.close()
+
     def watch(self, dirs: Sequence[Path], *, on_progress: Progress | None = None) -> None:
         """Watch ``dirs`` (and the folders Linux cores land in: :mod:`bot.uploader.cores`), backfill what is
-        already there, and upload until the service is stopped."""
+        already there, and publish until the supervisor is stopped."""
         settings = self.config.uploader
         watcher = CrashWatcher(
             dirs,
@@ -66,9 +92,9 @@ class Uploader:
             core_watcher.start()
         try:
             reports = existing_reports(dirs, settings.patterns)
-            backfill(self.intake, reports, self.service.stop_event, on_progress=on_progress)
-            core_backfill(self.service.stop_event)
-            self.service.serve()
+            backfill(self.intake, reports, self.supervisor.stop_event, on_progress=on_progress)
+            core_backfill(self.supervisor.stop_event)
+            self.supervisor.serve()
         finally:
             watcher.stop()
             for core_watcher in core_watchers:
@@ -91,6 +117,24 @@ class Uploader:
             logger.debug("recording dump %s failed", path, exc_info=True)
 
 
+def _open_spools(path: Path, config: Config) -> tuple[Spool, Spool]:
+    """Two connections to the spool at ``path`` (one per thread); ConfigError when it cannot be opened."""
+    first = open_spool(path, config.uploader)
+    try:
+        return first, open_spool(path, config.uploader)
+    except ConfigError:
+        first.close()
+        raise
+
+
+def _crash_reader(config: Config, env: Mapping[str, str]) -> CrashReader | None:
+    if not config.symbols.store:
+        return None
+    from bot.symbols.service import crash_reader  # symbolicate before signing (issue 12)
+
+    return crash_reader(config.symbols, env=env, redaction=config.redaction)
+
+
 def assemble(
     config: Config,
     env: Mapping[str, str],
@@ -99,10 +143,12 @@ def assemble(
     api_url: str | None = None,
     spool: str | None = None,
     realm: str | None = None,
+    owner_pid: int | None = None,
 ) -> Uploader:
     """Build the uploader from ``config`` and the command's flags (None: the config's value); ConfigError
     (one line) when something is missing. ``config`` was checked when it was loaded, so only what
-    depends on ``env`` or on the spool file is checked here."""
+    depends on ``env`` or on the spool file is checked here. ``owner_pid``: the process the heartbeat
+    names (the watcher, for its publisher process)."""
     up = config.uploader
     key = signing_key(config, env)
     notifier = notify.from_settings(config.notify, env)
@@ -113,20 +159,11 @@ def assemble(
         repo=repo,
         api_url=api_url,
         sleep=interruptible_sleep(stop),
-        defer=True,  # PyGithub loads with the first crash: an idle watcher stays small
+        defer=True,  # PyGithub loads with the first request
     )
     spool_path = Path(spool or up.spool or default_spool_path(env))
-    intake_spool = open_spool(spool_path, up)
-    try:
-        service_spool = open_spool(spool_path, up)
-    except ConfigError:
-        intake_spool.close()
-        raise
-    crash_of = None
-    if config.symbols.store:  # symbolicate before signing where the store is reachable (issue 12)
-        from bot.symbols.service import crash_reader
-
-        crash_of = crash_reader(config.symbols, env=env, redaction=config.redaction)
+    intake_spool, service_spool = _open_spools(spool_path, config)
+    crash_of = _crash_reader(config, env)
     publisher = Publisher(
         client,
         PublishSettings(
@@ -138,6 +175,7 @@ def assemble(
         ),
         crash_of=crash_of,
     )
+    trigger = DashboardTrigger(client, interval_s=up.dashboard_interval_s, store=service_spool)
     service = UploadService(
         service_spool,
         publisher,
@@ -150,10 +188,8 @@ def assemble(
         notifier=notifier,
         writes=lambda: client.writes,
         stop=stop,
-        after_publish=DashboardTrigger(client, interval_s=up.dashboard_interval_s).poke
-        if up.dashboard_interval_s > 0
-        else None,
-        health=Health(status_path(spool_path), notifier=notifier),
+        after_publish=trigger.poke if up.dashboard_interval_s > 0 else None,
+        health=Health(status_path(spool_path), notifier=notifier, pid=owner_pid),
     )
     intake = Intake(
         intake_spool,
@@ -164,3 +200,53 @@ def assemble(
     )
     logger.info("spool: %s", spool_path)
     return Uploader(client, intake_spool, service_spool, intake, service, config)
+
+
+def assemble_watcher(
+    config: Config,
+    env: Mapping[str, str],
+    *,
+    repo: str | None = None,
+    api_url: str | None = None,
+    spool: str | None = None,
+    realm: str | None = None,
+    config_path: str | None = None,
+) -> Watching:
+    """Build ``crashbot watch``: the same checks as :func:`assemble` (signing key, repository, URL,
+    credentials present, spool) so a mistake fails at start, but publishing is left to the publisher
+    process, which gets the same flags and the same environment."""
+    up = config.uploader
+    signing_key(config, env)
+    connect(config.github, env=env, repo=repo, api_url=api_url, defer=True)  # checks; loads no PyGithub
+    notifier = notify.from_settings(config.notify, env)
+    spool_path = Path(spool or up.spool or default_spool_path(env))
+    intake_spool, supervisor_spool = _open_spools(spool_path, config)
+    command = publisher_command(
+        spool=spool_path,
+        owner_pid=os.getpid(),
+        log_level=logging.getLogger().getEffectiveLevel(),
+        config=config_path,
+        repo=repo,
+        api_url=api_url,
+        realm=realm,
+    )
+    supervisor = PublisherSupervisor(
+        supervisor_spool,
+        command,
+        env=child_environment(env),
+        settings=SupervisorSettings(
+            backoff_base_s=up.backoff_base_s,
+            backoff_cap_s=up.backoff_cap_s,
+            stop_timeout_s=config.github.timeout_s + 10.0,
+        ),
+        health=Health(status_path(spool_path), notifier=notifier),
+    )
+    intake = Intake(
+        intake_spool,
+        redaction=config.redaction,
+        max_bytes=up.max_report_bytes,
+        on_spooled=supervisor.wakeup,
+        crash_of=_crash_reader(config, env),
+    )
+    logger.info("spool: %s", spool_path)
+    return Watching(intake_spool, supervisor_spool, intake, supervisor, config)

@@ -4,6 +4,10 @@
 error) so ``crashbot doctor`` can say whether the running uploader is healthy without talking to it.
 When passes keep failing (``alert_after`` in a row, or for ``alert_after_s``), one webhook message says
 so; the first pass that uploads again sends one recovery message and ends the episode.
+
+The episode (failures in a row, whether the alert went) is kept in the status file, not in memory:
+``crashbot watch`` publishes from short-lived processes, each with its own :class:`Health`, and an
+episode must span them (and a ``kill -9``). Each pass reads the file, updates it and writes it back.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ class Status:
     pending: int = 0
     last_error: str = ""
     failing_since: float = 0.0  # 0: the last pass did not fail
-    pid: int = 0
+    pid: int = 0  # the uploader that owns the spool (the watcher, not its publisher process)
+    failures: int = 0  # failed passes in a row
+    alerted: bool = False  # the "uploads are failing" alert of this episode went out
 
 
 def read_status(path: Path) -> Status | None:
@@ -55,6 +61,8 @@ def read_status(path: Path) -> Status | None:
             last_error=str(data["last_error"])[:_MAX_ERROR_CHARS],
             failing_since=float(data["failing_since"]),
             pid=int(data.get("pid", 0)),
+            failures=int(data.get("failures", 0)),
+            alerted=bool(data.get("alerted", False)),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -76,57 +84,58 @@ class Health:
         notifier: Notifier | None = None,
         policy: AlertPolicy = AlertPolicy(),
         clock: Callable[[], float] = time.time,
+        pid: int | None = None,
     ) -> None:
+        """``pid``: the process ``doctor`` should see as the uploader (default: this one)."""
         self._path = path
         self._notifier = notifier
         self._policy = policy
         self._clock = clock
-        self._failures = 0
-        self._alerted = False
         previous = read_status(path)
-        self.status = Status(last_upload_at=previous.last_upload_at if previous else 0.0, pid=os.getpid())
+        owner = os.getpid() if pid is None else pid
+        self.status = replace(previous, pid=owner) if previous else Status(pid=owner)
 
     def after_pass(self, *, uploaded: int, failed: int, error: str, pending: int) -> None:
         """Record one pass: ``uploaded`` groups went, ``failed`` were deferred after ``error``."""
         now = self._clock()
-        status = replace(self.status, updated_at=now, pending=pending)
+        stored = read_status(self._path)  # another process's pass since ours (None: ours is the latest)
+        status = replace(stored or self.status, updated_at=now, pending=pending, pid=self.status.pid)
         if uploaded:
             status = replace(status, last_upload_at=now)
         if failed and not uploaded:
-            self._failures += 1
             status = replace(
-                status, last_error=error[:_MAX_ERROR_CHARS], failing_since=status.failing_since or now
+                status,
+                last_error=error[:_MAX_ERROR_CHARS],
+                failing_since=status.failing_since or now,
+                failures=status.failures + 1,
             )
         elif uploaded or not pending:
-            self._recovered(status)
-            self._failures = 0
-            status = replace(status, failing_since=0.0)
-        self.status = status
-        self._maybe_alert(now)
+            status = replace(self._recovered(status), failures=0, failing_since=0.0)
+        self.status = self._maybe_alert(status, now)
         self._write()
 
-    def _maybe_alert(self, now: float) -> None:
-        since = self.status.failing_since
-        if self._alerted or not since:
-            return
-        if self._failures < self._policy.after_failures and now - since < self._policy.after_s:
-            return
-        self._alerted = True
+    def _maybe_alert(self, status: Status, now: float) -> Status:
+        since = status.failing_since
+        if status.alerted or not since:
+            return status
+        if status.failures < self._policy.after_failures and now - since < self._policy.after_s:
+            return status
         minutes = (now - since) / 60.0
-        title = f"{self._failures} upload attempts in a row failed, over {minutes:.0f} min"
-        detail = f"{self.status.pending} reports waiting in the spool; last error: {self.status.last_error}"
+        title = f"{status.failures} upload attempts in a row failed, over {minutes:.0f} min"
+        detail = f"{status.pending} reports waiting in the spool; last error: {status.last_error}"
         logger.error("%s; %s", title, detail)
         if self._notifier is not None:
             self._notifier.send(Notice(NoticeKind.UPLOADS_FAILING, title, detail=detail))
+        return replace(status, alerted=True)
 
-    def _recovered(self, status: Status) -> None:
-        if not self._alerted:
-            return
-        self._alerted = False
+    def _recovered(self, status: Status) -> Status:
+        if not status.alerted:
+            return status
         logger.info("uploads work again")
         if self._notifier is not None:
             title = f"uploads work again, {status.pending} reports still waiting"
             self._notifier.send(Notice(NoticeKind.UPLOADS_RECOVERED, title))
+        return replace(status, alerted=False)
 
     def _write(self) -> None:
         # per process: `crashbot upload` run by hand beside the service writes the same heartbeat

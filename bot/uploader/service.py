@@ -8,6 +8,10 @@ loop's reports pile up in the spool and land together. Edits also wait for room 
 limit's reset and ends the pass; an unreachable GitHub defers it with backoff and ends the pass; any
 other failure defers only that signature. Between passes the loop sleeps on an event that intake sets,
 with a timeout at the spool's earliest ``next_attempt_at``: nothing polls.
+
+Everything pacing depends on lives in the spool, not in this object: the write budget's log, each
+signature's last write, each batch's next attempt and a rate limit's reset. A publisher process can
+therefore exit (or be killed) and the next one goes on exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from bot.uploader.budget import Windows, WriteBudget
 from bot.uploader.health import Health
 from bot.uploader.notify import Notice, NoticeKind, Notifier
 from bot.uploader.publish import MAX_BATCHES_PER_EDIT, Outcome, Published, Publisher
-from bot.uploader.spool import Batch, Spool, SpooledReport
+from bot.uploader.spool import Batch, PacingKey, Spool, SpooledReport
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +115,9 @@ class UploadService:
         self._clock = clock
         self.stop_event = stop or threading.Event()
         self._wake = threading.Event()
-        self._budget = WriteBudget(settings.windows, clock=clock)
-        self._held: dict[str, float] = {}  # signature -> when its next edit may go
-        self._blocked_until = 0.0
+        self._budget = WriteBudget(settings.windows, clock=clock, log=spool)
+        self._held: dict[str, float] = {}  # signature -> when its next edit may go (a wakeup filter only)
+        self._blocked_until = 0.0  # an unreachable GitHub's backoff (the batches' next attempts persist it)
         self._last_prune: float | None = None
         self._health = health
 
@@ -172,6 +176,10 @@ class UploadService:
             if wait > 0:
                 self._wake.wait(wait)
 
+    def wait_for_work(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for :meth:`wakeup` (or :meth:`stop`); True when woken."""
+        return self._wake.wait(timeout)
+
     # -- one pass -------------------------------------------------------------------------------------
 
     def run_pass(self) -> PassResult:
@@ -179,8 +187,9 @@ class UploadService:
         now = self._clock()
         self._report_quarantine()
         self._maybe_prune(now)
-        if now < self._blocked_until:
-            return PassResult(next_at=self._blocked_until, blocked_until=self._blocked_until)
+        blocked_until = max(self._blocked_until, self._spool.pacing(PacingKey.BLOCKED_UNTIL) or 0.0)
+        if now < blocked_until:
+            return PassResult(next_at=blocked_until, blocked_until=blocked_until)
         published: list[Published] = []
         postponed = failed = 0
         blocked: float | None = None
@@ -210,7 +219,7 @@ class UploadService:
             if attempt.end_pass:
                 break
         if blocked is not None:
-            self._blocked_until = blocked
+            self._block(blocked, rate_limited=not unreachable)
         if published and self._after_publish is not None:
             before = self._writes()
             self._after_publish()
@@ -282,6 +291,13 @@ class UploadService:
             self._spool.mark_uploaded(batch, result.issue.number)
         self._announce(result)
         return _Attempt(published=result)
+
+    def _block(self, until: float, *, rate_limited: bool) -> None:
+        """No request before ``until``. GitHub's own "wait until" is kept in the spool, for every process
+        that publishes from it; an unreachable GitHub's backoff is already on the deferred batches."""
+        self._blocked_until = until
+        if rate_limited:
+            self._spool.set_pacing(PacingKey.BLOCKED_UNTIL, until)
 
     def _hold_until(self, signature_id: str) -> float | None:
         """When this signature's batches may go, or None for now.

@@ -62,7 +62,18 @@ CREATE TABLE IF NOT EXISTS signatures (
     issue_number     INTEGER,
     last_write_at    REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS writes (at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS writes_at ON writes (at);
+CREATE TABLE IF NOT EXISTS pacing (key TEXT PRIMARY KEY, value REAL NOT NULL);
 """
+WRITE_LOG_S = 3600.0  # the write budget's longest window: older writes are forgotten
+
+
+class PacingKey(StrEnum):
+    """Times the upload loop keeps across publisher processes (Unix seconds)."""
+
+    BLOCKED_UNTIL = "blocked_until"  # a rate limit's reset, or the backoff after GitHub was unreachable
+    DASHBOARD_POKED_AT = "dashboard_poked_at"  # the last dispatch of the dashboard workflow
 
 
 class ReportState(StrEnum):
@@ -338,6 +349,32 @@ class Spool:
         ).fetchone()
         return int(row["issue_number"]) if row and row["issue_number"] is not None else None
 
+    # -- pacing state shared by publisher processes ---------------------------------------------------
+
+    def record_writes(self, times: Sequence[float]) -> None:
+        """Remember content-creating requests (the write budget's log), forgetting those over an hour old."""
+        if not times:
+            return
+        with self._tx() as db:
+            db.executemany("INSERT INTO writes (at) VALUES (?)", [(t,) for t in times])
+            db.execute("DELETE FROM writes WHERE at <= ?", (max(times) - WRITE_LOG_S,))
+
+    def writes_since(self, since: float) -> list[float]:
+        """The recorded write times after ``since``, oldest first."""
+        rows = self._db.execute("SELECT at FROM writes WHERE at > ? ORDER BY at", (since,)).fetchall()
+        return [float(r["at"]) for r in rows]
+
+    def pacing(self, key: PacingKey) -> float | None:
+        row = self._db.execute("SELECT value FROM pacing WHERE key = ?", (key.value,)).fetchone()
+        return float(row["value"]) if row else None
+
+    def set_pacing(self, key: PacingKey, value: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO pacing (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                (key.value, value, value),
+            )
+
     # -- quarantine -----------------------------------------------------------------------------------
 
     def unnotified_quarantine(self) -> list[SpooledReport]:
@@ -345,6 +382,12 @@ class Spool:
             "SELECT * FROM reports WHERE state = 'quarantined' AND notified = 0 ORDER BY id"
         ).fetchall()
         return [SpooledReport.from_row(r) for r in rows]
+
+    def has_unnotified_quarantine(self) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM reports WHERE state = 'quarantined' AND notified = 0 LIMIT 1"
+        ).fetchone()
+        return row is not None
 
     def mark_notified(self, report_ids: Sequence[int]) -> None:
         with self._tx() as db:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.github import GitHubError, RepoInfo
+from bot.uploader.spool import PacingKey
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ DEFAULT_WORKFLOW = "crash-dashboard.yml"
 class DispatchGitHub(Protocol):
     def repo_info(self) -> RepoInfo: ...
     def dispatch_workflow(self, workflow: str, ref: str, inputs: dict[str, str] | None = None) -> None: ...
+
+
+class PacingStore(Protocol):
+    def pacing(self, key: PacingKey) -> float | None: ...
+    def set_pacing(self, key: PacingKey, value: float) -> None: ...
 
 
 class DashboardTrigger:
@@ -34,8 +40,10 @@ class DashboardTrigger:
         workflow: str = DEFAULT_WORKFLOW,
         interval_s: float,
         clock: Callable[[], float] = time.time,
+        store: PacingStore | None = None,
     ) -> None:
         self._client = client
+        self._store = store
         self._workflow = workflow
         self._interval_s = interval_s
         self._clock = clock
@@ -45,9 +53,12 @@ class DashboardTrigger:
     def poke(self) -> bool:
         """True when a run was asked for now."""
         now = self._clock()
-        if self._last is not None and now - self._last < self._interval_s:
+        last = self._store.pacing(PacingKey.DASHBOARD_POKED_AT) if self._store is not None else self._last
+        if last is not None and now - last < self._interval_s:
             return False
         self._last = now  # a failure waits for the next interval too: no retry storm
+        if self._store is not None:
+            self._store.set_pacing(PacingKey.DASHBOARD_POKED_AT, now)
         try:
             if self._ref is None:
                 self._ref = self._client.repo_info().default_branch
