@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from bot import credentials
 from bot.uploader import relay
@@ -189,21 +188,23 @@ class PublisherSupervisor:
         assert proc.stderr is not None
         self._started_at = now
         thread = threading.Thread(
-            target=self._relay_output, args=(proc.stderr,), name="crashbot-publisher-log", daemon=True
+            target=self._relay_output, args=(proc,), name="crashbot-publisher-log", daemon=True
         )
         with self._lock:
             self._proc, self._relay = proc, thread
         thread.start()
         logger.debug("publisher process %d started", proc.pid)
 
-    def _relay_output(self, stream: IO[bytes]) -> None:
-        """The publisher's log lines, logged here; its end of output wakes the loop to reap it."""
+    def _relay_output(self, proc: subprocess.Popen[bytes]) -> None:
+        """The publisher's log lines, logged here; once it has exited, wake the loop to reap it."""
+        assert proc.stderr is not None
         try:
-            for raw in stream:
+            for raw in proc.stderr:
                 relay.log(relay.decode(raw.decode("utf-8", errors="replace")))
         except (OSError, ValueError):
             pass
         finally:
+            proc.wait()  # the end of its output may come a moment before its exit
             self._wake.set()
 
     def _reap(self) -> None:
