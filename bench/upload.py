@@ -6,7 +6,8 @@ asserts nothing (timings vary by machine). Everything is the real thing: ``crash
 writes, 30 s between edits of one issue), a real SQLite spool, the stand-in over loopback HTTP.
 
 1. Latency: crash file closed -> its issue committed on the stand-in, p50/p95/max over ``--crashes``
-   new crashes written one at a time into a watched folder. Baseline: a loop that scans the folder
+   new crashes written one at a time into a watched folder (the publisher process, started by the
+   first, is still running for the next), and over 3 crashes that each come after it has exited. Baseline: a loop that scans the folder
    every 30 s, modelled on the same run (each crash waits for the next scan tick, then takes the same
    upload time the watcher needed after its debounce).
 2. Storm: a crash loop writing 500 reports of 10 signatures within ``--storm-s`` seconds into the watched
@@ -14,7 +15,9 @@ writes, 30 s between edits of one issue), a real SQLite spool, the stand-in over
    answers 502 after committing the first 3 creates. Then 300 reports of 10 crashes at once through
    ``crashbot upload``. Reported: issues, exact counts, writes (busiest minute), total requests,
    drain time.
-3. Idle: RSS and CPU time of ``crashbot watch`` over ``--idle-s`` seconds with nothing happening.
+3. Idle: RSS and CPU time of ``crashbot watch`` over ``--idle-s`` seconds with nothing happening, before
+   its first crash and after it has filed crashes (the watcher alone: its publisher process exits a
+   few seconds after the spool is drained).
 """
 
 from __future__ import annotations
@@ -42,12 +45,14 @@ sys.path.insert(0, str(ROOT))
 from bench.reports import report_name, report_text, signature_id  # noqa: E402
 from bot.issue import read_payload  # noqa: E402
 from bot.standin import Fault, Limits, StandIn  # noqa: E402
+from bot.uploader.supervisor import LINGER_S  # noqa: E402
 from bot.vocabulary import is_sig_label, sig_label  # noqa: E402
 
 REPO = "acme/worldserver"
 TOKEN = "bench-uploader-token"
 KEY = "bench-signing-key-0123456789abcdef0123456789"
 POLL_BASELINE_S = 30.0
+COLD_CRASHES = 3
 
 
 class TimedStandIn(StandIn):
@@ -146,7 +151,7 @@ def pct(values: list[float], q: float) -> float:
 
 def bench_latency(
     work: Path, count: int, idle_s: float
-) -> tuple[list[float], list[float], dict[str, str], dict[str, str]]:
+) -> tuple[list[float], list[float], list[float], dict[str, str], dict[str, str]]:
     server = start_standin(work / "gh")
     crashes = work / "Crashes"
     crashes.mkdir()
@@ -171,6 +176,9 @@ def bench_latency(
             latencies.append(server.created_at[labels[sig]] - closed)
             closes.append(closed)
         idle = measure_idle(proc.pid, idle_s)
+        cold = [
+            _cold_latency(server, crashes, sig) for sig in range(count, count + COLD_CRASHES)
+        ]  # each after the publisher process has exited: it starts again for it
     finally:
         stop(proc)
         server.close()
@@ -182,7 +190,16 @@ def bench_latency(
     for closed, measured in zip(closes, latencies, strict=True):
         ticks = int((closed - start) // POLL_BASELINE_S) + 1
         baseline.append(start + ticks * POLL_BASELINE_S - closed + max(measured - 0.5, 0.0))
-    return latencies, baseline, fresh, idle
+    return latencies, baseline, cold, fresh, idle
+
+
+def _cold_latency(server: TimedStandIn, crashes: Path, sig: int) -> float:
+    time.sleep(LINGER_S + 2.0)  # the publisher process lingers this long after the spool drained
+    label = sig_label(signature_id(sig))
+    closed = write_crash(crashes, sig, 0)
+    if not wait_until(functools.partial(server.created_at.__contains__, label), 30):
+        raise SystemExit(f"crash {sig} was not filed within 30 s")
+    return server.created_at[label] - closed
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -374,7 +391,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="crashbot-bench-upload-"))
     try:
         print(f"crash file closed -> issue on the stand-in ({args.crashes} new crashes, crashbot watch)")
-        latencies, baseline, fresh, idle = bench_latency(work / "latency", args.crashes, args.idle_s)
+        latencies, baseline, cold, fresh, idle = bench_latency(work / "latency", args.crashes, args.idle_s)
         rows = [
             {
                 "uploader": name,
@@ -384,6 +401,7 @@ def main() -> int:
             }
             for name, values in (
                 ("crashbot watch (OS events)", latencies),
+                (f"the same, publisher process not running ({COLD_CRASHES} crashes)", cold),
                 (f"{POLL_BASELINE_S:.0f} s polling loop (modelled)", baseline),
             )
         ]

@@ -18,6 +18,7 @@ from bot.errors import UsageError
 from bot.github import start_check
 from bot.uploader.assembly import Uploader, assemble, assemble_watcher
 from bot.uploader.intake import IntakeResult, Outcome
+from bot.uploader.lock import publisher_lock
 from bot.uploader.publish import Outcome as IssueOutcome
 from bot.uploader.service import PassResult
 from bot.uploader.signals import stop_signals
@@ -116,9 +117,12 @@ def run_upload(args: argparse.Namespace, config: Config, env: Mapping[str, str])
                 results.append(up.intake.take(Path(name)))
             # a file an earlier run spooled but could not send is this run's to send, and to report on
             waiting = {r.sha256: r.id for r in up.service_spool.reports(ReportState.NEW)}
-            drained = up.service.drain(max_wait_s=config.uploader.edit_interval_s + 1.0)
+            drained: PassResult | None = None  # None: a running `crashbot watch` sends what was spooled
+            with publisher_lock(up.service_spool.path) as alone:  # one publisher per spool
+                if alone:
+                    drained = up.service.drain(max_wait_s=config.uploader.edit_interval_s + 1.0)
         rows: list[dict[str, object]] | None = [] if args.json else None
-        tally = _print_results(up, results, waiting, drained, rows)
+        tally = _print_results(up, results, waiting, drained or PassResult(), rows)
         interrupted = up.service.stop_event.is_set()
         for name in args.files[len(results) :]:
             if rows is None:
@@ -126,7 +130,7 @@ def run_upload(args: argparse.Namespace, config: Config, env: Mapping[str, str])
             else:
                 rows.append({"file": name, "status": "not-read", "issue": None, "error": None})
         if rows is None:
-            print(_summary(tally, drained, interrupted=interrupted))
+            print(_summary(tally, drained or PassResult(), interrupted=interrupted, busy=drained is None))
         else:
             counts = {"uploaded": tally.uploaded, "spooled": tally.spooled, "bad": tally.bad}
             print(upload_document(rows, interrupted=interrupted, **counts))
@@ -191,7 +195,7 @@ def _print_results(
     return tally
 
 
-def _summary(tally: _Tally, drained: PassResult, *, interrupted: bool) -> str:
+def _summary(tally: _Tally, drained: PassResult, *, interrupted: bool, busy: bool = False) -> str:
     summary = (
         f"{tally.uploaded} uploaded, {tally.spooled} spooled for later, "
         f"{tally.bad} not readable as crash reports"
@@ -199,6 +203,8 @@ def _summary(tally: _Tally, drained: PassResult, *, interrupted: bool) -> str:
     if tally.spooled:
         if interrupted:
             why = "interrupted"
+        elif busy:
+            return summary + " (`crashbot watch` is publishing from this spool: it sends them)"
         elif drained.library_missing:  # the error line above names the module and the loader's words
             why = "PyGithub did not load: reinstall crashbot's dependencies"
         else:

@@ -198,7 +198,8 @@ def assemble(
         on_spooled=service.wakeup,
         crash_of=crash_of,
     )
-    logger.info("spool: %s", spool_path)
+    # a publisher process of `crashbot watch` starts often, and the watcher has said this already
+    logger.log(logging.INFO if owner_pid is None else logging.DEBUG, "spool: %s", spool_path)
     return Uploader(client, intake_spool, service_spool, intake, service, config)
 
 

@@ -25,6 +25,7 @@ from bot.standin import StandIn
 from bot.uploader.backfill import backfill
 from bot.uploader.health import read_status, status_path
 from bot.uploader.intake import Intake
+from bot.uploader.lock import publisher_lock
 from bot.uploader.spool import ReportState, Spool
 from tests.uploader.rig import CUT_REPORT, KEY, REPO, TOKEN, break_pygithub_import
 
@@ -381,3 +382,20 @@ def test_upload_same_reports_from_a_fresh_spool_are_not_counted_again(
     assert capsys.readouterr().out.count("already on #1") == 3
     [issue] = crash_issues(standin)
     assert read_payload(issue["body"], KEY).occurrences.count == 3
+
+
+def test_upload_while_a_watcher_publishes_from_the_spool_leaves_the_sending_to_it(
+    standin: StandIn, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One publisher per spool: two would edit one issue at once, and an edit could be lost."""
+    report = write_report(tmp_path / "Crashes", 0, 0)
+    spool = tmp_path / "s.db"
+    with publisher_lock(spool) as held:  # what the watcher's publisher process holds while it runs
+        assert held
+        assert main(upload(standin.api_url, spool, report)) == 0
+    out = capsys.readouterr().out
+    assert f"spooled for later  {report}" in out
+    assert "`crashbot watch` is publishing from this spool: it sends them" in out
+    assert crash_issues(standin) == []
+    assert main(upload(standin.api_url, spool, report)) == 0  # the publisher is gone: this run sends it
+    assert len(crash_issues(standin)) == 1
