@@ -20,10 +20,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
+from bot import progress
 from bot.build import diagnostics as diag_mod
 from bot.build import fence
 from bot.build import sandbox as sandbox_mod
 from bot.build.diagnostics import Diagnostic, Severity
+from bot.build.progress import LogFollower, ProgressCallback, Tracker
 from bot.build.sandbox import Sandbox
 from bot.config import FixSettings
 from bot.errors import BotError, ConfigError
@@ -238,11 +240,16 @@ def build(
     env: Mapping[str, str],
     log_path: Path | None = None,
     run_tests: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> BuildResult:
     """Configure (when the configure command or source changed since the last success), build, and
     run ``test_command`` after a successful build, every command in the sandbox ``fix.sandbox`` names
     (only the checkout and the build directory writable). Tool-level failures are a failed BuildResult;
-    a command that cannot start at all raises BuildError, a sandbox that cannot be had SandboxError."""
+    a command that cannot start at all raises BuildError, a sandbox that cannot be had SandboxError.
+
+    The build step's progress (its tool's own ``[ 42%]`` / ``[12/345]`` lines) goes to ``on_progress``;
+    without one, a bar is drawn on stderr when it is a terminal outside GitHub Actions
+    (:func:`bot.progress.steps`), and nothing at all otherwise."""
     source = Path(source).resolve()
     build_dir = Path(build_dir).resolve() if build_dir else resolve_build_dir(settings, source, env=env)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -260,7 +267,7 @@ def build(
     failed: Step | None = None
     timed_out = False
     tests_ok: bool | None = None
-    with log_path.open("wb") as log:
+    with _bar(on_progress, env) as report, log_path.open("wb") as log:
         log.write(f"crashbot build of {source} in {build_dir}\n".encode())
         steps: list[tuple[Step, list[str]]] = []
         marker = build_dir / CONFIGURE_MARKER
@@ -280,7 +287,8 @@ def build(
             if step is Step.CONFIGURE:
                 marker.unlink(missing_ok=True)
             cwd = source if step is Step.CONFIGURE else build_dir
-            result = run_logged(argv, cwd=cwd, log=log, timeout_s=remaining, env=child_env, sandbox=box)
+            with _following(log, log_path, report if step is Step.BUILD else None):
+                result = run_logged(argv, cwd=cwd, log=log, timeout_s=remaining, env=child_env, sandbox=box)
             if step is Step.TEST:
                 tests_ok = result.ok
             if not result.ok:
@@ -307,6 +315,24 @@ def build(
         timed_out=timed_out,
         tests_ok=tests_ok,
     )
+
+
+def _bar(
+    on_progress: ProgressCallback | None, env: Mapping[str, str]
+) -> contextlib.AbstractContextManager[ProgressCallback | None]:
+    if on_progress is not None:
+        return contextlib.nullcontext(on_progress)
+    return progress.steps("build", stream=sys.stderr, env=env)
+
+
+def _following(
+    log: IO[bytes], path: Path, on_progress: ProgressCallback | None
+) -> contextlib.AbstractContextManager[object]:
+    """Feed the build tool's progress lines that the command appends to the log to ``on_progress``."""
+    if on_progress is None:
+        return contextlib.nullcontext()
+    log.flush()
+    return LogFollower(path, log.tell(), Tracker(on_progress).line)
 
 
 def sandbox_for(settings: FixSettings, *, writable: Sequence[Path], network: bool = False) -> Sandbox:
