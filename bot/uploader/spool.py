@@ -153,8 +153,13 @@ def _private(path: Path) -> None:
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.chmod(0o700)  # mkdir's mode is filtered through the umask
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+    # O_EXCL: never open (and so close) a database this process may already have a connection to.
+    # Closing ANY descriptor of a file drops every POSIX lock the process holds on it, SQLite's too:
+    # a second Spool opened beside the first left the first unlocked, and a publisher process exiting
+    # as if it were the last connection then checkpointed and reset the WAL under the watcher, whose
+    # later commits went to a log no other process ever read.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
             if part.stat().st_mode & 0o077:

@@ -243,3 +243,28 @@ def test_spool_opened_again_tightens_a_world_readable_database(tmp_path: Path) -
     path.chmod(0o644)
     Spool(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _new_reports_seen_by_another_process(path: Path) -> int:
+    """Open the spool in a new process (which closes it again, as a publisher process does)."""
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom bot.uploader.spool import ReportState, Spool\n"
+        "with Spool(Path(sys.argv[1])) as spool:\n    print(len(spool.reports(ReportState.NEW)))"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root}
+    argv = [sys.executable, "-c", script, str(path)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+def test_a_commit_after_another_process_came_and_went_is_seen_by_the_next_process(tmp_path: Path) -> None:
+    """Regression: opening a second Spool in a process closed a descriptor of the database, which drops
+    all the process's POSIX locks on it, SQLite's included. A publisher process that then exited as if it
+    were the last connection reset the WAL, and the watcher's next commits reached no other process."""
+    path = tmp_path / "spool.sqlite3"
+    with Spool(path) as intake, Spool(path):  # the watcher: two connections, one per thread
+        assert _new_reports_seen_by_another_process(path) == 0
+        intake.add(sha256="b" * 64, path="crash.txt", size=5, text="crash", signature_id="0123456789abcdef")
+        assert _new_reports_seen_by_another_process(path) == 1
