@@ -73,3 +73,30 @@ def test_windows_pygithub_that_cannot_load_is_one_line_and_a_repaired_install_se
     assert again.returncode == 0, again.output
     [issue] = crash_issues(standin)
     assert read_payload(issue["body"], KEY).occurrences.count == 1
+
+
+PUBLISH_SCRIPT = Path(__file__).parent / "scripts" / "publish_from_watcher.py"
+
+
+def test_windows_watcher_starts_its_publisher_process_which_files_the_report_and_stops_on_stdin_eof(
+    winpy: WindowsPython, standin: StandIn, tmp_path: Path
+) -> None:
+    """Windows behaviour: the publisher process is started with ``sys.executable -m`` and no console
+    window, the spool's publisher lock is Windows file locking, and the stop reaches it as the end of its
+    stdin (no POSIX signal exists to send it)."""
+    import json
+
+    report = crlf_report(tmp_path / "Crashes")
+    args = [winpath(PUBLISH_SCRIPT), winpath(tmp_path / "spool.db"), standin.api_url, REPO, winpath(report)]
+    done = winpy.run(args, cwd=tmp_path, env=ENV)
+    assert done.returncode == 0, done.output
+    result = json.loads(done.output.strip().splitlines()[-1])
+    assert result["platform"] == "win32"
+    assert result["states"] == ["uploaded"]
+    assert result["running_after_upload"] is True  # lingering for more work...
+    assert result["running_after_stop"] is False  # ...until its stdin ended
+    assert result["delays"] == []  # it never failed
+    assert any(m.startswith("filed #1 for ") for m in result["log"])  # its log, relayed
+    assert not any("did not stop" in m for m in result["log"])  # it stopped; nothing killed it
+    [issue] = crash_issues(standin)
+    assert read_payload(issue["body"], KEY).occurrences.count == 1
