@@ -18,6 +18,7 @@ import os
 import random
 import sqlite3
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -184,6 +185,7 @@ class Spool:
         self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
         _private(path)
+        self._tx_lock = threading.RLock()
         self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -208,13 +210,15 @@ class Spool:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        # one transaction at a time on this connection: the backfill and the watcher's thread share it
+        with self._tx_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- intake ---------------------------------------------------------------------------------------
 

@@ -268,3 +268,38 @@ def test_a_commit_after_another_process_came_and_went_is_seen_by_the_next_proces
         assert _new_reports_seen_by_another_process(path) == 0
         intake.add(sha256="b" * 64, path="crash.txt", size=5, text="crash", signature_id="0123456789abcdef")
         assert _new_reports_seen_by_another_process(path) == 1
+
+
+def test_one_spool_used_by_two_threads_at_once_keeps_every_report(tmp_path: Path) -> None:
+    """Regression: the backfill (main thread) and the watcher's debounce thread spool through one
+    connection; a crash written during the backfill made both begin a transaction on it at once and
+    the watcher died of "cannot start a transaction within a transaction". A transaction now waits for
+    the other thread's to end."""
+    import threading
+
+    errors: list[BaseException] = []
+    inside, release = threading.Event(), threading.Event()
+    with Spool(tmp_path / "spool.sqlite3") as spool:
+
+        def hold_a_transaction() -> None:  # one thread mid-transaction, as add() is between its statements
+            with spool._tx():
+                inside.set()
+                release.wait(30)
+
+        def add() -> None:
+            try:
+                spool.add(sha256="c" * 64, path="late.txt", size=1, text="x", signature_id="0" * 16)
+            except BaseException as e:
+                errors.append(e)
+
+        holder = threading.Thread(target=hold_a_transaction)
+        holder.start()
+        assert inside.wait(30)
+        adder = threading.Thread(target=add)
+        adder.start()
+        adder.join(0.5)  # it waits for the other transaction (not a timing assert: either way it must)
+        release.set()
+        holder.join(30)
+        adder.join(30)
+        assert errors == []
+        assert [r.path for r in spool.reports(ReportState.NEW)] == ["late.txt"]
