@@ -112,3 +112,27 @@ def test_the_cli_reads_secrets_from_the_credentials_folder(tmp_path: Path) -> No
     row = next(line for line in result.stdout.splitlines() if line.startswith("signing key"))
     assert row.split()[2] == "OK", result.stdout
     assert "k" * 64 not in result.stdout + result.stderr
+
+
+def test_the_publisher_process_gets_the_credentials_folder_not_the_secrets_read_from_it(
+    tmp_path: Path,
+) -> None:
+    """``crashbot watch`` starts its publisher with its environment: a secret it read from
+    ``$CREDENTIALS_DIRECTORY`` must not travel in that environment (``/proc/PID/environ``); the publisher
+    reads the folder itself. A variable set in the environment itself stays as it is."""
+    from bot.credentials import without_credentials
+    from bot.uploader.supervisor import child_environment
+
+    folder = tmp_path / "credentials"
+    folder.mkdir()
+    (folder / "CRASHBOT_TOKEN").write_text("ghp_from_a_file\n")
+    (folder / "CRASHBOT_SIGNING_KEY").write_text("key-from-a-file")
+    base = {"CREDENTIALS_DIRECTORY": str(folder), "CRASHBOT_SIGNING_KEY": "key-set-by-hand", "PATH": "/bin"}
+    env = with_credentials(base)
+    assert env["CRASHBOT_TOKEN"] == "ghp_from_a_file"
+    child = child_environment(env)
+    assert "CRASHBOT_TOKEN" not in child
+    assert child["CRASHBOT_SIGNING_KEY"] == "key-set-by-hand"
+    assert child["CREDENTIALS_DIRECTORY"] == str(folder) and child["PATH"] == "/bin"
+    assert with_credentials(child) == {**env, "PYTHONPATH": child["PYTHONPATH"]}  # the child gets it all back
+    assert without_credentials({"PATH": "/bin"}) == {"PATH": "/bin"}

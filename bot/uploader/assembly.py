@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Uploader:
-    """Everything both commands run: intake and service have a spool connection each (two threads)."""
+    """What `crashbot upload` and the publisher process run: intake and service have a spool connection
+    each (two threads)."""
 
     client: GitHubClient
     intake_spool: Spool
