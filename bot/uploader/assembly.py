@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Uploader:
-    """What `crashbot upload` and the publisher process run: intake and service have a spool connection
+    """What ``crashbot upload`` and the publisher process run: intake and service have a spool connection
     each (two threads)."""
 
     client: GitHubClient

@@ -89,3 +89,31 @@ def test_heartbeat_unwritable_is_logged_not_raised(tmp_path: Path, caplog: pytes
     health = Health(tmp_path / "missing" / "s.status.json")
     health.after_pass(uploaded=1, failed=0, error="", pending=0)
     assert "cannot write the status file" in caplog.text
+
+
+def test_a_failure_episode_spans_publisher_processes(tmp_path: Path, sink: WebhookSink) -> None:
+    """Each publisher process of ``crashbot watch`` has its own Health; the episode (failures in a row,
+    whether the alert went) is in the status file, so three processes failing once each alert once, and
+    the one that uploads again sends the recovery."""
+    clock = Clock()
+    path = tmp_path / "s.status.json"
+
+    def process() -> Health:
+        return Health(path, notifier=sink.notifier(), policy=AlertPolicy(after_failures=3), clock=clock)
+
+    for _ in range(5):
+        failing_pass(process(), clock)
+    assert len(sink.bodies) == 1 and "Crash uploads are failing" in sink.bodies[0]["content"]
+    status = read_status(path)
+    assert status is not None and status.failures == 5 and status.alerted
+    process().after_pass(uploaded=1, failed=0, error="", pending=0)
+    assert len(sink.bodies) == 2 and "Crash uploads recovered" in sink.bodies[1]["content"]
+    status = read_status(path)
+    assert status is not None and status.failures == 0 and not status.alerted
+
+
+def test_the_heartbeat_names_the_watcher_not_its_publisher_process(tmp_path: Path) -> None:
+    path = tmp_path / "s.status.json"
+    Health(path, pid=4242).after_pass(uploaded=1, failed=0, error="", pending=0)
+    status = read_status(path)
+    assert status is not None and status.pid == 4242

@@ -12,6 +12,7 @@ import pytest
 from bot.config import GitHubSettings
 from bot.github import connect
 from bot.standin import StandIn
+from bot.uploader.spool import Spool
 from bot.uploader.trigger import DashboardTrigger
 from tests.conftest import start_standin
 from tests.fakes import FakeClock
@@ -38,7 +39,7 @@ def push_workflow(standin: StandIn, tmp_path: Path, text: str) -> None:
     subprocess.run([*git, "push", "-q", "origin", "HEAD"], check=True)
 
 
-def trigger(standin: StandIn, clock: FakeClock) -> DashboardTrigger:
+def trigger(standin: StandIn, clock: FakeClock, store: Spool | None = None) -> DashboardTrigger:
     client = connect(
         GitHubSettings(repo=REPO, api_url=standin.api_url, timeout_s=5),
         env={"CRASHBOT_TOKEN": TOKEN},
@@ -46,7 +47,7 @@ def trigger(standin: StandIn, clock: FakeClock) -> DashboardTrigger:
         rng=random.Random(7),
         write_interval_s=0,
     )
-    return DashboardTrigger(client, interval_s=600, clock=clock)
+    return DashboardTrigger(client, interval_s=600, clock=clock, store=store)
 
 
 def test_pokes_within_the_interval_dispatch_once(standin: StandIn, tmp_path: Path) -> None:
@@ -70,3 +71,18 @@ def test_a_workflow_without_workflow_dispatch_is_refused(standin: StandIn, tmp_p
     push_workflow(standin, tmp_path, "name: x\non:\n  schedule:\n    - cron: '0 * * * *'\n")
     assert trigger(standin, FakeClock()).poke() is False
     assert standin.dispatches(REPO) == []
+
+
+def test_publisher_processes_sharing_a_spool_share_one_interval(standin: StandIn, tmp_path: Path) -> None:
+    """``crashbot watch`` publishes from short-lived processes: each has its own trigger, and the
+    interval is kept in the spool, so a burst of them dispatches the workflow once."""
+    push_workflow(standin, tmp_path, CALLER)
+    clock = FakeClock()
+    with Spool(tmp_path / "spool.sqlite3") as first:
+        assert trigger(standin, clock, store=first).poke() is True
+    clock.advance(60)
+    with Spool(tmp_path / "spool.sqlite3") as second:  # the next publisher process
+        assert trigger(standin, clock, store=second).poke() is False
+        clock.advance(600)
+        assert trigger(standin, clock, store=second).poke() is True
+    assert len(standin.dispatches(REPO)) == 2
