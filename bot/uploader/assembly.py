@@ -83,6 +83,7 @@ class Watching:
             on_dump=self._take_dump,
             patterns=settings.patterns,
             stability_s=settings.stability_s,
+            on_activity=self.supervisor.expect_work,
         )
         store = self.config.symbols.store
         core_watchers, core_backfill = core_watching(

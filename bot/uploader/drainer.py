@@ -16,6 +16,7 @@ failure (the watcher logs it and starts a new process with backoff; the reports 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sqlite3
@@ -86,6 +87,8 @@ def _publish(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         owner_pid=args.owner_pid,
     )
     try:
+        with contextlib.suppress(BotError):  # load PyGithub now, while the watcher's report settles;
+            up.client.open()  # a failure here is met, and reported, by the first request
         stdin = threading.Thread(
             target=listen, args=(sys.stdin.fileno(), up.service), name="crashbot-publisher-stdin", daemon=True
         )

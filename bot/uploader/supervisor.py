@@ -108,6 +108,7 @@ class PublisherSupervisor:
         self._started_at = 0.0
         self._failures = 0
         self._not_before = 0.0
+        self._expecting = False  # a report is on its way (expect_work): start without due work
         self.delays: list[float] = []  # each backoff chosen after a failed process (tests read it)
 
     # -- control --------------------------------------------------------------------------------------
@@ -123,6 +124,13 @@ class PublisherSupervisor:
                 except OSError:
                     pass  # it is exiting: the supervisor sees the exit and looks at the spool again
         self._wake.set()
+
+    def expect_work(self) -> None:
+        """A report is being written: start a publisher now, so that its start (Python, PyGithub) overlaps
+        the report's quiet period instead of following it. It waits for the report like any new work."""
+        if not self._expecting:
+            self._expecting = True
+            self._wake.set()
 
     def stop(self) -> None:
         """Ask :meth:`serve` to stop the publisher (after its current request) and return."""
@@ -161,9 +169,11 @@ class PublisherSupervisor:
     def _start_if_due(self) -> float | None:
         """Start a publisher if work is due; the seconds until it will be (None: wait to be woken)."""
         if self._proc is not None:
+            self._expecting = False  # the running publisher is poked when the report is spooled
             return None  # its exit wakes the loop
+        expecting, self._expecting = self._expecting, False  # taken before looking: a new one wakes us
         now = self._clock()
-        when = self._work_at(now)
+        when = now if expecting else self._work_at(now)
         if when is None:
             return None
         when = max(when, self._not_before)

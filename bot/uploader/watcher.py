@@ -104,6 +104,8 @@ class CrashWatcher:
 
     ``on_report`` runs on the watcher's debounce thread, one report at a time; it must not raise
     (the uploader's intake isolates each file). ``on_dump(path)`` is called for a stable ``.dmp``.
+    ``on_activity()`` is called on the event thread for each event on a report, before it settles (the
+    uploader starts its publisher process meanwhile); it must be cheap and must not raise.
     """
 
     def __init__(
@@ -115,10 +117,12 @@ class CrashWatcher:
         patterns: Sequence[str] = ("*.txt", "*.log"),
         stability_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.dirs = tuple(dirs)
         self._on_report = on_report
         self._on_dump = on_dump
+        self._on_activity = on_activity
         self._patterns = tuple(patterns)
         self._stability_s = stability_s
         self._clock = clock
@@ -178,6 +182,8 @@ class CrashWatcher:
         with self._cond:
             self._pending[path] = _Seen(stat[0], stat[1], self._clock() + self._stability_s)
             self._cond.notify_all()
+        if self._on_activity is not None and not is_dump:
+            self._on_activity()
 
     def _run(self) -> None:
         while True:

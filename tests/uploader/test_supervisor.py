@@ -113,3 +113,22 @@ def test_relay_line_that_is_not_a_record_is_a_warning_carrying_it(line: str) -> 
 def test_describe_exit_names_a_signal() -> None:
     assert describe_exit(-9) == "was killed by signal 9"
     assert describe_exit(3) == "exited with code 3"
+
+
+def test_a_report_being_written_starts_the_publisher_before_it_is_spooled(tmp_path: Path) -> None:
+    """The watcher's first event on a report starts the publisher, so its start overlaps the report's
+    quiet period; with nothing spooled yet it waits (here: until its stdin ends)."""
+    started = tmp_path / "started"
+    publisher = [sys.executable, "-c", f"import sys; open({str(started)!r}, 'w').close(); sys.stdin.read()"]
+    with Spool(tmp_path / "spool.sqlite3") as spool:
+        supervisor = PublisherSupervisor(spool, publisher, env={})
+        thread = threading.Thread(target=supervisor.serve)
+        thread.start()
+        try:
+            supervisor.expect_work()
+            assert wait_for(started.exists), "no publisher was started for the report on its way"
+            assert spool.reports() == []
+        finally:
+            supervisor.stop()
+            thread.join(30)
+    assert not supervisor.running and supervisor.delays == []
