@@ -219,7 +219,7 @@ class UploadService:
             if attempt.end_pass:
                 break
         if blocked is not None:
-            self._block(blocked, rate_limited=not unreachable)
+            self._block(blocked, rate_limited=not (unreachable or library_missing))
         if published and self._after_publish is not None:
             before = self._writes()
             self._after_publish()

@@ -25,7 +25,8 @@ from bot.uploader.spool import ReportState, Spool
 from bot.uploader.supervisor import BUSY, publisher_command
 from bot.vocabulary import sig_label
 from tests.conftest import StandInSetup, start_standin
-from tests.uploader.rig import KEY, REPO, TOKEN, FakeClock, make_rig
+from tests.fakes import FakeClock
+from tests.uploader.rig import KEY, REPO, TOKEN, make_rig
 
 ROOT = Path(__file__).resolve().parents[2]
 

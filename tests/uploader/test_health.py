@@ -95,7 +95,7 @@ def test_a_failure_episode_spans_publisher_processes(tmp_path: Path, sink: Webho
     """Each publisher process of ``crashbot watch`` has its own Health; the episode (failures in a row,
     whether the alert went) is in the status file, so three processes failing once each alert once, and
     the one that uploads again sends the recovery."""
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     path = tmp_path / "s.status.json"
 
     def process() -> Health:

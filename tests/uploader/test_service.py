@@ -351,3 +351,43 @@ def test_service_pygithub_that_cannot_load_is_one_clear_line_and_the_report_stay
         assert made.pending() == 1
     finally:
         made.close()
+
+
+def test_service_rate_limit_reset_holds_for_the_next_publisher_process(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    """GitHub's "retry after" is kept in the spool: a publisher process started after the one that was
+    told sends nothing before the reset, not even for another signature."""
+    first = make_rig(tmp_path, standin)
+    first.intake.take(write_report(first.crash_dir, 0, 0))
+    standin.inject(Fault.secondary_limit("POST", ISSUES, retry_after=300))
+    blocked = first.service.run_pass().blocked_until
+    first.close()
+    assert blocked is not None
+    second = make_rig(tmp_path, standin)  # a fresh process: its own client, service and connection
+    try:
+        second.intake.take(write_report(second.crash_dir, 1, 0))
+        result = second.service.run_pass()
+        assert result.blocked_until == blocked and result.published == ()
+        assert len([w for w in standin.writes() if w.path == ISSUES]) == 1  # only the refused one
+    finally:
+        second.close()
+
+
+def test_service_pygithub_that_cannot_load_leaves_no_block_for_a_repaired_install(
+    tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only GitHub's own "wait" outlives the process: after the install is repaired, the next run sends
+    the report at once (its batch's backoff aside)."""
+    with monkeypatch.context() as broken:
+        break_pygithub_import(broken)
+        made = make_rig(tmp_path, standin, defer=True)
+        made.intake.take(write_report(made.crash_dir, 0, 0))
+        assert made.service.run_pass().library_missing
+        made.close()
+    repaired = make_rig(tmp_path, standin, backoff_base_s=0.0, backoff_cap_s=0.0)
+    try:
+        time.sleep(0.01)
+        assert len(repaired.service.run_pass().published) == 1
+    finally:
+        repaired.close()
