@@ -377,17 +377,19 @@ def test_service_rate_limit_reset_holds_for_the_next_publisher_process(
 def test_service_pygithub_that_cannot_load_leaves_no_block_for_a_repaired_install(
     tmp_path: Path, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only GitHub's own "wait" outlives the process: after the install is repaired, the next run sends
-    the report at once (its batch's backoff aside)."""
+    """Only GitHub's own "wait" outlives the process: after the install is repaired, the next run sends a
+    new crash at once (the report that met the broken install waits out its own backoff)."""
     with monkeypatch.context() as broken:
         break_pygithub_import(broken)
-        made = make_rig(tmp_path, standin, defer=True)
+        made = make_rig(tmp_path, standin, defer=True, backoff_base_s=600.0, backoff_cap_s=600.0)
         made.intake.take(write_report(made.crash_dir, 0, 0))
         assert made.service.run_pass().library_missing
         made.close()
-    repaired = make_rig(tmp_path, standin, backoff_base_s=0.0, backoff_cap_s=0.0)
+    repaired = make_rig(tmp_path, standin)
     try:
-        time.sleep(0.01)
-        assert len(repaired.service.run_pass().published) == 1
+        repaired.intake.take(write_report(repaired.crash_dir, 1, 0))
+        result = repaired.service.run_pass()
+        assert [p.issue.number for p in result.published] == [1]
+        assert repaired.pending() == 1  # the first report, deferred by its backoff
     finally:
         repaired.close()
