@@ -180,7 +180,7 @@ class Releases:
         if not self.root.is_dir():
             return []
         found = (Release.from_path(p) for p in self.root.iterdir() if not p.name.startswith("."))
-        return sorted((r for r in found if r is not None), key=lambda r: _sort_key(r.name))
+        return sorted((r for r in found if r is not None), key=_sort_key)
 
     def get(self, name: str) -> Release | None:
         return Release.from_path(self.root / name) if name and PurePath(name).name == name else None
@@ -300,9 +300,13 @@ class Releases:
         return removed
 
 
-def _sort_key(name: str) -> tuple[str, int]:
-    match = NAME_RE.match(name)
-    return (match["time"], int(match["n"] or 1)) if match else (name, 0)
+def _sort_key(release: Release) -> tuple[str, str, int]:
+    """Oldest first: by the name's second, then by the recorded creation time, because two deploys
+    within one second (of different commits) get names that tie on the second."""
+    match = NAME_RE.match(release.name)
+    if match is None:
+        return (release.name, release.created_at, 0)
+    return (match["time"], release.created_at, int(match["n"] or 1))
 
 
 def _collect(source: Path, patterns: Sequence[str], dest: Path) -> list[str]:

@@ -99,6 +99,18 @@ def test_create_same_second_twice_gets_distinct_names(tmp_path: Path, build: Pat
     assert releases.all() == [a, b]
 
 
+def test_releases_made_within_one_second_are_ordered_by_when_they_were_made(
+    tmp_path: Path, build: Path
+) -> None:
+    # the name's second ties and the later commit's short sha sorts first: the creation time decides
+    times = iter(datetime(2025, 3, 1, 0, 0, 0, ms * 1000, tzinfo=UTC) for ms in range(100, 1000, 100))
+    releases = Releases(tmp_path / "i", now=lambda: next(times))
+    made = [releases.create(s, build, PATTERNS, executable="worldserver") for s in (SHA4, SHA3, SHA2, SHA1)]
+
+    assert releases.all() == made
+    assert releases.prune(keep=2) == made[:2]
+
+
 @posix_links
 def test_activate_points_current_at_the_release_and_records_it(releases: Releases, build: Path) -> None:
     release = releases.create(SHA1, build, PATTERNS, executable="worldserver")
