@@ -9,7 +9,8 @@ from pathlib import Path
 from bot.crash import analyse as analyse_crash
 from bot.crash import parse_report
 from bot.crash.model import Frame
-from bot.fix.analysis import epoch_of
+from bot.config import FixSettings
+from bot.fix.analysis import analyse, epoch_of
 from bot.fix.blame import commit_time, recent_commits
 from bot.fix.budget import Plan, is_machinery, is_trivial, plan
 from bot.fix.locate import Limits, Locator, definitions_in_text, rank_callers, sibling_paths, split_name
@@ -215,3 +216,84 @@ def test_first_seen_times_from_the_payload_become_epoch_seconds_and_junk_becomes
     assert epoch_of("2023-11-14T22:13:20") == 1_700_000_000  # no zone: UTC, as the payload writes it
     assert epoch_of("") is None
     assert epoch_of("yesterday") is None
+
+
+# cmangos/issues#1082: an assertion-only console line, no stack. The files are the real mangos-wotlk paths
+# of getObjectHitPos's definition and its callers at the fix's parent (2c933db775); the code is written here.
+VMAP_TREE = """\
+namespace VMAP
+{
+    bool StaticMapTree::getObjectHitPos(const Vector3& from, const Vector3& to, Vector3& hit, float dist) const
+    {
+        float maxDist = (to - from).magnitude();
+        MANGOS_ASSERT(maxDist < std::numeric_limits<float>::max());
+        return false;
+    }
+}
+"""
+VMAP_MANAGER = """\
+namespace VMAP
+{
+    bool VMapManager2::getObjectHitPos(unsigned int mapId, const Vector3& a, const Vector3& b, Vector3& hit)
+    {
+        InstanceTreeMap::const_iterator tree = iInstanceMapTrees.find(mapId);
+        return tree != iInstanceMapTrees.end() && tree->second->getObjectHitPos(a, b, hit, 0.0f);
+    }
+}
+"""
+DYNAMIC_TREE = """\
+bool DynamicMapTree::getObjectHitPos(uint32 phasemask, float x1, float y1, float z1, float x2, float y2, float z2)
+{
+    Vector3 hit;
+    return getObjectHitPos(phasemask, Vector3(x1, y1, z1), Vector3(x2, y2, z2), hit, 0.0f);
+}
+"""
+GAME_MAP = """\
+bool Map::GetHitPosition(float srcX, float srcY, float srcZ, float& destX, float& destY, float& destZ) const
+{
+    bool first = VMAP::VMapFactory::createOrGetVMapManager()->getObjectHitPos(GetId(), srcX, srcY, srcZ);
+    bool second = m_dyn_tree.getObjectHitPos(0, srcX, srcY, srcZ, destX, destY, destZ);
+    return first || second;
+}
+"""
+
+
+def _commit_files_at(repo: Path, files: dict[str, str], when: int) -> None:
+    """A commit whose author and committer dates are both ``when`` (how old a change is counts)."""
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    env = {**os.environ, "GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "change"], cwd=repo, check=True, env=env)
+
+
+def test_a_real_assertion_only_report_shows_its_callers_recent_first_then_its_subsystem(
+    git_repo: Git,
+) -> None:
+    day, build = 86_400, 1_700_000_000
+    tree = {
+        "src/game/vmap/MapTree.cpp": VMAP_TREE,
+        "src/game/vmap/VMapManager2.cpp": VMAP_MANAGER,
+        "src/game/vmap/DynamicTree.cpp": DYNAMIC_TREE,
+        "src/game/Map.cpp": GAME_MAP,
+    }
+    _commit_files_at(git_repo.repo, tree, build - 400 * day)
+    _commit_files_at(
+        git_repo.repo, {"src/game/vmap/VMapManager2.cpp": VMAP_MANAGER + "// tuned\n"}, build - 3 * day
+    )
+    _commit_files_at(git_repo.repo, {"README": "build\n"}, build)
+    crash = analyse_crash(parse_report((SAMPLES / "cmangos-issue-1082.txt").read_bytes()))
+    analysis = analyse(crash, git_repo, FixSettings())
+    assert analysis.callee == "VMAP::StaticMapTree::getObjectHitPos"
+    # changed in the last 90 days first; then the assertion's own subsystem (vmap/) before Map.cpp,
+    # although "src/game/Map.cpp" sorts before "src/game/vmap/..." by path
+    assert [(c.path, c.function) for c in analysis.callers] == [
+        ("src/game/vmap/VMapManager2.cpp", "VMapManager2::getObjectHitPos"),
+        ("src/game/vmap/DynamicTree.cpp", "DynamicMapTree::getObjectHitPos"),
+        ("src/game/Map.cpp", "Map::GetHitPosition"),
+    ]
+    assert analysis.callers[0].note.startswith("changed recently")
+    assert "VMAP::StaticMapTree::getObjectHitPos is called from 3 functions the stack does not show" in (
+        analysis.notes
+    )
