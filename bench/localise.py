@@ -243,7 +243,7 @@ def _functions_at(text: str, lines: range) -> set[str]:
     index = FunctionIndex(code_view(text))
     out: set[str] = set()
     for n in lines:
-        found = index.enclosing(n)
+        found = index.enclosing(n) or _header_of(index, n)
         if not found or not found[2] or not split_name(found[2]):
             continue
         name = found[2]
@@ -252,6 +252,16 @@ def _functions_at(text: str, lines: range) -> set[str]:
             name = f"{cls}::{name}" if cls else name
         out.add(name)
     return out
+
+
+def _header_of(index: FunctionIndex, line: int) -> tuple[int, int, str | None] | None:
+    """The function whose header (the lines before its opening brace) holds ``line``: a fix that changes
+    only a signature changes that function."""
+    for below in range(line + 1, line + 9):
+        found = index.enclosing(below)
+        if found:
+            return found if found[0] <= line else None
+    return None
 
 
 def _table(rows: dict[str, list[Score]], n: int) -> str:
