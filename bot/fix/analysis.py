@@ -145,6 +145,12 @@ def analyse(
         blamed.extend(_blame(git, m, crash_commit, notes))
     if not mapped:
         notes.append("no frame of the crashing thread maps to a file in this checkout")
+    if frame_plan.guessed:
+        notes.append(
+            f"{len(frame_plan.guessed)} frame names are nearest-symbol guesses (no source lines, "
+            "displacements larger than any function: a build without debug symbols); they do not show "
+            "who called"
+        )
     callee = _callee(crash, frame_plan)
     callers = _callers(git, locator, callee, mapped=mapped, contexts=contexts, notes=notes) if callee else []
     until = (commit_time(git, crash_commit) if crash_commit else None) or first_seen
@@ -404,7 +410,9 @@ def _join_note(a: str, b: str) -> str:
 def _callee(crash: Crash, frame_plan: budget.Plan) -> str | None:
     """The function whose callers may hold the bug, when the report shows none of them: the accessor the
     crash happened in, or the function that asserted."""
-    shown = [c for c in frame_plan.candidates if c.frame.function]
+    shown = [
+        c for c in frame_plan.candidates if c.frame.function and c.index not in frame_plan.guessed
+    ]  # a name guessed from the nearest exported symbol shows nobody
     if len(shown) > 1:
         return None  # the stack shows who called: their code is already in the analysis
     if frame_plan.accessor:

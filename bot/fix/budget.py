@@ -5,11 +5,16 @@ The slots are few (``fix.analysis_frames``), so they go to frames that can hold 
   bot/crash/siglists lists the signature already uses);
 - trivial accessors (bot/crash/siglists/trivial_frames.txt, and one-line getters in headers) are folded into
   the frame that called them: the caller's code is shown, the accessor is named in its note;
-- a function that appears twice (inlined copies, recursion) takes one slot."""
+- a function that appears twice (inlined copies, recursion) takes one slot;
+- in a stack without source lines whose displacements betray nearest-symbol names (a Windows build without
+  its .pdb names each address after the closest exported symbol: ``HandleRunTestCommand()+0xdd81``), the
+  names are marked as guesses: they take slots only after every other frame, and do not count as showing
+  who called an assert."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,6 +26,8 @@ from bot.crash.rules import siglists
 HEADER_GETTER_RE = re.compile(r"(?:^|::)(?:[Gg]et|[Ii]s|[Hh]as|[Cc]an|To)[A-Z]\w*$")
 _ABI_TAG_RE = re.compile(r"\[abi:\w+\]")  # gdb: Object::GetGuidStr[abi:cxx11]
 _HEADER_RE = re.compile(r"\.(?:h|hpp|hh|hxx|inl)$", re.IGNORECASE)
+# No function of a game server is 16 KB of machine code; a larger displacement is a nearest-symbol guess.
+LARGEST_FUNCTION = 0x4000
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Plan:
     candidates: tuple[Candidate, ...]
     accessor: str | None  # the outermost accessor the crash happened in, if it did (callers are searched)
     skipped: tuple[str, ...]  # "Function (why)" for frames that took no slot
+    guessed: frozenset[int] = frozenset()  # indexes of frames whose names are nearest-symbol guesses
 
 
 @cache
@@ -71,6 +79,27 @@ def is_machinery(frame: Frame) -> bool:
 def is_library(frame: Frame) -> bool:
     """A frame in a compiler's or a dependency's headers (STL, boost): tried after every other frame."""
     return bool(frame.file and siglists().include_dirs.search(frame.file.replace("\\", "/")))
+
+
+def _displacement(frame: Frame) -> int | None:
+    if not frame.function or not frame.offset or not frame.offset.startswith("0x"):
+        return None
+    try:
+        return int(frame.offset, 16)
+    except ValueError:
+        return None
+
+
+def guessed_names(frames: Sequence[Frame]) -> frozenset[int]:
+    """Indexes of the frames whose function names are nearest-symbol guesses: in a stack without source
+    lines where some displacement is larger than any function, every named frame without a line (a name
+    seen at several displacements is the same symbol standing in for several functions)."""
+    if any(f.line is not None for f in frames):
+        return frozenset()
+    displacements = [_displacement(f) for f in frames]
+    if not any(d is not None and d > LARGEST_FUNCTION for d in displacements):
+        return frozenset()
+    return frozenset(i for i, d in enumerate(displacements) if d is not None)
 
 
 def plan(crash: Crash) -> Plan:
@@ -134,4 +163,7 @@ def plan(crash: Crash) -> Plan:
     if not out and accessor is not None:  # nothing but accessors: show the accessor after all
         first = next(f for _, f, _ in ordered if f.function == accessor)
         out.append(Candidate(None, first, True))
-    return Plan((*out[:1], *related, *out[1:], *library), accessor, tuple(skipped))
+    guessed = guessed_names(crash.frames)
+    trusted = [c for c in out if c.index not in guessed]
+    out = [*trusted, *(c for c in out if c.index in guessed)]  # guesses only after every trusted frame
+    return Plan((*out[:1], *related, *out[1:], *library), accessor, tuple(skipped), guessed)

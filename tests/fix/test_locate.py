@@ -6,10 +6,10 @@ import os
 import subprocess
 from pathlib import Path
 
+from bot.config import FixSettings
 from bot.crash import analyse as analyse_crash
 from bot.crash import parse_report
 from bot.crash.model import Frame
-from bot.config import FixSettings
 from bot.fix.analysis import analyse, epoch_of
 from bot.fix.blame import commit_time, recent_commits
 from bot.fix.budget import Plan, is_machinery, is_trivial, plan
@@ -297,3 +297,16 @@ def test_a_real_assertion_only_report_shows_its_callers_recent_first_then_its_su
     assert "VMAP::StaticMapTree::getObjectHitPos is called from 3 functions the stack does not show" in (
         analysis.notes
     )
+
+
+def test_nearest_symbol_names_of_a_build_without_its_pdb_are_marked_as_guesses() -> None:
+    # vmangos/core#273: HandleRunTestCommand()+0xdd81 under an assertion; the names are guesses, so the
+    # assertion's callers are searched, and the guessed frames take slots only after the assertion
+    p = _plan("vmangos-issue-273.txt")
+    assert len(p.guessed) == 17
+    assert p.candidates[0].index is None  # the assertion's own location
+    assert p.candidates[0].frame.function == "SpellAuraHolder::SpellAuraHolder"
+    # a Linux backtrace of the same shape with small displacements keeps its names (vmangos/core#2359)
+    assert _plan("vmangos-issue-2359.txt").guessed == frozenset()
+    # a stack with source lines is never guessed, whatever its displacements (cmangos/issues#946)
+    assert _plan("cmangos-issue-946.txt").guessed == frozenset()
