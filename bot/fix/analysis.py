@@ -136,6 +136,7 @@ def analyse(
     locator = Locator(git, files, limits=limits)
     frame_plan = budget.plan(crash)
     mapped, unmapped = _map_frames(frame_plan, smap, locator, max(1, settings.analysis_frames), notes)
+    mapped += _crashed_in(frame_plan, smap, locator, mapped, notes)
     drift: list[Drift] = []
     if crash_commit and crash_commit != head:
         mapped = [_with_drift(git, m, crash_commit, head, drift=drift, notes=notes) for m in mapped]
@@ -252,6 +253,26 @@ def _map_frames(
         mapped.append(result)
         near.append(result.path)
     return mapped, unmapped
+
+
+def _crashed_in(
+    frame_plan: budget.Plan,
+    smap: SourceMap,
+    locator: Locator,
+    mapped: Sequence[MappedFrame],
+    notes: list[str],
+) -> list[MappedFrame]:
+    """The accessor the crash happened in, after the slots: its caller is shown first, but the faulting
+    line (a missing guard in the accessor, say) is the accessor's own. Small; takes no slot."""
+    cand = frame_plan.crashed_in
+    if cand is None:
+        return []
+    extra, _ = _map_frames(budget.Plan((cand,), None, ()), smap, locator, 1, notes)
+    return [
+        replace(m, how=f"{m.how}; the crash happened in this accessor")
+        for m in extra
+        if not any(x.path == m.path and x.line == m.line for x in mapped)
+    ]
 
 
 def _by_definition(

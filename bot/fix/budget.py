@@ -4,7 +4,8 @@ The slots are few (``fix.analysis_frames``), so they go to frames that can hold 
 - the crash handler, assert machinery, C runtime, OS and standard-library frames never take one (the
   bot/crash/siglists lists the signature already uses);
 - trivial accessors (bot/crash/siglists/trivial_frames.txt, and one-line getters in headers) are folded into
-  the frame that called them: the caller's code is shown, the accessor is named in its note;
+  the frame that called them: the caller's code is shown, the accessor is named in its note; when the crash
+  happened inside one, that accessor (the faulting line) is shown too, after the slots;
 - a function that appears twice (inlined copies, recursion) takes one slot;
 - in a stack without source lines whose displacements betray nearest-symbol names (a Windows build without
   its .pdb names each address after the closest exported symbol: ``HandleRunTestCommand()+0xdd81``), the
@@ -48,6 +49,7 @@ class Plan:
     accessor: str | None  # the outermost accessor the crash happened in, if it did (callers are searched)
     skipped: tuple[str, ...]  # "Function (why)" for frames that took no slot
     guessed: frozenset[int] = frozenset()  # indexes of frames whose names are nearest-symbol guesses
+    crashed_in: Candidate | None = None  # the accessor frame the crash happened in (shown after the slots)
 
 
 @cache
@@ -135,6 +137,7 @@ def plan(crash: Crash) -> Plan:
     pending: list[str] = []  # accessors waiting for their caller
     seen_functions: set[str] = set()
     accessor: str | None = None
+    crashed_in: Candidate | None = None
     library: list[Candidate] = []
     for index, frame, is_meaningful in ordered:
         label = frame.function or frame.file or "?"
@@ -146,6 +149,8 @@ def plan(crash: Crash) -> Plan:
         if is_trivial(frame):
             if not out:  # the crash happened in accessors: remember the outermost of them
                 accessor = frame.function
+                if crashed_in is None and frame.file and frame.line is not None:
+                    crashed_in = Candidate(index, frame, is_meaningful)  # the innermost: the faulting line
             if frame.function not in pending:
                 pending.append(frame.function or label)
             skipped.append(f"{label} (trivial accessor, folded into its caller)")
@@ -166,4 +171,6 @@ def plan(crash: Crash) -> Plan:
     guessed = guessed_names(crash.frames)
     trusted = [c for c in out if c.index not in guessed]
     out = [*trusted, *(c for c in out if c.index in guessed)]  # guesses only after every trusted frame
-    return Plan((*out[:1], *related, *out[1:], *library), accessor, tuple(skipped), guessed)
+    if crashed_in is not None and out and out[0].frame == crashed_in.frame:
+        crashed_in = None  # nothing but accessors: the accessor already takes the first slot
+    return Plan((*out[:1], *related, *out[1:], *library), accessor, tuple(skipped), guessed, crashed_in)

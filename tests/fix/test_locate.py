@@ -310,3 +310,40 @@ def test_nearest_symbol_names_of_a_build_without_its_pdb_are_marked_as_guesses()
     assert _plan("vmangos-issue-2359.txt").guessed == frozenset()
     # a stack with source lines is never guessed, whatever its displacements (cmangos/issues#946)
     assert _plan("cmangos-issue-946.txt").guessed == frozenset()
+
+
+def test_the_accessor_a_real_crash_happened_in_is_shown_after_its_caller(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    # cmangos/issues#948: the fault is in WorldObject::IsInMap (object.h:541), a one-line getter; the fix
+    # (3af38d5d2) added a null check inside it. The caller takes the first slot, the getter follows.
+    p = _plan("cmangos-issue-948.txt")
+    assert p.candidates[0].frame.function == "WorldObject::IsWithinLOSInMap"
+    assert p.crashed_in is not None and p.crashed_in.frame.function == "WorldObject::IsInMap"
+    header = (
+        "class WorldObject : public Object\n{\n    public:\n"
+        + "\n" * 530
+        + (
+            "        bool IsInMap(const WorldObject* obj) const\n"
+            "        {\n"
+            "            return IsInWorld() && obj->IsInWorld() && GetMap() == obj->GetMap();\n"
+            "        }\n"
+            "};\n"
+        )
+    )
+    source = "\n" * 1160 + (
+        "bool WorldObject::IsWithinLOSInMap(const WorldObject* obj) const\n"
+        "{\n"
+        "    if (!IsInMap(obj))\n"
+        "        return false;\n"
+        "    return true;\n"
+        "}\n"
+    )
+    commit({"src/game/Object.h": header, "src/game/Object.cpp": source})
+    crash = analyse_crash(parse_report((SAMPLES / "cmangos-issue-948.txt").read_bytes()))
+    analysis = analyse(crash, git_repo, FixSettings(analysis_frames=1))
+    assert [(c.path, c.function) for c in analysis.contexts] == [
+        ("src/game/Object.cpp", "WorldObject::IsWithinLOSInMap"),
+        ("src/game/Object.h", "IsInMap"),
+    ]
+    assert analysis.frames[-1].how.endswith("the crash happened in this accessor")
