@@ -421,7 +421,33 @@ def _anchor(
             return ctx
         used = "in the same file" if path == m.path else f"in the sibling {path}"
         return replace(ctx, note=f"{where}showing {function} found by name {used}")
-    return None
+    return None if by_name else _anchor_elsewhere(m, locator, settings, where=where)
+
+
+def _anchor_elsewhere(
+    m: MappedFrame, locator: Locator, settings: FixSettings, *, where: str
+) -> CodeContext | None:
+    """The function a frame names, found by name anywhere, when neither its reported file nor the sibling
+    defines it: gdb names the outer function of an inlined call but prints the callee's line
+    (``Pet::Unsummon (...) at Object.h:412``, the line of an inlined ``GetTypeId``)."""
+    function = m.function or ""
+    search = locator.define(function, near=[m.path])
+    if not search.found:
+        return None
+    best = search.found[0]
+    body = locator.read(best.path)
+    if body is None:
+        return None
+    ctx = extract(
+        body, body_line(code_view(body), best.start), path=best.path, context_lines=settings.context_lines
+    )
+    if ctx is None:
+        return None
+    return replace(
+        ctx,
+        note=f"{where}showing {function} found by name in {best.path} (not where the report points: "
+        "the reported line is an inlined call's, say)",
+    )
 
 
 def _join_note(a: str, b: str) -> str:

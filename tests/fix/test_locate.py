@@ -347,3 +347,29 @@ def test_the_accessor_a_real_crash_happened_in_is_shown_after_its_caller(
         ("src/game/Object.h", "IsInMap"),
     ]
     assert analysis.frames[-1].how.endswith("the crash happened in this accessor")
+
+
+def test_a_frame_whose_line_is_an_inlined_callees_shows_the_function_it_names(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    # cmangos/issues#3908: "Pet::Unsummon (...) at Object.h:412" -- line 412 is GetTypeId, inlined; neither
+    # Object.h nor Object.cpp defines Pet::Unsummon, Pet.cpp does (and the fix changed it)
+    object_h = (
+        "class Object\n{\n    public:\n"
+        + "\n" * 405
+        + ("        uint8 GetTypeId() const { return m_objectTypeId; }\n        uint8 m_objectTypeId;\n};\n")
+    )
+    pet_cpp = (
+        "void Pet::Unsummon(PetSaveMode mode, Unit* owner, bool removeList)\n"
+        "{\n"
+        "    if (owner->GetTypeId() == TYPEID_PLAYER)\n"
+        "        SavePetToDB(mode);\n"
+        "}\n"
+    )
+    commit({"src/game/Entities/Object.h": object_h, "src/game/Entities/Object.cpp": "// objects\n"})
+    commit({"src/game/Entities/Pet.cpp": pet_cpp})
+    crash = analyse_crash(parse_report((SAMPLES / "cmangos-issue-3908.txt").read_bytes()))
+    analysis = analyse(crash, git_repo, FixSettings(analysis_frames=1))
+    first = analysis.contexts[0]
+    assert (first.path, first.function) == ("src/game/Entities/Pet.cpp", "Pet::Unsummon")
+    assert "showing Pet::Unsummon found by name in src/game/Entities/Pet.cpp" in first.note
