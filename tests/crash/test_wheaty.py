@@ -69,6 +69,18 @@ def test_sniff_other_format_sample_is_not_wheaty(name: str) -> None:
     assert wheaty.sniff(lines_of(SAMPLES / name)) < 25
 
 
+def test_a_single_frame_line_pasted_alone_is_read_as_wheaty() -> None:
+    # mod-playerbots PR #624: one frame line with its source, nothing else
+    lines = lines_of(SAMPLES / "mod-playerbots-pr-624.txt")
+    assert wheaty.sniff(lines) >= 25
+    report = parse_report((SAMPLES / "mod-playerbots-pr-624.txt").read_bytes())
+    frame = report.threads[0].frames[0]
+    assert (frame.function, frame.line) == ("FirebombSpreadAction::Execute", 58)
+    assert frame.file is not None and frame.file.endswith("NexusActions.cpp")
+    # a frame line without its source stays below the threshold on its own (it could be anything's)
+    assert wheaty.sniff(["00007FF7750C05ED  00000028A47FEA10  FirebombSpreadAction::Execute+1AD"]) < 25
+
+
 @pytest.mark.parametrize(
     ("name", "code", "exception_name"),
     [

@@ -44,6 +44,7 @@ _FRAME = re.compile(
 # An unsymbolised frame: ``section:offset module-path`` (module empty for garbage frames).
 _LOGICAL = re.compile(r"(?P<section>[0-9A-Fa-f]{4}):(?P<offset>[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})(?:[ \t]+|$)")
 _DISPLACEMENT_THEN_SOURCE = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16})  ")
+_WHOLE_FRAME_SOURCE = re.compile(r"\+[0-9A-Fa-f]{1,16}  \S.* line [0-9]+$")
 _DISPLACEMENT_AT_END = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16})$")
 # Whitespace collapsed: ``+HEX`` then one space then a path (drive, UNC or absolute).
 _DISPLACEMENT_THEN_PATH = re.compile(r"\+(?P<disp>[0-9A-Fa-f]{1,16}) (?=[A-Za-z]:[\\/]|\\\\|/)")
@@ -131,7 +132,9 @@ def sniff(lines: Sequence[str]) -> int:
                 rest = line[match.end() :]
                 if "+0x" not in rest and "!" not in rest and not _CDB_ARGS.match(rest):
                     frames += 1
-                    score += 12
+                    # a whole frame with its source (`Func+1AD  X.cpp line 58`) is Wheaty's alone: one line
+                    # pasted on its own is enough to recognise
+                    score += 25 if _WHOLE_FRAME_SOURCE.search(rest) else 12
         if score >= 100:
             return 100
     return min(score, 100)
