@@ -90,7 +90,9 @@ def _run_case(
     case: dict[str, Any], clone: Path, budgets: Sequence[int], *, tip: str | None
 ) -> list[tuple[str, Score, dict[str, Any]]]:
     """(method, score, analysis JSON) for the baselines and each measured configuration of one case."""
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", case["parent"]], check=True)
+    subprocess.run(
+        ["git", "-C", str(clone), "checkout", "-q", "--force", "--detach", case["parent"]], check=True
+    )
     report_path = HERE / case["crash_file"]
     report = report_path.read_bytes()
     fixed_files = set(case["fixed_files"])
@@ -116,7 +118,7 @@ def _run_case(
     out.append(
         ("crashbot analyze, source paths stripped", _score(result, fixed_files, fixed_functions), result)
     )
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", tip], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--force", "--detach", tip], check=True)
     result = _analyze(report_path, clone, frames, first_seen)
     name = "crashbot analyze, on the newest tree (lines drifted)"
     out.append((name, _score(result, fixed_files, fixed_functions), result))
