@@ -118,11 +118,19 @@ def _run_case(
     out.append(
         ("crashbot analyze, source paths stripped", _score(result, fixed_files, fixed_functions), result)
     )
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--force", "--detach", tip], check=True)
+    _checkout(clone, tip)
     result = _analyze(report_path, clone, frames, first_seen)
     name = "crashbot analyze, on the newest tree (lines drifted)"
     out.append((name, _score(result, fixed_files, fixed_functions), result))
     return out
+
+
+def _checkout(clone: Path, rev: str) -> None:
+    """Check ``rev`` out in a scratch clone. A plain checkout first (a partial clone lacks some large blobs,
+    which only a forced checkout tries to write); forced when line-ending churn blocks it."""
+    plain = subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", rev], check=False)
+    if plain.returncode != 0:
+        subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--force", "--detach", rev], check=True)
 
 
 def _clones(manifest: dict[str, Any], corpora: Path, *, fetch: bool) -> dict[str, Path]:
