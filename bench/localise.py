@@ -90,9 +90,7 @@ def _run_case(
     case: dict[str, Any], clone: Path, budgets: Sequence[int], *, tip: str | None
 ) -> list[tuple[str, Score, dict[str, Any]]]:
     """(method, score, analysis JSON) for the baselines and each measured configuration of one case."""
-    subprocess.run(
-        ["git", "-C", str(clone), "checkout", "-q", "--force", "--detach", case["parent"]], check=True
-    )
+    _checkout(clone, case["parent"])
     report_path = HERE / case["crash_file"]
     report = report_path.read_bytes()
     fixed_files = set(case["fixed_files"])
