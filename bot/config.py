@@ -269,6 +269,9 @@ class UploaderSettings:
     core_max_mb: int = 8192  # a bigger core is not given to gdb (its notes are still read and filed)
     core_min_free_mb: int = 2048  # below this much free disk, a read core is deleted whatever core_keep says
     gdb_timeout_s: float = 120.0  # gdb's time limit per core
+    uptime_process: str = "worldserver"  # `crashbot watch` records this process's runs as uptime; "" = off
+    uptime_poll_s: float = 60.0  # how often the process table is read
+    uptime_publish_interval_s: float = 3600.0  # the realm's uptime ledger issue is written at most this often
 
     def __post_init__(self) -> None:
         _coerce_choices(self, "uploader")
@@ -284,6 +287,11 @@ class UploaderSettings:
             raise ConfigError(
                 "uploader.writes_per_minute and uploader.writes_per_hour must be at least 1 "
                 f"(got {self.writes_per_minute} and {self.writes_per_hour})"
+            )
+        if self.uptime_poll_s < 1 or self.uptime_publish_interval_s < 60:
+            raise ConfigError(
+                "uploader.uptime_poll_s must be at least 1 and uptime_publish_interval_s at least 60 "
+                f"(got {self.uptime_poll_s} and {self.uptime_publish_interval_s})"
             )
         if not self.patterns:
             raise ConfigError("uploader.patterns is empty: no file would ever be read as a crash report")

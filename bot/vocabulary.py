@@ -54,6 +54,7 @@ OPEN_PR_LABEL = "crash-fix-pr"
 FIX_DEPLOYED_LABEL = "fix-deployed"
 FIX_VERIFIED_LABEL = "fix-verified"
 DASHBOARD_LABEL = "crash-dashboard"
+UPTIME_LABEL = "crash-uptime"  # one closed issue per realm: the uploader's uptime ledger (bot.ledger)
 
 CRASH = LabelSpec(CRASH_LABEL, "b60205", "A server crash filed by crashbot")
 REGRESSION = LabelSpec(REGRESSION_LABEL, "e11d21", "A crash that came back after its issue was closed")
@@ -67,6 +68,7 @@ FIX_VERIFIED = LabelSpec(
     FIX_VERIFIED_LABEL, "0e8a16", "The crash stopped after its fix went live (statistically significant)"
 )
 DASHBOARD = LabelSpec(DASHBOARD_LABEL, "5319e7", "crashbot's crash dashboard (one issue, kept current)")
+UPTIME = LabelSpec(UPTIME_LABEL, "bfd4f2", "crashbot's uptime ledger of one realm (written by the uploader)")
 
 # the kind label of a crash issue (which one a crash gets is bot.issue's business)
 _KIND_DESCRIPTIONS: dict[str, str] = {
@@ -220,6 +222,7 @@ FIX_RECORD = Marker("crashbot:fix")  # in a fix PR's body: its signature and bui
 DASHBOARD_BODY = Marker("crashbot:dashboard")  # the dashboard issue's body (bot.dashboard)
 VERIFIED = Marker("crashbot:fix-verified")  # the one "fix verified" comment on a crash issue
 VERIFY_ESTIMATE = Marker("crashbot:verify-estimate")  # the one "too rare to verify soon" comment
+UPTIME_BODY = Marker("crashbot:uptime-ledger")  # UPTIME_BODY.render(realm): one realm's uptime ledger issue
 RERUN = Marker("crashbot:rerun")  # on a dashboard checkbox: RERUN.render("<issue number>")
 DEPLOYED_KIND = "deployed"  # deploy_marker(DEPLOYED_KIND, realm, sha): the "Deployed in" comment
 DEPLOY_FAILED_KIND = "deploy-failed"  # deploy_marker(DEPLOY_FAILED_KIND, realm, sha): the failure comment

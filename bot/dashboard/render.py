@@ -29,14 +29,27 @@ _MERMAID_SAFE_RE = re.compile(r"[^A-Za-z0-9._:#-]+")
 
 
 @dataclass(frozen=True)
+class BuildRate:
+    """One build's recorded hours up (the last 90 days, all realms) and its crashes (all signatures)."""
+
+    build: str
+    hours: float
+    crashes: int
+
+
+@dataclass(frozen=True)
 class Inputs:
     """What the page shows besides the rows: the day it describes, the loop's figures, per-fix
-    evidence lines (issue number → one line), and hours live over the last 7 days when known."""
+    evidence lines (issue number → one line), the hours up over the last 7 days when known and what
+    they are (``week_basis``), crash rates per build on recorded uptime, and notes on the ledgers."""
 
     today: date
     figures: LoopFigures
     evidence: Mapping[int, str]
     week_hours_live: float | None = None
+    week_basis: str = "hours live"
+    build_rates: Sequence[BuildRate] = ()
+    uptime_notes: Sequence[str] = ()
 
 
 def _issue_cell(row: Row) -> str:
@@ -93,7 +106,7 @@ def _summary(rows: Sequence[Row], fixed: Sequence[Row], inputs: Inputs) -> str:
     if inputs.week_hours_live:
         hours = inputs.week_hours_live
         per = f"{hours / week:,.1f} crash-free hours per crash" if week else "no crash at all"
-        line += f"; **{hours:,.0f}** hours live on the realms: {per}"
+        line += f"; **{hours:,.0f}** {inputs.week_basis} on the realms: {per}"
     return line + "."
 
 
@@ -204,6 +217,30 @@ def _build_chart(rows: Sequence[Row]) -> list[str]:
     ]
 
 
+def _build_rates(rates: Sequence[BuildRate], notes: Sequence[str]) -> list[str]:
+    """Crash rates per build on the uptime the uploaders recorded ("crash-free hours" per crash)."""
+    lines = [f"*{md.escaped(n)}*" for n in notes]
+    if not rates:
+        return lines
+    return [
+        "## Crash rate per build, per hour of uptime",
+        "",
+        "| Build | Hours up (90 days) | Crashes | Per 100 h | Crash-free hours per crash |",
+        "|---|--:|--:|--:|--:|",
+        *(
+            f"| {md.inline_code(r.build[:12], table=True)} | {r.hours:,.1f} | {r.crashes} | "
+            f"{100 * r.crashes / r.hours:,.2f} | "
+            f"{(f'{r.hours / r.crashes:,.1f}' if r.crashes else 'no crash')} |"
+            for r in rates
+            if r.hours > 0
+        ),
+        "",
+        "<sub>Hours the server process ran, as each realm's uploader recorded them (the `crash-uptime` "
+        "issues); crashes counted on each build since it was first seen.</sub>",
+        *(["", *lines] if lines else []),
+    ]
+
+
 def _fixes(rows: Sequence[Row], evidence: Mapping[int, str]) -> list[str]:
     shown = [r for r in rows if r.number in evidence]
     if not shown:
@@ -249,6 +286,8 @@ def render(open_rows: Sequence[Row], fixed_rows: Sequence[Row], inputs: Inputs) 
         *_daily_chart(charted, today),
         "",
         *_build_chart(charted),
+        "",
+        *_build_rates(inputs.build_rates, inputs.uptime_notes),
         "",
         *_fixes(ranked(fixed_rows, today), inputs.evidence),
         "",

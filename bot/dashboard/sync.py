@@ -12,14 +12,16 @@ import enum
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from bot import ledger as ledgers
 from bot.dashboard import render as page
 from bot.dashboard.model import FixPull, Row, State, loop_figures, ranked
-from bot.dashboard.uptime import Deployed, LiveSpan, covered_since, hours_live, live_spans
+from bot.dashboard.uptime import Deployed, LiveSpan, Recorded, covered_since, hours_live, live_spans
 from bot.dashboard.verify import (
     MAX_WAIT_DAYS,
+    Basis,
     Evidence,
     Exposure,
     Verdict,
@@ -42,6 +44,8 @@ from bot.vocabulary import (
     FIX_DEPLOYED_LABEL,
     FIX_VERIFIED,
     FIX_VERIFIED_LABEL,
+    UPTIME_BODY,
+    UPTIME_LABEL,
     VERIFIED,
     VERIFY_ESTIMATE,
     LabelSpec,
@@ -177,6 +181,22 @@ def _spans(client: DashboardGitHub, environments: Iterable[str], now: datetime) 
     return live_spans(deployed, now)
 
 
+def _recorded(client: DashboardGitHub, key: bytes) -> tuple[Recorded, tuple[str, ...]]:
+    """The uptime ledgers whose signature verifies, and a note for each one that does not (edited by
+    hand, forged, another key): those are ignored, and their realm falls back to the deployments."""
+    found: list[ledgers.Ledger] = []
+    notes: list[str] = []
+    for issue in sorted(client.find_issues([UPTIME_LABEL], state="all"), key=lambda i: i.number):
+        if not UPTIME_BODY.loose().search(issue.body):
+            continue  # a label someone put on another issue
+        try:
+            found.append(ledgers.read(issue.body, key))
+        except TrustError as e:
+            logger.warning("uptime ledger #%d ignored: %s", issue.number, e)
+            notes.append(f"uptime ledger #{issue.number} ignored: {e}")
+    return Recorded.of(found), tuple(notes)
+
+
 # ---------------------------------------------------------------------------------------------------
 # verifying
 
@@ -205,11 +225,35 @@ def _first_deploy(comments: Sequence[Comment], me: str) -> _Deploy | None:
     return _Deploy(first[0], first[1], tuple(sorted({r for _, _, r in found})))
 
 
+def _recorded_exposure(
+    recorded: Recorded, occ: Occurrences, deploy: _Deploy, now: datetime, fixed: Callable[[str], bool]
+) -> Exposure | None:
+    """Recorded uptime before the fix (its first dated day up to the deploy day, as :func:`assess` counts
+    crashes) and since (builds containing the fix), when the ledgers of every realm the crash named
+    were being recorded from that first day on; None otherwise."""
+    first = date.fromisoformat(occ.days[0][0])
+    if not recorded.covers(occ.realms, first):
+        return None
+    deploy_day = deploy.at.date()
+    return Exposure(
+        hours_before=recorded.hours(first, deploy_day),
+        hours_after=recorded.hours(deploy_day, now.date() + timedelta(days=1), build=fixed),
+        basis=Basis.UPTIME,
+    )
+
+
 def _exposure(
-    spans: Sequence[LiveSpan], occ: Occurrences, deploy: _Deploy, now: datetime, fixed: Callable[[str], bool]
+    uptime: _Uptime, occ: Occurrences, deploy: _Deploy, now: datetime, fixed: Callable[[str], bool]
 ) -> Exposure:
-    """Uptime before and after, when the deployments cover the whole history before the fix."""
-    if not occ.days or not spans:
+    """Uptime before and after: recorded when the ledgers cover the crash's history, else estimated
+    from the deployments when they cover it, else unknown (wall clock)."""
+    if not occ.days:
+        return Exposure()
+    recorded = _recorded_exposure(uptime.recorded, occ, deploy, now, fixed)
+    if recorded is not None:
+        return recorded
+    spans = uptime.spans
+    if not spans:
         return Exposure()
     first = datetime.fromisoformat(occ.days[0][0]).replace(tzinfo=deploy.at.tzinfo)
     since = covered_since(spans)
@@ -219,7 +263,32 @@ def _exposure(
     return Exposure(
         hours_before=hours_live(spans, first, day_start),
         hours_after=hours_live(spans, deploy.at, now, build=fixed),
+        basis=Basis.LIVE,
     )
+
+
+@dataclass(frozen=True)
+class _Uptime:
+    """Both sources of uptime: the ledgers, and the deployments' live spans for realms without one."""
+
+    recorded: Recorded
+    spans: tuple[LiveSpan, ...]
+    notes: tuple[str, ...] = ()
+
+    def week(self, now: datetime) -> tuple[float | None, str]:
+        """Hours up on the realms in the 7 UTC days to ``now`` (None: unknown), and how they are known."""
+        estimated = [s for s in self.spans if s.realm not in self.recorded.realms]
+        if not self.recorded.ledgers and not estimated:
+            return None, ""
+        today = now.date()
+        hours = self.recorded.hours(today - timedelta(days=6), today + timedelta(days=1))
+        day_start = datetime.combine(today - timedelta(days=6), datetime.min.time(), tzinfo=now.tzinfo)
+        hours += hours_live(estimated, day_start, now)
+        if not estimated:
+            return hours, "hours of uptime"
+        if not self.recorded.ledgers:
+            return hours, "hours live (estimated from deployments)"
+        return hours, "hours of uptime (some realms estimated from deployments)"
 
 
 class _Contains:
@@ -256,7 +325,7 @@ class _Verifier:
     client: DashboardGitHub
     settings: DashboardSettings
     me: str
-    spans: tuple[LiveSpan, ...]
+    uptime: _Uptime
     now: datetime
     contains: _Contains
     evidence: dict[int, Evidence] = field(default_factory=dict)
@@ -277,7 +346,7 @@ class _Verifier:
             return
         fix = row.pull.merge_sha if row.pull is not None and row.pull.merge_sha else deploy.sha
         after = sum(n for build, n in occ.build_counts if self.contains(fix, build))
-        exposure = _exposure(self.spans, occ, deploy, self.now, lambda sha: self.contains(fix, sha))
+        exposure = _exposure(self.uptime, occ, deploy, self.now, lambda sha: self.contains(fix, sha))
         e = assess(
             occ,
             deployed_at=deploy.at,
@@ -340,8 +409,10 @@ def sync(client: DashboardGitHub, settings: DashboardSettings, *, now: datetime)
     fix_pulls = _fix_pulls(pulls)
     rows = [_row(i, settings.key, fix_pulls) for i in issues.values()]
     realms = {r for row in rows if row.occurrences for r in row.occurrences.realms}
-    spans = _spans(client, {*realms, *settings.environments}, now)
-    verifier = _Verifier(client, settings, me, spans, now, _Contains(client))
+    recorded, notes = _recorded(client, settings.key)
+    unrecorded = {*realms, *settings.environments} - set(recorded.realms)
+    uptime = _Uptime(recorded, _spans(client, unrecorded, now) if unrecorded else (), notes)
+    verifier = _Verifier(client, settings, me, uptime, now, _Contains(client))
     for row in rows:
         try:
             verifier.check(row)
@@ -362,12 +433,15 @@ def sync(client: DashboardGitHub, settings: DashboardSettings, *, now: datetime)
             if p.head_ref.startswith(FIX_BRANCH_PREFIX) and p.state == "closed" and not p.merged
         ),
     )
-    week = now - timedelta(days=7)
+    week_hours, week_basis = uptime.week(now)
     inputs = page.Inputs(
         today=today,
         figures=figures,
         evidence=_evidence_lines(fixed, verifier.evidence),
-        week_hours_live=hours_live(spans, week, now) if spans else None,
+        week_hours_live=week_hours,
+        week_basis=week_basis,
+        build_rates=_build_rates(recorded, rows, today),
+        uptime_notes=notes,
     )
     number, action = _write(client, page.render(open_rows, fixed, inputs), me)
     return Result(number, action, tuple(verifier.verified), tuple(verifier.too_rare), verifier.evidence)
@@ -389,3 +463,16 @@ def _evidence_lines(fixed: Sequence[Row], evidence: dict[int, Evidence]) -> dict
                 else "not assessed: no readable history, or no crashbot deploy comment"
             )
     return lines
+
+
+def _build_rates(recorded: Recorded, rows: Sequence[Row], today: date) -> tuple[page.BuildRate, ...]:
+    """Per build with recorded uptime in the last :data:`bot.ledger.HISTORY_DAYS` days: its hours and
+    its crashes (every signature's count on that build), newest builds first."""
+    if not recorded.ledgers:
+        return ()
+    hours = recorded.build_hours(today - timedelta(days=ledgers.HISTORY_DAYS - 1), today + timedelta(days=1))
+    crashes: dict[str, int] = {}
+    for row in rows:
+        for build, n in row.occurrences.build_counts if row.occurrences else ():
+            crashes[build] = crashes.get(build, 0) + n
+    return tuple(page.BuildRate(b, h, crashes.get(b, 0)) for b, h in hours[: page.CHART_BUILDS])

@@ -1,5 +1,10 @@
-"""How long each build was live on each realm, read from the GitHub Deployments crashbot records (pure).
+"""How long each build ran on each realm: recorded by the uploader, else estimated from Deployments (pure).
 
+Recorded: the uploader of each realm watches its server process and publishes the hours each build ran
+per UTC day in a signed ledger (:mod:`bot.ledger`); :class:`Recorded` sums those. That is real process
+uptime: a crashed server's restart minutes and a realm stopped by hand count as down.
+
+Estimated, for realms without a ledger (older uploaders, ``uploader.uptime_process = ""``):
 ``crashbot deploy`` records a Deployment per realm (environment) and sets it to ``success`` once the
 server is up; GitHub marks the previous one ``inactive`` then. A build is live on a realm from its
 successful deployment until the next one, so these spans are the denominators of crash rates: crashes
@@ -12,7 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+
+from bot.ledger import Ledger
 
 _LIVE_STATES = frozenset({"success", "inactive"})  # inactive: superseded after it had been live
 
@@ -88,3 +95,50 @@ def crash_free_hours(spans: Iterable[LiveSpan], start: datetime, end: datetime, 
     into time); all the hours when there was no crash."""
     hours = hours_live(spans, start, end)
     return hours / crashes if crashes > 0 else hours
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The verified uptime ledgers, one per realm (the newest when a realm has several)."""
+
+    ledgers: tuple[Ledger, ...] = ()
+
+    @classmethod
+    def of(cls, ledgers: Iterable[Ledger]) -> Recorded:
+        newest: dict[str, Ledger] = {}
+        for ledger in ledgers:
+            if ledger.up and (ledger.realm not in newest or ledger.updated > newest[ledger.realm].updated):
+                newest[ledger.realm] = ledger
+        return cls(tuple(newest[r] for r in sorted(newest)))
+
+    @property
+    def realms(self) -> tuple[str, ...]:
+        return tuple(ledger.realm for ledger in self.ledgers)
+
+    def covers(self, realms: Iterable[str], day: date) -> bool:
+        """True when every one of ``realms`` (any realm at all when none is named) has a ledger that was
+        already being recorded on ``day``: only then are the hours since ``day`` complete."""
+        named = set(realms)
+        if not self.ledgers or not named <= set(self.realms):
+            return False
+        wanted = [ledger for ledger in self.ledgers if not named or ledger.realm in named]
+        return all(ledger.covers(day) for ledger in wanted)
+
+    def hours(self, first: date, end: date, *, build: Callable[[str], bool] | None = None) -> float:
+        """Hours up on the UTC days ``[first, end)`` summed over the realms (only builds for which
+        ``build(revision)`` is true, when given)."""
+        return sum(ledger.hours(first, end, build) for ledger in self.ledgers)
+
+    def build_hours(self, first: date, end: date) -> tuple[tuple[str, float], ...]:
+        """Hours per build on the days ``[first, end)``, all realms together, the build that ran last
+        first (unknown builds left out)."""
+        minutes: dict[str, int] = {}
+        last: dict[str, str] = {}
+        lo, hi = first.isoformat(), end.isoformat()
+        for ledger in self.ledgers:
+            for build, day, m in ledger.up:
+                if build and lo <= day < hi:
+                    minutes[build] = minutes.get(build, 0) + m
+                    last[build] = max(last.get(build, day), day)
+        order = sorted(minutes, key=lambda b: (last[b], b), reverse=True)
+        return tuple((b, minutes[b] / 60) for b in order if minutes[b] > 0)

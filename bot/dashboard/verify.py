@@ -1,7 +1,8 @@
 """Is a deployed fix proven? The crash's rate before the fix against the silence since (pure).
 
-A crash that came at rate λ (per hour of uptime, or per hour of wall clock when uptime is unknown) is
-absent from ``t`` hours of builds containing the fix with probability P(0 | λt) = e^(-λt) (Poisson).
+A crash that came at rate λ (per hour of recorded uptime; else per hour live between deploys; else per
+hour of wall clock) is absent from ``t`` hours of builds containing the fix with probability
+P(0 | λt) = e^(-λt) (Poisson).
 When that is below :data:`SIGNIFICANCE` (1 %), the silence is no accident: the fix is verified. Needing
 λt > ln(1/0.01) ≈ 4.6, a crash seen once a month needs about four and a half months of silence, and the
 issue says so rather than waiting quietly.
@@ -30,7 +31,8 @@ class Verdict(enum.StrEnum):
 
 
 class Basis(enum.StrEnum):
-    UPTIME = "hours of uptime"
+    UPTIME = "hours of uptime"  # recorded by the uploaders (bot.ledger)
+    LIVE = "hours live (deploy to deploy)"  # estimated from Deployments: downtime counts as live
     WALL_CLOCK = "hours of wall clock"
 
 
@@ -38,10 +40,11 @@ class Basis(enum.StrEnum):
 class Exposure:
     """Hours the crash could have happened in: before the fix (from the first dated day to the start of
     the deploy day) and since (on builds containing the fix). None for either means "unknown": then
-    both are wall-clock hours."""
+    both are wall-clock hours. ``basis`` says where known hours came from."""
 
     hours_before: float | None = None
     hours_after: float | None = None
+    basis: Basis = Basis.UPTIME
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def assess(
     wall_before = (deploy_day - date.fromisoformat(before[0][0])).days * _HOURS_PER_DAY if before else 0.0
     wall_after = max((_utc(now) - _utc(deployed_at)).total_seconds() / 3600, 0.0)
     if exposure.hours_before is not None and exposure.hours_after is not None:
-        basis, hours_before, hours_after = Basis.UPTIME, exposure.hours_before, exposure.hours_after
+        basis, hours_before, hours_after = exposure.basis, exposure.hours_before, exposure.hours_after
     else:
         basis, hours_before, hours_after = Basis.WALL_CLOCK, wall_before, wall_after
     rate = crashes_before / hours_before if hours_before > 0 else 0.0

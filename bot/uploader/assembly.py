@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from bot.uploader.cores import core_watching
 from bot.uploader.health import Health, status_path
 from bot.uploader.intake import Intake
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
+from bot.uploader.recorder import UptimeRecorder, recorder_for
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
 from bot.uploader.spool import Spool, default_spool_path, open_spool
 from bot.uploader.supervisor import (
@@ -68,6 +69,7 @@ class Watching:
     intake: Intake
     supervisor: PublisherSupervisor
     config: Config
+    uptime: Callable[[], UptimeRecorder | None] = lambda: None  # records the server's uptime
 
     def close(self) -> None:
         self.intake_spool.close()
@@ -92,6 +94,9 @@ class Watching:
         watcher.start()  # before the backfill, so nothing written meanwhile is missed
         for core_watcher in core_watchers:
             core_watcher.start()
+        recorder = self.uptime()
+        if recorder is not None:
+            recorder.start()
         try:
             reports = existing_reports(dirs, settings.patterns)
             backfill(self.intake, reports, self.supervisor.stop_event, on_progress=on_progress)
@@ -101,6 +106,8 @@ class Watching:
             watcher.stop()
             for core_watcher in core_watchers:
                 core_watcher.stop()
+            if recorder is not None:
+                recorder.stop()
 
     def _take_report(self, path: Path) -> None:
         try:
@@ -252,4 +259,12 @@ def assemble_watcher(
         crash_of=_crash_reader(config, env),
     )
     logger.info("spool: %s", spool_path)
-    return Watching(intake_spool, supervisor_spool, intake, supervisor, config)
+    host = up.host or socket.gethostname()
+
+    def uptime() -> UptimeRecorder | None:
+        realm_name = (realm if realm is not None else up.realm) or host
+        return recorder_for(
+            config, env, spool_path=spool_path, realm=realm_name, host=host, repo=repo, api_url=api_url
+        )
+
+    return Watching(intake_spool, supervisor_spool, intake, supervisor, config, uptime)
