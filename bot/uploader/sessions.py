@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 60.0
 KEEP_DAYS = 92  # sessions and watch spans older than this are forgotten (the ledger keeps 90 days)
+START_SLACK_S = 2.0
 CRASH_GRACE_S = 900.0  # a crash report arriving this long after the process vanished still marks it crashed
 
 _SCHEMA = """
@@ -229,7 +230,7 @@ class Observer:
         else:
             self._store.beat(self._span, now)
         try:
-            running = {(p.pid, int(p.started.timestamp())): p for p in self._table.find(self._name)}
+            running = {(p.pid, p.started.timestamp()): p for p in self._table.find(self._name)}
         except OSError as e:  # the table unreadable this once: nothing known, nothing concluded
             if not self._failing:
                 logger.warning("process table unreadable (%s); uptime not recorded until it is", e)
@@ -238,8 +239,9 @@ class Observer:
         self._failing = False
         still: list[int] = []
         for session in self._store.open_sessions(self.realm):
-            key = (session.pid, int(session.started_at))
-            if running.pop(key, None) is not None:
+            same = next((k for k in running if _same_process(k, session)), None)
+            if same is not None:
+                del running[same]
                 still.append(session.id)
                 continue
             crashed = self._crashes_between(session.last_alive - self._poll_s, now) > 0
@@ -274,6 +276,12 @@ class Observer:
                 logger.error("uptime observer: %s: %s; retrying at the next poll", type(e).__name__, e)
                 logger.debug("uptime observer failed", exc_info=True)
             stop.wait(self._poll_s)
+
+
+def _same_process(key: tuple[int, float], session: Session) -> bool:
+    """Same pid and the same start time give or take :data:`START_SLACK_S` (Linux derives start times
+    from a boot time that can read a second apart between two runs of the watcher)."""
+    return key[0] == session.pid and abs(key[1] - session.started_at) <= START_SLACK_S
 
 
 def ledger_of(store: SessionStore, realm: str, host: str, now: float) -> Ledger:
