@@ -219,7 +219,7 @@ def _build_chart(rows: Sequence[Row]) -> list[str]:
 
 def _build_rates(rates: Sequence[BuildRate], notes: Sequence[str]) -> list[str]:
     """Crash rates per build on the uptime the uploaders recorded ("crash-free hours" per crash)."""
-    lines = [f"*{md.escaped(n)}*" for n in notes]
+    lines = [f"*{n}*" for n in notes]  # crashbot's own words (a TrustError's reason), never a ledger's text
     if not rates:
         return lines
     return [

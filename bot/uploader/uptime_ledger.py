@@ -66,7 +66,10 @@ def title(realm: str) -> str:
 
 def render(ledger: Ledger, key: bytes) -> str:
     """The issue body: who writes it and why, the hours per build, then the signed block."""
-    today = date.fromisoformat(ledger.updated[:10]) if ledger.updated else date.today()
+    try:
+        today = date.fromisoformat(ledger.updated[:10])
+    except ValueError:
+        today = date.today()
     week = today - timedelta(days=6)
     end = today + timedelta(days=1)
     rows = [

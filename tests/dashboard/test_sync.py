@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import random
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.config import GitHubSettings
 from bot.dashboard.sync import Action, DashboardSettings, sync
-from bot.github import GitHubClient, connect
+from bot.github import GitHubClient
 from bot.issue import labels_for, read_payload, render_body, render_title
 from bot.payload import Occurrences
 from bot.standin import Fault, Limits, StandIn
@@ -24,30 +20,12 @@ from bot.vocabulary import (
     VERIFIED,
     deploy_marker,
 )
-from tests.conftest import UPLOADER_LOGIN, start_standin
+from tests.conftest import UPLOADER_LOGIN
 from tests.crashes import make_crash
 from tests.uploader.rig import KEY, REPO, TOKEN
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SETTINGS = DashboardSettings(key=KEY)
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[StandIn]:
-    server = start_standin(tmp_path / "gh")
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def gh(standin: StandIn) -> GitHubClient:
-    return connect(
-        GitHubSettings(repo=REPO, api_url=standin.api_url, timeout_s=5),
-        env={"CRASHBOT_TOKEN": TOKEN},
-        sleep=lambda _s: None,
-        rng=random.Random(7),
-        write_interval_s=0,
-    )
 
 
 def file_crash(gh: GitHubClient, n: int, occ: Occurrences, *, realm: str | None = "main") -> int:
