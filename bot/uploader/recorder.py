@@ -18,7 +18,6 @@ from bot.config import Config, signing_key
 from bot.github import connect
 from bot.uploader.processes import ProcessTable, process_table, read_build
 from bot.uploader.sessions import Observer, SessionStore
-from bot.uploader.spool import Spool, open_spool
 from bot.uploader.uptime_ledger import LedgerPublisher
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,6 @@ class UptimeRecorder:
     observer: Observer
     publisher: LedgerPublisher
     store: SessionStore
-    spool: Spool
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -50,7 +48,6 @@ class UptimeRecorder:
         if self._thread is not None:
             self._thread.join(_JOIN_S)
         self.store.close()
-        self.spool.close()
 
 
 def recorder_for(
@@ -73,14 +70,13 @@ def recorder_for(
     if table is None:
         return None
     store = SessionStore(spool_path)
-    spool = open_spool(spool_path, settings)  # its own connection: crash reports tell a crash from a stop
     observer = Observer(
         store,
         table,
         realm=realm,
         process_name=settings.uptime_process,
         read_build=lambda p: read_build(p.exe),
-        crashes_between=spool.received_between,
+        crashes_between=store.crash_reports_between,
         poll_s=settings.uptime_poll_s,
     )
     client = connect(config.github, env=env, repo=repo, api_url=api_url, defer=True)
@@ -93,4 +89,4 @@ def recorder_for(
         interval_s=settings.uptime_publish_interval_s,
     )
     logger.info("recording the uptime of %s (process %s)", realm, settings.uptime_process)
-    return UptimeRecorder(observer, publisher, store, spool)
+    return UptimeRecorder(observer, publisher, store)

@@ -176,8 +176,8 @@ class SessionStore:
 
     def published_at(self, realm: str) -> float | None:
         """When the ledger was last published (or tried), or None: never."""
-        row = self._db.execute("SELECT at FROM uptime_published WHERE realm = ?", (realm,)).fetchone()
-        return float(row["at"]) if row else None
+        rows = self._db.execute("SELECT at FROM uptime_published WHERE realm = ?", (realm,)).fetchall()
+        return float(rows[0]["at"]) if rows else None
 
     def set_published_at(self, realm: str, at: float) -> None:
         with self._tx() as db:
@@ -186,6 +186,19 @@ class SessionStore:
                 "ON CONFLICT(realm) DO UPDATE SET at = excluded.at",
                 (realm, at),
             )
+
+    def crash_reports_between(self, start: float, end: float) -> int:
+        """Crash reports the spool received in ``[start, end]`` (the spool's own table, in this file;
+        read through this connection: a second :class:`~bot.uploader.spool.Spool` opened while the
+        watcher runs would re-open the database file by hand, and closing that descriptor drops the
+        POSIX locks SQLite holds for every connection of the process)."""
+        try:
+            rows = self._db.execute(
+                "SELECT COUNT(*) FROM reports WHERE received_at BETWEEN ? AND ?", (start, end)
+            ).fetchall()
+        except sqlite3.OperationalError:  # no spool table (yet): no report either
+            return 0
+        return int(rows[0][0])
 
     def prune(self, before: float) -> None:
         with self._tx() as db:

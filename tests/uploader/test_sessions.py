@@ -6,10 +6,7 @@ watcher was down for an hour" takes no hour."""
 from __future__ import annotations
 
 import hashlib
-import itertools
-import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,25 +18,9 @@ from bot.ledger import UNKNOWN_BUILD
 from bot.uploader.processes import ProcTable, ServerProcess, read_build
 from bot.uploader.sessions import Exit, Observer, Session, SessionStore, ledger_of
 from bot.uploader.spool import Spool
+from tests.uploader.standin_server import REVISION, Servers, build_server
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-
-REVISION = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c"
-SERVER_C = r"""
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("TrinityCore rev. %s 2026-12-01 10:00:00 +0000 (master branch) (Unix, RelWithDebInfo, Static)\n", REV);
-        return 0;
-    }
-    printf("(worldserver-daemon) ready...\n");
-    fflush(stdout);
-    for (;;) pause();
-}
-"""
-_names = itertools.count()
 
 
 class Clock:
@@ -52,54 +33,12 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def server_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = tmp_path_factory.mktemp("server") / "server.c"
-    src.write_text(SERVER_C, encoding="utf-8")
-    return src
+    return tmp_path_factory.mktemp("server")
 
 
 @pytest.fixture
-def server_exe(server_source: Path, tmp_path: Path) -> Path:
-    """The stand-in built under a name no other process on this machine has (the kernel keeps 15 chars)."""
-    exe = tmp_path / f"ws{os.getpid() % 100_000}x{next(_names)}"
-    subprocess.run(
-        ["gcc", "-O0", f'-DREV="{REVISION}"', "-o", str(exe), str(server_source)],
-        check=True,
-        capture_output=True,
-    )
-    return exe
-
-
-class Servers:
-    """Starts the stand-in server; every process is reaped at the end of the test."""
-
-    def __init__(self, exe: Path) -> None:
-        self.exe = exe
-        self.started: list[subprocess.Popen[str]] = []
-
-    def start(self) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            ["sh", "-c", 'ulimit -c 0 && exec "$0"', str(self.exe)],  # a crash leaves no core
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None and "ready" in proc.stdout.readline()
-        self.started.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
-        proc.send_signal(sig)
-        return proc.wait(timeout=30)
-
-    def close(self) -> None:
-        for proc in self.started:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
-
-
-@pytest.fixture
-def servers(server_exe: Path) -> Iterator[Servers]:
-    s = Servers(server_exe)
+def servers(server_source: Path, tmp_path: Path) -> Iterator[Servers]:
+    s = Servers(build_server(server_source, tmp_path))
     yield s
     s.close()
 
