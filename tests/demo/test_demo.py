@@ -130,9 +130,10 @@ def test_demo_fresh_run_every_step_happens_and_github_shows_the_loop(
     )
     assert "'whisper Nobody hi' → 'Player Nobody is not online.'" in timeline
     assert "stop: soap, not forced" in timeline
-    # the dashboard, and the fix verified with time compressed: 24 crashes in 48 h, none in 10 h since
+    # the dashboard, and the fix verified with time compressed, per hour of uptime (the realm's ledger):
+    # 24 crashes in 32 h of uptime, none in the 8 h the fixed build ran since (e^-6)
     assert "dashboard #3 (edited); #1 fix-verified" in timeline
-    assert "24 crashes in 48 h before, 0 in 10 h since: P(0) = 0.67%" in timeline
+    assert "24 crashes in 32 hours of uptime before, 0 in 8 h since: P(0) = 0.25%" in timeline
     dashboard = (output / "dashboard.md").read_text(encoding="utf-8")
     assert "| **verified** ([PR #2](" in dashboard and "```mermaid" in dashboard
 
