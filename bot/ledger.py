@@ -111,6 +111,10 @@ class Ledger:
         if not all(isinstance(t, str) for t in texts):
             raise TrustError("uptime ledger names are not strings")
         realm, host, since, updated = texts
+        try:
+            since = _day(since) if since else ""
+        except ValueError:
+            raise TrustError(f"uptime ledger 'since' {since!r} is not a day") from None
         return cls(realm, host, since, updated, up, watched)
 
 

@@ -34,6 +34,8 @@ def test_config_file_overlays_defaults_and_names_its_source(tmp_path: Path) -> N
             "deploy.systemd_user and deploy.systemd_sudo",
         ),
         ('[deploy]\nsystemd_sudo = "yes"\n', "deploy.systemd_sudo"),
+        ("[uploader]\nuptime_poll_s = 0.1\n", "uploader.uptime_poll_s must be at least 1"),
+        ("[uploader]\nuptime_publish_interval_s = 5\n", "uptime_publish_interval_s at least 60"),
         ("not toml at all = = =\n", "not valid TOML"),
     ],
 )

@@ -58,19 +58,33 @@ class ProcTable:
         """The processes whose name is ``name`` (``worldserver``; ``.exe`` ignored)."""
         wanted = Path(name).stem[:_COMM_CHARS]
         found: list[ServerProcess] = []
-        for entry in os.scandir(self._root):
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = Path(entry.path, "stat").read_text(encoding="utf-8", errors="replace")
-            except OSError:  # gone meanwhile
-                continue
-            comm, fields = _split_stat(stat)
-            if comm != wanted or len(fields) < 20 or fields[0] == "Z":  # a zombie has exited
-                continue
-            started = datetime.fromtimestamp(self._boot + int(fields[19]) / self._ticks, tz=UTC)
-            found.append(ServerProcess(int(entry.name), started.replace(microsecond=0), f"{entry.path}/exe"))
+        with os.scandir(self._root) as entries:
+            for entry in entries:
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    stat = Path(entry.path, "stat").read_text(encoding="utf-8", errors="replace")
+                except OSError:  # gone meanwhile
+                    continue
+                comm, fields = _split_stat(stat)
+                if comm != wanted or len(fields) < 20 or fields[0] == "Z":  # a zombie has exited
+                    continue
+                started = datetime.fromtimestamp(self._boot + int(fields[19]) / self._ticks, tz=UTC)
+                found.append(ServerProcess(int(entry.name), started.replace(microsecond=0), _exe(entry.path)))
         return found
+
+
+def _exe(proc_dir: str) -> str:
+    """What to run for the version: ``/proc/<pid>/exe`` (the running image), or, when the server runs as
+    another user and that link is closed to us, the absolute path it was started as (empty: unknown)."""
+    link = f"{proc_dir}/exe"
+    if os.access(link, os.X_OK):
+        return link
+    try:
+        argv0 = Path(proc_dir, "cmdline").read_bytes().split(b"\0", 1)[0].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return argv0 if os.path.isabs(argv0) and os.access(argv0, os.X_OK) else ""
 
 
 def _split_stat(stat: str) -> tuple[str, list[str]]:
