@@ -23,6 +23,7 @@ CHART_SIGNATURES = 5
 CHART_DAYS = 14
 CHART_BUILDS = 10
 TREND_DAYS = 30
+_NOTES = 5  # ignored uptime ledgers named on the page
 TITLE = "Crash dashboard"
 _TITLE_CHARS = 70
 _MERMAID_SAFE_RE = re.compile(r"[^A-Za-z0-9._:#-]+")
@@ -219,7 +220,10 @@ def _build_chart(rows: Sequence[Row]) -> list[str]:
 
 def _build_rates(rates: Sequence[BuildRate], notes: Sequence[str]) -> list[str]:
     """Crash rates per build on the uptime the uploaders recorded ("crash-free hours" per crash)."""
-    lines = [f"*{n}*" for n in notes]  # crashbot's own words (a TrustError's reason), never a ledger's text
+    # crashbot's own words (a TrustError's reason), never a ledger's text; a handful, however many there are
+    lines = [f"*{n}*" for n in notes[:_NOTES]]
+    if len(notes) > _NOTES:
+        lines.append(f"*… and {len(notes) - _NOTES} more uptime ledger(s) ignored (see the log).*")
     if not rates:
         return lines
     return [

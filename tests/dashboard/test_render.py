@@ -129,3 +129,10 @@ def test_each_top_crash_without_a_fix_gets_an_unticked_rerun_box() -> None:
     body = render(rows, [], Inputs(TODAY, NO_FIGURES, {}))
     assert "## Rerun a fix" in body and checkbox(1) in body and checkbox(2) not in body
     assert ticked(body) == ()  # a rendered page never carries a tick
+
+
+def test_ignored_uptime_ledgers_are_named_a_handful_at_a_time() -> None:
+    notes = [f"uptime ledger #{n} ignored: uptime ledger signature does not verify" for n in range(100, 400)]
+    body = render([], [], Inputs(TODAY, NO_FIGURES, {}, uptime_notes=notes))
+    assert body.count("ignored: uptime ledger signature does not verify") == 5
+    assert "… and 295 more uptime ledger(s) ignored" in body
