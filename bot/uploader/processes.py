@@ -3,8 +3,9 @@
 Linux: ``/proc`` directly (no dependency; one directory listing and one small read per process, about a
 millisecond for a few hundred processes, once a minute). A process is known by its pid *and* its start
 time, so a pid the kernel reuses is never mistaken for the server that had it. Elsewhere (Windows): the
-``psutil`` package when it is installed (``pip install psutil``; a game host installs only what it
-runs, so crashbot does not require it), else the table is unavailable and uptime is not recorded.
+``psutil`` package when it is installed (``pip install "crashbot[uptime]"``; a game host installs only
+what it runs, so crashbot does not require it), else the table is unavailable and uptime is not
+recorded. The tests run the psutil table on Linux too; on Windows it has never run.
 
 The running build is read once per process start by running its executable with ``--version``
 (TrinityCore, AzerothCore and cMaNGOS all print the revision line and exit); on Linux through
@@ -103,8 +104,8 @@ def _boot_time(root: Path) -> float:
     raise OSError(f"{root}/stat has no btime line")
 
 
-class PsutilTable:  # pragma: no cover - Windows and macOS; never ran here (see the module docstring)
-    """The process table through psutil."""
+class PsutilTable:
+    """The process table through psutil (Windows, macOS; the tests run it on Linux as well)."""
 
     def __init__(self) -> None:
         import psutil  # type: ignore[import-not-found,import-untyped,unused-ignore]
@@ -114,9 +115,11 @@ class PsutilTable:  # pragma: no cover - Windows and macOS; never ran here (see 
     def find(self, name: str) -> list[ServerProcess]:
         wanted = Path(name).stem.lower()
         found: list[ServerProcess] = []
-        for p in self._psutil.process_iter(["pid", "name", "create_time", "exe"]):
-            info = p.info
-            if Path(info.get("name") or "").stem.lower() != wanted:
+        for p in self._psutil.process_iter(["pid", "name", "create_time", "exe", "status"]):
+            info = p.info  # a field psutil may not read (another user's process) is None
+            if Path(info.get("name") or "").stem.lower() != wanted or info.get("create_time") is None:
+                continue
+            if info.get("status") == self._psutil.STATUS_ZOMBIE:  # it has exited
                 continue
             started = datetime.fromtimestamp(float(info["create_time"]), tz=UTC).replace(microsecond=0)
             found.append(ServerProcess(int(info["pid"]), started, info.get("exe") or ""))
@@ -134,7 +137,9 @@ def process_table() -> ProcessTable | None:
     try:  # pragma: no cover - not Linux
         return PsutilTable()
     except ImportError:  # pragma: no cover
-        logger.warning("uptime is not recorded on %s without psutil (pip install psutil)", sys.platform)
+        logger.warning(
+            'uptime is not recorded on %s without psutil (pip install "crashbot[uptime]")', sys.platform
+        )
         return None
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.ledger import UNKNOWN_BUILD
-from bot.uploader.processes import ProcTable, ServerProcess, read_build
+from bot.uploader.processes import ProcessTable, ProcTable, PsutilTable, ServerProcess, read_build
 from bot.uploader.sessions import Exit, Observer, Session, SessionStore, ledger_of
 from bot.uploader.spool import Spool
 from tests.uploader.standin_server import REVISION, Servers, build_server
@@ -46,9 +46,10 @@ def servers(server_source: Path, tmp_path: Path) -> Iterator[Servers]:
 class Rig:
     """A spool and session stores on one file, all on the same hand-set clock, and the stand-in servers."""
 
-    def __init__(self, path: Path, servers: Servers) -> None:
+    def __init__(self, path: Path, servers: Servers, table: Callable[[], ProcessTable]) -> None:
         self.path = path
         self.servers = servers
+        self.table = table
         self.clock = Clock()
         self.spool = Spool(path, clock=self.clock)
         self.stores: list[SessionStore] = []
@@ -61,7 +62,7 @@ class Rig:
         """A watcher's observer as ``crashbot watch`` makes one: its own store connection and /proc table."""
         return Observer(
             self.store(),
-            ProcTable(),
+            self.table(),
             realm="main",
             process_name=self.servers.exe.name,
             read_build=lambda p: read_build(p.exe),
@@ -82,9 +83,10 @@ class Rig:
         self.spool.close()
 
 
-@pytest.fixture
-def rig(tmp_path: Path, servers: Servers) -> Iterator[Rig]:
-    r = Rig(tmp_path / "spool.sqlite3", servers)
+@pytest.fixture(params=[ProcTable, PsutilTable], ids=["proc", "psutil"])
+def rig(request: pytest.FixtureRequest, tmp_path: Path, servers: Servers) -> Iterator[Rig]:
+    """Each observer test runs on both process tables: /proc (Linux) and psutil (what Windows uses)."""
+    r = Rig(tmp_path / "spool.sqlite3", servers, request.param)
     yield r
     r.close()
 
