@@ -8,7 +8,9 @@ what it runs, so crashbot does not require it), else the table is unavailable an
 recorded. The tests run the psutil table on Linux too; on Windows it has never run.
 
 The running build is read once per process start by running its executable with ``--version``
-(TrinityCore, AzerothCore and cMaNGOS all print the revision line and exit); on Linux through
+(TrinityCore, AzerothCore and cMaNGOS all print the revision line and exit: their ``main`` declares a
+boost ``version,v`` option, "print version build info", read before any config or database is
+touched); on Linux through
 ``/proc/<pid>/exe``, which is the very image running even after a deploy swapped the file on disk.
 """
 
