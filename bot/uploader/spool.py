@@ -384,13 +384,6 @@ class Spool:
                 (key.value, value, value),
             )
 
-    def received_between(self, start: float, end: float) -> int:
-        """Crash reports spooled in ``[start, end]`` (quarantined ones too: a crash all the same)."""
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM reports WHERE received_at BETWEEN ? AND ?", (start, end)
-        ).fetchone()
-        return int(row[0])
-
     # -- quarantine -----------------------------------------------------------------------------------
 
     def unnotified_quarantine(self) -> list[SpooledReport]:

@@ -59,14 +59,16 @@ class Rig:
         return self.stores[-1]
 
     def observer(self) -> Observer:
-        """A watcher's observer as ``crashbot watch`` makes one: its own store connection and /proc table."""
+        """A watcher's observer as ``crashbot watch`` makes one: its own store connection (which also
+        counts the spool's crash reports) and process table."""
+        store = self.store()
         return Observer(
-            self.store(),
+            store,
             self.table(),
             realm="main",
             process_name=self.servers.exe.name,
             read_build=lambda p: read_build(p.exe),
-            crashes_between=self.spool.received_between,
+            crashes_between=store.crash_reports_between,
             clock=self.clock,
         )
 
