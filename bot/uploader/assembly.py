@@ -27,7 +27,7 @@ from bot.uploader.cores import core_watching
 from bot.uploader.health import Health, status_path
 from bot.uploader.intake import Intake
 from bot.uploader.publish import Publisher, PublishSettings, web_url_for
-from bot.uploader.recorder import UptimeRecorder, recorder_for
+from bot.uploader.recorder import UptimeRecorder, recorder_for, uptime_realm
 from bot.uploader.service import ServiceSettings, UploadService, interruptible_sleep
 from bot.uploader.spool import Spool, default_spool_path, open_spool
 from bot.uploader.supervisor import (
@@ -259,12 +259,12 @@ def assemble_watcher(
         crash_of=_crash_reader(config, env),
     )
     logger.info("spool: %s", spool_path)
-    host = up.host or socket.gethostname()
 
     def uptime() -> UptimeRecorder | None:
-        realm_name = (realm if realm is not None else up.realm) or host
+        realm_name, _ = uptime_realm(config, realm)
+        # the ledger is written by a publisher process, as crashes are: the watcher never loads PyGithub
         return recorder_for(
-            config, env, spool_path=spool_path, realm=realm_name, host=host, repo=repo, api_url=api_url
+            config, spool_path=spool_path, realm=realm_name, on_ledger_due=supervisor.expect_work
         )
 
     return Watching(intake_spool, supervisor_spool, intake, supervisor, config, uptime)

@@ -30,6 +30,7 @@ from bot import credentials
 from bot.errors import BotError
 from bot.uploader.assembly import assemble
 from bot.uploader.lock import publisher_lock
+from bot.uploader.recorder import publish_ledger
 from bot.uploader.relay import RelayHandler
 from bot.uploader.service import PassResult, UploadService
 from bot.uploader.signals import stop_signals
@@ -89,6 +90,10 @@ def _publish(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         with contextlib.suppress(BotError):  # load PyGithub now, while the watcher's report settles;
             up.client.open()  # a failure here is met, and reported, by the first request
+        try:  # the realm's uptime ledger, when due; never in the way of the crashes
+            publish_ledger(config, env, up.client, spool_path=Path(args.spool), realm=args.realm)
+        except BotError as e:
+            logger.warning("uptime ledger not published: %s", e.diagnostic())
         stdin = threading.Thread(
             target=listen, args=(sys.stdin.fileno(), up.service), name="crashbot-publisher-stdin", daemon=True
         )

@@ -55,6 +55,17 @@ class LedgerGitHub(Protocol):
     def ensure_labels(self, specs: Sequence[LabelSpec]) -> list[str]: ...
 
 
+def due_at(store: SessionStore, realm: str, interval_s: float) -> float | None:
+    """When ``realm``'s next publication is due: an interval after the last one (or attempt), which the
+    spool remembers across restarts; the first is an interval after the observer first watched, so a
+    watcher restarted often still writes at most once an interval. None: nothing watched yet."""
+    last = store.published_at(realm)
+    if last is None:
+        spans = store.watch_spans(realm)
+        last = spans[0][0] if spans else None
+    return None if last is None else last + interval_s
+
+
 def realm_tag(realm: str) -> str:
     """The marker naming ``realm`` in its ledger's body (a safe alphabet: it sits in an HTML comment)."""
     return UPTIME_BODY.render(_REALM_SAFE_RE.sub("_", realm)[:100] or "_")
@@ -133,14 +144,7 @@ class LedgerPublisher:
         self._quiet = False
 
     def due_at(self) -> float | None:
-        """When the next publication is due: an interval after the last one (or attempt), which the
-        spool remembers across restarts; the first is an interval after the observer first watched, so
-        a watcher restarted often still writes at most once an interval. None: nothing watched yet."""
-        last = self._store.published_at(self._realm)
-        if last is None:
-            spans = self._store.watch_spans(self._realm)
-            last = spans[0][0] if spans else None
-        return None if last is None else last + self._interval_s
+        return due_at(self._store, self._realm, self._interval_s)
 
     def maybe_publish(self) -> bool:
         """True when the ledger issue was written now; a failure is logged and waits an interval too."""

@@ -20,6 +20,7 @@ from bot.uploader.sessions import Exit, SessionStore
 from bot.vocabulary import UPTIME_LABEL
 from tests.uploader.rig import KEY, REPO, TOKEN
 from tests.uploader.standin_server import REVISION, Servers, build_server
+from tests.uploader.test_watch_process import CLIENT_LIBRARIES
 
 pytestmark = [
     pytest.mark.slow,
@@ -94,6 +95,9 @@ def test_watch_records_the_server_and_publishes_the_realm_s_ledger(
         assert (ledger.realm, issue["state"], issue["title"]) == ("main", "closed", "Uptime ledger: main")
         [running] = sessions(spool)
         assert (running.pid, running.build, running.ended_at) == (server.pid, REVISION[:12], None)
+        # a publisher process wrote it: the watcher itself never maps the GitHub client's libraries
+        maps = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert [lib for lib in CLIENT_LIBRARIES if lib in maps] == []
         servers.stop(server)
         assert wait_for(lambda: sessions(spool)[0].exit is Exit.STOPPED), "the server's exit was not seen"
         proc.send_signal(signal.SIGTERM)
