@@ -9,6 +9,7 @@ command runs exactly as it does without a bar.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -65,8 +66,13 @@ class LogFollower:
     block ends (then reads what is left, the last line too). Lines end at ``\\n`` or ``\\r`` (a tool
     redrawing its status line)."""
 
-    def __init__(self, path: Path, start: int, on_line: Callable[[str], None]) -> None:
+    def __init__(
+        self, path: Path, start: int, on_line: Callable[[str], None], *, fd: int | None = None
+    ) -> None:
         self._path = path
+        # the writer's own descriptor where the OS reads at an offset without moving it: the path may
+        # have been swapped for a symlink by the untrusted build meanwhile (Windows has no pread)
+        self._fd = fd if hasattr(os, "pread") else None
         self._offset = start
         self._on_line = on_line
         self._stop = threading.Event()
@@ -92,9 +98,7 @@ class LogFollower:
 
     def _read(self) -> None:
         try:
-            with self._path.open("rb") as log:
-                log.seek(self._offset)
-                data = log.read()
+            data = self._read_from_fd() if self._fd is not None else self._read_from_path()
         except OSError:
             return
         self._offset += len(data)
@@ -103,3 +107,17 @@ class LogFollower:
         for raw in lines:
             if raw:
                 self._on_line(raw.decode("utf-8", errors="replace"))
+
+    def _read_from_fd(self) -> bytes:
+        assert self._fd is not None
+        chunks = []
+        offset = self._offset
+        while chunk := os.pread(self._fd, 1 << 20, offset):
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks)
+
+    def _read_from_path(self) -> bytes:
+        with self._path.open("rb") as log:
+            log.seek(self._offset)
+            return log.read()

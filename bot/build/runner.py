@@ -267,7 +267,7 @@ def build(
     failed: Step | None = None
     timed_out = False
     tests_ok: bool | None = None
-    with _bar(on_progress, env) as report, log_path.open("wb") as log:
+    with _bar(on_progress, env) as report, create_private(log_path) as log:
         log.write(f"crashbot build of {source} in {build_dir}\n".encode())
         steps: list[tuple[Step, list[str]]] = []
         marker = build_dir / CONFIGURE_MARKER
@@ -295,8 +295,12 @@ def build(
                 failed, timed_out = step, result.timed_out
                 break
             if step is Step.CONFIGURE:
-                marker.write_text(stamp, encoding="utf-8")
-    text = log_path.read_text(encoding="utf-8", errors="replace")
+                with create_private(marker) as out:
+                    out.write(stamp.encode("utf-8"))
+        # read back through our own descriptor, never the path: the build may have swapped it for a link
+        log.flush()
+        log.seek(0)
+        text = log.read().decode("utf-8", errors="replace")
     # our own "$ argv" echo lines can contain diagnostic-looking text (e.g. a -D value); skip them
     output = "\n".join(line for line in text.splitlines() if not line.startswith("$ "))
     # the log is the untrusted code's output: fenced (redacted, known secrets masked, diagnostics about
@@ -332,7 +336,7 @@ def _following(
     if on_progress is None:
         return contextlib.nullcontext()
     log.flush()
-    return LogFollower(path, log.tell(), Tracker(on_progress).line)
+    return LogFollower(path, log.tell(), Tracker(on_progress).line, fd=log.fileno())
 
 
 def sandbox_for(settings: FixSettings, *, writable: Sequence[Path], network: bool = False) -> Sandbox:
@@ -347,7 +351,27 @@ def sandbox_for(settings: FixSettings, *, writable: Sequence[Path], network: boo
 
 
 def _read(path: Path) -> str | None:
+    """A small file crashbot wrote into the build directory, or None (never through a symlink)."""
     try:
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(1 << 16).decode("utf-8", errors="replace")
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def create_private(path: Path) -> IO[bytes]:
+    """``path`` as a new file of crashbot's own, open for writing and reading. The build directory is
+    writable by the untrusted build: whatever it left at ``path`` (a symlink to a runner credential, say)
+    is removed first, and ``O_EXCL``/``O_NOFOLLOW`` refuse one planted in between, so crashbot never
+    writes or reads another file through it."""
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0)
+        return os.fdopen(os.open(path, flags, 0o600), "w+b")
+    except OSError as e:
+        raise BuildError(f"cannot create {path} for the build's log: {e.strerror or e}") from e

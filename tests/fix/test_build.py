@@ -13,6 +13,7 @@ import pytest
 
 from bot.build.diagnostics import Severity
 from bot.build.runner import (
+    CONFIGURE_MARKER,
     BuildError,
     Step,
     build,
@@ -303,3 +304,46 @@ def test_fix_sandbox_bwrap_missing_fails_closed_in_one_line(
     with pytest.raises(ConfigError, match=r"bubblewrap \(bwrap\) is not installed.*fix.sandbox = 'none'"):
         build(project, settings, build_dir=tmp_path / "b", env=os.environ)
     assert not (project / "ran").exists() and not (tmp_path / "b" / "ran").exists()
+
+
+def test_a_build_that_swaps_its_log_for_a_link_gets_its_own_output_back_not_the_linked_file(
+    project: Path, tmp_path: Path
+) -> None:
+    # the build directory is writable by the untrusted build, but crashbot reads the log outside it
+    credential = tmp_path / "runner" / ".credentials_rsaparams"
+    credential.parent.mkdir()
+    credential.write_text("RUNNER-PRIVATE-KEY-MATERIAL\n")
+    swap = f"echo compiled; rm crashbot-build.log; ln -s {credential} crashbot-build.log; echo linked"
+    settings = FixSettings(build_command=("sh", "-c", swap), sandbox=SandboxMode.NONE)
+
+    result = build(project, settings, build_dir=tmp_path / "b", env=os.environ)
+
+    assert result.ok
+    assert "compiled" in result.tail and "linked" in result.tail
+    assert "RUNNER-PRIVATE-KEY-MATERIAL" not in result.tail
+    assert credential.read_text() == "RUNNER-PRIVATE-KEY-MATERIAL\n"
+
+
+def test_links_a_build_plants_for_the_next_build_are_never_written_through(
+    project: Path, tmp_path: Path
+) -> None:
+    victim = tmp_path / "home" / ".ssh" / "authorized_keys"
+    victim.parent.mkdir(parents=True)
+    victim.write_text("ssh-ed25519 AAAA operator\n")
+    plant = (
+        f"ln -sf {victim} crashbot-build.log.next && ln -sf {victim} {CONFIGURE_MARKER}.next && "
+        f"mv crashbot-build.log.next crashbot-build.log && mv {CONFIGURE_MARKER}.next {CONFIGURE_MARKER}"
+    )
+    settings = FixSettings(
+        configure_command=("true",), build_command=("sh", "-c", plant), sandbox=SandboxMode.NONE
+    )
+    build(project, settings, build_dir=tmp_path / "b", env=os.environ)  # plants the links at its end
+    again = replace(
+        settings, configure_command=("echo", "reconfigure"), build_command=("echo", "ssh-rsa EVIL")
+    )
+
+    result = build(project, again, build_dir=tmp_path / "b", env=os.environ)
+
+    assert result.ok and "ssh-rsa EVIL" in result.tail
+    assert victim.read_text() == "ssh-ed25519 AAAA operator\n"
+    assert not (tmp_path / "b" / "crashbot-build.log").is_symlink()
