@@ -60,7 +60,8 @@ def isolated(*, engine_key_env: str, env: Mapping[str, str], timeout_s: float) -
             state = {"settings": bench.settings, "workspace": str(bench.workspace), "task": task}
             state["build_env"] = dict(bench.build_env)
             (handoff / TASK_FILE).write_bytes(pickle.dumps(state))
-            argv = [sys.executable, "-m", "bot.fix.work", str(handoff)]
+            # -P: not the current directory (the checkout, maybe) first on sys.path, to shadow a module
+            argv = [sys.executable, "-P", "-m", "bot.fix.work", str(handoff)]
             try:
                 proc = subprocess.run(argv, env=child_env, timeout=timeout_s, check=False)
             except subprocess.TimeoutExpired as e:
