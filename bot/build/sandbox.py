@@ -170,11 +170,36 @@ def _runner_roots(writable: Iterable[Path]) -> list[Path]:
     return roots
 
 
+RUNNER_PROGRAMS = ("Runner.Worker", "Runner.Listener")  # <runner>/bin/…: the self-hosted runner's own
+_MAX_ANCESTORS = 64
+
+
+def runner_install_dirs(proc: Path = Path("/proc"), start: int | None = None) -> list[Path]:
+    """The self-hosted runner's own directory, found from the process that started this one (its
+    ``bin/Runner.Worker``), wherever its ``_work`` lives: a runner configured with ``--work`` elsewhere
+    keeps ``.credentials`` out of the checkout's parents, where :func:`_runner_roots` looks."""
+    found: list[Path] = []
+    pid = os.getppid() if start is None else start
+    for _ in range(_MAX_ANCESTORS):
+        if pid <= 1:
+            break
+        try:
+            exe = Path(os.readlink(proc / str(pid) / "exe"))
+            stat = (proc / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
+            pid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        if exe.name in RUNNER_PROGRAMS and len(exe.parent.parent.parts) > 1:
+            found.append(exe.parent.parent)
+    return found
+
+
 def _hidden(writable: Iterable[Path]) -> list[str]:
     """Directories to cover: :data:`HIDDEN_DIRS` and the runner's directory. Parents come before their
     children so a later tmpfs is not buried by an earlier one."""
     found = {d for d in HIDDEN_DIRS if os.path.isdir(d) and not os.path.islink(d)}
     found.update(str(root) for root in _runner_roots(writable))
+    found.update(str(root) for root in runner_install_dirs() if root.is_dir())
     return sorted(found, key=lambda p: (p.count("/"), p))
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -347,3 +349,18 @@ def test_links_a_build_plants_for_the_next_build_are_never_written_through(
     assert result.ok and "ssh-rsa EVIL" in result.tail
     assert victim.read_text() == "ssh-ed25519 AAAA operator\n"
     assert not (tmp_path / "b" / "crashbot-build.log").is_symlink()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_runner_s_own_directory_is_found_from_the_process_that_started_crashbot(tmp_path: Path) -> None:
+    # a runner configured with --work elsewhere: its .credentials are in no parent of the checkout
+    runner = tmp_path / "actions-runner"
+    (runner / "bin").mkdir(parents=True)
+    worker = runner / "bin" / "Runner.Worker"
+    shutil.copy(shutil.which("sh") or "/bin/sh", worker)
+    probe = "from bot.build.sandbox import runner_install_dirs; print(runner_install_dirs())"
+    code = f"{shlex.quote(sys.executable)} -c {shlex.quote(probe)}; true"  # a child of Runner.Worker
+
+    done = subprocess.run([str(worker), "-c", code], capture_output=True, text=True, check=True)
+
+    assert repr(runner) in done.stdout
