@@ -121,8 +121,10 @@ _SENSITIVE_WORDS = (
 # Source file names are not secret names: gdb's ``at …/PassiveAI.cpp:30`` is a location, not ``key: value``.
 _SOURCE_SUFFIXES = ("cpp", "cxx", "hpp", "hxx", "inl", "ipp", "tpp", "cc", "hh", "c", "h")
 _NOT_A_SOURCE_FILE = "".join(rf"(?<!\.{ext})" for ext in _SOURCE_SUFFIXES)
+# The shell's ``PWD``/``OLDPWD`` (upper case, exactly) are working directories, which build logs print.
+_SHELL_DIRECTORY = r"(?!(?-i:(?:OLD)?PWD)(?![\w.\-]))"
 _SENSITIVE_NAME = (
-    rf"(?<![\w.\-:])(?:(?=[\w.\-]*(?:{_SENSITIVE_WORDS}))[\w.\-]++{_NOT_A_SOURCE_FILE}"
+    rf"(?<![\w.\-:]){_SHELL_DIRECTORY}(?:(?=[\w.\-]*(?:{_SENSITIVE_WORDS}))[\w.\-]++{_NOT_A_SOURCE_FILE}"
     rf"|(?:m_|_)?pw(?![\w.\-]))"
 )
 # A quoted value as debuggers print it: an encoding prefix (``L"…"``, ``u8"…"``), ``\"`` inside, gdb's

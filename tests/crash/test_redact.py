@@ -211,6 +211,9 @@ def test_redact_seeding_really_moves_frame_paths_under_user_profiles() -> None:
         ("m_sessionKey = 9f86d081884c7d659a2feaa0c55ad015", "9f86d081884c7d659a2feaa0c55ad015"),
         ('_sessionKey = {_M_elems = "\\001\\002secretbytes"}', "secretbytes"),
         ("verifier = 0x4a6f686e446f65", "4a6f686e446f65"),
+        # an ODBC connection string's password, and a lower-case pwd, are passwords (only PWD/OLDPWD are not)
+        ("Driver=MySQL;Uid=sa;Pwd=hunter16;", "hunter16"),
+        ("pwd: hunter17", "hunter17"),
         # references, wide and UTF-8 literals, gdb's repeats, containers, pretty-printed structs
         ('password = @0x7ffe: "hunter10"', "hunter10"),
         ('password = @0x7ffe: {_M_p = 0x5 "hunter11"}', "hunter11"),
@@ -241,6 +244,7 @@ def test_redact_secret_shapes_leave_nothing(text: str, secret: str) -> None:
         "#4  0x55 in PassiveAI::UpdateAI (diff=5) at ../src/server/game/AI/CoreAI/PassiveAI.cpp:30",
         "#5  0x56 in SessionKeyGenerator::Generate () at src/common/Cryptography/SessionKeyGenerator.h:30",
         "        password = <optimized out>",  # gdb has no value: nothing to hide, nothing to mangle
+        "PWD=/srv/build/worldserver OLDPWD=/srv/build",  # the shell's working directories, in build logs
     ],
 )
 def test_redact_names_that_only_resemble_secret_names_are_kept(text: str) -> None:
