@@ -29,6 +29,7 @@ from bot.build.progress import LogFollower, ProgressCallback, Tracker
 from bot.build.sandbox import Sandbox
 from bot.config import FixSettings
 from bot.errors import BotError, ConfigError
+from bot.safefile import UnsafeFile, create_fresh, read_regular
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def default_build(target: str = DEFAULT_TARGET) -> tuple[str, ...]:
 
 DEFAULT_BUILD = default_build()
 CONFIGURE_MARKER = ".crashbot-configure.json"
+MAX_MARKER_BYTES = 1 << 16
 TAIL_CHARS = 4000
 MAX_ERRORS = 100
 MAX_WARNINGS = 20
@@ -351,27 +353,18 @@ def sandbox_for(settings: FixSettings, *, writable: Sequence[Path], network: boo
 
 
 def _read(path: Path) -> str | None:
-    """A small file crashbot wrote into the build directory, or None (never through a symlink)."""
+    """A small file crashbot wrote into the build directory, or None (never through a symlink, and
+    never blocking on a FIFO the build left in its place)."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-    except OSError:
+        return read_regular(path, MAX_MARKER_BYTES).decode("utf-8", errors="replace")
+    except (OSError, UnsafeFile):
         return None
-    with os.fdopen(fd, "rb") as f:
-        return f.read(1 << 16).decode("utf-8", errors="replace")
-
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def create_private(path: Path) -> IO[bytes]:
-    """``path`` as a new file of crashbot's own, open for writing and reading. The build directory is
-    writable by the untrusted build: whatever it left at ``path`` (a symlink to a runner credential, say)
-    is removed first, and ``O_EXCL``/``O_NOFOLLOW`` refuse one planted in between, so crashbot never
-    writes or reads another file through it."""
+    """``path`` in the build directory, which the untrusted build can write, as a new file of crashbot's
+    own (:func:`bot.safefile.create_fresh`); BuildError when it cannot be had."""
     try:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0)
-        return os.fdopen(os.open(path, flags, 0o600), "w+b")
+        return create_fresh(path)
     except OSError as e:
         raise BuildError(f"cannot create {path} for the build's log: {e.strerror or e}") from e

@@ -22,10 +22,8 @@ import enum
 import hashlib
 import hmac
 import json
-import os
 import pickle
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 from bot.errors import BotError
 from bot.fix.attempts import Task
 from bot.fix.report import AnalysisBrief
+from bot.safefile import UnsafeFile, read_regular
 
 CONFIG_FILE = "crashbot.toml"  # prepare's configuration, for work and publish (see bot/commands/fix.py)
 TASK_FILE = "task.pickle"
@@ -167,16 +166,11 @@ def _read(path: Path, limit: int) -> bytes:
     if path.parent.is_symlink():
         raise HandoffError(f"{path.parent} is a symlink; the handoff directory was tampered with")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        return read_regular(path, limit)
+    except UnsafeFile as e:
+        raise HandoffError(str(e)) from e
     except OSError as e:
         raise HandoffError(f"cannot read {path}: {e.strerror or e}") from e
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise HandoffError(f"{path} is not a regular file")
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise HandoffError(f"{path} is larger than {limit} bytes")
-    return data
 
 
 def _mac(key: bytes, body: Any) -> str:

@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.build.diagnostics import Severity
 from bot.build.runner import (
     CONFIGURE_MARKER,
     BuildError,
+    BuildResult,
     Step,
     build,
     default_build_dir,
@@ -364,3 +366,27 @@ def test_the_runner_s_own_directory_is_found_from_the_process_that_started_crash
     done = subprocess.run([str(worker), "-c", code], capture_output=True, text=True, check=True)
 
     assert repr(runner) in done.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_left_in_place_of_the_configure_marker_does_not_hang_the_next_build(
+    project: Path, tmp_path: Path
+) -> None:
+    plant = f"rm -f {CONFIGURE_MARKER} && mkfifo {CONFIGURE_MARKER}"
+    settings = FixSettings(
+        configure_command=("true",), build_command=("sh", "-c", plant), sandbox=SandboxMode.NONE
+    )
+    build(project, settings, build_dir=tmp_path / "b", env=os.environ)
+    again = replace(settings, configure_command=("echo", "configured again"), build_command=("true",))
+    results: list[BuildResult] = []
+    worker = threading.Thread(
+        target=lambda: results.append(build(project, again, build_dir=tmp_path / "b", env=os.environ)),
+        daemon=True,
+    )
+
+    worker.start()
+    worker.join(120)
+
+    assert results, "the build blocked opening the FIFO"
+    [result] = results
+    assert result.ok and "configured again" in result.tail
