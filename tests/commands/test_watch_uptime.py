@@ -3,7 +3,6 @@ subprocess, a real (compiled) stand-in server, the real stand-in GitHub."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from bot import ledger as ledgers
 from bot.standin import StandIn
 from bot.uploader.sessions import Exit, SessionStore
 from bot.vocabulary import UPTIME_LABEL
-from tests.uploader.rig import KEY, REPO, TOKEN
+from tests.uploader.rig import KEY, REPO, uploader_env
 from tests.uploader.standin_server import REVISION, Servers, build_server
 from tests.uploader.test_watch_process import CLIENT_LIBRARIES
 
@@ -26,7 +25,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
 ]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -70,13 +68,7 @@ def test_watch_records_the_server_and_publishes_the_realm_s_ledger(
     store.set_published_at("main", time.time() - 7200)
     store.close()
     server = servers.start()
-    env = {
-        **os.environ,
-        "CRASHBOT_TOKEN": TOKEN,
-        "CRASHBOT_SIGNING_KEY": KEY.decode(),
-        "CRASHBOT_CONFIG": str(config),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = uploader_env(config)
     crashes = tmp_path / "Crashes"
     crashes.mkdir()
     argv = ["watch", str(crashes), "--repo", REPO, "--api-url", standin.api_url, "--spool", str(spool)]

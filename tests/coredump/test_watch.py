@@ -3,7 +3,6 @@ and the core is deleted by policy so the disk never fills."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -23,9 +22,7 @@ from bot.uploader.cores import CoreFolder, CorePolicy, CoreTaker, core_folders, 
 from bot.uploader.intake import Intake, Outcome
 from bot.uploader.spool import Spool
 from tests.coredump.conftest import Dumped, needs_tools
-from tests.uploader.rig import KEY, REPO, TOKEN
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.uploader.rig import KEY, REPO, uploader_env
 
 
 def wait_for(predicate: Any, timeout: float = 60.0) -> bool:
@@ -50,13 +47,7 @@ def test_watch_files_a_real_core_and_deletes_it_by_policy(
         f"core_dirs = [{str(cores)!r}]\ncore_keep = 0\n".replace("'", '"'),
         encoding="utf-8",
     )
-    env = {
-        **os.environ,
-        "CRASHBOT_TOKEN": TOKEN,
-        "CRASHBOT_SIGNING_KEY": KEY.decode(),
-        "CRASHBOT_CONFIG": str(config),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = uploader_env(config)
     crashes = tmp_path / "Crashes"
     argv = [sys.executable, "-m", "bot", "watch", str(crashes), "--repo", REPO, "--api-url", standin.api_url]
     proc = subprocess.Popen(

@@ -7,6 +7,7 @@ exercised without sleeping.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import threading
@@ -39,6 +40,21 @@ CUT_REPORT = FIXTURES / "wheaty-cut-before-stack.txt"
 TOKEN = UPLOADER_TOKEN
 LOGIN = UPLOADER_LOGIN
 KEY = b"uploader-test-signing-key-32-bytes-or-more"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def uploader_env(config: Path) -> dict[str, str]:
+    """The environment a ``crashbot`` subprocess of the uploader tests runs in: this checkout importable,
+    the uploader's token and signing key, and ``config``."""
+    return {
+        **os.environ,
+        "CRASHBOT_TOKEN": TOKEN,
+        "CRASHBOT_SIGNING_KEY": KEY.decode(),
+        "CRASHBOT_CONFIG": str(config),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 HOST = "game1"
 
 

@@ -26,9 +26,7 @@ from bot.uploader.supervisor import BUSY, publisher_command
 from bot.vocabulary import sig_label
 from tests.conftest import StandInSetup, start_standin
 from tests.fakes import FakeClock
-from tests.uploader.rig import KEY, REPO, TOKEN, make_rig
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.uploader.rig import KEY, REPO, ROOT, make_rig, uploader_env
 
 
 class SecondCreateStalls(StandIn):
@@ -58,13 +56,7 @@ class SecondCreateStalls(StandIn):
 def child_env(tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "crashbot.toml"
     config.write_text("[uploader]\nedit_interval_s = 0.0\nbackoff_base_s = 0.05\nbackoff_cap_s = 0.2\n")
-    return {
-        **os.environ,
-        "CRASHBOT_TOKEN": TOKEN,
-        "CRASHBOT_SIGNING_KEY": KEY.decode(),
-        "CRASHBOT_CONFIG": str(config),
-        "PYTHONPATH": str(ROOT),
-    }
+    return uploader_env(config)
 
 
 def spool_reports(spool_path: Path, crashes: Path, counts: dict[int, int]) -> None:

@@ -8,7 +8,6 @@ left) and tells the test, which kills the process right there.
 from __future__ import annotations
 
 import functools
-import os
 import subprocess
 import sys
 import threading
@@ -22,9 +21,8 @@ from bench.reports import signature_id, write_report
 from bot.issue import read_payload
 from bot.standin import StandIn
 from tests.conftest import StandInSetup, start_standin
-from tests.uploader.rig import KEY, REPO, TOKEN
+from tests.uploader.rig import KEY, REPO, uploader_env
 
-ROOT = Path(__file__).resolve().parents[2]
 SIG = signature_id(0)
 
 
@@ -64,13 +62,7 @@ class StallingStandIn(StandIn):
 def env(tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "crashbot.toml"
     config.write_text("[uploader]\nedit_interval_s = 0.0\nbackoff_base_s = 0.05\nbackoff_cap_s = 0.2\n")
-    return {
-        **os.environ,
-        "CRASHBOT_TOKEN": TOKEN,
-        "CRASHBOT_SIGNING_KEY": KEY.decode(),
-        "CRASHBOT_CONFIG": str(config),
-        "PYTHONPATH": str(ROOT),
-    }
+    return uploader_env(config)
 
 
 def stalling_standin(tmp_path: Path, **stall: Any) -> StallingStandIn:

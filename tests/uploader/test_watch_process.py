@@ -4,7 +4,6 @@ process without ever loading GitHub's client library, and a stop signal stops th
 from __future__ import annotations
 
 import functools
-import os
 import signal
 import subprocess
 import sys
@@ -17,10 +16,9 @@ from bench.reports import write_report
 from bot.standin import StandIn
 from bot.uploader.spool import ReportState, Spool
 from tests.conftest import StandInSetup, start_standin
-from tests.uploader.rig import KEY, REPO, TOKEN
+from tests.uploader.rig import REPO, uploader_env
 from tests.uploader.test_kill9 import StallingStandIn
 
-ROOT = Path(__file__).resolve().parents[2]
 # shared objects only PyGithub's stack maps (jwt -> cryptography; requests -> charset_normalizer)
 CLIENT_LIBRARIES = ("cryptography", "_cffi_backend", "charset_normalizer")
 
@@ -42,13 +40,7 @@ def wait_for(predicate: object, timeout: float = 30.0) -> bool:
 def start_watch(server: StandIn, tmp_path: Path) -> subprocess.Popen[str]:
     config = tmp_path / "crashbot.toml"
     config.write_text("[uploader]\nedit_interval_s = 0.0\n")
-    env = {
-        **os.environ,
-        "CRASHBOT_TOKEN": TOKEN,
-        "CRASHBOT_SIGNING_KEY": KEY.decode(),
-        "CRASHBOT_CONFIG": str(config),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = uploader_env(config)
     argv = [sys.executable, "-m", "bot", "watch", str(tmp_path / "Crashes"), "--repo", REPO]
     argv += ["--api-url", server.api_url, "--spool", str(tmp_path / "s.db")]
     (tmp_path / "Crashes").mkdir()
