@@ -328,7 +328,7 @@ class FixSettings:
     max_output_tokens: int = 8192  # per engine answer; also capped by what is left of max_tokens_per_issue
     engine_max_retries: int = 4  # HTTP retries on 429/5xx/connection errors, honouring Retry-After
     allow_protected_paths: tuple[str, ...] = ()  # e.g. "src/CMakeLists.txt": build/CI files a patch may touch
-    analysis_frames: int = 5  # how many mapped frames get code context and blame
+    analysis_frames: int = 8  # mapped frames given code context and blame (README: localisation benchmark)
     commit_author: str = "crashbot[bot] <crashbot[bot]@users.noreply.github.com>"  # "Name <email>"
     # the workspace's remote, which must exist (a checkout of the server repository); fix branches are
     # pushed to the repository GitHub reports (clone_url), never to where this remote points
