@@ -43,6 +43,7 @@ from bot.errors import BotError, ConfigError, GitHubError
 from bot.fix.engines import make_engine
 from bot.uploader.health import read_status, status_path
 from bot.uploader.spool import default_spool_path
+from bot.uploader.supervisor import MAX_STOP_WAIT_S, SERVICE_STOP_TIMEOUT_S, STOP_ANSWER_S, stop_wait_s
 from bot.vocabulary import ALL_LABELS, REQUIRED_LABELS
 
 logger = logging.getLogger(__name__)
@@ -721,6 +722,29 @@ def check_uploader_status(p: Probe) -> CheckResult:
     return passed(name, detail)
 
 
+def check_watch_stop(p: Probe) -> CheckResult:
+    """Whether a request in flight when the service stops can finish before ``crashbot watch`` kills its
+    publisher: the watcher waits ``github.timeout_s`` and the answer, capped to fit the service manager's
+    stop timeout (systemd's TimeoutStopSec=, WinSW's <stoptimeout>)."""
+    name = "watch stop"
+    timeout = p.config.github.timeout_s
+    wait = stop_wait_s(timeout)
+    if timeout + STOP_ANSWER_S <= wait:
+        return passed(
+            name,
+            f"a stopping crashbot watch waits up to {wait:g}s for the request in flight (github.timeout_s "
+            f"= {timeout:g}), inside the service's {SERVICE_STOP_TIMEOUT_S:g}s stop timeout",
+        )
+    return warned(
+        name,
+        f"github.timeout_s = {timeout:g}: a request in flight when the service stops may need "
+        f"{timeout + STOP_ANSWER_S:g}s, but crashbot watch kills its publisher after {wait:g}s to stop "
+        f"within the service's {SERVICE_STOP_TIMEOUT_S:g}s (the report stays spooled and is sent at the "
+        "next start)",
+        f"set github.timeout_s to {MAX_STOP_WAIT_S - STOP_ANSWER_S:g} or less",
+    )
+
+
 def _nearest_existing(path: Path) -> Path:
     """``path`` or its closest existing ancestor (where creating it would start)."""
     return next((c for c in (path, *path.parents) if c.exists()), path)
@@ -836,6 +860,7 @@ CHECKS: tuple[Check, ...] = (
     check_core_pattern,
     check_crash_dirs,
     check_uploader_status,
+    check_watch_stop,
     check_server_control,
     check_engine,
     check_build_dir,

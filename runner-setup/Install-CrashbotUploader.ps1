@@ -66,6 +66,8 @@ if ($PSCmdlet.ShouldProcess($venv, "pip install $CrashbotSpec")) {
 }
 
 # 2. The service definition: WinSW runs crashbot watch; secrets come from the credentials folder.
+# <stoptimeout> is the time crashbot watch stops within whatever github.timeout_s is
+# (SERVICE_STOP_TIMEOUT_S in bot/uploader/supervisor.py): change the two together.
 $esc = { param($s) [Security.SecurityElement]::Escape($s) }
 $quoted = ($CrashDir | ForEach-Object { '"' + $_ + '"' }) -join ' '
 $arguments = "--config `"$Config`" watch --log-file `"$(Join-Path $logs 'watch.log')`" $quoted"

@@ -730,3 +730,27 @@ def test_doctor_uploader_without_heartbeat_is_skipped(setup: Setup) -> None:
     status_path(setup.tmp / "spool.sqlite3").unlink()
     result = row(setup.run(), "uploader status")
     assert result.status is Status.SKIP and "crashbot watch has not run" in result.detail
+
+
+# ---------------------------------------------------------------------------------------------------
+# stopping crashbot watch within its service manager's stop timeout
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "status", "words"),
+    [
+        (5.0, Status.OK, "waits up to 15s for the request in flight (github.timeout_s = 5)"),
+        (15.0, Status.OK, "waits up to 25s for the request in flight (github.timeout_s = 15)"),
+        (16.0, Status.WARN, "may need 26s, but crashbot watch kills its publisher after 25s"),
+        (120.0, Status.WARN, "may need 130s, but crashbot watch kills its publisher after 25s"),
+    ],
+)
+def test_doctor_watch_stop_warns_when_a_request_cannot_finish_within_the_service_stop_timeout(
+    setup: Setup, timeout_s: float, status: Status, words: str
+) -> None:
+    setup.table["github"]["timeout_s"] = timeout_s
+    result = row(setup.run(), "watch stop")
+    assert result.status is status and words in result.detail, result
+    assert "30s" in result.detail
+    if status is Status.WARN:
+        assert result.fix == "set github.timeout_s to 15 or less"

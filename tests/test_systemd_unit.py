@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.uploader.supervisor import SERVICE_STOP_TIMEOUT_S
 from tests.conftest import REPO_ROOT
 
 UNIT = REPO_ROOT / "runner-setup" / "crashbot-watch.service"
@@ -58,3 +59,9 @@ def test_the_installer_creates_every_credential_the_unit_loads(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     for name in SECRETS:
         assert f"install -m 600 -o root -g root /dev/null /etc/crashbot/credentials/{name}" in result.stdout
+
+
+def test_the_stop_timeout_is_the_one_crashbot_watch_stops_within() -> None:
+    """crashbot watch caps its wait for the publisher to fit this (systemd does not tell a service its
+    stop timeout: no such variable in systemd.exec's list), so the two must not drift apart."""
+    assert _settings(UNIT.read_text(encoding="utf-8"), "TimeoutStopSec") == [f"{SERVICE_STOP_TIMEOUT_S:g}"]

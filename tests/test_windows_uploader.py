@@ -16,6 +16,7 @@ import pytest
 from bot import init
 from bot.cli import build_parser
 from bot.config import Config
+from bot.uploader.supervisor import SERVICE_STOP_TIMEOUT_S
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "runner-setup" / "Install-CrashbotUploader.ps1"
@@ -99,3 +100,9 @@ def test_it_replaces_the_old_scheduled_task_so_two_uploaders_never_race() -> Non
     removal = TEXT.index("Unregister-ScheduledTask -TaskName $ServiceName")
     install = TEXT.index("& $wrapper install")
     assert removal < install
+
+
+def test_wrapper_stop_timeout_is_the_one_crashbot_watch_stops_within() -> None:
+    """WinSW sends Ctrl+C, then kills the process after <stoptimeout>: crashbot watch's capped wait for its
+    publisher must fit, as under systemd."""
+    assert re.findall(r"<stoptimeout>([^<]*)</stoptimeout>", TEXT) == [f"{SERVICE_STOP_TIMEOUT_S:g} sec"]

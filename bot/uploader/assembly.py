@@ -35,6 +35,7 @@ from bot.uploader.supervisor import (
     SupervisorSettings,
     child_environment,
     publisher_command,
+    stop_wait_s,
 )
 from bot.uploader.trigger import DashboardTrigger
 from bot.uploader.watcher import CrashWatcher, existing_reports
@@ -247,7 +248,7 @@ def assemble_watcher(
         settings=SupervisorSettings(
             backoff_base_s=up.backoff_base_s,
             backoff_cap_s=up.backoff_cap_s,
-            stop_timeout_s=config.github.timeout_s + 10.0,
+            stop_timeout_s=stop_wait_s(config.github.timeout_s),
         ),
         health=Health(status_path(spool_path), notifier=notifier),
     )

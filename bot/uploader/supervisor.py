@@ -32,6 +32,17 @@ logger = logging.getLogger(__name__)
 PUBLISHER_MODULE = "bot.uploader.drainer"
 BUSY = 75  # EX_TEMPFAIL: the publisher found the spool locked by another publisher
 LINGER_S = 5.0  # a drained publisher waits this long for more work: a burst costs one process, not many
+# The service managers that run `crashbot watch` kill it this long after asking it to stop: systemd's
+# TimeoutStopSec= in runner-setup/crashbot-watch.service and WinSW's <stoptimeout> in
+# Install-CrashbotUploader.ps1 (tests/test_systemd_unit.py and test_windows_uploader.py hold them to it).
+# Neither tells the process (systemd exports no stop timeout to a service), so the watcher keeps inside
+# this figure whatever crashbot.toml says.
+SERVICE_STOP_TIMEOUT_S = 30.0
+# After the publisher is gone or killed, the watcher still reads the end of its log, stops its folder
+# watchers and exits (well under a second); this much of the service manager's timeout is kept for that.
+STOP_RESERVE_S = 5.0
+MAX_STOP_WAIT_S = SERVICE_STOP_TIMEOUT_S - STOP_RESERVE_S
+STOP_ANSWER_S = 10.0  # beyond a request's own timeout: its answer recorded in the spool
 _NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # Windows: no console window for the child
 
 
@@ -39,9 +50,17 @@ _NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # Windows: no console w
 class SupervisorSettings:
     backoff_base_s: float = 2.0  # after a failed publisher process; doubled each time, up to the cap
     backoff_cap_s: float = 300.0
-    stop_timeout_s: float = 40.0  # a stopping publisher finishes its current request, then is killed
+    stop_timeout_s: float = MAX_STOP_WAIT_S  # a stopping publisher finishes its current request, or is killed
     min_interval_s: float = 1.0  # between two starts even when both succeed: never a hot loop
     busy_retry_s: float = 2.0  # another publisher holds the spool
+
+
+def stop_wait_s(request_timeout_s: float) -> float:
+    """How long a stopping watcher waits for its publisher: the request in flight (``github.timeout_s``)
+    and its answer, but never so long that the service manager kills the watcher first (it would log
+    nothing, and the publisher would be left to the manager's own kill). A publisher killed at the cap
+    loses nothing: its report stays spooled and the next start sends it again."""
+    return min(request_timeout_s + STOP_ANSWER_S, MAX_STOP_WAIT_S)
 
 
 def publisher_command(
@@ -136,6 +155,10 @@ class PublisherSupervisor:
         """Ask :meth:`serve` to stop the publisher (after its current request) and return."""
         self.stop_event.set()
         self._wake.set()
+
+    @property
+    def settings(self) -> SupervisorSettings:
+        return self._settings
 
     @property
     def running(self) -> bool:

@@ -11,10 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import from_mapping
 from bot.uploader import relay
+from bot.uploader.assembly import assemble_watcher
 from bot.uploader.health import Health, read_status, status_path
 from bot.uploader.spool import ReportState, Spool
-from bot.uploader.supervisor import PublisherSupervisor, SupervisorSettings, describe_exit
+from bot.uploader.supervisor import (
+    MAX_STOP_WAIT_S,
+    SERVICE_STOP_TIMEOUT_S,
+    STOP_RESERVE_S,
+    PublisherSupervisor,
+    SupervisorSettings,
+    describe_exit,
+    stop_wait_s,
+)
+from tests.uploader.rig import KEY, REPO, TOKEN
 
 FAILING = [sys.executable, "-c", "import sys; sys.stderr.write('no module named github\\n'); sys.exit(3)"]
 
@@ -132,3 +143,62 @@ def test_a_report_being_written_starts_the_publisher_before_it_is_spooled(tmp_pa
             supervisor.stop()
             thread.join(30)
     assert not supervisor.running and supervisor.delays == []
+
+
+# -- stopping within the service manager's stop timeout ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_timeout_s", "wait_s"),
+    [(5.0, 15.0), (15.0, 25.0), (16.0, 25.0), (60.0, 25.0), (3600.0, 25.0)],
+)
+def test_stop_wait_is_the_request_and_its_answer_but_never_past_the_service_stop_timeout(
+    request_timeout_s: float, wait_s: float
+) -> None:
+    """Regression: the wait was ``github.timeout_s + 10`` uncapped, so github.timeout_s = 25 made a stopping
+    watcher wait 35 s and systemd (TimeoutStopSec=30) SIGKILLed it first, mid-wait, logging nothing."""
+    assert stop_wait_s(request_timeout_s) == wait_s
+    assert stop_wait_s(request_timeout_s) + STOP_RESERVE_S <= SERVICE_STOP_TIMEOUT_S
+
+
+def test_the_default_settings_stop_within_the_service_stop_timeout() -> None:
+    assert SupervisorSettings().stop_timeout_s == MAX_STOP_WAIT_S
+    assert MAX_STOP_WAIT_S + STOP_RESERVE_S == SERVICE_STOP_TIMEOUT_S
+
+
+def test_the_watcher_built_from_a_long_github_timeout_still_stops_within_the_service_timeout(
+    tmp_path: Path,
+) -> None:
+    config = from_mapping({"github": {"repo": REPO, "timeout_s": 60.0}})
+    env = {"CRASHBOT_TOKEN": TOKEN, "CRASHBOT_SIGNING_KEY": KEY.decode()}
+    watching = assemble_watcher(config, env, spool=str(tmp_path / "spool.sqlite3"))
+    try:
+        assert watching.supervisor.settings.stop_timeout_s == MAX_STOP_WAIT_S
+    finally:
+        watching.close()
+
+
+def test_a_publisher_that_outlives_the_stop_wait_is_killed_and_its_report_stays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the cap means for a request still hanging: the publisher is killed, with one warning, and the
+    report stays spooled for the next start."""
+    started = tmp_path / "started"
+    deaf = [
+        sys.executable,
+        "-c",
+        f"import time; open({str(started)!r}, 'w').close()\nwhile True: time.sleep(1)",
+    ]
+    spool = spool_one(tmp_path / "spool.sqlite3")
+    supervisor = PublisherSupervisor(spool, deaf, env={}, settings=SupervisorSettings(stop_timeout_s=0.2))
+    thread = threading.Thread(target=supervisor.serve)
+    thread.start()
+    try:
+        assert wait_for(started.exists), "the publisher never started"
+    finally:
+        supervisor.stop()
+        thread.join(30)
+    assert not thread.is_alive() and not supervisor.running
+    assert "did not stop within" in caplog.text and "killing it (the spool keeps every report)" in caplog.text
+    assert [r.state for r in spool.reports()] == [ReportState.NEW]
+    spool.close()
