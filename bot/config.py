@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import enum
 import functools
+import logging
 import math
 import os
 import re
@@ -28,9 +29,17 @@ from typing import Any, TypeVar
 
 from bot.errors import ConfigError
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_NAME = "crashbot.toml"
 CONFIG_ENV = "CRASHBOT_CONFIG"
 MAX_REASON_CHARS = 200  # TrinityCore copies the shutdown reason into a 256-byte buffer
+# Settings that no longer do anything: an existing crashbot.toml that still has one loads, with one
+# warning line each, instead of failing as an unknown key would.
+RETIRED_KEYS: Mapping[str, str] = {
+    "fix.push_remote": "fix branches are pushed to the clone URL GitHub reports for github.repo, never to a "
+    "remote of the checkout",
+}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -330,9 +339,6 @@ class FixSettings:
     allow_protected_paths: tuple[str, ...] = ()  # e.g. "src/CMakeLists.txt": build/CI files a patch may touch
     analysis_frames: int = 8  # mapped frames given code context and blame (README: localisation benchmark)
     commit_author: str = "crashbot[bot] <crashbot[bot]@users.noreply.github.com>"  # "Name <email>"
-    # the workspace's remote, which must exist (a checkout of the server repository); fix branches are
-    # pushed to the repository GitHub reports (clone_url), never to where this remote points
-    push_remote: str = "origin"
     push_token_env: str = "CRASHBOT_PUSH_TOKEN"  # noqa: S105 (a variable name) git push token; unset = API/App token
     draft_pr: bool = False  # open fix PRs as drafts
     # How the untrusted phase (coding agent, configure, build, test) is confined: auto (bwrap on Linux,
@@ -508,6 +514,7 @@ def _dotted(prefix: str, key: str) -> str:
 def _build(cls: type[T], table: Mapping[str, Any], prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.name != "source"]  # type: ignore[arg-type]
+    table = _without_retired(table, prefix)
     for key in table:
         if key not in names:
             near = closest(str(key), names)
@@ -516,6 +523,17 @@ def _build(cls: type[T], table: Mapping[str, Any], prefix: str = "") -> T:
             raise ConfigError(f"config key {where} is not a crashbot setting ({hint})")
     kwargs = {key: _convert(value, hints[key], _dotted(prefix, key)) for key, value in table.items()}
     return cls(**kwargs)
+
+
+def _without_retired(table: Mapping[str, Any], prefix: str) -> Mapping[str, Any]:
+    """``table`` less the retired settings in it, each with its warning."""
+    retired = [key for key in table if _dotted(prefix, str(key)) in RETIRED_KEYS]
+    for key in retired:
+        dotted = _dotted(prefix, str(key))
+        logger.warning(
+            "config key %r is no longer used (%s); delete it from crashbot.toml", dotted, RETIRED_KEYS[dotted]
+        )
+    return {k: v for k, v in table.items() if k not in retired} if retired else table
 
 
 def url_problem(url: str) -> str | None:

@@ -58,3 +58,27 @@ def test_secret_env_names_lists_every_variable_the_config_names_as_secret(tmp_pa
     assert {"REALM_HMAC", "LLM_KEY", "DISCORD_HOOK", "CRASHBOT_TOKEN", "GITHUB_TOKEN"} <= names
     assert {"CRASHBOT_APP_PRIVATE_KEY", "CRASHBOT_SOAP_PASSWORD", "CRASHBOT_RA_PASSWORD"} <= names
     assert "" not in names
+
+
+def test_a_retired_setting_loads_with_one_warning_line_and_changes_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """fix.push_remote is retired (branches go to the API's clone_url); a crashbot.toml that still sets it
+    is an old one, not a mistake: it loads."""
+    path = tmp_path / "crashbot.toml"
+    path.write_text('[fix]\npush_remote = "origin"\nbase_branch = "master"\n', encoding="utf-8")
+
+    config = config_mod.load(path, env={})
+
+    assert config.fix.base_branch == "master"
+    assert not hasattr(config.fix, "push_remote")
+    [record] = caplog.records
+    assert record.levelname == "WARNING" and "\n" not in record.getMessage()
+    assert record.getMessage().startswith("config key 'fix.push_remote' is no longer used (")
+
+
+def test_a_retired_name_in_another_section_is_still_an_unknown_key(tmp_path: Path) -> None:
+    path = tmp_path / "crashbot.toml"
+    path.write_text('[deploy]\npush_remote = "origin"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'deploy\.push_remote' is not a crashbot setting"):
+        config_mod.load(path, env={})

@@ -207,7 +207,7 @@ def _trusted_run(
     uploader = config.github.trusted_uploader()
     key = config_mod.signing_key(config, env)
     if phase is not Phase.PUBLISH:
-        _check_workspace(config, env, workspace)
+        _check_workspace(env, workspace)
     client = github.connect(config.github, env=env, repo=repo, api_url=api_url)
     info = client.repo_info()
     run_env = dict(env)  # push_token may add a minted token: to this run's copy, never the process's
@@ -247,19 +247,13 @@ def _trusted_run(
     )
 
 
-def _check_workspace(config: Config, env: Mapping[str, str], workspace: Path) -> None:
-    """The checkout the engine loop patches: clean, and a checkout of the server repository."""
+def _check_workspace(env: Mapping[str, str], workspace: Path) -> None:
+    """The checkout the engine loop patches must be clean. Its remotes do not matter: fix branches are
+    fetched from and pushed to the clone URL GitHub reports (:func:`bot.fix.publish.trusted_remote`)."""
     from bot.fix.pipeline import ensure_clean
     from bot.git import Git
 
-    checkout = Git(workspace, env=env)
-    ensure_clean(checkout)
-    remote = config.fix.push_remote
-    if not checkout.run("remote", "get-url", "--", remote, check=False).strip():
-        raise ConfigError(
-            f"the workspace {workspace} has no git remote {remote!r} to push fix branches to "
-            "(fix.push_remote); check out the server repository with actions/checkout"
-        )
+    ensure_clean(Git(workspace, env=env))
 
 
 def _run_work(config: Config, env: Mapping[str, str], workspace: Path, handoff: Path) -> int:

@@ -301,14 +301,33 @@ def test_push_token_with_app_auth_and_no_way_to_mint_is_a_config_error() -> None
         push_token(_config(app_id="1", app_installation_id="2"), object(), {})
 
 
-def test_fix_cli_workspace_without_the_push_remote_is_a_config_error(
+def test_fix_cli_pushes_to_the_repository_github_names_whatever_the_checkouts_remotes_are(
     world: World, cli: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """fix.push_remote was only checked to exist (a workspace without 'origin' was refused) while the
+    branch went to the API's clone_url all along; the setting is gone and so is the refusal."""
     git(world.workspace, "remote", "remove", "origin")
+    issue = world.file_issue()
 
-    code, _, err = run(world, cli, capsys, "--issue", "1")
+    code, out, _ = run(world, cli, capsys, "--issue", str(issue.number))
 
-    assert code == 2 and "no git remote 'origin'" in err
+    assert code == 0 and "pr-opened" in out
+    [pull] = world.pulls()
+    assert pull["head"]["ref"].startswith("crashfix/")
+
+
+def test_fix_cli_an_old_config_with_fix_push_remote_loads_with_one_warning(
+    world: World, cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.write_text(cli.read_text(encoding="utf-8") + 'push_remote = "upstream"\n', encoding="utf-8")
+    issue = world.file_issue()
+
+    code, out, err = run(world, cli, capsys, "--issue", str(issue.number))
+
+    assert code == 0 and "pr-opened" in out
+    [warning] = [line for line in err.splitlines() if "push_remote" in line]
+    assert "config key 'fix.push_remote' is no longer used" in warning
+    assert "delete it from crashbot.toml" in warning
 
 
 # -- --phase prepare | work | publish ------------------------------------------------------------------
