@@ -8,9 +8,10 @@ issue, and with ``<!--``/``-->`` broken so it can never forge crashbot's own HTM
 
 from __future__ import annotations
 
+import enum
 import re
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -290,13 +291,64 @@ def _where(file: str | None, line: int | None) -> str:
     return f"{shown}:{line}" if line is not None else shown
 
 
+class HostSection(enum.Enum):
+    """The body's sections only the game host's report can fill (the payload does not carry them): a body
+    rendered again from its payload alone (the runner's symbolication, the uploader counting on an issue
+    it found through an alias) takes them over from the body it replaces. Each value is the section's
+    first line as :class:`_Renderer` writes it."""
+
+    REPORT_NOTES = "> [!NOTE]\n> What could not be read:"
+    ENVIRONMENT = "### Environment\n"
+    MODULES = "<details>\n<summary>Modules ("
+    OTHER_THREADS = "<details>\n<summary>Other threads ("
+
+
+_CARRIED_MAX_CHARS = 30_000  # a section longer than any the renderer writes was not written by it
+_SHORTENED_NOTE = "\n\n> [!NOTE]\n> Shortened to fit"
+
+
+def host_sections(body: str) -> dict[HostSection, str]:
+    """The :class:`HostSection` parts of an issue body crashbot rendered, to carry into a new rendering.
+
+    The renderer writes them in a fixed order, the last three at the end of the human part, each starting
+    a paragraph; a section that holds a payload or HMAC marker or half a folded block (an edited body), or
+    is longer than any the renderer writes, is left behind rather than copied.
+    """
+    markers = list(_ANY_PAYLOAD_RE.finditer(body))  # ours is the last: the renderer writes it at the end
+    human = body[: markers[-1].start()] if markers else body
+    human = "\n\n" + human.rsplit(_SHORTENED_NOTE, 1)[0].rstrip()
+    starts = {k: human.find("\n\n" + k.value) for k in HostSection}
+    found: dict[HostSection, str] = {}
+    for kind, start in starts.items():
+        if start < 0:
+            continue
+        if kind is HostSection.REPORT_NOTES:  # one blockquote: it ends at the first blank line
+            end = human.find("\n\n", start + 2)
+        else:
+            end = min([s for s in starts.values() if s > start], default=len(human))
+        text = human[start + 2 : end if end >= 0 else len(human)].strip()
+        marked = _ANY_PAYLOAD_RE.search(text) or _ANY_HMAC_RE.search(text)
+        whole = text.count("<details>") == text.count("</details>")  # never half a folded block
+        if len(text) <= _CARRIED_MAX_CHARS and whole and not marked:
+            found[kind] = text
+    return found
+
+
 class _Renderer:
     """Renders the human part of one body under one set of limits, noting what it had to cut."""
 
     def __init__(
-        self, crash: Crash, occ: Occurrences, repo: str | None, server_url: str, lim: _Limits
+        self,
+        crash: Crash,
+        occ: Occurrences,
+        repo: str | None,
+        server_url: str,
+        lim: _Limits,
+        *,
+        carried: Mapping[HostSection, str],
     ) -> None:
         self.crash = crash
+        self.carried = carried
         self.occ = occ
         self.repo = repo
         self.server_url = server_url
@@ -480,7 +532,7 @@ class _Renderer:
         truncated report, gdb stopped at its time limit. Each is a line the operator can act on."""
         notes = self.crash.report.notes[:_MAX_REPORT_NOTES]
         if not notes:
-            return ""
+            return self.carried.get(HostSection.REPORT_NOTES, "")
         cap = min(self.lim.field_cap, 600)
         lines = "\n".join(f"> - {self.text(_clip(_one_line(n), cap))}" for n in notes)
         return f"> [!NOTE]\n> What could not be read:\n>\n{lines}"
@@ -530,7 +582,7 @@ class _Renderer:
         if env.crashed_at:
             rows.append(("Crashed at (report's clock)", self.text(env.crashed_at)))
         if not rows:
-            return ""
+            return self.carried.get(HostSection.ENVIRONMENT, "")
         table = "\n".join(f"| {k} | {v} |" for k, v in rows)
         return f"### Environment\n\n| | |\n|---|---|\n{table}"
 
@@ -543,7 +595,7 @@ class _Renderer:
             if cells and cells[0]
         ]
         if not rows:
-            return ""
+            return self.carried.get(HostSection.MODULES, "")
         table = "\n".join(rows)
         return (
             f"<details>\n<summary>Modules ({len(rows)}, from the minidump)</summary>\n\n"
@@ -555,7 +607,7 @@ class _Renderer:
         crash = self.crash
         others = [t for i, t in enumerate(crash.report.threads) if i != crash.thread_index]
         if not others:
-            return ""
+            return self.carried_threads()
         limit = self.lim.other_threads
         if limit == 0:
             self.notes.append(f"{len(others)} other threads omitted")
@@ -569,6 +621,14 @@ class _Renderer:
             self.notes.append(f"other threads: at most {self.lim.other_frames} frames each")
         inner = "\n\n".join(blocks)
         return f"<details>\n<summary>Other threads ({len(others)})</summary>\n\n{inner}\n\n</details>"
+
+    def carried_threads(self) -> str:
+        """The other threads of the body this one replaces, whole or (on a shortened step) not at all."""
+        text = self.carried.get(HostSection.OTHER_THREADS, "")
+        if text and self.lim.other_threads is not None:
+            self.notes.append("other threads omitted")
+            return ""
+        return text
 
     def thread_block(self, thread: Thread) -> str:
         label = " ".join(self.code(v) for v in (thread.id, thread.name) if v) or "(unnamed)"
@@ -602,8 +662,13 @@ def render_body(
     repo: str | None,
     server_url: str = DEFAULT_SERVER_URL,
     payload_key: bytes,
+    replacing: str = "",
 ) -> str:
     """The issue body: a summary a maintainer can act on, then the signed payload; ≤ 65,536 characters.
+
+    ``replacing`` is the body this one replaces, when ``crash`` is only what its payload carries
+    (:meth:`Payload.to_crash`): the sections only the host's report can fill (:class:`HostSection`) are
+    taken over from it, so a re-rendered issue keeps its environment, modules and other threads.
 
     Source links point at ``server_url/repo/blob/<revision>/<path>#L<line>`` when the build revision is a
     hash and the frame's path contains ``src/``, ``modules/`` or ``dep/``. When the body would be too long,
@@ -612,8 +677,9 @@ def render_body(
     payload = Payload.from_crash(crash, occurrences).fit(PAYLOAD_MAX_B64_CHARS)
     block = payload_block(payload, payload_key)
     budget = MAX_BODY_CHARS - len(block) - 2
+    carried = host_sections(replacing) if replacing else {}
     for limits in _LADDER:
-        renderer = _Renderer(crash, occurrences, repo, server_url, limits)
+        renderer = _Renderer(crash, occurrences, repo, server_url, limits, carried=carried)
         human = renderer.render()
         notes = list(renderer.notes)
         if payload.trimmed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.crash.model import Assertion, Environment, ExceptionInfo, Frame, Thread, TopFrame
+from bot.crash.resolved import DUMP_MODULES_KEY
 from bot.errors import TrustError
 from bot.issue import (
     MAX_BODY_CHARS,
@@ -359,3 +361,92 @@ def test_seen_again_comment_counts_since_last_comment():
     )
     assert "Hosts: `game1`, `game2@evil`" in text
     assert "Builds: `8b1aa4b0d4ee`" in text
+
+
+# ----- a body rendered again from its payload (runner symbolication, alias counting, dashboard history)
+
+
+def _host_crash():
+    """A crash with everything only the game host's report has: environment, the dump's modules, other
+    threads and a parser note."""
+    crash = make_crash(
+        environment=Environment(os="Windows 10 (19045)", cpu="AMD Ryzen 7", cpu_count=16, host="game1"),
+        other_threads=(Thread(frames=(Frame(function="Worker::Run", module="worldserver.exe"),), id="4242"),),
+    )
+    report = dataclasses.replace(
+        crash.report,
+        notes=("truncated after the stack",),
+        extra={DUMP_MODULES_KEY: "worldserver.exe\t10.0.1\t2024-05-01\tworldserver.pdb\tABCDEF0123456789A"},
+    )
+    return dataclasses.replace(crash, report=report)
+
+
+def _sections(body: str) -> list[str]:
+    heads = ("### Environment", "<summary>Modules (", "<summary>Other threads (", "> What could not be read")
+    return [h for h in heads if h in body]
+
+
+def test_body_rendered_again_from_its_payload_keeps_the_sections_only_the_host_had():
+    """Regression: the runner's symbolication and the demo's dashboard step rendered the issue again from
+    its payload, which carries no environment, modules or other threads: the Modules table vanished."""
+    first = body_of(_host_crash())
+    assert len(_sections(first)) == 4
+    payload = read_payload(first, KEY)
+
+    again = render_body(
+        payload.to_crash(), payload.occurrences, repo="owner/server", payload_key=KEY, replacing=first
+    )
+
+    assert _sections(again) == _sections(first)
+    for head in ("### Environment", "<details>\n<summary>Modules (", "<details>\n<summary>Other threads ("):
+        section = first[first.index(head) :].split("\n\n<", 1)[0]
+        assert section in again
+    assert "| `worldserver.exe` | `10.0.1` | `2024-05-01` | `worldserver.pdb` |" in again
+    assert read_payload(again, KEY) == payload
+
+
+def test_body_rendered_again_without_the_old_body_has_only_what_the_payload_carries():
+    payload = read_payload(body_of(_host_crash()), KEY)
+    assert _sections(render_body(payload.to_crash(), payload.occurrences, repo=None, payload_key=KEY)) == []
+
+
+def test_body_rendered_again_never_copies_a_payload_marker_planted_in_an_old_section():
+    first = body_of(_host_crash())
+    planted = first.replace(
+        "<summary>Modules (1, from the minidump)</summary>\n",
+        "<summary>Modules (1, from the minidump)</summary>\n<!-- crashbot:payload v1 AAAA -->\n",
+    )
+    payload = read_payload(first, KEY)
+
+    again = render_body(
+        payload.to_crash(), payload.occurrences, repo=None, payload_key=KEY, replacing=planted
+    )
+
+    assert "Modules (" not in again and "### Environment" in again
+    assert read_payload(again, KEY) == payload  # one payload, ours
+
+
+def test_body_rendered_again_drops_long_carried_threads_first_and_still_fits():
+    others = tuple(
+        Thread(frames=tuple(Frame(function=f"Worker{t}::Run{i}" + "x" * 40) for i in range(30)), id=str(t))
+        for t in range(40)
+    )
+    first = body_of(
+        dataclasses.replace(
+            _host_crash(),
+            report=dataclasses.replace(
+                _host_crash().report, threads=(_host_crash().report.threads[0], *others)
+            ),
+        )
+    )
+    payload = read_payload(first, KEY)
+    frames = tuple(
+        Frame(function=f"Deep::Frame{i}" + "y" * 300, module="worldserver.exe") for i in range(400)
+    )
+    bigger = dataclasses.replace(payload.to_crash(), frames=frames, meaningful=tuple(range(400)))
+
+    again = render_body(bigger, payload.occurrences, repo=None, payload_key=KEY, replacing=first)
+
+    assert len(again) <= MAX_BODY_CHARS
+    assert "Other threads (" not in again and "other threads omitted" in again
+    assert "<summary>Modules (" in again and "### Environment" in again

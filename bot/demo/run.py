@@ -720,7 +720,7 @@ class _Demo:
             occ = occ.record(deployed - timedelta(days=days_back), realm=REALM, build=build, count=12)
         body = render_body(
             payload.to_crash(), occ, repo=DEMO_REPO, server_url=self.require_standin().web_url,
-            payload_key=self.key.encode("utf-8"),
+            payload_key=self.key.encode("utf-8"), replacing=issue.body,
         )  # fmt: skip
         self.client(self.uploader).edit_issue(self.issue_number, body=body)
         return deployed

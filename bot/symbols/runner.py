@@ -54,7 +54,12 @@ def issue_symbolicator(
             return None
         resolved = with_alias(analyse(result.report), crash.signature)
         body = render_body(
-            resolved, payload.occurrences, repo=client.repo, server_url=server_url, payload_key=key
+            resolved,
+            payload.occurrences,
+            repo=client.repo,
+            server_url=server_url,
+            payload_key=key,
+            replacing=issue.body,  # the environment, modules and other threads only the host's report had
         )
         labels = list(dict.fromkeys([*issue.labels, sig_label(resolved.signature.id)]))
         client.edit_issue(issue.number, body=body, labels=labels)

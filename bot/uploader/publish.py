@@ -340,7 +340,12 @@ class Publisher:
         if comment:
             occ = occ.mark_commented(now)
         body = render_body(
-            shown, occ, repo=self._client.repo, server_url=settings.server_url, payload_key=settings.key
+            shown,
+            occ,
+            repo=self._client.repo,
+            server_url=settings.server_url,
+            payload_key=settings.key,
+            replacing=issue.body if shown is not crash else "",  # from its payload: keep the host's parts
         )
         labels = list(issue.labels)
         realm = realm_label(settings.realm) if settings.realm else None

@@ -50,6 +50,10 @@ def test_fix_resolves_the_issue_crash_and_rewrites_a_verifiable_issue(
     assert after.signature.aliases == (before.signature.id,)
     assert {sig_label(before.signature.id), sig_label(after.signature.id)} <= set(after_issue.labels)
     assert after.occurrences == before.occurrences
+    # what only the host's report had (the payload carries the crashing thread alone) is still shown
+    host_only = ("### Environment",)
+    assert [h for h in host_only if h in issue.body] == list(host_only)
+    assert [h for h in host_only if h in after_issue.body] == list(host_only)
     rig.close()
 
 

@@ -89,5 +89,6 @@ def test_symbolicated_first_then_unresolved_counts_on_the_same_issue(
     top = plain.payload(first).top_frame
     assert top is not None and top.function == "ReadMapId"
     assert "### Symbols missing" not in plain.issue(first)["body"]
+    assert "### Environment" in plain.issue(first)["body"]  # the host's part of the body it showed
     plain.close()
     resolving.close()
