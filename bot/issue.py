@@ -491,9 +491,16 @@ class _Renderer:
         return f"{head}\n\n| # | Function | Source | Module |\n|--:|---|---|---|\n{table}"
 
     def symbols(self) -> str:
-        """Why frames are bare addresses and what the operator can do about it (issue 12, item 7)."""
+        """Why frames are bare addresses and what the operator can do about it (issue 12, item 7).
+
+        Only frames whose module's debug files were not used count: a bare frame in a module that other
+        frames show with a source file (debug files found and read) is code those files do not describe,
+        such as MinGW's C runtime startup in an image whose PDB covers the server's own code, and no
+        debug file the operator ships would name it."""
         frames = self.crash.frames
-        bare = [frames[i] for i in self.crash.meaningful if i < len(frames) and not frames[i].symbolised]
+        described = {f.module.lower() for f in frames if f.file and f.module}
+        meaningful = [frames[i] for i in self.crash.meaningful if i < len(frames)]
+        bare = [f for f in meaningful if not f.symbolised and (f.module or "").lower() not in described]
         if not bare:
             return ""
         example = self.code(_frame_name(bare[0]))

@@ -450,3 +450,46 @@ def test_body_rendered_again_drops_long_carried_threads_first_and_still_fits():
     assert len(again) <= MAX_BODY_CHARS
     assert "Other threads (" not in again and "other threads omitted" in again
     assert "<summary>Modules (" in again and "### Environment" in again
+
+
+# ----- "Symbols missing": only frames whose module's debug files were not used
+
+
+def _resolved_frames(*bare: Frame) -> tuple[Frame, ...]:
+    """The server's frames resolved from its PDB (file and line), then ``bare`` frames, then the OS's."""
+    return (
+        Frame(function="ChatHandler::SendWhisper", module="worldserver.exe", file="src/Chat.cpp", line=28),
+        Frame(function="main", module="worldserver.exe", file="src/Main.cpp", line=262),
+        *bare,
+        Frame(module="kernel32.dll", offset="0001:0000000000026e49"),
+    )
+
+
+def test_body_a_bare_frame_in_code_the_modules_pdb_does_not_describe_is_not_symbols_missing():
+    """Regression (``crashbot demo --windows``): MinGW's C runtime startup (``__tmainCRTStartup``) in the
+    exe is outside the PDB that resolved the server's own frames, and the issue said "Symbols missing",
+    advising to ship the PDB it had just used."""
+    crt = Frame(module="worldserver.exe", offset="0001:00000000000003ae")
+    crash = make_crash(frames=_resolved_frames(crt), meaningful=(0, 1, 2))
+
+    body = body_of(crash)
+
+    assert "### Symbols missing" not in body
+    assert "| 2 | `worldserver.exe+0001:00000000000003ae` |" in body  # still shown as it is
+
+
+def test_body_bare_frames_of_a_module_without_debug_files_are_the_ones_counted_as_missing():
+    crt = Frame(module="worldserver.exe", offset="0001:00000000000003ae")
+    script = Frame(module="Scripts.dll", offset="0001:0000000000001234")
+    crash = make_crash(frames=_resolved_frames(crt, script), meaningful=(0, 1, 2, 3))
+
+    body = body_of(crash)
+
+    assert "### Symbols missing\n\n1 meaningful frame(s) are bare addresses (such as `Scripts.dll+" in body
+    assert "ship the `.pdb` next to `Scripts.dll`" in body
+
+
+def test_body_every_frame_of_a_module_bare_is_symbols_missing():
+    frames = tuple(Frame(module="worldserver.exe", offset=f"0001:00000000000000{i}0") for i in range(1, 4))
+    body = body_of(make_crash(frames=frames, meaningful=(0, 1, 2), top_frame=None))
+    assert "### Symbols missing\n\n3 meaningful frame(s) are bare addresses" in body

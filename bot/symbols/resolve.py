@@ -285,7 +285,28 @@ def symbolicate(
     resolved = {
         frame: _frames(frame, locs, scrub) for (frame, _), locs in zip(pairs, answers, strict=True) if locs
     }
-    return _done(_with_image_pdbs(report, images), resolved, sites, images.notes)
+    undescribed = _undescribed(sites, resolved, queried={f for f, _ in pairs})
+    notes = [*images.notes, *_undescribed_note(sites, undescribed)]
+    return _done(_with_image_pdbs(report, images), resolved, sites, notes, undescribed=frozenset(undescribed))
+
+
+def _undescribed(
+    sites: dict[Frame, Site], resolved: dict[Frame, tuple[Frame, ...]], *, queried: set[Frame]
+) -> list[Frame]:
+    """Frames the symbolizer was asked about and had no answer for, in a module it answered for: code that
+    module's debug files do not describe (MinGW's C runtime startup beside a PDB of the server's code)."""
+    answered = {sites[f].module.lower() for f in resolved}
+    return [f for f in queried if f not in resolved and sites[f].module.lower() in answered]
+
+
+def _undescribed_note(sites: dict[Frame, Site], left: list[Frame]) -> list[str]:
+    if not left:
+        return []
+    modules = ", ".join(sorted({sites[f].module for f in left}))
+    return [
+        f"{len(left)} frame site(s) in {modules} lie in code its debug files do not describe (built without "
+        "debug information, such as the C runtime's startup): no debug file names them"
+    ]
 
 
 def _unplaced_note(report: CrashReport, sites: dict[Frame, Site]) -> list[str]:
@@ -305,9 +326,16 @@ def _unplaced_note(report: CrashReport, sites: dict[Frame, Site]) -> list[str]:
 
 
 def _done(
-    report: CrashReport, resolved: dict[Frame, tuple[Frame, ...]], sites: dict[Frame, Site], notes: list[str]
+    report: CrashReport,
+    resolved: dict[Frame, tuple[Frame, ...]],
+    sites: dict[Frame, Site],
+    notes: list[str],
+    *,
+    undescribed: frozenset[Frame] = frozenset(),
 ) -> Symbolication:
-    left = [f for f in sites if f not in resolved]
+    """The report with ``resolved`` in place; the advice to supply debug files only for frames that had
+    none (``undescribed`` frames had theirs, which do not describe them)."""
+    left = [f for f in sites if f not in resolved and f not in undescribed]
     if left:
         notes = [*notes, f"{len(left)} frame site(s) stay unresolved: {NO_SYMBOLS_ADVICE}"]
     new = with_resolved_frames(report, resolved, notes=notes)

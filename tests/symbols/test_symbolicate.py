@@ -12,6 +12,7 @@ from bench.artefacts import SOURCE, WindowsBuild, build_windows, wheaty_report
 from bot.config import RedactionSettings
 from bot.crash import analyse, parse_report
 from bot.crash.model import Format
+from bot.issue import Occurrences, render_body
 from bot.symbols.locate import FolderLocator, StoreLocator
 from bot.symbols.resolve import NO_SYMBOLS_ADVICE, site_of, symbolicate
 from bot.symbols.service import analyse_with_symbols, scrubber
@@ -277,3 +278,18 @@ def test_paths_from_the_pdb_pass_the_hosts_redaction(tmp_path: Path, artefact_ca
     files = [f.file or "" for f in outcome.crash.frames[:2]]
     assert all(f.endswith("worldserver.cpp") for f in files)
     assert not any("alice" in f for f in files), files
+
+
+def test_a_module_without_debug_files_beside_one_with_them_is_still_called_missing(
+    windows_build: WindowsBuild, release: Path
+) -> None:
+    report = parse_report(
+        wheaty_report(windows_build, _offsets(windows_build)[:3])
+        + "00007FFB1A06D000  000000000011FE40  0001:0000000000001234 C:\\Realm\\game.dll\n"
+    )
+
+    result = symbolicate(report, FolderLocator(release), symbolizer=_symbolizer())
+    body = render_body(analyse(result.report), Occurrences(), repo=None, payload_key=b"k" * 32)
+
+    assert result.resolved == 3
+    assert "### Symbols missing\n\n1 meaningful frame(s) are bare addresses (such as `game.dll+" in body

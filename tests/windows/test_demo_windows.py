@@ -101,3 +101,9 @@ def test_demo_windows_crash_under_wine_files_an_issue_with_the_frames_the_symbol
     assert re.search(
         r"\| `worldserver\.exe` \|[^\n]*\| `worldserver\.pdb` \| `[0-9A-F]{33,}` \|", issue.body
     ), issue.body
+    # MinGW's C runtime startup (__tmainCRTStartup) stays a bare address: lld's PDB does not describe
+    # it, and no debug file would, so the issue does not call it "Symbols missing"
+    assert re.search(r"\| `worldserver\.exe\+0001:[0-9a-f]{16}` \|", issue.body), issue.body
+    assert "### Symbols missing" not in issue.body
+    upload_log = (output / "logs" / "upload.log").read_text(encoding="utf-8")
+    assert "frame site(s) in worldserver.exe lie in code its debug files do not describe" in upload_log
