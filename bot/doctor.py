@@ -27,6 +27,7 @@ from bot.build.runner import resolve_build_dir
 from bot.config import (
     MIN_SIGNING_KEY_BYTES,
     SIGNING_KEY_COMMAND,
+    Backend,
     Config,
     ControlKind,
     CoreWatching,
@@ -38,7 +39,9 @@ from bot.config import (
 from bot.coredump.pattern import SUGGESTED_PATTERN, CorePattern, PatternKind, read_core_pattern
 from bot.deploy.backends import make_commander
 from bot.deploy.control import CommandChannel
-from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable
+from bot.deploy.errors import ControlAuthError, ControlError, ControlUnavailable, ServerControlError
+from bot.deploy.shell import CommandRunner, run_command
+from bot.deploy.systemd import PRIVILEGED_COMMANDS, SystemdControl
 from bot.errors import BotError, ConfigError, GitHubError
 from bot.fix.engines import make_engine
 from bot.uploader.health import read_status, status_path
@@ -142,6 +145,7 @@ class Probe:
     commander: Commander = make_commander
     write_interval_s: float | None = None  # None: github.connect decides (none against loopback)
     core_pattern: Callable[[], CorePattern | None] = read_core_pattern
+    run: CommandRunner = run_command  # commands a check asks about the host (sudo -n -l)
     clock: Callable[[], float] = time.time
     _github: GitHubState | BotError | None = field(default=None, init=False, repr=False)
 
@@ -836,6 +840,36 @@ def check_server_control(p: Probe) -> CheckResult:
     return passed(name, f"{where} answers `{SERVER_INFO_COMMAND}`: {first[:80]}")
 
 
+_SUDO_TIMEOUT_S = 30.0
+
+
+def check_deploy_sudo(p: Probe) -> CheckResult:
+    """With deploy.systemd_sudo, whether this account may run exactly the systemctl commands crashbot
+    deploy runs through ``sudo -n`` (``sudo -n -l COMMAND`` answers without running it, or asking)."""
+    deploy = p.config.deploy
+    name = "deploy sudo"
+    if deploy.backend is not Backend.SYSTEMD or not deploy.systemd_sudo:
+        return skipped(name, "deploy.systemd_sudo is off: crashbot deploy runs no command through sudo")
+    control = SystemdControl(deploy.service_name, sudo=True, runner=p.run)
+    fix = (
+        f"as root: runner-setup/install-runner.sh --role deploy --unit {deploy.service_name} (it writes the "
+        "sudoers line), and run crashbot doctor as the deploy runner's account"
+    )
+    refused = []
+    for command in PRIVILEGED_COMMANDS:
+        argv = control.argv(*command)  # sudo -n systemctl ...
+        try:
+            result = p.run([argv[0], "-n", "-l", *argv[2:]], _SUDO_TIMEOUT_S)
+        except ServerControlError as e:  # sudo is not installed
+            return failed(name, e.diagnostic(), f"apt-get install sudo; then {fix}")
+        if not result.ok:
+            refused.append(" ".join(argv[2:]))
+    if refused:
+        return failed(name, f"sudo -n refuses this account {'; '.join(refused)}", fix)
+    verbs = "|".join(c[0] for c in PRIVILEGED_COMMANDS)
+    return passed(name, f"sudo -n may run systemctl {verbs} {deploy.service_name}, as crashbot deploy does")
+
+
 # ---------------------------------------------------------------------------------------------------
 # running and reporting
 
@@ -862,6 +896,7 @@ CHECKS: tuple[Check, ...] = (
     check_uploader_status,
     check_watch_stop,
     check_server_control,
+    check_deploy_sudo,
     check_engine,
     check_build_dir,
     check_sandbox,

@@ -27,6 +27,7 @@ from bot.github import connect
 from bot.standin import StandIn
 from bot.uploader.health import Health, status_path
 from bot.vocabulary import ALL_LABELS, DASHBOARD, REQUIRED_LABELS, LabelSpec
+from tests.deploy.conftest import RecordingRunner
 
 REPO = "acme/worldserver"
 TOKEN = "ghp_fix_runner"
@@ -215,7 +216,8 @@ def test_doctor_good_setup_every_row_ok_or_skipped(setup: Setup) -> None:
 
     assert {r.status for r in results} <= {Status.OK, Status.SKIP}, doctor.render_table(results)
     assert doctor.all_passed(results)
-    assert [r.name for r in results if r.status is Status.SKIP] == ["fix engine"]  # engine = none
+    # engine = none; deploy.systemd_sudo off
+    assert [r.name for r in results if r.status is Status.SKIP] == ["deploy sudo", "fix engine"]
 
 
 def test_doctor_good_setup_rows_say_what_they_found(setup: Setup) -> None:
@@ -531,7 +533,7 @@ def test_render_table_has_a_row_per_check_and_counts(setup: Setup) -> None:
     assert any(
         line.startswith("tool: cmake") and "FAIL" in line and "install CMake" in line for line in lines
     )
-    assert lines[-1] == f"{len(results) - 2} OK, 0 WARN, 1 FAIL, 1 SKIP"
+    assert lines[-1] == f"{len(results) - 3} OK, 0 WARN, 1 FAIL, 2 SKIP"  # skipped: deploy sudo, engine
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -754,3 +756,63 @@ def test_doctor_watch_stop_warns_when_a_request_cannot_finish_within_the_service
     assert "30s" in result.detail
     if status is Status.WARN:
         assert result.fix == "set github.timeout_s to 15 or less"
+
+
+# ---------------------------------------------------------------------------------------------------
+# the deploy account's sudo rule (deploy.systemd_sudo); tests/test_runner_setup.py asks the real sudo about
+# the line install-runner.sh writes
+
+
+UNIT = "worldserver@main"
+SUDO_LIST = [
+    ("sudo", "-n", "-l", "systemctl", "start", UNIT),
+    ("sudo", "-n", "-l", "systemctl", "stop", UNIT),
+    ("sudo", "-n", "-l", "systemctl", "kill", "--signal=SIGKILL", UNIT),
+]
+
+
+def _sudo_probe(setup: Setup, runner: RecordingRunner) -> Probe:
+    setup.table["deploy"].update({"backend": "systemd", "service_name": UNIT, "systemd_sudo": True})
+    probe = setup.probe()
+    probe.run = runner
+    return probe
+
+
+def test_doctor_deploy_sudo_asks_sudo_about_exactly_the_commands_deploy_runs(setup: Setup) -> None:
+    runner = RecordingRunner()
+    for argv in SUDO_LIST:
+        runner.add(argv, f"/usr/bin/{' '.join(argv[3:])}\n")
+
+    result = doctor.check_deploy_sudo(_sudo_probe(setup, runner))
+
+    assert result.status is Status.OK, result
+    assert runner.calls == SUDO_LIST
+    assert f"systemctl start|stop|kill {UNIT}" in result.detail
+
+
+def test_doctor_deploy_sudo_refused_names_the_commands_and_the_installer(setup: Setup) -> None:
+    runner = RecordingRunner()
+    runner.add(SUDO_LIST[0], "/usr/bin/systemctl start worldserver@main\n")
+    runner.add(SUDO_LIST[1], "/usr/bin/systemctl stop worldserver@main\n")
+    runner.add(SUDO_LIST[2], "", returncode=1, stderr="sudo: a password is required\n")
+
+    result = doctor.check_deploy_sudo(_sudo_probe(setup, runner))
+
+    assert result.status is Status.FAIL
+    assert result.detail == f"sudo -n refuses this account systemctl kill --signal=SIGKILL {UNIT}"
+    assert f"install-runner.sh --role deploy --unit {UNIT}" in result.fix
+
+
+def test_doctor_deploy_sudo_without_sudo_installed_is_one_line(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup.table["deploy"].update({"backend": "systemd", "service_name": UNIT, "systemd_sudo": True})
+    probe = setup.probe()
+    empty = tmp_path / "no-programs"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+    result = doctor.check_deploy_sudo(probe)
+
+    assert result.status is Status.FAIL and "'sudo' is not installed" in result.detail
+    assert "\n" not in result.detail and "apt-get install sudo" in result.fix

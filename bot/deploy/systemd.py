@@ -36,7 +36,10 @@ DENIED_MARKERS = (
     "is not allowed to",
     "not in the sudoers file",
 )
-PRIVILEGED_VERBS = frozenset({"start", "stop", "kill"})
+# the commands that change the unit, as start/stop/kill below run them (through ``sudo -n`` with
+# deploy.systemd_sudo): what crashbot doctor asks sudo about (tests keep the two equal)
+PRIVILEGED_COMMANDS = (("start",), ("stop",), ("kill", "--signal=SIGKILL"))
+PRIVILEGED_VERBS = frozenset(c[0] for c in PRIVILEGED_COMMANDS)
 
 
 class SystemdControl:
@@ -56,9 +59,14 @@ class SystemdControl:
         self.sudo = sudo
         self._run = runner
 
-    def _systemctl(self, *args: str, timeout_s: float = QUERY_TIMEOUT_S) -> CommandResult:
+    def argv(self, *args: str) -> list[str]:
+        """The command line of ``systemctl ARGS UNIT`` as this control runs it (with ``sudo -n`` for the
+        verbs that change the unit, when deploy.systemd_sudo is set)."""
         prefix = ["sudo", "-n"] if self.sudo and args[0] in PRIVILEGED_VERBS else []
-        argv = [*prefix, "systemctl", *(["--user"] if self.user else []), *args, self.unit]
+        return [*prefix, "systemctl", *(["--user"] if self.user else []), *args, self.unit]
+
+    def _systemctl(self, *args: str, timeout_s: float = QUERY_TIMEOUT_S) -> CommandResult:
+        argv = self.argv(*args)
         result = self._run(argv, timeout_s)
         if not result.ok and any(m in result.output.lower() for m in DENIED_MARKERS):
             how = (

@@ -6,7 +6,7 @@ import pytest
 
 from bot.deploy.control import ServerState, StopMethod
 from bot.deploy.errors import ServerControlError, ServiceAccessDenied
-from bot.deploy.systemd import SystemdControl
+from bot.deploy.systemd import PRIVILEGED_COMMANDS, SystemdControl
 from tests.deploy.conftest import RecordingRunner
 
 IS_ACTIVE = ("systemctl", "is-active", "worldserver")
@@ -125,6 +125,9 @@ def test_with_sudo_only_the_verbs_that_change_the_unit_go_through_sudo_n() -> No
         ("sudo", "-n", "systemctl", "start", "worldserver"),
         ("sudo", "-n", "systemctl", "kill", "--signal=SIGKILL", "worldserver"),
     ]
+    # what crashbot doctor asks sudo about is what these ran
+    sudo_calls = [c for c in runner.calls if c[0] == "sudo"]
+    assert sorted(tuple(control.argv(*c)) for c in PRIVILEGED_COMMANDS) == sorted(sudo_calls)
 
 
 def test_sudo_without_a_matching_sudoers_line_names_the_installer() -> None:
