@@ -110,6 +110,9 @@ def test_demo_fresh_run_every_step_happens_and_github_shows_the_loop(
     issue = (output / "issue.md").read_text(encoding="utf-8")
     assert "<!-- crashbot:payload v1 " in issue and "<!-- crashbot:hmac " in issue
     assert "ChatHandler::SendWhisper" in issue
+    # the dashboard step rendered the body again (two days of history): what only the host's report had
+    # is still there
+    assert "<summary>Other threads (" in issue
     analysis = (output / "analysis-comment.md").read_text(encoding="utf-8")
     assert ANALYSIS.tag in analysis and "src/server/game/Handlers/ChatHandler.cpp" in analysis
     assert "Fixes #1" in (output / "pr.md").read_text(encoding="utf-8")
