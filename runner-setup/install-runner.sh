@@ -10,6 +10,13 @@
 # Usage: sudo --preserve-env=CRASHBOT_RUNNER_TOKEN ./install-runner.sh --role fix|deploy --spec SPEC --url https://github.com/OWNER/REPO
 #            --runner-tarball PATH|URL [--runner-sha256 HEX] [--token-env NAME] [--realm NAME]
 #            [--unit NAME] [--install-dir DIR] [--account NAME] [--name NAME] [--root DIR] [--dry-run]
+#        sudo ./install-runner.sh --uninstall --role fix|deploy [--account NAME] [--root DIR] [--dry-run]
+# --uninstall removes what an install made for the account: its systemd unit (stopped first), its ACL
+# entries on the realm's install folder, the deploy role's sudoers drop-in, the account and its group,
+# its home (the runner and _work) and /opt/crashbot/<account> (the venv). Nothing else, and only for an
+# account the install created: it records that in /opt/crashbot/<account>/created-account (installs
+# before that record set the account's comment to "crashbot <role> runner", which is taken as the same).
+# The runner stays listed, offline, under Settings > Actions > Runners: remove it there.
 # The registration token (Settings > Actions > Runners > New self-hosted runner; valid for one hour) is
 # read from the environment variable --token-env names (default CRASHBOT_RUNNER_TOKEN) and handed to the
 # runner's config.sh in its environment (ACTIONS_RUNNER_INPUT_TOKEN), never on a command line. It is
@@ -21,15 +28,16 @@
 # Idempotent: every step checks first. --dry-run prints every command and file it would run or write.
 set -euo pipefail
 me=install-runner
-usage="usage: $0 --role fix|deploy --spec WHEEL|GIT-URL|DIR --url https://github.com/OWNER/REPO --runner-tarball PATH|URL [--runner-sha256 HEX] [--token-env NAME] [--realm NAME] [--unit NAME] [--install-dir DIR] [--account NAME] [--name NAME] [--root DIR] [--dry-run]"
+usage="usage: $0 --role fix|deploy --spec WHEEL|GIT-URL|DIR --url https://github.com/OWNER/REPO --runner-tarball PATH|URL [--runner-sha256 HEX] [--token-env NAME] [--realm NAME] [--unit NAME] [--install-dir DIR] [--account NAME] [--name NAME] [--root DIR] [--dry-run]; or: $0 --uninstall --role fix|deploy [--account NAME] [--root DIR] [--dry-run]"
 die() { echo "$me: $*" >&2; exit 2; }
 
 role="" spec="" url="" tarball="" sha256="" token_env=CRASHBOT_RUNNER_TOKEN realm=main unit=worldserver
-install_dir="" account="" name="" root="" dry=""
+install_dir="" account="" name="" root="" dry="" uninstall=""
 parse_args() {
     while [ "$#" -gt 0 ]; do
         case "$1" in
             --dry-run) dry=1; shift; continue ;;
+            --uninstall) uninstall=1; shift; continue ;;
             -h|--help) echo "$usage"; exit 0 ;;
             --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
         esac
@@ -66,12 +74,25 @@ check_spec() {
     esac
 }
 
-check_args() {
+check_role_arg() {
     case "$role" in
         fix|deploy) ;;
         "") die "pass --role fix or --role deploy; $usage" ;;
         *) die "--role must be fix or deploy (got '$role')" ;;
     esac
+}
+
+check_account_and_root() {
+    [ -n "$account" ] || account=crashbot-$role
+    [[ $account =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--account must be a lower-case user name of at most 32 characters (got '$account')"
+    if [ -n "$root" ]; then
+        [ -d "$root" ] || die "--root '$root' is not a directory"
+        root=$(cd "$root" && pwd)
+    fi
+}
+
+check_args() {
+    check_role_arg
     check_spec
     [[ $url =~ ^https://[A-Za-z0-9.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?/?$ ]] \
         || die "--url must be the repository (or organisation) URL, https://github.com/OWNER/REPO (got '$url')"
@@ -92,17 +113,12 @@ check_args() {
     [[ $realm =~ ^[A-Za-z0-9_-]+$ ]] || die "--realm must be letters, digits, - or _ (got '$realm')"
     # The unit name goes into a sudoers line, verbatim: no characters sudoers gives a meaning to.
     [[ $unit =~ ^[A-Za-z0-9_@][A-Za-z0-9_.@-]*$ ]] || die "--unit must be a systemd unit name such as worldserver or worldserver@main (got '$unit')"
-    [ -n "$account" ] || account=crashbot-$role
-    [[ $account =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--account must be a lower-case user name of at most 32 characters (got '$account')"
+    check_account_and_root
     [ -n "$name" ] || name=$(hostname)-$account
     [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "--name must be letters, digits, '.', '-' or '_' (got '$name')"
     if [ -n "$install_dir" ]; then
         [ "$role" = deploy ] || die "--install-dir is for --role deploy (the fix account must have no right on the realm's files)"
         [ -d "$install_dir" ] || die "--install-dir '$install_dir' is not a directory"
-    fi
-    if [ -n "$root" ]; then
-        [ -d "$root" ] || die "--root '$root' is not a directory"
-        root=$(cd "$root" && pwd)
     fi
 }
 
@@ -139,6 +155,7 @@ set_paths() {
     work_dir=$home/_work
     venv=$root/opt/crashbot/$account/venv
     role_file=$root/opt/crashbot/$account/role
+    created_file=$root/opt/crashbot/$account/created-account
     unit_file=$root/etc/systemd/system/$account-runner.service
     sudoers_file=$root/etc/sudoers.d/$account
     if [ "$role" = fix ]; then labels=crashbot-fix; else labels=realm-$realm; fi
@@ -190,18 +207,20 @@ refuse_links() {
 
 ensure_account() {
     local group
+    run install -d -m 0755 -o root -g root "$root/opt/crashbot/$account"
     if id "$account" >/dev/null 2>&1; then
         echo "$me: OK: account $account exists" >&2
     else
         run useradd --system --user-group --no-create-home --home-dir "$home" --shell /usr/sbin/nologin \
             --comment "crashbot $role runner" "$account"
+        # what --uninstall removes: only an account this script created
+        printf 'created by install-runner.sh --role %s\n' "$role" | write_file 0644 root "$created_file"
     fi
     if id "$account" >/dev/null 2>&1; then
         for group in sudo wheel admin adm docker lxd; do
             if id -nG "$account" | tr ' ' '\n' | grep -qx "$group"; then run gpasswd -d "$account" "$group"; fi
         done
     fi
-    run install -d -m 0755 -o root -g root "$root/opt/crashbot/$account"
     [ -n "$dry" ] || [ -f "$role_file" ] || printf '%s\n' "$role" >"$role_file"
     # Mode 0700 on the home, the runner and _work: the other role's account reads none of it.
     [ -d "$root/home" ] || run install -d -m 0755 -o root -g root "$root/home"  # never re-mode the host's
@@ -406,8 +425,112 @@ enable_service() {
     run systemctl enable --now "$svc"
 }
 
+# --- --uninstall ----------------------------------------------------------------------------------------
+
+# Whether this script created the account: its record, or (installs before the record) the comment only
+# useradd above gives an account.
+created_here() {
+    [ -f "$created_file" ] && return 0
+    [ "$(getent passwd "$account" | cut -d: -f5)" = "crashbot $role runner" ]
+}
+
+# Refuse, in one line and before anything changes, what --uninstall must not remove.
+check_uninstall() {
+    local other passwd_home
+    if [ -f "$role_file" ]; then
+        other=$(cat "$role_file")
+        [ "$other" = "$role" ] || die "account $account is the $other runner's account, not the $role runner's: nothing removed (pass --role $other)"
+    fi
+    if [ -f "$sudoers_file" ] && ! grep -q '^# Written by runner-setup/install-runner.sh' "$sudoers_file"; then
+        die "$sudoers_file was not written by install-runner.sh: nothing removed (move it away and rerun)"
+    fi
+    id "$account" >/dev/null 2>&1 || return 0
+    created_here || die "account $account was not created by install-runner.sh (no $created_file): not removing it or anything installed for it"
+    passwd_home=$(getent passwd "$account" | cut -d: -f6)
+    [ "$passwd_home" = "$home" ] || die "account $account has the home $passwd_home, not $home (another --root?): nothing removed"
+    [ ! -L "$home" ] || die "$home is a symbolic link, not what this script made: nothing removed; look before you rerun"
+}
+
+# The runner stops first: no job is left running with the rights that go next.
+remove_service() {
+    local svc
+    svc=$(basename "$unit_file")
+    if [ -z "$root" ] && [ -f "$unit_file" ]; then
+        run systemctl disable --now "$svc"
+    fi
+}
+
+# The ACL entries the install added on the realm's install folders: the deploy account's own (recursive,
+# as granted; -P never follows a link the account could have planted there) and a fix account's "---".
+# The folder owner's default entry stays: it is the owner's own right, and its files may rely on it.
+remove_acls() {
+    local record dir
+    command -v setfacl >/dev/null 2>&1 || return 0
+    for record in "$root"/opt/crashbot/*/install-dir; do
+        [ -f "$record" ] || continue
+        dir=$(cat "$record")
+        [ -d "$dir" ] || continue
+        if [ "$record" = "$root/opt/crashbot/$account/install-dir" ]; then
+            run setfacl -R -P -x "u:$account,d:u:$account" "$dir"
+        else
+            run setfacl -P -x "u:$account" "$dir"
+        fi
+    done
+}
+
+# The deploy role's drop-in (check_uninstall made sure this script wrote it).
+remove_sudoers() {
+    [ ! -f "$sudoers_file" ] || run rm -f "$sudoers_file"
+}
+
+remove_account() {
+    if id "$account" >/dev/null 2>&1; then
+        # userdel refuses while the account runs a process: a job the unit's stop left behind
+        run userdel "$account" || die "userdel $account failed (a process still runs as it? ps -u $account): stop it and rerun --uninstall"
+    fi
+    # --user-group made a group of the same name; userdel removes it unless another account uses it
+    if getent group "$account" >/dev/null 2>&1 && [ -z "$(getent group "$account" | cut -d: -f4)" ] \
+        && ! getent passwd | cut -d: -f4 | grep -qx "$(getent group "$account" | cut -d: -f3)"; then
+        run groupdel "$account"
+    fi
+}
+
+remove_files() {
+    [ ! -e "$home" ] || run rm -rf --one-file-system -- "$home"
+    if [ -f "$unit_file" ]; then
+        run rm -f "$unit_file"
+        [ -n "$root" ] || run systemctl daemon-reload
+    fi
+    # last: the record that the account was ours goes with its folder, so a rerun after a failure finds it
+    [ ! -e "$root/opt/crashbot/$account" ] || run rm -rf --one-file-system -- "$root/opt/crashbot/$account"
+    [ ! -d "$root/opt/crashbot" ] || run rmdir --ignore-fail-on-non-empty "$root/opt/crashbot"
+}
+
+uninstall() {
+    check_role_arg
+    check_account_and_root
+    [ -n "$dry" ] || [ "$(id -u)" -eq 0 ] || { echo "$me: run as root (sudo)" >&2; exit 1; }
+    set_paths
+    if ! id "$account" >/dev/null 2>&1 && [ ! -f "$created_file" ]; then
+        echo "$me: nothing to remove: no account $account and no $created_file" >&2
+        return 0
+    fi
+    check_uninstall
+    remove_service
+    remove_acls
+    remove_sudoers
+    remove_account
+    remove_files
+    if [ -n "$dry" ]; then
+        echo "$me: --dry-run: nothing was changed" >&2
+        return 0
+    fi
+    echo "$me: removed the $role runner $account. It stays listed (offline) under Settings > Actions > Runners: remove it there." >&2
+}
+
 main() {
     parse_args "$@"
+    if [ -n "$uninstall" ]; then uninstall; return; fi
     check_args
     [ -n "$dry" ] || [ "$(id -u)" -eq 0 ] || { echo "$me: run as root (sudo)" >&2; exit 1; }
     set_paths

@@ -28,6 +28,7 @@ import stat
 import subprocess
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -647,3 +648,230 @@ def test_a_rerun_never_follows_a_link_the_runner_account_planted_in_its_home(
         restore += f" && mv {runner}/.path.kept {runner}/.path"
         assert _as(installed.fix, "sh", "-c", restore).returncode == 0
         shutil.rmtree(victim)
+
+
+# --- --uninstall: what the install made, for an account it created, and nothing else --------------------
+
+
+def test_uninstall_of_an_account_that_does_not_exist_has_nothing_to_do(tmp_path: Path) -> None:
+    account = f"cbt{secrets.token_hex(3)}-none"
+    result = _run("--uninstall", "--dry-run", "--role", "fix", "--account", account, "--root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert f"nothing to remove: no account {account}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ([], "pass --role fix or --role deploy"),
+        (["--role", "both"], "--role must be fix or deploy"),
+        (["--role", "fix", "--account", "Root!"], "--account must be a lower-case user name"),
+    ],
+)
+def test_uninstall_bad_arguments_are_refused_with_one_line(extra: list[str], says: str) -> None:
+    result = _run("--uninstall", *extra)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert says in line
+
+
+def _acl(path: Path) -> list[str]:
+    out = subprocess.run(["getfacl", "-p", str(path)], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line and not line.startswith("#")]
+
+
+def _exists(account: str) -> bool:
+    return subprocess.run(["id", account], capture_output=True, check=False).returncode == 0
+
+
+@dataclass(frozen=True)
+class Uninstalled:
+    root: Path
+    fix: str
+    deploy: str
+    own: str  # an account that existed before the install: the install used it, never created it
+    game: str  # the owner of the realm's install folder
+    install_dir: Path
+    installs: dict[str, subprocess.CompletedProcess[str]]
+    acl_installed: list[str]  # the install folder's ACL after both installs
+    dry: subprocess.CompletedProcess[str]
+    refusals: dict[str, subprocess.CompletedProcess[str]]
+    busy: subprocess.CompletedProcess[str]  # while a process ran as the fix account
+    done: dict[str, subprocess.CompletedProcess[str]]
+    again: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def uninstalled(inputs: Inputs) -> Iterator[Uninstalled]:
+    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
+        pytest.skip("creating accounts needs root, useradd and runuser")
+    tag = secrets.token_hex(3)
+    fix, deploy, own, game = f"cbu{tag}-fix", f"cbu{tag}-deploy", f"cbu{tag}-own", f"cbu{tag}-wow"
+    root = Path(tempfile.mkdtemp(prefix="crashbot-uninstall-root-"))
+    root.chmod(0o755)
+    accounts = [game, own, fix, deploy]
+    sleeper: subprocess.Popen[bytes] | None = None
+    try:
+        for account in (game, own):
+            subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", account], check=True)
+        install_dir = root / "srv" / "realm"
+        install_dir.mkdir(parents=True)
+        shutil.chown(install_dir, game, game)
+        install_dir.chmod(0o755)
+        # what is not the install's and must stay: another drop-in, another home, another crashbot folder
+        (root / "etc" / "sudoers.d").mkdir(parents=True)
+        (root / "etc" / "sudoers.d" / "ops").write_text("ops ALL=(root) /usr/bin/id\n")
+        (root / "home" / "someone").mkdir(parents=True)
+        (root / "home" / "someone" / "notes").write_text("mine\n")
+        (root / "opt" / "crashbot" / "venv").mkdir(parents=True)
+        common = ["--root", str(root), "--unit", UNIT]
+        runs = {
+            "fix": _args(inputs, "fix", "--account", fix, *common),
+            "deploy": _args(
+                inputs, "deploy", "--account", deploy, "--install-dir", str(install_dir), *common
+            ),
+            "own": _args(inputs, "fix", "--account", own, *common),
+        }
+        installs = {name: _run(*args, token="AAREG" + tag) for name, args in runs.items()}
+        acl_installed = _acl(install_dir)
+
+        def uninstall(role: str, account: str, *extra: str) -> subprocess.CompletedProcess[str]:
+            return _run("--uninstall", "--role", role, "--account", account, "--root", str(root), *extra)
+
+        dry = uninstall("deploy", deploy, "--dry-run")
+        refusals = {"own": uninstall("fix", own), "role": uninstall("deploy", fix)}
+        sleeper = subprocess.Popen(["sleep", "600"], user=fix, group=fix, extra_groups=[], cwd="/")
+        assert wait_until(lambda: fix in _ps_users()), "the process as the fix account did not start"
+        busy = uninstall("fix", fix)
+        sleeper.kill()
+        sleeper.wait()
+        sleeper = None
+        done = {"fix": uninstall("fix", fix), "deploy": uninstall("deploy", deploy)}
+        again = uninstall("fix", fix)
+        yield Uninstalled(
+            root,
+            fix,
+            deploy,
+            own,
+            game,
+            install_dir,
+            installs,
+            acl_installed,
+            dry,
+            refusals,
+            busy,
+            done,
+            again,
+        )
+    finally:
+        if sleeper is not None:
+            sleeper.kill()
+            sleeper.wait()
+        for account in accounts:
+            subprocess.run(["userdel", account], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _ps_users() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "user:32="], capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def wait_until(predicate: object, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@needs_root
+def test_uninstall_removes_the_accounts_homes_venvs_units_and_sudoers_line(uninstalled: Uninstalled) -> None:
+    u = uninstalled
+    assert all(r.returncode == 0 for r in u.installs.values()), {k: r.stderr for k, r in u.installs.items()}
+    for role in ("fix", "deploy"):
+        assert u.done[role].returncode == 0, u.done[role].stderr
+        assert "stays listed (offline) under Settings > Actions > Runners" in u.done[role].stderr
+    for account in (u.fix, u.deploy):
+        assert not _exists(account)
+        assert subprocess.run(["getent", "group", account], capture_output=True, check=False).returncode != 0
+        assert not (u.root / "home" / account).exists()
+        assert not (u.root / "opt" / "crashbot" / account).exists()
+        assert not (u.root / "etc" / "systemd" / "system" / f"{account}-runner.service").exists()
+    assert not (u.root / "etc" / "sudoers.d" / u.deploy).exists()
+
+
+@needs_root
+def test_uninstall_takes_back_the_acl_entries_on_the_realms_install_folder(uninstalled: Uninstalled) -> None:
+    u = uninstalled
+    assert f"user:{u.deploy}:rwx" in u.acl_installed and f"user:{u.fix}:---" in u.acl_installed
+    left = _acl(u.install_dir)
+    # a named entry for a removed account would pass its rights to the next account given its uid
+    assert not [e for e in left if u.deploy in e or u.fix in e or re.match(r"(default:)?user:\d+:", e)]
+    assert f"user:{u.own}:---" in left  # the fix runner that stays is still shut out
+
+
+@needs_root
+def test_uninstall_leaves_everything_it_did_not_make(uninstalled: Uninstalled) -> None:
+    u = uninstalled
+    assert (u.root / "etc" / "sudoers.d" / "ops").read_text() == "ops ALL=(root) /usr/bin/id\n"
+    assert (u.root / "home" / "someone" / "notes").read_text() == "mine\n"
+    assert (u.root / "opt" / "crashbot" / "venv").is_dir()
+    assert u.install_dir.is_dir() and u.install_dir.owner() == u.game and _exists(u.game)
+
+
+@needs_root
+def test_uninstall_refuses_in_one_line_an_account_the_install_did_not_create(
+    uninstalled: Uninstalled,
+) -> None:
+    u = uninstalled
+    result = u.refusals["own"]
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert f"account {u.own} was not created by install-runner.sh" in line
+    # nothing of it was touched: the account, its home, its venv, its unit
+    assert _exists(u.own)
+    assert (u.root / "home" / u.own / "actions-runner" / ".runner").is_file()
+    assert (u.root / "opt" / "crashbot" / u.own / "venv" / "bin" / "python").exists()
+    assert (u.root / "etc" / "systemd" / "system" / f"{u.own}-runner.service").is_file()
+
+
+@needs_root
+def test_uninstall_refuses_the_other_roles_account_before_changing_anything(uninstalled: Uninstalled) -> None:
+    result = uninstalled.refusals["role"]
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert f"account {uninstalled.fix} is the fix runner's account, not the deploy runner's" in line
+    assert f"user:{uninstalled.fix}:---" in uninstalled.acl_installed  # still there after this refusal
+    assert "userdel" not in result.stdout
+
+
+@needs_root
+def test_uninstall_dry_run_prints_what_it_would_remove_and_removes_nothing(uninstalled: Uninstalled) -> None:
+    u = uninstalled
+    assert u.dry.returncode == 0, u.dry.stderr
+    home = u.root / "home" / u.deploy
+    for line in (
+        f"would run: setfacl -R -P -x u:{u.deploy}\\,d:u:{u.deploy} {u.install_dir}",  # printf %q's comma
+        f"would run: rm -f {u.root}/etc/sudoers.d/{u.deploy}",
+        f"would run: userdel {u.deploy}",
+        f"would run: rm -rf --one-file-system -- {home}",
+        f"would run: rm -rf --one-file-system -- {u.root}/opt/crashbot/{u.deploy}",
+    ):
+        assert line in u.dry.stdout.splitlines(), line
+    assert "systemctl" not in u.dry.stdout  # --root: no service to stop
+    assert u.dry.stderr.splitlines()[-1] == "install-runner: --dry-run: nothing was changed"
+    assert f"user:{u.deploy}:rwx" in u.acl_installed and u.done["deploy"].returncode == 0  # it was all there
+
+
+@needs_root
+def test_uninstall_stopped_by_a_running_process_says_so_and_a_rerun_finishes(
+    uninstalled: Uninstalled,
+) -> None:
+    u = uninstalled
+    assert u.busy.returncode == 2
+    assert f"userdel {u.fix} failed (a process still runs as it?" in u.busy.stderr.splitlines()[-1]
+    assert u.done["fix"].returncode == 0 and not _exists(u.fix)
+    assert u.again.returncode == 0 and f"nothing to remove: no account {u.fix}" in u.again.stderr
