@@ -30,12 +30,15 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot import doctor
+from bot.config import from_mapping
+from bot.deploy.shell import CommandResult, run_command
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "runner-setup" / "install-runner.sh"
@@ -445,6 +448,33 @@ def test_the_sudoers_line_allows_exactly_what_crashbot_deploy_runs(installed: In
             assert not may(installed.deploy, *refused.split()), refused
     finally:
         live.unlink()
+
+
+@needs_root
+@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed")
+def test_crashbot_doctor_finds_the_sudoers_line_for_the_deploy_account_and_none_for_fix(
+    installed: Installed,
+) -> None:
+    """doctor's *deploy sudo* row, run as each account against the real sudo and the line the script wrote."""
+    live = Path("/etc/sudoers.d") / installed.deploy
+    shutil.copy2(installed.root / "etc" / "sudoers.d" / installed.deploy, live)
+    config = from_mapping({"deploy": {"backend": "systemd", "service_name": UNIT, "systemd_sudo": True}})
+
+    def row(account: str) -> doctor.CheckResult:
+        def as_account(argv: Sequence[str], timeout_s: float) -> CommandResult:
+            return run_command(["runuser", "-u", account, "--", *argv], timeout_s)
+
+        return doctor.check_deploy_sudo(doctor.Probe(config=config, env={}, run=as_account))
+
+    try:
+        deploy, fix = row(installed.deploy), row(installed.fix)
+    finally:
+        live.unlink()
+    assert deploy.status is doctor.Status.OK, deploy
+    assert fix.status is doctor.Status.FAIL
+    assert fix.detail == f"sudo -n refuses this account systemctl start {UNIT}; systemctl stop {UNIT}; " + (
+        f"systemctl kill --signal=SIGKILL {UNIT}"
+    )
 
 
 @needs_root
