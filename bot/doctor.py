@@ -731,6 +731,9 @@ def check_watch_stop(p: Probe) -> CheckResult:
     publisher: the watcher waits ``github.timeout_s`` and the answer, capped to fit the service manager's
     stop timeout (systemd's TimeoutStopSec=, WinSW's <stoptimeout>)."""
     name = "watch stop"
+    spool = Path(p.config.uploader.spool or default_spool_path(p.env, platform=p.platform)).expanduser()
+    if not p.config.uploader.crash_dirs and read_status(status_path(spool)) is None:
+        return skipped(name, "crashbot watch does not run here (no uploader.crash_dirs, no heartbeat)")
     timeout = p.config.github.timeout_s
     wait = stop_wait_s(timeout)
     if timeout + STOP_ANSWER_S <= wait:

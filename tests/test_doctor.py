@@ -816,3 +816,12 @@ def test_doctor_deploy_sudo_without_sudo_installed_is_one_line(
 
     assert result.status is Status.FAIL and "'sudo' is not installed" in result.detail
     assert "\n" not in result.detail and "apt-get install sudo" in result.fix
+
+
+def test_doctor_watch_stop_is_skipped_where_crashbot_watch_does_not_run(setup: Setup) -> None:
+    """A fix runner may well raise github.timeout_s: no uploader stops there, so nothing to warn about."""
+    del setup.table["uploader"]["crash_dirs"]
+    status_path(setup.tmp / "spool.sqlite3").unlink()
+    setup.table["github"]["timeout_s"] = 60.0
+    result = row(setup.run(), "watch stop")
+    assert result.status is Status.SKIP and "crashbot watch does not run here" in result.detail
