@@ -25,6 +25,8 @@ class Format(StrEnum):
     SANITIZER = "sanitizer"  # AddressSanitizer, UndefinedBehaviorSanitizer, ThreadSanitizer, LeakSanitizer
     VMANGOS_LOG = "vmangos-log"  # vMaNGOS's own log: a timestamped assertion line, then a backtrace
     DEBUGDIAG = "debugdiag"  # the text of a Microsoft DebugDiag crash analysis (verdict, thread stacks)
+    WINDOWS_EVENT = "windows-event"  # the Event Viewer's Application Error event (ID 1000), any language
+    WER = "wer"  # Windows Error Reporting's problem signature: Report.wer, the crash dialog, Event 1001
     MINIDUMP = "minidump"  # a Windows .dmp alone: read by bot.symbols (binary), never by a text parser
 
 

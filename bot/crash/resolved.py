@@ -16,6 +16,9 @@ SYMBOLS_NOTE_KEY = "symbols"
 # The minidump's modules that matter (the faulting one, then those on the crashing stack), one a line:
 # ``name<TAB>version<TAB>timestamp<TAB>pdb<TAB>pdb key`` (empty fields when unknown); the issue folds them.
 DUMP_MODULES_KEY = "dump_modules"
+# Modules a report names with their PE time stamp but no minidump (Windows' own fault records), one a
+# line: ``name<TAB>TIMESTAMP`` (8 upper-case hex). The symbols room finds that build's image by it.
+IMAGE_STAMPS_KEY = "image_stamps"
 
 
 def with_resolved_frames(

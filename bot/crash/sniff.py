@@ -24,6 +24,9 @@ PARSER_MODULES: tuple[tuple[Format, str], ...] = (
     (Format.CDB, "bot.crash.parsers.cdb"),
     # DebugDiag's stacks are cdb-style call sites; its verdict sentence and thread headers are its own
     (Format.DEBUGDIAG, "bot.crash.parsers.debugdiag"),
+    # Windows' own fault records: one frame each, so any richer format quoting one wins a tie
+    (Format.WINDOWS_EVENT, "bot.crash.parsers.windowsevent"),
+    (Format.WER, "bot.crash.parsers.wer"),
     # before gdb: a sanitizer's ``#N 0x… in F file:line`` frames look like gdb's, its header cannot
     (Format.SANITIZER, "bot.crash.parsers.sanitizer"),
     (Format.GDB, "bot.crash.parsers.gdb"),

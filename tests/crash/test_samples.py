@@ -53,6 +53,20 @@ SAMPLE_FORMATS: dict[str, set[Format]] = {
     "debugdiag-mssupport-kb2295405-args.txt": {Format.DEBUGDIAG},
     "debugdiag-iis-heap-thread.txt": {Format.DEBUGDIAG},
     "debugdiag-wcf-verdict.txt": {Format.DEBUGDIAG},
+    "ac-issue-18961-event1000-translated.txt": {Format.WINDOWS_EVENT},
+    "meminfo-issue-14-event1000.txt": {Format.WINDOWS_EVENT},
+    "munin-node-win32-issue-6-event1000-wrapped.txt": {Format.WINDOWS_EVENT},
+    "repackinator-issue-58-event1000-xml.txt": {Format.WINDOWS_EVENT},
+    "sachesi-issue-16-event1000-german.txt": {Format.WINDOWS_EVENT},
+    "xplist-issue-37-event1000-chinese.txt": {Format.WINDOWS_EVENT},
+    # Event 1000's description and Event 1001's P1..P10 of the same crash, one after the other
+    "maxto-issue-75-event1000-and-1001.txt": {Format.WINDOWS_EVENT, Format.WER},
+    "skyfire406a-issue-707-problem-signature.txt": {Format.WER},
+    "pvpgn-issue-96-problem-signature-spanish.txt": {Format.WER},
+    "qbittorrent-issue-23940-event1001-bex64-chinese.txt": {Format.WER},
+    "readest-issue-683-report-wer-bex64.txt": {Format.WER},
+    "usbipd-win-issue-1254-report-wer-bex64-chinese.txt": {Format.WER},
+    "winauth-issue-573-report-wer-german.txt": {Format.WER},
 }
 JSON_KEYS = {
     "format",
