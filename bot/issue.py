@@ -507,14 +507,21 @@ class _Renderer:
         module = bare[0].module or "the server executable"
         notes = self.crash.report.extra.get(SYMBOLS_NOTE_KEY, "")
         why = "".join(f"\n- {self.text(n)}" for n in notes.splitlines()[:8] if n.strip())
+        # Windows' own fault record: no crash handler ran, so a .pdb beside the exe would not name anything
+        handler = self.crash.report.format not in (Format.WINDOWS_EVENT, Format.WER)
+        ship = (
+            f"- ship the `.pdb` next to {self.code(module)} on the game host (the crash handler then names "
+            "the functions itself), or\n"
+            if handler
+            else ""
+        )
         return (
             f"### Symbols missing\n\n{len(bare)} meaningful frame(s) are bare addresses (such as {example}): "
             f"this report came from a build whose debug files crashbot could not use."
             + (f"\n\nWhat crashbot tried:{why}" if why else "")
             + "\n\nTo get function, file and line for crashes like this one, either\n"
-            f"- ship the `.pdb` next to {self.code(module)} on the game host (the crash handler then names "
-            "the functions itself), or\n"
-            "- add the build's debug files to the symbol store on the runner: "
+            + ship
+            + "- add the build's debug files to the symbol store on the runner: "
             "`crashbot symbols add <build folder> --revision <hash>`, or\n"
             '- turn the store on (`[symbols] store = "..."` in `crashbot.toml`): `crashbot deploy` '
             "then keeps every release's debug files, and later crashes of that build are symbolicated "

@@ -38,7 +38,10 @@ class Locator(Protocol):
 
     def describe(self) -> str: ...
 
-    def image(self, module: str, *, revision: str | None, key: str | None) -> Found: ...
+    def image(self, module: str, *, revision: str | None, key: str | None, stamp: str | None = None) -> Found:
+        """The image of ``module``: by its symbol-store ``key`` (a minidump's), else by its PE time
+        ``stamp`` alone (a fault record's), else by the build ``revision``."""
+        ...
 
     def pdb(self, codeview: CodeView) -> Found: ...
 
@@ -78,10 +81,19 @@ class FolderLocator:
     def describe(self) -> str:
         return str(self.folder)
 
-    def image(self, module: str, *, revision: str | None, key: str | None) -> Found:
+    def image(self, module: str, *, revision: str | None, key: str | None, stamp: str | None = None) -> Found:
         named = [f for f in self.files if f.kind is Kind.PE and same_module(f.name, module)]
         if not named:
             return Found(None, f"no {module} in {self.folder}")
+        if key is None and stamp is not None:
+            stamped = [f for f in named if f.key.startswith(stamp.upper())]
+            if not stamped:
+                return Found(
+                    None,
+                    f"{module} in {self.folder} is another build (time stamp {named[0].key[:8]}, the crash "
+                    f"ran {stamp.upper()})",
+                )
+            return Found(stamped[0])
         if key is not None:
             exact = [f for f in named if f.key == key]
             if not exact:
@@ -124,7 +136,7 @@ class StoreLocator:
         damaged = f" (unreadable: {self.unreadable})" if self.unreadable else ""
         return Found(None, f"{what}{damaged}")
 
-    def image(self, module: str, *, revision: str | None, key: str | None) -> Found:
+    def image(self, module: str, *, revision: str | None, key: str | None, stamp: str | None = None) -> Found:
         self.unreadable = ""
         if key is not None:
             for name in (module, *(module + s for s in PE_SUFFIXES)):
@@ -133,6 +145,8 @@ class StoreLocator:
                     found = self._identify(path)
                     if found is not None:
                         return Found(found)
+        if key is None and stamp is not None:
+            return self._image_with_stamp(module, stamp, revision)
         if not revision:
             return Found(
                 None,
@@ -152,6 +166,20 @@ class StoreLocator:
                 if found is not None and found.kind is Kind.PE:
                     return Found(found)
         return self._missing(f"release {revision[:12]} in {self.describe()} has no {module}")
+
+    def _image_with_stamp(self, module: str, stamp: str, revision: str | None) -> Found:
+        """The stored image of ``module`` linked at ``stamp``; a miss says how to add that build."""
+        for name in (module, *(module + s for s in PE_SUFFIXES)):
+            for path in self.store.paths_with_stamp(name, stamp):
+                found = self._identify(path)
+                if found is not None and found.kind is Kind.PE:
+                    return Found(found)
+        if revision:
+            return self.image(module, revision=revision, key=None)
+        return self._missing(
+            f"no {module} with PE time stamp {stamp.upper()} in {self.describe()}: add the build that "
+            "crashed with `crashbot symbols add DIR --revision <hash>` (deploys add theirs)"
+        )
 
     def pdb(self, codeview: CodeView) -> Found:
         self.unreadable = ""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.crash.model import CrashReport, ExceptionInfo, Frame, Thread
-from bot.crash.resolved import DUMP_MODULES_KEY, with_resolved_frames
+from bot.crash.resolved import DUMP_MODULES_KEY, IMAGE_STAMPS_KEY, with_resolved_frames
 from bot.symbols.errors import SymbolError
 from bot.symbols.identity import PeImage
 from bot.symbols.locate import Locator, windows_basename
@@ -145,6 +145,7 @@ class _Images:
     dump: Minidump | None
     stage: Path
     notes: list[str] = dataclasses.field(default_factory=list)
+    stamps: dict[str, str] = dataclasses.field(default_factory=dict)  # module (lower) -> its PE time stamp
     cache: dict[str, tuple[Path, PeImage] | None] = dataclasses.field(default_factory=dict)
     elves: dict[str, DebugFile | None] = dataclasses.field(default_factory=dict)
 
@@ -179,7 +180,9 @@ class _Images:
 
     def _locate(self, module: str) -> tuple[Path, PeImage] | None:
         try:
-            found = self.locator.image(module, revision=self.revision, key=self._dump_key(module))
+            key = self._dump_key(module)
+            stamp = None if key is not None else self.stamps.get(module.lower())
+            found = self.locator.image(module, revision=self.revision, key=key, stamp=stamp)
         except SymbolError as e:  # a damaged store index: one note, the report is still filed
             self.notes.append(str(e))
             return None
@@ -272,7 +275,9 @@ def symbolicate(
         note = "llvm-symbolizer is not installed: install LLVM (`crashbot doctor` says how) to resolve frames"
         return _done(report, {}, sites, [note])
     with tempfile.TemporaryDirectory(prefix="crashbot-symbols-") as stage:
-        images = _Images(locator, report.build.revision, dump, Path(stage), notes=unplaced)
+        images = _Images(
+            locator, report.build.revision, dump, Path(stage), notes=unplaced, stamps=image_stamps(report)
+        )
         pairs = list(_queries(sites, images))
         unique = list(dict.fromkeys(q for _, q in pairs))  # idle threads repeat the same few sites
         try:
@@ -307,6 +312,16 @@ def _undescribed_note(sites: dict[Frame, Site], left: list[Frame]) -> list[str]:
         f"{len(left)} frame site(s) in {modules} lie in code its debug files do not describe (built without "
         "debug information, such as the C runtime's startup): no debug file names them"
     ]
+
+
+def image_stamps(report: CrashReport) -> dict[str, str]:
+    """The PE time stamps a fault record gives its modules (:data:`IMAGE_STAMPS_KEY`), by module name."""
+    stamps: dict[str, str] = {}
+    for line in report.extra.get(IMAGE_STAMPS_KEY, "").splitlines():
+        name, _, stamp = line.partition("\t")
+        if name and stamp:
+            stamps[name.lower()] = stamp
+    return stamps
 
 
 def _unplaced_note(report: CrashReport, sites: dict[Frame, Site]) -> list[str]:

@@ -265,6 +265,17 @@ class SymbolStore:
         candidate = self.root / name.lower() / key / name.lower()
         return candidate if candidate.is_file() else None
 
+    def paths_with_stamp(self, name: str, stamp: str) -> tuple[Path, ...]:
+        """The stored images of ``name`` whose key starts with the PE time stamp ``stamp`` (8 upper-case
+        hex digits): a fault record names the time stamp but not the image size, the key's second half."""
+        folder = self.root / name.lower()
+        try:
+            keys = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+        except OSError:
+            return ()
+        found = (folder / key / name.lower() for key in keys if key.upper().startswith(stamp.upper()))
+        return tuple(path for path in found if path.is_file())
+
     def build_id_path(self, build_id: str) -> Path | None:
         candidate = self.root / ".build-id" / build_id[:2] / f"{build_id[2:]}.debug"
         return candidate if candidate.is_file() else None
