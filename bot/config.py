@@ -278,6 +278,11 @@ class UploaderSettings:
     core_max_mb: int = 8192  # a bigger core is not given to gdb (its notes are still read and filed)
     core_min_free_mb: int = 2048  # below this much free disk, a read core is deleted whatever core_keep says
     gdb_timeout_s: float = 120.0  # gdb's time limit per core
+    # Windows Error Reporting: also read the Report.wer WER keeps of a crash of these programs (a crash no
+    # handler wrote a report for: a release build without one, a stack overflow, a crash at start-up)
+    wer_reports: bool = False
+    wer_dir: str = ""  # WER's ReportArchive; empty = C:\ProgramData\Microsoft\Windows\WER\ReportArchive
+    wer_exe_names: tuple[str, ...] = ("worldserver.exe",)
     uptime_process: str = "worldserver"  # `crashbot watch` records this process's runs as uptime; "" = off
     uptime_poll_s: float = 60.0  # how often the process table is read
     uptime_publish_interval_s: float = 3600.0  # the realm's uptime ledger issue is written at most this often
@@ -304,6 +309,11 @@ class UploaderSettings:
             )
         if not self.patterns:
             raise ConfigError("uploader.patterns is empty: no file would ever be read as a crash report")
+        if self.wer_reports and not any(name.strip() for name in self.wer_exe_names):
+            raise ConfigError(
+                "uploader.wer_exe_names is empty while wer_reports is on: name the server's executable "
+                '(wer_exe_names = ["worldserver.exe"])'
+            )
         if self.max_report_bytes < 1:
             raise ConfigError(f"uploader.max_report_bytes must be at least 1, got {self.max_report_bytes}")
 

@@ -39,6 +39,7 @@ from bot.uploader.supervisor import (
 )
 from bot.uploader.trigger import DashboardTrigger
 from bot.uploader.watcher import CrashWatcher, existing_reports
+from bot.uploader.wer import wer_watching
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class Watching:
         core_watchers, core_backfill = core_watching(
             settings, self.intake, debug_dirs=(Path(store),) if store else ()
         )
+        wer_watchers, wer_backfill = wer_watching(settings, self.intake)
+        core_watchers += wer_watchers  # started, stopped and isolated alike
         watcher.start()  # before the backfill, so nothing written meanwhile is missed
         for core_watcher in core_watchers:
             core_watcher.start()
@@ -102,6 +105,7 @@ class Watching:
             reports = existing_reports(dirs, settings.patterns)
             backfill(self.intake, reports, self.supervisor.stop_event, on_progress=on_progress)
             core_backfill(self.supervisor.stop_event)
+            wer_backfill(self.supervisor.stop_event)
             self.supervisor.serve()
         finally:
             watcher.stop()

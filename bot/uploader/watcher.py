@@ -35,11 +35,20 @@ class _Seen:
 
 
 def is_report(path: Path, patterns: Sequence[str]) -> bool:
-    """True for a file name that matches a report pattern (a ``.dmp`` is never a report itself)."""
+    """True for a file name that matches a report pattern (a ``.dmp`` is never a report itself).
+
+    A pattern with a ``/`` names the file in its folder (``AppCrash_worldserver.exe*/Report.wer``: WER
+    keeps each report in a folder of its own) and is matched against ``folder/name``."""
     name = path.name.lower()
     if name.endswith(DUMP_SUFFIX) or name.startswith("."):
         return False
-    return any(fnmatch.fnmatch(name, p.lower()) for p in patterns)
+    nested = f"{path.parent.name.lower()}/{name}"
+    return any(fnmatch.fnmatch(nested if "/" in p else name, p.lower()) for p in patterns)
+
+
+def _nested(patterns: Sequence[str]) -> bool:
+    """Whether a pattern names a file inside a subfolder of the watched folder."""
+    return any("/" in p for p in patterns)
 
 
 def dump_for(report: Path) -> Path | None:
@@ -54,7 +63,11 @@ def existing_reports(dirs: Iterable[Path], patterns: Sequence[str]) -> list[Path
     for d in dirs:
         if not d.is_dir():
             continue
-        for entry in os.scandir(d):
+        with os.scandir(d) as it:
+            entries = list(it)
+        if _nested(patterns):  # one level down as well: the folders WER keeps its reports in
+            entries += [sub for e in entries if e.is_dir(follow_symlinks=False) for sub in _entries(e.path)]
+        for entry in entries:
             path = Path(entry.path)
             if entry.is_file() and is_report(path, patterns):
                 try:
@@ -62,6 +75,14 @@ def existing_reports(dirs: Iterable[Path], patterns: Sequence[str]) -> list[Path
                 except OSError:
                     continue
     return [p for _, p in sorted(found)]
+
+
+def _entries(folder: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError:  # a report folder that vanished meanwhile, or that this user may not list
+        return []
 
 
 def opened_exclusively(path: Path) -> bool:
@@ -141,7 +162,7 @@ class CrashWatcher:
                 # worldserver creates Crashes/ only at its first crash; a typo would wait here forever
                 logger.warning("crash folder %s does not exist yet; created it and watching it", d)
                 d.mkdir(exist_ok=True)  # never its parents: a mistyped path must fail, not be made
-            self._observer.schedule(handler, str(d), recursive=False)
+            self._observer.schedule(handler, str(d), recursive=_nested(self._patterns))
         self._observer.start()
         self._thread.start()
         logger.info("watching %s", ", ".join(str(d) for d in self.dirs))
