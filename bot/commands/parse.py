@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "file",
         help="a crash report (Wheaty .txt, gdb log, cdb output, console assert, VS stack, sanitizer report, "
-        "vMaNGOS log), a Linux core file, or a minidump alone (.dmp: its exception, modules and the "
+        "vMaNGOS log, DebugDiag text, Event Viewer Application Error text, WER's Report.wer or problem "
+        "signature), a Linux core file, or a minidump alone (.dmp: its exception, modules and the "
         "crashing thread's stack walked from the dump, x64 only; symbolicated from --symbols or the "
         "configured store, when there is one)",
     )

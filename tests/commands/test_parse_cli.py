@@ -196,3 +196,31 @@ def test_parse_as_subprocess_never_tracebacks(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
+
+
+@pytest.mark.parametrize(
+    ("sample", "fmt"),
+    [("meminfo-issue-14-event1000.txt", "windows-event"), ("winauth-issue-573-report-wer-german.txt", "wer")],
+)
+def test_parse_windows_fault_records_by_format_choice_with_explain(
+    capsys: pytest.CaptureFixture[str], sample: str, fmt: str
+) -> None:
+    code, out, err = run(capsys, "parse", str(SAMPLES / sample), "--format", fmt.upper(), "--explain")
+    assert code == 0, err
+    assert f"format:     {fmt}" in out
+    assert "note:       Windows' fault record names only where the fault happened" in out
+    assert "[signature] sign:" in out
+
+
+def test_parse_report_wer_utf16_file_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    wer = tmp_path / "Report.wer"
+    text = (SAMPLES / "readest-issue-683-report-wer-bex64.txt").read_text(encoding="utf-8")
+    wer.write_bytes(b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le"))
+    code, out, err = run(capsys, "parse", str(wer), "--json")
+    assert code == 0, err
+    obj = json.loads(out)
+    assert (obj["format"], obj["exception"]) == ("wer", {"code": "C0000409", "name": "STACK_BUFFER_OVERRUN"})
+    assert obj["signature"] == "STACK_BUFFER_OVERRUN | ucrtbase.dll+0x7f6fe"

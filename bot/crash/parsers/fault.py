@@ -14,7 +14,8 @@ What a record's signature groups (see :mod:`bot.crash.signature`): the exception
 in another build is another issue until both are symbolicated (the offset moves with every link), and
 then both sign by function. A fault inside a system DLL signs by that DLL's offset, so different server
 bugs that corrupt the heap and fault at the same place in ``ntdll.dll`` share one issue: the record
-cannot tell them apart.
+cannot tell them apart. A fault in no module (``unknown``, ``StackHash_…``) has only an absolute address,
+which ASLR moves, so such faults group by exception kind alone.
 """
 
 from __future__ import annotations
