@@ -15,6 +15,7 @@ from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Format
 from bot.crash.parsers import windowsevent
+from bot.crash.redact import redact
 from bot.crash.resolved import IMAGE_STAMPS_KEY
 from tests.crash.contract import assert_reads_or_refuses
 
@@ -206,6 +207,15 @@ def test_windows_event_xml_data_is_read_when_the_description_is_missing() -> Non
     assert analyse(report).signature.text == "ACCESS_VIOLATION | worldserver.exe+0xa1b2c3"
     assert report.build.executable == r"C:\WoW\worldserver.exe"
     assert report.notes[0] == "read from the event's XML <Data> values: the description text is missing"
+
+
+def test_windows_event_reads_after_the_uploaders_redaction() -> None:
+    """The uploader redacts before it parses: a dotted version such as 1.6.0.0 becomes [REDACTED:ip]."""
+    text = redact(event().replace("version: 0.0.0.0", "version: 1.6.0.0")).text
+    assert "version: [REDACTED:ip]" in text
+    report = parse_report(text)
+    assert report.threads[0].frames[0].offset == "0xa1b2c3"
+    assert report.extra["application_version"] == "[REDACTED:ip]"
 
 
 def test_windows_event_cut_before_the_offset_keeps_the_exception_and_says_so() -> None:

@@ -33,11 +33,12 @@ from bot.crash.parsers.reader import Cursor, ReportBuilder
 SNIFF_LINES = 400
 MAX_LINE = 2048
 
-# <label>: name, <label>: version, <label>: 0xSTAMP -- each segment free of colons and separators, so a
-# line is split in one pass (no backtracking across segments).
+# <label>: name, <label>: version, <label>: 0xSTAMP -- each segment free of separators, so a line is split
+# in one pass (no backtracking across segments). The version may hold a colon: the uploader redacts a
+# dotted version that looks like an address (1.6.0.0) to [REDACTED:ip] before the parser sees it.
 _IDENTITY = re.compile(
     r"^[^:：,，、]{1,120}[:：]\s*(?P<name>[^:：,，、]{1,260}?)\s*[,，、]\s*"
-    r"[^:：,，、]{1,80}[:：]\s*(?P<version>[^:：,，、]{0,80}?)\s*[,，、]\s*"
+    r"[^:：,，、]{1,80}[:：]\s*(?P<version>[^,，、]{0,80}?)\s*[,，、]\s*"
     r"[^:：,，、]{1,80}[:：]\s*(?P<stamp>(?:0[xX])*[0-9a-fA-F]{1,8})$"
 )
 _BARE_HEX = re.compile(r"^(?:0[xX])*[0-9a-fA-F]{1,16}$")
