@@ -59,6 +59,7 @@ SAMPLE_FORMATS: dict[str, set[Format]] = {
     "repackinator-issue-58-event1000-xml.txt": {Format.WINDOWS_EVENT},
     "sachesi-issue-16-event1000-german.txt": {Format.WINDOWS_EVENT},
     "xplist-issue-37-event1000-chinese.txt": {Format.WINDOWS_EVENT},
+    "vintagestory-issue-5576-event1000-powershell.txt": {Format.WINDOWS_EVENT},
     # Event 1000's description and Event 1001's P1..P10 of the same crash, one after the other
     "maxto-issue-75-event1000-and-1001.txt": {Format.WINDOWS_EVENT, Format.WER},
     "skyfire406a-issue-707-problem-signature.txt": {Format.WER},

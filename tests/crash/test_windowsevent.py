@@ -183,6 +183,14 @@ def test_windows_event_labels_in_any_language_are_read_by_position(
     assert report.build.executable == path
 
 
+def test_windows_event_powershell_listing_prefix_is_skipped_and_the_first_record_read() -> None:
+    report = windowsevent.parse(lines_of("vintagestory-issue-5576-event1000-powershell.txt"))
+    (frame,) = report.threads[0].frames
+    assert (frame.module, frame.offset) == ("openal32.dll", "0xdf046")
+    assert report.build.product == "Vintagestory.exe"
+    assert report.extra["report_id"] == "60c00795-048c-4185-85aa-6413ba0364ee"
+
+
 def test_windows_event_wrapped_time_stamps_and_paths_are_joined() -> None:
     report = windowsevent.parse(lines_of("munin-node-win32-issue-6-event1000-wrapped.txt"))
     assert report.build.raw == "munin-node.exe 1.6.0.0 (PE time stamp 0x4B517BFF)"

@@ -17,7 +17,9 @@ shape, which every language keeps: two identity lines (``<label>: name, <label>:
 0xSTAMP``), then one value per line in a fixed order. Windows 11 doubles the ``0x`` of the process id
 and start time; narrow copies wrap a line after its colon or inside a path. The Event Viewer's "Details"
 copy adds a ``Log Name:``/``Source:`` header and the event's XML, whose ``<Data>`` values (in the same
-order) are read when the description itself is missing. Real samples: tests/fixtures/samples/SOURCES.md.
+order) are read when the description itself is missing; PowerShell's listing puts its own fields before
+the first line. Only the first record of a paste of several is read. Real samples:
+tests/fixtures/samples/SOURCES.md.
 """
 
 from __future__ import annotations
@@ -77,8 +79,17 @@ def _identity_at(lines: Sequence[str], i: int) -> tuple[re.Match[str] | None, in
     if text.endswith((":", "：")) and i + 1 < len(lines):
         following = lines[i + 1][:MAX_LINE].strip()
         if _BARE_HEX.match(following):
-            return _IDENTITY.match(f"{text} {following}"), i + 2
-    return _IDENTITY.match(text), i + 1
+            return _match_identity(f"{text} {following}"), i + 2
+    return _match_identity(text), i + 1
+
+
+def _match_identity(text: str) -> re.Match[str] | None:
+    """An identity line, also after a listing's prefix: PowerShell's ``Get-EventLog`` prints the first
+    line of each message as ``{ TimeGenerated = …, Source = Application Error, Message = Faulting …``."""
+    found = _IDENTITY.match(text)
+    if found is None and "= " in text:
+        found = _IDENTITY.match(text.rpartition("= ")[2])
+    return found
 
 
 def _next_filled(lines: Sequence[str], i: int) -> int:
