@@ -252,6 +252,10 @@ class NotifySettings:
         _coerce_choices(self, "notify")
 
 
+# Where Windows Error Reporting keeps the reports it archived (uploader.wer_dir's default).
+DEFAULT_WER_DIR = r"C:\ProgramData\Microsoft\Windows\WER\ReportArchive"
+
+
 @dataclass(frozen=True)
 class UploaderSettings:
     """The host side: watcher, spool, occurrence accounting."""
@@ -281,7 +285,7 @@ class UploaderSettings:
     # Windows Error Reporting: also read the Report.wer WER keeps of a crash of these programs (a crash no
     # handler wrote a report for: a release build without one, a stack overflow, a crash at start-up)
     wer_reports: bool = False
-    wer_dir: str = ""  # WER's ReportArchive; empty = C:\ProgramData\Microsoft\Windows\WER\ReportArchive
+    wer_dir: str = ""  # WER's ReportArchive; empty = DEFAULT_WER_DIR
     wer_exe_names: tuple[str, ...] = ("worldserver.exe",)
     uptime_process: str = "worldserver"  # `crashbot watch` records this process's runs as uptime; "" = off
     uptime_poll_s: float = 60.0  # how often the process table is read

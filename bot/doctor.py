@@ -25,6 +25,7 @@ from bot import github
 from bot.build import sandbox
 from bot.build.runner import resolve_build_dir
 from bot.config import (
+    DEFAULT_WER_DIR,
     MIN_SIGNING_KEY_BYTES,
     SIGNING_KEY_COMMAND,
     Backend,
@@ -691,6 +692,24 @@ def check_crash_dirs(p: Probe) -> CheckResult:
     return passed(name, ", ".join(dirs))
 
 
+def check_wer_reports(p: Probe) -> CheckResult:
+    """Whether ``crashbot watch`` can read the Report.wer files WER keeps (``uploader.wer_reports``)."""
+    name = "WER reports"
+    up = p.config.uploader
+    if not up.wer_reports:
+        return skipped(name, "uploader.wer_reports is off: Windows Error Reporting's reports are not read")
+    folder = Path(up.wer_dir or DEFAULT_WER_DIR).expanduser()
+    why = _readable_dir(folder)
+    if why:
+        return failed(
+            name,
+            why,
+            "set uploader.wer_dir to WER's ReportArchive folder, and run `crashbot watch` as an account that "
+            "may read it (an administrator, or the service's own account)",
+        )
+    return passed(name, f"{folder}: reports of {', '.join(up.wer_exe_names)}")
+
+
 def _ago(when: float, now: float) -> str:
     if not when:
         return "never"
@@ -896,6 +915,7 @@ CHECKS: tuple[Check, ...] = (
     check_symbol_store,
     check_core_pattern,
     check_crash_dirs,
+    check_wer_reports,
     check_uploader_status,
     check_watch_stop,
     check_server_control,

@@ -216,8 +216,12 @@ def test_doctor_good_setup_every_row_ok_or_skipped(setup: Setup) -> None:
 
     assert {r.status for r in results} <= {Status.OK, Status.SKIP}, doctor.render_table(results)
     assert doctor.all_passed(results)
-    # engine = none; deploy.systemd_sudo off
-    assert [r.name for r in results if r.status is Status.SKIP] == ["deploy sudo", "fix engine"]
+    # engine = none; deploy.systemd_sudo off; uploader.wer_reports is off by default
+    assert [r.name for r in results if r.status is Status.SKIP] == [
+        "WER reports",
+        "deploy sudo",
+        "fix engine",
+    ]
 
 
 def test_doctor_good_setup_rows_say_what_they_found(setup: Setup) -> None:
@@ -275,6 +279,10 @@ def crash_dir_missing(s: Setup) -> None:
     s.table["uploader"]["crash_dirs"].append(str(s.tmp / "gone" / "Crashes"))
 
 
+def wer_dir_missing(s: Setup) -> None:
+    s.table["uploader"].update(wer_reports=True, wer_dir=str(s.tmp / "no-such" / "ReportArchive"))
+
+
 def soap_unreachable(s: Setup) -> None:
     s.table["deploy"]["soap"]["port"] = closed_port()
 
@@ -326,6 +334,7 @@ BROKEN: list[tuple[Callable[[Setup], None], str, str]] = [
     (no_signing_key, "signing key", "secrets.token_hex(32)"),
     (short_signing_key, "signing key", "secrets.token_hex(32)"),
     (crash_dir_missing, "crash folders", "fix uploader.crash_dirs"),
+    (wer_dir_missing, "WER reports", "set uploader.wer_dir to WER's ReportArchive folder"),
     (soap_unreachable, "server control (soap)", "SOAP.Enabled = 1"),
     (soap_bad_password, "server control (soap)", "$CRASHBOT_SOAP_USER/$CRASHBOT_SOAP_PASSWORD"),
     (soap_no_account, "server control (soap)", "env vars on the realm host"),
@@ -533,7 +542,9 @@ def test_render_table_has_a_row_per_check_and_counts(setup: Setup) -> None:
     assert any(
         line.startswith("tool: cmake") and "FAIL" in line and "install CMake" in line for line in lines
     )
-    assert lines[-1] == f"{len(results) - 3} OK, 0 WARN, 1 FAIL, 2 SKIP"  # skipped: deploy sudo, engine
+    assert (
+        lines[-1] == f"{len(results) - 4} OK, 0 WARN, 1 FAIL, 3 SKIP"
+    )  # skipped: WER reports, deploy sudo, engine
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -825,3 +836,12 @@ def test_doctor_watch_stop_is_skipped_where_crashbot_watch_does_not_run(setup: S
     setup.table["github"]["timeout_s"] = 60.0
     result = row(setup.run(), "watch stop")
     assert result.status is Status.SKIP and "crashbot watch does not run here" in result.detail
+
+
+def test_doctor_wer_reports_row_is_skipped_when_off_and_passes_on_a_readable_archive(setup: Setup) -> None:
+    assert row(setup.run(), "WER reports").status is Status.SKIP
+    archive = setup.tmp / "ReportArchive"
+    archive.mkdir()
+    setup.table["uploader"].update(wer_reports=True, wer_dir=str(archive))
+    result = row(setup.run(), "WER reports")
+    assert (result.status, result.detail) == (Status.OK, f"{archive}: reports of worldserver.exe")

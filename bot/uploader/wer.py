@@ -18,9 +18,9 @@ import glob
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
-from bot.config import UploaderSettings
+from bot.config import DEFAULT_WER_DIR, UploaderSettings
 from bot.crash import parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Format
@@ -30,7 +30,6 @@ from bot.uploader.watcher import CrashWatcher, existing_reports
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WER_DIR = str(PureWindowsPath(r"C:\ProgramData\Microsoft\Windows\WER\ReportArchive"))
 REPORT_NAME = "Report.wer"
 # WER cuts the program's name in the folder name (``AppCrash_InsightAnalysisE_…`` for
 # InsightAnalysisEngine.exe): the pattern uses as much of it as the folder keeps.
