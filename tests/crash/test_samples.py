@@ -68,6 +68,7 @@ SAMPLE_FORMATS: dict[str, set[Format]] = {
     "readest-issue-683-report-wer-bex64.txt": {Format.WER},
     "usbipd-win-issue-1254-report-wer-bex64-chinese.txt": {Format.WER},
     "winauth-issue-573-report-wer-german.txt": {Format.WER},
+    "tauri-issue-1101-event1001-xml-bex64.txt": {Format.WER},
 }
 JSON_KEYS = {
     "format",

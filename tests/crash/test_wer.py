@@ -136,6 +136,14 @@ def test_wer_event_1001_list_replaces_the_lines_between_event_name_and_p1() -> N
     assert report.exception is not None and report.exception.code == "C0000374"
 
 
+def test_wer_event_1001_xml_alone_reads_its_data_values_by_position() -> None:
+    report = wer.parse(lines_of("tauri-issue-1101-event1001-xml-bex64.txt"))
+    (frame,) = report.threads[0].frames
+    assert (report.extra["wer_event"], frame.module, frame.offset) == ("BEX64", "cqai-apps.exe", "0x194475")
+    assert report.exception is not None and report.exception.code == "C0000409"
+    assert report.extra["exception_data"] == "0000000000000007"
+
+
 def test_wer_dialog_values_with_spaces_keep_their_place() -> None:
     block = (
         "Problem signature:\n  Problem Event Name:\tAPPCRASH\n  Application Name:\tMy World Server.exe\n"

@@ -36,6 +36,9 @@ OFFSET_FIRST = ("BEX", "BEX64")
 # is then an absolute address. ``StackHash_xxxx`` is WER's bucket for that case, not a module.
 _NO_MODULE = re.compile(r"^(?:unknown|stackhash_[0-9a-f]{1,8})$", re.IGNORECASE)
 _HEX = re.compile(r"(?:0[xX])*([0-9a-fA-F]{1,16})")
+# The Event Viewer's XML of an event: its id and its <Data> values, in order (an empty one is <Data />).
+_XML_EVENT_ID = re.compile(r"<EventID(?:\s[^>]{0,100})?>\s*(?P<id>\d{1,6})\s*</EventID>")
+_XML_DATA = re.compile(r"<Data(?:\s[^>]{0,200})?>(?P<value>[^<]{0,1000})</Data>|<Data\s*/>")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,17 @@ class FaultRecord:
     module_path: str | None = None
     report_id: str | None = None
     raw: str = ""  # the text the frame came from
+
+
+def xml_event_id(text: str) -> int | None:
+    """The event id of an ``<EventID>`` line of the event's XML, or None."""
+    m = _XML_EVENT_ID.search(text) if "<EventID" in text else None
+    return int(m["id"]) if m is not None else None
+
+
+def xml_data(text: str) -> list[str]:
+    """The ``<Data>`` values on one line of the event's XML (a value that spans lines is not read)."""
+    return [m["value"] or "" for m in _XML_DATA.finditer(text)] if "<Data" in text else []
 
 
 def hex_digits(text: str | None) -> str | None:

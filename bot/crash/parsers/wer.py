@@ -5,7 +5,8 @@
   ``Sig[0].Value=worldserver.exe`` … ``AppPath=…``;
 * the crash dialog's and Reliability Monitor's block: ``Problem Event Name: APPCRASH``, then
   ``Application Name:``, ``Application Version:`` … one ``label: value`` a line;
-* Event 1001 (``Fault bucket …``): ``Event Name: APPCRASH``, ``Problem signature:``, ``P1: …`` … ``P10:``.
+* Event 1001 (``Fault bucket …``): ``Event Name: APPCRASH``, ``Problem signature:``, ``P1: …`` … ``P10:``,
+  or its XML, whose ``<Data>`` values are the same in the same order.
 
 Every label is in the OS language (``Nombre de la aplicación``, ``故障模块名称``, ``Faulty Module Name``),
 so values are read by position, which the event type fixes: APPCRASH's are application, version, time
@@ -21,12 +22,13 @@ from collections.abc import Sequence
 
 from bot.crash.errors import CrashParseError
 from bot.crash.model import CrashReport, Format
-from bot.crash.parsers.fault import CRASH_EVENTS, OFFSET_FIRST, FaultRecord, fill
+from bot.crash.parsers.fault import CRASH_EVENTS, OFFSET_FIRST, FaultRecord, fill, xml_data, xml_event_id
 from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 SNIFF_LINES = 400
 MAX_LINE = 2048
 MAX_SIGNATURE = 10  # WER's P1..P10
+WER_EVENT_ID = 1001  # Windows Error Reporting's event: bucket, type, event name, response, cab id, P1..P10
 
 _EVENT_TYPE = re.compile(r"^EventType=(?P<event>\S{1,40})$")
 _SIG = re.compile(r"^Sig\[(?P<index>\d{1,2})\]\.(?P<part>Name|Value)=(?P<value>.{0,1000})$")
@@ -51,6 +53,8 @@ def sniff(lines: Sequence[str]) -> int:
             return 90
         if _EVENT_LINE.match(text):
             event = True
+        elif xml_event_id(text) == WER_EVENT_ID:
+            return 60
         elif event and (text.startswith("P1:") or (".exe" in text.lower() and _LABEL_VALUE.match(text))):
             return 90
     return 40 if event else 0
@@ -68,11 +72,15 @@ class _Reader:
         self.ini: dict[str, str] = {}
         self.block = False  # in the dialog's block: the lines after its event-name line
         self.numbered = False  # Event 1001's P1..P10 list seen
+        self.xml_event = False  # in Event 1001's XML: its <Data> values follow
+        self.data: list[str] = []
 
     def read(self) -> None:
         for raw in self.cursor:
             text = raw[:MAX_LINE].strip()
             if not text:
+                continue
+            if "<" in text and self._xml(text):
                 continue
             if "=" in text and self._ini(text):
                 continue
@@ -99,6 +107,21 @@ class _Reader:
             self.ini.setdefault(_INI_KEYS[m["key"]], m["value"].strip())
         return m is not None
 
+    def _xml(self, text: str) -> bool:
+        """A line of Event 1001's XML (its id, then its <Data> values); False for any other line."""
+        if not self.xml_event:
+            self.xml_event = xml_event_id(text) == WER_EVENT_ID
+            return self.xml_event
+        values = xml_data(text)
+        self.data.extend(values)
+        return bool(values) or text.startswith("<")
+
+    def _from_xml(self) -> None:
+        """Event 1001's values when nothing else named the signature: event name third, P1.. sixth on."""
+        if self.event is None and not self.values and len(self.data) > 5:
+            self.event = self.data[2].strip().upper() or None
+            self.values = dict(enumerate(v.strip() for v in self.data[5 : 5 + MAX_SIGNATURE]))
+
     def _signature_line(self, text: str) -> None:
         """A line of the dialog's block, or of Event 1001's ``P1:``…``P10:`` list (whose numbers replace
         whatever lines came between the event name and the list)."""
@@ -123,6 +146,7 @@ class _Reader:
             self.values[len(self.values)] = tabbed["value"]
 
     def finish(self) -> CrashReport:
+        self._from_xml()
         event = self.event
         if event is None or not self.values:
             raise CrashParseError(

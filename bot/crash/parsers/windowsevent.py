@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from bot.crash.errors import CrashParseError
 from bot.crash.model import CrashReport, Format
-from bot.crash.parsers.fault import FaultRecord, fill, hex_digits
+from bot.crash.parsers.fault import FaultRecord, fill, hex_digits, xml_data, xml_event_id
 from bot.crash.parsers.reader import Cursor, ReportBuilder
 
 SNIFF_LINES = 400
@@ -45,8 +45,6 @@ _IDENTITY = re.compile(
 )
 _BARE_HEX = re.compile(r"^(?:0[xX])*[0-9a-fA-F]{1,16}$")
 _LABELLED = re.compile(r"^[^:：]{1,120}[:：]\s*(?P<value>.*)$")
-_DATA = re.compile(r"<Data(?:\s[^>]{0,200})?>(?P<value>[^<]{0,1000})</Data>|<Data\s*/>")
-_XML_EVENT_ID = re.compile(r"<EventID(?:\s[^>]{0,100})?>\s*1000\s*</EventID>")
 # The description's values after the two identity lines, in the order the message template prints them.
 _FIELDS = ("code", "offset", "process_id", "start_time", "application_path", "module_path", "report_id")
 _PATHS = ("application_path", "module_path")
@@ -110,7 +108,7 @@ def sniff(lines: Sequence[str]) -> int:
             if nxt < len(head) and _identity_at(head, nxt)[0] is not None:
                 return 95
             return 50
-        if "<EventID" in head[i] and _XML_EVENT_ID.search(head[i][:MAX_LINE]):
+        if xml_event_id(head[i][:MAX_LINE]) == 1000:
             xml = 60
         i = after
     return xml
@@ -181,11 +179,9 @@ class _Reader:
 
     def _xml(self, text: str) -> None:
         if not self.xml_event:
-            self.xml_event = "<EventID" in text and _XML_EVENT_ID.search(text) is not None
+            self.xml_event = xml_event_id(text) == 1000
             return
-        if "<Data" in text:
-            for m in _DATA.finditer(text):
-                self.data.append(m["value"] or "")
+        self.data.extend(xml_data(text))
 
     def finish(self) -> CrashReport:
         fields = self.fields
