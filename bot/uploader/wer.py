@@ -24,6 +24,7 @@ from bot.config import DEFAULT_WER_DIR, UploaderSettings
 from bot.crash import parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.model import Format
+from bot.crash.parsers.wer import application_of
 from bot.crash.text import read_prefix
 from bot.uploader.intake import Intake, IntakeResult
 from bot.uploader.watcher import CrashWatcher, existing_reports
@@ -68,7 +69,7 @@ class WerTaker:
 def _application(data: bytes) -> str | None:
     """The program a Report.wer is of; None when it does not read (the intake then quarantines it)."""
     try:
-        return parse_report(data, fmt=Format.WER).build.product
+        return application_of(parse_report(data, fmt=Format.WER))
     except CrashParseError:
         return None
 

@@ -67,8 +67,7 @@ class _Reader:
         self.cursor = Cursor(lines)
         self.out = ReportBuilder(Format.WER)
         self.event: str | None = None
-        self.values: dict[int, str] = {}
-        self.names: dict[int, str] = {}
+        self.values: dict[int, str] = {}  # by position: the labels (Sig[N].Name) are localized
         self.ini: dict[str, str] = {}
         self.block = False  # in the dialog's block: the lines after its event-name line
         self.numbered = False  # Event 1001's P1..P10 list seen
@@ -95,8 +94,8 @@ class _Reader:
     def _ini(self, text: str) -> bool:
         m = _SIG.match(text)
         if m is not None:
-            index = int(m["index"])
-            (self.values if m["part"] == "Value" else self.names)[index] = m["value"].strip()
+            if m["part"] == "Value":
+                self.values[int(m["index"])] = m["value"].strip()
             return True
         m = _EVENT_TYPE.match(text)
         if m is not None:
