@@ -147,6 +147,10 @@ def _kind(crash: Crash) -> tuple[str, str]:
         return "crash", "crash:unknown"
     if report.format is Format.SANITIZER:
         return exc.code.strip() or "sanitizer", "crash:sanitizer"  # the error kind: heap-use-after-free
+    if exc.thrown_type or report.format is Format.UNCAUGHT:
+        # an uncaught C++ exception (libstdc++/libc++ terminate message): its type is the crash's kind
+        thrown = " ".join((exc.thrown_type or "C++ exception").split())
+        return (thrown if len(thrown) <= 80 else thrown[:79] + "…"), "crash:cxx-exception"
     code = exc.code.strip().upper()
     if code.startswith("0X"):
         code = code[2:]
@@ -401,6 +405,9 @@ class _Renderer:
                 mod = exc.module + (f"+{exc.module_offset}" if exc.module_offset else "")
                 value += " in " + self.code(mod)
             rows.append(("Exception", value))
+            if exc.thrown_type or exc.what:
+                thrown = self.code(exc.thrown_type) if exc.thrown_type else "?"
+                rows.append(("Thrown", thrown + (": " + self.text(exc.what) if exc.what else "")))
         top = crash.top_frame
         if top is not None:
             label = top.function or _where(top.file, top.line) or "?"

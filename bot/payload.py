@@ -385,6 +385,9 @@ class Payload:
                 "address": exc.address,
                 "module": exc.module,
                 "module_offset": exc.module_offset,
+                # absent unless known, so payloads of every other crash seal exactly as before
+                **({"type": exc.thrown_type} if exc.thrown_type is not None else {}),
+                **({"what": exc.what} if exc.what is not None else {}),
             },
             "assertion": None if self.assertion is None else self.assertion.to_json(),
             "build": dataclasses.asdict(self.build),
@@ -437,6 +440,8 @@ class Payload:
                 address=exc.opt_text("address"),
                 module=exc.opt_text("module"),
                 module_offset=exc.opt_text("module_offset"),
+                thrown_type=exc.opt_text("type") if exc.has("type") else None,
+                what=exc.opt_text("what") if exc.has("what") else None,
             ),
             assertion=None
             if asr is None

@@ -140,6 +140,8 @@ def _human(crash: Crash, *, explain: bool) -> str:
     out: list[str] = [f"format:     {report.format.value}"]
     exc = report.exception
     out.append(f"exception:  {exc.code} {exc.name or ''}".rstrip() if exc else "exception:  (none)")
+    if exc is not None and (exc.thrown_type or exc.what):
+        out.append(f"thrown:     {exc.thrown_type or '?'}" + (f": {exc.what}" if exc.what else ""))
     if report.assertion is not None:
         a = report.assertion
         where = f"{a.file}:{a.line}" if a.file else "(unknown location)"

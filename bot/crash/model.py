@@ -27,6 +27,8 @@ class Format(StrEnum):
     DEBUGDIAG = "debugdiag"  # the text of a Microsoft DebugDiag crash analysis (verdict, thread stacks)
     WINDOWS_EVENT = "windows-event"  # the Event Viewer's Application Error event (ID 1000), any language
     WER = "wer"  # Windows Error Reporting's problem signature: Report.wer, the crash dialog, Event 1001
+    # the C++ runtime's terminate message alone (``terminate called after throwing an instance of 'T'``)
+    UNCAUGHT = "uncaught-exception"
     MINIDUMP = "minidump"  # a Windows .dmp alone: read by bot.symbols (binary), never by a text parser
 
 
@@ -129,16 +131,28 @@ class RelatedStack:
 @dataclass(frozen=True)
 class ExceptionInfo:
     """What stopped the process: ``code`` is ``C0000005``-style hex (upper case, 8 digits) or a signal
-    name (``SIGSEGV``); ``name`` is the report's own text (possibly localised) or None when absent."""
+    name (``SIGSEGV``); ``name`` is the report's own text (possibly localised) or None when absent.
+
+    For a C++ exception nobody caught, ``thrown_type`` is its type as the runtime printed it
+    (``std::domain_error``) and ``what`` its ``what()`` text, when the report carries them
+    (:mod:`bot.crash.terminate`, Wheaty's ``Uncaught C++ exception info:``)."""
 
     code: str
     name: str | None = None
     address: str | None = None
     module: str | None = None
     module_offset: str | None = None
+    thrown_type: str | None = None
+    what: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "name": self.name}
+        out: dict[str, Any] = {"code": self.code, "name": self.name}
+        # only when known: the keys every report had before stay exactly as they were
+        if self.thrown_type is not None:
+            out["type"] = self.thrown_type
+        if self.what is not None:
+            out["what"] = self.what
+        return out
 
 
 @dataclass(frozen=True)

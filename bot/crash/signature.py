@@ -10,6 +10,9 @@ What enters the primary id (``Signature.id``, 16 hex of SHA-256):
   ``SIGSEGV``; AC/VS may show ``80000003``);
 * the normalised assertion condition (whitespace and spacing around operators dropped, numbers, GUIDs and
   addresses replaced), when there is one;
+* for a report without any frame whose exception names a throw (the console lines of an uncaught C++
+  exception, :mod:`bot.crash.terminate`): the exception's type and ``what()`` text, normalised like a
+  condition with quoted names replaced too (:func:`normalize_message`), in the condition's place;
 * the normalised names of the top :data:`TOP_FRAMES` meaningful frames (``bot.crash.normalize``); an
   unsymbolised frame contributes ``module+section:offset`` (module-relative, so ASLR does not move it);
   with no symbolised frame but an assertion, the assertion's function stands in.
@@ -25,7 +28,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from bot.crash.model import Assertion, CrashReport, Signature
+from bot.crash.model import Assertion, CrashReport, ExceptionInfo, Format, Signature
 from bot.crash.normalize import file_basename, normalize_function, normalize_module, normalize_offset
 from bot.crash.rules import FrameView
 
@@ -75,6 +78,8 @@ _HEX_NUMBER = re.compile(r"\b0[xX][0-9A-Fa-f]+\b|\b[0-9A-Fa-f]{8,}\b")
 _DECIMAL = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[fFuUlL]*\b")
 _SPACE_AROUND_PUNCT = re.compile(r"\s*([^\w\s])\s*")
 _SPACES = re.compile(r"\s+")
+_QUOTED = re.compile(r"""(?<!\w)(?:'[^'\n]{0,200}'|"[^"\n]{0,200}"|‘[^’\n]{0,200}’)(?!\w)""")
+_STD_INLINE_NS = re.compile(r"\bstd::(?:__cxx11|__1|__8)::")
 
 
 def exception_kind(report: CrashReport) -> str:
@@ -108,6 +113,26 @@ def normalize_condition(text: str) -> str:
     text = _DECIMAL.sub("<n>", text)
     text = _SPACE_AROUND_PUNCT.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def normalize_message(text: str) -> str:
+    """An exception's message reduced like a condition, with quoted names replaced too: ``cannot open
+    'Spell.dbc'`` and ``cannot open 'Map.dbc'`` are one throw (an apostrophe inside a word is no quote)."""
+    return normalize_condition(_QUOTED.sub("<str>", text))
+
+
+def _exception_condition(exc: ExceptionInfo) -> str:
+    """What identifies an uncaught exception: its type and message (``std::domain_error: Unrecognized
+    item prototype class``), else the terminate message's own kind."""
+    thrown = _STD_INLINE_NS.sub("std::", " ".join((exc.thrown_type or "").split()))
+    what = " ".join((exc.what or "").split())
+    if thrown and what:
+        return f"{thrown}: {what}"
+    return thrown or what or (exc.name or "")
+
+
+def _names_a_throw(report: CrashReport, exc: ExceptionInfo) -> bool:
+    return report.format is Format.UNCAUGHT or bool(exc.thrown_type or exc.what)
 
 
 def _condition(assertion: Assertion | None) -> str:
@@ -162,6 +187,12 @@ def make_signature(report: CrashReport, meaningful: Sequence[FrameView]) -> Sign
         keys = [fault] if fault else []
     top = keys[:TOP_FRAMES]
     condition_key = normalize_condition(condition) if condition else ""
+    exc = report.exception
+    if not condition and not keys and exc is not None and _names_a_throw(report, exc):
+        # No frame to tell crashes apart (the console lines of an uncaught exception): the throw itself
+        # does. Reports with frames keep their ids: the exception text never entered them.
+        condition = _exception_condition(exc)
+        condition_key = normalize_message(condition)
     head = kind
     if condition:
         shown = " ".join(condition.split())

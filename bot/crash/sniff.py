@@ -33,6 +33,8 @@ PARSER_MODULES: tuple[tuple[Format, str], ...] = (
     (Format.VS_CALLSTACK, "bot.crash.parsers.vscallstack"),
     (Format.VMANGOS_LOG, "bot.crash.parsers.vmangos"),
     (Format.ASSERT_LOG, "bot.crash.parsers.assertlog"),
+    # the poorest: an exception's type and message, no frames (a gdb log quoting them keeps its frames)
+    (Format.UNCAUGHT, "bot.crash.parsers.uncaught"),
 )
 
 # How many leading non-blank lines an "unrecognised" message quotes from.

@@ -544,7 +544,10 @@ def _exception_text(crash: Crash) -> str | None:
     exc = crash.report.exception
     if exc is None:
         return None
-    return f"{exc.code} {exc.name}" if exc.name else exc.code
+    text = f"{exc.code} {exc.name}" if exc.name else exc.code
+    if exc.thrown_type or exc.what:  # an uncaught C++ exception: what was thrown says more than the signal
+        text += f": {exc.thrown_type or '?'}" + (f": {exc.what}" if exc.what else "")
+    return text
 
 
 def _assertion_text(crash: Crash) -> str | None:

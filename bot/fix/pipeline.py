@@ -131,6 +131,8 @@ def crash_text(payload: Payload) -> str:
             f" in {exc.module}" + (f"+{exc.module_offset}" if exc.module_offset else "") if exc.module else ""
         )
         lines.append(f"exception: {exc.code}{' ' + exc.name if exc.name else ''}{where}{module}")
+        if exc.thrown_type or exc.what:
+            lines.append(f"  thrown: {exc.thrown_type or '?'}" + (f": {exc.what}" if exc.what else ""))
     a = payload.assertion
     if a is not None:
         lines.append(f"assertion: {a.condition or '?'}")

@@ -20,6 +20,7 @@ from bot.crash.itanium import demangle
 from bot.crash.location import matching_open, split_trailing
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.reader import Cursor, ReportBuilder
+from bot.crash.terminate import find_terminate
 
 logger = logging.getLogger(__name__)
 
@@ -900,12 +901,21 @@ class _Reader:
     def _exception(
         self, stop: _Stop | None, threads: list[Thread], crashing: int | None
     ) -> ExceptionInfo | None:
+        # gdb shows the program's stderr in the log: an uncaught exception's terminate message sits
+        # above "received signal SIGABRT" and says what was thrown (the frames only say who threw)
+        thrown = find_terminate(self.cursor.lines)
         if stop is None or not stop.signal:
-            return None
+            return None if thrown is None else thrown.exception()
         address = self.stop_address
         if address is None and crashing is not None and threads[crashing].frames:
             address = threads[crashing].frames[0].address
-        return ExceptionInfo(code=stop.signal, name=stop.text, address=address)
+        return ExceptionInfo(
+            code=stop.signal,
+            name=stop.text,
+            address=address,
+            thrown_type=thrown.thrown_type if thrown else None,
+            what=thrown.what if thrown else None,
+        )
 
     def _assertion(self) -> Assertion | None:
         for value in self.assert_values:

@@ -417,6 +417,9 @@ class _Reader:
             out.build = replace(out.build, date=self.build_line)
         if self.assertion_lines:
             out.assertion = parse_assertion(self.assertion_lines)
+        uncaught = out.extra.get("uncaught_exception")
+        if uncaught and out.exception is not None:  # what() of the E06D7363 exception: a message to find
+            out.exception = replace(out.exception, what=uncaught)
         out.environment = Environment(
             os=self.os,
             cpu=self.cpu,
