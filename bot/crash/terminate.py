@@ -76,7 +76,9 @@ class Terminate:
     def exception(self) -> ExceptionInfo:
         """The exception this message describes, when nothing else says how the process ended: the
         default terminate handler calls ``abort``."""
-        return ExceptionInfo(code="SIGABRT", name=self.kind.value, thrown_type=self.thrown_type, what=self.what)
+        return ExceptionInfo(
+            code="SIGABRT", name=self.kind.value, thrown_type=self.thrown_type, what=self.what
+        )
 
 
 def find_terminate(lines: Sequence[str]) -> Terminate | None:
