@@ -18,6 +18,7 @@ from bot.fix import budget
 from bot.fix.blame import SuspectCommit, blame_around, commit_time, recent_commits, suspects
 from bot.fix.context import CodeContext, body_line, code_view, extract
 from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
+from bot.fix.message import message_contexts
 from bot.fix.sourcemap import Resolved, SourceMap
 from bot.git import BlameLine, Commit, Git, changed_lines_from_hunks, map_line
 from bot.vocabulary import ANALYSIS
@@ -154,6 +155,7 @@ def analyse(
         )
     callee = _callee(crash, frame_plan)
     callers = _callers(git, locator, callee, mapped=mapped, contexts=contexts, notes=notes) if callee else []
+    contexts += message_contexts(crash, locator, shown=contexts, notes=notes)
     until = (commit_time(git, crash_commit) if crash_commit else None) or first_seen
     recent: list[Commit] = []
     if until is not None:

@@ -267,6 +267,15 @@ class Locator:
                 out.append(CallSite(path, number, enclosing[2], enclosing[0], enclosing[1]))
         return out, notes
 
+    def files_with(self, text: str) -> tuple[list[str], list[str]]:
+        """Tracked C/C++ sources holding ``text`` (a fixed string, one line), and notes when the search
+        was cut short; see :meth:`over_budget` before reading them."""
+        return self._grep_files(text)
+
+    def over_budget(self, notes: list[str], what: str) -> bool:
+        """True (with a note, once) when this analysis's search time is spent."""
+        return self._over_budget(notes, what)
+
     def _over_budget(self, notes: list[str], what: str) -> bool:
         """True (with a note, once) when this analysis's search time is spent."""
         if time.monotonic() - self._started < self.limits.total_s:
