@@ -23,8 +23,9 @@ from bot.fix.context import CodeContext, FunctionIndex, code_view, extract
 from bot.fix.literal import Fit, Literal, fit, literals, squeeze, template
 from bot.fix.locate import Locator
 
-# Shortest fixed fragment worth a search (README "Crash analysis"): in mangos-wotlk, a literal's first
-# 8 characters occur in a median of N files, its first 16 in 1; below this length hits are noise.
+# Shortest fixed fragment worth a search. Measured on mangos-wotlk's 1,001 sources (150 literal texts of
+# 24+ characters, their first n characters searched for): n=6 is in a median of 34 files (68 of 150 in
+# more than 40), n=8 in 7, n=10 in 3, n=12 in 2 (2 of 150 in more than 40), n=16 in 1.
 MIN_FRAGMENT = 12
 MAX_SITES = 3  # places shown per message
 TOO_COMMON = 40  # a fragment in more files than this leads nowhere

@@ -69,6 +69,9 @@ SAMPLE_FORMATS: dict[str, set[Format]] = {
     "usbipd-win-issue-1254-report-wer-bex64-chinese.txt": {Format.WER},
     "winauth-issue-573-report-wer-german.txt": {Format.WER},
     "tauri-issue-1101-event1001-xml-bex64.txt": {Format.WER},
+    "cmangos-issue-1151.txt": {Format.UNCAUGHT},
+    "tc-issue-25147.txt": {Format.UNCAUGHT},
+    "tc-issue-15552.txt": {Format.UNCAUGHT},
 }
 JSON_KEYS = {
     "format",
