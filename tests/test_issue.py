@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.crash.model import Assertion, Environment, ExceptionInfo, Frame, Thread, TopFrame
+from bot.crash.model import Assertion, Environment, ExceptionInfo, Format, Frame, Thread, TopFrame
 from bot.crash.resolved import DUMP_MODULES_KEY
 from bot.errors import TrustError
 from bot.issue import (
@@ -60,6 +60,22 @@ def test_title_assert_only_uses_assertion_location():
     assert render_title(crash) == "crash: MoveSpline.cpp:253 (ASSERTION_FAILURE)"
 
 
+def test_title_uncaught_exception_names_its_type_and_body_its_message():
+    """cmangos/issues#1151: the console lines say what was thrown and nothing else."""
+    crash = make_crash(
+        frames=(),
+        meaningful=(),
+        top_frame=None,
+        fmt=Format.UNCAUGHT,
+        exception=ExceptionInfo(
+            "SIGABRT", "uncaught exception", thrown_type="std::domain_error", what="Unrecognized item class"
+        ),
+    )
+    assert render_title(crash).endswith("(std::domain_error)")
+    body = render_body(crash, OCC, repo=None, payload_key=KEY)
+    assert "| Thrown | `std::domain_error`: Unrecognized item class |" in body
+
+
 def test_title_unsymbolised_uses_module_plus_offset_and_signal():
     crash = make_crash(
         frames=(Frame(module="worldserver", offset="0x1a06d"),),
@@ -102,6 +118,7 @@ def test_title_hostile_function_is_one_safe_line_of_at_most_256_chars():
         (ExceptionInfo("SIGSEGV"), Assertion(condition="x"), "crash:assert"),
         (None, Assertion(condition="x"), "crash:assert"),
         (ExceptionInfo("DEADBEEF"), None, "crash:exception"),
+        (ExceptionInfo("SIGABRT", thrown_type="std::domain_error", what="x"), None, "crash:cxx-exception"),
     ],
 )
 def test_labels_kind_follows_exception_and_assertion(exception, assertion, kind):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.crash.model import Frame
+from bot.crash.model import ExceptionInfo, Frame
 from bot.errors import TrustError
 from bot.payload import Occurrences, Payload, canonical_json, seal, unseal
 from tests.crashes import make_crash
@@ -158,6 +158,21 @@ def test_payload_to_crash_is_the_inverse_of_from_crash_for_what_the_issue_carrie
     assert Payload.from_crash(rebuilt, Occurrences()) == payload
     assert rebuilt.thread is not None and rebuilt.thread.frames == payload.frames
     assert rebuilt.signature == crash.signature and rebuilt.top_frame == crash.top_frame
+
+
+def test_an_uncaught_exception_s_type_and_what_travel_in_the_payload():
+    """The runner searches the checkout for what() (bot.fix.message): it must reach the issue's payload."""
+    thrown = ExceptionInfo("SIGABRT", "uncaught exception", thrown_type="std::domain_error", what="Bad class")
+    sealed = Payload.from_crash(make_crash(exception=thrown), Occurrences())
+    assert sealed.to_json()["exception"]["type"] == "std::domain_error"
+    rebuilt = Payload.from_json(json.loads(canonical_json(sealed.to_json())))
+    assert rebuilt.exception == thrown
+
+
+def test_a_payload_without_a_thrown_exception_has_exactly_the_keys_it_always_had():
+    """Payloads of every other crash seal byte for byte as before: no ``type``/``what`` keys."""
+    exception = payload(exception=ExceptionInfo("C0000005", "ACCESS_VIOLATION")).to_json()["exception"]
+    assert set(exception) == {"code", "name", "address", "module", "module_offset"}
 
 
 def test_unseal_non_ascii_mac_raises_trust_error_not_type_error():
