@@ -150,23 +150,25 @@ def fragments(text: str) -> list[str]:
 
 def find_sites(message: Message, locator: Locator, notes: list[str]) -> list[Site]:
     """The places in the checkout that raise ``message``, best first (notes say what limited it)."""
-    quoted = _quote(message.text)
+    quoted = f"the {'assertion' if message.role is Role.EXPRESSION else 'message'} {_quote(message.text)}"
     candidates = _candidates(message)
     if not candidates:
-        notes.append(
-            f"the message {quoted} is too short to search for (under {MIN_FRAGMENT} fixed characters)"
-        )
+        notes.append(f"{quoted} is too short to search for (under {MIN_FRAGMENT} fixed characters)")
         return []
+    common = 0  # files of the first fragment too common to read; a later, other fragment may still lead
     for fragment in candidates:
         files, search_notes = locator.files_with(fragment)
         notes.extend(search_notes)
         if len(files) > TOO_COMMON:
-            notes.append(f"the message {quoted} appears in {len(files)} files: too common to lead anywhere")
-            return []
-        if files:
-            return _confirmed(message, fragment, files, locator, notes)
-    if message.role is not Role.LAST_OUTPUT:
-        notes.append(f"the message {quoted} is in none of the checkout's C/C++ sources (a library's text?)")
+            common = common or len(files)
+            continue
+        sites = _confirmed(message, fragment, files, locator, notes) if files else []
+        if sites:
+            return sites
+    if common:
+        notes.append(f"{quoted} appears in {common} files: too common to lead anywhere")
+    elif message.role is not Role.LAST_OUTPUT:
+        notes.append(f"{quoted} is in none of the checkout's C/C++ string literals (a library's text?)")
     return []
 
 
@@ -177,7 +179,9 @@ def _candidates(message: Message) -> list[str]:
     preprocessor printed it, then its longest tokens (the source may space it otherwise)."""
     text = squeeze(message.text[:MAX_MESSAGE])
     if message.role is Role.EXPRESSION:
-        out = [text, *sorted(text.split(), key=len, reverse=True)[:2]]
+        # ``ASSERT(m_currMap)`` is in MANGOS_ASSERT(m_currMap) too, and telling where m_currMap is not
+        out = [f"ASSERT({text})" if len(text) < MIN_FRAGMENT else text]
+        out += sorted(text.split(), key=len, reverse=True)[:2]
     else:
         pieces = fragments(message.text)
         longest = pieces[0] if pieces else ""

@@ -171,6 +171,24 @@ class TestMessageLeadsToCode:
             'the assertion "maxDist < std::numeric_limits<float>::max()" is asserted here'
         )
 
+    def test_a_short_assertion_expression_is_searched_as_its_assert_call(
+        self, git_repo: Git, commit: CommitFn
+    ) -> None:
+        """``m_currMap`` alone is in every file that uses the map; ``ASSERT(m_currMap)`` is where it is checked."""
+        commit(
+            {
+                "src/game/Entities/Object.cpp": (
+                    "Map* WorldObject::GetMap() const\n{\n    MANGOS_ASSERT(m_currMap);\n    return m_currMap;\n}\n"
+                ),
+                "src/game/Entities/Unit.cpp": "void Unit::Move()\n{\n    m_currMap->Relocate(this);\n}\n",
+            }
+        )
+        report = CrashReport(format=Format.VMANGOS_LOG, assertion=Assertion(condition="m_currMap"))
+        a = analyse(conclude(report), git_repo, FixSettings())
+        assert [(c.path, c.line, c.function) for c in _found(a)] == [
+            ("src/game/Entities/Object.cpp", 3, "WorldObject::GetMap")
+        ]
+
     def test_a_site_already_shown_by_a_frame_is_a_note_not_a_second_copy(self, git_repo: Git) -> None:
         gdb = (
             _uncaught("std::domain_error", "Unrecognized item prototype class")
@@ -228,7 +246,7 @@ class TestMessagesThatLeadNowhere:
             _uncaught("std::out_of_range", "vector::_M_range_check: __n (which is 5) >= this->size()"),
         )
         assert _found(a) == []
-        assert any("is in none of the checkout's C/C++ sources" in n for n in a.notes)
+        assert any("is in none of the checkout's C/C++ string literals" in n for n in a.notes)
 
 
 @pytest.mark.usefixtures("tree")
