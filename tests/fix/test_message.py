@@ -12,7 +12,7 @@ from bot.cli import main
 from bot.config import FixSettings
 from bot.crash import analyse as conclude
 from bot.crash import parse_report
-from bot.crash.model import Assertion, CrashReport, Format
+from bot.crash.model import Assertion, CrashReport, ExceptionInfo, Format
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
 from bot.fix.context import CodeContext
 from bot.fix.prompt import build_prompt
@@ -247,6 +247,26 @@ class TestMessagesThatLeadNowhere:
         )
         assert _found(a) == []
         assert any("is in none of the checkout's C/C++ string literals" in n for n in a.notes)
+
+    @pytest.mark.parametrize(
+        ("what", "said"),
+        [
+            ("'" * 100_000, "is too short to search for"),  # quoted runs are variable parts
+            ('"%{}\\' * 20_000, "is too short to search for"),  # characters a source writes escaped
+            ("1" * 50_000 + " x" * 50_000, "is too short to search for"),  # only its first 500 are read
+            ("spell " * 50_000, "is in none of the checkout's"),  # searched for 500 characters of it
+            ("Unrecognized item prototype class " * 30_000, "is in none of the checkout's"),
+        ],
+    )
+    def test_a_hostile_message_is_searched_or_skipped_with_a_short_note(
+        self, git_repo: Git, commit: CommitFn, what: str, said: str
+    ) -> None:
+        commit({AUCTION: AUCTION_CPP})
+        report = CrashReport(format=Format.UNCAUGHT, exception=ExceptionInfo("SIGABRT", what=what))
+        a = analyse(conclude(report), git_repo, FixSettings())
+        assert _found(a) == []
+        (note,) = [n for n in a.notes if said in n]
+        assert len(note) < 200  # the note quotes the message cut short
 
 
 @pytest.mark.usefixtures("tree")
