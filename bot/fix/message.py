@@ -273,7 +273,7 @@ def _context(
     if site.fit is Fit.PART:
         said += ", as part of a longer text"
     if any(c.path == site.path and c.start <= site.line <= c.end for c in shown):
-        notes.append(f"{said}: {site.path}:{site.line}, in code shown above")
+        notes.append(f"{said}: {site.path}:{site.line}, in a function shown above")
         return None
     text = locator.read(site.path)
     if text is None:

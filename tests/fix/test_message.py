@@ -198,7 +198,7 @@ class TestMessageLeadsToCode:
         )
         a = _analyse(git_repo, gdb)
         assert [c.function for c in a.contexts] == ["AuctionBotSeller::Initialize"]
-        assert any("is thrown here (throw): " + AUCTION + ":14, in code shown above" in n for n in a.notes)
+        assert any("is thrown here (throw): " + AUCTION + ":14, in a function shown above" in n for n in a.notes)
 
 
 class TestMessagesThatLeadNowhere:
