@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 from bot.crash.model import Crash
 from bot.fix.context import CodeContext, FunctionIndex, code_view, extract
 from bot.fix.literal import Fit, Literal, fit, literals, squeeze, template
-from bot.fix.locate import Locator
+from bot.fix.locate import Locator, name_matches
 
 # Shortest fixed fragment worth a search. Measured on mangos-wotlk's 1,001 sources (150 literal texts of
 # 24+ characters, their first n characters searched for): n=6 is in a median of 34 files (68 of 150 in
@@ -110,8 +110,13 @@ def message_contexts(
     """The code of the places that raise the report's messages, best first, after ``shown`` (the frames'
     contexts): at most :data:`MAX_SITES` per message, each with a note saying what was found."""
     out: list[CodeContext] = []
+    asserted_in = crash.report.assertion.function if crash.report.assertion else None
     for message in messages_of(crash):
         sites = find_sites(message, locator, notes)
+        if asserted_in and message.role in (Role.ASSERTED, Role.EXPRESSION):
+            # the report names the function that asserted: the same check elsewhere did not fail
+            named = [s for s in sites if name_matches(s.function, asserted_in)]
+            sites = named or sites
         for site in sites[:MAX_SITES]:
             ctx = _context(site, message, locator, [*shown, *out], notes)
             if ctx is not None:

@@ -189,6 +189,23 @@ class TestMessageLeadsToCode:
             ("src/game/Entities/Object.cpp", 3, "WorldObject::GetMap")
         ]
 
+    def test_the_same_check_in_other_functions_gives_way_to_the_function_the_report_names(
+        self, git_repo: Git, commit: CommitFn
+    ) -> None:
+        commit(
+            {
+                "src/game/Entities/Object.cpp": (
+                    "Map* WorldObject::GetMap() const\n{\n    MANGOS_ASSERT(m_currMap);\n    return m_currMap;\n}\n"
+                    "\nvoid WorldObject::SetMap(Map* map)\n{\n    MANGOS_ASSERT(m_currMap);\n    m_currMap = map;\n}\n"
+                ),
+            }
+        )
+        report = CrashReport(
+            format=Format.VMANGOS_LOG, assertion=Assertion(condition="m_currMap", function="SetMap")
+        )
+        a = analyse(conclude(report), git_repo, FixSettings())
+        assert [c.function for c in _found(a)] == ["WorldObject::SetMap"]
+
     def test_a_site_already_shown_by_a_frame_is_a_note_not_a_second_copy(self, git_repo: Git) -> None:
         gdb = (
             _uncaught("std::domain_error", "Unrecognized item prototype class")
@@ -198,7 +215,9 @@ class TestMessageLeadsToCode:
         )
         a = _analyse(git_repo, gdb)
         assert [c.function for c in a.contexts] == ["AuctionBotSeller::Initialize"]
-        assert any("is thrown here (throw): " + AUCTION + ":14, in a function shown above" in n for n in a.notes)
+        assert any(
+            "is thrown here (throw): " + AUCTION + ":14, in a function shown above" in n for n in a.notes
+        )
 
 
 class TestMessagesThatLeadNowhere:
