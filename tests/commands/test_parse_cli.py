@@ -224,3 +224,18 @@ def test_parse_report_wer_utf16_file_json(capsys: pytest.CaptureFixture[str], tm
     obj = json.loads(out)
     assert (obj["format"], obj["exception"]) == ("wer", {"code": "C0000409", "name": "STACK_BUFFER_OVERRUN"})
     assert obj["signature"] == "STACK_BUFFER_OVERRUN | ucrtbase.dll+0x7f6fe"
+
+
+def test_parse_reads_an_uncaught_exception_s_console_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    """cmangos/issues#1151: refused before as "not a crash report crashbot recognises" (exit 2)."""
+    code, out, err = run(capsys, "parse", str(SAMPLES / "cmangos-issue-1151.txt"))
+    assert code == 0, err
+    assert "format:     uncaught-exception" in out
+    assert "thrown:     std::domain_error: Unrecognized item prototype class" in out
+
+
+def test_parse_format_uncaught_exception_is_a_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    sample = str(SAMPLES / "tc-issue-25147.txt")
+    code, out, err = run(capsys, "parse", sample, "--format", "uncaught-exception", "--json")
+    assert code == 0, err
+    assert json.loads(out)["exception"]["type"] == "boost::process::process_error"
