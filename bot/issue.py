@@ -179,6 +179,9 @@ def _location(crash: Crash) -> str:
     for frame in crash.frames:
         if frame.module and frame.offset:
             return f"{frame.module}+{frame.offset}"
+    exc = crash.report.exception
+    if exc is not None and exc.what and exc.what.strip():
+        return _clip(" ".join(exc.what.split()), 80)  # an uncaught exception's message: all it says
     return "unknown location"
 
 

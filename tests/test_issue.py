@@ -71,7 +71,7 @@ def test_title_uncaught_exception_names_its_type_and_body_its_message():
             "SIGABRT", "uncaught exception", thrown_type="std::domain_error", what="Unrecognized item class"
         ),
     )
-    assert render_title(crash).endswith("(std::domain_error)")
+    assert render_title(crash) == "crash: Unrecognized item class (std::domain_error)"
     body = render_body(crash, OCC, repo=None, payload_key=KEY)
     assert "| Thrown | `std::domain_error`: Unrecognized item class |" in body
 
