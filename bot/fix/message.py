@@ -43,6 +43,8 @@ _VARIABLE = re.compile(
 # An assertion's text is an expression (``maxDist < std::numeric_limits<float>::max()``, ``unit``) rather
 # than a sentence when it has an operator, a call or a member access, or is one identifier.
 _EXPRESSION = re.compile(r"[=<>!&|()\[\]]|->|::|^\s*[A-Za-z_]\w*\s*$")
+# ... unless it reads as a sentence (TC's ``ERROR:`` puts its text where the condition would be).
+_PROSE = re.compile(r"\b[A-Za-z]{2,} [A-Za-z]{2,} [A-Za-z]{2,}\b")
 _ASSERT_CALL = re.compile(r"\b(?:\w*ASSERT\w*|assert|Assert\w*|WPError|WPFatal|ABORT_MSG)\s*\(")
 _SYNTHETIC = re.compile(r"^Caught signal \d+$")  # crashbot's own stand-in for a missing assertion text
 
@@ -134,7 +136,7 @@ def messages_of(crash: Crash) -> list[Message]:
     assertion = report.assertion
     if assertion is not None:
         condition = (assertion.condition or "").strip()
-        if condition and _EXPRESSION.search(condition):
+        if condition and _EXPRESSION.search(condition) and not _PROSE.search(condition):
             found.append(Message(condition, Role.EXPRESSION))
         elif condition:
             found.append(Message(condition, Role.ASSERTED))
@@ -203,6 +205,11 @@ def _confirmed(
 ) -> list[Site]:
     """The sites among ``files`` whose literal (or ASSERT line) really is the message, best first."""
     sites: list[Site] = []
+    if len(files) > locator.limits.max_files:
+        notes.append(
+            f"the message {_quote(message.text)} is in {len(files)} files; "
+            f"read the first {locator.limits.max_files}"
+        )
     for path in sorted(files)[: locator.limits.max_files]:
         if locator.over_budget(notes, f"places that raise {_quote(message.text)}"):
             break

@@ -15,6 +15,7 @@ from bot.crash import parse_report
 from bot.crash.model import Assertion, CrashReport, ExceptionInfo, Format
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
 from bot.fix.context import CodeContext
+from bot.fix.locate import Limits
 from bot.fix.prompt import build_prompt
 from bot.git import Git
 from tests.fix.conftest import CommitFn
@@ -206,6 +207,27 @@ class TestMessageLeadsToCode:
         a = analyse(conclude(report), git_repo, FixSettings())
         assert [c.function for c in _found(a)] == ["WorldObject::SetMap"]
 
+    def test_a_sentence_where_the_condition_would_be_is_searched_as_a_message(
+        self, git_repo: Git, commit: CommitFn
+    ) -> None:
+        """TrinityCore's ``ERROR:`` prints its text in the condition's place; parentheses do not make it code."""
+        commit(
+            {
+                "src/game/Guilds/Guild.cpp": (
+                    "void Guild::Load()\n{\n"
+                    '    WPError(m_id, "Guild (id %u) has no leader in the database", m_id);\n'
+                    "}\n"
+                )
+            }
+        )
+        report = CrashReport(
+            format=Format.ASSERT_LOG,
+            assertion=Assertion(condition="Guild (id 42) has no leader in the database"),
+        )
+        a = analyse(conclude(report), git_repo, FixSettings())
+        assert [(c.function, c.line) for c in _found(a)] == [("Guild::Load", 3)]
+        assert "is asserted here (ASSERT)" in _found(a)[0].note
+
     def test_a_site_already_shown_by_a_frame_is_a_note_not_a_second_copy(self, git_repo: Git) -> None:
         gdb = (
             _uncaught("std::domain_error", "Unrecognized item prototype class")
@@ -238,6 +260,20 @@ class TestMessagesThatLeadNowhere:
             '"Player data is corrupt" matches 5 places in 5 files; showing the 3 likeliest' in n
             for n in a.notes
         )
+
+    def test_files_past_the_read_limit_are_left_with_a_note(self, git_repo: Git, commit: CommitFn) -> None:
+        commit(
+            {
+                f"src/game/Handlers/Handler{i}.cpp": (
+                    f'void Handler{i}::Read()\n{{\n    throw std::runtime_error("Player data is corrupt");\n}}\n'
+                )
+                for i in range(5)
+            }
+        )
+        crash = conclude(parse_report(_uncaught("std::runtime_error", "Player data is corrupt")))
+        a = analyse(crash, git_repo, FixSettings(), limits=Limits(max_files=2))
+        assert len(_found(a)) == 2
+        assert any('"Player data is corrupt" is in 5 files; read the first 2' in n for n in a.notes)
 
     def test_a_message_in_too_many_files_leads_nowhere_and_says_so(
         self, git_repo: Git, commit: CommitFn
