@@ -14,7 +14,7 @@ from bot import markdown as md
 from bot.config import FixSettings
 from bot.crash.model import Crash
 from bot.errors import GitError
-from bot.fix import budget
+from bot.fix import budget, gapframe
 from bot.fix.blame import SuspectCommit, blame_around, commit_time, recent_commits, suspects
 from bot.fix.context import CodeContext, body_line, code_view, extract
 from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
@@ -147,6 +147,7 @@ def analyse(
         blamed.extend(_blame(git, m, crash_commit, notes))
     if not mapped:
         notes.append("no frame of the crashing thread maps to a file in this checkout")
+    mapped, contexts = _with_gaps(crash, frame_plan, locator, mapped, contexts, notes=notes)
     if frame_plan.guessed:
         notes.append(
             f"{len(frame_plan.guessed)} frame names are nearest-symbol guesses (no source lines, "
@@ -306,6 +307,25 @@ def _by_definition(
         cand.folded,
         cand.stack,
     )
+
+
+def _with_gaps(
+    crash: Crash,
+    frame_plan: budget.Plan,
+    locator: Locator,
+    mapped: list[MappedFrame],
+    contexts: list[CodeContext],
+    *,
+    notes: list[str],
+) -> tuple[list[MappedFrame], list[CodeContext]]:
+    """The frames without a name, identified by their named neighbours (:mod:`bot.fix.gapframe`): after
+    the slots (an inference never displaces a frame the report names), marked in ``how``."""
+    found = gapframe.infer(crash, frame_plan.guessed, locator, shown=contexts, notes=notes)
+    inferred = [
+        MappedFrame(g.index, g.function, g.path, g.line, g.path, g.how, g.line, meaningful=True)
+        for g in found.frames
+    ]
+    return [*mapped, *inferred], [*contexts, *found.contexts]
 
 
 def _with_drift(
@@ -631,9 +651,14 @@ def _frames_table(a: Analysis) -> list[str]:
     for m in a.frames:
         idx = m.stack or ("assert" if m.index is None else str(m.index))
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line rewritten)"
+        reported = (
+            "no name"
+            if m.how.startswith(gapframe.INFERRED)
+            else md.inline_code(_basename(m.file) + ":" + str(m.line), table=True)
+        )
         out.append(
             f"| {idx} | {md.inline_code(m.function or '?', table=True)} "
-            f"| {md.inline_code(_basename(m.file) + ':' + str(m.line), table=True)} "
+            f"| {reported} "
             f"| {md.inline_code(head, table=True)} {md.cell(m.how)} |"
         )
     out.append("")

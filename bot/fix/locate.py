@@ -106,8 +106,11 @@ def name_matches(found: str | None, function: str) -> bool:
     return scopes_a[len(scopes_a) - n :] == scopes_b[len(scopes_b) - n :]
 
 
-def definitions_in_text(text: str, function: str) -> list[tuple[int, int, str]]:
-    """Every (start, end, name) function body in ``text`` whose name matches ``function``."""
+def definitions_in_text(
+    text: str, function: str, *, index: FunctionIndex | None = None
+) -> list[tuple[int, int, str]]:
+    """Every (start, end, name) function body in ``text`` whose name matches ``function``; ``index`` is
+    ``text``'s, when the caller asks about many names in one file."""
     parts = split_name(function)
     if parts is None:
         return []
@@ -117,7 +120,7 @@ def definitions_in_text(text: str, function: str) -> list[tuple[int, int, str]]:
     plausible = rf"(?<![\w.>]){re.escape(bare)}\s*(?:<[^;{{}}()]*>)?\s*\([^;{{}}]*\)[^;{{}}]*\{{"
     if not re.search(plausible, text):
         return []
-    index = FunctionIndex(code_view(text))
+    index = index or FunctionIndex(code_view(text))
     lines = index.code.split("\n")
     out: list[tuple[int, int, str]] = []
     seen: set[int] = set()
@@ -249,22 +252,11 @@ class Locator:
                 f"read the {self.limits.max_files} nearest the stack"
             )
             files = files[: self.limits.max_files]
-        call_re = re.compile(rf"(?<![\w~]){re.escape(bare)}\s*\(")
         out: list[CallSite] = []
         for path in files:
             if self._over_budget(notes, f"call sites of {bare!r}"):
                 break
-            text = self.read(path)
-            if text is None or not call_re.search(text):
-                continue
-            index = FunctionIndex(code_view(text))
-            for number, line in enumerate(index.code.split("\n"), start=1):
-                if not call_re.search(line) or any(p == path and s <= number <= e for p, s, e in exclude):
-                    continue
-                enclosing = index.enclosing(number)
-                if enclosing is None or name_matches(enclosing[2], function):
-                    continue  # a declaration, the definition itself, or a recursive call
-                out.append(CallSite(path, number, enclosing[2], enclosing[0], enclosing[1]))
+            out.extend(self.call_sites(path, function, exclude=exclude))
         return out, notes
 
     def files_with(self, text: str) -> tuple[list[str], list[str]]:
@@ -275,6 +267,29 @@ class Locator:
     def over_budget(self, notes: list[str], what: str) -> bool:
         """True (with a note, once) when this analysis's search time is spent."""
         return self._over_budget(notes, what)
+
+    def call_sites(
+        self, path: str, function: str, *, exclude: Sequence[tuple[str, int, int]] = ()
+    ) -> list[CallSite]:
+        """The lines of ``path`` that call ``function``, outside ``exclude`` ranges, its definition and
+        its declarations."""
+        parts = split_name(function)
+        text = self.read(path) if parts is not None else None
+        if parts is None or text is None:
+            return []
+        call_re = re.compile(rf"(?<![\w~]){re.escape(parts[1])}\s*\(")
+        if not call_re.search(text):
+            return []
+        index = FunctionIndex(code_view(text))
+        out: list[CallSite] = []
+        for number, line in enumerate(index.code.split("\n"), start=1):
+            if not call_re.search(line) or any(p == path and s <= number <= e for p, s, e in exclude):
+                continue
+            enclosing = index.enclosing(number)
+            if enclosing is None or name_matches(enclosing[2], function):
+                continue  # a declaration, the definition itself, or a recursive call
+            out.append(CallSite(path, number, enclosing[2], enclosing[0], enclosing[1]))
+        return out
 
     def _over_budget(self, notes: list[str], what: str) -> bool:
         """True (with a note, once) when this analysis's search time is spent."""

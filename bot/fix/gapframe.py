@@ -1,0 +1,333 @@
+"""An unnamed frame between two named ones, identified by its neighbours.
+
+A release build's ``backtrace_symbols`` names only exported functions: a static function, one in an
+anonymous namespace or a lambda prints as ``mangosd(+0x40e800)``; gdb prints ``?? ()``, Wheaty a
+``section:offset``, a Visual Studio stack a bare address. A person reading such a stack asks: who calls the
+frame above it (its callee) and is called by the frame below it (its caller)? This asks the checkout the
+same question: the call sites of the callee (bounded by the locator's limits), preferring the functions
+the caller's definition calls by name, directly or through a function of its own file (which the compiler
+may have inlined into it). Only the unnamed frame next to a named callee can be inferred so: in a run of
+unnamed frames the ones further down are not guessed at."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from bot.crash.model import Crash, Frame
+from bot.crash.normalize import normalize_function, normalize_module
+from bot.fix import budget
+from bot.fix.context import CodeContext, ContextKind, FunctionIndex, code_view, extract
+from bot.fix.locate import (
+    CallSite,
+    Definition,
+    Locator,
+    definitions_in_text,
+    name_matches,
+    rank_callers,
+    split_name,
+)
+
+INFERRED = "inferred from neighbours"
+MAX_GAPS = 2  # unnamed frames inferred per analysis: each costs a search of the tree
+MAX_SHOWN = 3  # candidates shown for one unnamed frame
+MAX_CALLER_DEFINITIONS = 3
+MAX_HOPS = 40  # functions of the caller's own file followed one call deep (inlined into the caller?)
+CONTEXT_LINES = 12
+MAX_LINES = 60
+
+_NO_NAME_RE = re.compile(r"^\s*(?:\?+|<unknown[^>]*>)?\s*$")
+_ZERO_RE = re.compile(r"^(?:0+:)?(?:0x)?0*$", re.IGNORECASE)
+_CALL_RE = re.compile(r"(?<![\w~])([A-Za-z_]\w*)\s*\(")
+_KEYWORDS = "if for while switch return sizeof catch alignof decltype static_assert typeid new delete throw"
+_NOT_CALLS = frozenset(
+    (_KEYWORDS + " static_cast dynamic_cast const_cast reinterpret_cast defined").split(" ")
+)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Frame ``index`` of the crashing thread has no name; ``callee`` (frame index-1) is named, and so is
+    ``caller`` (frame index+1) when it is not None."""
+
+    index: int
+    callee: str
+    caller: str | None
+
+
+@dataclass(frozen=True)
+class InferredFrame:
+    """The one function an unnamed frame probably is (``line``: the call site in the checkout)."""
+
+    index: int
+    function: str | None
+    path: str
+    line: int
+    how: str
+
+
+@dataclass(frozen=True)
+class Inference:
+    frames: tuple[InferredFrame, ...] = ()
+    contexts: tuple[CodeContext, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    site: CallSite
+    tier: int  # 0: the caller calls it; 1: through a function of the caller's file; 2: not seen calling it
+    via: str | None = None
+
+
+def infer(
+    crash: Crash, guessed: frozenset[int], locator: Locator, *, shown: Sequence[CodeContext], notes: list[str]
+) -> Inference:
+    """The functions the unnamed frames of ``crash``'s thread probably are, with their call sites as code
+    (after ``shown``, never repeating it). ``guessed`` are the frames whose names are nearest-symbol
+    guesses: neither unnamed nor trustworthy neighbours."""
+    gaps, run_notes = find_gaps(crash.frames, crash.meaningful, guessed)
+    notes.extend(run_notes)
+    if len(gaps) > MAX_GAPS:
+        notes.append(
+            f"{len(gaps)} unnamed frames could be inferred from their neighbours; tried the first {MAX_GAPS}"
+        )
+    named = {normalize_function(f.function) for f in crash.frames if f.function}
+    frames: list[InferredFrame] = []
+    contexts: list[CodeContext] = []
+    for gap in gaps[:MAX_GAPS]:
+        found, code = _infer_one(gap, locator, named=named, shown=[*shown, *contexts], notes=notes)
+        frames.extend(found)
+        contexts.extend(code)
+    return Inference(tuple(frames), tuple(contexts))
+
+
+def find_gaps(
+    frames: Sequence[Frame], meaningful: Sequence[int], guessed: frozenset[int]
+) -> tuple[list[Gap], list[str]]:
+    """The unnamed frames in the application that a named callee sits directly above, innermost first; and
+    a note for each run of unnamed frames of which only the first, or none, can be inferred so."""
+    app = set(meaningful)
+
+    def name(i: int) -> str | None:
+        ok = 0 <= i < len(frames) and i in app and i not in guessed
+        return frames[i].function if ok and not is_unnamed(frames[i]) else None
+
+    gaps: list[Gap] = []
+    notes: list[str] = []
+    i = 0
+    while i < len(frames):
+        if not _unnamed_in_app(frames, i):
+            i += 1
+            continue
+        end = i
+        while end + 1 < len(frames) and _unnamed_in_app(frames, end + 1):
+            end += 1
+        callee = name(i - 1)
+        if callee is not None:
+            gaps.append(Gap(i, callee, name(end + 1) if end == i else None))
+            if end > i:
+                notes.append(
+                    f"frames #{i + 1}–#{end} have no names either: only #{i}, next to a named callee, is "
+                    "inferred from its neighbours; the frames below it are not guessed at"
+                )
+        elif name(end + 1) is not None:
+            which = f"frame #{i} has" if end == i else f"frames #{i}–#{end} have"
+            notes.append(
+                f"{which} no name and no named callee above: not inferred (only an unnamed frame whose "
+                "callee is named can be identified by its neighbours)"
+            )
+        i = end + 1
+    return gaps, notes
+
+
+def is_unnamed(frame: Frame) -> bool:
+    """No function name at all (a nearest-symbol guess is a name: see budget.guessed_names)."""
+    return not frame.function or bool(_NO_NAME_RE.match(frame.function))
+
+
+def _unnamed_in_app(frames: Sequence[Frame], i: int) -> bool:
+    """Frame ``i`` has no name and no file, and lies in the application: not in an OS, C runtime or library
+    module, somewhere real (not a null program counter), in the module of the frame above it when both
+    modules are known."""
+    frame = frames[i]
+    if not is_unnamed(frame) or frame.file or budget.is_machinery(frame):
+        return False
+    where = frame.offset or frame.address or ""
+    if not where or _ZERO_RE.match(where):
+        return False
+    above = frames[i - 1].module if i > 0 else None
+    return not (frame.module and above and normalize_module(frame.module) != normalize_module(above))
+
+
+def _infer_one(
+    gap: Gap, locator: Locator, *, named: set[str], shown: Sequence[CodeContext], notes: list[str]
+) -> tuple[list[InferredFrame], list[CodeContext]]:
+    lead = f"frame #{gap.index} has no name; it calls {gap.callee} (frame #{gap.index - 1})"
+    if gap.caller:
+        lead += f" and is called by {gap.caller} (frame #{gap.index + 1})"
+    definitions = _caller_definitions(gap.caller, locator, shown=shown, notes=notes) if gap.caller else []
+    near = [d.path for d in definitions] + [c.path for c in shown]
+    sites, search_notes = locator.callers(gap.callee, near=near)
+    notes.extend(n for n in search_notes if n not in notes)
+    sites += [s for d in definitions for s in locator.call_sites(d.path, gap.callee) if s not in sites]
+    reach = _reach(locator, definitions)
+    ranked = _rank(sites, reach, named=named, near=near, home={d.path for d in definitions})
+    if not ranked:
+        notes.append(f"{lead}: no function found in the checkout calls {gap.callee}; not inferred")
+        return [], []
+    best = [c for c in ranked if c.tier == ranked[0].tier]
+    complete = not search_notes
+    if len(best) == 1 and (best[0].tier < 2 or (complete and len(ranked) == 1)):
+        return _unique(gap, best[0], lead, locator, shown=shown, notes=notes, has_caller=bool(definitions))
+    return [], _ambiguous(gap, best, lead, locator, shown=shown, notes=notes, complete=complete)
+
+
+def _caller_definitions(
+    caller: str, locator: Locator, *, shown: Sequence[CodeContext], notes: list[str]
+) -> list[Definition]:
+    """Where the caller frame's function is defined: the code the analysis already shows for it, else
+    found by name."""
+    known = [
+        Definition(c.path, c.start, c.end, c.function)
+        for c in shown
+        if c.function and c.kind is not ContextKind.WINDOW and name_matches(c.function, caller)
+    ]
+    if known:
+        return known[:1]
+    search = locator.define(caller)
+    notes.extend(n for n in search.notes if n not in notes)
+    return list(search.found[:MAX_CALLER_DEFINITIONS])
+
+
+def _reach(locator: Locator, definitions: Sequence[Definition]) -> dict[str, str | None]:
+    """The bare names the caller's definitions call: directly (None), or through a function of the same
+    file (its name: a static helper the compiler inlined into the caller leaves no frame of its own)."""
+    reach: dict[str, str | None] = {}
+    for d in definitions:
+        text = locator.read(d.path)
+        if text is None:
+            continue
+        index = FunctionIndex(code_view(text))
+        lines = index.code.split("\n")
+        direct = _called(lines, d.start, d.end)
+        reach.update(dict.fromkeys(direct - reach.keys()))
+        for name in sorted(direct)[:MAX_HOPS]:
+            for start, end, _ in definitions_in_text(text, name, index=index):
+                for far in _called(lines, start, end) - reach.keys():
+                    reach[far] = name
+    return reach
+
+
+def _called(lines: Sequence[str], start: int, end: int) -> set[str]:
+    body = "\n".join(lines[start - 1 : end])
+    return {m[1] for m in _CALL_RE.finditer(body)} - _NOT_CALLS
+
+
+def _rank(
+    sites: Sequence[CallSite],
+    reach: dict[str, str | None],
+    *,
+    named: set[str],
+    near: Sequence[str],
+    home: set[str],
+) -> list[_Candidate]:
+    """One candidate per calling function, best first: those the caller calls (directly, then through a
+    function of its file), in the caller's own file (a static function is), then by rank_callers. A
+    function the stack names elsewhere is not a candidate: this build names it, so the frame would too."""
+    out: list[_Candidate] = []
+    for site in rank_callers(sites, stack_paths=near):
+        if site.caller and normalize_function(site.caller) in named:
+            continue
+        bare = (split_name(site.caller or "") or ((), ""))[1]
+        if bare and bare in reach:
+            via = reach[bare]
+            out.append(_Candidate(site, 0 if via is None else 1, via))
+        else:
+            out.append(_Candidate(site, 2))
+    order = {id(c): k for k, c in enumerate(out)}
+    return sorted(out, key=lambda c: (c.tier, c.site.path not in home, order[id(c)]))
+
+
+def _unique(
+    gap: Gap,
+    best: _Candidate,
+    lead: str,
+    locator: Locator,
+    *,
+    shown: Sequence[CodeContext],
+    notes: list[str],
+    has_caller: bool,
+) -> tuple[list[InferredFrame], list[CodeContext]]:
+    name = best.site.caller or "?"
+    why = {
+        0: "",
+        1: f" ({gap.caller} calls it through {best.via}, perhaps inlined there)",
+        2: f" (the only function found that calls {gap.callee}"
+        + (
+            f"; {gap.caller} does not call it by name: a callback or a function pointer?)"
+            if has_caller
+            else ")"
+        ),
+    }[best.tier]
+    notes.append(f"{lead}: probably {name}{why}")
+    how = f"{INFERRED}: frame #{gap.index} has no name; it calls {gap.callee}" + (
+        f" and is called by {gap.caller}" if gap.caller else ""
+    )
+    frame = InferredFrame(gap.index, best.site.caller, best.site.path, best.site.line, how)
+    note = f"frame #{gap.index} has no name in the report; {INFERRED}: probably {name}, calling {gap.callee}"
+    return [frame], _code([best], locator, shown=shown, note=lambda _k: note)
+
+
+def _ambiguous(
+    gap: Gap,
+    best: Sequence[_Candidate],
+    lead: str,
+    locator: Locator,
+    *,
+    shown: Sequence[CodeContext],
+    notes: list[str],
+    complete: bool,
+) -> list[CodeContext]:
+    tier = best[0].tier
+    which = (
+        f"call {gap.callee} and are called by {gap.caller}"
+        if tier == 0
+        else f"call {gap.callee} and are called by {gap.caller} through a function of its file"
+        if tier == 1
+        else f"call {gap.callee}"
+    )
+    among = "" if complete else " among the files read (the search was cut short)"
+    names = ", ".join(c.site.caller or "?" for c in best[:MAX_SHOWN])
+    showing = min(len(best), MAX_SHOWN)
+    notes.append(f"{lead}: ambiguous, {len(best)} functions {which}{among}; showing {showing}: {names}")
+
+    def note(k: int) -> str:
+        return (
+            f"frame #{gap.index} has no name in the report; candidate {k + 1} of {len(best)} "
+            f"({INFERRED}): calls {gap.callee} here"
+        )
+
+    return _code(best[:MAX_SHOWN], locator, shown=shown, note=note)
+
+
+def _code(
+    candidates: Sequence[_Candidate],
+    locator: Locator,
+    *,
+    shown: Sequence[CodeContext],
+    note: Callable[[int], str],
+) -> list[CodeContext]:
+    """The call site of each candidate inside its function, unless that code is shown already."""
+    out: list[CodeContext] = []
+    for k, c in enumerate(candidates):
+        site = c.site
+        if any(s.path == site.path and s.start <= site.line <= s.end for s in shown):
+            continue
+        text = locator.read(site.path)
+        if text is None:
+            continue
+        ctx = extract(text, site.line, path=site.path, context_lines=CONTEXT_LINES, max_lines=MAX_LINES)
+        if ctx is not None:
+            out.append(replace(ctx, note=note(k)))
+    return out
