@@ -37,7 +37,7 @@ MAX_HOPS = 40  # functions of the caller's own file followed one call deep (inli
 CONTEXT_LINES = 12
 MAX_LINES = 60
 
-_NO_NAME_RE = re.compile(r"^\s*(?:\?+|<unknown[^>]*>)?\s*$")
+_NO_NAME_RE = re.compile(r"\?+|<unknown[^>]*>")  # gdb's ??, <unknown> (fullmatch, on the stripped name)
 _ZERO_RE = re.compile(r"^(?:0+:)?(?:0x)?0*$", re.IGNORECASE)
 _CALL_RE = re.compile(r"(?<![\w~])([A-Za-z_]\w*)\s*\(")
 _KEYWORDS = "if for while switch return sizeof catch alignof decltype static_assert typeid new delete throw"
@@ -127,9 +127,10 @@ def find_gaps(
         if callee is not None:
             gaps.append(Gap(i, callee, name(end + 1) if end == i else None))
             if end > i:
+                rest = f"frame #{end} has" if end == i + 1 else f"frames #{i + 1}–#{end} have"
                 notes.append(
-                    f"frames #{i + 1}–#{end} have no names either: only #{i}, next to a named callee, is "
-                    "inferred from its neighbours; the frames below it are not guessed at"
+                    f"{rest} no name either: only #{i}, next to a named callee, is inferred from its "
+                    "neighbours; the unnamed frames below it are not guessed at"
                 )
         elif name(end + 1) is not None:
             which = f"frame #{i} has" if end == i else f"frames #{i}–#{end} have"
@@ -143,7 +144,8 @@ def find_gaps(
 
 def is_unnamed(frame: Frame) -> bool:
     """No function name at all (a nearest-symbol guess is a name: see budget.guessed_names)."""
-    return not frame.function or bool(_NO_NAME_RE.match(frame.function))
+    name = (frame.function or "").strip()
+    return not name or bool(_NO_NAME_RE.fullmatch(name))
 
 
 def _unnamed_in_app(frames: Sequence[Frame], i: int) -> bool:
@@ -163,10 +165,18 @@ def _unnamed_in_app(frames: Sequence[Frame], i: int) -> bool:
 def _infer_one(
     gap: Gap, locator: Locator, *, named: set[str], shown: Sequence[CodeContext], notes: list[str]
 ) -> tuple[list[InferredFrame], list[CodeContext]]:
-    lead = f"frame #{gap.index} has no name; it calls {gap.callee} (frame #{gap.index - 1})"
-    if gap.caller:
-        lead += f" and is called by {gap.caller} (frame #{gap.index + 1})"
-    definitions = _caller_definitions(gap.caller, locator, shown=shown, notes=notes) if gap.caller else []
+    said = Gap(gap.index, _brief(gap.callee), _brief(gap.caller) if gap.caller else None)
+    lead = f"frame #{gap.index} has no name; it calls {said.callee} (frame #{gap.index - 1})"
+    if said.caller:
+        lead += f" and is called by {said.caller} (frame #{gap.index + 1})"
+    if split_name(gap.callee) is None:
+        notes.append(f"{lead}: {said.callee} is not a name call sites can be searched by; not inferred")
+        return [], []
+    definitions = (
+        _caller_definitions(gap.caller, locator, shown=shown, notes=notes)
+        if gap.caller and split_name(gap.caller)
+        else []
+    )
     near = [d.path for d in definitions] + [c.path for c in shown]
     sites, search_notes = locator.callers(gap.callee, near=near)
     notes.extend(n for n in search_notes if n not in notes)
@@ -174,13 +184,25 @@ def _infer_one(
     reach = _reach(locator, definitions)
     ranked = _rank(sites, reach, named=named, near=near, home={d.path for d in definitions})
     if not ranked:
-        notes.append(f"{lead}: no function found in the checkout calls {gap.callee}; not inferred")
+        notes.append(f"{lead}: no function found in the checkout calls {said.callee}; not inferred")
         return [], []
     best = [c for c in ranked if c.tier == ranked[0].tier]
     complete = not search_notes
     if len(best) == 1 and (best[0].tier < 2 or (complete and len(ranked) == 1)):
-        return _unique(gap, best[0], lead, locator, shown=shown, notes=notes, has_caller=bool(definitions))
-    return [], _ambiguous(gap, best, lead, locator, shown=shown, notes=notes, complete=complete)
+        cut = (
+            ""
+            if complete
+            else f" (among the files read: the search for callers of {said.callee} was cut short)"
+        )
+        return _unique(
+            said, best[0], lead, cut, locator, shown=shown, notes=notes, has_caller=bool(definitions)
+        )
+    return [], _ambiguous(said, best, lead, locator, shown=shown, notes=notes, complete=complete)
+
+
+def _brief(name: str, limit: int = 160) -> str:
+    """A name as a note says it: a hostile report's 100 KB name is cut, never pasted whole."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _caller_definitions(
@@ -253,13 +275,14 @@ def _unique(
     gap: Gap,
     best: _Candidate,
     lead: str,
+    cut: str,
     locator: Locator,
     *,
     shown: Sequence[CodeContext],
     notes: list[str],
     has_caller: bool,
 ) -> tuple[list[InferredFrame], list[CodeContext]]:
-    name = best.site.caller or "?"
+    name = _brief(best.site.caller or "?")
     why = {
         0: "",
         1: f" ({gap.caller} calls it through {best.via}, perhaps inlined there)",
@@ -270,7 +293,7 @@ def _unique(
             else ")"
         ),
     }[best.tier]
-    notes.append(f"{lead}: probably {name}{why}")
+    notes.append(f"{lead}: probably {name}{why}{cut}")
     how = f"{INFERRED}: frame #{gap.index} has no name; it calls {gap.callee}" + (
         f" and is called by {gap.caller}" if gap.caller else ""
     )
@@ -298,7 +321,7 @@ def _ambiguous(
         else f"call {gap.callee}"
     )
     among = "" if complete else " among the files read (the search was cut short)"
-    names = ", ".join(c.site.caller or "?" for c in best[:MAX_SHOWN])
+    names = ", ".join(_brief(c.site.caller or "?") for c in best[:MAX_SHOWN])
     showing = min(len(best), MAX_SHOWN)
     notes.append(f"{lead}: ambiguous, {len(best)} functions {which}{among}; showing {showing}: {names}")
 

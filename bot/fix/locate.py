@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 SOURCE_SUFFIXES = (".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx", ".inl", ".ipp")
 HEADER_SUFFIXES = (".h", ".hpp", ".hh", ".hxx", ".inl", ".ipp")
 _IDENT_RE = re.compile(r"^[A-Za-z_~]\w*$")
+MAX_NAME_CHARS = 512  # longer (template arguments dropped) is a hostile report's, and too long for git's argv
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def split_name(function: str) -> tuple[tuple[str, ...], str] | None:
     text = _strip_brackets(text, "<", ">")
     text = re.sub(r"\s+", "", text)
     parts = [p for p in text.split("::") if p]
-    if not parts or any(not _IDENT_RE.match(p) for p in parts):
+    if not parts or len(text) > MAX_NAME_CHARS or any(not _IDENT_RE.match(p) for p in parts):
         return None
     return tuple(parts[:-1]), parts[-1]
 
@@ -206,7 +207,7 @@ class Locator:
         """Where ``function`` is defined; ``near`` (paths of other frames) orders ambiguous answers."""
         parts = split_name(function)
         if parts is None:
-            return Search((), (f"{function!r} is not a name a definition can be searched by",))
+            return Search((), (f"{function[:160]!r} is not a name a definition can be searched by",))
         scopes, bare = parts
         files, notes = self._grep_files(bare)
         declaring: list[str] = []
@@ -242,7 +243,7 @@ class Locator:
         Unranked; see :func:`rank_callers`."""
         parts = split_name(function)
         if parts is None:
-            return [], [f"{function!r} is not a name call sites can be searched by"]
+            return [], [f"{function[:160]!r} is not a name call sites can be searched by"]
         bare = parts[1]
         files, notes = self._grep_files(bare)
         files = _rank_files(files, (), "", near)
