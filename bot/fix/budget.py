@@ -7,6 +7,8 @@ The slots are few (``fix.analysis_frames``), so they go to frames that can hold 
   the frame that called them: the caller's code is shown, the accessor is named in its note; when the crash
   happened inside one, that accessor (the faulting line) is shown too, after the slots;
 - a function that appears twice (inlined copies, recursion) takes one slot;
+- a frame with neither a name nor a file takes no slot (nothing maps it): bot.fix.gapframe reads it from
+  the crash's own frames and identifies it by its named neighbours;
 - in a stack without source lines whose displacements betray nearest-symbol names (a Windows build without
   its .pdb names each address after the closest exported symbol: ``HandleRunTestCommand()+0xdd81``), the
   names are marked as guesses: they take slots only after every other frame, and do not count as showing

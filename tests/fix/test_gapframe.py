@@ -8,10 +8,12 @@ for these tests."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.config import FixSettings
 from bot.crash import analyse as analyse_crash
 from bot.crash import parse_report
@@ -425,6 +427,45 @@ def test_a_real_release_backtrace_names_the_function_the_fix_changed(git_repo: G
         "## src/game/Chat/Chat.cpp — ChatHandler::ParseCommands (frame #2 has no name in the report; inferred "
         "from neighbours: probably ChatHandler::ParseCommands, calling ChatHandler::ExecuteCommand)" in prompt
     )
+
+
+def test_crashbot_analyze_json_marks_the_inferred_frame_and_carries_its_code(
+    git_repo: Git, commit: CommitFn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _chat_tree(commit)
+    report = str(SAMPLES / "vmangos-issue-2359.txt")
+    assert main(["analyze", report, "--source", str(git_repo.repo), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    inferred = [f for f in data["frames"] if f["how"].startswith("inferred from neighbours")]
+    assert [(f["index"], f["function"], f["path"], f["line"]) for f in inferred] == [
+        (2, "ChatHandler::ParseCommands", "src/game/Chat/Chat.cpp", 14)
+    ]
+    assert data["frames"][-1] == inferred[0]  # after every frame the report names
+    assert {
+        "path": "src/game/Chat/Chat.cpp",
+        "function": "ChatHandler::ParseCommands",
+        "start": 10,
+        "end": 19,
+        "line": 14,
+        "note": "frame #2 has no name in the report; inferred from neighbours: probably "
+        "ChatHandler::ParseCommands, calling ChatHandler::ExecuteCommand",
+    } in data["contexts"]
+    assert any(
+        n.startswith("frame #2 has no name; it calls ChatHandler::ExecuteCommand") for n in data["notes"]
+    )
+
+
+def test_the_frame_plan_leaves_unnamed_frames_to_the_neighbours_and_keeps_guesses_as_names() -> None:
+    crash = analyse_crash(parse_report((SAMPLES / "vmangos-issue-2359.txt").read_bytes()))
+    p = plan(crash)
+    # the unnamed frame takes no slot, yet it is still among the crash's frames for gapframe to read
+    assert [c.index for c in p.candidates] == [None, 0, 1, 3, 4]
+    assert crash.frames[2].function is None and crash.frames[2].offset == "0x40e800"
+    # its module offset, larger than any function, does not make the named frames nearest-symbol guesses
+    assert p.guessed == frozenset()
+    assert find_gaps(crash.frames, crash.meaningful, p.guessed)[0] == [
+        Gap(2, "ChatHandler::ExecuteCommand", "World::Update")
+    ]
 
 
 def test_nearest_symbol_guesses_are_names_not_gaps_and_never_neighbours() -> None:
