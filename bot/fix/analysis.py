@@ -107,7 +107,8 @@ class Analysis:
 
     @property
     def top(self) -> MappedFrame | None:
-        return self.frames[0] if self.frames else None
+        """The first frame the report itself names (an unnamed frame inferred from its neighbours is not)."""
+        return next((m for m in self.frames if not m.how.startswith(gapframe.INFERRED)), None)
 
     @property
     def perhaps_fixed(self) -> bool:

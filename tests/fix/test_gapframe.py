@@ -337,6 +337,15 @@ def test_the_only_caller_of_the_callee_is_the_answer_without_a_named_caller(
     )
 
 
+def test_an_inferred_frame_is_never_the_top_frame(git_repo: Git, commit: CommitFn) -> None:
+    # nothing the report names is in this checkout; only the unnamed frame's callee has a caller here
+    commit({"src/game/Entities/Unit.cpp": UNIT.replace("Unit::Update", "Unit::Tick")})
+    a = _analyse(git_repo, BACKTRACE)
+    assert _inferred(a) == [(1, "ReapplyAuras", "src/game/Entities/Unit.cpp")]
+    assert a.top is None
+    assert "no frame of the crashing thread maps to a file in this checkout" in a.notes
+
+
 # vmangos/core#2359, the real report: `mangosd(+0x40e800)` between ChatHandler::ExecuteCommand and
 # World::Update. The fix (vmangos 6dea13cad) changed ChatHandler::ParseCommands, whose lambda calls
 # ExecuteCommand and which World::Update reaches through ProcessCliCommands (inlined: no frame of its own).
