@@ -92,7 +92,9 @@ def infer(
         notes.append(
             f"{len(gaps)} unnamed frames could be inferred from their neighbours; tried the first {MAX_GAPS}"
         )
-    named = {normalize_function(f.function) for f in crash.frames if f.function}
+    named = {
+        normalize_function(f.function) for i, f in enumerate(crash.frames) if f.function and i not in guessed
+    }
     frames: list[InferredFrame] = []
     contexts: list[CodeContext] = []
     for gap in gaps[:MAX_GAPS]:
@@ -224,26 +226,29 @@ def _caller_definitions(
 
 def _reach(locator: Locator, definitions: Sequence[Definition]) -> dict[str, str | None]:
     """The bare names the caller's definitions call: directly (None), or through a function of the same
-    file (its name: a static helper the compiler inlined into the caller leaves no frame of its own)."""
-    reach: dict[str, str | None] = {}
+    file (its name: a static helper the compiler inlined into the caller leaves no frame of its own).
+    The first MAX_HOPS names the caller calls, in the order it calls them, are followed."""
+    direct: dict[str, None] = {}
+    hops: dict[str, str] = {}
     for d in definitions:
         text = locator.read(d.path)
         if text is None:
             continue
         index = FunctionIndex(code_view(text))
         lines = index.code.split("\n")
-        direct = _called(lines, d.start, d.end)
-        reach.update(dict.fromkeys(direct - reach.keys()))
-        for name in sorted(direct)[:MAX_HOPS]:
+        called = _called(lines, d.start, d.end)
+        direct.update(dict.fromkeys(called))
+        for name in called[:MAX_HOPS]:
             for start, end, _ in definitions_in_text(text, name, index=index):
-                for far in _called(lines, start, end) - reach.keys():
-                    reach[far] = name
-    return reach
+                for far in _called(lines, start, end):
+                    hops.setdefault(far, name)
+    return {**hops, **direct}
 
 
-def _called(lines: Sequence[str], start: int, end: int) -> set[str]:
+def _called(lines: Sequence[str], start: int, end: int) -> list[str]:
+    """The names called in lines ``start``..``end``, first call first, each once."""
     body = "\n".join(lines[start - 1 : end])
-    return {m[1] for m in _CALL_RE.finditer(body)} - _NOT_CALLS
+    return [n for n in dict.fromkeys(m[1] for m in _CALL_RE.finditer(body)) if n not in _NOT_CALLS]
 
 
 def _rank(
