@@ -40,6 +40,8 @@ MAX_LINES = 60
 _NO_NAME_RE = re.compile(r"\?+|<unknown[^>]*>")  # gdb's ??, <unknown> (fullmatch, on the stripped name)
 _ZERO_RE = re.compile(r"^(?:0+:)?(?:0x)?0*$", re.IGNORECASE)
 _CALL_RE = re.compile(r"(?<![\w~])([A-Za-z_]\w*)\s*\(")
+# the end of a lambda's head: ``](World* world)``, ``] () mutable -> bool``, ``]``
+_LAMBDA_RE = re.compile(r"\]\s*(?:\([^()]*\)\s*)?(?:mutable\s*)?(?:noexcept\s*)?(?:->[^{};()]*)?$")
 _KEYWORDS = "if for while switch return sizeof catch alignof decltype static_assert typeid new delete throw"
 _NOT_CALLS = frozenset(
     (_KEYWORDS + " static_cast dynamic_cast const_cast reinterpret_cast defined").split(" ")
@@ -356,6 +358,22 @@ def _code(
         if text is None:
             continue
         ctx = extract(text, site.line, path=site.path, context_lines=CONTEXT_LINES, max_lines=MAX_LINES)
-        if ctx is not None:
-            out.append(replace(ctx, note=note(k)))
+        if ctx is None:
+            continue
+        inside = (
+            "; the call is inside a lambda, which has no name either" if in_lambda(text, site.line) else ""
+        )
+        out.append(replace(ctx, note=note(k) + inside))
     return out
+
+
+def in_lambda(text: str, line: int) -> bool:
+    """Is ``line`` inside the body of a lambda (``[...](...) {``)? A lambda has no exported name, so an
+    unnamed frame whose callee is called from one is, likeliest, that lambda."""
+    index = FunctionIndex(code_view(text))
+    for open_at, close_at in index.pairs.items():
+        if index.line_of(open_at) <= line <= index.line_of(close_at):
+            header = index.code[max(0, open_at - 300) : open_at]
+            if _LAMBDA_RE.search(header):
+                return True
+    return False

@@ -20,7 +20,7 @@ from bot.crash import parse_report
 from bot.crash.model import Crash, Frame
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
 from bot.fix.budget import plan
-from bot.fix.gapframe import INFERRED, Gap, find_gaps
+from bot.fix.gapframe import INFERRED, Gap, find_gaps, in_lambda
 from bot.fix.locate import Limits
 from bot.fix.prompt import build_prompt
 from bot.git import Git
@@ -240,7 +240,7 @@ def test_a_static_function_between_two_named_frames_is_named_by_its_neighbours(
     assert shown.note == (
         "frame #1 has no name in the report; inferred from neighbours: probably ReapplyAuras, calling "
         "Aura::ApplyModifier"
-    )
+    )  # a range-for's body is no lambda
     # the inference comes after the frames the report names: it displaces none of them
     assert [m.function for m in a.frames] == [
         "ApplyModifier",
@@ -434,7 +434,8 @@ def test_a_real_release_backtrace_names_the_function_the_fix_changed(git_repo: G
     )
     assert (
         "## src/game/Chat/Chat.cpp — ChatHandler::ParseCommands (frame #2 has no name in the report; inferred "
-        "from neighbours: probably ChatHandler::ParseCommands, calling ChatHandler::ExecuteCommand)" in prompt
+        "from neighbours: probably ChatHandler::ParseCommands, calling ChatHandler::ExecuteCommand; the call is "
+        "inside a lambda, which has no name either)" in prompt
     )
 
 
@@ -457,7 +458,8 @@ def test_crashbot_analyze_json_marks_the_inferred_frame_and_carries_its_code(
         "end": 19,
         "line": 14,
         "note": "frame #2 has no name in the report; inferred from neighbours: probably "
-        "ChatHandler::ParseCommands, calling ChatHandler::ExecuteCommand",
+        "ChatHandler::ParseCommands, calling ChatHandler::ExecuteCommand; the call is inside a lambda, which has "
+        "no name either",
     } in data["contexts"]
     assert any(
         n.startswith("frame #2 has no name; it calls ChatHandler::ExecuteCommand") for n in data["notes"]
@@ -528,3 +530,19 @@ def test_hostile_frames_are_read_in_linear_time_and_named_briefly(git_repo: Git,
     assert _inferred(a) == []
     gap_notes = [n for n in a.notes if n.startswith("frame #1 has no name")]
     assert gap_notes and all(len(n) < 1_000 for n in gap_notes)  # a name is cut, never pasted whole
+
+
+@pytest.mark.parametrize(
+    ("code", "inside"),
+    [
+        ("void F()\n{\n    Post([this](World* world)\n    {\n        Run(world);\n    });\n}\n", True),
+        ("void F()\n{\n    auto g = [&]() mutable -> bool {\n        return Run(1);\n    };\n}\n", True),
+        ("void F()\n{\n    Post([guid] {\n        Run(guid);\n    });\n}\n", True),
+        ("void F()\n{\n    if (m_list[i])\n    {\n        Run(i);\n    }\n}\n", False),
+        ("void F()\n{\n    int a[] = {\n        Run(1),\n    };\n}\n", False),
+        ("[[nodiscard]] bool F()\n{\n    x = y[1];\n    {\n        return Run(2);\n    }\n}\n", False),
+    ],
+)
+def test_a_call_site_inside_a_lambda_is_told_from_one_inside_a_block(code: str, inside: bool) -> None:
+    line = next(n for n, text in enumerate(code.split("\n"), start=1) if "Run(" in text)
+    assert in_lambda(code, line) is inside
