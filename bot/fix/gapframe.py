@@ -232,19 +232,34 @@ def _reach(locator: Locator, definitions: Sequence[Definition]) -> dict[str, str
     The first MAX_HOPS names the caller calls, in the order it calls them, are followed."""
     direct: dict[str, None] = {}
     hops: dict[str, str] = {}
-    for d in definitions:
-        text = locator.read(d.path)
+    for path in dict.fromkeys(d.path for d in definitions):  # overloads share a file: index it once
+        text = locator.read(path)
         if text is None:
             continue
         index = FunctionIndex(code_view(text))
         lines = index.code.split("\n")
-        called = _called(lines, d.start, d.end)
-        direct.update(dict.fromkeys(called))
-        for name in called[:MAX_HOPS]:
-            for start, end, _ in definitions_in_text(text, name, index=index):
-                for far in _called(lines, start, end):
-                    hops.setdefault(far, name)
+        for d in definitions:
+            if d.path == path:
+                _follow(text, index, lines, d, direct=direct, hops=hops)
     return {**hops, **direct}
+
+
+def _follow(
+    text: str,
+    index: FunctionIndex,
+    lines: Sequence[str],
+    d: Definition,
+    *,
+    direct: dict[str, None],
+    hops: dict[str, str],
+) -> None:
+    """Record what ``d`` calls (``direct``) and what the functions of its file that it calls call."""
+    called = _called(lines, d.start, d.end)
+    direct.update(dict.fromkeys(called))
+    for name in called[:MAX_HOPS]:
+        for start, end, _ in definitions_in_text(text, name, index=index):
+            for far in _called(lines, start, end):
+                hops.setdefault(far, name)
 
 
 def _called(lines: Sequence[str], start: int, end: int) -> list[str]:
@@ -328,6 +343,9 @@ def _ambiguous(
         else f"call {gap.callee}"
     )
     among = "" if complete else " among the files read (the search was cut short)"
+    if tier == 2 and len(best) > MAX_SHOWN:  # nothing narrows them: any few shown would be a guess
+        notes.append(f"{lead}: ambiguous, {len(best)} functions {which}{among}; none shown")
+        return []
     names = ", ".join(_brief(c.site.caller or "?") for c in best[:MAX_SHOWN])
     showing = min(len(best), MAX_SHOWN)
     notes.append(f"{lead}: ambiguous, {len(best)} functions {which}{among}; showing {showing}: {names}")

@@ -293,6 +293,23 @@ def test_a_callee_with_500_callers_costs_bounded_work_and_says_so(git_repo: Git,
     assert sum("no name in the report" in c.note for c in a.contexts) == 1
 
 
+def test_many_candidates_nothing_narrows_are_counted_not_shown(git_repo: Git, commit: CommitFn) -> None:
+    files = {
+        f"src/game/Entities/AuraScript{i}.cpp": f"void AuraScript{i}::Run()\n{{\n    m_aura->ApplyModifier(true);\n}}\n"
+        for i in range(500)
+    }
+    commit(
+        {**files, "src/game/Spells/SpellAuras.cpp": SPELL_AURAS, "src/game/Entities/Unit.cpp": UNIT_TWO_DEEP}
+    )
+    a = _analyse(git_repo, TWO_UNNAMED, limits=Limits(max_files=20))  # frame #1 has no named caller
+    assert (
+        "frame #1 has no name; it calls Aura::ApplyModifier (frame #0): ambiguous, 20 functions call "
+        "Aura::ApplyModifier among the files read (the search was cut short); none shown" in a.notes
+    )
+    assert _inferred(a) == []
+    assert not any("no name in the report" in c.note for c in a.contexts)
+
+
 def test_an_unnamed_frame_in_libc_is_not_inferred(git_repo: Git, commit: CommitFn) -> None:
     # qsort's frame in libc.so.6 calls the comparator; SortWith also calls it, and LootMgr::SortItems
     # calls SortWith: were the libc frame taken for the server's, SortWith would be a false answer
