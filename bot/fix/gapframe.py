@@ -23,6 +23,7 @@ from bot.fix.locate import (
     CallSite,
     Definition,
     Locator,
+    class_at,
     definitions_in_text,
     name_matches,
     rank_callers,
@@ -33,6 +34,7 @@ INFERRED = "inferred from neighbours"
 MAX_GAPS = 2  # unnamed frames inferred per analysis: each costs a search of the tree
 MAX_SHOWN = 3  # candidates shown for one unnamed frame
 MAX_CALLER_DEFINITIONS = 3
+MAX_LINKAGE_CHECKS = 12  # candidates whose files are read again to tell internal from exported
 MAX_HOPS = 40  # functions of the caller's own file followed one call deep (inlined into the caller?)
 CONTEXT_LINES = 12
 MAX_LINES = 60
@@ -42,6 +44,7 @@ _ZERO_RE = re.compile(r"^(?:0+:)?(?:0x)?0*$", re.IGNORECASE)
 _CALL_RE = re.compile(r"(?<![\w~])([A-Za-z_]\w*)\s*\(")
 # the end of a lambda's head: ``](World* world)``, ``] () mutable -> bool``, ``]``
 _LAMBDA_RE = re.compile(r"\]\s*(?:\([^()]*\)\s*)?(?:mutable\s*)?(?:noexcept\s*)?(?:->[^{};()]*)?$")
+_ANONYMOUS_RE = re.compile(r"\bnamespace\s*\{")
 _KEYWORDS = "if for while switch return sizeof catch alignof decltype static_assert typeid new delete throw"
 _NOT_CALLS = frozenset(
     (_KEYWORDS + " static_cast dynamic_cast const_cast reinterpret_cast defined").split(" ")
@@ -56,6 +59,7 @@ class Gap:
     index: int
     callee: str
     caller: str | None
+    exported_only: bool = False  # glibc backtrace_symbols (``mangosd(+0x40e800)``): it names exports only
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class _Candidate:
     site: CallSite
     tier: int  # 0: the caller calls it; 1: through a function of the caller's file; 2: not seen calling it
     via: str | None = None
+    internal: bool = False  # static, in an anonymous namespace, or the call is in a lambda: never exported
 
 
 def infer(
@@ -129,7 +134,8 @@ def find_gaps(
             end += 1
         callee = name(i - 1)
         if callee is not None:
-            gaps.append(Gap(i, callee, name(end + 1) if end == i else None))
+            exported_only = bool(frames[i].module) and "(+0x" in frames[i].raw
+            gaps.append(Gap(i, callee, name(end + 1) if end == i else None, exported_only))
             if end > i:
                 rest = f"frame #{end} has" if end == i + 1 else f"frames #{i + 1}–#{end} have"
                 notes.append(
@@ -190,18 +196,61 @@ def _infer_one(
     if not ranked:
         notes.append(f"{lead}: no function found in the checkout calls {said.callee}; not inferred")
         return [], []
-    best = [c for c in ranked if c.tier == ranked[0].tier]
+    best = _by_linkage([c for c in ranked if c.tier == ranked[0].tier], locator)
     complete = not search_notes
+    cut = (
+        "" if complete else f" (among the files read: the search for callers of {said.callee} was cut short)"
+    )
     if len(best) == 1 and (best[0].tier < 2 or (complete and len(ranked) == 1)):
-        cut = (
-            ""
-            if complete
-            else f" (among the files read: the search for callers of {said.callee} was cut short)"
+        why = _why(said, best[0], has_caller=bool(definitions))
+        return _unique(
+            said,
+            best[0],
+            f"{lead}: probably {_brief(best[0].site.caller or '?')}{why}{cut}",
+            locator,
+            shown=shown,
+            notes=notes,
+        )
+    internal = [c for c in best if c.internal]
+    if gap.exported_only and best[0].tier < 2 and len(internal) == 1:
+        why = (
+            f" (of {len(best)} candidates, the only one with internal linkage: static, in an anonymous "
+            "namespace or a lambda, which backtrace_symbols cannot name)"
         )
         return _unique(
-            said, best[0], lead, cut, locator, shown=shown, notes=notes, has_caller=bool(definitions)
+            said,
+            internal[0],
+            f"{lead}: probably {_brief(internal[0].site.caller or '?')}{why}{cut}",
+            locator,
+            shown=shown,
+            notes=notes,
         )
     return [], _ambiguous(said, best, lead, locator, shown=shown, notes=notes, complete=complete)
+
+
+def _why(gap: Gap, best: _Candidate, *, has_caller: bool) -> str:
+    """Why the one candidate left is the answer, when the caller's call does not say it alone."""
+    if best.tier == 0:
+        return ""
+    if best.tier == 1:
+        return f" ({gap.caller} calls it through {best.via}, perhaps inlined there)"
+    if has_caller:
+        return (
+            f" (the only function found that calls {gap.callee}; {gap.caller} does not call it by name: a "
+            "callback or a function pointer?)"
+        )
+    return f" (the only function found that calls {gap.callee})"
+
+
+def _by_linkage(best: list[_Candidate], locator: Locator) -> list[_Candidate]:
+    """``best`` with the candidates of internal linkage first, when there are few enough to read."""
+    if not 1 < len(best) <= MAX_LINKAGE_CHECKS:
+        return best
+    marked = []
+    for c in best:
+        text = locator.read(c.site.path)
+        marked.append(replace(c, internal=text is not None and internal_linkage(text, c.site)))
+    return sorted(marked, key=lambda c: not c.internal)
 
 
 def _brief(name: str, limit: int = 160) -> str:
@@ -296,30 +345,19 @@ def _rank(
 def _unique(
     gap: Gap,
     best: _Candidate,
-    lead: str,
-    cut: str,
+    said: str,
     locator: Locator,
     *,
     shown: Sequence[CodeContext],
     notes: list[str],
-    has_caller: bool,
 ) -> tuple[list[InferredFrame], list[CodeContext]]:
-    name = _brief(best.site.caller or "?")
-    why = {
-        0: "",
-        1: f" ({gap.caller} calls it through {best.via}, perhaps inlined there)",
-        2: f" (the only function found that calls {gap.callee}"
-        + (
-            f"; {gap.caller} does not call it by name: a callback or a function pointer?)"
-            if has_caller
-            else ")"
-        ),
-    }[best.tier]
-    notes.append(f"{lead}: probably {name}{why}{cut}")
+    """The one answer: ``said`` in the notes, the frame listed (marked), its call site shown."""
+    notes.append(said)
     how = f"{INFERRED}: frame #{gap.index} has no name; it calls {gap.callee}" + (
         f" and is called by {gap.caller}" if gap.caller else ""
     )
     frame = InferredFrame(gap.index, best.site.caller, best.site.path, best.site.line, how)
+    name = _brief(best.site.caller or "?")
     note = f"frame #{gap.index} has no name in the report; {INFERRED}: probably {name}, calling {gap.callee}"
     return [frame], _code([best], locator, shown=shown, note=lambda _k: note)
 
@@ -385,13 +423,29 @@ def _code(
     return out
 
 
-def in_lambda(text: str, line: int) -> bool:
+def in_lambda(text: str, line: int, *, index: FunctionIndex | None = None) -> bool:
     """Is ``line`` inside the body of a lambda (``[...](...) {``)? A lambda has no exported name, so an
     unnamed frame whose callee is called from one is, likeliest, that lambda."""
-    index = FunctionIndex(code_view(text))
+    index = index or FunctionIndex(code_view(text))
     for open_at, close_at in index.pairs.items():
         if index.line_of(open_at) <= line <= index.line_of(close_at):
             header = index.code[max(0, open_at - 300) : open_at]
             if _LAMBDA_RE.search(header):
                 return True
     return False
+
+
+def internal_linkage(text: str, site: CallSite) -> bool:
+    """Is the function around ``site`` one no symbol table exports: a ``static`` free function, one in an
+    anonymous namespace, or a lambda (the call is inside one)?"""
+    index = FunctionIndex(code_view(text))
+    if in_lambda(text, site.line, index=index):
+        return True
+    for m in _ANONYMOUS_RE.finditer(index.code):
+        close = index.pairs.get(m.end() - 1)
+        if close is not None and index.line_of(m.end() - 1) <= site.start <= index.line_of(close):
+            return True
+    lines = index.code.split("\n")
+    header = " ".join(lines[site.start - 1 : site.start + 2]).split("(", 1)[0]
+    free = "::" not in (site.caller or "") and class_at(index, site.start) is None
+    return free and re.search(r"\bstatic\b", header) is not None

@@ -272,25 +272,9 @@ class Locator:
     def call_sites(
         self, path: str, function: str, *, exclude: Sequence[tuple[str, int, int]] = ()
     ) -> list[CallSite]:
-        """The lines of ``path`` that call ``function``, outside ``exclude`` ranges, its definition and
-        its declarations."""
-        parts = split_name(function)
-        text = self.read(path) if parts is not None else None
-        if parts is None or text is None:
-            return []
-        call_re = re.compile(rf"(?<![\w~]){re.escape(parts[1])}\s*\(")
-        if not call_re.search(text):
-            return []
-        index = FunctionIndex(code_view(text))
-        out: list[CallSite] = []
-        for number, line in enumerate(index.code.split("\n"), start=1):
-            if not call_re.search(line) or any(p == path and s <= number <= e for p, s, e in exclude):
-                continue
-            enclosing = index.enclosing(number)
-            if enclosing is None or name_matches(enclosing[2], function):
-                continue  # a declaration, the definition itself, or a recursive call
-            out.append(CallSite(path, number, enclosing[2], enclosing[0], enclosing[1]))
-        return out
+        """The lines of ``path`` that call ``function`` (see :func:`call_sites_in`)."""
+        text = self.read(path) if split_name(function) is not None else None
+        return call_sites_in(text, path, function, exclude=exclude) if text is not None else []
 
     def _over_budget(self, notes: list[str], what: str) -> bool:
         """True (with a note, once) when this analysis's search time is spent."""
@@ -315,6 +299,29 @@ class Locator:
         except GitError as e:
             return [], [f"search stopped: {e}"]
         return [line for line in out.splitlines() if line], []
+
+
+def call_sites_in(
+    text: str, path: str, function: str, *, exclude: Sequence[tuple[str, int, int]] = ()
+) -> list[CallSite]:
+    """The lines of ``text`` (the file ``path``) that call ``function``, outside ``exclude`` ranges, its
+    definition and its declarations."""
+    parts = split_name(function)
+    if parts is None:
+        return []
+    call_re = re.compile(rf"(?<![\w~]){re.escape(parts[1])}\s*\(")
+    if not call_re.search(text):
+        return []
+    index = FunctionIndex(code_view(text))
+    out: list[CallSite] = []
+    for number, line in enumerate(index.code.split("\n"), start=1):
+        if not call_re.search(line) or any(p == path and s <= number <= e for p, s, e in exclude):
+            continue
+        enclosing = index.enclosing(number)
+        if enclosing is None or name_matches(enclosing[2], function):
+            continue  # a declaration, the definition itself, or a recursive call
+        out.append(CallSite(path, number, enclosing[2], enclosing[0], enclosing[1]))
+    return out
 
 
 def _scope_rank(d: Definition, scopes: tuple[str, ...]) -> int:

@@ -20,8 +20,8 @@ from bot.crash import parse_report
 from bot.crash.model import Crash, Frame
 from bot.fix.analysis import Analysis, analyse, render_analysis_comment
 from bot.fix.budget import plan
-from bot.fix.gapframe import INFERRED, Gap, find_gaps, in_lambda
-from bot.fix.locate import Limits
+from bot.fix.gapframe import INFERRED, Gap, find_gaps, in_lambda, internal_linkage
+from bot.fix.locate import Limits, call_sites_in
 from bot.fix.prompt import build_prompt
 from bot.git import Git
 
@@ -196,20 +196,20 @@ def _inferred(a: Analysis) -> list[tuple[int | None, str | None, str]]:
 
 
 @pytest.mark.parametrize(
-    ("shape", "text", "index"),
+    ("shape", "text", "exported_only"),
     [
-        ("glibc backtrace_symbols", BACKTRACE, 1),
-        ("gdb ?? ()", GDB, 1),
-        ("Wheaty section:offset", WHEATY, 1),
-        ("Visual Studio bare address", VISUAL_STUDIO, 1),
+        ("glibc backtrace_symbols", BACKTRACE, True),  # names exported functions only
+        ("gdb ?? ()", GDB, False),
+        ("Wheaty section:offset", WHEATY, False),
+        ("Visual Studio bare address", VISUAL_STUDIO, False),
     ],
 )
 def test_an_unnamed_frame_between_named_ones_is_found_in_every_report_shape(
-    shape: str, text: str, index: int
+    shape: str, text: str, exported_only: bool
 ) -> None:
     crash = _crash(text)
     gaps, notes = find_gaps(crash.frames, crash.meaningful, plan(crash).guessed)
-    assert gaps == [Gap(index, "Aura::ApplyModifier", "Unit::Update")], shape
+    assert gaps == [Gap(1, "Aura::ApplyModifier", "Unit::Update", exported_only)], shape
     assert notes == []
 
 
@@ -272,6 +272,49 @@ def test_two_candidates_called_by_the_caller_are_shown_as_ambiguous(git_repo: Gi
             "Aura::ApplyModifier here",
         ),
     ]
+
+
+UNIT_STATIC_AND_METHOD = """\
+#include "Unit.h"
+
+static void ReapplyAuras(Unit* unit)
+{
+    for (Aura* aura : unit->GetAuras())
+        aura->ApplyModifier(true);
+}
+
+void Unit::Update(uint32 diff)
+{
+    m_aura->Refresh();
+    ReapplyAuras(this);
+}
+"""
+
+
+def test_backtrace_symbols_cannot_name_a_static_function_so_of_two_candidates_the_static_one_is_it(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    # Unit::Update calls both Aura::Refresh and ReapplyAuras, and both call Aura::ApplyModifier; but a build
+    # whose backtrace_symbols names Aura::ApplyModifier exports its methods: the unnamed frame is the static
+    commit(
+        {"src/game/Spells/SpellAuras.cpp": SPELL_AURAS, "src/game/Entities/Unit.cpp": UNIT_STATIC_AND_METHOD}
+    )
+    a = _analyse(git_repo, BACKTRACE)
+    assert _inferred(a) == [(1, "ReapplyAuras", "src/game/Entities/Unit.cpp")]
+    assert (
+        "frame #1 has no name; it calls Aura::ApplyModifier (frame #0) and is called by Unit::Update "
+        "(frame #2): probably ReapplyAuras (of 2 candidates, the only one with internal linkage: static, in "
+        "an anonymous namespace or a lambda, which backtrace_symbols cannot name)" in a.notes
+    )
+    # gdb names static functions when it has symbols: there `?? ()` says nothing about linkage
+    b = _analyse(git_repo, GDB)
+    assert _inferred(b) == []
+    assert any(
+        n.endswith(
+            "ambiguous, 2 functions call Aura::ApplyModifier and are called by Unit::Update; showing 2: ReapplyAuras, Aura::Refresh"
+        )
+        for n in b.notes
+    )
 
 
 def test_a_callee_with_500_callers_costs_bounded_work_and_says_so(git_repo: Git, commit: CommitFn) -> None:
@@ -492,7 +535,7 @@ def test_the_frame_plan_leaves_unnamed_frames_to_the_neighbours_and_keeps_guesse
     # its module offset, larger than any function, does not make the named frames nearest-symbol guesses
     assert p.guessed == frozenset()
     assert find_gaps(crash.frames, crash.meaningful, p.guessed)[0] == [
-        Gap(2, "ChatHandler::ExecuteCommand", "World::Update")
+        Gap(2, "ChatHandler::ExecuteCommand", "World::Update", exported_only=True)
     ]
 
 
@@ -563,3 +606,22 @@ def test_hostile_frames_are_read_in_linear_time_and_named_briefly(git_repo: Git,
 def test_a_call_site_inside_a_lambda_is_told_from_one_inside_a_block(code: str, inside: bool) -> None:
     line = next(n for n, text in enumerate(code.split("\n"), start=1) if "Run(" in text)
     assert in_lambda(code, line) is inside
+
+
+@pytest.mark.parametrize(
+    ("code", "internal"),
+    [
+        ("static void Reapply(Unit* unit)\n{\n    Run(unit);\n}\n", True),
+        ("namespace\n{\n    void Reapply(Unit* unit)\n    {\n        Run(unit);\n    }\n}\n", True),
+        ("void Unit::Update()\n{\n    Post([this]() { Run(this); });\n}\n", True),
+        ("void Reapply(Unit* unit)\n{\n    Run(unit);\n}\n", False),
+        ("void Unit::Reapply()\n{\n    Run(this);\n}\n", False),
+        ("class Unit\n{\n    static void Reapply(Unit* unit)\n    {\n        Run(unit);\n    }\n};\n", False),
+        ("namespace Game\n{\n    void Reapply(Unit* unit)\n    {\n        Run(unit);\n    }\n}\n", False),
+    ],
+)
+def test_internal_linkage_is_a_static_free_function_an_anonymous_namespace_or_a_lambda(
+    code: str, internal: bool
+) -> None:
+    site = call_sites_in(code, "src/x.cpp", "Run")[0]
+    assert internal_linkage(code, site) is internal
