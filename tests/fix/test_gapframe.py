@@ -625,3 +625,24 @@ def test_internal_linkage_is_a_static_free_function_an_anonymous_namespace_or_a_
 ) -> None:
     site = call_sites_in(code, "src/x.cpp", "Run")[0]
     assert internal_linkage(code, site) is internal
+
+
+def test_an_unnamed_frame_in_another_module_than_its_callee_is_not_the_servers() -> None:
+    # a library the OS list does not know (here ACE) still is not the server: its module differs
+    frames = [
+        Frame(
+            function="WorldRunnable::run", module="mangosd", offset="0x93", raw="./mangosd(_ZN13W+0x93) [0x1]"
+        ),
+        Frame(module="libACE-6.5.so", offset="0x1a06d", raw="/usr/lib/libACE-6.5.so(+0x1a06d) [0x7f01]"),
+        Frame(function="ACE_Thread_Adapter::invoke", module="libACE-6.5.so", offset="0x4d", raw=""),
+    ]
+    assert find_gaps(frames, [0, 1, 2], frozenset()) == ([], [])
+    same = [
+        frames[0],
+        Frame(module="mangosd", offset="0x40e800", raw="./mangosd(+0x40e800) [0x2]"),
+        frames[2],
+    ]
+    assert find_gaps(same, [0, 1, 2], frozenset()) == (
+        [Gap(1, "WorldRunnable::run", "ACE_Thread_Adapter::invoke", exported_only=True)],
+        [],
+    )
