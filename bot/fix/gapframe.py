@@ -246,10 +246,14 @@ def _by_linkage(best: list[_Candidate], locator: Locator) -> list[_Candidate]:
     """``best`` with the candidates of internal linkage first, when there are few enough to read."""
     if not 1 < len(best) <= MAX_LINKAGE_CHECKS:
         return best
+    indexed: dict[str, tuple[str, FunctionIndex] | None] = {}
     marked = []
     for c in best:
-        text = locator.read(c.site.path)
-        marked.append(replace(c, internal=text is not None and internal_linkage(text, c.site)))
+        if c.site.path not in indexed:  # candidates share files: index each once
+            text = locator.read(c.site.path)
+            indexed[c.site.path] = (text, FunctionIndex(code_view(text))) if text is not None else None
+        got = indexed[c.site.path]
+        marked.append(replace(c, internal=got is not None and internal_linkage(got[0], c.site, index=got[1])))
     return sorted(marked, key=lambda c: not c.internal)
 
 
@@ -435,10 +439,10 @@ def in_lambda(text: str, line: int, *, index: FunctionIndex | None = None) -> bo
     return False
 
 
-def internal_linkage(text: str, site: CallSite) -> bool:
+def internal_linkage(text: str, site: CallSite, *, index: FunctionIndex | None = None) -> bool:
     """Is the function around ``site`` one no symbol table exports: a ``static`` free function, one in an
-    anonymous namespace, or a lambda (the call is inside one)?"""
-    index = FunctionIndex(code_view(text))
+    anonymous namespace, or a lambda (the call is inside one)? ``index`` is ``text``'s, when known."""
+    index = index or FunctionIndex(code_view(text))
     if in_lambda(text, site.line, index=index):
         return True
     for m in _ANONYMOUS_RE.finditer(index.code):
