@@ -63,8 +63,11 @@ _ADDRESS_IN = re.compile(r"^(?P<address>0x[0-9a-fA-F]+)\s+in\s+(?P<rest>.*)$")
 _AT = re.compile(r"^\s*at\s+(?P<file>\S(?:.*?\S)?)(?:\s*:\s*(?P<line>\d+)(?::(?P<column>\d+))?)?\s*$")
 _FROM = re.compile(r"^\s*from\s+(?P<module>\S(?:.*\S)?)\s*$")
 _CONTINUATION = re.compile(r"^\s*(?:at\s+\S.*:\d+|from\s+\S+)\s*$")
+# The last line of an excerpt that ends inside a frame's continuation (``    at /src/game/Un``, ``  fro``).
+_CUT_CONTINUATION = re.compile(r"^\s*(?:a|at|f|fr|fro|from)(?:\s+\S+)?\s*$")
 _LOCAL = re.compile(r"^\s*(?:[\w$.:~<>\[\]]+ = |No locals\.|No symbol table info available\.|<)")
 _NO_LOCALS = frozenset({"No locals.", "No symbol table info available."})
+_HEX_ONLY = re.compile(r"0x[0-9a-fA-F]*")
 _GLIBC_VERSION = re.compile(r"@@?[A-Z][A-Z0-9_]*_[\d.]+$")
 # What matters while reading a frame's name: brackets, operator names (whose symbols are not brackets), and
 # `` at ``/`` from `` ending a name that has no argument list.
@@ -72,6 +75,14 @@ _NAME_TOKEN = re.compile(r"\boperator(?:[<>=!+\-*/%^&|~,]+|\(\)|\[\])?|[<>(){}]|
 # What matters inside an argument list: parentheses, and literals (whose contents are skipped whole).
 _ARGS_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:\\.[0-7]{0,2}|[^\'\\])\'|[()]|"')
 _TRAILING_QUALIFIERS = re.compile(r"(?:\s*(?:const|volatile|&&|&))+$")
+# gdb's stop location (``Func (a=1, b=...)`` then ``    at file.cpp:12``): the first argument is gdb's
+# ``name=value`` (``weapon=weapon@entry=0x…``), the path has a file name extension.
+_GDB_ARG = re.compile(r"^\(\s*(?:\)|[A-Za-z_$][\w$]*(?:@entry)?=)")
+_STOP_AT = re.compile(r"^\s*at\s+\S*\.\w{1,5}:\d+(?::\d+)?\s*$")
+# The source line gdb echoes under a stop location: ``4237\t    oil = FindConsumable(…);``.
+_ECHOED_LINE = re.compile(r"^(?P<line>\d{1,9})\s(?P<text>.*)$")
+# How many wrapped lines a stop location's argument list may take (gdb wraps long ones).
+MAX_STOP_WRAP = 8
 
 _THREAD_HEADER = re.compile(r"^\s*Thread\s+(?P<num>\d+)\s+\((?P<target>.*)\)\s*:\s*$")
 _SIGNAL = re.compile(
@@ -141,10 +152,13 @@ def sniff(lines: Sequence[str]) -> int:
     """How sure (0..100) that ``lines`` are a gdb log; reads the first :data:`SNIFF_LINES` lines only."""
     score = 0
     frames = 0
-    for raw in lines[:SNIFF_LINES]:
+    head = lines[:SNIFF_LINES]
+    for index, raw in enumerate(head):
         line = _normalise(raw[:MAX_LINE])
         if not line.strip():
             continue
+        if score < 70 and " (" in line and ("=" in line or "()" in line):
+            score = max(score, _stop_score(head, index))
         # Each pattern is tried only on lines holding a literal it cannot match without.
         if "crashreport.gdb" in line or line.lstrip().startswith("--- DEBUG:"):
             score = max(score, 95)
@@ -172,6 +186,17 @@ def sniff(lines: Sequence[str]) -> int:
     elif frames:
         score = max(score, 45 + 10 * frames)
     return min(score, 100)
+
+
+def _stop_score(lines: Sequence[str], index: int) -> int:
+    """The sniff score of a stop location at ``index`` (:func:`_stop_location`): 60, or 70 when gdb's
+    echo of the source line follows; 0 when there is none."""
+    end = _stop_location(lines, index)
+    if end is None:
+        return 0
+    at = re.search(r":(\d+)(?::\d+)?\s*$", lines[end][:MAX_LINE])
+    echoed = _ECHOED_LINE.match(lines[end + 1][:MAX_LINE]) if end + 1 < len(lines) else None
+    return 70 if at and echoed and echoed["line"] == at[1] else 60
 
 
 def parse(lines: Sequence[str]) -> CrashReport:
@@ -325,6 +350,60 @@ def _close_args(text: str, start: int) -> int | None:
             return None
 
 
+_STOP_NAME = re.compile(r"[A-Za-z_~][\w:~$.@]*(?:\s+(?:new|delete)(?:\[\])?)?")
+
+
+def _stop_location(lines: Sequence[str], index: int) -> int | None:
+    """Where the stop location starting at line ``index`` ends (the index of its ``at file:line``
+    line), or None when the line does not start one.
+
+    When a signal stops the program gdb prints the frame it stopped in without a number:
+    ``PlayerbotAI::FindOilFor (this=0x…, weapon=weapon@entry=0x…)``, then (when it does not fit)
+    ``    at /src/PlayerbotAI.cpp:4237``, then the source line. Pasted alone it is the whole report. Only
+    that exact shape is taken: a C++ name (no spaces outside its brackets), gdb's ``name=value``
+    arguments (or none) and an ``at path.ext:line`` -- prose such as ``the crash (see log) at x.cpp:12``
+    is none of these."""
+    line = _normalise(lines[index][:MAX_LINE]).strip()
+    if " (" not in line or line.startswith(("#", "[")):
+        return None
+    _, text = _split_address(line)
+    call = _split_call(text)
+    if not _STOP_NAME.fullmatch(_without_groups(call.name)) or not _GDB_ARG.match(
+        text[len(call.name) :].lstrip()
+    ):
+        return None
+    wraps = 0
+    while (
+        call.args_open and wraps < MAX_STOP_WRAP and index + wraps + 1 < len(lines) and len(text) < MAX_LINE
+    ):
+        wraps += 1
+        text = f"{text} {_normalise(lines[index + wraps][:MAX_LINE]).strip()}"
+        call = _split_call(text)
+    if call.args_open:
+        return None
+    end = index + wraps
+    if call.rest.strip():
+        return end if _STOP_AT.match(call.rest) else None
+    if end + 1 < len(lines) and _STOP_AT.match(_normalise(lines[end + 1][:MAX_LINE])):
+        return end + 1
+    return None
+
+
+def _without_groups(name: str) -> str:
+    """``name`` without its ``<…>``, ``(…)`` and ``{…}`` groups (``std::map<int, int>::find`` ->
+    ``std::map::find``); unbalanced text is returned as it is."""
+    out: list[str] = []
+    depth = 0
+    for ch in name[:MAX_LINE]:
+        if ch in "<({":
+            depth += 1
+        elif ch in ">)}" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(ch)
+    return "".join(out).strip()
+
+
 def _clean_function(name: str) -> str | None:
     name = " ".join(name.split())
     if not name or name.startswith("??"):
@@ -377,6 +456,8 @@ def _make_frame(address: str | None, call: _Call, raw: str, *, number: int, stri
             name, where = split_trailing(call.name[:MAX_LINE])
             file, line, column = where.file, where.line, where.column
             module = where.module
+    if address is None and _HEX_ONLY.fullmatch(name.strip()):  # ``#1  0x00007efc016f``: no name at all
+        address, name = name.strip().lower(), ""
     function = _clean_function(name)
     # ``bt``, ``bt full`` and ``thread apply all bt`` print the same frames again and again.
     if function is not None:
@@ -398,6 +479,27 @@ def _make_frame(address: str | None, call: _Call, raw: str, *, number: int, stri
         raw=raw,
         column=column,
     )
+
+
+def _cut_off(frame: Frame, call: _Call) -> tuple[str, Frame] | None:
+    """What is missing from ``frame`` if the text was cut inside it (an excerpt, a pasted screenful), and
+    the frame to keep (a partial address is dropped; a partial name or path is kept as far as it goes);
+    None when it looks whole. Only asked of the text's last frame."""
+    name = frame.function or ""
+    if name.count("<") > name.count(">"):
+        return "its function name is cut off (kept as far as it goes)", frame
+    if call.args_open:
+        kept = "; its function is kept" if frame.function else ""
+        return f"its arguments are cut off{kept}", frame
+    if frame.file is not None and frame.line is None:
+        return "its source path is cut off (kept as far as it goes)", frame
+    if frame.module is not None and "." not in frame.module:  # ``from`` is printed for shared libraries
+        return "its module path is cut off (kept as far as it goes)", frame
+    if frame.function is None and frame.address is not None and call.name.startswith("0x"):
+        return "only part of its address is left", replace(frame, address=None)
+    if call.rest.strip() and frame.file is None and frame.module is None:
+        return "its source path or module is cut off", frame
+    return None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -559,12 +661,34 @@ class _Reader:
                     self.pending = None
                     self._close()
                     index = index + 1 if self._drops(0) else self._frame(index, 0, stripped, stop=True)
+                    index = self._echoed_line(index)
                     continue
+            end = _stop_location(lines, index) if " (" in stripped else None
+            if end is not None:  # a stop location with its ``at`` wrapped, or pasted without its signal
+                self.expect_stop_frame = False
+                self.pending = None
+                self._close()
+                index = end + 1 if self._drops(0) else self._frame(index, 0, stripped, stop=True)
+                index = self._echoed_line(index)
+                continue
             for reader in _LINE_READERS:
                 if reader(self, index, raw, line, stripped):
                     break
             index += 1
         cursor.index = index
+
+    def _echoed_line(self, index: int) -> int:
+        """After a stop location, gdb echoes the faulting source line (``4237\t    oil = …;``): keep its
+        text (``extra["source_line"]``) and go past it; returns the index of the next line to read."""
+        lines = self.cursor.lines
+        stopped = self.blocks[-1].frames[-1] if self.blocks and self.blocks[-1].frames else None
+        if index >= len(lines) or stopped is None or stopped.line is None:
+            return index
+        echoed = _ECHOED_LINE.match(lines[index][:MAX_LINE])
+        if echoed is None or int(echoed["line"]) != stopped.line:
+            return index
+        self.out.extra.setdefault("source_line", echoed["text"].strip())
+        return index + 1
 
     def _drops(self, number: int) -> bool:
         """Whether frame ``number`` is past the frame limits (it is then counted and not read at all)."""
@@ -731,11 +855,17 @@ class _Reader:
             call = _split_call(text)
         if not call.args_open and not call.rest.strip() and nxt < len(lines):
             follow = _normalise(lines[nxt][:MAX_LINE])
-            if _CONTINUATION.match(follow):
+            if _CONTINUATION.match(follow) or (
+                _CUT_CONTINUATION.match(follow) and not any(line.strip() for line in lines[nxt + 1 :])
+            ):
                 call = _Call(call.name, False, f" {follow.strip()}")
                 raw_parts.append(follow.strip())
                 nxt += 1
         frame = _make_frame(address, call, " ".join(raw_parts), number=number, strings=self.strings)
+        cut = _cut_off(frame, call)
+        if cut is not None and not any(line.strip() for line in lines[nxt:]):
+            what, frame = cut
+            self.out.note(f"truncated: the text ends inside frame #{number}: {what}")
         self._add(number, frame, stop=stop)
         return nxt
 
