@@ -14,7 +14,7 @@ from bot import markdown as md
 from bot.config import FixSettings
 from bot.crash.model import Crash
 from bot.errors import GitError
-from bot.fix import budget, gapframe
+from bot.fix import budget, gapframe, usertypes
 from bot.fix.blame import SuspectCommit, blame_around, commit_time, recent_commits, suspects
 from bot.fix.context import CodeContext, body_line, code_view, extract
 from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
@@ -143,6 +143,7 @@ def analyse(
     if crash_commit and crash_commit != head:
         mapped = [_with_drift(git, m, crash_commit, head, drift=drift, notes=notes) for m in mapped]
     contexts = _contexts(mapped, settings, locator=locator, files=files, notes=notes)
+    contexts += usertypes.leads(crash, locator, mapped=mapped, notes=notes)
     blamed: list[tuple[str, BlameLine]] = []
     for m in mapped:
         blamed.extend(_blame(git, m, crash_commit, notes))

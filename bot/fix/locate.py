@@ -260,10 +260,10 @@ class Locator:
             out.extend(self.call_sites(path, function, exclude=exclude))
         return out, notes
 
-    def files_with(self, text: str) -> tuple[list[str], list[str]]:
-        """Tracked C/C++ sources holding ``text`` (a fixed string, one line), and notes when the search
-        was cut short; see :meth:`over_budget` before reading them."""
-        return self._grep_files(text)
+    def files_with(self, *words: str) -> tuple[list[str], list[str]]:
+        """Tracked C/C++ sources holding any of ``words`` (fixed strings, one line each), and notes when the
+        search was cut short; see :meth:`over_budget` before reading them."""
+        return self._grep_files(*words)
 
     def over_budget(self, notes: list[str], what: str) -> bool:
         """True (with a note, once) when this analysis's search time is spent."""
