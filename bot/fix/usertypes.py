@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.crash.model import Crash, Frame
-from bot.fix.context import CodeContext, FunctionIndex, code_view, extract
+from bot.fix.context import CodeContext, ContextKind, FunctionIndex, code_view, extract, render
 from bot.fix.locate import HEADER_SUFFIXES, Locator
 
 MAX_TYPES = 3  # user types followed per crash (innermost frame first)
@@ -478,14 +478,27 @@ def _scan(locator: Locator, scan: Scan, notes: list[str]) -> tuple[list[Use], di
             if found is None:
                 continue
             how, declared = found
-            for name, kind in declared.items():
-                names.setdefault(name, kind)
             index = index or FunctionIndex(code_view(text))
-            enclosing = index.enclosing(number)
+            enclosing = _function_at(index, number)
+            for name, kind in declared.items():
+                # a member or a global: what other functions change; a local or a parameter is its
+                # function's own, and that function is already a use
+                if kind == "alias" or enclosing is None:
+                    names.setdefault(name, kind)
             op = _MODIFY.search(line)
             start, end, function = enclosing if enclosing else (number, number, None)
             uses.append(Use(path, number, function, start, end, op["op"] if op else None, how))
     return uses, names
+
+
+def _function_at(index: FunctionIndex, number: int) -> tuple[int, int, str | None] | None:
+    """The function whose body or header (a parameter list, up to a few lines above its ``{``) holds line
+    ``number``; None for a line outside every function (a member, a global, a typedef)."""
+    for line in range(number, number + 4):
+        found = index.enclosing(line)
+        if found is not None and found[0] <= number:
+            return found
+    return None
 
 
 def _rank(uses: Iterable[Use], lead: TypeLead) -> list[Use]:
@@ -513,6 +526,19 @@ def _rank(uses: Iterable[Use], lead: TypeLead) -> list[Use]:
     return out
 
 
+def _context(text: str, use: Use) -> CodeContext | None:
+    """The function around ``use`` (from its body when the use is in the function's parameter list)."""
+    ctx = None
+    for line in range(use.line, use.line + 4 if use.function else use.line + 1):
+        ctx = extract(text, line, path=use.path, context_lines=30, max_lines=MAX_LEAD_LINES)
+        if ctx is None or ctx.function is not None:
+            break
+    if ctx is None or ctx.line == use.line or ctx.kind is not ContextKind.FUNCTION or ctx.start > use.line:
+        return ctx
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return replace(ctx, line=use.line, text=render(lines, list(range(ctx.start, ctx.end + 1)), use.line))
+
+
 def _show(
     lead: TypeLead, uses: Sequence[Use], locator: Locator, notes: list[str], *, room: int
 ) -> list[CodeContext]:
@@ -531,11 +557,7 @@ def _show(
         if len(out) >= room:
             break
         text = locator.read(use.path)
-        ctx = (
-            extract(text, use.line, path=use.path, context_lines=30, max_lines=MAX_LEAD_LINES)
-            if text
-            else None
-        )
+        ctx = _context(text, use) if text else None
         if ctx is None:
             continue
         change = f", {use.op}" if use.op and use.op not in use.how else ""
