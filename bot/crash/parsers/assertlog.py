@@ -45,6 +45,8 @@ _ACE_SYMBOL = re.compile(
 _GLIBC = re.compile(
     r"^\s*(?P<module>[^\s(]+)\((?P<symbol>[^)+]*)(?:\+(?P<offset>0x[0-9a-fA-F]+))?\)\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
 )
+# The same line cut short: ``./worldserver(_ZN6Player11RemoveSpellEjbb+0x5`` (no ``)``, no whole ``[0x…]``).
+_GLIBC_CUT = re.compile(r"^\s*(?P<module>[^\s(]+)\((?P<symbol>[^)+\s]+)(?P<after>[+)][^\]]*)?$")
 _GDB_MARK = re.compile(
     r"^\s*#\d+\s+0x[0-9a-fA-F]+\s+in\s|received\s+signal\s+SIG|^\s*Program\s+terminated\s+with"
 )
@@ -104,6 +106,8 @@ class _Reader:
         self.cursor.index = block.end
         trailer = lines[block.end : block.end + TRAILER_LINES]
         self.frames = _frames(trailer)
+        if self.frames and self.frames[-1].address is None and _GLIBC_CUT.match(self.frames[-1].raw):
+            self.out.note("truncated: the text ends inside the last backtrace line; its function is kept")
         out = self.out
         out.exception = _exception(lines, block.start, trailer)
         out.assertion = block.assertion
@@ -140,19 +144,37 @@ def _exception(lines: Sequence[str], start: int, trailer: Sequence[str]) -> Exce
 def _frames(trailer: Sequence[str]) -> list[Frame]:
     """The backtrace lines that follow the assert, innermost first, up to the first line that is not one."""
     frames: list[Frame] = []
-    for raw in trailer:
+    for index, raw in enumerate(trailer):
         line = raw[:MAX_LINE]
         if not line.strip():
             if frames:
                 break
             continue
         frame = _frame(line)
+        if frame is None and frames and not any(rest.strip() for rest in trailer[index + 1 :]):
+            frame = _cut_frame(line)  # the text ends inside this line
         if frame is None:
             if frames:
                 break
             continue
         frames.append(frame)
     return frames
+
+
+def _cut_frame(line: str) -> Frame | None:
+    """The frame of a ``backtrace_symbols`` line cut short, when its symbol is whole (followed by ``+`` or
+    ``)``, or a mangled name that demangles); its cut address is dropped."""
+    cut = _GLIBC_CUT.match(line)
+    if cut is None:
+        return None
+    symbol = cut["symbol"].strip()
+    whole = bool(cut["after"])
+    if symbol.startswith("_Z"):
+        demangled = demangle(symbol)
+        whole, symbol = whole or demangled is not None, demangled or symbol
+    if not symbol or not whole:
+        return None
+    return Frame(function=symbol, module=re.split(r"[\\/]", cut["module"])[-1] or None, raw=line.strip())
 
 
 def _frame(line: str) -> Frame | None:

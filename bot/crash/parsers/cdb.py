@@ -256,6 +256,8 @@ class _Reader:
             stack.return_address = ret
         if budget.admits(len(stack.frames)):
             stack.frames.append(frame)
+        if _cut_source(stripped) and not any(rest.strip() for rest in self.cursor.lines[self.cursor.index :]):
+            self.out.note("truncated: the text ends inside the last stack line: its source path is cut off")
         return True
 
     def _record_line(self, line: str, stripped: str) -> None:
@@ -466,6 +468,12 @@ def _first_column(tokens: list[str]) -> int:
     return 1 if numbered and (tokens[1] == "(Inline" or _VALUE.fullmatch(tokens[1])) else 0
 
 
+def _cut_source(text: str) -> bool:
+    """Whether a call site's ``[path @ line]`` was cut off (the symbol before it is whole)."""
+    cut = text.rfind(" [")
+    return cut > 0 and "]" not in text[cut:] and "!" in text[:cut]
+
+
 def call_site_frame(text: str | None, *, raw: str) -> Frame | None:
     """``module!Function+0xOFF [path @ line]``, ``module+0x1a06d`` or a bare address -> Frame."""
     if not text:
@@ -478,6 +486,10 @@ def call_site_frame(text: str | None, *, raw: str) -> Frame | None:
         if sep and number.strip().isdecimal():
             file, line_no = path.strip() or None, int(number.strip())
             text = text[:cut].rstrip()
+    elif _cut_source(text):  # ``Creature::Update+0x3b1 [E:\acore\src\ga``: an excerpt ends here
+        cut = text.rfind(" [")
+        file = text[cut + 2 :].rpartition(" @ ")[0].strip() or text[cut + 2 :].strip() or None
+        text = text[:cut].rstrip()
     # The disassembly line under FAULTING_IP/FOLLOWUP_IP is not a symbol.
     if " " in text and "!" not in text.split(" ", 1)[0]:
         head = text.split(" ", 1)[0]

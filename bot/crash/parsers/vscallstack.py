@@ -81,6 +81,7 @@ class _Reader:
         self.executable: str | None = None
         self.external = 0  # ``[External Code]`` rows
         self.cut_row = False  # whether the last line read looks like a row cut short
+        self.cut_body = ""  # that row's text
 
     def read(self) -> None:
         for raw in self.cursor:
@@ -107,6 +108,7 @@ class _Reader:
         if frame is not None:
             return self._row(frame, marker=marker)
         self.cut_row = bool(self.frames) and _MODULE.match(body) is not None
+        self.cut_body = body if self.cut_row else ""
         if not self.frames:
             self._preamble(line, stripped)
         return False
@@ -145,7 +147,13 @@ class _Reader:
         if self.external:
             out.notes.insert(0, f"{self.external} [External Code] block(s) hidden by the debugger")
         if self.cut_row:
-            out.note("truncated: the last call stack row is incomplete")
+            cut = _cut_frame(self.cut_body)
+            if cut is not None and out.budget.admits(len(self.frames)):
+                out.budget.kept += 1
+                self.frames.append(cut)
+                out.note("truncated: the last call stack row is incomplete; its function is kept")
+            else:
+                out.note("truncated: the last call stack row is incomplete")
         out.threads = [Thread(frames=tuple(self.frames), current=self.current_seen)]
         out.assertion = parse_assertion(self.preamble)
         out.build = Build(executable=self.executable)
@@ -187,6 +195,27 @@ def _row_parts(line: str) -> tuple[str, str | None, int | None, str | None, bool
     if sum((module is not None, line_no is not None, has_language)) < 2 or not text:
         return None
     return text, module, line_no, displacement, inline
+
+
+def _cut_frame(body: str) -> Frame | None:
+    """The frame of a row the copy cut short (``worldserver.exe!Map::Update(const unsigned int t_diff, co``)
+    when its function name is whole (its argument list has begun); None when the name itself is cut."""
+    module_match = _MODULE.match(body)
+    if module_match is None:
+        return None
+    text = body[module_match.end() :]
+    depth = 0
+    for index, ch in enumerate(text[:_LINE_CHARS]):
+        if ch == "<":
+            depth += 1
+        elif ch == ">" and depth:
+            depth -= 1
+        elif ch == "(" and depth == 0 and index > 0:
+            name = readable_name(text[:index].strip()) or None
+            if name is None or _ADDRESS_ONLY.fullmatch(name):
+                return None
+            return Frame(function=name, module=module_match.group("module"), raw=body)
+    return None
 
 
 def _frame(line: str) -> Frame | None:
