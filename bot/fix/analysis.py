@@ -15,7 +15,14 @@ from bot.config import FixSettings
 from bot.crash.model import Crash
 from bot.errors import GitError
 from bot.fix import budget, gapframe, usertypes
-from bot.fix.blame import SuspectCommit, blame_around, commit_time, recent_commits, suspects
+from bot.fix.blame import (
+    SuspectCommit,
+    blame_around,
+    commit_time,
+    recent_commits,
+    recently_changed,
+    suspects,
+)
 from bot.fix.context import CodeContext, body_line, code_view, extract
 from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
 from bot.fix.message import message_contexts
@@ -509,7 +516,7 @@ def _callers(
     notes.extend(search_notes)
     if not sites:
         return []
-    recent = _recently_changed(git, {s.path for s in sites})
+    recent = recently_changed(git, {s.path for s in sites})
     ranked = rank_callers(sites, recent=recent, stack_paths=[m.path for m in mapped])
     notes.append(f"{callee} is called from {len(ranked)} functions the stack does not show")
     out: list[CodeContext] = []
@@ -522,29 +529,6 @@ def _callers(
             tag = "changed recently; " if site.path in recent else ""
             out.append(replace(ctx, note=f"{tag}calls {callee}"))
     return out
-
-
-def _recently_changed(git: Git, paths: set[str], *, days: int = 90) -> set[str]:
-    """Which of ``paths`` changed in the ``days`` before HEAD's commit (one bounded ``git log``)."""
-    if not paths:
-        return set()
-    until = commit_time(git, "HEAD")
-    if until is None:
-        return set()
-    try:
-        out = git.run(
-            "log",
-            "--format=",
-            "--name-only",
-            f"--since=@{until - days * 86_400}",
-            "--max-count=500",
-            "HEAD",
-            "--",
-            *sorted(paths)[:200],
-        )
-    except GitError:
-        return set()
-    return {line.strip() for line in out.splitlines() if line.strip()} & paths
 
 
 def _blame(

@@ -113,3 +113,27 @@ def commit_time(git: Git, rev: str) -> int | None:
     except GitError:
         return None
     return int(out) if out.isdigit() else None
+
+
+def recently_changed(git: Git, paths: set[str], *, days: int = 90) -> set[str]:
+    """Which of ``paths`` changed in the ``days`` before HEAD's commit (one bounded ``git log``): the
+    analysed checkout's own recent history, which ranks call sites and delete sites."""
+    if not paths:
+        return set()
+    until = commit_time(git, "HEAD")
+    if until is None:
+        return set()
+    try:
+        out = git.run(
+            "log",
+            "--format=",
+            "--name-only",
+            f"--since=@{until - days * 86_400}",
+            "--max-count=500",
+            "HEAD",
+            "--",
+            *sorted(paths)[:200],
+        )
+    except GitError:
+        return set()
+    return {line.strip() for line in out.splitlines() if line.strip()} & paths

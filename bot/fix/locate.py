@@ -214,7 +214,7 @@ class Locator:
         if scopes and len(files) > self.limits.max_files:  # read the files that declare the class first
             declaring, more = self._grep_files(f"class {scopes[-1]}", f"struct {scopes[-1]}")
             notes += more
-        files = _rank_files(files, scopes, bare, near, first=declaring)
+        files = rank_files(files, scopes, bare, near, first=declaring)
         if len(files) > self.limits.max_files:
             notes.append(
                 f"{bare!r} appears in {len(files)} files; read the {self.limits.max_files} likeliest "
@@ -246,7 +246,7 @@ class Locator:
             return [], [f"{function[:160]!r} is not a name call sites can be searched by"]
         bare = parts[1]
         files, notes = self._grep_files(bare)
-        files = _rank_files(files, (), "", near)
+        files = rank_files(files, (), "", near)
         if len(files) > self.limits.max_files:
             notes.append(
                 f"{bare!r} is called from {len(files)} files; "
@@ -329,7 +329,7 @@ def _scope_rank(d: Definition, scopes: tuple[str, ...]) -> int:
     return 0 if parts and scopes and parts[0][-1:] == scopes[-1:] else 1
 
 
-def _rank_files(
+def rank_files(
     files: list[str], scopes: tuple[str, ...], bare: str, near: Sequence[str], *, first: Sequence[str] = ()
 ) -> list[str]:
     """Likeliest files first: named after the class (``Unit.cpp`` for ``Unit::X``), then sharing the most
