@@ -14,7 +14,7 @@ from bot import markdown as md
 from bot.config import FixSettings
 from bot.crash.model import Crash
 from bot.errors import GitError
-from bot.fix import budget, gapframe, usertypes
+from bot.fix import budget, deletes, gapframe, usertypes
 from bot.fix.blame import (
     SuspectCommit,
     blame_around,
@@ -166,6 +166,9 @@ def analyse(
     callee = _callee(crash, frame_plan)
     callers = _callers(git, locator, callee, mapped=mapped, contexts=contexts, notes=notes) if callee else []
     contexts += message_contexts(crash, locator, shown=contexts, notes=notes)
+    contexts += deletes.delete_sites(
+        git, frame_plan, locator, files, stack_paths=[m.path for m in mapped], shown=contexts, notes=notes
+    )
     until = (commit_time(git, crash_commit) if crash_commit else None) or first_seen
     recent: list[Commit] = []
     if until is not None:
