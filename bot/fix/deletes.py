@@ -41,9 +41,9 @@ MAX_SHOWN = 3
 MAX_SITE_LINES = 60
 MAX_HEADERS = 2  # headers read per file to find the class's members
 MAX_SOURCE_LINE = 2000  # longer lines (generated tables) are not searched for declarations
-MAX_OPERAND = 200
+MAX_OPERAND = 200  # a delete's operand is read this far
 CHEAP_READS = 4  # files read cheaply (a word search) per file searched for deletes
-MAX_NAME_CHARS = 512  # a frame's function name is read this far  # a delete's operand is read this far
+MAX_NAME_CHARS = 512  # a frame's function name is read this far
 # Namespaces of the C++ runtime and the libraries a server links: their destructors are never the lead.
 LIBRARY_SCOPES = frozenset(
     {
@@ -88,7 +88,7 @@ class Destroyed:
 
 def destroyed(frame_plan: budget.Plan) -> Destroyed | None:
     """The application class whose destructor is among the first frames of the crashing thread that the
-    frame plan keeps; None when there is none, or it is a library's (``std::``, ``boost::``)."""
+    frame plan keeps (a library's, ``std::`` or ``boost::``, is not one); None when there is none."""
     thread = [c for c in frame_plan.candidates if c.stack is None]
     for i, cand in enumerate(thread[:TOP_FRAMES]):
         name = _destructor_class(cand.frame.function or "")
@@ -96,7 +96,7 @@ def destroyed(frame_plan: budget.Plan) -> Destroyed | None:
             continue
         scopes, cls = name
         if set(scopes) & LIBRARY_SCOPES or cls.startswith("_"):
-            return None
+            continue
         caller = next((c.frame.function for c in thread[i + 1 :] if c.frame.function), None)
         return Destroyed(cls, scopes, caller)
     return None
@@ -174,7 +174,7 @@ def find(
     ):
         if locator.spent(notes, f"deletes of a {cls}"):
             break
-        for site in _sites_in(path, text, _Scope(cls, locator, headers.get(path, ()))):
+        for site in _sites_in(path, text, cls, locator, headers.get(path, ())):
             if any(p == path and s <= site.line <= e for p, s, e in exclude):
                 continue
             if target.caller and name_matches(site.caller, target.caller):
@@ -251,11 +251,11 @@ def _likeliest(
     return [(path, text) for _, _, path, text in scored[:limit]]
 
 
-def _sites_in(path: str, text: str, scope: _Scope) -> Iterable[CallSite]:
-    """The deletes of the scope's class in one file."""
+def _sites_in(path: str, text: str, cls: str, locator: Locator, headers: Sequence[str]) -> Iterable[CallSite]:
+    """The deletes of a ``cls`` in one file; ``headers`` are those beside it that name ``cls``."""
     index = FunctionIndex(code_view(text))
     code = index.code
-    scope.index = index
+    scope = _Scope(cls, index, locator, headers)
     lines = code.split("\n")
     for m in _DELETE_RE.finditer(code):
         before = code[max(0, m.start() - 16) : m.start()].rstrip()
@@ -275,12 +275,13 @@ class _Scope:
     """Where the operand of a delete in one file may be declared: the enclosing function (parameters and
     locals), the file itself (members of a class defined there, globals) and the headers beside it."""
 
-    def __init__(self, cls: str, locator: Locator, headers: Sequence[str]) -> None:
+    def __init__(self, cls: str, index: FunctionIndex, locator: Locator, headers: Sequence[str]) -> None:
         self.cls = cls
-        self.index = FunctionIndex("")
+        self.index = index
         self._locator = locator
         self._header_paths = headers
         self._headers: list[FunctionIndex] | None = None
+        self._typedefs: set[str] | None = None  # of the file and the headers
         self._pointer = re.compile(rf"(?<!\w)(?:const\s+)?{re.escape(cls)}\s*(?:const\s*)?\*")
 
     def deletes_target(self, operand: str, function: str, enclosing: str | None) -> bool:
@@ -367,8 +368,13 @@ class _Scope:
 
     def _element_typedefs(self, function: str) -> set[str]:
         """Names of ``typedef``/``using`` container types with ``X*`` elements in reach."""
+        if self._typedefs is None:
+            self._typedefs = self._aliases(self.index.code, *self._header_texts())
+        return self._typedefs | self._aliases(function)
+
+    def _aliases(self, *texts: str) -> set[str]:
         out: set[str] = set()
-        for text in (function, self.index.code, *self._header_texts()):
+        for text in texts:
             for line in _lines_with(text, self.cls):
                 alias = _alias(line)
                 if alias and "<" in alias[1] and self._pointer.search(alias[1]):
@@ -412,17 +418,18 @@ def _outside_functions(index: FunctionIndex, word: str, pattern: re.Pattern[str]
     return False
 
 
-_TYPEDEF_RE = re.compile(rf"\btypedef\s+([^;]{{1,{MAX_SOURCE_LINE}}})\b({_NAME})\s*;")
-_USING_RE = re.compile(rf"\busing\s+({_NAME})\s*=\s*([^;]{{1,{MAX_SOURCE_LINE}}});")
-
-
 def _alias(line: str) -> tuple[str, str] | None:
-    """(name, definition) of a one-line ``typedef`` or ``using`` alias."""
-    m = _TYPEDEF_RE.search(line)
-    if m:
-        return m[2], m[1]
+    """(name, definition) of a one-line ``typedef`` or ``using`` alias (read without a regular expression
+    that could backtrack over a long line)."""
+    if "typedef" in line:
+        definition = line[line.index("typedef") + len("typedef") :].split(";", 1)[0]
+        name = _last_name(definition)
+        return (name, definition[: definition.rindex(name)]) if name else None
     m = _USING_RE.search(line)
     return (m[1], m[2]) if m else None
+
+
+_USING_RE = re.compile(rf"\busing\s+({_NAME})\s*=([^;]*)")
 
 
 def _lines_with(text: str, word: str) -> Iterable[str]:

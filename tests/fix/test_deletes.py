@@ -140,6 +140,16 @@ void LoginQueue::Reject(uint32 id)
     auto* pending = new WorldSession(id, nullptr);
     delete pending;
 }
+
+void LoginQueue::Drop(WorldSession *const pending)
+{
+    delete (pending);
+}
+
+void WorldSession::LogoutAndDelete()
+{
+    delete this;
+}
 """
 
 # cmangos/issues#979's shape: the fault in ~WorldSession, called by the delete in ~WorldSocket
@@ -208,10 +218,13 @@ def test_the_other_deletes_of_the_destroyed_class_are_found_and_the_one_on_the_s
     git_repo: Git,
 ) -> None:
     _old_tree(git_repo.repo, **{"src/game/Login.cpp": LOGIN_CPP})
-    # a range-for over a map of pointers, a map's element through a typedef'd iterator, a list's element
-    # through an iterator, `auto* v = new X`; ~WorldSocket's `delete m_session` is the stack's own
+    # `auto* v = new X`, a `X *const` parameter, `delete this` in a member of X, a range-for over a map of
+    # pointers, a map's element through a typedef'd iterator, a list's element through an iterator;
+    # ~WorldSocket's `delete m_session` is the stack's own
     assert _sites(git_repo) == [
         ("src/game/Login.cpp", "LoginQueue::Reject", 6),
+        ("src/game/Login.cpp", "LoginQueue::Drop", 11),
+        ("src/game/Login.cpp", "WorldSession::LogoutAndDelete", 16),
         ("src/game/World.cpp", "World::~World", 6),
         ("src/game/World.cpp", "World::AddSession", 13),
         ("src/game/World.cpp", "World::KickQueued", 20),
@@ -223,28 +236,32 @@ def test_the_other_deletes_of_the_destroyed_class_are_found_and_the_one_on_the_s
     ]
     assert _deleting(a) == [  # the best three, after the stack's own code
         ("src/game/Login.cpp", "LoginQueue::Reject", 6),
-        ("src/game/World.cpp", "World::~World", 6),
-        ("src/game/World.cpp", "World::AddSession", 13),
+        ("src/game/Login.cpp", "LoginQueue::Drop", 11),
+        ("src/game/Login.cpp", "WorldSession::LogoutAndDelete", 16),
     ]
     assert a.contexts[2].note == (
         "deletes a WorldSession (the crash is inside ~WorldSession: deleted twice, or deleted while still in use?)"
     )
     assert (
-        "the crash is inside ~WorldSession: a WorldSession is deleted at 4 places in 4 functions the stack "
+        "the crash is inside ~WorldSession: a WorldSession is deleted at 6 places in 6 functions the stack "
         "does not show (deleted twice, or while still in use?)" in a.notes
     )
 
 
 def test_a_recently_changed_delete_site_is_shown_first(git_repo: Git) -> None:
-    _commit_at(git_repo.repo, _tree(**{"src/game/Login.cpp": LOGIN_CPP}), BUILD - 400 * DAY)
-    _commit_at(git_repo.repo, {"src/game/Login.cpp": LOGIN_CPP + "// queue tuned\n"}, BUILD - 3 * DAY)
-    _commit_at(git_repo.repo, {"README": "build\n"}, BUILD)
+    zone = "void Zone::Evict(WorldSession* s)\n{\n    delete s;\n}\n"
+    _old_tree(git_repo.repo, **{"src/game/Zone.cpp": zone})
+    _commit_at(git_repo.repo, {"src/game/Zone.cpp": zone + "// eviction tuned\n"}, BUILD + 60)
+    found = _deleting(_analyse(git_repo))
+    # Zone.cpp sorts after World.cpp, and is first by nothing but its recent change
+    assert found == [
+        ("src/game/Zone.cpp", "Zone::Evict", 3),
+        ("src/game/World.cpp", "World::~World", 6),
+        ("src/game/World.cpp", "World::AddSession", 13),
+    ]
     a = _analyse(git_repo)
-    found = _deleting(a)
-    # Login.cpp sorts after World.cpp's directory-mates by nothing but its recent change
-    assert found[0] == ("src/game/Login.cpp", "LoginQueue::Reject", 6)
     assert a.contexts[2].note.startswith("changed recently; deletes a WorldSession")
-    assert all(not c.note.startswith("changed recently") for c in a.contexts[3:])
+    assert not any(c.note.startswith("changed recently") for c in a.contexts[3:])
 
 
 def test_a_delete_whose_operand_type_cannot_be_told_is_not_claimed(git_repo: Git) -> None:
@@ -293,6 +310,14 @@ def test_a_library_destructor_leads_nowhere(git_repo: Git, top: str) -> None:
     assert destroyed(budget.plan(_crash(stack))) is None
     assert _deleting(a) == []
     assert not any("deleted" in n for n in a.notes)
+
+
+def test_below_a_library_destructor_the_applications_destructor_is_the_lead() -> None:
+    stack = DOUBLE_DELETE.replace(
+        "WorldSession::~WorldSession+78", "std::_List_base<Spell*, std::allocator<Spell*> >::~_List_base+12"
+    )
+    found = destroyed(budget.plan(_crash(stack)))
+    assert found is not None and found.cls == "WorldSocket"
 
 
 def test_a_destructor_deep_in_the_stack_leads_nowhere() -> None:
