@@ -395,3 +395,23 @@ def test_the_comment_the_prompt_and_the_json_show_the_delete_sites(
         (c["path"], c["function"]) for c in data["contexts"] if c["note"].startswith("deletes a WorldSession")
     ]
     assert any("a WorldSession is deleted at 3 places" in n for n in data["notes"])
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "samples"
+
+
+def _sample_plan(name: str) -> budget.Plan:
+    return budget.plan(analyse_crash(parse_report((SAMPLES / name).read_bytes())))
+
+
+def test_a_real_std_string_destructor_at_the_top_leads_nowhere() -> None:
+    # azerothcore#2216: std::basic_string<...>::~basic_string() in libstdc++ under a handler
+    assert destroyed(_sample_plan("ac-issue-2216.txt")) is None
+
+
+def test_a_real_destructor_third_in_the_stack_is_too_deep_to_lead() -> None:
+    # a cdb stack: EventDispatcher::UnsubscribeAll <- CombatStateManager::OnShutdown <- ~CombatStateManager;
+    # the fault is in what the destructor calls, not in a second delete of it
+    plan = _sample_plan("moon-7d14957a32df-20251031-115858-cdb-stacktext.txt")
+    assert plan.candidates[2].frame.function == "Playerbot::CombatStateManager::~CombatStateManager"
+    assert destroyed(plan) is None
