@@ -172,7 +172,7 @@ def find(
     for path, text in _likeliest(
         cls, candidates=candidates, headers=headers, locator=locator, stack_paths=stack_paths, notes=notes
     ):
-        if locator.spent(notes, f"deletes of a {cls}"):
+        if locator.over_budget(notes, f"deletes of a {cls}"):
             break
         for site in _sites_in(path, text, cls, locator, headers.get(path, ())):
             if any(p == path and s <= site.line <= e for p, s, e in exclude):
@@ -234,7 +234,7 @@ def _likeliest(
     strong = re.compile(rf"\bnew\s+{re.escape(cls)}\b|\b{re.escape(cls)}\s*\*")
     scored: list[tuple[int, int, str, str]] = []
     for order, path in enumerate(ranked):
-        if locator.spent(notes, f"deletes of a {cls}"):
+        if locator.over_budget(notes, f"deletes of a {cls}"):
             break
         text = locator.read(path)
         if text is None or not _DELETE_WORD.search(text):
