@@ -151,8 +151,8 @@ def plan(crash: Crash) -> Plan:
         if is_trivial(frame):
             if not out:  # the crash happened in accessors: remember the outermost of them
                 accessor = frame.function
-                if crashed_in is None and frame.file and frame.line is not None:
-                    crashed_in = Candidate(index, frame, is_meaningful)  # the innermost: the faulting line
+                if crashed_in is None:  # the innermost: the faulting line, or found by name without a path
+                    crashed_in = Candidate(index, frame, is_meaningful)
             if frame.function not in pending:
                 pending.append(frame.function or label)
             skipped.append(f"{label} (trivial accessor, folded into its caller)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -347,6 +348,32 @@ def test_the_accessor_a_real_crash_happened_in_is_shown_after_its_caller(
         ("src/game/Object.h", "IsInMap"),
     ]
     assert analysis.frames[-1].how.endswith("the crash happened in this accessor")
+
+
+def test_the_accessor_a_crash_happened_in_is_found_by_name_when_the_report_has_no_paths(
+    git_repo: Git, commit: CommitFn
+) -> None:
+    # cmangos/issues#948 as a release build without line information prints it (no source column): the
+    # getter is still what the crash happened in, so its definition is found by name and shown after its
+    # caller, as when the report names object.h
+    text = (SAMPLES / "cmangos-issue-948.txt").read_text(encoding="utf-8")
+    stripped = re.sub(r"\s+[A-Za-z]:\\\S+ line \d+", "", text)
+    assert "object.h" not in stripped and "WorldObject::IsInMap+2F" in stripped
+    header = "class WorldObject\n{\n    public:\n        bool IsInMap(const WorldObject* obj) const\n" + (
+        "        {\n            return IsInWorld() && GetMap() == obj->GetMap();\n        }\n};\n"
+    )
+    source = (
+        "bool WorldObject::IsWithinLOSInMap(const WorldObject* obj) const\n{\n    return IsInMap(obj);\n}\n"
+    )
+    commit({"src/game/Object.h": header, "src/game/Object.cpp": source})
+    crash = analyse_crash(parse_report(stripped.encode()))
+    assert plan(crash).crashed_in is not None
+    analysis = analyse(crash, git_repo, FixSettings(analysis_frames=1))
+    assert [(c.path, c.function) for c in analysis.contexts] == [
+        ("src/game/Object.cpp", "WorldObject::IsWithinLOSInMap"),
+        ("src/game/Object.h", "IsInMap"),
+    ]
+    assert analysis.frames[-1].how == "definition found by name; the crash happened in this accessor"
 
 
 def test_a_frame_whose_line_is_an_inlined_callees_shows_the_function_it_names(
