@@ -490,7 +490,8 @@ def _join_note(a: str, b: str) -> str:
 
 def _callee(crash: Crash, frame_plan: budget.Plan) -> str | None:
     """The function whose callers may hold the bug, when the report shows none of them: the accessor the
-    crash happened in, or the function that asserted."""
+    crash happened in, the function that asserted, or the one function a report shows (a stop location, an
+    excerpt cut after its first frame, a stack whose other frames are library code)."""
     shown = [
         c for c in frame_plan.candidates if c.frame.function and c.index not in frame_plan.guessed
     ]  # a name guessed from the nearest exported symbol shows nobody
@@ -501,7 +502,7 @@ def _callee(crash: Crash, frame_plan: budget.Plan) -> str | None:
     assertion = crash.report.assertion
     if assertion and assertion.function:
         return assertion.function
-    return shown[0].frame.function if shown and crash.report.assertion else None
+    return shown[0].frame.function if shown else None
 
 
 def _callers(

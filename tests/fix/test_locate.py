@@ -300,6 +300,38 @@ def test_a_real_assertion_only_report_shows_its_callers_recent_first_then_its_su
     )
 
 
+STOP_LOCATION = (  # the shape of cmangos/issues#2136: gdb's stop location alone, no bt after it
+    'Thread 10 "mangosd" received signal SIGSEGV, Segmentation fault.\n'
+    "0x00005555561f20a6 in Unit::CombatStop (this=0x7fffc0000080, includingCast=true)\n"
+    "    at /home/gameadm/source/mangosbc/src/game/Entities/Unit.cpp:3\n"
+)
+COMBAT_STOP = "void Unit::CombatStop(bool includingCast)\n{\n    AttackStop(includingCast);\n}\n"
+
+
+def test_a_report_showing_one_function_shows_its_callers(git_repo: Git, commit: CommitFn) -> None:
+    # a stop location (or an excerpt cut after frame #0) shows nobody who called: whoever did may hold the bug
+    evade = "void PlayerAI::EnterEvadeMode()\n{\n    m_player->CombatStop(true);\n}\n"
+    commit({"src/game/Entities/Unit.cpp": COMBAT_STOP, "src/game/AI/PlayerAI.cpp": evade})
+    crash = analyse_crash(parse_report(STOP_LOCATION.encode()))
+    analysis = analyse(crash, git_repo, FixSettings())
+    assert analysis.callee == "Unit::CombatStop"
+    assert [(c.path, c.function) for c in analysis.callers] == [
+        ("src/game/AI/PlayerAI.cpp", "PlayerAI::EnterEvadeMode")
+    ]
+
+
+def test_a_report_showing_the_caller_searches_no_callers(git_repo: Git, commit: CommitFn) -> None:
+    evade = "void PlayerAI::EnterEvadeMode()\n{\n    m_player->CombatStop(true);\n}\n"
+    commit({"src/game/Entities/Unit.cpp": COMBAT_STOP, "src/game/AI/PlayerAI.cpp": evade})
+    two = STOP_LOCATION.replace("0x00005555561f20a6 in ", "#0  0x00005555561f20a6 in ") + (
+        "#1  0x0000555556000000 in PlayerAI::EnterEvadeMode (this=0x1) at /src/game/AI/PlayerAI.cpp:3\n"
+    )
+    crash = analyse_crash(parse_report(two.encode()))
+    assert len(crash.frames) == 2
+    analysis = analyse(crash, git_repo, FixSettings())
+    assert analysis.callee is None and analysis.callers == ()
+
+
 def test_nearest_symbol_names_of_a_build_without_its_pdb_are_marked_as_guesses() -> None:
     # vmangos/core#273: HandleRunTestCommand()+0xdd81 under an assertion; the names are guesses, so the
     # assertion's callers are searched, and the guessed frames take slots only after the assertion
