@@ -152,7 +152,7 @@ def _frames(trailer: Sequence[str]) -> list[Frame]:
             continue
         frame = _frame(line)
         if frame is None and frames and not any(rest.strip() for rest in trailer[index + 1 :]):
-            frame = _cut_frame(line)  # the text ends inside this line
+            frame = cut_glibc_frame(line)  # the text ends inside this line
         if frame is None:
             if frames:
                 break
@@ -161,7 +161,7 @@ def _frames(trailer: Sequence[str]) -> list[Frame]:
     return frames
 
 
-def _cut_frame(line: str) -> Frame | None:
+def cut_glibc_frame(line: str) -> Frame | None:
     """The frame of a ``backtrace_symbols`` line cut short, when its symbol is whole (followed by ``+`` or
     ``)``, or a mangled name that demangles); its cut address is dropped."""
     cut = _GLIBC_CUT.match(line)

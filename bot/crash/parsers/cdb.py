@@ -5,6 +5,11 @@ bucket ids, ``FILE_IN_CAB``), a few multi-line blocks (``STACK_TEXT``, ``FAULTIN
 ``KEY_VALUES_STRING``, ``EXCEPTION_RECORD``) and, after ``lmvm``, module details. The faulting thread's
 stack comes from ``STACK_TEXT`` (``Child-SP RetAddr : Args to Child : Call Site``); when only an IP field
 survived an excerpt, that IP becomes a single frame.
+
+A stack may also be the call-site column alone, as ``kc`` and tools built on dbgeng print it, one frame
+a line (``mangosd!Spell::CheckCast+0xf2d [d:\\src\\spell.cpp @ 4860]``): a run of two or more such lines
+is a stack (one alone is a mention, not a stack). An ``Exception #:  0XC0000005`` line above it (the
+``DetailID``/``Stack:`` summary of cmangos/issues#2124) gives the exception code.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from bot.crash.errors import CrashParseError
+from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.msvc import readable_name
 from bot.crash.parsers.reader import Cursor, ReportBuilder
@@ -45,6 +51,12 @@ _DUMP_NAME = re.compile(
 )
 _LM_ROW = re.compile(r"[0-9a-fA-F`]{8,17}[ \t]+[0-9a-fA-F`]{8,17}[ \t]+(?P<module>[A-Za-z0-9_.$\-]+)")
 _KEY = re.compile(r"[ \t]+Key[ \t]*:[ \t]*(?P<key>.+)")
+# A call site alone on its line, its ``[path @ line]`` cut off (``_cut_source``) or removed first:
+# ``module!Function+0xOFF``. One greedy run then a bounded tail: linear on any line.
+_CALL_SITE = re.compile(r"[A-Za-z0-9_.$\-]{1,128}![^\s\[\]](?:[^\[\]]|\[\])*\+0x[0-9a-fA-F]{1,16}")
+_SOURCE_COLUMN = re.compile(r" \[[^\[\]]+ @ \d{1,7}\]")
+# How many call-site lines in a row make a stack (one is a function named in prose).
+MIN_RUN = 2
 _VALUE_LINE = re.compile(r"[ \t]+Value[ \t]*:[ \t]*(?P<value>.*)")
 
 # Analysis fields worth keeping on the report (bucket ids identify a crash class across dumps).
@@ -88,25 +100,15 @@ def sniff(lines: Sequence[str]) -> int:
     """Confidence 0..100 that ``lines`` are cdb/WinDbg output (``!analyze -v`` or a stack listing)."""
     score = 0
     stack_lines = 0
+    run = 0
     for raw in islice(lines, SNIFF_LINES):
         line = raw[:_FIELD_CHARS]
         stripped = line.strip()
         if not stripped:
             continue
-        if stripped.startswith(
-            ("STACK_TEXT:", "FAULTING_THREAD:", "FAILURE_BUCKET_ID:", "KEY_VALUES_STRING:")
-        ):
-            score += 40
-        elif stripped.startswith(
-            ("DEFAULT_BUCKET_ID:", "PRIMARY_PROBLEM_CLASS:", "FOLLOWUP_IP:", "FAULTING_IP:", "BUCKET_ID:")
-        ):
-            score += 30
-        elif stripped.startswith(("EXCEPTION_CODE", "FILE_IN_CAB:", "STACK_COMMAND:", "SYMBOL_NAME:")):
-            score += 20
-        elif "Exception Analysis" in stripped or "!analyze -v" in stripped:
-            score += 30
-        elif stripped.startswith(("Child-SP", "ChildEBP", "# Child-SP", "# ChildEBP")):
-            score += 40
+        marker = _marker_score(stripped)
+        if marker:
+            score += marker
         elif (
             stack_lines < 6
             and "`" in line
@@ -115,9 +117,30 @@ def sniff(lines: Sequence[str]) -> int:
         ):
             stack_lines += 1
             score += 20
+        # ``kc``'s call-site column: a run of them is a stack (the line may be cut at _FIELD_CHARS)
+        run = run + 1 if "+0x" in stripped and bare_call_site(stripped, cut=True) else 0
+        if run == MIN_RUN:
+            score += 60
         if score >= 100:
             return 100
     return min(score, 100)
+
+
+def _marker_score(stripped: str) -> int:
+    """What one line of ``!analyze -v`` or a ``k`` header says for cdb (0: not one of its markers)."""
+    if stripped.startswith(("STACK_TEXT:", "FAULTING_THREAD:", "FAILURE_BUCKET_ID:", "KEY_VALUES_STRING:")):
+        return 40
+    if stripped.startswith(
+        ("DEFAULT_BUCKET_ID:", "PRIMARY_PROBLEM_CLASS:", "FOLLOWUP_IP:", "FAULTING_IP:", "BUCKET_ID:")
+    ):
+        return 30
+    if stripped.startswith(("EXCEPTION_CODE", "FILE_IN_CAB:", "STACK_COMMAND:", "SYMBOL_NAME:")):
+        return 20
+    if "Exception Analysis" in stripped or "!analyze -v" in stripped:
+        return 30
+    if stripped.startswith(("Child-SP", "ChildEBP", "# Child-SP", "# ChildEBP")):
+        return 40
+    return 0
 
 
 def parse(lines: Sequence[str]) -> CrashReport:
@@ -170,6 +193,8 @@ class _Reader:
         self.current: _Stack | None = None
         self.pending_key: str | None = None
         self.lm_module: str | None = None
+        self.run: list[Frame] = []  # call-site lines in a row, a stack once there are MIN_RUN of them
+        self.run_cut = False
 
     # -- the pass
 
@@ -184,20 +209,52 @@ class _Reader:
                 continue
             if self.section in _STACK_SECTIONS and stripped.startswith("WARNING:"):
                 continue
-            field_match = _FIELD.match(line)
-            if field_match is not None:
-                self._field(field_match.group("key"), (field_match.group("value") or "").strip())
-                continue
-            section_reader = _SECTION_READERS.get(self.section or "")
-            if section_reader is not None and section_reader(self, line, stripped):
-                continue
-            if stripped.startswith(_K_HEADERS):
-                self.section = "STACK"
-                self.current = self._open_stack("k")
-                continue
-            if self._stack_line(line, stripped):
-                continue
-            self._record_line(line, stripped)
+            if self._taken(line, stripped):
+                self._end_run()
+            elif not self._run_line(stripped):
+                self._end_run()
+                self._record_line(line, stripped)
+        self._end_run()
+
+    def _taken(self, line: str, stripped: str) -> bool:
+        """A field, a line of a section with its own reader, a ``k`` header or a columned stack line."""
+        field_match = _FIELD.match(line)
+        if field_match is not None:
+            self._field(field_match.group("key"), (field_match.group("value") or "").strip())
+            return True
+        section_reader = _SECTION_READERS.get(self.section or "")
+        if section_reader is not None and section_reader(self, line, stripped):
+            return True
+        if stripped.startswith(_K_HEADERS):
+            self.section = "STACK"
+            self.current = self._open_stack("k")
+            return True
+        return self._stack_line(line, stripped)
+
+    def _run_line(self, stripped: str) -> bool:
+        """A call site alone on its line (``kc``'s form): one more frame of the current run."""
+        rest = self.cursor.lines[self.cursor.index :]
+        cut = _cut_source(stripped) and not any(line.strip() for line in rest)
+        frame = bare_call_site(stripped, cut=cut)
+        if frame is None:
+            return False
+        if len(self.run) < MAX_THREAD_FRAMES:
+            self.run.append(frame)
+        else:
+            self.out.budget.dropped += 1
+        self.run_cut = cut
+        return True
+
+    def _end_run(self) -> None:
+        """A run of :data:`MIN_RUN` or more call-site lines is a stack; a shorter one is a mention."""
+        run, self.run = self.run, []
+        if len(run) < MIN_RUN:
+            return
+        stack = self._open_stack("call-sites")
+        budget = self.out.budget
+        stack.frames = [frame for frame in run if budget.admits(len(stack.frames))]
+        if self.run_cut:
+            self.out.note("truncated: the text ends inside the last stack line: its source path is cut off")
 
     def _field(self, key: str, value: str) -> None:
         """A ``KEY:  value`` line: kept when worth it, and it opens the section named KEY."""
@@ -263,7 +320,9 @@ class _Reader:
     def _record_line(self, line: str, stripped: str) -> None:
         """Lines outside the analysis sections: the exception record, the event, the dump, ``lmvm``."""
         record = self.record
-        if stripped.startswith("ExceptionCode:"):
+        if stripped.startswith("Exception #:"):  # ``Exception #:  0XC0000005`` above a ``Stack:`` listing
+            record.code = record.code or _code(stripped[len("Exception #:") :])
+        elif stripped.startswith("ExceptionCode:"):
             record.code = record.code or _code(stripped)
             name = stripped.partition("(")[2].rpartition(")")[0].strip()
             record.name = record.name or name or None
@@ -472,6 +531,20 @@ def _cut_source(text: str) -> bool:
     """Whether a call site's ``[path @ line]`` was cut off (the symbol before it is whole)."""
     cut = text.rfind(" [")
     return cut > 0 and "]" not in text[cut:] and "!" in text[:cut]
+
+
+def bare_call_site(text: str, *, cut: bool = False) -> Frame | None:
+    """A line that is only a call site, ``module!Function+0xOFF`` with an optional ``[path @ line]``
+    (cut off only when ``cut``: the text ends there) -> Frame; None for any other line."""
+    site = text
+    source = text.rfind(" [")
+    if source > 0:
+        if not (_SOURCE_COLUMN.fullmatch(text, source) or cut):
+            return None
+        site = text[:source]
+    if _CALL_SITE.fullmatch(site) is None:
+        return None
+    return call_site_frame(text, raw=text)
 
 
 def call_site_frame(text: str | None, *, raw: str) -> Frame | None:

@@ -9,20 +9,31 @@ failed: <condition>`` and then a stack, one frame per line, only the first line 
 
 On Linux the frames are glibc's ``backtrace_symbols`` (``module(symbol+0xOFF) [0xADDR]``, mangled); on
 Windows vMaNGOS prints ``Item::WakeUp()+0x5a8 [0x2b74b8]``, or bare ``[0xbbf0d8]`` without a ``.pdb``.
-Real samples: tests/fixtures/samples/SOURCES.md (vmangos/core issues 143, 145, 226, 2272, 2359).
+
+The same backtrace is a report without the assertion line too (:func:`find_backtrace`): vMaNGOS prints
+it under an error line (``[Crash/Auras] Deleting aura 6219 in use (…)``, kept as the server's last words),
+and a signal handler prints the glibc form under ``Received SIGSEGV`` (the exception), with the shell's
+``Segmentation fault`` after it. A glibc block needs that signal line or nothing above it: under any other
+line it is the tail of something another parser reads (a console assertion). Either needs two named frames
+in a row: one line naming a function is a mention.
+Real samples: tests/fixtures/samples/SOURCES.md (vmangos/core issues 98, 143, 145, 153, 226, 2272, 2359).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
+from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.location import bare_function, basename
-from bot.crash.model import Assertion, Build, CrashReport, Environment, Format, Frame, Thread
+from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
+from bot.crash.parsers.assertlog import cut_glibc_frame
 from bot.crash.parsers.gdb import find_build
 from bot.crash.parsers.reader import Cursor, ReportBuilder
+from bot.crash.parsers.uncaught import LAST_OUTPUT_KEY
 
 SNIFF_LINES = 2000
 MAX_LINE = 4096
@@ -42,6 +53,33 @@ _WINDOWS_FRAME = re.compile(
     r"^(?:(?P<function>\S.*?)\+(?P<offset>0x[0-9a-fA-F]+)\s+)?\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
 )
 _CATCH = re.compile(r"^CATCH Exception '(?P<what>[^']*)'")
+# The Windows line cut short where the text ends: ``Unit::Update()+0xdd [0xa90`` (the function is whole).
+_WINDOWS_SITE = re.compile(r"(?P<function>[^\s\[\]][^\[\]]*?)\+(?P<offset>0x[0-9a-fA-F]{1,16})")
+_CUT_ADDRESS = re.compile(r"(?:0x?)?[0-9a-fA-F]{0,16}")
+# A signal handler's or the shell's line: ``Received SIGSEGV``, ``Error: signal 11:``, ``Segmentation fault``.
+_SIGNAL_LINE = re.compile(
+    r"(?:(?:Error|Fatal|FATAL|ERROR):\s*)?(?:(?:Received|received|Caught|caught|Got|got)\s+)?"
+    r"(?:(?P<name>SIG[A-Z]{3,6})|[Ss]ignal\s+(?P<number>\d{1,2}))\b"
+)
+_SEGFAULT = re.compile(r"(?:\S+:\s+line\s+\d+:\s+\d+\s+)?Segmentation\s+fault\b")
+_SIGNAL_NUMBERS = {
+    "11": "SIGSEGV",
+    "6": "SIGABRT",
+    "7": "SIGBUS",
+    "8": "SIGFPE",
+    "4": "SIGILL",
+    "5": "SIGTRAP",
+}
+_SIGNAL_NAMES = {
+    "SIGSEGV": "Segmentation fault",
+    "SIGABRT": "Aborted",
+    "SIGBUS": "Bus error",
+    "SIGFPE": "Floating point exception",
+    "SIGILL": "Illegal instruction",
+}
+# Two named frames in a row make a backtrace (one is a function named in a sentence).
+MIN_NAMED = 2
+_LAST_OUTPUT_CHARS = 300
 
 
 def _text(raw: str) -> tuple[str | None, str]:
@@ -83,7 +121,9 @@ def _frame(text: str) -> Frame | None:
 
 
 def sniff(lines: Sequence[str]) -> int:
-    """How sure (0..100) that ``lines`` are a vMaNGOS assertion log; sure only with frames after the line."""
+    """How sure (0..100) that ``lines`` are a vMaNGOS assertion log; sure only with frames after the line.
+    A backtrace without the assertion line (:func:`find_backtrace`) is less sure: 60 under a signal line,
+    50 otherwise (below a console assertion's 70, which reads the same frames under its own block)."""
     asserted = False
     frames = 0
     for raw in lines[:SNIFF_LINES]:
@@ -94,7 +134,12 @@ def sniff(lines: Sequence[str]) -> int:
             frames += 1
             if frames >= 2:
                 return 95
-    return 60 if asserted and frames else (40 if asserted else 0)
+    if asserted:
+        return 60 if frames else 40
+    block = find_backtrace(lines[:SNIFF_LINES])
+    if block is None:
+        return 0
+    return 60 if block.signal is not None else 50
 
 
 class _Reader:
@@ -139,10 +184,7 @@ class _Reader:
 
     def finish(self) -> CrashReport:
         if self.assertion is None:
-            raise CrashParseError(
-                "no vMaNGOS assertion line found: expected '<file>:<line>: Error: Assertion in <function> "
-                "failed: <condition>'"
-            )
+            return self._backtrace_only()
         out = self.out
         if not self.frames:
             out.note("no backtrace after the assertion line (vMaNGOS prints one only when it can)")
@@ -155,9 +197,158 @@ class _Reader:
         out.environment = Environment(crashed_at=self.crashed_at)
         return out.report()
 
+    def _backtrace_only(self) -> CrashReport:
+        """No assertion line: the first backtrace block :func:`find_backtrace` accepts is the report."""
+        lines = self.cursor.lines
+        block = find_backtrace(lines)
+        if block is None:
+            raise CrashParseError(
+                "no vMaNGOS assertion line ('<file>:<line>: Error: Assertion in <function> failed: "
+                "<condition>') and no backtrace of two or more named frames ('Function()+0x… [0x…]', "
+                "or './mangosd(symbol+0x…) [0x…]' under a signal line) found"
+            )
+        out = self.out
+        budget = out.budget
+        frames: list[Frame] = []
+        for frame in block.frames:
+            if budget.admits(len(frames)):
+                frames.append(frame)
+        out.threads.append(Thread(frames=tuple(frames), current=True, section="backtrace"))
+        out.crashing_thread = 0
+        if block.signal is not None:
+            out.exception = ExceptionInfo(code=block.signal, name=_SIGNAL_NAMES.get(block.signal))
+        if block.before is not None and block.signal is None:
+            out.extra[LAST_OUTPUT_KEY] = block.before[:_LAST_OUTPUT_CHARS]
+            out.note(f"logged before the backtrace: {block.before[:_LAST_OUTPUT_CHARS]}")
+        if block.cut:
+            out.note("truncated: the text ends inside the last backtrace line; its function is kept")
+        out.note_budget()
+        out.build = find_build(lines[: block.start]) or Build()
+        out.environment = Environment(crashed_at=block.stamp)
+        return out.report()
+
+
+@dataclass(frozen=True)
+class Backtrace:
+    """A backtrace block without an assertion line: its frames (innermost first), where it starts, the
+    line logged above it (``before``), the signal it names (above it, else the first line under it),
+    the first frame's time stamp, and whether its last line was cut where the text ends."""
+
+    frames: tuple[Frame, ...]
+    start: int
+    before: str | None
+    signal: str | None
+    stamp: str | None
+    cut: bool
+
+
+def find_backtrace(lines: Sequence[str]) -> Backtrace | None:
+    """The first run of frame lines (blank lines inside it allowed) holding :data:`MIN_NAMED` named
+    frames and standing where a report would: a Windows-form run under any line or none, a glibc run
+    under a signal line or none. One pass; bounded per line (:data:`MAX_LINE`)."""
+    run = _Run(0, None, None)
+    before: str | None = None
+    for index, raw in enumerate(lines):
+        stamp, text = _text(raw)
+        if not text:
+            continue
+        frame = _frame(text) or (_cut_frame(text) if _text_ends_after(lines, index) else None)
+        if frame is not None:
+            if not run.frames:
+                run = _Run(index, before, stamp)
+            run.add(frame, cut=frame.address is None and not _is_bare(text))
+            continue
+        if run.accepted():
+            return run.backtrace(_signal(text))
+        run = _Run(index, None, None)
+        before = text
+    return run.backtrace(None) if run.accepted() else None
+
+
+class _Run:
+    """Frame lines in a row while :func:`find_backtrace` reads them."""
+
+    def __init__(self, start: int, before: str | None, stamp: str | None) -> None:
+        self.start = start
+        self.before = before
+        self.stamp = stamp
+        self.frames: list[Frame] = []
+        self.named = 0
+        self.glibc = False
+        self.cut = False
+        self.dropped = 0
+
+    def add(self, frame: Frame, *, cut: bool) -> None:
+        self.named += frame.function is not None or frame.module is not None
+        self.glibc = self.glibc or frame.module is not None
+        self.cut = cut
+        if len(self.frames) < MAX_THREAD_FRAMES:
+            self.frames.append(frame)
+        else:
+            self.dropped += 1
+
+    def accepted(self) -> bool:
+        if self.named < MIN_NAMED:
+            return False
+        return not self.glibc or self.before is None or _signal(self.before) is not None
+
+    def backtrace(self, after: str | None) -> Backtrace:
+        above = _signal(self.before) if self.before is not None else None
+        return Backtrace(
+            frames=tuple(self.frames),
+            start=self.start,
+            before=self.before,
+            signal=above or after,
+            stamp=self.stamp,
+            cut=self.cut,
+        )
+
+
+def _signal(text: str) -> str | None:
+    """The signal a handler's or the shell's line names (``Received SIGSEGV``, ``Signal 11``,
+    ``Segmentation fault``), or None."""
+    named = _SIGNAL_LINE.match(text)
+    if named is not None:
+        return named["name"] or _SIGNAL_NUMBERS.get(named["number"] or "")
+    return "SIGSEGV" if _SEGFAULT.match(text) else None
+
+
+def _is_bare(text: str) -> bool:
+    return text.startswith("[") and text.endswith("]")
+
+
+def _text_ends_after(lines: Sequence[str], index: int) -> bool:
+    """Whether no line after ``index`` has text (stops at the first that has)."""
+    return not any(raw.strip() for raw in lines[index + 1 :])
+
+
+def _cut_frame(text: str) -> Frame | None:
+    """A frame line cut short where the text ends, its function whole; its cut address is dropped."""
+    if "(" in text and not text.endswith(")") and "+0x" in text.split("(", 1)[1]:
+        glibc = cut_glibc_frame(text)
+        if glibc is not None:
+            return glibc
+    site, bracket, address = text.rpartition(" [")
+    if not bracket:
+        site, address = text, ""
+    windows = _WINDOWS_SITE.fullmatch(site.strip())
+    if windows is None or _CUT_ADDRESS.fullmatch(address) is None:
+        return None
+    return new_frame(
+        function=bare_function(windows["function"]),
+        module=None,
+        file=None,
+        line=None,
+        offset=windows["offset"].lower(),
+        address=None,
+        inline=False,
+        raw=text,
+    )
+
 
 def parse(lines: Sequence[str]) -> CrashReport:
-    """Read the first assertion and the backtrace after it; CrashParseError when there is no assertion."""
+    """Read the first assertion and the backtrace after it, else a backtrace alone
+    (:func:`find_backtrace`); CrashParseError when there is neither."""
     reader = _Reader(lines)
     reader.read()
     return reader.finish()
