@@ -239,3 +239,58 @@ def test_parse_format_uncaught_exception_is_a_choice(capsys: pytest.CaptureFixtu
     code, out, err = run(capsys, "parse", sample, "--format", "uncaught-exception", "--json")
     assert code == 0, err
     assert json.loads(out)["exception"]["type"] == "boost::process::process_error"
+
+
+@pytest.mark.parametrize(
+    ("sample", "first_lines"),
+    [
+        (
+            "cmangos-issue-2124.txt",
+            [
+                "format:     cdb",
+                "exception:  C0000005",
+                "top frame:  Spell::CheckCast at d:\\mangos compile\\github\\targetingrework\\mangos-tbc-master"
+                "\\src\\game\\spells\\spell.cpp:4860",
+                "signature:  ACCESS_VIOLATION | Spell::CheckCast | Spell::PreCastCheck | Spell::SpellStart",
+            ],
+        ),
+        (
+            "vmangos-issue-153.txt",
+            [
+                "format:     vmangos-log",
+                "exception:  (none)",
+                "top frame:  Unit::CleanupsBeforeDelete",
+                "signature:  UNKNOWN | Unit::CleanupsBeforeDelete | Map::AddObjectToRemoveList"
+                " | WorldObject::AddObjectToRemoveList",
+            ],
+        ),
+        (
+            "vmangos-issue-98.txt",
+            [
+                "format:     vmangos-log",
+                "exception:  SIGSEGV Segmentation fault",
+                "top frame:  Map::Remove<T>",
+                "signature:  SIGSEGV | Map::Remove<T> | Map::RemoveOldBones | Map::Update",
+            ],
+        ),
+    ],
+)
+def test_parse_reads_the_reports_it_once_called_unrecognised(
+    capsys: pytest.CaptureFixture[str], sample: str, first_lines: list[str]
+) -> None:
+    """cmangos/issues#2124, vmangos/core#153 and #98 were "not a crash report crashbot recognises" (exit 2)."""
+    code, out, err = run(capsys, "parse", str(SAMPLES / sample))
+    assert code == 0, err
+    assert out.splitlines()[:4] == first_lines
+
+
+def test_parse_keeps_the_line_logged_above_a_bare_vmangos_backtrace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "parse", str(SAMPLES / "vmangos-issue-153.txt"))
+    assert code == 0, err
+    assert (
+        "note:       logged before the backtrace: [Crash/Auras] Deleting aura 6219 in use "
+        "(Pet (Petnumber: 3261 Guid: 11))" in out.splitlines()
+    )
+    assert "crashing thread 0, 27 frames ('*' meaningful, '-' skipped):" in out

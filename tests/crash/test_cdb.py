@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.crash import analyse
+from bot.crash import analyse, parse_report
 from bot.crash.errors import CrashParseError
 from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import CrashReport, Format
@@ -329,3 +329,124 @@ def test_parse_stack_text_deeper_than_the_thread_limit_keeps_its_top_and_says_so
     assert report.threads[0].frames[-1].offset == f"0x{MAX_THREAD_FRAMES - 1:x}"
     assert report.extra["FAILURE_BUCKET_ID"].endswith("Recurse::Step")  # fields after the stack still read
     assert any(note.startswith("truncated: 5 frame(s) past the limits") for note in report.notes)
+
+
+# -- the call-site column alone (``kc``, tools built on dbgeng): cmangos/issues#2124
+
+SPELL = r"d:\mangos compile\github\src\game\spells\spell.cpp"
+CALL_SITES = [
+    f"mangosd!Spell::CheckCast+0xf2d [{SPELL} @ 4860]",
+    f"mangosd!Spell::PreCastCheck+0x1c [{SPELL} @ 2971]",
+    "mangosd!Map::Update+0x61e",
+]
+
+
+def test_parse_call_site_sample_reads_frames_innermost_first_and_the_exception_summary() -> None:
+    report = parse_file(SAMPLES / "cmangos-issue-2124.txt")
+    (thread,) = report.threads
+    assert len(thread.frames) == 9  # the tenth, cut inside the stored excerpt, is not in the sample
+    first = thread.frames[0]
+    assert (first.module, first.function, first.offset, first.line) == (
+        "mangosd",
+        "Spell::CheckCast",
+        "0xf2d",
+        4860,
+    )
+    assert (
+        first.file == r"d:\mangos compile\github\targetingrework\mangos-tbc-master\src\game\spells\spell.cpp"
+    )
+    assert [f.function for f in thread.frames[3:6]] == ["Unit::CastSpell"] * 3
+    assert (thread.frames[5].file or "").endswith("unit.h") and thread.frames[5].line == 1794
+    assert thread.frames[-1].function == "Map::Update"
+    assert report.exception is not None and report.exception.code == "C0000005"
+    assert report.notes == ()
+
+
+def test_parse_call_site_run_without_source_or_summary_is_a_stack_with_no_exception() -> None:
+    report = cdb.parse(["kernel32!BaseThreadInitThunk+0x14", "ntdll!RtlUserThreadStart+0x21"])
+    assert [(f.module, f.function, f.offset) for f in report.threads[0].frames] == [
+        ("kernel32", "BaseThreadInitThunk", "0x14"),
+        ("ntdll", "RtlUserThreadStart", "0x21"),
+    ]
+    assert report.exception is None
+
+
+def test_parse_call_site_run_signs_as_the_same_crash_as_its_stack_text() -> None:
+    """The call-site column is STACK_TEXT's last column: the same stack signs the same either way."""
+    columned = [
+        "STACK_TEXT:",
+        *(f"00000061`a3efe790 00007ff7`1f6c2e4a : 00000000`00000000 : {site}" for site in CALL_SITES),
+    ]
+    bare = ["Exception #:  0XC0000005", "Stack:", *CALL_SITES]
+    assert (
+        analyse(cdb.parse(bare)).signature.text.split(" | ")[1:]
+        == (analyse(cdb.parse(columned)).signature.text.split(" | ")[1:])
+    )
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["The crash is in mangosd!Spell::CheckCast+0xf2d, see the log."],
+        ["crash:", CALL_SITES[0], "and later", CALL_SITES[1]],  # two mentions, not a run
+        [CALL_SITES[0]],  # one stray line is not a stack
+        ["Exception #:  0XC0000005"],  # a summary without its stack is not cdb output
+    ],
+)
+def test_prose_naming_a_call_site_is_not_a_stack(lines: list[str]) -> None:
+    assert cdb.sniff(lines) < 25
+    with pytest.raises(CrashParseError, match=r"^not a crash report crashbot recognises"):
+        parse_report("\n".join(lines))
+
+
+def test_parse_call_site_run_ending_inside_its_source_path_keeps_the_frame_with_a_note() -> None:
+    report = cdb.parse([*CALL_SITES[:2], r"mangosd!Spell::SpellStart+0x1d9 [d:\mangos compile\git"])
+    last = report.threads[0].frames[-1]
+    assert (last.function, last.line) == ("Spell::SpellStart", None)
+    assert report.notes == (
+        "truncated: the text ends inside the last stack line: its source path is cut off",
+    )
+
+
+def test_parse_call_site_run_ending_inside_a_function_name_drops_that_line() -> None:
+    report = cdb.parse([*CALL_SITES, "mangosd!Spell::Spel"])
+    assert [f.function for f in report.threads[0].frames] == [
+        "Spell::CheckCast",
+        "Spell::PreCastCheck",
+        "Map::Update",
+    ]
+
+
+def test_parse_call_site_cut_to_one_line_is_refused_in_one_line() -> None:
+    with pytest.raises(CrashParseError) as info:
+        cdb.parse(["DetailID = 1", "Stack:", CALL_SITES[0][:40]])
+    assert "\n" not in str(info.value)
+
+
+def test_parse_source_path_cut_on_a_line_that_is_not_the_last_is_not_a_frame() -> None:
+    report = cdb.parse([CALL_SITES[0], "mangosd!Foo+0x1 [d:\\cut", CALL_SITES[1], CALL_SITES[2]])
+    assert [f.function for f in report.threads[0].frames] == ["Spell::PreCastCheck", "Map::Update"]
+
+
+def test_parse_call_site_runs_longer_than_the_thread_limit_keep_their_top_and_say_so() -> None:
+    lines = [f"mangosd!Deep::Recurse+0x{n:x}" for n in range(MAX_THREAD_FRAMES + 5)]
+    report = cdb.parse(lines)
+    assert len(report.threads[0].frames) == MAX_THREAD_FRAMES
+    assert report.threads[0].frames[0].offset == "0x0"
+    assert any("5 frame(s) past the limits" in note for note in report.notes)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["\x00\x01\x02\xff" * 1000, "m!\x00+0x1", "m!\x00+0x1"],
+        ["m!" + "f" * 5_000_000 + "+0x1", "m!" + "[" * 5_000_000],
+        ["m!" + "a [" * 1_000_000 + "+0x1 [p @ 1]", "m!a+0x1 [" + "x @ " * 1_000_000 + "]"],
+        ["m!f+0x1 [" + "p" * 5_000_000],
+        [f"mangosd!F{n}+0x1 [d:\\cut" for n in range(100_000)],
+        ["Exception #:  " + "0X" * 2_000_000],
+    ],
+    ids=["binary", "5MB-name", "5MB-brackets", "5MB-cut-source", "100k-cut-lines", "5MB-summary"],
+)
+def test_call_site_hostile_input_reads_or_refuses(lines: list[str]) -> None:
+    assert_reads_or_refuses(cdb, lines)

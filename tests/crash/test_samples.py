@@ -49,6 +49,10 @@ SAMPLE_FORMATS: dict[str, set[Format]] = {
     "vmangos-issue-2272.txt": {Format.VMANGOS_LOG},
     "vmangos-issue-2359.txt": {Format.VMANGOS_LOG},
     "vmangos-issue-273.txt": {Format.VMANGOS_LOG},
+    # vMaNGOS's backtrace without the assertion line: under an error line (Windows), a signal line (glibc)
+    "vmangos-issue-153.txt": {Format.VMANGOS_LOG},
+    "vmangos-issue-98.txt": {Format.VMANGOS_LOG},
+    "cmangos-issue-2124.txt": {Format.CDB},  # cdb's call-site column alone, under an exception summary
     "libiec61850-issue-165-asan.txt": {Format.SANITIZER},
     "debugdiag-mssupport-kb2295405-args.txt": {Format.DEBUGDIAG},
     "debugdiag-iis-heap-thread.txt": {Format.DEBUGDIAG},

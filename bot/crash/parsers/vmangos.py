@@ -319,7 +319,7 @@ def _is_bare(text: str) -> bool:
 
 def _text_ends_after(lines: Sequence[str], index: int) -> bool:
     """Whether no line after ``index`` has text (stops at the first that has)."""
-    return not any(raw.strip() for raw in lines[index + 1 :])
+    return not any(lines[after].strip() for after in range(index + 1, len(lines)))
 
 
 def _cut_frame(text: str) -> Frame | None:
