@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,104 @@ def test_sniff_reads_only_the_first_400_lines(fmt: Format) -> None:
     neutral = [f"2024-03-02 11:22:{n % 60:02d} world tick {n}" for n in range(400)]
     assert parser_for(fmt).sniff(neutral + _LATE_EVIDENCE * 50) == parser_for(fmt).sniff(neutral) == 0
     assert parser_for(fmt).sniff(_LATE_EVIDENCE) > 0
+
+
+# -- ties between the bare stacks (cdb's call-site column, vMaNGOS's backtrace without its assertion line)
+# and the formats that quote the same lines inside a richer report
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CALL_SITES = [
+    r"mangosd!Spell::CheckCast+0xf2d [d:\src\game\spells\spell.cpp @ 4860]",
+    r"mangosd!Spell::PreCastCheck+0x1c [d:\src\game\spells\spell.cpp @ 2971]",
+]
+VMANGOS_WINDOWS = [
+    "Unit::CleanupsBeforeDelete()+0xee [0x90bfe]",
+    "Map::AddObjectToRemoveList()+0x55 [0x121a25]",
+]
+GLIBC = [
+    "./mangosd(_ZN3Map14RemoveOldBonesEj+0xd0) [0x813850]",
+    "./mangosd(_ZN3Map6UpdateEj+0x2d3) [0x817653]",
+]
+
+
+def sniffed(lines: Sequence[str]) -> Format:
+    return sniff(lines).format
+
+
+@pytest.mark.parametrize(
+    ("lines", "fmt"),
+    [
+        # the bare shapes themselves
+        (["DetailID = 1", "Exception #:  0XC0000005", "Stack:", *CALL_SITES], Format.CDB),
+        (["[Crash/Auras] Deleting aura 6219 in use", *VMANGOS_WINDOWS], Format.VMANGOS_LOG),
+        (["Received SIGSEGV", *GLIBC, "", "Segmentation fault"], Format.VMANGOS_LOG),
+        # DebugDiag's thread block lists the same call sites: its header makes it DebugDiag's
+        (
+            ["Thread 5 - System ID 4600", "Entry point   mangosd!thread_start", "Call Stack", *CALL_SITES],
+            Format.DEBUGDIAG,
+        ),
+        # a Visual Studio copy names module!function too, with arguments and a line number
+        (
+            [
+                ">\tworldserver.exe!Spell::CheckCast(bool strict) Line 4860\tC++",
+                "\tworldserver.exe!Spell::PreCastCheck(Aura * triggeredByAura) Line 2971\tC++",
+                "\tkernel32.dll!BaseThreadInitThunk()\tUnknown",
+            ],
+            Format.VS_CALLSTACK,
+        ),
+        # an assertion above the frames: the assertion's own parser reads both
+        (
+            [
+                "2019-07-02 19:36:14 /src/Object.cpp:1989: Error: Assertion in GetMap failed: m_currMap",
+                *VMANGOS_WINDOWS,
+            ],
+            Format.VMANGOS_LOG,
+        ),
+        (
+            [
+                "/src/Spline.cpp:253 in _updateState ASSERTION FAILED:",
+                "  false",
+                "Segmentation fault",
+                *GLIBC,
+            ],
+            Format.ASSERT_LOG,
+        ),
+        # gdb prints the program's own handler output above its backtrace
+        (
+            [
+                "Received SIGSEGV",
+                *GLIBC,
+                'Thread 5 "mangosd" received signal SIGSEGV, Segmentation fault.',
+                "#0  0x0000000000821e0e in Map::Remove<Corpse> (this=0x0) at /src/Map.cpp:120",
+                "#1  0x0000000000813850 in Map::RemoveOldBones (this=0x0) at /src/Map.cpp:300",
+            ],
+            Format.GDB,
+        ),
+    ],
+    ids=[
+        "cdb-call-sites",
+        "vmangos-windows",
+        "vmangos-glibc",
+        "debugdiag-thread",
+        "vs-callstack",
+        "vmangos-assert",
+        "tc-assert-glibc",
+        "gdb-with-handler-output",
+    ],
+)
+def test_sniff_bare_stacks_against_their_neighbours(lines: list[str], fmt: Format) -> None:
+    assert sniffed(lines) is fmt
+
+
+@pytest.mark.parametrize("name", ["tc-ace-era-windows.txt", "tc-linux-glibc-backtrace.txt"])
+def test_sniff_console_assert_with_a_server_backtrace_stays_assert_log(name: str) -> None:
+    """Old TrinityCore printed vMaNGOS's frame shapes under its own assertion block."""
+    text = (FIXTURES / "crash" / "assert" / name).read_text(encoding="utf-8")
+    assert sniffed(text.splitlines()) is Format.ASSERT_LOG
+
+
+def test_sniff_cdb_and_vmangos_lines_are_not_each_other_s() -> None:
+    cdb_parser, vmangos_parser = parser_for(Format.CDB), parser_for(Format.VMANGOS_LOG)
+    assert vmangos_parser.sniff(CALL_SITES) == 0
+    assert cdb_parser.sniff(VMANGOS_WINDOWS) == 0
+    assert cdb_parser.sniff(GLIBC) == 0

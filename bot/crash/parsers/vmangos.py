@@ -209,6 +209,7 @@ class _Reader:
             )
         out = self.out
         budget = out.budget
+        budget.dropped += block.dropped
         frames: list[Frame] = []
         for frame in block.frames:
             if budget.admits(len(frames)):
@@ -240,6 +241,7 @@ class Backtrace:
     signal: str | None
     stamp: str | None
     cut: bool
+    dropped: int = 0  # frames past MAX_THREAD_FRAMES, counted only
 
 
 def find_backtrace(lines: Sequence[str]) -> Backtrace | None:
@@ -301,6 +303,7 @@ class _Run:
             signal=above or after,
             stamp=self.stamp,
             cut=self.cut,
+            dropped=self.dropped,
         )
 
 
@@ -324,7 +327,7 @@ def _text_ends_after(lines: Sequence[str], index: int) -> bool:
 
 def _cut_frame(text: str) -> Frame | None:
     """A frame line cut short where the text ends, its function whole; its cut address is dropped."""
-    if "(" in text and not text.endswith(")") and "+0x" in text.split("(", 1)[1]:
+    if "(" in text:
         glibc = cut_glibc_frame(text)
         if glibc is not None:
             return glibc
