@@ -251,7 +251,9 @@ class _Reader:
             return
         stack = self._open_stack("call-sites")
         budget = self.out.budget
-        stack.frames = [frame for frame in run if budget.admits(len(stack.frames))]
+        for frame in run:
+            if budget.admits(len(stack.frames)):
+                stack.frames.append(frame)
         if self.run_cut:
             self.out.note("truncated: the text ends inside the last stack line: its source path is cut off")
 
