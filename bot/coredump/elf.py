@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from bot.crash import signals
 from bot.symbols.identity import build_id_in_notes, elf_notes
 
 ELF_MAGIC = b"\x7fELF"
@@ -33,20 +34,6 @@ _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
 MAX_NOTES_BYTES = 16 * 1024 * 1024  # a core's notes: a few KB per thread; more is not a core we read
 MAX_PHDRS = 65_535
-
-SIGNALS = {
-    4: "SIGILL",
-    5: "SIGTRAP",
-    6: "SIGABRT",
-    7: "SIGBUS",
-    8: "SIGFPE",
-    9: "SIGKILL",
-    11: "SIGSEGV",
-    3: "SIGQUIT",
-    31: "SIGSYS",
-    24: "SIGXCPU",
-    25: "SIGXFSZ",
-}
 
 
 class NotACore(ValueError):
@@ -202,7 +189,7 @@ def _c_string(raw: bytes) -> str:
 def _signal(number: int) -> str | None:
     if number <= 0:
         return None
-    return SIGNALS.get(number, f"SIG{number}")
+    return signals.name_of(number)
 
 
 def _file_note(desc: bytes) -> list[Mapping]:

@@ -28,6 +28,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
+from bot.crash import signals
 from bot.crash.model import Assertion, CrashReport, ExceptionInfo, Format, Signature
 from bot.crash.normalize import file_basename, normalize_function, normalize_module, normalize_offset
 from bot.crash.rules import FrameView
@@ -63,14 +64,8 @@ EXCEPTION_KINDS: dict[str, str] = {
     "E06D7363": "CPP_EXCEPTION",
 }
 _SIGNALS = {"SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGKILL", "SIGTERM", "SIGSYS"}
-_SIGNAL_NUMBERS = {
-    "11": "SIGSEGV",
-    "6": "SIGABRT",
-    "7": "SIGBUS",
-    "8": "SIGFPE",
-    "4": "SIGILL",
-    "5": "SIGTRAP",
-}
+# Numbers read as signals (any other number is an exception code): kept to these so signatures stay put.
+_SIGNAL_NUMBERS = frozenset({"11", "6", "7", "8", "4", "5"})
 
 _HEX_CODE = re.compile(r"^(?:0X)?([0-9A-F]{1,8})$")
 _GUID = re.compile(r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b")
@@ -93,7 +88,7 @@ def exception_kind(report: CrashReport) -> str:
     if code in _SIGNALS:
         return code
     if code in _SIGNAL_NUMBERS:
-        return _SIGNAL_NUMBERS[code]
+        return signals.name_of(code)
     m = _HEX_CODE.match(code)
     if m:
         hex_code = m.group(1).upper().rjust(8, "0")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from bot.crash import signals
 from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
@@ -35,20 +36,6 @@ MAX_LINE = 8192
 _FATAL_SIGNALS = frozenset(
     {"SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL", "SIGSYS", "SIGTRAP", "SIGKILL", "SIGQUIT", "SIGXCPU"}
 )
-_SIGNAL_NUMBERS = {
-    "2": "SIGINT",
-    "3": "SIGQUIT",
-    "4": "SIGILL",
-    "5": "SIGTRAP",
-    "6": "SIGABRT",
-    "7": "SIGBUS",
-    "8": "SIGFPE",
-    "9": "SIGKILL",
-    "11": "SIGSEGV",
-    "13": "SIGPIPE",
-    "15": "SIGTERM",
-    "31": "SIGSYS",
-}
 
 # ``set debug timestamp`` (seconds.microseconds), a log timestamp, and gdb's own prompt.
 _LINE_PREFIX = re.compile(
@@ -822,7 +809,7 @@ class _Reader:
 
     def _stop(self, index: int, match: re.Match[str]) -> None:
         signal = match["signal"]
-        signal = _SIGNAL_NUMBERS.get(signal, f"SIG{signal}") if signal.isdigit() else signal
+        signal = signals.name_of(signal) if signal.isdigit() else signal
         stop = _Stop(signal=signal, text=(match["text"] or "").strip() or None, num=match["num"], line=index)
         if match["num"]:
             self._learn(match["num"], None, match["name"])

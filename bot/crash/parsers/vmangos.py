@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.crash import signals
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
 from bot.crash.limits import MAX_THREAD_FRAMES
@@ -62,21 +63,6 @@ _SIGNAL_LINE = re.compile(
     r"(?:(?P<name>SIG[A-Z]{3,6})|[Ss]ignal\s+(?P<number>\d{1,2}))\b"
 )
 _SEGFAULT = re.compile(r"(?:\S+:\s+line\s+\d+:\s+\d+\s+)?Segmentation\s+fault\b")
-_SIGNAL_NUMBERS = {
-    "11": "SIGSEGV",
-    "6": "SIGABRT",
-    "7": "SIGBUS",
-    "8": "SIGFPE",
-    "4": "SIGILL",
-    "5": "SIGTRAP",
-}
-_SIGNAL_NAMES = {
-    "SIGSEGV": "Segmentation fault",
-    "SIGABRT": "Aborted",
-    "SIGBUS": "Bus error",
-    "SIGFPE": "Floating point exception",
-    "SIGILL": "Illegal instruction",
-}
 # Two named frames in a row make a backtrace (one is a function named in a sentence).
 MIN_NAMED = 2
 _LAST_OUTPUT_CHARS = 300
@@ -217,7 +203,7 @@ class _Reader:
         out.threads.append(Thread(frames=tuple(frames), current=True, section="backtrace"))
         out.crashing_thread = 0
         if block.signal is not None:
-            out.exception = ExceptionInfo(code=block.signal, name=_SIGNAL_NAMES.get(block.signal))
+            out.exception = ExceptionInfo(code=block.signal, name=signals.DESCRIPTIONS.get(block.signal))
         if block.before is not None and block.signal is None:
             out.extra[LAST_OUTPUT_KEY] = block.before[:_LAST_OUTPUT_CHARS]
             out.note(f"logged before the backtrace: {block.before[:_LAST_OUTPUT_CHARS]}")
@@ -312,7 +298,7 @@ def _signal(text: str) -> str | None:
     ``Segmentation fault``), or None."""
     named = _SIGNAL_LINE.match(text)
     if named is not None:
-        return named["name"] or _SIGNAL_NUMBERS.get(named["number"] or "")
+        return named["name"] or (signals.name_of(named["number"]) if named["number"] else None)
     return "SIGSEGV" if _SEGFAULT.match(text) else None
 
 
