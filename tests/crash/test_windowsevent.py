@@ -263,3 +263,36 @@ def test_windows_event_a_1mb_line_inside_the_record_is_cut_not_choked_on() -> No
 @given(st.lists(st.text(alphabet=":：,，、0x1fcdeab .\tworldserv\r", max_size=120), max_size=12))
 def test_windows_event_hostile_lines_give_a_report_or_one_parse_error(lines: list[str]) -> None:
     assert_reads_or_refuses(windowsevent, lines)
+
+
+_PAD = " " * 2000
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "L:a" + " " * 40 + "," + " " * 40 + "V:" + " " * 40 + "," + " " * 40 + "S: 0xZ",
+        "Faulting application name:" + _PAD + "x",
+    ],
+    ids=["spaces in every segment", "spaces after the first label"],
+)
+def test_windows_event_identity_line_padded_with_spaces_is_refused_without_backtracking(line: str) -> None:
+    """Regression: the identity pattern let every run of spaces split between a value and the spaces around
+    it, and tried every split of every segment when the line failed further on: 45 s for the first line
+    (173 characters), 5 s for the second, in sniffing, so a report holding such lines hung the whole
+    parse. Each segment is now matched once (atomic groups, possessive spaces)."""
+    lines = [line] * 4
+    assert windowsevent.sniff(lines) == 0
+    with pytest.raises(CrashParseError):
+        windowsevent.parse(lines)
+
+
+def test_windows_event_spaces_around_the_identity_values_are_not_part_of_them() -> None:
+    text = event().replace(
+        "worldserver.exe, version: 0.0.0.0, time stamp:",
+        f"  worldserver.exe {_PAD[:50]},   version:   0.0.0.0   ,  time stamp:   ",
+    )
+    report = parse_report(text, fmt=Format.WINDOWS_EVENT)
+    assert report.build.product == "worldserver.exe"
+    assert report.threads[0].frames[0].module == "worldserver.exe"
