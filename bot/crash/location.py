@@ -21,7 +21,8 @@ _TRAILING_MODULE = re.compile(r"(?:^|\s)\((?P<module>[^()\s][^()]*?)\+(?P<offset
 # A path cut off before its ``:line`` (truncated output): ``/home/``, ``../src/x.c``, ``C:\\src\\x.cpp``.
 _TRAILING_PATH = re.compile(r"\s(?P<file>(?:/|\.{1,2}/|[A-Za-z]:\\)[^\s()]*)$")
 _BUILD_ID = re.compile(r"\s*\(BuildId: [0-9a-fA-F]+\)$")
-_TRAILING_QUALIFIERS = re.compile(r"(?:\s*(?:const|volatile|noexcept|&&|&))+$")
+# What bare_function strips off the end of a name (``&&`` is two ``&``), with the spaces before each.
+_QUALIFIERS = ("const", "volatile", "noexcept", "&")
 MAX_NAME = 4096
 
 
@@ -78,7 +79,7 @@ def bare_function(name: str) -> str | None:
         return None
     if name.startswith("_Z"):
         name = demangle(name) or name
-    stripped = _TRAILING_QUALIFIERS.sub("", name)
+    stripped = without_trailing_qualifiers(name, _QUALIFIERS)
     if stripped.endswith(")"):
         opening = matching_open(stripped)
         if opening is not None and opening > 0:
@@ -86,6 +87,23 @@ def bare_function(name: str) -> str | None:
             if head and not head.endswith(("operator", "<", ",")):
                 return head
     return name
+
+
+def without_trailing_qualifiers(name: str, qualifiers: tuple[str, ...]) -> str:
+    """``name`` without the run of ``qualifiers`` it ends with, and the spaces before each (``Foo::Bar(int)
+    const &`` -> ``Foo::Bar(int)``); unchanged when it does not end with one.
+
+    Read from the end, one qualifier at a time: the pattern it replaces, ``(?:\\s*(?:const|&&|&))+$``,
+    tried every way of splitting a run of ``&`` into ``&&`` and ``&`` at every position of the name
+    (doubling with every two ``&``: a 60-``&`` name never finished)."""
+    end = len(name)
+    while True:
+        qualifier = next((q for q in qualifiers if name.endswith(q, 0, end)), None)
+        if qualifier is None:
+            return name[:end]
+        end -= len(qualifier)
+        while end and name[end - 1].isspace():
+            end -= 1
 
 
 def matching_open(text: str) -> int | None:

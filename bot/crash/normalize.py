@@ -44,9 +44,9 @@ _GCC_LAMBDA_START = re.compile(r"\{lambda\(")
 _ANON_NAMESPACE = re.compile(r"(?:\(anonymous namespace\)|`anonymous namespace'|\{anonymous\})::")
 _STD_INLINE_NS = re.compile(r"\bstd::(?:__cxx11|__1|__debug|__8|_V2)::")
 _CALLING_CONV = re.compile(r"\b__(?:cdecl|stdcall|fastcall|thiscall|vectorcall|clrcall|ptr64)\b")
-_TRAILING_QUALIFIERS = re.compile(r"(?:\s+(?:const|volatile|noexcept|override|final)\b|\s*&&?)+\s*$")
-# What a name must end with (trailing whitespace aside) for _TRAILING_QUALIFIERS to match.
-_QUALIFIER_ENDS = ("const", "volatile", "noexcept", "override", "final", "&")
+# The qualifiers stripped off a name's end: these words (after a space), and ``&`` or ``&&``.
+_QUALIFIER_WORDS = ("const", "volatile", "noexcept", "override", "final")
+_QUALIFIER_ENDS = (*_QUALIFIER_WORDS, "&")
 _ENDS_WITH_OPERATOR = re.compile(r"\boperator\s*[^\w\s]+$")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[*&,])")
 _OPERATOR_TOKEN = re.compile(r"operator\s*(?:<=>|<<=?|>>=?|<=|>=|->\*?|\(\)|\[\]|[<>])")
@@ -148,13 +148,37 @@ def normalize_function(function: str) -> str:
     if name.rstrip().endswith(_QUALIFIER_ENDS) and not (
         "operator" in name and _ENDS_WITH_OPERATOR.search(name)
     ):
-        name = _TRAILING_QUALIFIERS.sub("", name)
+        name = _without_qualifiers(name)
     # str.split and the regex ``\s`` agree on what whitespace is (both use Py_UNICODE_ISSPACE).
     name = " ".join(name.split())
     name = _drop_return_type(name)
     if " " in name:
         name = _SPACE_BEFORE_PUNCT.sub("", name)
     return name[:MAX_NAME]
+
+
+def _without_qualifiers(name: str) -> str:
+    """``name`` without the qualifiers it ends with (``Foo::Bar const &&`` -> ``Foo::Bar``), the spaces
+    around them included; unchanged when it ends with none.
+
+    Read from the end, one qualifier at a time: the pattern it replaces, ``(?:\\s+const\\b|\\s*&&?)+\\s*$``,
+    tried every way of splitting a run of ``&`` into ``&&`` and ``&`` at every position of the name
+    (doubling with every two ``&``: a frame name with 60 of them never finished)."""
+    end = len(name.rstrip())
+    stripped = False
+    while True:
+        if name.endswith("&", 0, end):
+            end -= 1
+        else:
+            word = next((w for w in _QUALIFIER_WORDS if name.endswith(w, 0, end)), None)
+            before = end - len(word) - 1 if word else -1
+            if word is None or before < 0 or not name[before].isspace():
+                break
+            end = before
+        stripped = True
+        while end and name[end - 1].isspace():
+            end -= 1
+    return name[:end] if stripped else name
 
 
 def _unify_scopes(name: str) -> str:

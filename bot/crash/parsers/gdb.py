@@ -18,7 +18,7 @@ from bot.crash.assertion import parse_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.frames import new_frame
 from bot.crash.itanium import demangle
-from bot.crash.location import matching_open, split_trailing
+from bot.crash.location import matching_open, split_trailing, without_trailing_qualifiers
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.reader import Cursor, ReportBuilder
 from bot.crash.terminate import find_terminate
@@ -61,7 +61,7 @@ _GLIBC_VERSION = re.compile(r"@@?[A-Z][A-Z0-9_]*_[\d.]+$")
 _NAME_TOKEN = re.compile(r"\boperator(?:[<>=!+\-*/%^&|~,]+|\(\)|\[\])?|[<>(){}]|(?<=\S) (?=(?:at|from) )")
 # What matters inside an argument list: parentheses, and literals (whose contents are skipped whole).
 _ARGS_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:\\.[0-7]{0,2}|[^\'\\])\'|[()]|"')
-_TRAILING_QUALIFIERS = re.compile(r"(?:\s*(?:const|volatile|&&|&))+$")
+_TRAILING_QUALIFIERS = ("const", "volatile", "&")  # stripped off a name's end (``&&`` is two ``&``)
 # gdb's stop location (``Func (a=1, b=...)`` then ``    at file.cpp:12``): the first argument is gdb's
 # ``name=value`` (``weapon=weapon@entry=0x…``), the path has a file name extension.
 _GDB_ARG = re.compile(r"^\(\s*(?:\)|[A-Za-z_$][\w$]*(?:@entry)?=)")
@@ -400,7 +400,7 @@ def _clean_function(name: str) -> str | None:
         name = demangle(name) or name
     # Without debug info gdb prints the demangled signature (``Foo::Bar(int) const``); the parameter types are
     # dropped so the name matches the same frame printed with debug info.
-    stripped = _TRAILING_QUALIFIERS.sub("", name)
+    stripped = without_trailing_qualifiers(name, _TRAILING_QUALIFIERS)
     if stripped.endswith(")"):
         open_index = matching_open(stripped)
         if open_index is not None and open_index > 0:
