@@ -228,3 +228,37 @@ def test_parse_huge_single_line_finishes() -> None:
     assert assertlog.sniff([line]) == 0
     with pytest.raises(CrashParseError):
         assertlog.parse([line])
+
+
+@pytest.mark.parametrize(
+    ("line", "function"),
+    [
+        ("ACE_Thread_Adapter::invoke()+0x83 [0x0]", "ACE_Thread_Adapter::invoke"),
+        ("  BaseThreadInitThunk(() +0x12 [0x0]", "BaseThreadInitThunk"),
+        ("Foo::Bar ( ( ) + 0x1 [0x2]", "Foo::Bar"),
+        ("a+b+0x1 [0x2]", "a+b"),
+        (") +0x1 [0x2]", None),
+    ],
+)
+def test_parse_ace_symbol_keeps_the_name_before_its_stray_parens(line: str, function: str | None) -> None:
+    frame = assertlog._frame(line)
+    assert frame is not None and frame.function == function
+
+
+@pytest.mark.parametrize("line", ["(a +0x1 [0x2]", "a[1] +0x1 [0x2]", "a +0x1 [0x2] x", "a 0x1 [0x2]"])
+def test_parse_ace_line_without_a_symbol_is_no_frame(line: str) -> None:
+    assert assertlog._frame(line) is None
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "frame", ["a" + " " * 4000 + "b +0x1 [0x1]", "a" + " (" * 2000 + " + 0x1 [0x1]"], ids=["spaces", "parens"]
+)
+def test_parse_ace_lines_full_of_spaces_or_parens_are_read_in_one_pass(frame: str) -> None:
+    """Regression: a lazy symbol followed by ``[\\s(]*\\)?\\s*`` rescanned the spaces and parens after each
+    of the symbol's characters (0.5 s for a 4 KB line of `` (``), and the pattern stripping them off the
+    symbol afterwards was cubic (97 s for 4,000 spaces); 400 such lines follow an assertion."""
+    lines = ["/src/a.cpp:1 in F ASSERTION FAILED:", "  x", *[frame] * 400]
+    frames = assertlog.parse(lines).threads[0].frames
+    assert len(frames) == 400
+    assert frames[0].function == frame.partition("+")[0].strip(" (")

@@ -39,9 +39,10 @@ _WINDOWS_ASSERT_TEXT = re.compile(r"0xC0000420:\s*(?P<text>[^(]*?)\s*(?:\(|$)", 
 # ``symbol+0xOFF [0xADDR]`` (ACE_Stack_Trace on Windows, damaged copies add spaces and stray parens),
 # ``module(symbol+0xOFF) [0xADDR]`` (glibc backtrace_symbols) and a bare ``[0xADDR]``.
 _ACE_BARE = re.compile(r"^\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$")
-_ACE_SYMBOL = re.compile(
-    r"^\s*(?P<symbol>[^\s\[(][^\[]*?)\s*(?:\(\s*)*\)?\s*\+\s*(?P<offset>0x[0-9a-fA-F]+)\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
-)
+# The end of an ACE line, from its last ``+``; what is before it is the symbol and its stray parens, read by
+# _ace_symbol from the end (a lazy symbol followed by ``[\s(]*\)?\s*`` rescanned the parens and spaces
+# after every character of the symbol: 0.5 s a 4 KB line, cubic once more when they were stripped).
+_ACE_TAIL = re.compile(r"\+\s*(?P<offset>0x[0-9a-fA-F]+)\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$")
 _GLIBC = re.compile(
     r"^\s*(?P<module>[^\s(]+)\((?P<symbol>[^)+]*)(?:\+(?P<offset>0x[0-9a-fA-F]+))?\)\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
 )
@@ -196,16 +197,39 @@ def _frame(line: str) -> Frame | None:
         )
     if "0x" not in line or not line.rstrip().endswith("]"):
         return None
-    symbol = _ACE_SYMBOL.match(line)
-    if symbol:
-        name = re.sub(r"[\s(]*\)?\s*$", "", symbol["symbol"]).strip()
-        name = re.sub(r"\(\s*\)$", "", name).strip()
-        if name.startswith("_Z"):
-            name = demangle(name) or name
-        return Frame(
-            function=name or None,
-            offset=symbol["offset"].lower(),
-            address=symbol["address"].lower(),
-            raw=line.strip(),
-        )
-    return None
+    plus = line.rfind("+")
+    tail = _ACE_TAIL.match(line, plus) if plus >= 0 else None
+    symbol = _ace_symbol(line[:plus]) if tail else None
+    if tail is None or symbol is None:
+        return None
+    name = symbol[: _stray_parens_start(symbol)].strip()
+    name = re.sub(r"\(\s*\)$", "", name).strip()
+    if name.startswith("_Z"):
+        name = demangle(name) or name
+    return Frame(
+        function=name or None,
+        offset=tail["offset"].lower(),
+        address=tail["address"].lower(),
+        raw=line.strip(),
+    )
+
+
+def _ace_symbol(head: str) -> str | None:
+    """The symbol of an ACE line whose text before its ``+0xOFF`` is ``head``: without the spaces before
+    it and the stray parens and spaces after it (``BaseThreadInitThunk(() `` -> ``BaseThreadInitThunk``);
+    None when ``head`` holds none (it starts with ``(`` or holds a ``[``)."""
+    start = len(head) - len(head.lstrip())
+    symbol = head[start : max(_stray_parens_start(head), start + 1)]
+    if not symbol or symbol[0] == "(" or "[" in symbol:
+        return None
+    return symbol
+
+
+def _stray_parens_start(text: str) -> int:
+    """Where ``text``'s trailing ``[\\s(]*\\)?\\s*`` (spaces and ``(``, one ``)``, spaces) starts."""
+    end = len(text.rstrip())
+    if text.endswith(")", 0, end):
+        end -= 1
+    while end and (text[end - 1].isspace() or text[end - 1] == "("):
+        end -= 1
+    return end
