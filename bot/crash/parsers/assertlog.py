@@ -16,7 +16,7 @@ from bot.crash.errors import CrashParseError
 from bot.crash.itanium import demangle
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.gdb import find_build
-from bot.crash.parsers.reader import Cursor, ReportBuilder
+from bot.crash.parsers.reader import Cursor, ReportBuilder, blank_from
 
 SNIFF_LINES = 400
 # How far after the assertion block the process' end (signal text, backtrace) is looked for.
@@ -152,7 +152,7 @@ def _frames(trailer: Sequence[str]) -> list[Frame]:
                 break
             continue
         frame = _frame(line)
-        if frame is None and frames and not any(rest.strip() for rest in trailer[index + 1 :]):
+        if frame is None and frames and blank_from(trailer, index + 1):
             frame = cut_glibc_frame(line)  # the text ends inside this line
         if frame is None:
             if frames:

@@ -23,7 +23,7 @@ from bot.crash.errors import CrashParseError
 from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.msvc import readable_name
-from bot.crash.parsers.reader import Cursor, ReportBuilder
+from bot.crash.parsers.reader import Cursor, ReportBuilder, blank_from
 
 __all__ = ["build_from_dump_name", "parse", "sniff"]
 
@@ -233,7 +233,7 @@ class _Reader:
 
     def _run_line(self, stripped: str) -> bool:
         """A call site alone on its line (``kc``'s form): one more frame of the current run."""
-        cut = _cut_source(stripped) and _blank_from(self.cursor.lines, self.cursor.index)
+        cut = _cut_source(stripped) and blank_from(self.cursor.lines, self.cursor.index)
         frame = bare_call_site(stripped, cut=cut)
         if frame is None:
             return False
@@ -314,7 +314,7 @@ class _Reader:
             stack.return_address = ret
         if budget.admits(len(stack.frames)):
             stack.frames.append(frame)
-        if _cut_source(stripped) and _blank_from(self.cursor.lines, self.cursor.index):
+        if _cut_source(stripped) and blank_from(self.cursor.lines, self.cursor.index):
             self.out.note("truncated: the text ends inside the last stack line: its source path is cut off")
         return True
 
@@ -526,11 +526,6 @@ def _first_column(tokens: list[str]) -> int:
     """1 when the line starts with ``k``'s two-digit frame number, else 0."""
     numbered = len(tokens) > 1 and _FRAME_NUMBER.fullmatch(tokens[0]) is not None
     return 1 if numbered and (tokens[1] == "(Inline" or _VALUE.fullmatch(tokens[1])) else 0
-
-
-def _blank_from(lines: Sequence[str], start: int) -> bool:
-    """Whether every line from ``start`` on is blank (stops at the first that is not; no copy)."""
-    return not any(lines[index].strip() for index in range(start, len(lines)))
 
 
 def _cut_source(text: str) -> bool:

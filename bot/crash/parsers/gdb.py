@@ -20,7 +20,7 @@ from bot.crash.frames import new_frame
 from bot.crash.itanium import demangle
 from bot.crash.location import matching_open, split_trailing, without_trailing_qualifiers
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
-from bot.crash.parsers.reader import Cursor, ReportBuilder
+from bot.crash.parsers.reader import Cursor, ReportBuilder, blank_from
 from bot.crash.terminate import find_terminate
 
 logger = logging.getLogger(__name__)
@@ -843,14 +843,14 @@ class _Reader:
         if not call.args_open and not call.rest.strip() and nxt < len(lines):
             follow = _normalise(lines[nxt][:MAX_LINE])
             if _CONTINUATION.match(follow) or (
-                _CUT_CONTINUATION.match(follow) and not any(line.strip() for line in lines[nxt + 1 :])
+                _CUT_CONTINUATION.match(follow) and blank_from(lines, nxt + 1)
             ):
                 call = _Call(call.name, False, f" {follow.strip()}")
                 raw_parts.append(follow.strip())
                 nxt += 1
         frame = _make_frame(address, call, " ".join(raw_parts), number=number, strings=self.strings)
         cut = _cut_off(frame, call)
-        if cut is not None and not any(line.strip() for line in lines[nxt:]):
+        if cut is not None and blank_from(lines, nxt):
             what, frame = cut
             self.out.note(f"truncated: the text ends inside frame #{number}: {what}")
         self._add(number, frame, stop=stop)

@@ -24,7 +24,15 @@ from bot.crash.model import (
     Thread,
 )
 
-__all__ = ["Cursor", "ReportBuilder"]
+__all__ = ["Cursor", "ReportBuilder", "blank_from"]
+
+
+def blank_from(lines: Sequence[str], start: int) -> bool:
+    """Whether every line from ``start`` on is blank: the text ends inside the line before (a cut frame).
+
+    Reads up to the first line that is not blank, without copying the rest: asked once per frame, a
+    ``lines[start:]`` slice made a 200,000-frame gdb log quadratic (84 s)."""
+    return not any(lines[k].strip() for k in range(start, len(lines)))
 
 
 class Cursor:
