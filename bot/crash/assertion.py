@@ -45,7 +45,9 @@ _PREFIX = re.compile(
 _LOG_STAMP = re.compile(r"^\s*\[?(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}:\d{2}:\d{2}\b")
 
 # ``file:line in function KIND`` up to the kind keyword; applied only to the text before the keyword.
-_TC_LOCATION = re.compile(r"^(?P<file>.*?\S)\s*:\s*(?P<line>\d+)\s+in\s+(?P<function>\S.*?)\s*$")
+# The function runs to the line's last non-space (a lazy ``\S.*?\s*$`` rescanned the trailing spaces
+# from every character: 0.1 s a 4 KB line, on every ERROR-looking line of a report).
+_TC_LOCATION = re.compile(r"^(?P<file>.*?\S)\s*:\s*(?P<line>\d+)\s+in\s+(?P<function>\S(?:.*\S)?)\s*$")
 _TC_KIND = re.compile(r"\s(?P<kind>ASSERTION\s+FAILED|FATAL\s+ERROR|ERROR|ABORTED)\s*(?P<punct>[:.])?\s*$")
 _CAUGHT_SIGNAL = re.compile(r"\bCaught\s+signal\s+(?P<signal>\d+)\b")
 
