@@ -65,7 +65,7 @@ _END_OF_MESSAGE = re.compile(
         (?:\S+:\s+line\s+\d+:\s+\d+\s+)?
         (?:Segmentation\s+fault|Aborted|Bus\s+error|Illegal\s+instruction|Floating\s+point\s+exception
            |Killed|Speicherzugriffsfehler|Ошибка\s+сегментирования)\b
-      | \S+@\S+:.*[#$](?:\s.*)?$
+      | \S[^\s@]*@\S[^\s:]*:.*[#$](?:\s.*)?$   # user@host:dir$ (the first @, the first : after it)
       | [A-Za-z]:\\[^<>|"]*>
       | (?:Fault\s+address|Registers|Call\s+stack|Exception\s+code)\s*:
       | (?:Thread\s+\d+\s.*)?(?:received|terminated\s+with)\s+signal\s

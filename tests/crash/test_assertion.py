@@ -382,3 +382,29 @@ def test_error_lines_padded_with_spaces_are_read_in_linear_time() -> None:
     block): 49 s to parse 1,000 of them, half an hour at the 128 MB input limit."""
     lines = ["a:1 in b" + " " * 4000 + "c ERROR."] * 1000
     assert find_assertion(lines) is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "ends"),
+    [
+        ("tc@wow:~/server/bin$ ./worldserver", True),
+        ("root@host:/srv# ", True),
+        ("@@host:~$", True),
+        ("see user@example.com: it crashed $5", False),  # a ``$`` not followed by a space or the end
+        ("mail me at user@example.com", False),
+    ],
+)
+def test_a_shell_prompt_ends_the_assertion_message(prompt: str, ends: bool) -> None:
+    found = find_assertion(["/src/a.cpp:1 in F ASSERTION FAILED:", "  cond", "the message", prompt, "more"])
+    assert found is not None
+    assert (found.assertion.message == "the message") is ends
+
+
+@pytest.mark.timeout(30)
+def test_message_lines_of_at_signs_and_colons_are_read_in_linear_time() -> None:
+    """Regression: the shell-prompt pattern ``\\S+@\\S+:.*[#$]`` let each ``@`` and each ``:`` of a line be
+    the split point: cubic, 28 s for one 4 KB line of ``d@:`` under an assertion."""
+    lines = ["/src/a.cpp:1 in F ASSERTION FAILED:", "  cond", *["d@:" * 1365 + "-"] * 10]
+    found = find_assertion(lines)
+    assert found is not None and found.assertion.message is not None
+    assert found.assertion.message.count("d@:d@:") > 1000
