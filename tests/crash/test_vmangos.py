@@ -232,3 +232,52 @@ def test_vmangos_backtrace_longer_than_the_thread_limit_keeps_its_top_and_says_s
 )
 def test_vmangos_backtrace_hostile_input_reads_or_refuses(lines: list[str]) -> None:
     assert_reads_or_refuses(vmangos, lines)
+
+
+@pytest.mark.parametrize(
+    ("line", "file", "function", "condition"),
+    [
+        (
+            "/core/Object.cpp:2242: Error: Assertion in GetMap failed: m_currMap",
+            "/core/Object.cpp",
+            "GetMap",
+            "m_currMap",
+        ),
+        (
+            "  C:\\My Server\\x.cpp:7: Error:  Assertion in Foo::Bar failed:   a && b  ",
+            "C:\\My Server\\x.cpp",
+            "Foo::Bar",
+            "a && b",
+        ),
+        ("a.cpp:1: Error: Assertion in f failed:", "a.cpp", "f", None),
+        # the file runs to the first anchor it can end before; a one-character file only when none
+        (
+            "a:3: Error: Assertion in 12:3: Error: Assertion in g failed: c",
+            "a:3: Error: Assertion in 12",
+            "g",
+            "c",
+        ),
+        ("a:3: Error: Assertion in g failed: c", "a", "g", "c"),
+    ],
+)
+def test_assertion_line_is_split_into_file_function_and_condition(
+    line: str, file: str, function: str, condition: str | None
+) -> None:
+    report = vmangos.parse([line])
+    assert report.assertion is not None
+    assert (report.assertion.file, report.assertion.function, report.assertion.condition) == (
+        file,
+        function,
+        condition,
+    )
+
+
+@pytest.mark.timeout(30)
+def test_lines_of_assertion_anchors_without_failed_are_read_in_linear_time() -> None:
+    """Regression: one pattern for the whole line, with a lazy file and a lazy function, rescanned the line
+    from every start and every ``:N: Error: Assertion in`` anchor when no `` failed:`` followed: 3 s for
+    one 4 KB line of anchors, and sniffing reads 2,000 lines."""
+    lines = ["a:1: Error: Assertion in " * 150] * 200
+    assert vmangos.sniff(lines) == 0
+    with pytest.raises(CrashParseError):
+        vmangos.parse(lines)

@@ -40,10 +40,11 @@ SNIFF_LINES = 2000
 MAX_LINE = 4096
 
 _STAMP = re.compile(r"^\s*(?P<stamp>\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2})\s+")
-_ASSERT = re.compile(
-    r"(?P<file>\S(?:.*?\S)?):(?P<line>\d+):\s*Error:\s*"
-    r"Assertion in (?P<function>\S.*?) failed:\s*(?P<cond>.*?)\s*$"
-)
+# ``:<line>: Error: Assertion in `` between the file and the function; the rest is read by _assertion_in
+# around it (one pattern for the whole line, its file and function lazy, rescanned the line from every
+# start and every such anchor: 3 s for a 4 KB line of them, and sniffing reads 2,000 lines).
+_ASSERT_ANCHOR = re.compile(r":(?P<line>\d+):\s*Error:\s*Assertion in (?=\S)")
+_FAILED = " failed:"
 # glibc backtrace_symbols: ``module(symbol+0xOFF) [0xADDR]`` or ``module(+0xOFF) [0xADDR]``
 _GLIBC_FRAME = re.compile(
     r"^(?P<module>[^\s()\[\]][^()\[\]]*?)\((?P<symbol>[^()+]*)(?:\+(?P<offset>0x[0-9a-fA-F]+))?\)\s*"
@@ -115,7 +116,7 @@ def sniff(lines: Sequence[str]) -> int:
     for raw in lines[:SNIFF_LINES]:
         _, text = _text(raw)
         if not asserted:
-            asserted = "Assertion in" in text and _ASSERT.search(text) is not None
+            asserted = "Assertion in" in text and _assertion_in(text) is not None
         elif text and _frame(text) is not None:
             frames += 1
             if frames >= 2:
@@ -126,6 +127,36 @@ def sniff(lines: Sequence[str]) -> int:
     if block is None:
         return 0
     return 60 if block.signal is not None else 50
+
+
+def _assertion_in(text: str) -> Assertion | None:
+    """The assertion of a ``<file>:<line>: Error: Assertion in <function> failed: <condition>`` line, read
+    as the pattern it replaces did: the file from the first non-space to the first anchor it can end before
+    (a one-character file last: that pattern preferred a longer one), the function up to the first
+    `` failed:`` after it; None when the line holds none. Linear: each anchor is looked at once."""
+    start = len(text) - len(text.lstrip())
+    one_character: re.Match[str] | None = None
+    for anchor in _ASSERT_ANCHOR.finditer(text, start + 1):
+        if anchor.start() == start + 1:
+            one_character = anchor
+        elif not text[anchor.start() - 1].isspace():  # the file ends with a non-space
+            found = _assertion_after(text, start, anchor)
+            if found is not None:
+                return found
+            break  # no `` failed:`` after this anchor, nor after any later one
+    return _assertion_after(text, start, one_character) if one_character else None
+
+
+def _assertion_after(text: str, start: int, anchor: re.Match[str]) -> Assertion | None:
+    failed = text.find(_FAILED, anchor.end() + 1)
+    if failed < 0:
+        return None
+    return Assertion(
+        condition=text[failed + len(_FAILED) :].strip() or None,
+        file=text[start : anchor.start()],
+        line=int(anchor["line"]),
+        function=text[anchor.end() : failed],
+    )
 
 
 class _Reader:
@@ -147,14 +178,9 @@ class _Reader:
                 return
 
     def _assertion(self, text: str, stamp: str | None) -> None:
-        found = _ASSERT.search(text) if "Assertion in" in text else None
+        found = _assertion_in(text) if "Assertion in" in text else None
         if found:
-            self.assertion = Assertion(
-                condition=found["cond"] or None,
-                file=found["file"],
-                line=int(found["line"]),
-                function=found["function"],
-            )
+            self.assertion = found
             self.crashed_at = stamp
 
     def _backtrace(self, text: str) -> bool:
