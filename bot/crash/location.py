@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from bot.crash.itanium import demangle
 
-# ``/path/File.cpp:123`` or ``File.cpp:123:5`` as the last word of a frame; the path holds no spaces.
+# ``/path/File.cpp:123`` or ``File.cpp:123:5`` as the last word of a frame; the path holds no spaces. Its
+# first ``.``, ``/`` or ``\`` is the one the pattern needs (any other split of the word was tried too before:
+# 0.25 s for an 8 KB word of dots, on every sanitizer frame).
 _TRAILING_LOCATION = re.compile(
-    r"(?:^|\s)(?P<file>[^\s:()]*[./\\][^\s:()]*):(?P<line>\d+)(?::(?P<column>\d+))?$"
+    r"(?:^|\s)(?P<file>[^\s:()./\\]*[./\\][^\s:()]*):(?P<line>\d+)(?::(?P<column>\d+))?$"
 )
 # ``(module+0x1f0f0)`` or ``(/lib/x86_64-linux-gnu/libc.so.6+0x29d8f)`` as the last word of a frame.
 _TRAILING_MODULE = re.compile(r"(?:^|\s)\((?P<module>[^()\s][^()]*?)\+(?P<offset>0x[0-9a-fA-F]+)\)$")
