@@ -294,6 +294,10 @@ def _by_definition(
     cand: budget.Candidate, locator: Locator, near: Sequence[str], notes: list[str], *, why: str
 ) -> MappedFrame | UnmappedFrame:
     function = cand.frame.function or ""
+    if locator.over_budget(notes, "definitions of the frames by name"):
+        # one note for all the frames left, not one per frame (a report of 10,000 unknown names gave as
+        # many notes, all of them in the prompt and the issue comment)
+        return UnmappedFrame(cand.index, function, cand.frame.file, f"{why}; not searched: search time spent")
     search = locator.define(function, near=near)
     notes.extend(search.notes)
     if not search.found:

@@ -432,3 +432,18 @@ def test_a_frame_whose_line_is_an_inlined_callees_shows_the_function_it_names(
     first = analysis.contexts[0]
     assert (first.path, first.function) == ("src/game/Entities/Pet.cpp", "Pet::Unsummon")
     assert "showing Pet::Unsummon found by name in src/game/Entities/Pet.cpp" in first.note
+
+
+def test_frames_left_when_the_search_time_is_spent_share_one_note(git_repo: Git, commit: CommitFn) -> None:
+    """Regression: each frame mapped by name after the search time was spent added its own "not searched"
+    note: a report of 10,000 unknown names put 9,700 notes into the prompt and the issue comment."""
+    commit({"src/game/Unit.cpp": COMBAT_STOP})
+    frames = "".join(f"#{i}  0x{i:016x} in Unknown{i}::Run () from libx\n" for i in range(2000))
+    crash = analyse_crash(
+        parse_report(f"Program received signal SIGSEGV, Segmentation fault.\n{frames}".encode())
+    )
+    analysis = analyse(crash, git_repo, FixSettings(), limits=Limits(total_s=0.0))
+    spent = [n for n in analysis.notes if "search time" in n]
+    assert spent == ["search time (0 s) spent; stopped reading definitions of the frames by name"]
+    assert len(analysis.unmapped) == 2000
+    assert all(u.reason.endswith("not searched: search time spent") for u in analysis.unmapped)
