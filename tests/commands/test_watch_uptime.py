@@ -3,8 +3,6 @@ subprocess, a real (compiled) stand-in server, the real stand-in GitHub."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +15,7 @@ from bot import ledger as ledgers
 from bot.standin import StandIn
 from bot.uploader.sessions import Exit, SessionStore
 from bot.vocabulary import UPTIME_LABEL
-from tests.uploader.rig import KEY, REPO, uploader_env
+from tests.uploader.rig import KEY, REPO, watching
 from tests.uploader.standin_server import REVISION, Servers, build_server
 from tests.uploader.test_watch_process import CLIENT_LIBRARIES
 
@@ -68,18 +66,10 @@ def test_watch_records_the_server_and_publishes_the_realm_s_ledger(
     store.set_published_at("main", time.time() - 7200)
     store.close()
     server = servers.start()
-    env = uploader_env(config)
     crashes = tmp_path / "Crashes"
     crashes.mkdir()
-    argv = ["watch", str(crashes), "--repo", REPO, "--api-url", standin.api_url, "--spool", str(spool)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", *argv],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    args = [str(crashes), "--repo", REPO, "--api-url", standin.api_url, "--spool", str(spool)]
+    with watching(args, config, stop_timeout_s=30) as proc:
         published = lambda: [i["state"] for i in ledger_issues(standin)] == ["closed"]  # noqa: E731
         assert wait_for(published), "no uptime ledger was published (created, then closed)"
         [issue] = ledger_issues(standin)
@@ -92,11 +82,3 @@ def test_watch_records_the_server_and_publishes_the_realm_s_ledger(
         assert [lib for lib in CLIENT_LIBRARIES if lib in maps] == []
         servers.stop(server)
         assert wait_for(lambda: sessions(spool)[0].exit is Exit.STOPPED), "the server's exit was not seen"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err

@@ -4,9 +4,6 @@ and the core is deleted by policy so the disk never fills."""
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from bot.uploader.cores import CoreFolder, CorePolicy, CoreTaker, core_folders, 
 from bot.uploader.intake import Intake, Outcome
 from bot.uploader.spool import Spool
 from tests.coredump.conftest import Dumped, needs_tools
-from tests.uploader.rig import KEY, REPO, uploader_env
+from tests.uploader.rig import KEY, REPO, watching
 
 
 def wait_for(predicate: Any, timeout: float = 60.0) -> bool:
@@ -47,31 +44,15 @@ def test_watch_files_a_real_core_and_deletes_it_by_policy(
         f"core_dirs = [{str(cores)!r}]\ncore_keep = 0\n".replace("'", '"'),
         encoding="utf-8",
     )
-    env = uploader_env(config)
     crashes = tmp_path / "Crashes"
-    argv = [sys.executable, "-m", "bot", "watch", str(crashes), "--repo", REPO, "--api-url", standin.api_url]
-    proc = subprocess.Popen(
-        [*argv, "--spool", str(tmp_path / "s.db")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    args = [str(crashes), "--repo", REPO, "--api-url", standin.api_url, "--spool", str(tmp_path / "s.db")]
+    issues = lambda: [i for i in standin.issues(REPO) if "pull_request" not in i]  # noqa: E731
+    with watching(args, config, stop_timeout_s=20):
         partial = cores / ".core.worldserver.tmp"
         shutil.copy2(dumped.core, partial)
         partial.rename(cores / "core.worldserver.4242")  # as a core lands: complete, under its final name
-        issues = lambda: [i for i in standin.issues(REPO) if "pull_request" not in i]  # noqa: E731
         assert wait_for(lambda: len(issues()) == 1), "the core was not filed"
         assert wait_for(lambda: not (cores / "core.worldserver.4242").exists()), "core_keep = 0 kept the core"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
     (issue,) = issues()
     assert issue["title"] == "crash: PlayerLevel (SIGSEGV)"
     assert read_payload(issue["body"], KEY).signature.frames == ("PlayerLevel", "main")

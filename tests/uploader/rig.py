@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
+import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import pytest
@@ -53,6 +57,25 @@ def uploader_env(config: Path) -> dict[str, str]:
         "CRASHBOT_CONFIG": str(config),
         "PYTHONPATH": str(ROOT),
     }
+
+
+@contextmanager
+def watching(args: Sequence[str], config: Path, *, stop_timeout_s: float = 60) -> Iterator[Popen[str]]:
+    """A ``crashbot watch ARGS`` subprocess for the body; stopped with SIGTERM after it, which must end the
+    watcher cleanly (exit 0, no traceback). A body that fails (or hangs and times out) leaves it killed."""
+    argv = [sys.executable, "-m", "bot", "watch", *args]
+    proc = Popen(argv, env=uploader_env(config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = ""
+    try:
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=stop_timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
 
 
 HOST = "game1"

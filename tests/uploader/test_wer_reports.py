@@ -8,9 +8,6 @@ from __future__ import annotations
 import codecs
 import logging
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +23,7 @@ from bot.uploader.intake import Intake, Outcome
 from bot.uploader.spool import ReportState, Spool
 from bot.uploader.watcher import CrashWatcher, existing_reports, is_report
 from bot.uploader.wer import WerTaker, wer_patterns, wer_watching
-from tests.uploader.rig import KEY, REPO, uploader_env
+from tests.uploader.rig import KEY, REPO, watching
 
 PATTERNS = wer_patterns(["worldserver.exe"])
 FOLDER = "AppCrash_worldserver.exe_9a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2_7f3e2d1c_0c4b5a69"
@@ -235,28 +232,14 @@ def test_watch_files_a_wer_report_of_the_server_and_leaves_the_archive_alone(
         f"wer_reports = true\nwer_dir = {str(archive)!r}\n".replace("'", '"'),
         encoding="utf-8",
     )
-    argv = [sys.executable, "-m", "bot", "watch", str(tmp_path / "Crashes"), "--repo", REPO]
-    proc = subprocess.Popen(
-        [*argv, "--api-url", standin.api_url, "--spool", str(tmp_path / "s.db")],
-        env=uploader_env(config),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    spool = str(tmp_path / "s.db")
+    args = [str(tmp_path / "Crashes"), "--repo", REPO, "--api-url", standin.api_url, "--spool", spool]
     issues = lambda: [i for i in standin.issues(REPO) if "pull_request" not in i]  # noqa: E731
-    try:
+    with watching(args, config, stop_timeout_s=20):
         time.sleep(1.0)
         (archive / FOLDER).mkdir()
         (archive / FOLDER / "Report.wer").write_bytes(report_wer())
         assert wait_for(lambda: len(issues()) == 1), "the WER report was not filed"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
     (issue,) = issues()
     # notepad's report folder is not one of the server's: never read, never filed
     assert read_payload(issue["body"], KEY).signature.frames == ("worldserver.exe+0xa1b2c3",)
