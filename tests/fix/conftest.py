@@ -41,6 +41,23 @@ def commit_files(
     return git(repo, "rev-parse", "HEAD")
 
 
+def commit_files_dated(repo: Path, files: dict[str, str], when: int) -> None:
+    """A commit whose author and committer dates are both ``when`` (for tests where how old a change is
+    counts: the recent-history ranking reads the committer date)."""
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(
+        repo,
+        "commit",
+        "-q",
+        "-m",
+        "change",
+        env={"GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"},
+    )
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Git:
     return make_repo(tmp_path / "checkout")

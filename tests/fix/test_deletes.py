@@ -7,8 +7,6 @@ the C++ below is written for these tests."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,8 @@ from bot.fix.deletes import destroyed, find
 from bot.fix.locate import Limits, Locator
 from bot.fix.prompt import build_prompt
 from bot.git import Git
+
+from .conftest import commit_files_dated
 
 DAY, BUILD = 86_400, 1_700_000_000
 
@@ -164,20 +164,10 @@ Address Frame Function SourceFile
 """
 
 
-def _commit_at(repo: Path, files: dict[str, str], when: int) -> None:
-    """A commit whose author and committer dates are both ``when`` (how old a change is counts)."""
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text, encoding="utf-8")
-    env = {**os.environ, "GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "change"], cwd=repo, check=True, env=env)
-
-
 def _old_tree(repo: Path, **extra: str) -> None:
     """The tree, committed long before HEAD (no file of it changed recently)."""
-    _commit_at(repo, _tree(**extra), BUILD - 400 * DAY)
-    _commit_at(repo, {"README": "build\n"}, BUILD)
+    commit_files_dated(repo, _tree(**extra), BUILD - 400 * DAY)
+    commit_files_dated(repo, {"README": "build\n"}, BUILD)
 
 
 def _tree(**extra: str) -> dict[str, str]:
@@ -251,7 +241,7 @@ def test_the_other_deletes_of_the_destroyed_class_are_found_and_the_one_on_the_s
 def test_a_recently_changed_delete_site_is_shown_first(git_repo: Git) -> None:
     zone = "void Zone::Evict(WorldSession* s)\n{\n    delete s;\n}\n"
     _old_tree(git_repo.repo, **{"src/game/Zone.cpp": zone})
-    _commit_at(git_repo.repo, {"src/game/Zone.cpp": zone + "// eviction tuned\n"}, BUILD + 60)
+    commit_files_dated(git_repo.repo, {"src/game/Zone.cpp": zone + "// eviction tuned\n"}, BUILD + 60)
     found = _deleting(_analyse(git_repo))
     # Zone.cpp sorts after World.cpp, and is first by nothing but its recent change
     assert found == [
@@ -267,7 +257,7 @@ def test_a_recently_changed_delete_site_is_shown_first(git_repo: Git) -> None:
 def test_a_delete_whose_operand_type_cannot_be_told_is_not_claimed(git_repo: Git) -> None:
     # Mail.cpp names WorldSession and deletes an Item*, a void*, an `auto` from a lookup, a call's
     # result and a template's T*; a comment and `= delete` are not deletes
-    _commit_at(git_repo.repo, _tree(), BUILD)
+    commit_files_dated(git_repo.repo, _tree(), BUILD)
     assert not any(path == "src/game/Mail.cpp" for path, _, _ in _sites(git_repo))
 
 
@@ -278,7 +268,7 @@ def test_a_member_declared_in_the_classs_header_is_followed(git_repo: Git) -> No
         "WorldSocket::~WorldSocket+39 c:\\srv\\src\\game\\worldsocket.cpp line 5",
         "World::AddSession+39 c:\\srv\\src\\game\\world.cpp line 13",
     )
-    _commit_at(git_repo.repo, _tree(), BUILD)
+    commit_files_dated(git_repo.repo, _tree(), BUILD)
     found = _sites(git_repo, stack)
     assert ("src/game/WorldSocket.cpp", "WorldSocket::~WorldSocket", 5) in found
     assert not any(function == "World::AddSession" for _, function, _ in found)
@@ -303,7 +293,7 @@ def test_msvcs_scalar_deleting_destructor_names_the_class(git_repo: Git) -> None
     ],
 )
 def test_a_library_destructor_leads_nowhere(git_repo: Git, top: str) -> None:
-    _commit_at(git_repo.repo, _tree(), BUILD)
+    commit_files_dated(git_repo.repo, _tree(), BUILD)
     stack = DOUBLE_DELETE.replace("WorldSession::~WorldSession+78", top)
     stack = stack.replace("WorldSocket::~WorldSocket+39", "World::AddSession+39")
     a = _analyse(git_repo, stack)
@@ -341,7 +331,7 @@ def test_a_class_deleted_in_many_files_costs_bounded_reading_and_says_so(git_rep
         for i in range(40)
     }
     files["src/game/Spell.cpp"] = "Spell::~Spell()\n{\n    m_targets.clear();\n}\n"
-    _commit_at(git_repo.repo, files, BUILD)
+    commit_files_dated(git_repo.repo, files, BUILD)
     stack = (
         "Exception code: C0000005 ACCESS_VIOLATION\nCall stack:\nAddress Frame Function SourceFile\n"
         "000000014039E740  0000000007A9FAF0  Spell::~Spell+40  j:\\srv\\src\\game\\spell.cpp line 3\n"
@@ -359,7 +349,7 @@ def test_hostile_names_and_lines_cost_linear_work_and_never_a_traceback(git_repo
     long_line = "    delete " + "m_session->" * 20_000 + "x\n"
     nested = "    WorldSession" + " *" * 20_000 + "\n"
     tree = _tree(**{"src/game/Junk.cpp": "void Junk::Run()\n{\n" + long_line + nested + "}\n"})
-    _commit_at(git_repo.repo, tree, BUILD)
+    commit_files_dated(git_repo.repo, tree, BUILD)
     hostile = [
         "::".join(["A"] * 30_000) + "::~A+4",
         "WorldSession.*::~WorldSession.*+4",

@@ -17,7 +17,7 @@ from bot.fix.budget import Plan, is_machinery, is_trivial, plan
 from bot.fix.locate import Limits, Locator, definitions_in_text, rank_callers, sibling_paths, split_name
 from bot.git import Git
 
-from .conftest import CommitFn
+from .conftest import CommitFn, commit_files_dated
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "trees"
 
@@ -259,16 +259,6 @@ bool Map::GetHitPosition(float srcX, float srcY, float srcZ, float& destX, float
 """
 
 
-def _commit_files_at(repo: Path, files: dict[str, str], when: int) -> None:
-    """A commit whose author and committer dates are both ``when`` (how old a change is counts)."""
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text, encoding="utf-8")
-    env = {**os.environ, "GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "change"], cwd=repo, check=True, env=env)
-
-
 def test_a_real_assertion_only_report_shows_its_callers_recent_first_then_its_subsystem(
     git_repo: Git,
 ) -> None:
@@ -279,11 +269,11 @@ def test_a_real_assertion_only_report_shows_its_callers_recent_first_then_its_su
         "src/game/vmap/DynamicTree.cpp": DYNAMIC_TREE,
         "src/game/Map.cpp": GAME_MAP,
     }
-    _commit_files_at(git_repo.repo, tree, build - 400 * day)
-    _commit_files_at(
+    commit_files_dated(git_repo.repo, tree, build - 400 * day)
+    commit_files_dated(
         git_repo.repo, {"src/game/vmap/VMapManager2.cpp": VMAP_MANAGER + "// tuned\n"}, build - 3 * day
     )
-    _commit_files_at(git_repo.repo, {"README": "build\n"}, build)
+    commit_files_dated(git_repo.repo, {"README": "build\n"}, build)
     crash = analyse_crash(parse_report((SAMPLES / "cmangos-issue-1082.txt").read_bytes()))
     analysis = analyse(crash, git_repo, FixSettings())
     assert analysis.callee == "VMAP::StaticMapTree::getObjectHitPos"
