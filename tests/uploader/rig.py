@@ -78,6 +78,18 @@ def watching(args: Sequence[str], config: Path, *, stop_timeout_s: float = 60) -
     assert "Traceback" not in err
 
 
+class Collector:
+    """A watcher's callback that records each path it is given with the file's size at that moment."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Path, int]] = []
+        self.event = threading.Event()
+
+    def __call__(self, path: Path) -> None:
+        self.seen.append((path, path.stat().st_size))
+        self.event.set()
+
+
 HOST = "game1"
 
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from bot.uploader.watcher import CrashWatcher, dump_for, existing_reports, is_report
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.seen: list[tuple[Path, int]] = []
-        self.event = threading.Event()
-
-    def __call__(self, path: Path) -> None:
-        self.seen.append((path, path.stat().st_size))
-        self.event.set()
+from tests.uploader.rig import Collector
 
 
 @pytest.mark.parametrize(

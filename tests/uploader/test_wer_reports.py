@@ -23,7 +23,7 @@ from bot.uploader.intake import Intake, Outcome
 from bot.uploader.spool import ReportState, Spool
 from bot.uploader.watcher import CrashWatcher, existing_reports, is_report
 from bot.uploader.wer import WerTaker, wer_patterns, wer_watching
-from tests.uploader.rig import KEY, REPO, watching
+from tests.uploader.rig import KEY, REPO, Collector, watching
 
 PATTERNS = wer_patterns(["worldserver.exe"])
 FOLDER = "AppCrash_worldserver.exe_9a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2_7f3e2d1c_0c4b5a69"
@@ -41,16 +41,6 @@ def report_wer(app: str = "worldserver.exe", offset: str = "0000000000a1b2c3") -
         f"AppPath=C:\\WoW\\{app}",
     ]
     return codecs.BOM_UTF16_LE + ("\r\n".join(lines) + "\r\n").encode("utf-16-le")
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.seen: list[tuple[Path, int]] = []
-        self.event = threading.Event()
-
-    def __call__(self, path: Path) -> None:
-        self.seen.append((path, path.stat().st_size))
-        self.event.set()
 
 
 @pytest.fixture
