@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from bot.markdown import one_line
+
 # Where a literal, a comment or a character constant may start.
 _START = re.compile(r"""//|/\*|["']""")
 # Between two literals: nothing, or a macro that expands to a format piece (``" has " SIZEFMTD " items"``).
@@ -184,23 +186,18 @@ def template(text: str) -> tuple[str, ...]:
     return tuple(pieces)
 
 
-def squeeze(text: str) -> str:
-    """Whitespace runs as one space, ends stripped: a console wraps and a log pads what a literal holds."""
-    return " ".join(text.split())
-
-
 def fit(message: str, pieces: Sequence[str], message_pieces: Sequence[str]) -> Fit | None:
     """How ``message`` fits a literal's template ``pieces``; ``message_pieces`` are the message's own
     fixed fragments (:func:`bot.fix.message.fragments`), for when the message is only part of the
     literal. None when it does not fit."""
-    squeezed = [squeeze(p) if p.strip() else p.strip() for p in pieces]
-    text = squeeze(message)
+    squeezed = [one_line(p) if p.strip() else p.strip() for p in pieces]
+    text = one_line(message)
     if _globs(squeezed, text, anchored=True):
         return Fit.WHOLE
     if sum(len(p) for p in squeezed) and _globs(squeezed, text, anchored=False):
         return Fit.CONTAINS
-    fixed = squeeze(" ".join(pieces))
-    if message_pieces and _in_order([squeeze(p) for p in message_pieces], fixed):
+    fixed = one_line(" ".join(pieces))
+    if message_pieces and _in_order([one_line(p) for p in message_pieces], fixed):
         return Fit.PART
     return None
 

@@ -20,8 +20,9 @@ from pathlib import PurePosixPath
 
 from bot.crash.model import Crash
 from bot.fix.context import CodeContext, FunctionIndex, code_view, extract
-from bot.fix.literal import Fit, Literal, fit, literals, squeeze, template
+from bot.fix.literal import Fit, Literal, fit, literals, template
 from bot.fix.locate import Locator, name_matches
+from bot.markdown import one_line
 
 # Shortest fixed fragment worth a search. Measured on mangos-wotlk's 1,001 sources (150 literal texts of
 # 24+ characters, their first n characters searched for): n=6 is in a median of 34 files (68 of 150 in
@@ -145,13 +146,13 @@ def messages_of(crash: Crash) -> list[Message]:
     last = report.extra.get("last_output")
     if last:
         found.append(Message(last, Role.LAST_OUTPUT))
-    unique = {squeeze(m.text[:MAX_MESSAGE]): m for m in reversed(found)}  # the best role of a repeated text
+    unique = {one_line(m.text[:MAX_MESSAGE]): m for m in reversed(found)}  # the best role of a repeated text
     return sorted(unique.values(), key=lambda m: m.role)[:MAX_MESSAGES]
 
 
 def fragments(text: str) -> list[str]:
     """The fixed parts of a message, longest first: what is left between its variable parts."""
-    parts = [squeeze(p) for p in _VARIABLE.split(text[:MAX_MESSAGE])]
+    parts = [one_line(p) for p in _VARIABLE.split(text[:MAX_MESSAGE])]
     return sorted((p for p in parts if p), key=len, reverse=True)
 
 
@@ -184,7 +185,7 @@ def _candidates(message: Message) -> list[str]:
     then its first and last halves by words (a message whose variable part is a word, a name formatted in
     with ``%s``, is found by the half that does not hold it). For an expression: itself as the
     preprocessor printed it, then its longest tokens (the source may space it otherwise)."""
-    text = squeeze(message.text[:MAX_MESSAGE])
+    text = one_line(message.text[:MAX_MESSAGE])
     if message.role is Role.EXPRESSION:
         # ``ASSERT(m_currMap)`` is in MANGOS_ASSERT(m_currMap) too, and telling where m_currMap is not
         out = [f"ASSERT({text})" if len(text) < MIN_FRAGMENT else text]
@@ -235,7 +236,7 @@ def _literal_sites(path: str, text: str, message: str, fragment: str) -> list[Si
     index: FunctionIndex | None = None
     out: list[Site] = []
     for lit in literals(text):
-        if fragment not in squeeze(lit.text):
+        if fragment not in one_line(lit.text):
             continue
         how = fit(message, template(lit.text), mine)
         if how is None:
@@ -302,5 +303,5 @@ def _depth(path: str) -> int:
 
 
 def _quote(text: str) -> str:
-    one = squeeze(text)
+    one = one_line(text)
     return '"' + (one if len(one) <= _SHOWN else one[: _SHOWN - 1] + "…") + '"'
