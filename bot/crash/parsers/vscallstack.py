@@ -149,7 +149,6 @@ class _Reader:
         if self.cut_row:
             cut = _cut_frame(self.cut_body)
             if cut is not None and out.budget.admits(len(self.frames)):
-                out.budget.kept += 1
                 self.frames.append(cut)
                 out.note("truncated: the last call stack row is incomplete; its function is kept")
             else:
