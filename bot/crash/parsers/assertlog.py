@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from bot.crash.assertion import MAX_LINE, find_assertion
 from bot.crash.errors import CrashParseError
 from bot.crash.itanium import demangle
+from bot.crash.location import basename
 from bot.crash.model import Build, CrashReport, ExceptionInfo, Format, Frame, Thread
 from bot.crash.parsers.gdb import find_build
 from bot.crash.parsers.reader import Cursor, ReportBuilder, blank_from
@@ -46,6 +47,7 @@ _ACE_TAIL = re.compile(r"\+\s*(?P<offset>0x[0-9a-fA-F]+)\s*\[(?P<address>0x[0-9a
 _GLIBC = re.compile(
     r"^\s*(?P<module>[^\s(]+)\((?P<symbol>[^)+]*)(?:\+(?P<offset>0x[0-9a-fA-F]+))?\)\s*\[(?P<address>0x[0-9a-fA-F]+)\]\s*$"
 )
+CUT_LINE_NOTE = "truncated: the text ends inside the last backtrace line; its function is kept"
 # The same line cut short: ``./worldserver(_ZN6Player11RemoveSpellEjbb+0x5`` (no ``)``, no whole ``[0x…]``).
 _GLIBC_CUT = re.compile(r"^\s*(?P<module>[^\s(]+)\((?P<symbol>[^)+\s]+)(?P<after>[+)][^\]]*)?$")
 _GDB_MARK = re.compile(
@@ -107,8 +109,8 @@ class _Reader:
         self.cursor.index = block.end
         trailer = lines[block.end : block.end + TRAILER_LINES]
         self.frames = _frames(trailer)
-        if self.frames and self.frames[-1].address is None and _GLIBC_CUT.match(self.frames[-1].raw):
-            self.out.note("truncated: the text ends inside the last backtrace line; its function is kept")
+        if self.frames and self.frames[-1].address is None:  # only a cut line has no address
+            self.out.note(CUT_LINE_NOTE)
         out = self.out
         out.exception = _exception(lines, block.start, trailer)
         out.assertion = block.assertion
@@ -175,7 +177,7 @@ def cut_glibc_frame(line: str) -> Frame | None:
         whole, symbol = whole or demangled is not None, demangled or symbol
     if not symbol or not whole:
         return None
-    return Frame(function=symbol, module=re.split(r"[\\/]", cut["module"])[-1] or None, raw=line.strip())
+    return Frame(function=symbol, module=basename(cut["module"]) or None, raw=line.strip())
 
 
 def _frame(line: str) -> Frame | None:
@@ -184,7 +186,7 @@ def _frame(line: str) -> Frame | None:
         return Frame(address=bare["address"].lower(), raw=line.strip())
     glibc = _GLIBC.match(line)
     if glibc:
-        module = re.split(r"[\\/]", glibc["module"])[-1] or None
+        module = basename(glibc["module"]) or None
         symbol = glibc["symbol"].strip()
         if symbol.startswith("_Z"):  # backtrace_symbols prints mangled names
             symbol = demangle(symbol) or symbol

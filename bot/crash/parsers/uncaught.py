@@ -14,7 +14,7 @@ from bot.crash.errors import CrashParseError
 from bot.crash.model import Build, CrashReport, Format
 from bot.crash.parsers.gdb import find_build
 from bot.crash.parsers.reader import Cursor, ReportBuilder
-from bot.crash.terminate import MAX_LINE, Terminate, find_terminate
+from bot.crash.terminate import MAX_LINE, find_terminate
 
 # Recognised, but less sure than any parser that reads frames (gdb's one-frame score is 55) and surer than
 # a lone ``Caught signal 6`` the console-assert parser would read (35): TrinityCore's SIGABRT handler
@@ -45,7 +45,6 @@ class _Reader:
     def __init__(self, lines: Sequence[str]) -> None:
         self.cursor = Cursor(lines)
         self.out = ReportBuilder(Format.UNCAUGHT)
-        self.found: Terminate | None = None
 
     def read(self) -> None:
         lines = self.cursor.lines
@@ -55,8 +54,6 @@ class _Reader:
                 "no C++ terminate message ('terminate called after throwing an instance of …' or "
                 "'libc++abi: terminating …') found; pass the server's console output around the crash"
             )
-        self.found = found
-        self.cursor.index = found.end
         self.out.exception = found.exception()
         self.out.build = find_build(lines[: found.start]) or Build()
         last = _last_output(lines, found.start)

@@ -31,9 +31,9 @@ from bot.crash.frames import new_frame
 from bot.crash.limits import MAX_THREAD_FRAMES
 from bot.crash.location import bare_function, basename
 from bot.crash.model import Assertion, Build, CrashReport, Environment, ExceptionInfo, Format, Frame, Thread
-from bot.crash.parsers.assertlog import cut_glibc_frame
+from bot.crash.parsers.assertlog import CUT_LINE_NOTE, cut_glibc_frame
 from bot.crash.parsers.gdb import find_build
-from bot.crash.parsers.reader import Cursor, ReportBuilder
+from bot.crash.parsers.reader import Cursor, ReportBuilder, blank_from
 from bot.crash.parsers.uncaught import LAST_OUTPUT_KEY
 
 SNIFF_LINES = 2000
@@ -234,7 +234,7 @@ class _Reader:
             out.extra[LAST_OUTPUT_KEY] = block.before[:_LAST_OUTPUT_CHARS]
             out.note(f"logged before the backtrace: {block.before[:_LAST_OUTPUT_CHARS]}")
         if block.cut:
-            out.note("truncated: the text ends inside the last backtrace line; its function is kept")
+            out.note(CUT_LINE_NOTE)
         out.note_budget()
         out.build = find_build(lines[: block.start]) or Build()
         out.environment = Environment(crashed_at=block.stamp)
@@ -266,11 +266,11 @@ def find_backtrace(lines: Sequence[str]) -> Backtrace | None:
         stamp, text = _text(raw)
         if not text:
             continue
-        frame = _frame(text) or (_cut_frame(text) if _text_ends_after(lines, index) else None)
+        frame = _frame(text) or (_cut_frame(text) if blank_from(lines, index + 1) else None)
         if frame is not None:
             if not run.frames:
                 run = _Run(index, before, stamp)
-            run.add(frame, cut=frame.address is None and not _is_bare(text))
+            run.add(frame, cut=frame.address is None)  # only a cut line has no address
             continue
         if run.accepted():
             return run.backtrace(_signal(text))
@@ -326,15 +326,6 @@ def _signal(text: str) -> str | None:
     if named is not None:
         return named["name"] or (signals.name_of(named["number"]) if named["number"] else None)
     return "SIGSEGV" if _SEGFAULT.match(text) else None
-
-
-def _is_bare(text: str) -> bool:
-    return text.startswith("[") and text.endswith("]")
-
-
-def _text_ends_after(lines: Sequence[str], index: int) -> bool:
-    """Whether no line after ``index`` has text (stops at the first that has)."""
-    return not any(lines[after].strip() for after in range(index + 1, len(lines)))
 
 
 def _cut_frame(text: str) -> Frame | None:
