@@ -150,7 +150,7 @@ def _kind(crash: Crash) -> tuple[str, str]:
     if exc.thrown_type or report.format is Format.UNCAUGHT:
         # an uncaught C++ exception (libstdc++/libc++ terminate message): its type is the crash's kind
         thrown = " ".join((exc.thrown_type or "C++ exception").split())
-        return (thrown if len(thrown) <= 80 else thrown[:79] + "…"), "crash:cxx-exception"
+        return _clip(thrown, 80), "crash:cxx-exception"
     code = exc.code.strip().upper()
     if code.startswith("0X"):
         code = code[2:]

@@ -849,8 +849,8 @@ class _Reader:
                 raw_parts.append(follow.strip())
                 nxt += 1
         frame = _make_frame(address, call, " ".join(raw_parts), number=number, strings=self.strings)
-        cut = _cut_off(frame, call)
-        if cut is not None and blank_from(lines, nxt):
+        cut = _cut_off(frame, call) if blank_from(lines, nxt) else None  # only the last line can be cut
+        if cut is not None:
             what, frame = cut
             self.out.note(f"truncated: the text ends inside frame #{number}: {what}")
         self._add(number, frame, stop=stop)
