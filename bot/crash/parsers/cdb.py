@@ -57,6 +57,7 @@ _CALL_SITE = re.compile(r"[A-Za-z0-9_.$\-]{1,128}![^\s\[\]](?:[^\[\]]|\[\])*\+0x
 _SOURCE_COLUMN = re.compile(r" \[[^\[\]]+ @ \d{1,7}\]")
 # How many call-site lines in a row make a stack (one is a function named in prose).
 MIN_RUN = 2
+_CUT_SOURCE_NOTE = "truncated: the text ends inside the last stack line: its source path is cut off"
 _VALUE_LINE = re.compile(r"[ \t]+Value[ \t]*:[ \t]*(?P<value>.*)")
 
 # Analysis fields worth keeping on the report (bucket ids identify a crash class across dumps).
@@ -233,6 +234,8 @@ class _Reader:
 
     def _run_line(self, stripped: str) -> bool:
         """A call site alone on its line (``kc``'s form): one more frame of the current run."""
+        if "!" not in stripped or "+0x" not in stripped:  # not a call site: no pattern needs to say so
+            return False
         cut = _cut_source(stripped) and blank_from(self.cursor.lines, self.cursor.index)
         frame = bare_call_site(stripped, cut=cut)
         if frame is None:
@@ -255,7 +258,7 @@ class _Reader:
             if budget.admits(len(stack.frames)):
                 stack.frames.append(frame)
         if self.run_cut:
-            self.out.note("truncated: the text ends inside the last stack line: its source path is cut off")
+            self.out.note(_CUT_SOURCE_NOTE)
 
     def _field(self, key: str, value: str) -> None:
         """A ``KEY:  value`` line: kept when worth it, and it opens the section named KEY."""
@@ -315,7 +318,7 @@ class _Reader:
         if budget.admits(len(stack.frames)):
             stack.frames.append(frame)
         if _cut_source(stripped) and blank_from(self.cursor.lines, self.cursor.index):
-            self.out.note("truncated: the text ends inside the last stack line: its source path is cut off")
+            self.out.note(_CUT_SOURCE_NOTE)
         return True
 
     def _record_line(self, line: str, stripped: str) -> None:
