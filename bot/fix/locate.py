@@ -209,10 +209,10 @@ class Locator:
         if parts is None:
             return Search((), (f"{function[:160]!r} is not a name a definition can be searched by",))
         scopes, bare = parts
-        files, notes = self._grep_files(bare)
+        files, notes = self.files_with(bare)
         declaring: list[str] = []
         if scopes and len(files) > self.limits.max_files:  # read the files that declare the class first
-            declaring, more = self._grep_files(f"class {scopes[-1]}", f"struct {scopes[-1]}")
+            declaring, more = self.files_with(f"class {scopes[-1]}", f"struct {scopes[-1]}")
             notes += more
         files = rank_files(files, scopes, bare, near, first=declaring)
         if len(files) > self.limits.max_files:
@@ -223,7 +223,7 @@ class Locator:
             files = files[: self.limits.max_files]
         found: list[Definition] = []
         for path in files:
-            if self._over_budget(notes, f"definitions of {bare!r}"):
+            if self.over_budget(notes, f"definitions of {bare!r}"):
                 break
             text = self.read(path)
             if text is not None:
@@ -245,7 +245,7 @@ class Locator:
         if parts is None:
             return [], [f"{function[:160]!r} is not a name call sites can be searched by"]
         bare = parts[1]
-        files, notes = self._grep_files(bare)
+        files, notes = self.files_with(bare)
         files = rank_files(files, (), "", near)
         if len(files) > self.limits.max_files:
             notes.append(
@@ -255,19 +255,10 @@ class Locator:
             files = files[: self.limits.max_files]
         out: list[CallSite] = []
         for path in files:
-            if self._over_budget(notes, f"call sites of {bare!r}"):
+            if self.over_budget(notes, f"call sites of {bare!r}"):
                 break
             out.extend(self.call_sites(path, function, exclude=exclude))
         return out, notes
-
-    def files_with(self, *words: str) -> tuple[list[str], list[str]]:
-        """Tracked C/C++ sources holding any of ``words`` (fixed strings, one line each), and notes when the
-        search was cut short; see :meth:`over_budget` before reading them."""
-        return self._grep_files(*words)
-
-    def over_budget(self, notes: list[str], what: str) -> bool:
-        """True (with a note, once) when this analysis's search time is spent."""
-        return self._over_budget(notes, what)
 
     def call_sites(
         self, path: str, function: str, *, exclude: Sequence[tuple[str, int, int]] = ()
@@ -276,7 +267,7 @@ class Locator:
         text = self.read(path) if split_name(function) is not None else None
         return call_sites_in(text, path, function, exclude=exclude) if text is not None else []
 
-    def _over_budget(self, notes: list[str], what: str) -> bool:
+    def over_budget(self, notes: list[str], what: str) -> bool:
         """True (with a note, once) when this analysis's search time is spent."""
         if time.monotonic() - self._started < self.limits.total_s:
             return False
@@ -285,9 +276,10 @@ class Locator:
             notes.append(note)
         return True
 
-    def _grep_files(self, *words: str) -> tuple[list[str], list[str]]:
-        """Tracked C/C++ sources holding any of ``words`` (fixed strings: a regular expression costs
-        git grep 5-30x more on a large tree; the files read are checked with the real pattern)."""
+    def files_with(self, *words: str) -> tuple[list[str], list[str]]:
+        """Tracked C/C++ sources holding any of ``words`` (fixed strings, one line each: a regular expression
+        costs git grep 5-30x more on a large tree; the files read are checked with the real pattern), and
+        notes when the search was cut short; see :meth:`over_budget` before reading them."""
         remaining = self.limits.total_s - (time.monotonic() - self._started)
         if remaining <= 0:
             return [], [f"search time ({self.limits.total_s:.0f} s) spent; {words[0]!r} not searched"]
