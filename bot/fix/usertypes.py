@@ -170,6 +170,8 @@ _ADDING = (
 _MODIFY = re.compile(rf"(?:\.|->)\s*(?P<op>{'|'.join(_FREEING + _ADDING)})\s*\(")
 _TYPEDEF = re.compile(r"\btypedef\b[^;]*?\b(?P<name>[A-Za-z_]\w*)\s*;")
 _USING = re.compile(r"\busing\s+(?P<name>[A-Za-z_]\w*)\s*=")
+# The name a declaration declares, after its type: ``  *name;``, ``&name =``, ``name[``, ``name)``.
+_DECLARED_NAME = re.compile(r"\s*[&*]*\s*(?P<name>[A-Za-z_]\w*)\s*(?:[;=\[{,)]|$)")
 _KEYWORDS = frozenset({"const", "return", "typename", "new", "delete", "operator", "static", "mutable"})
 
 
@@ -411,7 +413,7 @@ def _alias_use(alias_re: re.Pattern[str], line: str) -> tuple[str, dict[str, str
     if m is None or _TYPEDEF.search(line) or _USING.search(line):
         return None
     names: dict[str, str] = {}
-    after = re.match(r"\s*[&*]*\s*(?P<name>[A-Za-z_]\w*)\s*(?:[;=\[{,)]|$)", line[m.end() :])
+    after = _DECLARED_NAME.match(line[m.end() :])
     if after and after["name"] not in _KEYWORDS:
         names[after["name"]] = "variable"
     return f"uses {m.group(0)}", names
@@ -435,7 +437,7 @@ def _declared_after(line: str, start: int) -> str | None:
         elif ch == ">":
             depth -= 1
             if depth == 0:
-                after = re.match(r"\s*[&*]*\s*(?P<name>[A-Za-z_]\w*)\s*(?:[;=\[{,)]|$)", line[i + 1 :])
+                after = _DECLARED_NAME.match(line[i + 1 :])
                 if after and after["name"] not in _KEYWORDS:
                     return after["name"]
                 return None
@@ -470,15 +472,16 @@ def _scan(locator: Locator, scan: Scan, notes: list[str]) -> tuple[list[Use], di
         text = locator.read(path)
         if text is None:
             continue
+        code = code_view(text)
         index: FunctionIndex | None = None
-        for number, line in enumerate(code_view(text).split("\n"), start=1):
+        for number, line in enumerate(code.split("\n"), start=1):
             if len(line) > MAX_SOURCE_LINE or not any(n in line for n in scan.needles):
                 continue
             found = scan.finder(line)
             if found is None:
                 continue
             how, declared = found
-            index = index or FunctionIndex(code_view(text))
+            index = index or FunctionIndex(code)
             enclosing = _function_at(index, number)
             for name, kind in declared.items():
                 # a member or a global: what other functions change; a local or a parameter is its
