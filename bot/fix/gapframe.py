@@ -342,8 +342,9 @@ def _rank(
             out.append(_Candidate(site, 0 if via is None else 1, via))
         else:
             out.append(_Candidate(site, 2))
-    order = {id(c): k for k, c in enumerate(out)}
-    return sorted(out, key=lambda c: (c.tier, c.site.path not in home, order[id(c)]))
+    return sorted(
+        out, key=lambda c: (c.tier, c.site.path not in home)
+    )  # stable: ties keep rank_callers' order
 
 
 def _unique(
