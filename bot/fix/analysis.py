@@ -24,7 +24,15 @@ from bot.fix.blame import (
     suspects,
 )
 from bot.fix.context import CodeContext, body_line, code_view, extract
-from bot.fix.locate import Limits, Locator, definitions_in_text, name_matches, rank_callers, sibling_paths
+from bot.fix.locate import (
+    Limits,
+    Locator,
+    definitions_in_text,
+    name_matches,
+    rank_callers,
+    sibling_paths,
+    site_contexts,
+)
 from bot.fix.message import message_contexts
 from bot.fix.sourcemap import Resolved, SourceMap
 from bot.git import BlameLine, Commit, Git, changed_lines_from_hunks, map_line
@@ -36,9 +44,7 @@ DRIFT_RADIUS = 3  # a change this close to the faulting line counts as touching 
 MAX_COMMENT_CHARS = 60_000  # GitHub's limit is 65,536; leave room for the orchestrator's additions
 MAX_UNMAPPED_SHOWN = 8
 MAX_SUSPECTS_SHOWN = 10
-MAX_CALLERS_SHOWN = 3
 BY_DEFINITION = "definition found by name"
-MAX_CALLER_LINES = 60
 _REVISION_RE = re.compile(r"\b([0-9a-fA-F]{7,40})\b")
 
 
@@ -527,16 +533,7 @@ def _callers(
     recent = recently_changed(git, {s.path for s in sites})
     ranked = rank_callers(sites, recent=recent, stack_paths=[m.path for m in mapped])
     notes.append(f"{callee} is called from {len(ranked)} functions the stack does not show")
-    out: list[CodeContext] = []
-    for site in ranked[:MAX_CALLERS_SHOWN]:
-        text = locator.read(site.path)
-        if text is None:
-            continue
-        ctx = extract(text, site.line, path=site.path, context_lines=12, max_lines=MAX_CALLER_LINES)
-        if ctx is not None:
-            tag = "changed recently; " if site.path in recent else ""
-            out.append(replace(ctx, note=f"{tag}calls {callee}"))
-    return out
+    return site_contexts(locator, ranked, recent=recent, note=f"calls {callee}")
 
 
 def _blame(

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from bot.fix import budget
 from bot.fix.blame import recently_changed
-from bot.fix.context import CodeContext, FunctionIndex, code_view, extract
+from bot.fix.context import CodeContext, FunctionIndex, code_view
 from bot.fix.locate import (
     HEADER_SUFFIXES,
     CallSite,
@@ -32,13 +32,12 @@ from bot.fix.locate import (
     rank_callers,
     rank_files,
     sibling_paths,
+    site_contexts,
     split_name,
 )
 from bot.git import Git
 
 TOP_FRAMES = 2  # a destructor this near the top of the crashing thread (the frames the plan keeps)
-MAX_SHOWN = 3
-MAX_SITE_LINES = 60
 MAX_HEADERS = 2  # headers read per file to find the class's members
 MAX_SOURCE_LINE = 2000  # longer lines (generated tables) are not searched for declarations
 MAX_OPERAND = 200  # a delete's operand is read this far
@@ -140,18 +139,7 @@ def delete_sites(
         f"the crash is inside ~{cls}: a {cls} is deleted at {len(sites)} places in {len(ranked)} functions "
         f"the stack does not show (deleted twice, or while still in use?)"
     )
-    out: list[CodeContext] = []
-    for site in ranked[:MAX_SHOWN]:
-        text = locator.read(site.path)
-        ctx = (
-            extract(text, site.line, path=site.path, context_lines=12, max_lines=MAX_SITE_LINES)
-            if text
-            else None
-        )
-        if ctx is not None:
-            tag = "changed recently; " if site.path in recent else ""
-            out.append(replace(ctx, note=tag + NOTE.format(cls=cls)))
-    return out
+    return site_contexts(locator, ranked, recent=recent, note=NOTE.format(cls=cls))
 
 
 def find(

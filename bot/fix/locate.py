@@ -11,11 +11,11 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from bot.errors import GitError
-from bot.fix.context import FunctionIndex, code_view
+from bot.fix.context import CodeContext, FunctionIndex, code_view, extract
 from bot.git import Git
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ SOURCE_SUFFIXES = (".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx", ".i
 HEADER_SUFFIXES = (".h", ".hpp", ".hh", ".hxx", ".inl", ".ipp")
 _IDENT_RE = re.compile(r"^[A-Za-z_~]\w*$")
 MAX_NAME_CHARS = 512  # longer (template arguments dropped) is a hostile report's, and too long for git's argv
+SITES_SHOWN = 3  # call or delete sites shown with their code
+SITE_LINES = 60  # lines of code around each
 
 
 @dataclass(frozen=True)
@@ -348,6 +350,24 @@ def rank_files(
         return declares, named, -shared(path), path.endswith(HEADER_SUFFIXES), path
 
     return sorted(files, key=key)
+
+
+def site_contexts(
+    locator: Locator, ranked: Sequence[CallSite], *, recent: Iterable[str], note: str
+) -> list[CodeContext]:
+    """The code around the best :data:`SITES_SHOWN` of ``ranked`` sites (callers, deletes), each with
+    ``note``, after "changed recently; " for a site in a ``recent`` file."""
+    recent = set(recent)
+    out: list[CodeContext] = []
+    for site in ranked[:SITES_SHOWN]:
+        text = locator.read(site.path)
+        ctx = (
+            extract(text, site.line, path=site.path, context_lines=12, max_lines=SITE_LINES) if text else None
+        )
+        if ctx is not None:
+            tag = "changed recently; " if site.path in recent else ""
+            out.append(replace(ctx, note=tag + note))
+    return out
 
 
 def rank_callers(
