@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,14 @@ REPORTS: tuple[tuple[str, str, str], ...] = (
     ("cmangos-1151.txt", "an uncaught exception's message", "Unrecognized item prototype class"),
     ("cmangos-1922.txt", "a library-only stack's template type", "NPCFlags"),
 )
-# Words of the notes a limit leaves (see bot/fix/locate.py and the finders beside it).
-LIMIT_WORDS = ("read the", "spent", "not searched", "search stopped", "definitions match", "too common")
+# (words of a note a limit leaves, what the table calls that limit): see bot/fix/locate.py and its finders.
+LIMITS = (
+    ("read the", "search cut to the likeliest files"),
+    ("definitions match", "several definitions"),
+    ("spent", "search time spent"),
+    ("search stopped", "search stopped"),
+    ("too common", "message too common"),
+)
 
 
 @dataclass(frozen=True)
@@ -69,14 +75,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _measure(tree: Path, case: str, what: str, name: str, runs: int) -> Row:
-    grep = [_timed(lambda: _git(tree, "grep", "-l", "-I", "-F", "-e", name)) for _ in range(runs)]
-    found = len(_git(tree, "grep", "-l", "-I", "-F", "-e", name).splitlines())
+    grep, found = [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        found = len(_git(tree, "grep", "-l", "-I", "-F", "-e", name).splitlines())
+        grep.append(time.perf_counter() - started)
     timings, result = [], {}
     for _ in range(runs):
         started = time.perf_counter()
         result = _analyze(CASES / case, tree)
         timings.append(time.perf_counter() - started)
-    notes = [n for n in result.get("notes", []) if any(w in n for w in LIMIT_WORDS)]
+    notes = [n for n in result.get("notes", []) if any(word in n for word, _ in LIMITS)]
     if "error" in result:
         notes = [f"error: {result['error']}"]
     return Row(what, statistics.median(grep), statistics.median(timings), found, tuple(notes))
@@ -97,12 +106,6 @@ def _git(tree: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
 def _table(rows: Sequence[Row]) -> str:
     lines = [
         "| report exercises | files naming it | grep -l -F | crashbot analyze | ratio | limits that bit |",
@@ -120,14 +123,7 @@ def _table(rows: Sequence[Row]) -> str:
 def _limits(notes: Sequence[str]) -> str:
     """How often each limit bit: searches cut to the likeliest files, names with several definitions, the
     search time spent, errors."""
-    kinds = (
-        ("read the", "search cut to the likeliest files"),
-        ("definitions match", "several definitions"),
-        ("spent", "search time spent"),
-        ("too common", "message too common"),
-        ("error", "error"),
-    )
-    counts = [(label, sum(word in n for n in notes)) for word, label in kinds]
+    counts = [(label, sum(word in n for n in notes)) for word, label in (*LIMITS, ("error", "error"))]
     return ", ".join(f"{label} ×{count}" for label, count in counts if count) or "none"
 
 
