@@ -64,6 +64,11 @@ class MappedFrame:
     folded: tuple[str, ...] = ()  # trivial accessors called from here, folded into this frame
     stack: str | None = None  # a related stack's role (``freed``, ``allocated``); None: the crashing thread
 
+    @property
+    def inferred(self) -> bool:
+        """Whether the report gave this frame no name and :mod:`bot.fix.gapframe` inferred it."""
+        return self.how.startswith(gapframe.INFERRED)
+
 
 @dataclass(frozen=True)
 class UnmappedFrame:
@@ -121,7 +126,7 @@ class Analysis:
     @property
     def top(self) -> MappedFrame | None:
         """The first frame the report itself names (an unnamed frame inferred from its neighbours is not)."""
-        return next((m for m in self.frames if not m.how.startswith(gapframe.INFERRED)), None)
+        return next((m for m in self.frames if not m.inferred), None)
 
     @property
     def perhaps_fixed(self) -> bool:
@@ -643,9 +648,7 @@ def _frames_table(a: Analysis) -> list[str]:
         idx = m.stack or ("assert" if m.index is None else str(m.index))
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line rewritten)"
         reported = (
-            "no name"
-            if m.how.startswith(gapframe.INFERRED)
-            else md.inline_code(_basename(m.file) + ":" + str(m.line), table=True)
+            "no name" if m.inferred else md.inline_code(_basename(m.file) + ":" + str(m.line), table=True)
         )
         out.append(
             f"| {idx} | {md.inline_code(m.function or '?', table=True)} "

@@ -11,7 +11,6 @@ from bot.build import fence
 from bot.build.diagnostics import Diagnostic
 from bot.fix.analysis import Analysis
 from bot.fix.context import CodeContext
-from bot.fix.gapframe import INFERRED
 from bot.fix.untrusted import quote
 
 MAX_PROMPT_CHARS = 120_000
@@ -185,11 +184,7 @@ def _summary(a: Analysis) -> list[str]:
     for m in a.frames:
         head = f"{m.path}:{m.head_line}" if m.head_line is not None else f"{m.path} (line since rewritten)"
         which = m.stack + " stack" if m.stack else ("assert" if m.index is None else m.index)
-        guess = (
-            " (no name in the report: inferred from its neighbours, check it)"
-            if m.how.startswith(INFERRED)
-            else ""
-        )
+        guess = " (no name in the report: inferred from its neighbours, check it)" if m.inferred else ""
         summary.append(f"frame {which}: {m.function or '?'} at {head}{guess}")
     for title, stack in a.extra_stacks:  # e.g. a sanitizer's "freed by" / "allocated by" stacks
         summary.append(f"{title}:")
