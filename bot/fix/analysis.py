@@ -161,7 +161,8 @@ def analyse(
     if crash_commit and crash_commit != head:
         mapped = [_with_drift(git, m, crash_commit, head, drift=drift, notes=notes) for m in mapped]
     contexts = _contexts(mapped, settings, locator=locator, files=files, notes=notes)
-    contexts += usertypes.leads(crash, locator, mapped=mapped, notes=notes)
+    if not mapped:  # a library-only stack: the application types its frames name lead instead
+        contexts += usertypes.leads(crash, locator, notes=notes)
     blamed: list[tuple[str, BlameLine]] = []
     for m in mapped:
         blamed.extend(_blame(git, m, crash_commit, notes))

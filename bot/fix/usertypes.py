@@ -311,11 +311,9 @@ def _verb(function: str) -> str:
 # -- following a type through the checkout ---------------------------------------------------------------
 
 
-def leads(crash: Crash, locator: Locator, *, mapped: Sequence[object], notes: list[str]) -> list[CodeContext]:
-    """Code that uses containers of the application types the library frames name, when no frame of the
-    crashing thread maps into the checkout; best few functions first, each with a note saying why."""
-    if mapped:
-        return []
+def leads(crash: Crash, locator: Locator, *, notes: list[str]) -> list[CodeContext]:
+    """Code that uses containers of the application types the library frames name (asked when no frame of
+    the crashing thread maps into the checkout); best few functions first, each with a note saying why."""
     types = user_types(crash.frames)[:MAX_TYPES]
     out: list[CodeContext] = []
     for lead in types:
