@@ -45,7 +45,6 @@ _IDENTITY = re.compile(
     r"(?>\s*[^:：,，、]{1,80}[:：]\s*+(?P<version>[^,，、]{0,80}?)\s*+[,，、])"
     r"\s*[^:：,，、]{1,80}[:：]\s*+(?P<stamp>(?:0[xX])*[0-9a-fA-F]{1,8})$"
 )
-_BARE_HEX = re.compile(r"^(?:0[xX])*[0-9a-fA-F]{1,16}$")
 _LABELLED = re.compile(r"^[^:：]{1,120}[:：]\s*(?P<value>.*)$")
 # The description's values after the two identity lines, in the order the message template prints them.
 _FIELDS = ("code", "offset", "process_id", "start_time", "application_path", "module_path", "report_id")
@@ -78,7 +77,7 @@ def _identity_at(lines: Sequence[str], i: int) -> tuple[re.Match[str] | None, in
         return None, i + 1
     if text.endswith((":", "：")) and i + 1 < len(lines):
         following = lines[i + 1][:MAX_LINE].strip()
-        if _BARE_HEX.match(following):
+        if hex_digits(following) is not None:
             return _match_identity(f"{text} {following}"), i + 2
     return _match_identity(text), i + 1
 
